@@ -15,6 +15,15 @@ export const ERROR_CODES = {
   NETNS_FAILED: 'creating or removing a network namespace failed',
   API_UNREACHABLE: 'the agent API could not be reached',
   PROFILE_UNKNOWN: 'no board profile has that name',
+  PKI_CSR_INVALID: 'a certificate signing request is unreadable or its self-signature does not verify',
+  PKI_CSR_MISMATCH: 'a certificate signing request names someone other than the requester',
+  PKI_FORBIDDEN_REQUEST: 'a certificate request asks for rights or names it may not have',
+  PKI_REQUEST_INVALID: 'a certificate request lacks what its profile needs',
+  PKI_CERT_INVALID: 'a certificate is malformed, tampered with, or not from this cluster CA',
+  PKI_REVOKED: 'a certificate has been revoked',
+  PKI_EXPIRED: 'a certificate (or the cluster CA) has expired',
+  PKI_REVOCATIONS_INVALID: 'the revocation list is malformed, tampered with, or from another cluster',
+  PKI_KEY_EXPOSED: 'a private key file is readable by other users',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

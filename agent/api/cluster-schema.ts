@@ -1,0 +1,43 @@
+import { z } from 'zod'
+
+// The body of GET /api/v1/cluster: the shape users, the CLI and tests rely on.
+// The CLI parses responses with the same schema the server is held to.
+
+export const MemberView = z.object({
+  id: z.string(),
+  name: z.string(),
+  addresses: z.array(z.string()),
+  arch: z.string(),
+  board: z.string(),
+  memoryMB: z.number(),
+  cores: z.number(),
+  storageClass: z.string(),
+  fsyncP99Ms: z.number().nullable(),
+  roles: z.array(z.string()),
+  state: z.enum(['alive', 'suspect', 'dead', 'pending']),
+  lastSeenMs: z.number(),
+  stateSinceMs: z.number(),
+  version: z.string(),
+  incarnation: z.number(),
+  self: z.boolean(),
+  url: z.string(),
+})
+export type MemberView = z.infer<typeof MemberView>
+
+export const ClusterViewSchema = z.object({
+  cluster: z.object({ id: z.string(), name: z.string() }),
+  self: z.string(),
+  coordinator: z.string().nullable(),
+  members: z.array(MemberView),
+  controlPlane: z.object({
+    voters: z.array(z.string()),
+    learners: z.array(z.string()),
+    leader: z.string().nullable(),
+    quorum: z.boolean(),
+    source: z.enum(['etcd', 'mesh']),
+  }),
+  events: z.array(
+    z.object({ atMs: z.number(), kind: z.string(), id: z.string().optional(), name: z.string().optional(), message: z.string() }),
+  ),
+})
+export type ClusterView = z.infer<typeof ClusterViewSchema>

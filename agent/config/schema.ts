@@ -1,0 +1,40 @@
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { HostPortString } from '../mesh/bootstrap.js'
+
+const Port = z.number().int().min(1).max(65535)
+
+/** Every port a node listens on; in the lab each node has its own address, so they never change. */
+export const PORTS = { api: 7080, tls: 7443, dht: 49737, contact: 7081 } as const
+
+export const AgentConfig = z
+  .object({
+    /** The address this node listens on and announces; default: its first LAN IPv4 address. */
+    host: z
+      .string()
+      .refine((h) => isIP(h) === 4, 'host must be an IPv4 address')
+      .optional(),
+    name: z.string().min(1).max(63).optional(),
+    /** Pretend to be this board (a profile name from agent/facts/boards); lab mode uses it. */
+    board: z.string().min(1).max(64).optional(),
+    ports: z
+      .object({ api: Port.default(PORTS.api), tls: Port.default(PORTS.tls), dht: Port.default(PORTS.dht), contact: Port.default(PORTS.contact) })
+      .prefault({}),
+    /** DHT peers to start from ("IP:PORT"); learned peers are added and remembered. */
+    bootstrap: z.array(HostPortString).max(64).default([]),
+    /** Find the first peer on the LAN with mDNS when nothing else is known. */
+    mdns: z.boolean().default(true),
+    mesh: z
+      .object({
+        heartbeatMs: z.number().int().min(50).max(60_000).default(500),
+        suspectAfterMs: z.number().int().min(100).max(600_000).default(1500),
+        deadAfterMs: z.number().int().min(100).max(600_000).default(1500),
+        frameBytesMax: z.number().int().min(4096).max(1024 * 1024).default(64 * 1024),
+      })
+      .prefault({}),
+    /** Skip the disk latency probe (lab profiles carry their own numbers). */
+    fsyncProbe: z.boolean().default(true),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict()
+export type AgentConfig = z.infer<typeof AgentConfig>

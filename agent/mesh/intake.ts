@@ -1,0 +1,59 @@
+import type { MembershipTable } from './membership.js'
+import { type SignedRecord, verifyRecord } from './record.js'
+import { MeshMessage } from './wire.js'
+
+export type DropReason =
+  | 'malformed'
+  | 'oversized'
+  | 'bad-signature'
+  | 'stale'
+  | 'other-cluster'
+  | 'impersonation'
+  | 'dead-incarnation'
+  | 'table-full'
+
+export type Parsed = { ok: true; msg: MeshMessage } | { ok: false; reason: 'malformed'; detail: string }
+
+/** Bytes → a schema-checked message, or why not. */
+export function parseMessage(payload: Buffer): Parsed {
+  let json: unknown
+  try {
+    json = JSON.parse(payload.toString('utf8'))
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'not JSON' }
+  }
+  const r = MeshMessage.safeParse(json)
+  if (!r.success) {
+    const issue = r.error.issues[0]
+    return { ok: false, reason: 'malformed', detail: `${issue?.path.join('.') || 'message'}: ${issue?.message}` }
+  }
+  return { ok: true, msg: r.data }
+}
+
+export type RecordCheck =
+  | { ok: true }
+  | { ok: false; reason: DropReason | 'self'; deadIncarnation?: number }
+
+/**
+ * The checks a record passes before it may touch the membership view, cheapest
+ * first so a flood of duplicates costs no signature verifications.
+ * `directFrom` is the Noise-authenticated key of the sender when the record came
+ * as its sender's own heartbeat: then it must be that sender's record.
+ */
+export function checkRecord(
+  rec: SignedRecord,
+  ctx: { clusterId: string; table: MembershipTable; directFrom?: string },
+): RecordCheck {
+  if (rec.body.cluster !== ctx.clusterId) return { ok: false, reason: 'other-cluster' }
+  if (ctx.directFrom !== undefined && rec.body.publicKey !== ctx.directFrom) {
+    return { ok: false, reason: 'impersonation' }
+  }
+  const cls = ctx.table.classify(rec.body)
+  if (cls === 'self' || cls === 'stale') return { ok: false, reason: cls }
+  // A forged record must not earn its sender a "you are dead" notice either.
+  if (!verifyRecord(rec)) return { ok: false, reason: 'bad-signature' }
+  if (cls === 'dead-incarnation') {
+    return { ok: false, reason: cls, deadIncarnation: ctx.table.get(rec.body.id)?.deadIncarnation ?? 0 }
+  }
+  return { ok: true }
+}

@@ -1,0 +1,296 @@
+import type { Clock, Timer } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import type { EventLog } from '../core/event-log.js'
+import type { Logger } from '../core/log.js'
+import type { Identity } from '../identity/identity.js'
+import { type HostPort, formatHostPort } from './bootstrap.js'
+import { type DropReason, checkRecord, parseMessage } from './intake.js'
+import { MembershipTable, type MembershipEvent, type MembershipTimings, refute } from './membership.js'
+import type { MeshStateStore } from './peers-store.js'
+import { type NodeRecordBody, type SignedRecord, signRecord } from './record.js'
+import type { PeerConn, SwarmTransport } from './swarm.js'
+import { FrameDecoder, type MeshMessage, WIRE_LIMITS, encodeFrame } from './wire.js'
+
+export interface MeshInit {
+  clusterId: string
+  timings: MembershipTimings
+  heartbeatMs: number
+  /** How often to look the topic up again while the view is young, then when stable. */
+  refreshFastMs: number
+  refreshSlowMs: number
+  /** Newly learned records are pushed on to this many random peers (for partial meshes). */
+  relayFanout: number
+  frameBytesMax: number
+}
+
+export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
+  timings: { suspectAfterMs: 1500, deadAfterMs: 1500 },
+  heartbeatMs: 500,
+  refreshFastMs: 2000,
+  refreshSlowMs: 15000,
+  relayFanout: 2,
+  frameBytesMax: WIRE_LIMITS.frameBytesMax,
+}
+
+export interface MeshComponents {
+  identity: Identity
+  clock: Clock
+  log: Logger
+  transport: SwarmTransport
+  store: MeshStateStore
+  events: EventLog
+  counters: Counters
+  /** The parts of our own record that other layers own (roles, addresses, facts). */
+  selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
+}
+
+const RELAY_QUEUE_MAX = 256
+const DROP_LOG_INTERVAL_MS = 5000
+
+/**
+ * The effectful shell around MembershipTable: it turns bytes from hyperswarm into
+ * checked records, sends our heartbeat, relays news, answers suspicion, and keeps the
+ * bootstrap peers for next time. All decisions live in membership.ts and intake.ts.
+ */
+export class Mesh {
+  readonly table: MembershipTable
+  private incarnation = 0
+  private heartbeat = 0
+  private readonly timers: Timer[] = []
+  private readonly decoders = new WeakMap<PeerConn, FrameDecoder>()
+  private relayQueue: SignedRecord[] = []
+  private readonly learnedPeers = new Map<string, HostPort>()
+  private peersDirty = false
+  private readonly lastDropLog = new Map<string, { atMono: number; suppressed: number }>()
+  private startedMono = 0
+  private stopped = false
+
+  constructor(
+    private readonly init: MeshInit,
+    private readonly c: MeshComponents,
+  ) {
+    this.table = new MembershipTable(c.identity.id, init.timings)
+  }
+
+  get selfIncarnation(): number {
+    return this.incarnation
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.c.store.load()
+    // A restart always comes back with a higher incarnation than anything it sent before.
+    this.incarnation = saved.incarnation + 1
+    for (const p of saved.peers) this.learnedPeers.set(formatHostPort(p), p)
+    await this.c.store.save(this.incarnation, [...this.learnedPeers.values()])
+    const t = this.c.transport
+    t.on('peer', (conn: PeerConn) => this.onPeer(conn))
+    t.on('data', (conn: PeerConn, chunk: Buffer) => this.onData(conn, chunk))
+    this.startedMono = this.c.clock.monoMs()
+    this.timers.push(this.c.clock.setInterval(() => this.onHeartbeat(), this.init.heartbeatMs))
+    this.timers.push(this.c.clock.setInterval(() => this.onTick(), Math.max(100, this.init.heartbeatMs / 2)))
+    this.scheduleRefresh()
+    this.timers.push(this.c.clock.setInterval(() => void this.persistPeers(), 10_000))
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const t of this.timers) t.cancel()
+    await this.persistPeers()
+  }
+
+  /** Our own record as it is now (freshly signed). */
+  selfSigned(): SignedRecord {
+    const { identity } = this.c
+    const body: NodeRecordBody = {
+      ...this.c.selfRecord(),
+      v: 1,
+      cluster: this.init.clusterId,
+      id: identity.id,
+      publicKey: identity.publicKey.toString('hex'),
+      incarnation: this.incarnation,
+      heartbeat: this.heartbeat,
+    }
+    return signRecord(body, identity)
+  }
+
+  knownPeers(): HostPort[] {
+    return [...this.learnedPeers.values()]
+  }
+
+  private scheduleRefresh(): void {
+    if (this.stopped) return
+    const young = this.c.clock.monoMs() - this.startedMono < 60_000
+    const anySuspect = this.table.all().some((m) => m.state === 'suspect')
+    const ms = young || anySuspect ? this.init.refreshFastMs : this.init.refreshSlowMs
+    this.timers.push(
+      this.c.clock.setTimeout(() => {
+        void this.c.transport.refresh().finally(() => this.scheduleRefresh())
+      }, ms),
+    )
+  }
+
+  private onHeartbeat(): void {
+    this.heartbeat++
+    this.broadcast({ t: 'rec', r: this.selfSigned() })
+    this.flushRelays()
+  }
+
+  private onTick(): void {
+    const events = this.c.clock ? this.table.tick(this.c.clock.monoMs(), this.c.clock.nowMs()) : []
+    for (const ev of events) {
+      this.record(ev)
+      if (ev.kind === 'suspect') {
+        // Tell the member directly: if it is only slow it refutes at once.
+        const m = this.table.get(ev.id)
+        const conn = m && this.connFor(m.signed.body.publicKey)
+        conn?.write(encodeFrame({ t: 'suspect', incarnation: ev.incarnation }))
+      }
+    }
+  }
+
+  private onPeer(conn: PeerConn): void {
+    this.decoders.set(conn, new FrameDecoder(this.init.frameBytesMax))
+    conn.write(encodeFrame({ t: 'rec', r: this.selfSigned() }))
+    // A newcomer learns the whole view at once instead of waiting for every heartbeat.
+    const known = this.table
+      .all()
+      .filter((m) => m.state !== 'dead')
+      .map((m) => m.signed)
+    for (let i = 0; i < known.length; i += WIRE_LIMITS.recordsPerFrameMax) {
+      conn.write(encodeFrame({ t: 'relay', rs: known.slice(i, i + WIRE_LIMITS.recordsPerFrameMax) }))
+    }
+  }
+
+  private onData(conn: PeerConn, chunk: Buffer): void {
+    const decoder = this.decoders.get(conn)
+    if (!decoder) return
+    for (const frame of decoder.push(chunk)) {
+      if (!frame.ok) {
+        this.drop(conn, 'oversized', `declared ${frame.declaredBytes} bytes > ${this.init.frameBytesMax}`)
+        conn.destroy()
+        return
+      }
+      const parsed = parseMessage(frame.payload)
+      if (!parsed.ok) {
+        this.drop(conn, 'malformed', parsed.detail)
+        continue
+      }
+      this.handle(conn, parsed.msg)
+    }
+  }
+
+  private handle(conn: PeerConn, msg: MeshMessage): void {
+    switch (msg.t) {
+      case 'rec':
+        this.intake(conn, msg.r, true)
+        return
+      case 'relay':
+        for (const r of msg.rs) this.intake(conn, r, false)
+        return
+      case 'suspect':
+      case 'dead': {
+        const next = refute(this.incarnation, msg.incarnation)
+        if (next === this.incarnation) return
+        this.incarnation = next
+        this.c.log.info({ from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next }, 'refuting')
+        void this.c.store.save(this.incarnation, this.knownPeers()).catch(() => {})
+        this.heartbeat++
+        this.broadcast({ t: 'rec', r: this.selfSigned() })
+        return
+      }
+    }
+  }
+
+  private intake(conn: PeerConn, rec: SignedRecord, direct: boolean): void {
+    const check = checkRecord(rec, {
+      clusterId: this.init.clusterId,
+      table: this.table,
+      directFrom: direct ? conn.remoteKeyHex : undefined,
+    })
+    if (!check.ok) {
+      if (check.reason === 'self') return
+      if (check.reason === 'dead-incarnation' && direct) {
+        conn.write(encodeFrame({ t: 'dead', incarnation: check.deadIncarnation ?? rec.body.incarnation }))
+      }
+      this.drop(conn, check.reason, `record of ${rec.body.id}`)
+      return
+    }
+    const verdict = this.table.accept(rec, this.c.clock.monoMs(), this.c.clock.nowMs())
+    if (!verdict.accepted) {
+      if (verdict.reason !== 'self') this.drop(conn, verdict.reason, `record of ${rec.body.id}`)
+      return
+    }
+    for (const ev of verdict.events) this.record(ev)
+    this.learnPeer(rec.body)
+    if (this.relayQueue.length < RELAY_QUEUE_MAX) this.relayQueue.push(rec)
+  }
+
+  private learnPeer(body: NodeRecordBody): void {
+    const host = body.addresses[0]
+    if (!host) return
+    const hp = { host, port: body.ports.dht }
+    const key = formatHostPort(hp)
+    if (!this.learnedPeers.has(key)) {
+      this.learnedPeers.set(key, hp)
+      this.peersDirty = true
+    }
+  }
+
+  private flushRelays(): void {
+    if (this.relayQueue.length === 0) return
+    const batch = this.relayQueue.splice(0, WIRE_LIMITS.recordsPerFrameMax)
+    const conns = this.c.transport.connections()
+    for (let i = 0; i < this.init.relayFanout && conns.length > 0; i++) {
+      const j = Math.floor(Math.random() * conns.length)
+      const [conn] = conns.splice(j, 1)
+      const rs = batch.filter((r) => r.body.publicKey !== conn!.remoteKeyHex)
+      if (rs.length > 0) conn!.write(encodeFrame({ t: 'relay', rs }))
+    }
+  }
+
+  private broadcast(msg: MeshMessage): void {
+    const frame = encodeFrame(msg)
+    for (const conn of this.c.transport.connections()) conn.write(frame)
+  }
+
+  private connFor(publicKeyHex: string): PeerConn | undefined {
+    return this.c.transport.connections().find((c) => c.remoteKeyHex === publicKeyHex)
+  }
+
+  private record(ev: MembershipEvent): void {
+    const text: Record<MembershipEvent['kind'], string> = {
+      joined: 'joined the mesh',
+      suspect: 'stopped answering: suspect',
+      refuted: 'answered again: alive',
+      dead: 'marked dead',
+      rejoined: 'came back',
+    }
+    this.c.log.info({ member: ev.id, name: ev.name, incarnation: ev.incarnation, event: ev.kind }, `member ${text[ev.kind]}`)
+    this.c.events.add({ atMs: this.c.clock.nowMs(), kind: ev.kind, id: ev.id, name: ev.name, message: `${ev.name} ${text[ev.kind]}` })
+  }
+
+  /** One counter per reason; one log line per reason at most every few seconds (floods stay cheap). */
+  private drop(conn: PeerConn, reason: DropReason, detail: string): void {
+    this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason })
+    if (reason === 'stale') return // duplicates are normal with relaying
+    const now = this.c.clock.monoMs()
+    const last = this.lastDropLog.get(reason)
+    if (last && now - last.atMono < DROP_LOG_INTERVAL_MS) {
+      last.suppressed++
+      return
+    }
+    this.lastDropLog.set(reason, { atMono: now, suppressed: 0 })
+    this.c.log.warn(
+      { peer: conn.remoteKeyHex.slice(0, 12), host: conn.remoteHost, reason, detail, suppressed: last?.suppressed ?? 0 },
+      'dropped peer message',
+    )
+  }
+
+  private async persistPeers(): Promise<void> {
+    if (!this.peersDirty) return
+    this.peersDirty = false
+    await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
+      this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
+    })
+  }
+}

@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events'
+import Hyperswarm from 'hyperswarm'
+import HyperDHT from 'hyperdht'
+import type { Logger } from '../core/log.js'
+import type { HostPort } from './bootstrap.js'
+
+export interface SwarmInit {
+  /** The node identity seed: the Noise static key is the node's ed25519 key. */
+  seed: Buffer
+  host: string
+  dhtPort: number
+  bootstrap: HostPort[]
+  topic: Buffer
+  /** Return true to refuse a peer by its public key (revoked nodes). */
+  firewall?: (remotePublicKey: Buffer) => boolean
+  maxPeers?: number
+}
+
+export interface PeerConn {
+  remoteKeyHex: string
+  /** Unique per Noise session: the join protocol binds its proof to it. */
+  handshakeHash: Buffer
+  remoteHost: string
+  write(frame: Buffer): void
+  destroy(): void
+}
+
+/**
+ * The hyperswarm adapter: every agent is a DHT node on its own address and joins
+ * the cluster topic as client and server. Emits 'peer' (PeerConn), 'data' (PeerConn,
+ * chunk) and 'close' (PeerConn).
+ */
+export class SwarmTransport extends EventEmitter {
+  private swarm: Hyperswarm | null = null
+  private dht: HyperDHT | null = null
+  private discovery: { refresh(): Promise<void>; destroy(): Promise<void> } | null = null
+  private readonly conns = new Map<string, PeerConn>()
+
+  constructor(
+    private readonly init: SwarmInit,
+    private readonly log: Logger,
+  ) {
+    super()
+  }
+
+  async start(): Promise<void> {
+    const { init } = this
+    const keyPair = HyperDHT.keyPair(init.seed)
+    this.dht = new HyperDHT({
+      // Never undefined: hyperdht falls back to public bootstrap nodes then.
+      bootstrap: init.bootstrap.map((b) => ({ host: b.host, port: b.port })),
+      host: init.host,
+      port: init.dhtPort,
+      anyPort: false,
+      ephemeral: false,
+      firewalled: false,
+      keyPair,
+    })
+    await this.dht.ready()
+    this.swarm = new Hyperswarm({
+      dht: this.dht,
+      keyPair,
+      maxPeers: init.maxPeers ?? 64,
+      firewall: (pk: Buffer) => init.firewall?.(pk) ?? false,
+    })
+    this.swarm.on('connection', (socket: any) => this.onConnection(socket))
+    this.discovery = this.swarm.join(init.topic, { server: true, client: true })
+    // Don't block start-up on the first announce: a lone first node has nobody to tell.
+    this.swarm.flush().catch(() => {})
+  }
+
+  private onConnection(socket: any): void {
+    const remoteKeyHex = Buffer.from(socket.remotePublicKey).toString('hex')
+    const conn: PeerConn = {
+      remoteKeyHex,
+      handshakeHash: Buffer.from(socket.handshakeHash ?? Buffer.alloc(0)),
+      remoteHost: socket.rawStream?.remoteHost ?? '',
+      write: (frame) => {
+        if (!socket.destroyed) socket.write(frame)
+      },
+      destroy: () => socket.destroy(),
+    }
+    this.conns.set(remoteKeyHex, conn)
+    socket.setKeepAlive?.(1000)
+    socket.on('data', (chunk: Buffer) => this.emit('data', conn, chunk))
+    socket.on('error', (err: Error) => this.log.debug({ peer: remoteKeyHex.slice(0, 12), err: err.message }, 'peer connection error'))
+    socket.on('close', () => {
+      if (this.conns.get(remoteKeyHex) === conn) this.conns.delete(remoteKeyHex)
+      this.emit('close', conn)
+    })
+    this.emit('peer', conn)
+  }
+
+  connections(): PeerConn[] {
+    return [...this.conns.values()]
+  }
+
+  /** Look the topic up again: hyperswarm itself only re-announces every ~10 minutes. */
+  async refresh(): Promise<void> {
+    await this.discovery?.refresh().catch(() => {})
+  }
+
+  /** Teach the DHT a peer found later (mDNS, the mesh itself). */
+  addNode(hp: HostPort): void {
+    this.dht?.addNode({ host: hp.host, port: hp.port })
+  }
+
+  bootstrapNodes(): HostPort[] {
+    return (this.dht?.bootstrapNodes ?? []).map((n: HostPort) => ({ host: n.host, port: n.port }))
+  }
+
+  dhtAddress(): HostPort | null {
+    const a = this.dht?.address()
+    return a ? { host: a.host, port: a.port } : null
+  }
+
+  async destroy(): Promise<void> {
+    const swarm = this.swarm
+    this.swarm = null
+    if (swarm) await swarm.destroy().catch(() => {})
+    this.dht = null
+  }
+}

@@ -1,0 +1,28 @@
+import { Command } from 'commander'
+import { startAgent } from '../../agent/agent.js'
+import { loadConfig } from '../../agent/config/load.js'
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('run the node agent (the daemon every machine runs)')
+    .requiredOption('--state <dir>', 'state directory: identity, certificates, data, logs')
+    .option('--config <file>', 'JSON config file')
+    .option('--host <ip>', 'address to listen on and announce')
+    .option('--name <name>', 'human name of this node (default: hostname)')
+    .option('--board <profile>', 'pretend to be this board (lab mode)')
+    .option('--bootstrap <list>', 'comma-separated IP:PORT DHT peers to start from')
+    .action(async (opts) => {
+      const config = await loadConfig(opts.config, {
+        host: opts.host,
+        name: opts.name,
+        board: opts.board,
+        bootstrap: opts.bootstrap ? String(opts.bootstrap).split(',') : undefined,
+      })
+      const agent = await startAgent(opts.state, config)
+      const shutdown = () => {
+        void agent.stop().finally(() => process.exit(0))
+      }
+      process.once('SIGTERM', shutdown)
+      process.once('SIGINT', shutdown)
+    })
+}

@@ -1,0 +1,151 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { labAdd, labDown, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
+import { type LabFile, readLabFile } from '../../lab/lab-file.js'
+import { isLabProcess } from '../../lab/processes.js'
+import { fetchClusterView } from '../../lab/wait.js'
+import { formatClusterView } from '../status.js'
+import { renderTable } from '../table.js'
+
+function defaultLabDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'homecloud', 'lab')
+}
+
+const progress = (line: string) => process.stderr.write(`  … ${line}\n`)
+
+function summary(lab: LabFile) {
+  return {
+    dir: lab.dir,
+    clusterId: lab.clusterId,
+    nodes: lab.nodes.map((n) => ({ name: n.name, url: nodeUrl(n), address: n.address })),
+  }
+}
+
+export function labCommand(): Command {
+  const lab = new Command('lab').description('a whole cluster on this machine, one agent process per simulated board')
+  const dirOpt = ['--dir <dir>', 'lab directory', defaultLabDir()] as const
+
+  lab
+    .command('up')
+    .description('start a lab and wait until every node sees every other')
+    .option(...dirOpt)
+    .option('--nodes <n>', 'number of nodes (cycles the default boards)', (v) => Number.parseInt(v, 10))
+    .option('--boards <list>', 'comma-separated board profiles, e.g. pi5,pi5,pi4,x86,x86')
+    .option('--netns', 'run each node in its own network namespace (root)')
+    .option('--detach', 'return once the cluster is formed; last line is JSON')
+    .action(async (opts) => {
+      const started = Date.now()
+      process.stderr.write(`starting lab in ${opts.dir}\n`)
+      const l = await labUp({ dir: opts.dir, nodes: opts.nodes, boards: opts.boards, netns: opts.netns, progress })
+      process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+      for (const n of l.nodes) process.stdout.write(`${n.name.padEnd(12)} ${nodeUrl(n)}\n`)
+      if (opts.detach) {
+        process.stdout.write(`${JSON.stringify(summary(l))}\n`)
+        return
+      }
+      await followLab(l)
+    })
+
+  lab
+    .command('add')
+    .description('plug a new board into the lab')
+    .option(...dirOpt)
+    .option('--board <profile>', 'board profile', 'pi4-ssd')
+    .action(async (opts) => {
+      const n = await labAdd(opts.dir, opts.board, { progress })
+      process.stdout.write(`${n.name} joined: ${nodeUrl(n)}\n`)
+    })
+
+  lab
+    .command('unplug <name>')
+    .description('pull the plug on a node (SIGKILL, no warning)')
+    .option(...dirOpt)
+    .action(async (name, opts) => {
+      await labUnplug(opts.dir, name)
+      process.stdout.write(`${name} unplugged\n`)
+    })
+
+  lab
+    .command('plug <name>')
+    .description('power a node back on with its old state')
+    .option(...dirOpt)
+    .action(async (name, opts) => {
+      const n = await labPlug(opts.dir, name)
+      process.stdout.write(`${name} plugged back in: ${nodeUrl(n)}\n`)
+    })
+
+  lab
+    .command('status')
+    .description('every lab node: process, and what it sees')
+    .option(...dirOpt)
+    .option('--json', 'machine-readable')
+    .action(async (opts) => {
+      const l = await readLabFile(opts.dir)
+      const rows = await Promise.all(
+        l.nodes.map(async (n) => {
+          const running = n.pid !== null && (await isLabProcess(n.pid, l.dir))
+          const view = running ? await fetchClusterView(nodeUrl(n)) : null
+          const alive = view ? view.members.filter((m) => m.state === 'alive').length : 0
+          return { name: n.name, board: n.board, address: n.address, running, sees: view ? `${alive}/${view.members.length} alive` : '-', url: nodeUrl(n) }
+        }),
+      )
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ...summary(l), status: rows }, null, 2)}\n`)
+        return
+      }
+      process.stdout.write(`lab ${l.dir} (${l.mode}, cluster ${l.clusterId})\n`)
+      process.stdout.write(
+        `${renderTable(
+          ['NODE', 'BOARD', 'ADDRESS', 'PROCESS', 'SEES', 'URL'],
+          rows.map((r) => [r.name, r.board, r.address, r.running ? 'running' : 'unplugged', r.sees, r.url]),
+        )}\n`,
+      )
+    })
+
+  lab
+    .command('down')
+    .description('stop every process and remove every namespace and bridge of the lab')
+    .option(...dirOpt)
+    .action(async (opts) => {
+      const { killed } = await labDown(opts.dir)
+      process.stdout.write(`lab stopped (${killed} processes)\n`)
+    })
+
+  return lab
+}
+
+/** Foreground `lab up`: show the cluster, then every event as it happens, until Ctrl-C. */
+async function followLab(l: LabFile): Promise<void> {
+  let stopping = false
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    process.stderr.write('\nstopping the lab…\n')
+    await labDown(l.dir)
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop())
+  process.on('SIGTERM', () => void stop())
+  const first = l.nodes[0]!
+  const view = await fetchClusterView(nodeUrl(first))
+  if (view) process.stdout.write(`\n${formatClusterView(view, Date.now())}\n`)
+  process.stdout.write(
+    `\nThe lab runs until Ctrl-C. Status page: ${nodeUrl(first)}\nIn another terminal: homecloud lab unplug NAME | plug NAME | add --board pi5 | status\n\n`,
+  )
+  let seen = Date.now()
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000))
+    const current = await readLabFile(l.dir).catch(() => l)
+    for (const n of current.nodes) {
+      if (n.pid === null) continue
+      const v = await fetchClusterView(nodeUrl(n))
+      if (!v) continue
+      for (const e of v.events.filter((e) => e.atMs > seen)) {
+        process.stdout.write(`${new Date(e.atMs).toLocaleTimeString()}  [${n.name}] ${e.message}\n`)
+      }
+      seen = Math.max(seen, ...v.events.map((e) => e.atMs))
+      break
+    }
+  }
+}

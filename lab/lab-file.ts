@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { HomecloudError } from '../agent/core/errors.js'
+import { writeFileAtomic } from '../agent/core/files.js'
+
+export const LabNode = z.object({
+  name: z.string().min(1).max(63),
+  board: z.string().min(1).max(64),
+  /** 1-based position: decides the node's address and namespace. */
+  slot: z.number().int().min(1).max(250),
+  address: z.string(),
+  stateDir: z.string(),
+  pid: z.number().int().positive().nullable(),
+})
+export type LabNode = z.infer<typeof LabNode>
+
+export const LabFile = z.object({
+  v: z.literal(1),
+  dir: z.string(),
+  mode: z.enum(['loopback', 'netns']),
+  /** Which address block (127.0.INDEX.x or 10.77.INDEX.x) and namespace prefix this lab owns. */
+  index: z.number().int().min(1).max(200),
+  clusterId: z.string(),
+  clusterName: z.string(),
+  nodes: z.array(LabNode),
+})
+export type LabFile = z.infer<typeof LabFile>
+
+export function labFilePath(dir: string): string {
+  return join(dir, 'lab.json')
+}
+
+export async function readLabFile(dir: string): Promise<LabFile> {
+  let text: string
+  try {
+    text = await readFile(labFilePath(dir), 'utf8')
+  } catch {
+    throw new HomecloudError('LAB_NOT_FOUND', `no lab in ${dir}`, 'start one with `homecloud lab up --dir DIR`')
+  }
+  const r = LabFile.safeParse(JSON.parse(text))
+  if (!r.success) throw new HomecloudError('LAB_INVALID', `${labFilePath(dir)} is damaged: ${r.error.issues[0]?.message}`)
+  return r.data
+}
+
+export async function writeLabFile(lab: LabFile): Promise<void> {
+  await writeFileAtomic(labFilePath(lab.dir), `${JSON.stringify(lab, null, 2)}\n`)
+}

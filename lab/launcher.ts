@@ -1,0 +1,179 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { HomecloudError } from '../agent/core/errors.js'
+import { listProfiles } from '../agent/facts/index.js'
+import { newClusterId } from '../agent/mesh/cluster-id.js'
+import { writeClusterFile } from '../agent/state/cluster-file.js'
+import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
+import { claimLabIndex, releaseLabIndex } from './index-lock.js'
+import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
+import { labNetworkAdapter } from './network.js'
+import { findLabProcesses, isLabProcess, killHard, spawnAgent } from './processes.js'
+import { meshConverged, waitFor } from './wait.js'
+
+export interface LabUpOptions {
+  dir: string
+  nodes?: number
+  boards?: string
+  netns?: boolean
+  /** Extra agent config merged into every node's config (tests use it for timings). */
+  agentConfig?: Record<string, unknown>
+  timeoutMs?: number
+  progress?: (line: string) => void
+}
+
+const API_PORT = 7080
+const DHT_PORT = 49737
+
+export function nodeUrl(node: Pick<LabNode, 'address'>): string {
+  return `http://${node.address}:${API_PORT}/`
+}
+
+function nodeDir(lab: Pick<LabFile, 'dir'>, name: string): string {
+  return join(lab.dir, 'nodes', name)
+}
+
+/**
+ * Starts a whole cluster on this machine: one agent process per simulated board,
+ * each on its own loopback address (or in its own network namespace), and waits
+ * until every node sees every other.
+ */
+export async function labUp(opts: LabUpOptions): Promise<LabFile> {
+  const dir = resolve(opts.dir)
+  const progress = opts.progress ?? (() => {})
+  const existing = await readLabFile(dir).catch(() => null)
+  if (existing && (await findLabProcesses(dir)).length > 0) {
+    throw new HomecloudError('LAB_INVALID', `a lab is already running in ${dir}`, 'use `homecloud lab status` or `homecloud lab down` first')
+  }
+  if (existing) await labDown(dir)
+  const boards = chooseBoards({ nodes: opts.nodes, boards: opts.boards }, await listProfiles())
+  const mode = opts.netns ? 'netns' : 'loopback'
+  await mkdir(dir, { recursive: true })
+  const index = await claimLabIndex(dir, (i) => (mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1)))
+  const lab: LabFile = { v: 1, dir, mode, index, clusterId: newClusterId(), clusterName: 'lab', nodes: [] }
+  await writeLabFile(lab)
+  try {
+    if (mode === 'netns') {
+      progress(`creating network: bridge and ${boards.length} namespaces in 10.77.${index}.0/24`)
+      await labNetworkAdapter.create(index, boards.length)
+    }
+    progress(`starting ${boards.length} agents (cluster ${lab.clusterId})`)
+    for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig)
+    await writeLabFile(lab)
+    await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
+  } catch (err) {
+    progress(`lab failed to start, cleaning up: ${(err as Error).message}`)
+    await labDown(dir).catch(() => {})
+    throw err
+  }
+  return lab
+}
+
+async function startNewNode(lab: LabFile, board: string, slot: number, extra: Record<string, unknown> = {}): Promise<LabNode> {
+  const name = nodeName(board, slot)
+  const address = lab.mode === 'netns' ? netnsAddress(lab.index, slot) : loopbackAddress(lab.index, slot)
+  const dir = nodeDir(lab, name)
+  const stateDir = join(dir, 'state')
+  await mkdir(stateDir, { recursive: true, mode: 0o700 })
+  await writeClusterFile(join(stateDir, 'cluster.json'), { v: 1, id: lab.clusterId, name: lab.clusterName })
+  // Loopback has no multicast between addresses, so loopback nodes start from the
+  // nodes already running; in namespaces they find each other with mDNS alone.
+  const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.address}:${DHT_PORT}`)
+  const config = { host: address, name, board, bootstrap, mdns: lab.mode === 'netns', fsyncProbe: false, ...extra }
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
+  const node: LabNode = { name, board, slot, address, stateDir, pid: null }
+  node.pid = launch(lab, node)
+  lab.nodes.push(node)
+  return node
+}
+
+function launch(lab: LabFile, node: LabNode): number {
+  const dir = nodeDir(lab, node.name)
+  return spawnAgent({
+    labDir: lab.dir,
+    stateDir: node.stateDir,
+    configPath: join(dir, 'config.json'),
+    logPath: join(dir, 'agent.log'),
+    netns: lab.mode === 'netns' ? labNetworkAdapter.namespace(lab.index, node.slot) : undefined,
+  })
+}
+
+async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: string) => void): Promise<void> {
+  const running = lab.nodes.filter((n) => n.pid !== null)
+  const urls = new Map(running.map((n) => [n.name, nodeUrl(n)]))
+  await waitFor(
+    async () => {
+      for (const n of running) {
+        if (n.pid && !(await isLabProcess(n.pid, lab.dir))) {
+          return `${n.name} exited: see ${join(nodeDir(lab, n.name), 'agent.log')}`
+        }
+      }
+      return meshConverged(urls, new Set(running.map((n) => n.name)))
+    },
+    { timeoutMs, progress },
+  )
+}
+
+export async function labAdd(dirIn: string, board: string, opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> = {}): Promise<LabNode> {
+  const lab = await readLabFile(resolve(dirIn))
+  chooseBoards({ boards: board }, await listProfiles())
+  const slot = Math.max(0, ...lab.nodes.map((n) => n.slot)) + 1
+  if (lab.mode === 'netns') await labNetworkAdapter.addNode(lab.index, slot)
+  const node = await startNewNode(lab, board, slot, opts.agentConfig)
+  await writeLabFile(lab)
+  await waitConverged(lab, opts.timeoutMs ?? 60_000, opts.progress ?? (() => {}))
+  return node
+}
+
+function findNode(lab: LabFile, name: string): LabNode {
+  const node = lab.nodes.find((n) => n.name === name)
+  if (!node) {
+    throw new HomecloudError('LAB_INVALID', `no node "${name}" in this lab`, `nodes: ${lab.nodes.map((n) => n.name).join(', ')}`)
+  }
+  return node
+}
+
+/** SIGKILL with no warning, like pulling the cable; the node keeps its state directory. */
+export async function labUnplug(dirIn: string, name: string): Promise<LabNode> {
+  const lab = await readLabFile(resolve(dirIn))
+  const node = findNode(lab, name)
+  if (node.pid === null || !(await isLabProcess(node.pid, lab.dir))) {
+    throw new HomecloudError('LAB_INVALID', `${name} is already unplugged`, `plug it back with \`homecloud lab plug ${name}\``)
+  }
+  await killHard(node.pid, lab.dir)
+  node.pid = null
+  await writeLabFile(lab)
+  return node
+}
+
+/** Power the node back on with the same state directory (same identity). */
+export async function labPlug(dirIn: string, name: string): Promise<LabNode> {
+  const lab = await readLabFile(resolve(dirIn))
+  const node = findNode(lab, name)
+  if (node.pid !== null && (await isLabProcess(node.pid, lab.dir))) {
+    throw new HomecloudError('LAB_INVALID', `${name} is already running`)
+  }
+  node.pid = launch(lab, node)
+  await writeLabFile(lab)
+  return node
+}
+
+/** Stops everything the lab started, found by environment marker, even after a launcher crash. */
+export async function labDown(dirIn: string): Promise<{ killed: number }> {
+  const dir = resolve(dirIn)
+  const lab = await readLabFile(dir).catch(() => null)
+  let killed = 0
+  for (const pid of await findLabProcesses(dir)) if (await killHard(pid, dir)) killed++
+  if (lab) {
+    if (lab.mode === 'netns') await labNetworkAdapter.destroy(lab.index)
+    for (const n of lab.nodes) n.pid = null
+    await writeLabFile(lab)
+    await releaseLabIndex(lab.index, dir)
+  }
+  return { killed }
+}
+
+export async function labRemoveDir(dir: string): Promise<void> {
+  await labDown(dir)
+  await rm(resolve(dir), { recursive: true, force: true })
+}

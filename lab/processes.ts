@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process'
+import { openSync, closeSync } from 'node:fs'
+import { readFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { packageRoot } from '../agent/core/package-root.js'
+
+/** Every lab agent carries this variable, so its processes can be found after any crash. */
+export const LAB_ENV = 'HOMECLOUD_LAB_DIR'
+
+export interface SpawnAgentInit {
+  labDir: string
+  stateDir: string
+  configPath: string
+  logPath: string
+  /** Run inside this network namespace (netns labs). */
+  netns?: string
+}
+
+/** Starts one agent as its own process group, detached from the launcher. */
+export function spawnAgent(init: SpawnAgentInit): number {
+  const bin = join(packageRoot(), 'bin', 'homecloud.js')
+  const args = [bin, 'agent', '--state', init.stateDir, '--config', init.configPath]
+  const [cmd, argv] = init.netns
+    ? ['ip', ['netns', 'exec', init.netns, process.execPath, ...args]]
+    : [process.execPath, args]
+  const out = openSync(init.logPath, 'a')
+  try {
+    const child = spawn(cmd, argv as string[], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, [LAB_ENV]: init.labDir },
+    })
+    child.unref()
+    if (!child.pid) throw new Error(`could not start ${cmd}`)
+    return child.pid
+  } finally {
+    closeSync(out)
+  }
+}
+
+/** Is `pid` alive and one of this lab's agents (pids get reused)? */
+export async function isLabProcess(pid: number, labDir: string): Promise<boolean> {
+  try {
+    const env = await readFile(`/proc/${pid}/environ`, 'utf8')
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    if (stat.split(') ')[1]?.startsWith('Z')) return false
+    return env.split('\0').includes(`${LAB_ENV}=${labDir}`)
+  } catch {
+    return false
+  }
+}
+
+/** All live processes of a lab, found by their environment rather than by remembered pids. */
+export async function findLabProcesses(labDir: string): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number)
+  const mine: number[] = []
+  for (const pid of pids) if (pid !== process.pid && (await isLabProcess(pid, labDir))) mine.push(pid)
+  return mine
+}
+
+/** Unplugging: SIGKILL, no warning, exactly like pulling the power cable. */
+export async function killHard(pid: number, labDir: string): Promise<boolean> {
+  if (!(await isLabProcess(pid, labDir))) return false
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    return false
+  }
+  for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++) await new Promise((r) => setTimeout(r, 20))
+  return true
+}
