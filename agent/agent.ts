@@ -84,6 +84,7 @@ export async function startAgent(stateDir: string, config: AgentConfig, clock: C
       heartbeatMs: config.mesh.heartbeatMs,
       timings: { suspectAfterMs: config.mesh.suspectAfterMs, deadAfterMs: config.mesh.deadAfterMs },
       frameBytesMax: config.mesh.frameBytesMax,
+      bootstrap: config.bootstrap,
     },
     {
       identity,
@@ -119,11 +120,12 @@ export async function startAgent(stateDir: string, config: AgentConfig, clock: C
       listenHost: host,
       port: config.ports.contact,
       clusterTag: clusterTag(cluster.id),
-      self: { dhtHost: host, dhtPort: config.ports.dht },
+      self: { dhtHost: host, dhtPort: config.ports.dht, key: identity.publicKey.toString('hex') },
       logger: log,
-      onPeer: (p: { dhtHost: string; dhtPort: number }) => {
+      onPeer: (p: { dhtHost: string; dhtPort: number; key?: string }) => {
         log.info({ peer: `${p.dhtHost}:${p.dhtPort}` }, 'found a peer on the LAN')
         transport.addNode({ host: p.dhtHost, port: p.dhtPort })
+        if (p.key) transport.dial({ host: p.dhtHost, port: p.dhtPort, key: p.key })
         void transport.refresh()
       },
     })

@@ -12,6 +12,8 @@ export const LabNode = z.object({
   address: z.string(),
   stateDir: z.string(),
   pid: z.number().int().positive().nullable(),
+  /** The node's mesh public key (hex), known because the lab provisions identities. */
+  key: z.string().regex(/^[0-9a-f]{64}$/),
 })
 export type LabNode = z.infer<typeof LabNode>
 

@@ -2,7 +2,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
+import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { newClusterId } from '../agent/mesh/cluster-id.js'
+import { statePaths } from '../agent/state/paths.js'
 import { writeClusterFile } from '../agent/state/cluster-file.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
 import { claimLabIndex, releaseLabIndex } from './index-lock.js'
@@ -76,12 +78,24 @@ async function startNewNode(lab: LabFile, board: string, slot: number, extra: Re
   const stateDir = join(dir, 'state')
   await mkdir(stateDir, { recursive: true, mode: 0o700 })
   await writeClusterFile(join(stateDir, 'cluster.json'), { v: 1, id: lab.clusterId, name: lab.clusterName })
+  // The lab provisions each identity up front, as a netboot server would, so it can
+  // hand later nodes the keys of earlier ones.
+  const { identity } = await loadOrCreateIdentity(statePaths(stateDir).identityKey)
   // Loopback has no multicast between addresses, so loopback nodes start from the
   // nodes already running; in namespaces they find each other with mDNS alone.
-  const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.address}:${DHT_PORT}`)
-  const config = { host: address, name, board, bootstrap, mdns: lab.mode === 'netns', fsyncProbe: false, ...extra }
+  const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`)
+  const extraBootstrap = Array.isArray(extra.bootstrap) ? (extra.bootstrap as string[]) : []
+  const config = {
+    host: address,
+    name,
+    board,
+    mdns: lab.mode === 'netns',
+    fsyncProbe: false,
+    ...extra,
+    bootstrap: [...bootstrap, ...extraBootstrap],
+  }
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
-  const node: LabNode = { name, board, slot, address, stateDir, pid: null }
+  const node: LabNode = { name, board, slot, address, stateDir, pid: null, key: identity.publicKey.toString('hex') }
   node.pid = launch(lab, node)
   lab.nodes.push(node)
   return node

@@ -21,6 +21,8 @@ export interface MeshInit {
   /** Newly learned records are pushed on to this many random peers (for partial meshes). */
   relayFanout: number
   frameBytesMax: number
+  /** Configured peers; those with a key are dialled directly. */
+  bootstrap: HostPort[]
 }
 
 export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
@@ -30,6 +32,7 @@ export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
   refreshSlowMs: 15000,
   relayFanout: 2,
   frameBytesMax: WIRE_LIMITS.frameBytesMax,
+  bootstrap: [],
 }
 
 export interface MeshComponents {
@@ -45,6 +48,7 @@ export interface MeshComponents {
 }
 
 const RELAY_QUEUE_MAX = 256
+const DIAL_DEAD_FOR_MS_MAX = 10 * 60_000
 const DROP_LOG_INTERVAL_MS = 5000
 
 /**
@@ -80,7 +84,10 @@ export class Mesh {
     const saved = await this.c.store.load()
     // A restart always comes back with a higher incarnation than anything it sent before.
     this.incarnation = saved.incarnation + 1
-    for (const p of saved.peers) this.learnedPeers.set(formatHostPort(p), p)
+    for (const p of [...saved.peers, ...this.init.bootstrap]) {
+      const addr = formatHostPort(p)
+      if (p.key || !this.learnedPeers.get(addr)?.key) this.learnedPeers.set(addr, p)
+    }
     await this.c.store.save(this.incarnation, [...this.learnedPeers.values()])
     const t = this.c.transport
     t.on('peer', (conn: PeerConn) => this.onPeer(conn))
@@ -88,6 +95,7 @@ export class Mesh {
     this.startedMono = this.c.clock.monoMs()
     this.timers.push(this.c.clock.setInterval(() => this.onHeartbeat(), this.init.heartbeatMs))
     this.timers.push(this.c.clock.setInterval(() => this.onTick(), Math.max(100, this.init.heartbeatMs / 2)))
+    this.dialKnown()
     this.scheduleRefresh()
     this.timers.push(this.c.clock.setInterval(() => void this.persistPeers(), 10_000))
   }
@@ -124,9 +132,24 @@ export class Mesh {
     const ms = young || anySuspect ? this.init.refreshFastMs : this.init.refreshSlowMs
     this.timers.push(
       this.c.clock.setTimeout(() => {
+        this.dialKnown()
         void this.c.transport.refresh().finally(() => this.scheduleRefresh())
       }, ms),
     )
+  }
+
+  /** Dial every peer we know by key and are not connected to (members long dead excepted). */
+  dialKnown(): void {
+    const now = this.c.clock.nowMs()
+    const longDead = new Set(
+      this.table
+        .all()
+        .filter((m) => m.state === 'dead' && now - m.stateSinceMs > DIAL_DEAD_FOR_MS_MAX)
+        .map((m) => m.signed.body.publicKey),
+    )
+    for (const p of this.learnedPeers.values()) {
+      if (p.key && !longDead.has(p.key)) this.c.transport.dial({ ...p, key: p.key })
+    }
   }
 
   private onHeartbeat(): void {
@@ -136,7 +159,7 @@ export class Mesh {
   }
 
   private onTick(): void {
-    const events = this.c.clock ? this.table.tick(this.c.clock.monoMs(), this.c.clock.nowMs()) : []
+    const events = this.table.tick(this.c.clock.monoMs(), this.c.clock.nowMs())
     for (const ev of events) {
       this.record(ev)
       if (ev.kind === 'suspect') {
@@ -228,11 +251,13 @@ export class Mesh {
   private learnPeer(body: NodeRecordBody): void {
     const host = body.addresses[0]
     if (!host) return
-    const hp = { host, port: body.ports.dht }
-    const key = formatHostPort(hp)
-    if (!this.learnedPeers.has(key)) {
-      this.learnedPeers.set(key, hp)
+    const hp = { host, port: body.ports.dht, key: body.publicKey }
+    const addr = formatHostPort(hp)
+    if (this.learnedPeers.get(addr)?.key !== hp.key) {
+      this.learnedPeers.set(addr, hp)
       this.peersDirty = true
+      // Connect to every member directly: a full mesh without waiting for DHT lookups.
+      this.c.transport.dial(hp)
     }
   }
 

@@ -6,7 +6,18 @@ import { type HostPort, formatHostPort } from './bootstrap.js'
 const PeersFile = z.object({
   v: z.literal(1),
   incarnation: z.number().int().nonnegative(),
-  peers: z.array(z.object({ host: z.string().max(64), port: z.number().int().min(1).max(65535) })).max(64),
+  peers: z
+    .array(
+      z.object({
+        host: z.string().max(64),
+        port: z.number().int().min(1).max(65535),
+        key: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional(),
+      }),
+    )
+    .max(64),
 })
 type PeersFile = z.infer<typeof PeersFile>
 

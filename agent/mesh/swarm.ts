@@ -35,6 +35,8 @@ export class SwarmTransport extends EventEmitter {
   private dht: HyperDHT | null = null
   private discovery: { refresh(): Promise<void>; destroy(): Promise<void> } | null = null
   private readonly conns = new Map<string, PeerConn>()
+  private readonly dialing = new Set<string>()
+  private keyPair: { publicKey: Buffer; secretKey: Buffer } | null = null
 
   constructor(
     private readonly init: SwarmInit,
@@ -46,6 +48,7 @@ export class SwarmTransport extends EventEmitter {
   async start(): Promise<void> {
     const { init } = this
     const keyPair = HyperDHT.keyPair(init.seed)
+    this.keyPair = keyPair
     this.dht = new HyperDHT({
       // Never undefined: hyperdht falls back to public bootstrap nodes then.
       bootstrap: init.bootstrap.map((b) => ({ host: b.host, port: b.port })),
@@ -89,6 +92,33 @@ export class SwarmTransport extends EventEmitter {
       this.emit('close', conn)
     })
     this.emit('peer', conn)
+  }
+
+  /**
+   * Connect straight to a peer whose key and DHT address we know, through its own
+   * DHT node. Topic lookups need a third node to hold announcements, so two boards
+   * alone would never meet that way; this also makes a rejoin immediate.
+   */
+  dial(hp: Required<Pick<HostPort, 'key'>> & HostPort): void {
+    const { key } = hp
+    if (!this.dht || !this.keyPair || this.conns.has(key) || this.dialing.has(key)) return
+    if (key === this.keyPair.publicKey.toString('hex')) return
+    this.dialing.add(key)
+    const socket: any = this.dht.connect(Buffer.from(key, 'hex'), {
+      relayAddresses: [{ host: hp.host, port: hp.port }],
+      keyPair: this.keyPair,
+    })
+    const done = () => this.dialing.delete(key)
+    socket.once('open', () => {
+      done()
+      if (this.conns.has(key) || !this.swarm) socket.destroy()
+      else this.onConnection(socket)
+    })
+    socket.once('error', (err: Error) => {
+      done()
+      this.log.debug({ peer: key.slice(0, 12), err: err.message }, 'direct dial failed')
+    })
+    socket.once('close', done)
   }
 
   connections(): PeerConn[] {

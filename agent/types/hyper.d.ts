@@ -8,6 +8,7 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     address(): { host: string; port: number; family: number } | null
     addNode(node: { host: string; port: number }): void
+    connect(publicKey: Buffer, opts?: Record<string, unknown>): EventEmitter
     destroy(opts?: { force?: boolean }): Promise<void>
   }
 }
