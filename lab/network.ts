@@ -1,4 +1,4 @@
-import { HomecloudError } from '../agent/core/errors.js'
+import { addNode, createLabNetwork, destroyLabNetwork, labNames } from './netns/index.js'
 
 /** What the launcher needs from the namespace adapter (lab/netns), kept narrow. */
 export interface LabNetworkAdapter {
@@ -9,12 +9,16 @@ export interface LabNetworkAdapter {
 }
 
 export const labNetworkAdapter: LabNetworkAdapter = {
-  async create() {
-    throw new HomecloudError('LAB_INVALID', 'netns labs are not wired yet')
+  async create(index, nodes) {
+    // Holding the index claim means anything left under this index is from a crashed lab.
+    await destroyLabNetwork(index)
+    await createLabNetwork({ labIndex: index, nodes })
   },
-  async addNode() {
-    throw new HomecloudError('LAB_INVALID', 'netns labs are not wired yet')
+  async addNode(index, slot) {
+    await addNode(index, slot)
   },
-  namespace: (index, slot) => `hc${index}n${slot}`,
-  async destroy() {},
+  namespace: (index, slot) => labNames(index, slot).netns,
+  async destroy(index) {
+    await destroyLabNetwork(index)
+  },
 }

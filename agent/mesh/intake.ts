@@ -11,6 +11,7 @@ export type DropReason =
   | 'impersonation'
   | 'dead-incarnation'
   | 'table-full'
+  | 'not-member'
 
 export type Parsed = { ok: true; msg: MeshMessage } | { ok: false; reason: 'malformed'; detail: string }
 

@@ -212,6 +212,11 @@ export class Mesh {
         return
       case 'suspect':
       case 'dead': {
+        // Only a member we know may make us bump: a stranger's notice is ignored.
+        if (!this.isMemberKey(conn.remoteKeyHex)) {
+          this.drop(conn, 'not-member', `${msg.t} notice`)
+          return
+        }
         const next = refute(this.incarnation, msg.incarnation)
         if (next === this.incarnation) return
         this.incarnation = next
@@ -276,6 +281,10 @@ export class Mesh {
   private broadcast(msg: MeshMessage): void {
     const frame = encodeFrame(msg)
     for (const conn of this.c.transport.connections()) conn.write(frame)
+  }
+
+  private isMemberKey(publicKeyHex: string): boolean {
+    return this.table.all().some((m) => m.signed.body.publicKey === publicKeyHex)
   }
 
   private connFor(publicKeyHex: string): PeerConn | undefined {

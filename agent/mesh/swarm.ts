@@ -16,6 +16,11 @@ export interface SwarmInit {
   maxPeers?: number
 }
 
+/** The one hyperswarm internal we use: feeding it a peer as if a lookup had found it. */
+interface SwarmInternals {
+  _handlePeer(peer: { publicKey: Buffer; relayAddresses: { host: string; port: number }[] }, topic: Buffer): void
+}
+
 export interface PeerConn {
   remoteKeyHex: string
   /** Unique per Noise session: the join protocol binds its proof to it. */
@@ -35,8 +40,6 @@ export class SwarmTransport extends EventEmitter {
   private dht: HyperDHT | null = null
   private discovery: { refresh(): Promise<void>; destroy(): Promise<void> } | null = null
   private readonly conns = new Map<string, PeerConn>()
-  private readonly dialing = new Set<string>()
-  private keyPair: { publicKey: Buffer; secretKey: Buffer } | null = null
 
   constructor(
     private readonly init: SwarmInit,
@@ -48,7 +51,6 @@ export class SwarmTransport extends EventEmitter {
   async start(): Promise<void> {
     const { init } = this
     const keyPair = HyperDHT.keyPair(init.seed)
-    this.keyPair = keyPair
     this.dht = new HyperDHT({
       // Never undefined: hyperdht falls back to public bootstrap nodes then.
       bootstrap: init.bootstrap.map((b) => ({ host: b.host, port: b.port })),
@@ -98,27 +100,15 @@ export class SwarmTransport extends EventEmitter {
    * Connect straight to a peer whose key and DHT address we know, through its own
    * DHT node. Topic lookups need a third node to hold announcements, so two boards
    * alone would never meet that way; this also makes a rejoin immediate.
+   * The peer is handed to hyperswarm as if a lookup had found it at that address, so
+   * hyperswarm still owns the connection: one per peer, its retries and backoff.
    */
   dial(hp: Required<Pick<HostPort, 'key'>> & HostPort): void {
-    const { key } = hp
-    if (!this.dht || !this.keyPair || this.conns.has(key) || this.dialing.has(key)) return
-    if (key === this.keyPair.publicKey.toString('hex')) return
-    this.dialing.add(key)
-    const socket: any = this.dht.connect(Buffer.from(key, 'hex'), {
-      relayAddresses: [{ host: hp.host, port: hp.port }],
-      keyPair: this.keyPair,
-    })
-    const done = () => this.dialing.delete(key)
-    socket.once('open', () => {
-      done()
-      if (this.conns.has(key) || !this.swarm) socket.destroy()
-      else this.onConnection(socket)
-    })
-    socket.once('error', (err: Error) => {
-      done()
-      this.log.debug({ peer: key.slice(0, 12), err: err.message }, 'direct dial failed')
-    })
-    socket.once('close', done)
+    const swarm = this.swarm as unknown as SwarmInternals | null
+    if (!swarm || this.conns.has(hp.key)) return
+    const publicKey = Buffer.from(hp.key, 'hex')
+    if (typeof swarm._handlePeer !== 'function') throw new Error('assertion failed: hyperswarm lacks _handlePeer')
+    swarm._handlePeer({ publicKey, relayAddresses: [{ host: hp.host, port: hp.port }] }, this.init.topic)
   }
 
   connections(): PeerConn[] {

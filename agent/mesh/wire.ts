@@ -7,15 +7,20 @@ export const WIRE_LIMITS = {
   recordsPerFrameMax: 32,
 } as const
 
+/** Incarnations only grow by one per restart or refutation; anything near this is forged. */
+export const NOTICE_INCARNATION_MAX = 2 ** 40
+
+const NoticeIncarnation = z.number().int().nonnegative().max(NOTICE_INCARNATION_MAX)
+
 export const MeshMessage = z.discriminatedUnion('t', [
   /** The sender's own record: its heartbeat. */
   z.object({ t: z.literal('rec'), r: SignedRecord }),
   /** Others' records relayed so members without a direct connection still hear them. */
   z.object({ t: z.literal('relay'), rs: z.array(SignedRecord).min(1).max(WIRE_LIMITS.recordsPerFrameMax) }),
   /** "I suspect you at this incarnation": the receiver refutes by bumping its incarnation. */
-  z.object({ t: z.literal('suspect'), incarnation: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('suspect'), incarnation: NoticeIncarnation }),
   /** "You were declared dead at this incarnation": the receiver comes back with a higher one. */
-  z.object({ t: z.literal('dead'), incarnation: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('dead'), incarnation: NoticeIncarnation }),
 ])
 export type MeshMessage = z.infer<typeof MeshMessage>
 

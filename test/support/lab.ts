@@ -80,6 +80,8 @@ export function stateOf(v: ClusterView, name: string): string | undefined {
 export async function dropped(node: { address: string }, reason: string): Promise<number> {
   const res = await fetch(new URL('/metrics', nodeUrl(node)))
   const text = await res.text()
-  const m = new RegExp(`^homecloud_mesh_messages_dropped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)
+  const m = new RegExp(`^homecloud_mesh_messages_dropped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(
+    text,
+  )
   return m ? Number(m[1]) : 0
 }

@@ -6,7 +6,11 @@ import { CLUSTER, newIdentity, signed } from '../../support/records.js'
 
 describe('message intake', () => {
   it('names the broken field of a malformed message', () => {
-    assert.deepEqual(parseMessage(Buffer.from('{nope')), { ok: false, reason: 'malformed', detail: 'not JSON' })
+    assert.deepEqual(parseMessage(Buffer.from('{nope')), {
+      ok: false,
+      reason: 'malformed',
+      detail: 'not JSON',
+    })
     const r = parseMessage(Buffer.from(JSON.stringify({ t: 'rec', r: { body: {}, sig: 'x' } })))
     assert.equal(r.ok, false)
     assert.match(!r.ok ? r.detail : '', /^r\.body\./)
@@ -24,7 +28,10 @@ describe('message intake', () => {
     const peer = newIdentity()
     const table = new MembershipTable(self.id)
     const ctx = { clusterId: CLUSTER, table }
-    assert.deepEqual(checkRecord(signed(peer, { cluster: 'ffffffffffffffff' }), ctx), { ok: false, reason: 'other-cluster' })
+    assert.deepEqual(checkRecord(signed(peer, { cluster: 'ffffffffffffffff' }), ctx), {
+      ok: false,
+      reason: 'other-cluster',
+    })
     const other = newIdentity()
     assert.deepEqual(checkRecord(signed(peer), { ...ctx, directFrom: other.publicKey.toString('hex') }), {
       ok: false,

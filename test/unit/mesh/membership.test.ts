@@ -14,10 +14,16 @@ describe('membership table', () => {
     const v = t.accept(signed(peer), 0, 0)
     assert.deepEqual(v.accepted && v.events.map((e) => e.kind), ['joined'])
     assert.deepEqual(t.tick(900, 900), [])
-    assert.deepEqual(t.tick(1001, 1001).map((e) => e.kind), ['suspect'])
+    assert.deepEqual(
+      t.tick(1001, 1001).map((e) => e.kind),
+      ['suspect'],
+    )
     assert.equal(t.get(peer.id)?.state, 'suspect')
     assert.deepEqual(t.tick(1999, 1999), [])
-    assert.deepEqual(t.tick(2001, 2001).map((e) => e.kind), ['dead'])
+    assert.deepEqual(
+      t.tick(2001, 2001).map((e) => e.kind),
+      ['dead'],
+    )
     assert.equal(t.get(peer.id)?.deadIncarnation, 1)
   })
 

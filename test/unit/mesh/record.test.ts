@@ -10,7 +10,9 @@ describe('signed node records', () => {
   it('verify when untouched, even after re-serialisation in another key order', () => {
     const r = signed(id)
     assert.equal(verifyRecord(r), true)
-    const reordered = JSON.parse(JSON.stringify({ sig: r.sig, body: Object.fromEntries(Object.entries(r.body).reverse()) }))
+    const reordered = JSON.parse(
+      JSON.stringify({ sig: r.sig, body: Object.fromEntries(Object.entries(r.body).reverse()) }),
+    )
     assert.equal(verifyRecord(reordered), true)
   })
 
@@ -30,7 +32,10 @@ describe('signed node records', () => {
   })
 
   it('canonical JSON sorts keys at every depth and drops undefined', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[2,{"y":2,"z":1}]},"b":1}')
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } }),
+      '{"a":{"d":[2,{"y":2,"z":1}]},"b":1}',
+    )
   })
 
   it('newer means higher incarnation, or same incarnation and higher heartbeat', () => {

@@ -8,7 +8,11 @@ describe('length-prefixed frames', () => {
     const b = encodeFrame({ t: 'dead', incarnation: 2 })
     const all = Buffer.concat([a, b])
     const d = new FrameDecoder(1024)
-    const out = [...d.push(all.subarray(0, 3)), ...d.push(all.subarray(3, a.length + 2)), ...d.push(all.subarray(a.length + 2))]
+    const out = [
+      ...d.push(all.subarray(0, 3)),
+      ...d.push(all.subarray(3, a.length + 2)),
+      ...d.push(all.subarray(a.length + 2)),
+    ]
     assert.deepEqual(
       out.map((f) => (f.ok ? JSON.parse(f.payload.toString()) : f)),
       [
