@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
-import { buildApiServer } from './api/server.js'
 import { buildClusterView } from './api/cluster-view.js'
+import { buildApiServer } from './api/server.js'
 import type { AgentConfig } from './config/schema.js'
 import { type Clock, systemClock } from './core/clock.js'
 import { Counters } from './core/counters.js'
 import { HomecloudError } from './core/errors.js'
 import { EventLog } from './core/event-log.js'
-import { type Logger, createLogger } from './core/log.js'
+import { createLogger, type Logger } from './core/log.js'
 import { type Facts, factsSummary, loadFacts } from './facts/index.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { buildBootstrapList, formatHostPort, type HostPort } from './mesh/bootstrap.js'
@@ -36,7 +36,11 @@ export function defaultHost(): string {
  * The composition root: read state, build every component with its adapters, start
  * them in order (identity → facts → mesh → API), and stop them in reverse.
  */
-export async function startAgent(stateDir: string, config: AgentConfig, clock: Clock = systemClock()): Promise<RunningAgent> {
+export async function startAgent(
+  stateDir: string,
+  config: AgentConfig,
+  clock: Clock = systemClock(),
+): Promise<RunningAgent> {
   const paths = statePaths(stateDir)
   await mkdir(paths.data, { recursive: true, mode: 0o700 })
   const { identity, created } = await loadOrCreateIdentity(paths.identityKey)
@@ -152,7 +156,13 @@ export async function startAgent(stateDir: string, config: AgentConfig, clock: C
   })
   await api.listen({ host, port: config.ports.api })
   log.info({ url: `http://${host}:${config.ports.api}/` }, 'status page and API listening')
-  events.add({ atMs: clock.nowMs(), kind: 'started', id: identity.id, name, message: `${name} started (incarnation ${mesh.selfIncarnation})` })
+  events.add({
+    atMs: clock.nowMs(),
+    kind: 'started',
+    id: identity.id,
+    name,
+    message: `${name} started (incarnation ${mesh.selfIncarnation})`,
+  })
 
   let stopping: Promise<void> | null = null
   return {

@@ -12,7 +12,10 @@ export function chooseBoards(opts: { nodes?: number; boards?: string }, known: s
       .map((b) => b.trim())
       .filter(Boolean)
     if (opts.nodes !== undefined && opts.nodes !== boards.length) {
-      throw new HomecloudError('LAB_INVALID', `--nodes ${opts.nodes} but --boards lists ${boards.length} boards`)
+      throw new HomecloudError(
+        'LAB_INVALID',
+        `--nodes ${opts.nodes} but --boards lists ${boards.length} boards`,
+      )
     }
   } else {
     const n = opts.nodes ?? DEFAULT_BOARDS.length
@@ -23,7 +26,11 @@ export function chooseBoards(opts: { nodes?: number; boards?: string }, known: s
   }
   const unknown = boards.filter((b) => !known.includes(b))
   if (unknown.length > 0) {
-    throw new HomecloudError('PROFILE_UNKNOWN', `unknown board(s): ${unknown.join(', ')}`, `known boards: ${known.join(', ')}`)
+    throw new HomecloudError(
+      'PROFILE_UNKNOWN',
+      `unknown board(s): ${unknown.join(', ')}`,
+      `known boards: ${known.join(', ')}`,
+    )
   }
   return boards
 }

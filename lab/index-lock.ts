@@ -13,7 +13,11 @@ const LOCK_ROOT = join(tmpdir(), 'homecloud-labs')
  * which fixes its address block and namespace names. A claim is a directory made
  * atomically; a claim whose lab directory is gone is stale and taken over.
  */
-export async function claimLabIndex(labDir: string, probeHost: (index: number) => string, first = 1): Promise<number> {
+export async function claimLabIndex(
+  labDir: string,
+  probeHost: (index: number) => string,
+  first = 1,
+): Promise<number> {
   await mkdir(LOCK_ROOT, { recursive: true })
   for (let index = first; index <= 200; index++) {
     const lock = join(LOCK_ROOT, String(index))
@@ -37,7 +41,11 @@ export async function claimLabIndex(labDir: string, probeHost: (index: number) =
     await writeFile(join(lock, 'owner'), labDir)
     return index
   }
-  throw new HomecloudError('LAB_INVALID', 'no free lab index (1-200)', 'stop old labs with `homecloud lab down --dir DIR`')
+  throw new HomecloudError(
+    'LAB_INVALID',
+    'no free lab index (1-200)',
+    'stop old labs with `homecloud lab down --dir DIR`',
+  )
 }
 
 export async function releaseLabIndex(index: number, labDir: string): Promise<void> {

@@ -38,10 +38,15 @@ export async function readLabFile(dir: string): Promise<LabFile> {
   try {
     text = await readFile(labFilePath(dir), 'utf8')
   } catch {
-    throw new HomecloudError('LAB_NOT_FOUND', `no lab in ${dir}`, 'start one with `homecloud lab up --dir DIR`')
+    throw new HomecloudError(
+      'LAB_NOT_FOUND',
+      `no lab in ${dir}`,
+      'start one with `homecloud lab up --dir DIR`',
+    )
   }
   const r = LabFile.safeParse(JSON.parse(text))
-  if (!r.success) throw new HomecloudError('LAB_INVALID', `${labFilePath(dir)} is damaged: ${r.error.issues[0]?.message}`)
+  if (!r.success)
+    throw new HomecloudError('LAB_INVALID', `${labFilePath(dir)} is damaged: ${r.error.issues[0]?.message}`)
   return r.data
 }
 

@@ -4,8 +4,8 @@ import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { newClusterId } from '../agent/mesh/cluster-id.js'
-import { statePaths } from '../agent/state/paths.js'
 import { writeClusterFile } from '../agent/state/cluster-file.js'
+import { statePaths } from '../agent/state/paths.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
 import { claimLabIndex, releaseLabIndex } from './index-lock.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
@@ -45,13 +45,19 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   const progress = opts.progress ?? (() => {})
   const existing = await readLabFile(dir).catch(() => null)
   if (existing && (await findLabProcesses(dir)).length > 0) {
-    throw new HomecloudError('LAB_INVALID', `a lab is already running in ${dir}`, 'use `homecloud lab status` or `homecloud lab down` first')
+    throw new HomecloudError(
+      'LAB_INVALID',
+      `a lab is already running in ${dir}`,
+      'use `homecloud lab status` or `homecloud lab down` first',
+    )
   }
   if (existing) await labDown(dir)
   const boards = chooseBoards({ nodes: opts.nodes, boards: opts.boards }, await listProfiles())
   const mode = opts.netns ? 'netns' : 'loopback'
   await mkdir(dir, { recursive: true })
-  const index = await claimLabIndex(dir, (i) => (mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1)))
+  const index = await claimLabIndex(dir, (i) =>
+    mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
+  )
   const lab: LabFile = { v: 1, dir, mode, index, clusterId: newClusterId(), clusterName: 'lab', nodes: [] }
   await writeLabFile(lab)
   try {
@@ -71,7 +77,12 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   return lab
 }
 
-async function startNewNode(lab: LabFile, board: string, slot: number, extra: Record<string, unknown> = {}): Promise<LabNode> {
+async function startNewNode(
+  lab: LabFile,
+  board: string,
+  slot: number,
+  extra: Record<string, unknown> = {},
+): Promise<LabNode> {
   const name = nodeName(board, slot)
   const address = lab.mode === 'netns' ? netnsAddress(lab.index, slot) : loopbackAddress(lab.index, slot)
   const dir = nodeDir(lab, name)
@@ -95,7 +106,15 @@ async function startNewNode(lab: LabFile, board: string, slot: number, extra: Re
     bootstrap: [...bootstrap, ...extraBootstrap],
   }
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
-  const node: LabNode = { name, board, slot, address, stateDir, pid: null, key: identity.publicKey.toString('hex') }
+  const node: LabNode = {
+    name,
+    board,
+    slot,
+    address,
+    stateDir,
+    pid: null,
+    key: identity.publicKey.toString('hex'),
+  }
   node.pid = launch(lab, node)
   lab.nodes.push(node)
   return node
@@ -128,7 +147,11 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
   )
 }
 
-export async function labAdd(dirIn: string, board: string, opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> = {}): Promise<LabNode> {
+export async function labAdd(
+  dirIn: string,
+  board: string,
+  opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> = {},
+): Promise<LabNode> {
   const lab = await readLabFile(resolve(dirIn))
   chooseBoards({ boards: board }, await listProfiles())
   const slot = Math.max(0, ...lab.nodes.map((n) => n.slot)) + 1
@@ -142,7 +165,11 @@ export async function labAdd(dirIn: string, board: string, opts: Pick<LabUpOptio
 function findNode(lab: LabFile, name: string): LabNode {
   const node = lab.nodes.find((n) => n.name === name)
   if (!node) {
-    throw new HomecloudError('LAB_INVALID', `no node "${name}" in this lab`, `nodes: ${lab.nodes.map((n) => n.name).join(', ')}`)
+    throw new HomecloudError(
+      'LAB_INVALID',
+      `no node "${name}" in this lab`,
+      `nodes: ${lab.nodes.map((n) => n.name).join(', ')}`,
+    )
   }
   return node
 }
@@ -152,7 +179,11 @@ export async function labUnplug(dirIn: string, name: string): Promise<LabNode> {
   const lab = await readLabFile(resolve(dirIn))
   const node = findNode(lab, name)
   if (node.pid === null || !(await isLabProcess(node.pid, lab.dir))) {
-    throw new HomecloudError('LAB_INVALID', `${name} is already unplugged`, `plug it back with \`homecloud lab plug ${name}\``)
+    throw new HomecloudError(
+      'LAB_INVALID',
+      `${name} is already unplugged`,
+      `plug it back with \`homecloud lab plug ${name}\``,
+    )
   }
   await killHard(node.pid, lab.dir)
   node.pid = null

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
-import { openSync, closeSync } from 'node:fs'
-import { readFile, readdir } from 'node:fs/promises'
+import { closeSync, openSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../agent/core/package-root.js'
 
@@ -66,6 +66,7 @@ export async function killHard(pid: number, labDir: string): Promise<boolean> {
   } catch {
     return false
   }
-  for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++)
+    await new Promise((r) => setTimeout(r, 20))
   return true
 }

@@ -33,7 +33,10 @@ export async function waitFor(check: () => Promise<true | string>, opts: WaitOpt
 }
 
 /** Does every given node see exactly `expected` alive members, all of the given names? */
-export async function meshConverged(urls: Map<string, string>, expectedAlive: Set<string>): Promise<true | string> {
+export async function meshConverged(
+  urls: Map<string, string>,
+  expectedAlive: Set<string>,
+): Promise<true | string> {
   const lagging: string[] = []
   await Promise.all(
     [...urls].map(async ([name, url]) => {
@@ -41,7 +44,8 @@ export async function meshConverged(urls: Map<string, string>, expectedAlive: Se
       if (!view) return void lagging.push(`${name} (not answering)`)
       const alive = new Set(view.members.filter((m) => m.state === 'alive').map((m) => m.name))
       const missing = [...expectedAlive].filter((n) => !alive.has(n))
-      if (missing.length > 0 || alive.size !== expectedAlive.size) lagging.push(`${name} sees ${alive.size}/${expectedAlive.size}`)
+      if (missing.length > 0 || alive.size !== expectedAlive.size)
+        lagging.push(`${name} sees ${alive.size}/${expectedAlive.size}`)
     }),
   )
   return lagging.length === 0 ? true : `waiting for: ${lagging.sort().join(', ')}`

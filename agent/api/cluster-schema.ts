@@ -37,7 +37,13 @@ export const ClusterViewSchema = z.object({
     source: z.enum(['etcd', 'mesh']),
   }),
   events: z.array(
-    z.object({ atMs: z.number(), kind: z.string(), id: z.string().optional(), name: z.string().optional(), message: z.string() }),
+    z.object({
+      atMs: z.number(),
+      kind: z.string(),
+      id: z.string().optional(),
+      name: z.string().optional(),
+      message: z.string(),
+    }),
   ),
 })
 export type ClusterView = z.infer<typeof ClusterViewSchema>

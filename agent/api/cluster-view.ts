@@ -10,7 +10,10 @@ export interface ClusterViewInput {
   events: ClusterEvent[]
 }
 
-function memberView(b: NodeRecordBody, extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'>): MemberView {
+function memberView(
+  b: NodeRecordBody,
+  extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'>,
+): MemberView {
   const host = b.addresses[0] ?? '127.0.0.1'
   return {
     id: b.id,
@@ -39,9 +42,16 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
     self: true,
   })
   const others = input.members.map((m) =>
-    memberView(m.signed.body, { state: m.state, lastSeenMs: m.lastHeardMs, stateSinceMs: m.stateSinceMs, self: false }),
+    memberView(m.signed.body, {
+      state: m.state,
+      lastSeenMs: m.lastHeardMs,
+      stateSinceMs: m.stateSinceMs,
+      self: false,
+    }),
   )
-  const members = [self, ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
+  const members = [self, ...others].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1,
+  )
   return {
     cluster: input.cluster,
     self: self.id,

@@ -10,7 +10,12 @@ export interface ApiDeps {
   counters: Counters
   clusterView: () => ClusterView
   /** Mesh internals for debugging and for the test that proves our bootstrap list. */
-  meshInfo: () => { dhtAddress: string | null; bootstrapNodes: string[]; connections: number; incarnation: number }
+  meshInfo: () => {
+    dhtAddress: string | null
+    bootstrapNodes: string[]
+    connections: number
+    incarnation: number
+  }
   ready: () => boolean
 }
 
@@ -22,14 +27,19 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.length > URL_BYTES_MAX) {
       deps.counters.inc('homecloud_http_rejected_total', { reason: 'url-too-long' })
-      return reply.code(414).send({ error: 'URI_TOO_LONG', message: `URL longer than ${URL_BYTES_MAX} bytes` })
+      return reply
+        .code(414)
+        .send({ error: 'URI_TOO_LONG', message: `URL longer than ${URL_BYTES_MAX} bytes` })
     }
   })
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff')
     reply.header('x-frame-options', 'DENY')
     reply.header('referrer-policy', 'no-referrer')
-    reply.header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'",
+    )
     return payload
   })
   app.get('/healthz', async () => ({ ok: true }))
@@ -51,7 +61,9 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler(async (err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     if (status === 500) deps.log.error({ err: err.message }, 'api handler failed')
-    return reply.code(status).send({ error: err.code ?? 'ERROR', message: status === 500 ? 'internal error' : err.message })
+    return reply
+      .code(status)
+      .send({ error: err.code ?? 'ERROR', message: status === 500 ? 'internal error' : err.message })
   })
   return app
 }

@@ -1,6 +1,12 @@
 import type { ClusterView } from './cluster-schema.js'
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
 
 /** Everything a peer controls (names, boards) goes through here before it reaches HTML. */
 export function escapeHtml(s: string): string {
@@ -22,7 +28,9 @@ export function renderStatusPage(view: ClusterView, nowMs = Date.now()): string 
       : `Degraded: ${counts.dead} dead, ${counts.suspect} suspect of ${view.members.length} nodes`
   const rows = view.members
     .map(
-      (m) => `<tr class="${m.state}"><td>${m.self ? '▶ ' : ''}<a href="${escapeHtml(m.url)}">${escapeHtml(m.name)}</a></td>
+      (
+        m,
+      ) => `<tr class="${m.state}"><td>${m.self ? '▶ ' : ''}<a href="${escapeHtml(m.url)}">${escapeHtml(m.name)}</a></td>
 <td>${escapeHtml(m.board)}</td><td>${escapeHtml(m.arch)}</td><td>${escapeHtml(m.roles.join(', '))}</td>
 <td>${m.state}</td><td>${m.self ? 'this node' : ago(nowMs, m.lastSeenMs)}</td><td>${escapeHtml(m.version)}</td>
 <td>${escapeHtml(m.storageClass)}</td><td>${escapeHtml(m.addresses.join(' '))}</td></tr>`,

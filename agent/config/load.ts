@@ -3,7 +3,10 @@ import { HomecloudError } from '../core/errors.js'
 import { AgentConfig } from './schema.js'
 
 /** Reads a JSON config file (optional) and overlays flags; any bad field is named in the error. */
-export async function loadConfig(path: string | undefined, overrides: Record<string, unknown>): Promise<AgentConfig> {
+export async function loadConfig(
+  path: string | undefined,
+  overrides: Record<string, unknown>,
+): Promise<AgentConfig> {
   let fromFile: Record<string, unknown> = {}
   if (path) {
     let text: string
@@ -15,10 +18,16 @@ export async function loadConfig(path: string | undefined, overrides: Record<str
     try {
       fromFile = JSON.parse(text)
     } catch (err) {
-      throw new HomecloudError('CONFIG_INVALID', `config ${path} is not valid JSON: ${(err as Error).message}`)
+      throw new HomecloudError(
+        'CONFIG_INVALID',
+        `config ${path} is not valid JSON: ${(err as Error).message}`,
+      )
     }
   }
-  const merged = { ...fromFile, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) }
+  const merged = {
+    ...fromFile,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  }
   const r = AgentConfig.safeParse(merged)
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`)

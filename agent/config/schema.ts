@@ -18,7 +18,12 @@ export const AgentConfig = z
     /** Pretend to be this board (a profile name from agent/facts/boards); lab mode uses it. */
     board: z.string().min(1).max(64).optional(),
     ports: z
-      .object({ api: Port.default(PORTS.api), tls: Port.default(PORTS.tls), dht: Port.default(PORTS.dht), contact: Port.default(PORTS.contact) })
+      .object({
+        api: Port.default(PORTS.api),
+        tls: Port.default(PORTS.tls),
+        dht: Port.default(PORTS.dht),
+        contact: Port.default(PORTS.contact),
+      })
       .prefault({}),
     /** DHT peers to start from ("IP:PORT"); learned peers are added and remembered. */
     bootstrap: z.array(HostPortString).max(64).default([]),
@@ -29,7 +34,12 @@ export const AgentConfig = z
         heartbeatMs: z.number().int().min(50).max(60_000).default(500),
         suspectAfterMs: z.number().int().min(100).max(600_000).default(1500),
         deadAfterMs: z.number().int().min(100).max(600_000).default(1500),
-        frameBytesMax: z.number().int().min(4096).max(1024 * 1024).default(64 * 1024),
+        frameBytesMax: z
+          .number()
+          .int()
+          .min(4096)
+          .max(1024 * 1024)
+          .default(64 * 1024),
       })
       .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */

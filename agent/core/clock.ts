@@ -39,7 +39,11 @@ export function manualClock(startMs = 1_700_000_000_000): Clock & { advance(ms: 
   const schedule = (fn: () => void, ms: number, every?: number): Timer => {
     const p: Pending = { at: mono + ms, fn, every, cancelled: false }
     pending.push(p)
-    return { cancel: () => void (p.cancelled = true) }
+    return {
+      cancel: () => {
+        p.cancelled = true
+      },
+    }
   }
   return {
     nowMs: () => now,

@@ -1,4 +1,10 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
@@ -21,7 +27,9 @@ export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
   return createHash('sha256').update(publicKey).digest('hex').slice(0, 20)
 }
 
-export async function loadOrCreateIdentity(keyPath: string): Promise<{ identity: Identity; created: boolean }> {
+export async function loadOrCreateIdentity(
+  keyPath: string,
+): Promise<{ identity: Identity; created: boolean }> {
   let pem: string | undefined
   try {
     pem = await readFile(keyPath, 'utf8')
@@ -49,7 +57,10 @@ export function identityFromPem(pem: string, where = 'key'): Identity {
     )
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new HomecloudError('IDENTITY_INVALID', `${where} holds a ${privateKey.asymmetricKeyType} key, not ed25519`)
+    throw new HomecloudError(
+      'IDENTITY_INVALID',
+      `${where} holds a ${privateKey.asymmetricKeyType} key, not ed25519`,
+    )
   }
   const der = privateKey.export({ format: 'der', type: 'pkcs8' })
   const seed = Buffer.from(der.subarray(der.length - 32))

@@ -19,7 +19,13 @@ export const HostPortString = z
     const i = rest.lastIndexOf(':')
     const host = i > 0 ? rest.slice(0, i) : ''
     const port = Number(rest.slice(i + 1))
-    if (!isIP(host) || !Number.isInteger(port) || port < 1 || port > 65535 || (key !== undefined && !/^[0-9a-f]{64}$/.test(key))) {
+    if (
+      !isIP(host) ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535 ||
+      (key !== undefined && !/^[0-9a-f]{64}$/.test(key))
+    ) {
       ctx.addIssue({ code: 'custom', message: `"${s}" is not IPV4:PORT or KEY@IPV4:PORT` })
       return z.NEVER
     }

@@ -26,14 +26,16 @@ export function parseMessage(payload: Buffer): Parsed {
   const r = MeshMessage.safeParse(json)
   if (!r.success) {
     const issue = r.error.issues[0]
-    return { ok: false, reason: 'malformed', detail: `${issue?.path.join('.') || 'message'}: ${issue?.message}` }
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: `${issue?.path.join('.') || 'message'}: ${issue?.message}`,
+    }
   }
   return { ok: true, msg: r.data }
 }
 
-export type RecordCheck =
-  | { ok: true }
-  | { ok: false; reason: DropReason | 'self'; deadIncarnation?: number }
+export type RecordCheck = { ok: true } | { ok: false; reason: DropReason | 'self'; deadIncarnation?: number }
 
 /**
  * The checks a record passes before it may touch the membership view, cheapest

@@ -1,4 +1,4 @@
-import { type NodeRecordBody, type SignedRecord, isNewer } from './record.js'
+import { isNewer, type NodeRecordBody, type SignedRecord } from './record.js'
 
 export type MemberState = 'alive' | 'suspect' | 'dead'
 
@@ -33,7 +33,11 @@ export type MembershipEvent =
 
 export type Verdict =
   | { accepted: true; events: MembershipEvent[] }
-  | { accepted: false; reason: 'stale' | 'dead-incarnation' | 'self' | 'table-full'; deadIncarnation?: number }
+  | {
+      accepted: false
+      reason: 'stale' | 'dead-incarnation' | 'self' | 'table-full'
+      deadIncarnation?: number
+    }
 
 /**
  * The membership view of one node: a state machine with no I/O. The caller feeds it

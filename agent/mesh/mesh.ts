@@ -3,13 +3,13 @@ import type { Counters } from '../core/counters.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Identity } from '../identity/identity.js'
-import { type HostPort, formatHostPort } from './bootstrap.js'
-import { type DropReason, checkRecord, parseMessage } from './intake.js'
-import { MembershipTable, type MembershipEvent, type MembershipTimings, refute } from './membership.js'
+import { formatHostPort, type HostPort } from './bootstrap.js'
+import { checkRecord, type DropReason, parseMessage } from './intake.js'
+import { type MembershipEvent, MembershipTable, type MembershipTimings, refute } from './membership.js'
 import type { MeshStateStore } from './peers-store.js'
 import { type NodeRecordBody, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn, SwarmTransport } from './swarm.js'
-import { FrameDecoder, type MeshMessage, WIRE_LIMITS, encodeFrame } from './wire.js'
+import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from './wire.js'
 
 export interface MeshInit {
   clusterId: string
@@ -220,7 +220,10 @@ export class Mesh {
         const next = refute(this.incarnation, msg.incarnation)
         if (next === this.incarnation) return
         this.incarnation = next
-        this.c.log.info({ from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next }, 'refuting')
+        this.c.log.info(
+          { from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next },
+          'refuting',
+        )
         void this.c.store.save(this.incarnation, this.knownPeers()).catch(() => {})
         this.heartbeat++
         this.broadcast({ t: 'rec', r: this.selfSigned() })
@@ -299,8 +302,17 @@ export class Mesh {
       dead: 'marked dead',
       rejoined: 'came back',
     }
-    this.c.log.info({ member: ev.id, name: ev.name, incarnation: ev.incarnation, event: ev.kind }, `member ${text[ev.kind]}`)
-    this.c.events.add({ atMs: this.c.clock.nowMs(), kind: ev.kind, id: ev.id, name: ev.name, message: `${ev.name} ${text[ev.kind]}` })
+    this.c.log.info(
+      { member: ev.id, name: ev.name, incarnation: ev.incarnation, event: ev.kind },
+      `member ${text[ev.kind]}`,
+    )
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: ev.kind,
+      id: ev.id,
+      name: ev.name,
+      message: `${ev.name} ${text[ev.kind]}`,
+    })
   }
 
   /** One counter per reason; one log line per reason at most every few seconds (floods stay cheap). */
@@ -315,7 +327,13 @@ export class Mesh {
     }
     this.lastDropLog.set(reason, { atMono: now, suppressed: 0 })
     this.c.log.warn(
-      { peer: conn.remoteKeyHex.slice(0, 12), host: conn.remoteHost, reason, detail, suppressed: last?.suppressed ?? 0 },
+      {
+        peer: conn.remoteKeyHex.slice(0, 12),
+        host: conn.remoteHost,
+        reason,
+        detail,
+        suppressed: last?.suppressed ?? 0,
+      },
       'dropped peer message',
     )
   }

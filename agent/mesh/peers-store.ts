@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { writeFileAtomic } from '../core/files.js'
-import { type HostPort, formatHostPort } from './bootstrap.js'
+import { formatHostPort, type HostPort } from './bootstrap.js'
 
 const PeersFile = z.object({
   v: z.literal(1),

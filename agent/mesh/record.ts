@@ -18,7 +18,10 @@ export const NodeName = z
   .string()
   .min(1)
   .max(63)
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed')
+  .refine(
+    (s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+    'control characters are not allowed',
+  )
 
 export const NodeRecordBody = z.object({
   v: z.literal(1),
@@ -65,7 +68,11 @@ export function verifyRecord(rec: SignedRecord): boolean {
   const pub = Buffer.from(rec.body.publicKey, 'hex')
   if (nodeIdFromPublicKey(pub) !== rec.body.id) return false
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, pub]), format: 'der', type: 'spki' })
+    const key = createPublicKey({
+      key: Buffer.concat([SPKI_ED25519_PREFIX, pub]),
+      format: 'der',
+      type: 'spki',
+    })
     return verify(null, signedBytes(rec.body), key, Buffer.from(rec.sig, 'base64'))
   } catch {
     return false

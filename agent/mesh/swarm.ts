@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import Hyperswarm from 'hyperswarm'
 import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
 import type { Logger } from '../core/log.js'
 import type { HostPort } from './bootstrap.js'
 
@@ -18,7 +18,10 @@ export interface SwarmInit {
 
 /** The one hyperswarm internal we use: feeding it a peer as if a lookup had found it. */
 interface SwarmInternals {
-  _handlePeer(peer: { publicKey: Buffer; relayAddresses: { host: string; port: number }[] }, topic: Buffer): void
+  _handlePeer(
+    peer: { publicKey: Buffer; relayAddresses: { host: string; port: number }[] },
+    topic: Buffer,
+  ): void
 }
 
 export interface PeerConn {
@@ -88,7 +91,9 @@ export class SwarmTransport extends EventEmitter {
     this.conns.set(remoteKeyHex, conn)
     socket.setKeepAlive?.(1000)
     socket.on('data', (chunk: Buffer) => this.emit('data', conn, chunk))
-    socket.on('error', (err: Error) => this.log.debug({ peer: remoteKeyHex.slice(0, 12), err: err.message }, 'peer connection error'))
+    socket.on('error', (err: Error) =>
+      this.log.debug({ peer: remoteKeyHex.slice(0, 12), err: err.message }, 'peer connection error'),
+    )
     socket.on('close', () => {
       if (this.conns.get(remoteKeyHex) === conn) this.conns.delete(remoteKeyHex)
       this.emit('close', conn)
@@ -107,7 +112,8 @@ export class SwarmTransport extends EventEmitter {
     const swarm = this.swarm as unknown as SwarmInternals | null
     if (!swarm || this.conns.has(hp.key)) return
     const publicKey = Buffer.from(hp.key, 'hex')
-    if (typeof swarm._handlePeer !== 'function') throw new Error('assertion failed: hyperswarm lacks _handlePeer')
+    if (typeof swarm._handlePeer !== 'function')
+      throw new Error('assertion failed: hyperswarm lacks _handlePeer')
     swarm._handlePeer({ publicKey, relayAddresses: [{ host: hp.host, port: hp.port }] }, this.init.topic)
   }
 

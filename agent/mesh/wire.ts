@@ -32,7 +32,9 @@ export function encodeFrame(msg: MeshMessage): Buffer {
   return frame
 }
 
-export type FrameResult = { ok: true; payload: Buffer } | { ok: false; reason: 'oversized'; declaredBytes: number }
+export type FrameResult =
+  | { ok: true; payload: Buffer }
+  | { ok: false; reason: 'oversized'; declaredBytes: number }
 
 /**
  * Splits a byte stream into length-prefixed frames. An oversized length poisons the

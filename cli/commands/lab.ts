@@ -1,8 +1,8 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { labAdd, labDown, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
 import { type LabFile, readLabFile } from '../../lab/lab-file.js'
+import { labAdd, labDown, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { fetchClusterView } from '../../lab/wait.js'
 import { formatClusterView } from '../status.js'
@@ -23,7 +23,9 @@ function summary(lab: LabFile) {
 }
 
 export function labCommand(): Command {
-  const lab = new Command('lab').description('a whole cluster on this machine, one agent process per simulated board')
+  const lab = new Command('lab').description(
+    'a whole cluster on this machine, one agent process per simulated board',
+  )
   const dirOpt = ['--dir <dir>', 'lab directory', defaultLabDir()] as const
 
   lab
@@ -37,7 +39,13 @@ export function labCommand(): Command {
     .action(async (opts) => {
       const started = Date.now()
       process.stderr.write(`starting lab in ${opts.dir}\n`)
-      const l = await labUp({ dir: opts.dir, nodes: opts.nodes, boards: opts.boards, netns: opts.netns, progress })
+      const l = await labUp({
+        dir: opts.dir,
+        nodes: opts.nodes,
+        boards: opts.boards,
+        netns: opts.netns,
+        progress,
+      })
       process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
       for (const n of l.nodes) process.stdout.write(`${n.name.padEnd(12)} ${nodeUrl(n)}\n`)
       if (opts.detach) {
@@ -87,7 +95,14 @@ export function labCommand(): Command {
           const running = n.pid !== null && (await isLabProcess(n.pid, l.dir))
           const view = running ? await fetchClusterView(nodeUrl(n)) : null
           const alive = view ? view.members.filter((m) => m.state === 'alive').length : 0
-          return { name: n.name, board: n.board, address: n.address, running, sees: view ? `${alive}/${view.members.length} alive` : '-', url: nodeUrl(n) }
+          return {
+            name: n.name,
+            board: n.board,
+            address: n.address,
+            running,
+            sees: view ? `${alive}/${view.members.length} alive` : '-',
+            url: nodeUrl(n),
+          }
         }),
       )
       if (opts.json) {

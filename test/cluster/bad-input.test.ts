@@ -17,7 +17,7 @@ import { SwarmTransport } from '../../agent/mesh/swarm.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
-import { onCleanup, runCleanups, startLab, stateOf, TEST_MESH, view } from '../support/lab.js'
+import { dropped, onCleanup, runCleanups, startLab, stateOf, TEST_MESH, view } from '../support/lab.js'
 import type { RogueArgs, RogueLine, Scenario } from '../support/rogue-peer.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
@@ -280,10 +280,8 @@ describe('bad input from a rogue peer process', () => {
     }
   })
 
-  // Runs last: while the bug stands it knocks its victim out of everyone's view.
-  it('a suspect/dead notice from a non-member cannot push an agent out of the mesh', {
-    todo: 'agent/mesh/mesh.ts handle() obeys notices from any connection and wire.ts leaves incarnation unbounded: MAX_SAFE_INTEGER makes the refuted record unparseable everywhere',
-  }, async () => {
+  // Runs last: before the fix it knocked its victim out of everyone's view.
+  it('a suspect/dead notice from a non-member cannot push an agent out of the mesh', async () => {
     const victim = lab.nodes[2]!
     const run = await runRogue(lab, victim, 'forged-notice')
     assert.equal(run.code, 0, run.stderr)
@@ -293,6 +291,8 @@ describe('bad input from a rogue peer process', () => {
       incarnation: number
     }
     assert.ok(Number.isSafeInteger(own.incarnation), `${victim.name} incarnation ${own.incarnation}`)
+    assert.ok(own.incarnation < 10, `${victim.name} did not obey a stranger (incarnation ${own.incarnation})`)
+    assert.ok((await dropped(victim, 'not-member')) > 0, 'the notice was counted as from a non-member')
     for (const n of lab.nodes) {
       const v = await view(n)
       assert.equal(stateOf(v, victim.name), 'alive', `${victim.name} on ${n.name}`)

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import type { ClusterView } from '../../agent/api/cluster-schema.js'
-import { type LabUpOptions, labDown, labUp, nodeUrl } from '../../lab/launcher.js'
 import type { LabFile } from '../../lab/lab-file.js'
+import { type LabUpOptions, labDown, labUp, nodeUrl } from '../../lab/launcher.js'
 import { fetchClusterView, waitFor } from '../../lab/wait.js'
 
 const cleanups = new Set<() => Promise<void>>()

@@ -267,6 +267,8 @@ async function main(): Promise<void> {
         'none',
         frame({ t: 'dead', incarnation: Number.MAX_SAFE_INTEGER }),
       )
+      // Within the schema's bound, but from a stranger: ignored, not obeyed.
+      send('dead notice at a plausible incarnation', 'not-member', frame({ t: 'dead', incarnation: 5 }))
       break
     }
     case 'oversized': {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HostPortString, buildBootstrapList } from '../../../agent/mesh/bootstrap.js'
+import { buildBootstrapList, HostPortString } from '../../../agent/mesh/bootstrap.js'
 
 describe('bootstrap list', () => {
   const self = { host: '10.77.1.2', port: 49737 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FrameDecoder, encodeFrame } from '../../../agent/mesh/wire.js'
+import { encodeFrame, FrameDecoder } from '../../../agent/mesh/wire.js'
 
 describe('length-prefixed frames', () => {
   it('reassemble frames split across chunks and split chunks holding several frames', () => {

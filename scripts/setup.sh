@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything homecloud needs on a fresh Debian machine, idempotently:
+# Debian packages (only the missing ones), npm packages, and the compiled agent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_debs=()
+command -v ip >/dev/null || need_debs+=(iproute2)
+command -v openssl >/dev/null || need_debs+=(openssl)
+if [ "${#need_debs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
+    exit 1
+  fi
+  echo "» installing Debian packages: ${need_debs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "homecloud needs Node.js 20 or newer (found: $(node -v 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm ci is skipped when the lock file has not changed since the last install.
+stamp=node_modules/.homecloud-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "» installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+echo "» building"
+npx tsc -p tsconfig.json

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then runs every suite.
+#   bash scripts/test.sh              all tests
+#   bash scripts/test.sh test/unit    only the files under a path
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+# Whatever happens (failure, Ctrl-C), leave no test process, namespace or bridge behind.
+trap 'node --import tsx test/support/reap.ts || true' EXIT
+
+echo "» static checks"
+npx tsc -p tsconfig.test.json --noEmit
+npx biome check --diagnostic-level=error .
+
+paths=("$@"); [ "${#paths[@]}" -gt 0 ] || paths=(test/unit test/cluster)
+files=()
+for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -name '*.test.ts' | sort); done
+[ "${#files[@]}" -gt 0 ] || { echo "no test files found under: ${paths[*]}" >&2; exit 1; }
+echo "» running ${#files[@]} test files (unit first, then real-process cluster tests)"
+mkdir -p test/output
+# One file at a time: cluster tests start many processes and this may be a 2-core box.
+status=0
+node --import tsx --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination=test/output/results.tap \
+  "${files[@]}" || status=$?
+pass=$(sed -n 's/^# pass //p' test/output/results.tap | tail -1)
+fail=$(sed -n 's/^# fail //p' test/output/results.tap | tail -1)
+skip=$(sed -n 's/^# skipped //p' test/output/results.tap | tail -1)
+echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+exit "$status"
