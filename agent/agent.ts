@@ -2,21 +2,22 @@ import { mkdir } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { buildClusterView } from './api/cluster-view.js'
 import { buildApiServer } from './api/server.js'
+import { startTlsApi, type TlsApiHandle } from './api/tls-lifecycle.js'
 import type { AgentConfig } from './config/schema.js'
 import { type Clock, systemClock } from './core/clock.js'
 import { Counters } from './core/counters.js'
-import { HomecloudError } from './core/errors.js'
 import { EventLog } from './core/event-log.js'
 import { createLogger, type Logger } from './core/log.js'
 import { type Facts, factsSummary, loadFacts } from './facts/index.js'
-import { loadOrCreateIdentity } from './identity/identity.js'
-import { buildBootstrapList, formatHostPort, type HostPort } from './mesh/bootstrap.js'
+import { loadOrCreateIdentity, nodeIdFromPublicKey } from './identity/identity.js'
+import { buildBootstrapList, formatHostPort, type HostPort, HostPortString } from './mesh/bootstrap.js'
 import { clusterTag, meshTopic } from './mesh/cluster-id.js'
 import { DEFAULT_MESH_INIT, Mesh } from './mesh/mesh.js'
 import { MeshStateStore } from './mesh/peers-store.js'
 import { SwarmTransport } from './mesh/swarm.js'
-import { readClusterFile } from './state/cluster-file.js'
 import { statePaths } from './state/paths.js'
+import type { JoinMaterial } from './trust/join-material.js'
+import { setUpTrust } from './trust/setup.js'
 import { AGENT_VERSION } from './version.js'
 
 export interface RunningAgent {
@@ -45,17 +46,30 @@ export async function startAgent(
   await mkdir(paths.data, { recursive: true, mode: 0o700 })
   const { identity, created } = await loadOrCreateIdentity(paths.identityKey)
   const log: Logger = createLogger({ node: identity.id, level: config.logLevel })
-  const cluster = await readClusterFile(paths.clusterFile)
-  if (!cluster) {
-    throw new HomecloudError(
-      'STATE_DIR',
-      `${stateDir} holds no cluster`,
-      'found one with `homecloud init --state DIR`, or give this node join material',
-    )
-  }
   const host = config.host ?? defaultHost()
   const name = config.name ?? (await import('node:os')).hostname()
-  log.info({ state: stateDir, created, cluster: cluster.id, host, name }, 'agent starting')
+  const counters = new Counters()
+  const events = new EventLog()
+  let transportRef: SwarmTransport | null = null
+  let meshRef: Mesh | null = null
+  let tls: TlsApiHandle | null = null
+  const { trust, book, cluster, join } = await setUpTrust({
+    stateDir,
+    identity,
+    nodeName: name,
+    host,
+    clock,
+    log,
+    events,
+    counters,
+    connections: () => transportRef?.connections() ?? [],
+    onCertificate: (material) => void tls?.update(material),
+    onRevoked: (ids) => meshRef?.expel(ids),
+  })
+  log.info(
+    { state: stateDir, created, cluster: cluster.id, host, name, status: trust.status.status },
+    'agent starting',
+  )
 
   const facts: Facts = await loadFacts({
     dataDir: paths.data,
@@ -67,19 +81,25 @@ export async function startAgent(
   })
   log.info({ facts: factsSummary(facts), source: facts.source }, 'hardware facts')
 
-  const counters = new Counters()
-  const events = new EventLog()
   const store = new MeshStateStore(paths.meshState)
   const saved = await store.load()
   const self: HostPort = { host, port: config.ports.dht }
   const bootstrap = buildBootstrapList(
-    { configured: config.bootstrap, persisted: saved.peers, discovered: [] },
+    { configured: [...config.bootstrap, ...joinBootstrap(join)], persisted: saved.peers, discovered: [] },
     self,
   )
   const transport = new SwarmTransport(
-    { seed: identity.seed, host, dhtPort: config.ports.dht, bootstrap, topic: meshTopic(cluster.id) },
+    {
+      seed: identity.seed,
+      host,
+      dhtPort: config.ports.dht,
+      bootstrap,
+      topic: meshTopic(cluster.id),
+      firewall: (pk) => book.isRevoked(nodeIdFromPublicKey(pk)),
+    },
     log,
   )
+  transportRef = transport
   const startedAtMs = clock.nowMs()
   const mesh = new Mesh(
     {
@@ -88,7 +108,7 @@ export async function startAgent(
       heartbeatMs: config.mesh.heartbeatMs,
       timings: { suspectAfterMs: config.mesh.suspectAfterMs, deadAfterMs: config.mesh.deadAfterMs },
       frameBytesMax: config.mesh.frameBytesMax,
-      bootstrap: config.bootstrap,
+      bootstrap: [...config.bootstrap, ...joinBootstrap(join)],
     },
     {
       identity,
@@ -98,6 +118,7 @@ export async function startAgent(
       store,
       events,
       counters,
+      gate: trust,
       selfRecord: () => ({
         name,
         addresses: [host],
@@ -115,7 +136,9 @@ export async function startAgent(
     { dht: dhtAddr && formatHostPort(dhtAddr), bootstrap: transport.bootstrapNodes().map(formatHostPort) },
     'mesh transport up',
   )
+  meshRef = mesh
   await mesh.start()
+  trust.start()
 
   let stopMdns: (() => Promise<void>) | null = null
   if (config.mdns) {
@@ -136,26 +159,52 @@ export async function startAgent(
     stopMdns = () => contact.stop()
   }
 
+  const clusterView = () =>
+    buildClusterView({
+      cluster: { id: cluster.id, name: trust.settings.name },
+      self: { record: mesh.selfSigned().body, nowMs: clock.nowMs(), status: trust.status },
+      members: mesh.table.all(),
+      pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
+      events: events.recent(100),
+    })
   const api = buildApiServer({
     log,
     counters,
-    ready: () => true,
-    clusterView: () =>
-      buildClusterView({
-        cluster: { id: cluster.id, name: cluster.name },
-        self: { record: mesh.selfSigned().body, nowMs: clock.nowMs() },
-        members: mesh.table.all(),
-        events: events.recent(100),
-      }),
+    ready: () => trust.isMember,
+    clusterView,
     meshInfo: () => ({
       dhtAddress: dhtAddr ? formatHostPort(dhtAddr) : null,
       bootstrapNodes: transport.bootstrapNodes().map(formatHostPort),
-      connections: transport.connections().length,
+      connections: transport.peerCount(),
       incarnation: mesh.selfIncarnation,
     }),
   })
   await api.listen({ host, port: config.ports.api })
   log.info({ url: `http://${host}:${config.ports.api}/` }, 'status page and API listening')
+  tls = startTlsApi({
+    host,
+    port: config.ports.tls,
+    log,
+    deps: {
+      log,
+      counters,
+      nowMs: () => clock.nowMs(),
+      caPem: () => book.ca,
+      revokedSerials: () => new Set((book.revocationList?.entries ?? []).map((e) => e.serial)),
+      isSigner: () => trust.isSigner,
+      approve: (node) => trust.approve(node),
+      revoke: (node, reason) => {
+        const m = mesh.table.all().find((x) => x.signed.body.id === node || x.signed.body.name === node)
+        if (!m) return null
+        trust.revoke(m.signed.body.id, m.signed.body.name, reason)
+        return { id: m.signed.body.id, name: m.signed.body.name }
+      },
+      setJoinPolicy: (p) => trust.setJoinPolicy(p),
+      clusterView,
+    },
+  })
+  const material = trust.certificate()
+  if (material) await tls.update(material)
   events.add({
     atMs: clock.nowMs(),
     kind: 'started',
@@ -171,6 +220,8 @@ export async function startAgent(
       stopping ??= (async () => {
         log.info('agent stopping')
         await api.close().catch(() => {})
+        await tls?.close()
+        trust.stop()
         await stopMdns?.().catch(() => {})
         await mesh.stop()
         await transport.destroy()
@@ -178,4 +229,12 @@ export async function startAgent(
       return stopping
     },
   }
+}
+
+/** Peers named in the join material; malformed entries are skipped (the schema bounds them). */
+function joinBootstrap(join: JoinMaterial | null): HostPort[] {
+  return (join?.bootstrap ?? []).flatMap((s) => {
+    const r = HostPortString.safeParse(s)
+    return r.success ? [r.data] : []
+  })
 }

@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { HomecloudError } from '../agent/core/errors.js'
+import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
 import { initCommand } from './commands/init.js'
 import { labCommand } from './commands/lab.js'
@@ -13,8 +14,10 @@ program
 program.addCommand(initCommand())
 program.addCommand(agentCommand())
 program.addCommand(statusCommand())
+program.addCommand(approveCommand())
+program.addCommand(revokeCommand())
+program.addCommand(settingsCommand())
 program.addCommand(labCommand())
-void Option
 
 try {
   await program.parseAsync(process.argv)

@@ -1,11 +1,13 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { systemClock } from '../agent/core/clock.js'
 import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { newClusterId } from '../agent/mesh/cluster-id.js'
-import { writeClusterFile } from '../agent/state/cluster-file.js'
 import { statePaths } from '../agent/state/paths.js'
+import { foundCluster } from '../agent/trust/founding.js'
+import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-material.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
 import { claimLabIndex, releaseLabIndex } from './index-lock.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
@@ -20,6 +22,9 @@ export interface LabUpOptions {
   netns?: boolean
   /** Extra agent config merged into every node's config (tests use it for timings). */
   agentConfig?: Record<string, unknown>
+  joinPolicy?: 'auto' | 'approve'
+  /** Node certificate lifetime (tests of renewal use seconds). */
+  certValidityMs?: number
   timeoutMs?: number
   progress?: (line: string) => void
 }
@@ -51,13 +56,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
       'use `homecloud lab status` or `homecloud lab down` first',
     )
   }
-  if (existing) await labDown(dir)
+  if (existing) {
+    // A new `lab up` founds a new cluster: the old one's nodes go.
+    await labDown(dir)
+    await rm(join(dir, 'nodes'), { recursive: true, force: true })
+  }
   const boards = chooseBoards({ nodes: opts.nodes, boards: opts.boards }, await listProfiles())
   const mode = opts.netns ? 'netns' : 'loopback'
   await mkdir(dir, { recursive: true })
   const index = await claimLabIndex(dir, (i) =>
     mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
   )
+  // The id is replaced by the one the founder (node 1) creates.
   const lab: LabFile = { v: 1, dir, mode, index, clusterId: newClusterId(), clusterName: 'lab', nodes: [] }
   await writeLabFile(lab)
   try {
@@ -66,7 +76,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
       await labNetworkAdapter.create(index, boards.length)
     }
     progress(`starting ${boards.length} agents (cluster ${lab.clusterId})`)
-    for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig)
+    for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
     await writeLabFile(lab)
     await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
   } catch (err) {
@@ -82,16 +92,38 @@ async function startNewNode(
   board: string,
   slot: number,
   extra: Record<string, unknown> = {},
+  founding: Pick<LabUpOptions, 'joinPolicy' | 'certValidityMs'> = {},
 ): Promise<LabNode> {
   const name = nodeName(board, slot)
   const address = lab.mode === 'netns' ? netnsAddress(lab.index, slot) : loopbackAddress(lab.index, slot)
   const dir = nodeDir(lab, name)
   const stateDir = join(dir, 'state')
   await mkdir(stateDir, { recursive: true, mode: 0o700 })
-  await writeClusterFile(join(stateDir, 'cluster.json'), { v: 1, id: lab.clusterId, name: lab.clusterName })
-  // The lab provisions each identity up front, as a netboot server would, so it can
-  // hand later nodes the keys of earlier ones.
+  // The lab provisions each node as a netboot server would: the first founds the
+  // cluster (CA, join secret); every later one gets join material and joins by itself.
+  // Identities are made up front so later nodes can be handed the keys of earlier ones.
   const { identity } = await loadOrCreateIdentity(statePaths(stateDir).identityKey)
+  if (lab.nodes.length === 0) {
+    const founded = await foundCluster({
+      stateDir,
+      clusterName: lab.clusterName,
+      nodeName: name,
+      host: address,
+      joinPolicy: founding.joinPolicy ?? 'auto',
+      certValidityMs: founding.certValidityMs,
+      clock: systemClock(),
+    })
+    lab.clusterId = founded.clusterId
+    await copyFile(founded.adminConfig, join(lab.dir, 'admin.json'))
+  } else {
+    const founder = lab.nodes[0]!
+    const material = await readJoinMaterial(statePaths(founder.stateDir).joinFile)
+    if (!material) throw new HomecloudError('LAB_INVALID', `the founder ${founder.name} has no join material`)
+    await writeJoinMaterial(statePaths(stateDir).joinFile, {
+      ...material,
+      bootstrap: lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`),
+    })
+  }
   // Loopback has no multicast between addresses, so loopback nodes start from the
   // nodes already running; in namespaces they find each other with mDNS alone.
   const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`)
@@ -150,7 +182,7 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
 export async function labAdd(
   dirIn: string,
   board: string,
-  opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> = {},
+  opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> & { wait?: boolean } = {},
 ): Promise<LabNode> {
   const lab = await readLabFile(resolve(dirIn))
   chooseBoards({ boards: board }, await listProfiles())
@@ -158,7 +190,7 @@ export async function labAdd(
   if (lab.mode === 'netns') await labNetworkAdapter.addNode(lab.index, slot)
   const node = await startNewNode(lab, board, slot, opts.agentConfig)
   await writeLabFile(lab)
-  await waitConverged(lab, opts.timeoutMs ?? 60_000, opts.progress ?? (() => {}))
+  if (opts.wait !== false) await waitConverged(lab, opts.timeoutMs ?? 60_000, opts.progress ?? (() => {}))
   return node
 }
 

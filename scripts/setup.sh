@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v ip >/dev/null || need_debs+=(iproute2)
 command -v openssl >/dev/null || need_debs+=(openssl)
+command -v etcd >/dev/null || need_debs+=(etcd-server)
+command -v etcdctl >/dev/null || need_debs+=(etcd-client)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
@@ -15,6 +17,8 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   echo "» installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
+  # The etcd package enables its own systemd unit; the agent runs its own etcd processes.
+  if [ -d /run/systemd/system ]; then systemctl disable --now etcd 2>/dev/null || true; fi
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
@@ -23,11 +27,13 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# npm ci is skipped when the lock file has not changed since the last install.
+# Skipped when the lock file has not changed since the last install. `npm install
+# --no-save` installs the locked versions; `npm ci` would be stricter, but npm 11
+# drops other platforms' optional packages (biome's) from the lock and then refuses it.
 stamp=node_modules/.homecloud-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "» installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 

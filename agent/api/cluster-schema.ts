@@ -21,6 +21,8 @@ export const MemberView = z.object({
   incarnation: z.number(),
   self: z.boolean(),
   url: z.string(),
+  /** Pending nodes: the short code to compare with the node's own console. */
+  code: z.string().optional(),
 })
 export type MemberView = z.infer<typeof MemberView>
 

@@ -5,14 +5,20 @@ import type { ClusterView, MemberView } from './cluster-schema.js'
 
 export interface ClusterViewInput {
   cluster: { id: string; name: string }
-  self: { record: NodeRecordBody; nowMs: number }
+  self: {
+    record: NodeRecordBody
+    nowMs: number
+    status?: { status: 'joining' | 'pending' | 'member'; code: string }
+  }
   members: Member[]
+  /** Joiners waiting for approval; `record` is their own (uncertified) record when we have it. */
+  pending?: { id: string; name: string; code: string; sinceMs: number; record?: NodeRecordBody }[]
   events: ClusterEvent[]
 }
 
 function memberView(
   b: NodeRecordBody,
-  extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'>,
+  extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'> & { code?: string },
 ): MemberView {
   const host = b.addresses[0] ?? '127.0.0.1'
   return {
@@ -35,11 +41,13 @@ function memberView(
 
 /** The cluster as this node sees it; a pure function of the mesh view (etcd joins it later). */
 export function buildClusterView(input: ClusterViewInput): ClusterView {
+  const joining = input.self.status && input.self.status.status !== 'member'
   const self = memberView(input.self.record, {
-    state: 'alive',
+    state: joining ? 'pending' : 'alive',
     lastSeenMs: input.self.nowMs,
     stateSinceMs: input.self.record.startedAtMs,
     self: true,
+    ...(joining ? { code: input.self.status!.code } : {}),
   })
   const others = input.members.map((m) =>
     memberView(m.signed.body, {
@@ -49,7 +57,11 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
       self: false,
     }),
   )
-  const members = [self, ...others].sort((a, b) =>
+  const known = new Set([self.id, ...others.map((m) => m.id)])
+  const pending = (input.pending ?? [])
+    .filter((p) => !known.has(p.id))
+    .map((p) => pendingView(p, input.self.nowMs))
+  const members = [self, ...others, ...pending].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1,
   )
   return {
@@ -59,5 +71,36 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
     members,
     controlPlane: { voters: [], learners: [], leader: null, quorum: false, source: 'mesh' },
     events: input.events,
+  }
+}
+
+function pendingView(p: NonNullable<ClusterViewInput['pending']>[number], nowMs: number): MemberView {
+  if (p.record)
+    return memberView(p.record, {
+      state: 'pending',
+      lastSeenMs: nowMs,
+      stateSinceMs: p.sinceMs,
+      self: false,
+      code: p.code,
+    })
+  return {
+    id: p.id,
+    name: p.name,
+    addresses: [],
+    arch: 'unknown',
+    board: 'unknown',
+    memoryMB: 0,
+    cores: 0,
+    storageClass: 'unknown',
+    fsyncP99Ms: null,
+    roles: [],
+    state: 'pending',
+    lastSeenMs: nowMs,
+    stateSinceMs: p.sinceMs,
+    version: '',
+    incarnation: 0,
+    self: false,
+    url: '',
+    code: p.code,
   }
 }

@@ -12,6 +12,8 @@ export type DropReason =
   | 'dead-incarnation'
   | 'table-full'
   | 'not-member'
+  | 'uncertified'
+  | 'revoked'
 
 export type Parsed = { ok: true; msg: MeshMessage } | { ok: false; reason: 'malformed'; detail: string }
 

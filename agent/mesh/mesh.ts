@@ -43,8 +43,18 @@ export interface MeshComponents {
   store: MeshStateStore
   events: EventLog
   counters: Counters
+  /** Who may take part (certificates): absent, every correctly signed record of the cluster is admitted. */
+  gate?: MeshGate
   /** The parts of our own record that other layers own (roles, addresses, facts). */
   selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
+}
+
+/** The trust layer's hooks into the mesh (agent/trust implements it). */
+export interface MeshGate {
+  admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
+  onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void
+  onPeer(conn: PeerConn): void
+  handle(conn: PeerConn, msg: MeshMessage): void
 }
 
 const RELAY_QUEUE_MAX = 256
@@ -182,6 +192,7 @@ export class Mesh {
     for (let i = 0; i < known.length; i += WIRE_LIMITS.recordsPerFrameMax) {
       conn.write(encodeFrame({ t: 'relay', rs: known.slice(i, i + WIRE_LIMITS.recordsPerFrameMax) }))
     }
+    this.c.gate?.onPeer(conn)
   }
 
   private onData(conn: PeerConn, chunk: Buffer): void {
@@ -229,6 +240,19 @@ export class Mesh {
         this.broadcast({ t: 'rec', r: this.selfSigned() })
         return
       }
+      default:
+        this.c.gate?.handle(conn, msg)
+    }
+  }
+
+  /** Revoked nodes: forget them and cut every connection they hold. */
+  expel(nodeIds: string[]): void {
+    for (const id of nodeIds) {
+      const m = this.table.get(id)
+      if (!m) continue
+      for (const conn of this.c.transport.connections())
+        if (conn.remoteKeyHex === m.signed.body.publicKey) conn.destroy()
+      this.table.forget(id)
     }
   }
 
@@ -244,6 +268,13 @@ export class Mesh {
         conn.write(encodeFrame({ t: 'dead', incarnation: check.deadIncarnation ?? rec.body.incarnation }))
       }
       this.drop(conn, check.reason, `record of ${rec.body.id}`)
+      return
+    }
+    const admitted = this.c.gate?.admits(rec.body) ?? 'member'
+    if (admitted !== 'member') {
+      if (admitted === 'uncertified') this.c.gate?.onUncertified(conn, rec.body, direct)
+      this.drop(conn, admitted, `record of ${rec.body.id}`)
+      if (admitted === 'revoked' && direct) conn.destroy()
       return
     }
     const verdict = this.table.accept(rec, this.c.clock.monoMs(), this.c.clock.nowMs())
@@ -318,7 +349,8 @@ export class Mesh {
   /** One counter per reason; one log line per reason at most every few seconds (floods stay cheap). */
   private drop(conn: PeerConn, reason: DropReason, detail: string): void {
     this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason })
-    if (reason === 'stale') return // duplicates are normal with relaying
+    // Duplicates are normal with relaying; joiners send heartbeats before they hold a certificate.
+    if (reason === 'stale' || reason === 'uncertified') return
     const now = this.c.clock.monoMs()
     const last = this.lastDropLog.get(reason)
     if (last && now - last.atMono < DROP_LOG_INTERVAL_MS) {

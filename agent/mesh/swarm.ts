@@ -42,7 +42,12 @@ export class SwarmTransport extends EventEmitter {
   private swarm: Hyperswarm | null = null
   private dht: HyperDHT | null = null
   private discovery: { refresh(): Promise<void>; destroy(): Promise<void> } | null = null
-  private readonly conns = new Map<string, PeerConn>()
+  /**
+   * Every open connection per peer, newest last. Briefly there can be two (both sides
+   * dialled; hyperswarm closes one): if the one we write to closes first, the other
+   * must still be used, or that peer silently stops hearing from us.
+   */
+  private readonly conns = new Map<string, PeerConn[]>()
 
   constructor(
     private readonly init: SwarmInit,
@@ -88,14 +93,16 @@ export class SwarmTransport extends EventEmitter {
       },
       destroy: () => socket.destroy(),
     }
-    this.conns.set(remoteKeyHex, conn)
+    this.conns.set(remoteKeyHex, [...(this.conns.get(remoteKeyHex) ?? []), conn])
     socket.setKeepAlive?.(1000)
     socket.on('data', (chunk: Buffer) => this.emit('data', conn, chunk))
     socket.on('error', (err: Error) =>
       this.log.debug({ peer: remoteKeyHex.slice(0, 12), err: err.message }, 'peer connection error'),
     )
     socket.on('close', () => {
-      if (this.conns.get(remoteKeyHex) === conn) this.conns.delete(remoteKeyHex)
+      const left = (this.conns.get(remoteKeyHex) ?? []).filter((c) => c !== conn)
+      if (left.length > 0) this.conns.set(remoteKeyHex, left)
+      else this.conns.delete(remoteKeyHex)
       this.emit('close', conn)
     })
     this.emit('peer', conn)
@@ -117,8 +124,17 @@ export class SwarmTransport extends EventEmitter {
     swarm._handlePeer({ publicKey, relayAddresses: [{ host: hp.host, port: hp.port }] }, this.init.topic)
   }
 
+  /**
+   * Every open connection. Writing to both while a duplicate pair lasts costs a few
+   * stale drops at the receiver and guarantees it hears us whichever one survives.
+   */
   connections(): PeerConn[] {
-    return [...this.conns.values()]
+    return [...this.conns.values()].flat()
+  }
+
+  /** Distinct peers we are connected to. */
+  peerCount(): number {
+    return this.conns.size
   }
 
   /** Look the topic up again: hyperswarm itself only re-announces every ~10 minutes. */

@@ -1,11 +1,19 @@
 import { z } from 'zod'
+import { RevocationList } from '../pki/revocations.js'
+import { JoinPolicy } from '../state/cluster-file.js'
 import { SignedRecord } from './record.js'
 
 /** Limits on what a peer may send; a frame over the limit closes that connection. */
 export const WIRE_LIMITS = {
   frameBytesMax: 64 * 1024,
   recordsPerFrameMax: 32,
+  certsPerFrameMax: 16,
+  pemCharsMax: 8192,
+  pendingEntriesMax: 64,
 } as const
+
+const Pem = z.string().min(1).max(WIRE_LIMITS.pemCharsMax)
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 
 /** Incarnations only grow by one per restart or refutation; anything near this is forged. */
 export const NOTICE_INCARNATION_MAX = 2 ** 40
@@ -21,6 +29,49 @@ export const MeshMessage = z.discriminatedUnion('t', [
   z.object({ t: z.literal('suspect'), incarnation: NoticeIncarnation }),
   /** "You were declared dead at this incarnation": the receiver comes back with a higher one. */
   z.object({ t: z.literal('dead'), incarnation: NoticeIncarnation }),
+  /** The sender's node certificate; `ask` requests the receiver's in return. */
+  z.object({ t: z.literal('hello'), cert: Pem, ask: z.boolean().default(false) }),
+  /** Other members' certificates, for peers we are not connected to directly. */
+  z.object({ t: z.literal('certs'), certs: z.array(Pem).min(1).max(WIRE_LIMITS.certsPerFrameMax) }),
+  /** A join (proof of the join secret, bound to this connection) or a renewal (the current certificate speaks). */
+  z.object({
+    t: z.literal('join'),
+    mode: z.enum(['join', 'renew']),
+    name: z.string().min(1).max(63),
+    csr: Pem,
+    proof: Hex64.optional(),
+  }),
+  z.object({
+    t: z.literal('join-signed'),
+    cert: Pem,
+    ca: Pem,
+    cluster: z.object({
+      id: z.string(),
+      name: z.string().max(63),
+      joinPolicy: JoinPolicy,
+      certValidityMs: z.number().int(),
+    }),
+    proof: Hex64.optional(),
+  }),
+  z.object({ t: z.literal('join-pending'), code: z.string().max(16) }),
+  z.object({ t: z.literal('join-refused'), reason: z.string().max(64), message: z.string().max(512) }),
+  z.object({ t: z.literal('join-not-signer') }),
+  /** The CA-signed revocation list; newer versions win. */
+  z.object({ t: z.literal('revocations'), list: RevocationList }),
+  /** Joiners waiting for approval, as a signer sees them. */
+  z.object({
+    t: z.literal('pending'),
+    entries: z
+      .array(
+        z.object({
+          id: z.string().max(64),
+          name: z.string().max(63),
+          code: z.string().max(16),
+          sinceMs: z.number(),
+        }),
+      )
+      .max(WIRE_LIMITS.pendingEntriesMax),
+  }),
 ])
 export type MeshMessage = z.infer<typeof MeshMessage>
 

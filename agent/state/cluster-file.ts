@@ -4,10 +4,23 @@ import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import { ClusterId } from '../mesh/cluster-id.js'
 
+export const JoinPolicy = z.enum(['auto', 'approve'])
+export type JoinPolicy = z.infer<typeof JoinPolicy>
+
+/** The cluster settings every member holds; a joiner receives them with its certificate. */
 export const ClusterFile = z.object({
   v: z.literal(1),
   id: ClusterId,
   name: z.string().min(1).max(63),
+  /** auto: a node that proves the join secret is signed at once; approve: it waits for `homecloud approve`. */
+  joinPolicy: JoinPolicy.default('auto'),
+  /** Lifetime of node certificates; each renews itself at two thirds of it. */
+  certValidityMs: z
+    .number()
+    .int()
+    .min(10_000)
+    .max(10 * 365 * 86_400_000)
+    .default(365 * 86_400_000),
 })
 export type ClusterFile = z.infer<typeof ClusterFile>
 
@@ -31,7 +44,7 @@ export async function readClusterFile(path: string): Promise<ClusterFile | null>
   return parsed.data
 }
 
-export async function writeClusterFile(path: string, file: ClusterFile): Promise<void> {
+export async function writeClusterFile(path: string, file: z.input<typeof ClusterFile>): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o644)
 }
 

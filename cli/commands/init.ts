@@ -1,30 +1,43 @@
-import { existsSync } from 'node:fs'
-import { Command } from 'commander'
-import { HomecloudError } from '../../agent/core/errors.js'
-import { loadOrCreateIdentity } from '../../agent/identity/identity.js'
-import { newClusterId } from '../../agent/mesh/cluster-id.js'
-import { writeClusterFile } from '../../agent/state/cluster-file.js'
-import { statePaths } from '../../agent/state/paths.js'
+import { hostname } from 'node:os'
+import { Command, Option } from 'commander'
+import { defaultHost } from '../../agent/agent.js'
+import { systemClock } from '../../agent/core/clock.js'
+import { foundCluster } from '../../agent/trust/founding.js'
 
 export function initCommand(): Command {
   return new Command('init')
-    .description('found a new cluster on this node')
+    .description('found a new cluster on this node: cluster id, CA, join secret, certificates')
     .requiredOption('--state <dir>', 'state directory of this node')
     .option('--name <name>', 'cluster name', 'home')
-    .option('--force', 'overwrite an existing cluster in this state directory')
+    .option('--node-name <name>', "this node's name (default: hostname)")
+    .option('--host <ip>', "this node's address (default: its first LAN address)")
+    .addOption(
+      new Option('--join-policy <policy>', 'how new nodes get in')
+        .choices(['auto', 'approve'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--cert-lifetime <seconds>', 'node certificate lifetime')
+        .argParser((v) => Number.parseInt(v, 10))
+        .hideHelp(),
+    )
+    .option('--force', 'replace a cluster already in this state directory')
     .action(async (opts) => {
-      const paths = statePaths(opts.state)
-      if (existsSync(paths.clusterFile) && !opts.force) {
-        throw new HomecloudError(
-          'STATE_DIR',
-          `${opts.state} already holds a cluster`,
-          'use --force to replace it (the old cluster is lost to this node)',
-        )
-      }
-      const { identity } = await loadOrCreateIdentity(paths.identityKey)
-      const id = newClusterId()
-      await writeClusterFile(paths.clusterFile, { v: 1, id, name: opts.name })
-      process.stdout.write(`founded cluster ${opts.name} (${id}); this node is ${identity.id}\n`)
-      process.stdout.write(`start it with: homecloud agent --state ${opts.state}\n`)
+      const host = opts.host ?? defaultHost()
+      const founded = await foundCluster({
+        stateDir: opts.state,
+        clusterName: opts.name,
+        nodeName: opts.nodeName ?? hostname(),
+        host,
+        joinPolicy: opts.joinPolicy,
+        certValidityMs: opts.certLifetime ? opts.certLifetime * 1000 : undefined,
+        force: opts.force,
+        clock: systemClock(),
+      })
+      const out = process.stdout
+      out.write(`founded cluster ${opts.name} (${founded.clusterId}); this node is ${founded.nodeId}\n`)
+      out.write(`  join material for new machines: ${founded.joinFile} (secret: keep it private)\n`)
+      out.write(`  admin client config:            ${founded.adminConfig}\n`)
+      out.write(`start the agent: homecloud agent --state ${opts.state} --host ${host}\n`)
     })
 }

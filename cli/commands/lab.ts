@@ -60,9 +60,10 @@ export function labCommand(): Command {
     .description('plug a new board into the lab')
     .option(...dirOpt)
     .option('--board <profile>', 'board profile', 'pi4-ssd')
+    .option('--no-wait', 'return at once (a node waiting for approval never converges by itself)')
     .action(async (opts) => {
-      const n = await labAdd(opts.dir, opts.board, { progress })
-      process.stdout.write(`${n.name} joined: ${nodeUrl(n)}\n`)
+      const n = await labAdd(opts.dir, opts.board, { progress, wait: opts.wait })
+      process.stdout.write(`${n.name} ${opts.wait ? 'joined' : 'started'}: ${nodeUrl(n)}\n`)
     })
 
   lab

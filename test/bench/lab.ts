@@ -24,8 +24,11 @@ export async function benchLab(
   ctx: BenchContext,
   label: string,
   opts: Omit<LabUpOptions, 'dir'>,
+  /** Told the lab directory before labUp starts (to watch the agents while it waits). */
+  onDir?: (dir: string) => void,
 ): Promise<BenchLab> {
   const dir = await mkdtemp(join(tmpdir(), `hc-bench-${label}-`))
+  onDir?.(dir)
   const unregister = ctx.onCleanup(() => labRemoveDir(dir))
   const close = async () => {
     unregister()
@@ -124,6 +127,21 @@ export interface MemStatus {
   fileKB: number
   shmemKB: number
   threads: number
+}
+
+/** Proportional set size: shared pages (the node binary, libraries) split among the processes mapping them. */
+export async function pssKB(pid: number): Promise<number | null> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => null)
+  const m = text && /^Pss:\s+(\d+)/m.exec(text)
+  return m ? Number(m[1]) : null
+}
+
+/** Busy and total CPU time of the whole machine, in ticks, from /proc/stat. */
+export async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - f[3]! - f[4]!, total }
 }
 
 export async function memStatus(pid: number): Promise<MemStatus | null> {

@@ -1,6 +1,7 @@
 // Whole-cluster numbers with the DEFAULT mesh timings (heartbeat 500 ms, suspect
 // after 1500 ms of silence, dead 1500 ms later): join latency, failure detection,
 // idle memory/CPU per agent, and convergence of a 50-agent lab.
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { loopbackAddress, nodeName } from '../../lab/boards.js'
 import { type LabNode, readLabFile } from '../../lab/lab-file.js'
@@ -13,7 +14,9 @@ import {
   firstTimes,
   lastOf,
   logTimes,
+  machineTicks,
   memStatus,
+  pssKB,
   sleep,
   startedAtMs,
   stateOf,
@@ -31,6 +34,7 @@ const CONVERGE_GOAL_MS = 10_000
 const POLL_MS = 50
 const BIG_LAB_NODES = 50
 const BIG_LAB_TIMEOUT_MS = 300_000
+const LOAD_SAMPLE_MS = 10_000
 
 export async function run(ctx: BenchContext): Promise<Row[]> {
   const reps = ctx.quick ? 1 : 3
@@ -111,6 +115,8 @@ interface JoinRun {
   transportUp: number | null
   apiUp: number | null
   seesAll: number | null
+  /** From the newcomer's log: when it had accepted a record from every peer. */
+  learnedAll: number | null
 }
 
 async function measureJoin(lab: BenchLab): Promise<JoinRun> {
@@ -153,6 +159,7 @@ async function measureJoin(lab: BenchLab): Promise<JoinRun> {
     transportUp: diff(first('mesh transport up'), spawn),
     apiUp: diff(first('status page and API listening'), spawn),
     seesAll: diff(own.get(newName)?.seesAll, spawn),
+    learnedAll: diff(log.get('member joined the mesh')?.[before.nodes.length - 1], spawn),
   }
 }
 
@@ -187,7 +194,12 @@ function joinRows(runs: JoinRun[]): Row[] {
     ),
     info('join: spawn → mesh transport up, median', 'transportUp', 'facts + hyperdht bound and bootstrapped'),
     info('join: spawn → API listening, median', 'apiUp'),
-    info('join: spawn → newcomer sees all 5 alive, median', 'seesAll'),
+    info(
+      'join: spawn → newcomer logged all 4 peers joined, median',
+      'learnedAll',
+      "newcomer's log: no polling lag",
+    ),
+    info('join: spawn → newcomer API shows all 5 alive, median', 'seesAll'),
   ]
 }
 
@@ -325,6 +337,7 @@ async function measureIdle(ctx: BenchContext, lab: BenchLab, idleMs: number): Pr
   await sleep(idleMs)
   const cpu1 = await Promise.all(pids.map(cpuMs))
   const mem = (await Promise.all(pids.map(memStatus))).filter((m) => m !== null)
+  const pss = (await Promise.all(pids.map(pssKB))).map((k) => (k === null ? null : k / 1024))
   const mb = (kb: number) => kb / 1024
   const rss = mem.map((m) => mb(m.rssKB))
   const cpuPct = pids.map((_, i) => {
@@ -341,6 +354,12 @@ async function measureIdle(ctx: BenchContext, lab: BenchLab, idleMs: number): Pr
     { metric: `idle RSS per agent, ${n} nodes, mean`, value: mean(rss), unit: 'MB', goal, note: breakdown },
     { metric: `idle RSS per agent, ${n} nodes, max`, value: max(rss), unit: 'MB', goal },
     {
+      metric: `idle PSS per agent, ${n} nodes, mean`,
+      value: mean(pss),
+      unit: 'MB',
+      note: 'shared pages (node binary, libraries) divided among the agents mapping them: the real cost of one more agent',
+    },
+    {
       metric: `idle CPU per agent, ${n} nodes, mean`,
       value: mean(cpuPct),
       unit: '% core',
@@ -356,23 +375,35 @@ async function measureBigLab(ctx: BenchContext, idleMs: number): Promise<Row[]> 
   const goal = { max: CONVERGE_GOAL_MS }
   ctx.progress(`starting a ${n}-node lab (timeout ${BIG_LAB_TIMEOUT_MS / 1000} s)`)
   const t0 = Date.now()
+  let labDir: string | null = null
+  const load = watchLoad(() => labDir, LOAD_SAMPLE_MS)
   let lab: BenchLab
   try {
-    lab = await benchLab(ctx, `converge${n}`, { nodes: n, timeoutMs: BIG_LAB_TIMEOUT_MS })
+    lab = await benchLab(ctx, `converge${n}`, { nodes: n, timeoutMs: BIG_LAB_TIMEOUT_MS }, (d) => {
+      labDir = d
+    })
   } catch (err) {
+    const samples = await load.stop()
     const msg = (err as Error).message
     if (!/timed out/.test(msg)) throw err
-    // Not converging in time is a result, not a crash.
+    // Not converging in time is a result, not a crash. The lab is gone by now (labUp
+    // cleans up on failure), so its last progress message is the evidence.
+    const seen = [...msg.matchAll(/sees (\d+)\//g)].map((m) => Number(m[1]))
+    const silent = (msg.match(/not answering/g) ?? []).length
     return [
       {
         metric: `converge: ${n} agents, labUp total`,
         value: null,
         unit: 'ms',
         goal,
-        note: msg.slice(0, 300),
+        note:
+          `not converged within ${BIG_LAB_TIMEOUT_MS / 1000} s; at the end ${seen.length} lagging nodes saw ` +
+          `${seen.length ? `${Math.min(...seen)}-${Math.max(...seen)} (median ${median(seen)})` : '?'} of ${n} alive, ${silent} did not answer`,
       },
+      loadRow(n, samples),
     ]
   }
+  const samples = await load.stop()
   try {
     const upDone = t0 + lab.upMs
     ctx.progress(`${n} nodes converged in ${lab.upMs} ms`)
@@ -396,6 +427,7 @@ async function measureBigLab(ctx: BenchContext, idleMs: number): Promise<Row[]> 
       if (convergedAt !== null) convergedAt = Math.max(convergedAt, lastUp)
     }
     const rows: Row[] = [
+      loadRow(n, samples),
       {
         metric: `converge: ${n} agents, labUp total`,
         value: lab.upMs,
@@ -424,5 +456,71 @@ async function measureBigLab(ctx: BenchContext, idleMs: number): Promise<Row[]> 
     return rows
   } finally {
     await lab.close()
+  }
+}
+
+interface LoadSample {
+  /** CPU used by all the lab's agents, in % of one core. */
+  agentsPct: number
+  /** The whole machine's busy share, in % of all cores (other work included). */
+  machinePct: number
+  rssMB: number | null
+}
+
+/** Samples the lab's agents from /proc while labUp waits: what the wait is spent on. */
+function watchLoad(dirOf: () => string | null, everyMs: number): { stop(): Promise<LoadSample[]> } {
+  const samples: LoadSample[] = []
+  let stopped = false
+  const loop = (async () => {
+    let prev: { key: string; cpu: number; machine: { busy: number; total: number }; at: number } | null = null
+    while (!stopped) {
+      for (let waited = 0; waited < everyMs && !stopped; waited += 250) await sleep(250)
+      const dir = dirOf()
+      if (stopped || !dir) continue
+      const pids = ((await readLabFile(dir).catch(() => null))?.nodes ?? [])
+        .map((x) => x.pid)
+        .filter((p) => p !== null)
+      if (pids.length === 0) continue // labUp writes the pids once every agent is spawned
+      const cpu = await Promise.all(pids.map(cpuMs))
+      if (cpu.some((c) => c === null)) {
+        prev = null // an agent is gone: the lab is being torn down
+        continue
+      }
+      const cur = {
+        key: pids.join(),
+        cpu: cpu.reduce<number>((a, b) => a + (b ?? 0), 0),
+        machine: await machineTicks(),
+        at: Date.now(),
+      }
+      if (prev?.key === cur.key) {
+        const mem = await Promise.all(pids.map(memStatus))
+        samples.push({
+          agentsPct: ((cur.cpu - prev.cpu) / (cur.at - prev.at)) * 100,
+          machinePct:
+            ((cur.machine.busy - prev.machine.busy) / Math.max(1, cur.machine.total - prev.machine.total)) *
+            100,
+          rssMB: mean(mem.map((m) => (m ? m.rssKB / 1024 : null))),
+        })
+      }
+      prev = cur
+    }
+  })()
+  return {
+    async stop() {
+      stopped = true
+      await loop
+      return samples
+    },
+  }
+}
+
+function loadRow(n: number, samples: LoadSample[]): Row {
+  return {
+    metric: `converge: ${n} agents, CPU of all agents while converging`,
+    value: mean(samples.map((x) => x.agentsPct)),
+    unit: '% core',
+    note:
+      `machine busy ${mean(samples.map((x) => x.machinePct))?.toFixed(0)}% of ${cpus().length} cores; ` +
+      `agent RSS mean ${mean(samples.map((x) => x.rssMB))?.toFixed(0)} MB; ${samples.length} samples of ${LOAD_SAMPLE_MS / 1000} s after the last spawn`,
   }
 }

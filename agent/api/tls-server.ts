@@ -1,0 +1,138 @@
+import type { TLSSocket } from 'node:tls'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import type { Counters } from '../core/counters.js'
+import type { Logger } from '../core/log.js'
+import { checkPeer, type PeerCheck, tlsMinVersion } from '../pki/tls.js'
+import type { JoinPolicy } from '../state/cluster-file.js'
+
+export interface TlsApiDeps {
+  log: Logger
+  counters: Counters
+  nowMs: () => number
+  caPem: () => string | null
+  revokedSerials: () => Set<string>
+  isSigner: () => boolean
+  approve: (node: string) => { id: string; name: string } | null
+  /** Resolves a member by name or id, then revokes it; null when unknown. */
+  revoke: (node: string, reason: string) => { id: string; name: string } | null
+  setJoinPolicy: (p: JoinPolicy) => void
+  clusterView: () => unknown
+}
+
+const NodeBody = z
+  .object({ node: z.string().min(1).max(64), reason: z.string().max(200).optional() })
+  .strict()
+const SettingsBody = z.object({ joinPolicy: z.enum(['auto', 'approve']) }).strict()
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    peer?: Extract<PeerCheck, { ok: true }>
+  }
+}
+
+/**
+ * The agent API on 7443: mutual TLS with certificates of the cluster CA. Node checks
+ * the chain in the handshake; we check validity, revocation and profile per request,
+ * and only the admin certificate may act.
+ */
+export function buildTlsApi(
+  deps: TlsApiDeps,
+  material: { certPem: string; keyPem: string; caPem: string },
+): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    https: {
+      key: material.keyPem,
+      cert: material.certPem,
+      ca: material.caPem,
+      requestCert: true,
+      // Checked per request below, so a bad certificate gets a clear 401, not a reset.
+      rejectUnauthorized: false,
+      minVersion: tlsMinVersion,
+    },
+  })
+  app.addHook('onRequest', async (req, reply) => {
+    const ca = deps.caPem()
+    if (!ca)
+      return reply.code(503).send({ error: 'NOT_READY', message: 'this node holds no certificate yet' })
+    const check = checkPeer(req.raw.socket as TLSSocket, {
+      caPem: ca,
+      nowMs: deps.nowMs(),
+      revoked: deps.revokedSerials(),
+      profiles: ['admin', 'agent'],
+    })
+    if (!check.ok) {
+      deps.counters.inc('homecloud_api_rejected_total', { reason: check.reason })
+      return reply.code(401).send({
+        error: 'ADMIN_UNAUTHORIZED',
+        reason: check.reason,
+        message: `client certificate refused: ${check.reason}`,
+      })
+    }
+    req.peer = check
+  })
+  const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.peer?.profile !== 'admin') {
+      return reply
+        .code(403)
+        .send({ error: 'ADMIN_UNAUTHORIZED', message: 'this action needs the admin certificate' })
+    }
+  }
+  const signerOnly = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.isSigner()) {
+      return reply
+        .code(409)
+        .send({ error: 'NOT_SIGNER', message: 'this node does not hold the CA key; ask the founder' })
+    }
+  }
+  const parse = <T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined => {
+    const r = schema.safeParse(body)
+    if (r.success) return r.data
+    const issue = r.error.issues[0]
+    void reply
+      .code(400)
+      .send({ error: 'BAD_REQUEST', message: `${issue?.path.join('.') || 'body'}: ${issue?.message}` })
+    return undefined
+  }
+
+  app.get('/api/v1/whoami', async (req) => ({
+    commonName: req.peer!.commonName,
+    profile: req.peer!.profile,
+    serial: req.peer!.serial,
+  }))
+  app.get('/api/v1/cluster', async () => deps.clusterView())
+  app.post('/api/v1/approve', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(NodeBody, req.body, reply)
+    if (!body) return reply
+    const entry = deps.approve(body.node)
+    if (!entry)
+      return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no pending node "${body.node}"` })
+    deps.log.info({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'join approved')
+    return { approved: entry }
+  })
+  app.post('/api/v1/revoke', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(NodeBody, req.body, reply)
+    if (!body) return reply
+    const entry = deps.revoke(body.node, body.reason ?? 'revoked by the administrator')
+    if (!entry) return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no member "${body.node}"` })
+    deps.log.warn({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'node revoked')
+    return { revoked: entry }
+  })
+  app.post('/api/v1/settings', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(SettingsBody, req.body, reply)
+    if (!body) return reply
+    deps.setJoinPolicy(body.joinPolicy)
+    return { joinPolicy: body.joinPolicy }
+  })
+  app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'NOT_FOUND' }))
+  app.setErrorHandler(async (err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    if (status === 500) deps.log.error({ err: err.message }, 'tls api handler failed')
+    return reply
+      .code(status)
+      .send({ error: err.code ?? 'ERROR', message: status === 500 ? 'internal error' : err.message })
+  })
+  return app
+}

@@ -1,0 +1,92 @@
+import { type CertInfo, verifyCertificate } from '../pki/cert.js'
+import { mergeRevocations, type RevocationList, revokedSerials } from '../pki/revocations.js'
+
+export type CertRejection = 'no-ca' | 'wrong-node' | 'not-agent' | 'revoked' | 'invalid'
+
+/**
+ * The certificates of members, verified against the cluster CA and the revocation
+ * list. A node id is a member only while it has a valid, unrevoked agent
+ * certificate here; the mesh asks this book before accepting any record.
+ */
+export class CertBook {
+  private readonly certs = new Map<string, CertInfo & { certPem: string }>()
+  private revocations: RevocationList | undefined
+  private revokedIds = new Set<string>()
+  private revokedSerialSet = new Set<string>()
+
+  constructor(
+    private caPem: string | null,
+    private readonly clusterId: string,
+    private readonly nowMs: () => number,
+    private readonly certsMax = 1024,
+  ) {}
+
+  get ca(): string | null {
+    return this.caPem
+  }
+
+  setCa(caPem: string): void {
+    this.caPem = caPem
+  }
+
+  /** Verify and remember `certPem` as the certificate of `nodeId`. */
+  add(
+    nodeId: string,
+    certPem: string,
+  ): { ok: true; info: CertInfo } | { ok: false; reason: CertRejection; detail: string } {
+    if (!this.caPem) return { ok: false, reason: 'no-ca', detail: 'no cluster CA yet' }
+    const v = verifyCertificate(certPem, this.caPem, { nowMs: this.nowMs(), revoked: this.revokedSerialSet })
+    if (!v.ok) return { ok: false, reason: v.reason === 'revoked' ? 'revoked' : 'invalid', detail: v.reason }
+    if (v.commonName !== nodeId)
+      return { ok: false, reason: 'wrong-node', detail: `certificate is for ${v.commonName}` }
+    if (v.profile !== 'agent') return { ok: false, reason: 'not-agent', detail: `a ${v.profile} certificate` }
+    if (this.revokedIds.has(nodeId)) return { ok: false, reason: 'revoked', detail: 'node revoked' }
+    const existing = this.certs.get(nodeId)
+    // Keep the newest: a renewal replaces the old certificate, a replay of the old one does not.
+    if (!existing || v.notAfterMs >= existing.notAfterMs) {
+      if (!existing && this.certs.size >= this.certsMax)
+        return { ok: false, reason: 'invalid', detail: 'certificate book full' }
+      this.certs.set(nodeId, { ...v, certPem })
+    }
+    return { ok: true, info: v }
+  }
+
+  /** A member right now: a certificate that is still valid and not revoked. */
+  isMember(nodeId: string): boolean {
+    const c = this.certs.get(nodeId)
+    if (!c || this.revokedIds.has(nodeId)) return false
+    return c.notAfterMs > this.nowMs()
+  }
+
+  isRevoked(nodeId: string): boolean {
+    return this.revokedIds.has(nodeId)
+  }
+
+  get(nodeId: string): (CertInfo & { certPem: string }) | undefined {
+    return this.certs.get(nodeId)
+  }
+
+  allPems(): string[] {
+    return [...this.certs.values()].filter((c) => c.notAfterMs > this.nowMs()).map((c) => c.certPem)
+  }
+
+  get revocationList(): RevocationList | undefined {
+    return this.revocations
+  }
+
+  /** Adopt a verified revocation list if it is newer; returns the node ids it newly revokes. */
+  adoptRevocations(list: RevocationList): string[] {
+    const merged = mergeRevocations(this.revocations, list)
+    if (merged === this.revocations) return []
+    const before = this.revokedIds
+    this.revocations = merged
+    this.revokedSerialSet = revokedSerials(merged)
+    this.revokedIds = new Set((merged?.entries ?? []).map((e) => e.nodeId))
+    for (const id of this.revokedIds) this.certs.delete(id)
+    return [...this.revokedIds].filter((id) => !before.has(id))
+  }
+
+  get cluster(): string {
+    return this.clusterId
+  }
+}

@@ -1,0 +1,635 @@
+import type { Clock, Timer } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import type { EventLog } from '../core/event-log.js'
+import type { Logger } from '../core/log.js'
+import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
+import type { NodeRecordBody } from '../mesh/record.js'
+import type { PeerConn } from '../mesh/swarm.js'
+import { encodeFrame, type MeshMessage, WIRE_LIMITS } from '../mesh/wire.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { readCertificate } from '../pki/cert.js'
+import { createCsr } from '../pki/csr.js'
+import { needsRenewal } from '../pki/renewal.js'
+import {
+  nextRevocations,
+  type RevocationList,
+  signRevocations,
+  verifyRevocations,
+} from '../pki/revocations.js'
+import { issueCertificate, signCertificate } from '../pki/sign.js'
+import type { ClusterFile } from '../state/cluster-file.js'
+import type { CertBook } from './cert-book.js'
+import { decideJoin } from './decide-join.js'
+import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import type { TrustStore } from './trust-store.js'
+
+export interface PendingEntry {
+  id: string
+  name: string
+  code: string
+  sinceMs: number
+}
+
+export interface TrustInit {
+  cluster: ClusterFile
+  /** The join secret: present on the founder and on nodes given join material. */
+  secret: string | null
+  /** The CA key pair: only on nodes that may sign. */
+  ca: CaMaterial | null
+  /** Our certificate and key, once we have them. */
+  node: { certPem: string; keyPem: string } | null
+  nodeName: string
+  host: string
+  approvals: string[]
+}
+
+export interface TrustComponents {
+  identity: Identity
+  clock: Clock
+  log: Logger
+  events: EventLog
+  counters: Counters
+  book: CertBook
+  store: TrustStore
+  connections: () => PeerConn[]
+  /** Our certificate changed (joined or renewed): the TLS server reloads it. */
+  onCertificate: (cert: { certPem: string; keyPem: string; caPem: string }) => void
+  /** These nodes were revoked: cut their connections, forget them. */
+  onRevoked: (nodeIds: string[]) => void
+}
+
+const RETRY_MS = 2000
+const PENDING_FORGET_MS = 5 * 60_000
+const CANDIDATES_MAX = 64
+const ASK_INTERVAL_MS = 2000
+
+/**
+ * Who is a member: joining with the secret, signing (on nodes holding the CA key),
+ * approval, revocation and renewal, all spoken over the mesh's Noise connections.
+ * Decisions are pure (decide-join.ts, join-proof.ts, cert-book.ts); this is the shell.
+ */
+export class Trust {
+  private cluster: ClusterFile
+  private node: {
+    certPem: string
+    keyPem: string
+    notBeforeMs: number
+    notAfterMs: number
+    serial: string
+  } | null
+  private readonly approvals: Set<string>
+  /** Signers: joiners waiting for approval. */
+  private readonly pending = new Map<string, PendingEntry & { lastMs: number }>()
+  /** Everyone: what each signer last said is pending. */
+  private readonly pendingBySigner = new Map<string, PendingEntry[]>()
+  /** Joiners' own (signed, uncertified) records, so a pending node can be shown with its board. */
+  private readonly candidates = new Map<string, NodeRecordBody>()
+  private joinState: { status: 'joining' | 'pending' | 'member'; code: string }
+  private readonly timers: Timer[] = []
+  private readonly lastAsk = new Map<string, number>()
+
+  constructor(
+    private readonly init: TrustInit,
+    private readonly c: TrustComponents,
+  ) {
+    this.cluster = init.cluster
+    this.approvals = new Set(init.approvals)
+    this.node = init.node ? { ...init.node, ...validity(init.node.certPem) } : null
+    const code = shortCode(c.identity.publicKey.toString('hex'))
+    this.joinState = { status: this.node ? 'member' : 'joining', code }
+    if (this.node) c.book.add(c.identity.id, this.node.certPem)
+  }
+
+  get isSigner(): boolean {
+    return this.init.ca !== null
+  }
+
+  get isMember(): boolean {
+    return this.node !== null
+  }
+
+  get status(): { status: 'joining' | 'pending' | 'member'; code: string } {
+    return this.joinState
+  }
+
+  get settings(): ClusterFile {
+    return this.cluster
+  }
+
+  certificate(): { certPem: string; keyPem: string; caPem: string } | null {
+    return this.node && this.c.book.ca
+      ? { certPem: this.node.certPem, keyPem: this.node.keyPem, caPem: this.c.book.ca }
+      : null
+  }
+
+  start(): void {
+    if (!this.node) {
+      this.c.log.info(
+        { code: this.joinState.code },
+        `joining cluster ${this.cluster.name}: this node's code is ${this.joinState.code}`,
+      )
+    }
+    this.timers.push(this.c.clock.setInterval(() => this.onTimer(), RETRY_MS))
+  }
+
+  stop(): void {
+    for (const t of this.timers) t.cancel()
+  }
+
+  /** Gate for the mesh: may this record's node take part? */
+  admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked' {
+    if (body.id === this.c.identity.id) return 'member'
+    if (this.c.book.isRevoked(body.id)) return 'revoked'
+    return this.c.book.isMember(body.id) ? 'member' : 'uncertified'
+  }
+
+  /**
+   * A record from a node whose certificate we do not hold. Its own record is
+   * remembered (bounded) to describe it while pending. If we are a member, we ask the
+   * sender for certificates (rate-limited): a reply lost on a connection that was
+   * closing is then simply asked for again, so certificate exchange heals itself.
+   */
+  onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void {
+    if (direct && (this.candidates.size < CANDIDATES_MAX || this.candidates.has(body.id)))
+      this.candidates.set(body.id, body)
+    if (!this.node) return
+    const now = this.c.clock.monoMs()
+    const last = this.lastAsk.get(conn.remoteKeyHex) ?? Number.NEGATIVE_INFINITY
+    if (now - last < ASK_INTERVAL_MS) return
+    this.lastAsk.set(conn.remoteKeyHex, now)
+    if (this.lastAsk.size > CANDIDATES_MAX * 4) this.lastAsk.clear()
+    conn.write(encodeFrame({ t: 'hello', cert: this.node.certPem, ask: true }))
+  }
+
+  candidate(id: string): NodeRecordBody | undefined {
+    return this.candidates.get(id)
+  }
+
+  pendingEntries(): PendingEntry[] {
+    const all = new Map<string, PendingEntry>()
+    for (const list of this.pendingBySigner.values()) for (const e of list) all.set(e.id, e)
+    for (const e of this.pending.values())
+      all.set(e.id, { id: e.id, name: e.name, code: e.code, sinceMs: e.sinceMs })
+    for (const id of all.keys()) if (this.c.book.isMember(id)) all.delete(id)
+    return [...all.values()]
+  }
+
+  /** Our certificate and every member certificate we hold. */
+  private sendCerts(conn: PeerConn): void {
+    if (!this.node) return
+    conn.write(encodeFrame({ t: 'hello', cert: this.node.certPem, ask: false }))
+    const others = this.c.book.allPems().filter((p) => p !== this.node?.certPem)
+    for (let i = 0; i < others.length; i += WIRE_LIMITS.certsPerFrameMax) {
+      conn.write(encodeFrame({ t: 'certs', certs: others.slice(i, i + WIRE_LIMITS.certsPerFrameMax) }))
+    }
+  }
+
+  /** A new connection: show our certificate and what a newcomer must know. */
+  onPeer(conn: PeerConn): void {
+    if (this.node) {
+      this.sendCerts(conn)
+      const rl = this.c.book.revocationList
+      if (rl) conn.write(encodeFrame({ t: 'revocations', list: rl }))
+      if (this.isSigner && this.pending.size > 0) conn.write(encodeFrame(this.pendingMessage()))
+    } else {
+      this.sendJoin(conn)
+    }
+  }
+
+  handle(conn: PeerConn, msg: MeshMessage): void {
+    switch (msg.t) {
+      case 'hello':
+        this.onCert(conn, msg.cert, true)
+        if (msg.ask) this.sendCerts(conn)
+        return
+      case 'certs':
+        for (const pem of msg.certs) this.onCert(conn, pem, false)
+        return
+      case 'join':
+        this.onJoinRequest(conn, msg)
+        return
+      case 'join-signed':
+        this.onSigned(conn, msg)
+        return
+      case 'join-pending':
+        if (this.joinState.status === 'joining') {
+          this.joinState = { status: 'pending', code: this.joinState.code }
+          this.c.log.info(
+            { code: msg.code },
+            `waiting for approval: run \`homecloud approve ${this.init.nodeName}\` (code ${msg.code})`,
+          )
+        }
+        return
+      case 'join-refused':
+        this.c.counters.inc('homecloud_join_refused_total', { reason: msg.reason })
+        this.c.log.warn(
+          { from: conn.remoteKeyHex.slice(0, 12), reason: msg.reason },
+          `join refused: ${msg.message}`,
+        )
+        return
+      case 'join-not-signer':
+        return
+      case 'revocations':
+        this.onRevocations(conn, msg.list)
+        return
+      case 'pending': {
+        const from = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+        if (!this.c.book.isMember(from)) return
+        this.pendingBySigner.set(from, msg.entries.slice(0, WIRE_LIMITS.pendingEntriesMax))
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  private onCert(conn: PeerConn, pem: string, own: boolean): void {
+    let nodeId: string
+    try {
+      nodeId = readCertificate(pem).commonName
+    } catch {
+      this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'bad-certificate' })
+      return
+    }
+    // A hello is the sender's own certificate: its Noise key must be the node's key.
+    if (own && nodeId !== nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))) {
+      this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'impersonation' })
+      return
+    }
+    const known = this.c.book.isMember(nodeId)
+    const r = this.c.book.add(nodeId, pem)
+    if (!r.ok) {
+      if (r.reason !== 'no-ca') {
+        this.c.counters.inc('homecloud_mesh_messages_dropped_total', {
+          reason: r.reason === 'revoked' ? 'revoked' : 'bad-certificate',
+        })
+        if (own)
+          this.c.log.warn(
+            { peer: conn.remoteKeyHex.slice(0, 12), reason: r.reason, detail: r.detail },
+            'refused a peer certificate',
+          )
+      }
+      return
+    }
+    if (!known) this.c.log.debug({ member: nodeId }, 'member certificate verified')
+  }
+
+  // ---- joining (the node without a certificate) ----
+
+  private sendJoin(conn: PeerConn): void {
+    if (this.node || !this.init.secret || !this.joinKey) return
+    const csr = this.joinCsr()
+    conn.write(
+      encodeFrame({
+        t: 'join',
+        mode: 'join',
+        name: this.init.nodeName,
+        csr: csr.csrPem,
+        proof: joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem),
+      }),
+    )
+  }
+
+  private joinKey: string | null = null
+  private joinCsrCache: { csrPem: string; keyPem: string } | null = null
+
+  /** One key and CSR per join attempt, reused across connections and retries. */
+  private joinCsr(): { csrPem: string; keyPem: string } {
+    this.joinCsrCache ??= createCsr({ commonName: this.c.identity.id, keyPem: this.joinKey ?? undefined })
+    return this.joinCsrCache
+  }
+
+  /** Called once before start when this node has join material but no certificate. */
+  prepareJoin(keyPem: string): void {
+    this.joinKey = keyPem
+  }
+
+  private onSigned(conn: PeerConn, msg: Extract<MeshMessage, { t: 'join-signed' }>): void {
+    const renewing = this.node !== null
+    const expected = renewing ? this.renewCsr : this.joinCsrCache
+    if (!expected) return
+    if (!renewing) {
+      // The reply must prove the join secret too: only the cluster can hand us a CA.
+      const ok =
+        this.init.secret !== null &&
+        msg.proof !== undefined &&
+        proofMatches(
+          replyProof(this.init.secret, conn.handshakeHash, this.c.identity.id, msg.cert, msg.ca),
+          msg.proof,
+        )
+      if (!ok || msg.cluster.id !== this.cluster.id) {
+        this.c.log.warn(
+          { from: conn.remoteKeyHex.slice(0, 12) },
+          'ignored a join reply that does not prove the join secret',
+        )
+        return
+      }
+    } else if (msg.ca !== this.c.book.ca) {
+      this.c.log.warn('ignored a renewal from another CA')
+      return
+    }
+    let info: ReturnType<typeof readCertificate>
+    try {
+      info = readCertificate(msg.cert)
+    } catch {
+      return
+    }
+    if (info.commonName !== this.c.identity.id || info.profile !== 'agent') return
+    if (!renewing) this.c.book.setCa(msg.ca)
+    const added = this.c.book.add(this.c.identity.id, msg.cert)
+    if (!added.ok) {
+      this.c.log.warn(
+        { reason: added.reason, detail: added.detail },
+        'the signed certificate does not verify',
+      )
+      return
+    }
+    this.node = { certPem: msg.cert, keyPem: expected.keyPem, ...validity(msg.cert) }
+    this.cluster = { ...this.cluster, ...msg.cluster, v: 1 }
+    this.renewCsr = null
+    this.joinState = { status: 'member', code: this.joinState.code }
+    void this.c.store
+      .saveMembership({ certPem: msg.cert, keyPem: expected.keyPem, caPem: msg.ca, cluster: this.cluster })
+      .catch((err) => this.c.log.error({ err: (err as Error).message }, 'could not save the certificate'))
+    this.c.onCertificate({ certPem: msg.cert, keyPem: expected.keyPem, caPem: msg.ca })
+    const what = renewing ? 'renewed its certificate' : 'joined: certificate received'
+    this.c.log.info({ serial: info.serial, notAfter: new Date(info.notAfterMs).toISOString() }, what)
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: renewing ? 'renewed' : 'certified',
+      id: this.c.identity.id,
+      name: this.init.nodeName,
+      message: `${this.init.nodeName} ${what}`,
+    })
+    for (const cn of this.c.connections())
+      cn.write(encodeFrame({ t: 'hello', cert: msg.cert, ask: !renewing }))
+  }
+
+  // ---- signing (nodes holding the CA key) ----
+
+  private onJoinRequest(conn: PeerConn, msg: Extract<MeshMessage, { t: 'join' }>): void {
+    if (!this.init.ca) {
+      conn.write(encodeFrame({ t: 'join-not-signer' }))
+      return
+    }
+    const nodeId = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+    const decision = decideJoin({
+      policy: this.cluster.joinPolicy,
+      proofOk:
+        msg.mode === 'join' &&
+        this.init.secret !== null &&
+        msg.proof !== undefined &&
+        proofMatches(joinProof(this.init.secret, conn.handshakeHash, nodeId, msg.csr), msg.proof),
+      idMatchesConnection: true,
+      revoked: this.c.book.isRevoked(nodeId),
+      approved: this.approvals.has(nodeId),
+      renewalOf: msg.mode === 'renew' && this.c.book.isMember(nodeId) ? 'valid-cert' : 'none',
+    })
+    const refuse = (reason: string, message: string) => {
+      this.c.counters.inc('homecloud_joins_refused_total', { reason })
+      this.c.log.warn(
+        { peer: conn.remoteKeyHex.slice(0, 12), node: nodeId, reason },
+        `refused a ${msg.mode}: ${message}`,
+      )
+      conn.write(encodeFrame({ t: 'join-refused', reason, message }))
+    }
+    if (decision.kind === 'refuse') {
+      const text = {
+        'bad-proof': 'the join secret proof does not verify for this connection',
+        'id-mismatch': 'the node id does not match the connection key',
+        revoked: 'this node has been revoked',
+        'no-valid-cert': 'renewal needs a valid certificate',
+      }[decision.reason]
+      refuse(decision.reason, text)
+      return
+    }
+    const code = shortCode(conn.remoteKeyHex)
+    if (decision.kind === 'pending') {
+      const now = this.c.clock.nowMs()
+      const had = this.pending.get(nodeId)
+      this.pending.set(nodeId, {
+        id: nodeId,
+        name: msg.name,
+        code,
+        sinceMs: had?.sinceMs ?? now,
+        lastMs: now,
+      })
+      if (!had) {
+        this.c.log.info(
+          { node: nodeId, name: msg.name, code },
+          `${msg.name} asks to join: approve with \`homecloud approve ${msg.name}\``,
+        )
+        this.c.events.add({
+          atMs: now,
+          kind: 'pending',
+          id: nodeId,
+          name: msg.name,
+          message: `${msg.name} waits for approval (code ${code})`,
+        })
+        this.broadcastPending()
+      }
+      conn.write(encodeFrame({ t: 'join-pending', code }))
+      return
+    }
+    let cert: { certPem: string; serial: string }
+    try {
+      cert = signCertificate({
+        profile: 'agent',
+        identity: { nodeId, nodeName: msg.name, ips: conn.remoteHost ? [conn.remoteHost] : [] },
+        csrPem: msg.csr,
+        ca: this.init.ca,
+        clock: this.c.clock,
+        validityMs: this.cluster.certValidityMs,
+      })
+    } catch (err) {
+      refuse('bad-csr', (err as Error).message)
+      return
+    }
+    this.c.book.add(nodeId, cert.certPem)
+    this.pending.delete(nodeId)
+    this.approvals.delete(nodeId)
+    void this.c.store.saveApprovals([...this.approvals]).catch(() => {})
+    this.broadcastPending()
+    this.c.counters.inc('homecloud_certificates_signed_total', { mode: msg.mode })
+    if (msg.mode === 'join') {
+      this.c.counters.inc('homecloud_joins_total')
+      this.c.events.add({
+        atMs: this.c.clock.nowMs(),
+        kind: 'admitted',
+        id: nodeId,
+        name: msg.name,
+        message: `${msg.name} admitted: certificate signed`,
+      })
+    }
+    this.c.log.info(
+      { node: nodeId, name: msg.name, serial: cert.serial, mode: msg.mode },
+      'signed a node certificate',
+    )
+    const caPem = this.init.ca.certPem
+    const proof =
+      msg.mode === 'join' && this.init.secret
+        ? replyProof(this.init.secret, conn.handshakeHash, nodeId, cert.certPem, caPem)
+        : undefined
+    conn.write(
+      encodeFrame({
+        t: 'join-signed',
+        cert: cert.certPem,
+        ca: caPem,
+        cluster: {
+          id: this.cluster.id,
+          name: this.cluster.name,
+          joinPolicy: this.cluster.joinPolicy,
+          certValidityMs: this.cluster.certValidityMs,
+        },
+        proof,
+      }),
+    )
+  }
+
+  /** Admin: let a pending node in (by name or id). */
+  approve(nameOrId: string): PendingEntry | null {
+    const entry = [...this.pending.values()].find((e) => e.id === nameOrId || e.name === nameOrId)
+    if (!entry) return null
+    this.approvals.add(entry.id)
+    void this.c.store.saveApprovals([...this.approvals]).catch(() => {})
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: 'approved',
+      id: entry.id,
+      name: entry.name,
+      message: `${entry.name} approved`,
+    })
+    return entry
+  }
+
+  /** Admin: refuse a node's certificate everywhere from now on. */
+  revoke(nodeId: string, name: string, reason: string): RevocationList {
+    if (!this.init.ca) throw new Error('assertion failed: revoke on a node without the CA key')
+    const serial = this.c.book.get(nodeId)?.serial ?? '0'
+    const body = nextRevocations(
+      this.cluster.id,
+      [this.c.book.revocationList],
+      [{ serial, nodeId, revokedAtMs: this.c.clock.nowMs(), reason }],
+    )
+    const list = signRevocations(body, this.init.ca.keyPem)
+    this.adopt(list)
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: 'revoked',
+      id: nodeId,
+      name,
+      message: `${name} revoked: ${reason}`,
+    })
+    return list
+  }
+
+  setJoinPolicy(policy: ClusterFile['joinPolicy']): void {
+    this.cluster = { ...this.cluster, joinPolicy: policy }
+    void this.c.store.saveCluster(this.cluster).catch(() => {})
+  }
+
+  private onRevocations(conn: PeerConn, list: RevocationList): void {
+    const ca = this.c.book.ca
+    if (!ca) return
+    const v = verifyRevocations(list, ca, { clusterId: this.cluster.id })
+    if (!v.ok) {
+      this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'bad-revocations' })
+      this.c.log.warn({ peer: conn.remoteKeyHex.slice(0, 12), reason: v.reason }, 'refused a revocation list')
+      return
+    }
+    this.adopt(list)
+  }
+
+  private adopt(list: RevocationList): void {
+    const newly = this.c.book.adoptRevocations(list)
+    if (this.c.book.revocationList !== list) return
+    void this.c.store.saveRevocations(list).catch(() => {})
+    // Pass it on: nodes that were offline get it from whoever they meet first.
+    for (const conn of this.c.connections()) conn.write(encodeFrame({ t: 'revocations', list }))
+    if (newly.length > 0) {
+      this.c.log.warn({ nodes: newly, version: list.version }, 'nodes revoked')
+      this.c.onRevoked(newly)
+    }
+  }
+
+  private pendingMessage(): MeshMessage {
+    return {
+      t: 'pending',
+      entries: [...this.pending.values()]
+        .slice(0, WIRE_LIMITS.pendingEntriesMax)
+        .map((e) => ({ id: e.id, name: e.name, code: e.code, sinceMs: e.sinceMs })),
+    }
+  }
+
+  private broadcastPending(): void {
+    const frame = encodeFrame(this.pendingMessage())
+    for (const conn of this.c.connections()) conn.write(frame)
+  }
+
+  // ---- timers: join retries, renewal, forgetting stale pending entries ----
+
+  private renewCsr: { csrPem: string; keyPem: string } | null = null
+
+  private onTimer(): void {
+    const now = this.c.clock.nowMs()
+    if (!this.node) {
+      for (const conn of this.c.connections()) this.sendJoin(conn)
+      return
+    }
+    let changed = false
+    for (const [id, e] of this.pending) {
+      if (now - e.lastMs > PENDING_FORGET_MS) {
+        this.pending.delete(id)
+        changed = true
+      }
+    }
+    if (changed) this.broadcastPending()
+    if (needsRenewal(this.node, now)) this.renew()
+  }
+
+  private renew(): void {
+    if (this.init.ca) {
+      // A signer renews itself: no one else needs to be asked.
+      const issued = issueCertificate({
+        profile: 'agent',
+        identity: { nodeId: this.c.identity.id, nodeName: this.init.nodeName, ips: [this.init.host] },
+        ca: this.init.ca,
+        clock: this.c.clock,
+        validityMs: this.cluster.certValidityMs,
+      })
+      this.renewCsr = { csrPem: '', keyPem: issued.keyPem }
+      this.onSigned(
+        {
+          remoteKeyHex: '',
+          handshakeHash: Buffer.alloc(0),
+          remoteHost: '',
+          write: () => {},
+          destroy: () => {},
+        },
+        {
+          t: 'join-signed',
+          cert: issued.certPem,
+          ca: this.init.ca.certPem,
+          cluster: {
+            id: this.cluster.id,
+            name: this.cluster.name,
+            joinPolicy: this.cluster.joinPolicy,
+            certValidityMs: this.cluster.certValidityMs,
+          },
+        },
+      )
+      return
+    }
+    this.renewCsr ??= createCsr({ commonName: this.c.identity.id })
+    const csr = this.renewCsr
+    // Ask every connected peer; only signers answer with a certificate.
+    for (const conn of this.c.connections()) {
+      conn.write(encodeFrame({ t: 'join', mode: 'renew', name: this.init.nodeName, csr: csr.csrPem }))
+    }
+  }
+}
+
+function validity(certPem: string): { notBeforeMs: number; notAfterMs: number; serial: string } {
+  const info = readCertificate(certPem)
+  return { notBeforeMs: info.notBeforeMs, notAfterMs: info.notAfterMs, serial: info.serial }
+}
