@@ -1,10 +1,8 @@
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
-import { readMachineFacts } from './machine.js'
 import { loadProfile, profileFacts } from './profiles.js'
 import type { Facts } from './schema.js'
 
-export { readMachineFacts } from './machine.js'
 export { BoardProfile, listProfiles, loadProfile, type NamedProfile, profileFacts } from './profiles.js'
 export * from './schema.js'
 export { FactsSummary, factsSummary } from './summary.js'
@@ -28,5 +26,7 @@ export async function loadFacts(init: LoadFactsInit): Promise<Facts> {
     const profile = await loadProfile(init.profile, init.profilesDir)
     return profileFacts(profile, { seed: init.seed, dataDir: init.dataDir })
   }
+  // systeminformation is loaded only on real machines: a lab agent never pays its memory.
+  const { readMachineFacts } = await import('./machine.js')
   return readMachineFacts({ dataDir: init.dataDir, probe: init.probe, log: init.log, clock: init.clock })
 }

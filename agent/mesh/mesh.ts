@@ -302,6 +302,12 @@ export class Mesh {
 
   private flushRelays(): void {
     if (this.relayQueue.length === 0) return
+    // In a full mesh everyone hears every heartbeat first-hand; relaying would only
+    // triple the traffic. Relays are for members we (and so maybe others) cannot reach.
+    if (this.fullyConnected()) {
+      this.relayQueue = []
+      return
+    }
     const batch = this.relayQueue.splice(0, WIRE_LIMITS.recordsPerFrameMax)
     const conns = this.c.transport.connections()
     for (let i = 0; i < this.init.relayFanout && conns.length > 0; i++) {
@@ -310,6 +316,11 @@ export class Mesh {
       const rs = batch.filter((r) => r.body.publicKey !== conn!.remoteKeyHex)
       if (rs.length > 0) conn!.write(encodeFrame({ t: 'relay', rs }))
     }
+  }
+
+  private fullyConnected(): boolean {
+    const connected = new Set(this.c.transport.connections().map((c) => c.remoteKeyHex))
+    return this.table.all().every((m) => m.state !== 'alive' || connected.has(m.signed.body.publicKey))
   }
 
   private broadcast(msg: MeshMessage): void {

@@ -4,6 +4,8 @@ import Hyperswarm from 'hyperswarm'
 import type { Logger } from '../core/log.js'
 import type { HostPort } from './bootstrap.js'
 
+const CONNECTION_TIMEOUT_MS = 4000
+
 export interface SwarmInit {
   /** The node identity seed: the Noise static key is the node's ed25519 key. */
   seed: Buffer
@@ -94,7 +96,10 @@ export class SwarmTransport extends EventEmitter {
       destroy: () => socket.destroy(),
     }
     this.conns.set(remoteKeyHex, [...(this.conns.get(remoteKeyHex) ?? []), conn])
+    // Notice a dead peer within seconds instead of ~17 s (field notes), so a stale
+    // connection to a killed process closes and stops swallowing our frames.
     socket.setKeepAlive?.(1000)
+    socket.setTimeout?.(CONNECTION_TIMEOUT_MS)
     socket.on('data', (chunk: Buffer) => this.emit('data', conn, chunk))
     socket.on('error', (err: Error) =>
       this.log.debug({ peer: remoteKeyHex.slice(0, 12), err: err.message }, 'peer connection error'),

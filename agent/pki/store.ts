@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { HomecloudError } from '../core/errors.js'
+import { writeFileAtomic } from '../core/files.js'
 import type { ProfileName } from './profiles.js'
 import { type RevocationList, RevocationList as RevocationListSchema } from './revocations.js'
 
@@ -73,39 +73,8 @@ function stateError(message: string, cause: unknown): HomecloudError {
   })
 }
 
-export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  try {
-    await mkdir(dirname(path), { recursive: true, mode: pkiDirMode })
-    const fh = await open(tmp, 'wx', mode)
-    try {
-      // The umask may have narrowed a public file (0644 → 0600): restore it. Never widens a key.
-      if (((await fh.stat()).mode & 0o777) !== mode && (mode & 0o077) !== 0) await fh.chmod(mode)
-      await fh.writeFile(data, 'utf8')
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw stateError(`cannot write ${path}: ${(err as Error).message}`, err)
-  }
-  await syncDir(dirname(path))
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r')
-    try {
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename itself is still atomic.
-  }
-}
+/** One atomic writer for the whole agent (agent/core/files.ts). */
+export { writeFileAtomic }
 
 export const writeKeyFile = (path: string, keyPem: string) => writeFileAtomic(path, keyPem, keyFileMode)
 export const writeCertFile = (path: string, certPem: string) => writeFileAtomic(path, certPem, certFileMode)

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
+import { readJsonFile } from '../core/json-file.js'
 import { ClusterId } from '../mesh/cluster-id.js'
 
 export const JoinPolicy = z.enum(['auto', 'approve'])
@@ -25,33 +24,13 @@ export const ClusterFile = z.object({
 export type ClusterFile = z.infer<typeof ClusterFile>
 
 export async function readClusterFile(path: string): Promise<ClusterFile | null> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw new HomecloudError('STATE_DIR', `cannot read ${path}: ${(err as Error).message}`)
-  }
-  const parsed = ClusterFile.safeParse(safeJson(text))
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new HomecloudError(
-      'STATE_DIR',
-      `${path} is damaged (${issue?.path.join('.') || 'file'}: ${issue?.message})`,
-      'restore it from another node or found a new cluster with `homecloud init --force`',
-    )
-  }
-  return parsed.data
+  return readJsonFile(path, ClusterFile, {
+    code: 'STATE_DIR',
+    what: 'a valid cluster file',
+    hint: 'restore it from another node or found a new cluster with `homecloud init --force`',
+  })
 }
 
 export async function writeClusterFile(path: string, file: z.input<typeof ClusterFile>): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o644)
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
 }

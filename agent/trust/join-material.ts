@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
+import { readJsonFile } from '../core/json-file.js'
 import { ClusterId } from '../mesh/cluster-id.js'
 
 /**
@@ -20,29 +19,11 @@ export const JoinMaterial = z.object({
 export type JoinMaterial = z.infer<typeof JoinMaterial>
 
 export async function readJoinMaterial(path: string): Promise<JoinMaterial | null> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw new HomecloudError('STATE_DIR', `cannot read ${path}: ${(err as Error).message}`)
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  const r = JoinMaterial.safeParse(json)
-  if (!r.success) {
-    const issue = r.error.issues[0]
-    throw new HomecloudError(
-      'JOIN_MATERIAL_INVALID',
-      `${path} is not valid join material (${issue?.path.join('.') || 'file'}: ${issue?.message})`,
-      'copy join.json again from the founder (`homecloud init` wrote it into its state directory)',
-    )
-  }
-  return r.data
+  return readJsonFile(path, JoinMaterial, {
+    code: 'JOIN_MATERIAL_INVALID',
+    what: 'valid join material',
+    hint: 'copy join.json again from the founder (`homecloud init` wrote it into its state directory)',
+  })
 }
 
 export async function writeJoinMaterial(path: string, m: JoinMaterial): Promise<void> {

@@ -32,6 +32,7 @@ const DEAD_GOAL_MS = 3000
 const RSS_GOAL_MB = 90
 const CONVERGE_GOAL_MS = 10_000
 const POLL_MS = 50
+const SMALL_LAB_TIMEOUT_MS = 60_000
 const BIG_LAB_NODES = 50
 const BIG_LAB_TIMEOUT_MS = 300_000
 const LOAD_SAMPLE_MS = 10_000
@@ -43,22 +44,30 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
   const later: Row[] = []
 
   // Each join gets a fresh 4-node lab, so every run is "the 5th node arrives"; the last
-  // lab stays up for the failure-detection and 5-node memory measurements.
-  for (let rep = 1; rep <= reps; rep++) {
+  // lab stays up for the failure-detection and 5-node memory measurements. A lab that
+  // does not converge is a finding (noted), and the run is retried with a fresh one.
+  const trouble: string[] = []
+  for (let attempt = 1; joinRuns.length < reps && attempt <= reps + 2; attempt++) {
+    const rep = joinRuns.length + 1
     let lab: BenchLab | null = null
     try {
       ctx.progress(`join ${rep}/${reps}: starting a 4-node lab`)
-      lab = await benchLab(ctx, `join${rep}`, { nodes: 4 })
+      lab = await benchLab(ctx, `join${attempt}`, { nodes: 4, timeoutMs: SMALL_LAB_TIMEOUT_MS })
       ctx.progress(`join ${rep}/${reps}: 4 nodes converged in ${lab.upMs} ms; adding a 5th`)
       const r = await measureJoin(lab)
       joinRuns.push(r)
+      if (r.trouble) trouble.push(`run ${rep}: ${r.trouble}`)
       ctx.progress(`join ${rep}/${reps}: seen alive by all peers ${fmt(r.fromLabAdd)} ms after labAdd`)
       if (rep === reps) {
         await section(ctx, 'unplug', async () => later.push(...(await measureUnplug(ctx, lab!, reps))))
         await section(ctx, 'idle 5 nodes', async () => later.push(...(await measureIdle(ctx, lab!, idleMs))))
       }
     } catch (err) {
-      ctx.fail(`join run ${rep}`, err)
+      if (!isTimeout(err)) ctx.fail(`join run ${rep}`, err)
+      else {
+        trouble.push(`attempt ${attempt}: a 4-node lab did not converge (${short(err)})`)
+        ctx.progress(`join ${rep}/${reps}: the 4-node lab did not converge; retrying with a fresh one`)
+      }
     } finally {
       await lab?.close()
     }
@@ -66,7 +75,14 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
 
   await section(ctx, 'idle 20 nodes', async () => {
     ctx.progress('starting a 20-node lab')
-    const lab = await benchLab(ctx, 'idle20', { nodes: 20 })
+    let lab: BenchLab
+    try {
+      lab = await benchLab(ctx, 'idle20', { nodes: 20 })
+    } catch (err) {
+      if (!isTimeout(err)) throw err
+      later.push({ metric: 'converge: 20 agents, labUp total', value: null, unit: 'ms', note: short(err) })
+      return
+    }
     try {
       ctx.progress(`20 nodes converged in ${lab.upMs} ms`)
       later.push({
@@ -87,7 +103,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       later.push(...(await measureBigLab(ctx, idleMs))),
     )
 
-  return [...joinRows(joinRuns), ...later]
+  return [...joinRows(joinRuns, trouble), ...later]
 }
 
 async function section(ctx: BenchContext, what: string, fn: () => Promise<unknown>): Promise<void> {
@@ -98,6 +114,11 @@ async function section(ctx: BenchContext, what: string, fn: () => Promise<unknow
   }
 }
 
+const isTimeout = (err: unknown) => /timed out/.test((err as Error)?.message ?? '')
+const short = (err: unknown, chars = 240) => {
+  const m = (err as Error)?.message ?? String(err)
+  return m.length > chars ? `${m.slice(0, chars)}…` : m
+}
 const fmt = (v: number | null) => (v === null ? 'n/a' : String(Math.round(v)))
 const diff = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined ? null : a - b
@@ -117,6 +138,8 @@ interface JoinRun {
   seesAll: number | null
   /** From the newcomer's log: when it had accepted a record from every peer. */
   learnedAll: number | null
+  /** Set when the 5-node lab did not converge after the join. */
+  trouble?: string
 }
 
 async function measureJoin(lab: BenchLab): Promise<JoinRun> {
@@ -141,7 +164,14 @@ async function measureJoin(lab: BenchLab): Promise<JoinRun> {
       { intervalMs: POLL_MS, timeoutMs: 30_000 },
     ),
   ])
-  const node = await adding
+  let trouble: string | undefined
+  const node = await adding.catch(async (err) => {
+    if (!isTimeout(err)) throw err
+    trouble = `the 5-node lab did not converge after the join (${short(err)})`
+    const n = (await readLabFile(lab.dir)).nodes.find((x) => x.name === newName)
+    if (!n) throw err
+    return n
+  })
   const seenAll = lastOf(seen, 'alive')
   const spawn = node.pid ? await startedAtMs(node.pid) : null
   const log = await logTimes(join(lab.dir, 'nodes', newName, 'agent.log'))
@@ -160,14 +190,16 @@ async function measureJoin(lab: BenchLab): Promise<JoinRun> {
     apiUp: diff(first('status page and API listening'), spawn),
     seesAll: diff(own.get(newName)?.seesAll, spawn),
     learnedAll: diff(log.get('member joined the mesh')?.[before.nodes.length - 1], spawn),
+    trouble,
   }
 }
 
-function joinRows(runs: JoinRun[]): Row[] {
-  if (runs.length === 0) return []
-  const col = (k: keyof JoinRun) => runs.map((r) => r[k])
+function joinRows(runs: JoinRun[], trouble: string[]): Row[] {
+  if (runs.length === 0 && trouble.length === 0) return []
+  type Timing = Exclude<keyof JoinRun, 'trouble'>
+  const col = (k: Timing) => runs.map((r) => r[k])
   const goal = { max: JOIN_GOAL_MS }
-  const info = (metric: string, k: keyof JoinRun, note?: string): Row => ({
+  const info = (metric: string, k: Timing, note?: string): Row => ({
     metric,
     value: median(col(k)),
     unit: 'ms',
@@ -179,7 +211,9 @@ function joinRows(runs: JoinRun[]): Row[] {
       value: median(col('fromLabAdd')),
       unit: 'ms',
       goal,
-      note: `${runsNote(col('fromLabAdd'), 'ms')}; a fresh 4-node lab per run, peers polled every ${POLL_MS} ms`,
+      note:
+        `${runsNote(col('fromLabAdd'), 'ms')}; a fresh 4-node lab per run, peers polled every ${POLL_MS} ms` +
+        (trouble.length > 0 ? `; NOT CONVERGED: ${trouble.join(' | ')}` : ''),
     },
     { metric: 'join: labAdd → alive on all 4 peers, max', value: max(col('fromLabAdd')), unit: 'ms', goal },
     info(
