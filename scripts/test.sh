@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-# Whatever happens (failure, Ctrl-C), leave no test process, namespace or bridge behind.
+# Whatever happens (failure, Ctrl-C), leave no test process, namespace or bridge behind
+# (only this run's: labs are named after HOMECLOUD_TEST_RUN).
+export HOMECLOUD_TEST_RUN="${HOMECLOUD_TEST_RUN:-$$}"
 trap 'node --import tsx test/support/reap.ts || true' EXIT
 
 echo "» static checks"

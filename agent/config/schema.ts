@@ -32,8 +32,8 @@ export const AgentConfig = z
     mesh: z
       .object({
         heartbeatMs: z.number().int().min(50).max(60_000).default(500),
-        suspectAfterMs: z.number().int().min(100).max(600_000).default(1500),
-        deadAfterMs: z.number().int().min(100).max(600_000).default(1500),
+        suspectAfterMs: z.number().int().min(100).max(600_000).default(1200),
+        deadAfterMs: z.number().int().min(100).max(600_000).default(1200),
         frameBytesMax: z
           .number()
           .int()

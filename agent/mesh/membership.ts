@@ -9,7 +9,7 @@ export interface MembershipTimings {
   deadAfterMs: number
 }
 
-export const DEFAULT_TIMINGS: MembershipTimings = { suspectAfterMs: 1500, deadAfterMs: 1500 }
+export const DEFAULT_TIMINGS: MembershipTimings = { suspectAfterMs: 1200, deadAfterMs: 1200 }
 
 export interface Member {
   signed: SignedRecord

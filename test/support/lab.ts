@@ -7,6 +7,14 @@ import type { LabFile } from '../../lab/lab-file.js'
 import { type LabUpOptions, labDown, labUp, nodeUrl } from '../../lab/launcher.js'
 import { fetchClusterView, waitFor } from '../../lab/wait.js'
 
+/**
+ * Test lab directories start with this prefix; scripts/test.sh sets HOMECLOUD_TEST_RUN so
+ * its reaper removes what this run left behind and nothing of another run.
+ */
+export function testLabPrefix(): string {
+  return `hc-test-lab-${process.env.HOMECLOUD_TEST_RUN ?? 'adhoc'}-`
+}
+
 const cleanups = new Set<() => Promise<void>>()
 let handlersInstalled = false
 
@@ -36,7 +44,7 @@ export const TEST_MESH = { heartbeatMs: 300, suspectAfterMs: 2000, deadAfterMs: 
 
 /** A lab in a fresh temp dir, torn down (processes, namespaces, files) after the test file. */
 export async function startLab(opts: Omit<LabUpOptions, 'dir'> & { keep?: boolean } = {}): Promise<LabFile> {
-  const dir = await mkdtemp(join(tmpdir(), 'hc-test-lab-'))
+  const dir = await mkdtemp(join(tmpdir(), testLabPrefix()))
   const cleanup = async () => {
     await labDown(dir).catch(() => {})
     if (!process.env.HOMECLOUD_KEEP_LABS) await rm(dir, { recursive: true, force: true })

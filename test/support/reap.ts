@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { destroyLabNetwork, listLabNamespaces } from '../../lab/netns/index.js'
 import { LAB_ENV } from '../../lab/processes.js'
+import { testLabPrefix } from './lab.js'
 
-const testPrefix = join(tmpdir(), 'hc-test-lab-')
+const testPrefix = join(tmpdir(), testLabPrefix())
 let killed = 0
 for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number)) {
   const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')
