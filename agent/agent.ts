@@ -63,6 +63,12 @@ export async function startAgent(
     events,
     counters,
     connections: () => transportRef?.connections() ?? [],
+    members: () =>
+      (meshRef?.table.all() ?? []).map((m) => ({
+        id: m.signed.body.id,
+        name: m.signed.body.name,
+        addresses: m.signed.body.addresses,
+      })),
     onCertificate: (material) => void tls?.update(material),
     onRevoked: (ids) => meshRef?.expel(ids),
   })
@@ -191,6 +197,7 @@ export async function startAgent(
       nowMs: () => clock.nowMs(),
       caPem: () => book.ca,
       revokedSerials: () => new Set((book.revocationList?.entries ?? []).map((e) => e.serial)),
+      isRevoked: (nodeId) => book.isRevoked(nodeId),
       isSigner: () => trust.isSigner,
       approve: (node) => trust.approve(node),
       revoke: (node, reason) => {

@@ -12,6 +12,8 @@ export interface TlsApiDeps {
   nowMs: () => number
   caPem: () => string | null
   revokedSerials: () => Set<string>
+  /** A revoked node is refused whatever certificate of it is shown (an older one too). */
+  isRevoked: (nodeId: string) => boolean
   isSigner: () => boolean
   approve: (node: string) => { id: string; name: string } | null
   /** Resolves a member by name or id, then revokes it; null when unknown. */
@@ -63,12 +65,14 @@ export function buildTlsApi(
       revoked: deps.revokedSerials(),
       profiles: ['admin', 'agent'],
     })
-    if (!check.ok) {
-      deps.counters.inc('homecloud_api_rejected_total', { reason: check.reason })
+    const revokedNode = check.ok && check.profile === 'agent' && deps.isRevoked(check.commonName)
+    if (!check.ok || revokedNode) {
+      const reason = check.ok ? 'revoked' : check.reason
+      deps.counters.inc('homecloud_api_rejected_total', { reason })
       return reply.code(401).send({
         error: 'ADMIN_UNAUTHORIZED',
-        reason: check.reason,
-        message: `client certificate refused: ${check.reason}`,
+        reason,
+        message: `client certificate refused: ${reason}`,
       })
     }
     req.peer = check

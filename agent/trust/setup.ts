@@ -35,6 +35,7 @@ export async function setUpTrust(init: {
   events: EventLog
   counters: Counters
   connections: () => PeerConn[]
+  members: () => { id: string; name: string; addresses: string[] }[]
   onCertificate: (c: { certPem: string; keyPem: string; caPem: string }) => void
   onRevoked: (ids: string[]) => void
 }): Promise<TrustSetup> {
@@ -95,6 +96,7 @@ export async function setUpTrust(init: {
       book,
       store,
       connections: init.connections,
+      members: init.members,
       onCertificate: init.onCertificate,
       onRevoked: init.onRevoked,
     },

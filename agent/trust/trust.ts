@@ -1,5 +1,6 @@
 import type { Clock, Timer } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
+import { HomecloudError } from '../core/errors.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
@@ -52,6 +53,8 @@ export interface TrustComponents {
   book: CertBook
   store: TrustStore
   connections: () => PeerConn[]
+  /** Current members (mesh view): names, ids and addresses a signer must not hand out twice. */
+  members: () => { id: string; name: string; addresses: string[] }[]
   /** Our certificate changed (joined or renewed): the TLS server reloads it. */
   onCertificate: (cert: { certPem: string; keyPem: string; caPem: string }) => void
   /** These nodes were revoked: cut their connections, forget them. */
@@ -62,6 +65,7 @@ const RETRY_MS = 2000
 const PENDING_FORGET_MS = 5 * 60_000
 const CANDIDATES_MAX = 64
 const ASK_INTERVAL_MS = 2000
+const REFUSAL_CHARS_MAX = 500
 
 /**
  * Who is a member: joining with the secret, signing (on nodes holding the CA key),
@@ -199,8 +203,7 @@ export class Trust {
   handle(conn: PeerConn, msg: MeshMessage): void {
     switch (msg.t) {
       case 'hello':
-        this.onCert(conn, msg.cert, true)
-        if (msg.ask) this.sendCerts(conn)
+        if (this.onCert(conn, msg.cert, true) && msg.ask) this.sendCerts(conn)
         return
       case 'certs':
         for (const pem of msg.certs) this.onCert(conn, pem, false)
@@ -243,18 +246,19 @@ export class Trust {
     }
   }
 
-  private onCert(conn: PeerConn, pem: string, own: boolean): void {
+  /** Verify and keep a member certificate; true when it was accepted. */
+  private onCert(conn: PeerConn, pem: string, own: boolean): boolean {
     let nodeId: string
     try {
       nodeId = readCertificate(pem).commonName
     } catch {
       this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'bad-certificate' })
-      return
+      return false
     }
     // A hello is the sender's own certificate: its Noise key must be the node's key.
     if (own && nodeId !== nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))) {
       this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'impersonation' })
-      return
+      return false
     }
     const known = this.c.book.isMember(nodeId)
     const r = this.c.book.add(nodeId, pem)
@@ -269,9 +273,10 @@ export class Trust {
             'refused a peer certificate',
           )
       }
-      return
+      return false
     }
     if (!known) this.c.log.debug({ member: nodeId }, 'member certificate verified')
+    return true
   }
 
   // ---- joining (the node without a certificate) ----
@@ -385,7 +390,9 @@ export class Trust {
       approved: this.approvals.has(nodeId),
       renewalOf: msg.mode === 'renew' && this.c.book.isMember(nodeId) ? 'valid-cert' : 'none',
     })
-    const refuse = (reason: string, message: string) => {
+    const refuse = (reason: string, text: string) => {
+      // The wire bounds the message; a long CSR name quoted in it must not make it unreadable.
+      const message = text.length > REFUSAL_CHARS_MAX ? `${text.slice(0, REFUSAL_CHARS_MAX - 1)}…` : text
       this.c.counters.inc('homecloud_joins_refused_total', { reason })
       this.c.log.warn(
         { peer: conn.remoteKeyHex.slice(0, 12), node: nodeId, reason },
@@ -431,18 +438,27 @@ export class Trust {
       conn.write(encodeFrame({ t: 'join-pending', code }))
       return
     }
+    // Names, ids and addresses of every other member are theirs alone: a joiner (or a
+    // renewal) may not take them, or its certificate would pass for theirs.
+    const others = this.c.members().filter((m) => m.id !== nodeId)
+    if (others.some((m) => m.name === msg.name)) {
+      refuse('name-taken', `the name ${msg.name} belongs to another member`)
+      return
+    }
     let cert: { certPem: string; serial: string }
     try {
       cert = signCertificate({
         profile: 'agent',
         identity: { nodeId, nodeName: msg.name, ips: conn.remoteHost ? [conn.remoteHost] : [] },
+        reservedNames: others.flatMap((m) => [m.id, m.name, ...m.addresses]),
         csrPem: msg.csr,
         ca: this.init.ca,
         clock: this.c.clock,
         validityMs: this.cluster.certValidityMs,
       })
     } catch (err) {
-      refuse('bad-csr', (err as Error).message)
+      const code = err instanceof HomecloudError ? `${err.code}: ` : ''
+      refuse('bad-csr', `certificate request refused: ${code}${(err as Error).message}`)
       return
     }
     this.c.book.add(nodeId, cert.certPem)

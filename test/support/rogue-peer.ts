@@ -3,15 +3,28 @@
 // It holds a real Noise identity, dials one lab agent directly and sends it bad input
 // for one scenario, printing one JSON line per action on stdout. It never sends a
 // valid record of its own cluster identity, so it must never become a member.
+// The join scenarios speak the trust layer's join protocol (agent/trust) with a
+// wrong secret, replayed proofs and CSRs asking for what they may not have.
+import { createHash } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { realpathSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
 import HyperDHT from 'hyperdht'
+import forge from 'node-forge'
 import { z } from 'zod'
+import { type Identity, identityFromPem, nodeIdFromPublicKey } from '../../agent/identity/identity.js'
 import { newClusterId } from '../../agent/mesh/cluster-id.js'
 import { parseMessage } from '../../agent/mesh/intake.js'
 import { type SignedRecord, signRecord } from '../../agent/mesh/record.js'
 import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from '../../agent/mesh/wire.js'
+import { readCertificate } from '../../agent/pki/cert.js'
+import { createCsr } from '../../agent/pki/csr.js'
+import { forgePublicKeyOf, generateRsaKeyPem, signSha256 } from '../../agent/pki/keys.js'
+import { joinProof, proofMatches, replyProof } from '../../agent/trust/join-proof.js'
 import { newIdentity, recordBody } from './records.js'
 
 export const SCENARIOS = [
@@ -24,10 +37,28 @@ export const SCENARIOS = [
   'oversized',
   /** Not run by the suite: reproduces an unauthenticated suspect/dead notice (see bad-input.test.ts). */
   'forged-notice',
+  // Trust layer (join-bad-input.test.ts): the victim is the signer unless noted.
+  /** Its own record, then a join whose proof uses a made-up secret. */
+  'join-wrong-secret',
+  /** A valid join on connection A; the same frame replayed on B (same key) and C (another key). */
+  'join-replay',
+  /** Valid proofs, CSRs naming someone else: another node's id, a key that did not sign it, a huge CN. */
+  'join-csr-mismatch',
+  /** Valid proofs, CSRs asking for rights: CA:TRUE, keyCertSign, another node's SANs (made by OpenSSL). */
+  'join-csr-rights',
+  /** A valid proof and a clean CSR, but the join names itself as another member (its DNS SAN). */
+  'join-name-taken',
+  /** A join frame whose csr is over the wire limit. */
+  'join-oversized-csr',
+  /** Certificates with one signature byte flipped, as hello (own and a member's) and as certs. */
+  'tampered-cert',
+  /** Sends nothing: reports what the agent shows a newcomer (records, certificates). */
+  'listen',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
-const Target = z.object({ key: z.string().regex(/^[0-9a-f]{64}$/), host: z.string(), port: z.number().int() })
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
+const Target = z.object({ key: Hex64, host: z.string(), port: z.number().int() })
 export const RogueArgs = z.object({
   clusterId: z.string(),
   /** Lab nodes: all are the DHT bootstrap list (never empty, so never public nodes); `dial` picks the victim. */
@@ -36,32 +67,62 @@ export const RogueArgs = z.object({
   /** A loopback address of our own for the rogue's DHT node. */
   host: z.string().regex(/^127\./),
   scenario: z.enum(SCENARIOS),
+  /** The cluster's join secret (join scenarios that must get past the proof). */
+  secret: Hex64.optional(),
+  /** Our ed25519 identity (PKCS#8 PEM); a fresh one when absent. */
+  identityPem: z.string().optional(),
+  /** Another member whose names the CSRs claim. */
+  other: z.object({ id: z.string(), name: z.string(), address: z.string() }).optional(),
+  /** tampered-cert: a valid agent certificate for our own identity, flipped before it is sent. */
+  ownCert: z.string().optional(),
 })
 export type RogueArgs = z.input<typeof RogueArgs>
 
 /** One stdout line: what the rogue did, and which drop it expects the agent to count. */
 export interface RogueLine {
-  event: 'ready' | 'connected' | 'sent' | 'captured' | 'closed' | 'done' | 'error'
+  event: 'ready' | 'connected' | 'sent' | 'captured' | 'reply' | 'closed' | 'done' | 'error'
   [k: string]: unknown
+}
+
+/** What came back for a join: the trust layer's answer, summarised for the test. */
+export interface JoinReply {
+  t: 'join-signed' | 'join-pending' | 'join-refused' | 'join-not-signer' | 'unparsed' | 'none'
+  reason?: string
+  message?: string
+  code?: string
+  /** join-signed: the certificate's CN and profile, and whether the reply proof verified. */
+  certCn?: string
+  certProfile?: string
+  certDnsNames?: string[]
+  certIps?: string[]
+  replyProofOk?: boolean
+  /** unparsed: why our schema refused the frame. */
+  detail?: string
 }
 
 /** The part of hyperdht's encrypted stream we use (the package ships no types). */
 interface NoiseSocket extends EventEmitter {
   remotePublicKey: Buffer
+  handshakeHash: Buffer | null
   write(b: Buffer): boolean
   destroy(): void
 }
 
 const connectTimeoutMs = 15_000
 const captureTimeoutMs = 10_000
+/** A signer answers a join within milliseconds; this allows for a loaded 2-core machine. */
+const replyTimeoutMs = 20_000
 /** Time for the agent to read what we sent before we hang up. */
 const drainMs = 800
 /** Declared by the oversized frame: far above any frameBytesMax the config allows (1 MiB). */
 const oversizedDeclaredBytes = 10 * 1024 * 1024
+const dhtDestroyMsMax = 2000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+const startedMs = Date.now()
+/** Prints one line, stamped with the milliseconds since start (slow steps show up in reports). */
 function out(line: RogueLine): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
+  process.stdout.write(`${JSON.stringify({ ...line, ms: Date.now() - startedMs })}\n`)
 }
 
 /** A length-prefixed frame around arbitrary bytes, valid JSON or not. */
@@ -73,11 +134,172 @@ function rawFrame(body: Buffer | string): Buffer {
   return frame
 }
 
+export const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex')
+
+/**
+ * The same certificate with the last byte of its DER flipped: the last byte of the
+ * signature BIT STRING, so it still parses but no longer verifies.
+ */
+export function flipSignatureByte(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64')
+  der[der.length - 1] = der[der.length - 1]! ^ 0x01
+  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n')
+  return `-----BEGIN CERTIFICATE-----\n${b64.trimEnd()}\n-----END CERTIFICATE-----\n`
+}
+
+/** A CSR for `commonName` whose subject key is not the key that signed it. */
+function csrSignedByAnotherKey(commonName: string): string {
+  const csr = forge.pki.createCertificationRequest()
+  csr.publicKey = forgePublicKeyOf(generateRsaKeyPem())
+  csr.setSubject([{ shortName: 'CN', value: commonName }])
+  signSha256(csr, generateRsaKeyPem())
+  return forge.pki.certificationRequestToPem(csr)
+}
+
+/** A CSR made by OpenSSL, with extensions a joiner may not ask for. */
+async function opensslCsr(commonName: string, addext: string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'hc-rogue-csr-'))
+  try {
+    await writeFile(join(dir, 'k.pem'), generateRsaKeyPem(), { mode: 0o600 })
+    const args = ['req', '-new', '-key', 'k.pem', '-subj', `/CN=${commonName}`, '-sha256']
+    for (const e of addext) args.push('-addext', e)
+    const r = await execa('openssl', [...args, '-out', 'r.csr'], { cwd: dir, reject: false, all: true })
+    if (r.exitCode !== 0) throw new Error(`openssl req failed: ${r.all}`)
+    return await readFile(join(dir, 'r.csr'), 'utf8')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const JOIN_REPLIES = new Set(['join-signed', 'join-pending', 'join-refused', 'join-not-signer'])
+
+/** One Noise connection to the victim and everything it told us. */
+class Conn {
+  readonly captured = new Map<string, SignedRecord>()
+  /** CN → sha256 of the PEM, for every certificate the agent showed us (hello, certs). */
+  readonly certs = new Map<string, string>()
+  readonly certPems = new Map<string, string>()
+  frames = 0
+  closed = false
+  readonly closedP: Promise<void>
+  private readonly replies: JoinReply[] = []
+  private wake: (() => void) | null = null
+  private readonly decoder = new FrameDecoder()
+
+  constructor(
+    readonly label: string,
+    readonly socket: NoiseSocket,
+    private readonly secret: string | undefined,
+    private readonly nodeId: string,
+  ) {
+    this.closedP = new Promise<void>((resolve) =>
+      socket.once('close', () => {
+        this.closed = true
+        this.wake?.()
+        resolve()
+      }),
+    )
+    socket.on('error', (err: Error) =>
+      out({ event: 'error', where: `socket ${label}`, message: err.message }),
+    )
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+  }
+
+  get handshakeHash(): Buffer {
+    return Buffer.from(this.socket.handshakeHash ?? Buffer.alloc(0))
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const f of this.decoder.push(chunk)) {
+      if (!f.ok) continue
+      this.frames++
+      const p = parseMessage(f.payload)
+      if (!p.ok) {
+        this.push({ t: 'unparsed', detail: p.detail })
+        continue
+      }
+      const msg = p.msg
+      const recs = msg.t === 'rec' ? [msg.r] : msg.t === 'relay' ? msg.rs : []
+      // Keep the first copy seen of each member: the oldest evidence, replayed later.
+      for (const r of recs) if (!this.captured.has(r.body.id)) this.captured.set(r.body.id, r)
+      const pems = msg.t === 'hello' ? [msg.cert] : msg.t === 'certs' ? msg.certs : []
+      for (const pem of pems) {
+        try {
+          const cn = readCertificate(pem).commonName
+          this.certs.set(cn, sha256Hex(pem))
+          this.certPems.set(cn, pem)
+        } catch {}
+      }
+      if (JOIN_REPLIES.has(msg.t)) this.push(this.summarise(msg))
+    }
+  }
+
+  private summarise(msg: MeshMessage): JoinReply {
+    switch (msg.t) {
+      case 'join-refused':
+        return { t: msg.t, reason: msg.reason, message: msg.message }
+      case 'join-pending':
+        return { t: msg.t, code: msg.code }
+      case 'join-signed': {
+        let info: Pick<ReturnType<typeof readCertificate>, 'commonName' | 'profile' | 'dnsNames' | 'ips'> = {
+          commonName: '',
+          profile: 'unknown',
+          dnsNames: [],
+          ips: [],
+        }
+        try {
+          info = readCertificate(msg.cert)
+        } catch {}
+        const replyProofOk =
+          this.secret !== undefined &&
+          msg.proof !== undefined &&
+          proofMatches(replyProof(this.secret, this.handshakeHash, this.nodeId, msg.cert, msg.ca), msg.proof)
+        return {
+          t: msg.t,
+          certCn: info.commonName,
+          certProfile: info.profile,
+          certDnsNames: info.dnsNames,
+          certIps: info.ips,
+          replyProofOk,
+        }
+      }
+      default:
+        return { t: 'join-not-signer' }
+    }
+  }
+
+  private push(r: JoinReply): void {
+    this.replies.push(r)
+    this.wake?.()
+  }
+
+  /** The next join answer (or unparseable frame); 'none' when nothing came in time or the agent hung up. */
+  async nextReply(timeoutMs = replyTimeoutMs): Promise<JoinReply> {
+    const deadline = Date.now() + timeoutMs
+    while (this.replies.length === 0 && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        this.wake = () => {
+          clearTimeout(t)
+          resolve()
+        }
+      })
+      this.wake = null
+    }
+    return this.replies.shift() ?? { t: 'none' }
+  }
+
+  /** Answers that arrived although we asked nothing (checked at the end). */
+  unasked(): JoinReply[] {
+    return this.replies.splice(0)
+  }
+}
+
 async function main(): Promise<void> {
   const args = RogueArgs.parse(JSON.parse(process.argv[2] ?? '{}'))
   const target = args.targets[args.dial]
   if (!target) throw new Error(`no target ${args.dial}`)
-  const me = newIdentity()
+  const me: Identity = args.identityPem ? identityFromPem(args.identityPem) : newIdentity()
   const keyPair = HyperDHT.keyPair(me.seed)
   if (!keyPair.publicKey.equals(me.publicKey)) throw new Error('Noise key differs from the record key')
   const dht = new HyperDHT({
@@ -91,59 +313,98 @@ async function main(): Promise<void> {
   const bootstrapNodes = dht.bootstrapNodes.map((n) => `${n.host}:${n.port}`)
   out({ event: 'ready', id: me.id, publicKey: me.publicKey.toString('hex'), host: args.host, bootstrapNodes })
 
-  const socket = dht.connect(Buffer.from(target.key, 'hex'), {
-    relayAddresses: [{ host: target.host, port: target.port }],
-    keyPair,
-  }) as NoiseSocket
-  let closed = false
-  const closedP = new Promise<void>((resolve) =>
-    socket.once('close', () => {
-      closed = true
-      resolve()
-    }),
-  )
-  socket.on('error', (err: Error) => out({ event: 'error', where: 'socket', message: err.message }))
+  /** A new connection to the victim with `who`'s Noise key, open and ready. */
+  const connect = async (label: string, who: Identity): Promise<Conn> => {
+    const kp = HyperDHT.keyPair(who.seed)
+    const socket = dht.connect(Buffer.from(target.key, 'hex'), {
+      relayAddresses: [{ host: target.host, port: target.port }],
+      keyPair: kp,
+    }) as NoiseSocket
+    const c = new Conn(label, socket, args.secret, who.id)
+    await Promise.race([
+      new Promise<void>((resolve) => socket.once('open', resolve)),
+      c.closedP.then(() => {
+        throw new Error(`connection ${label} closed before it opened`)
+      }),
+      sleep(connectTimeoutMs).then(() => {
+        throw new Error(`no connection to ${target.host}:${target.port} after ${connectTimeoutMs} ms`)
+      }),
+    ])
+    out({
+      event: 'connected',
+      conn: label,
+      id: who.id,
+      remote: Buffer.from(socket.remotePublicKey).toString('hex'),
+      handshakeHash: c.handshakeHash.toString('hex'),
+    })
+    return c
+  }
+  const hangUp = async (c: Conn) => {
+    if (!c.closed) c.socket.destroy()
+    await Promise.race([c.closedP, sleep(5000)])
+    out({ event: 'closed', conn: c.label })
+  }
 
-  // Everything the agent sends us: its own heartbeat and relays of the other members.
-  const captured = new Map<string, SignedRecord>()
-  let frames = 0
-  const decoder = new FrameDecoder()
-  socket.on('data', (chunk: Buffer) => {
-    for (const f of decoder.push(chunk)) {
-      if (!f.ok) continue
-      frames++
-      const p = parseMessage(f.payload)
-      if (!p.ok) continue
-      const recs = p.msg.t === 'rec' ? [p.msg.r] : p.msg.t === 'relay' ? p.msg.rs : []
-      // Keep the first copy seen of each member: the oldest evidence, replayed later.
-      for (const r of recs) if (!captured.has(r.body.id)) captured.set(r.body.id, r)
-    }
-  })
+  const conn = await connect('A', me)
+  const socket = conn.socket
 
-  await Promise.race([
-    new Promise<void>((resolve) => socket.once('open', resolve)),
-    closedP.then(() => {
-      throw new Error('connection closed before it opened')
-    }),
-    sleep(connectTimeoutMs).then(() => {
-      throw new Error(`no connection to ${target.host}:${target.port} after ${connectTimeoutMs} ms`)
-    }),
-  ])
-  out({ event: 'connected', remote: Buffer.from(socket.remotePublicKey).toString('hex') })
-
-  const send = (what: string, expect: string, buf: Buffer, count = 1) => {
-    socket.write(buf)
-    out({ event: 'sent', what, expect, count, bytes: buf.length })
+  const send = (what: string, expect: string, buf: Buffer, count = 1, c: Conn = conn) => {
+    c.socket.write(buf)
+    out({ event: 'sent', conn: c.label, what, expect, count, bytes: buf.length })
   }
   const frame = (msg: MeshMessage) => encodeFrame(msg)
+  /** Sends a join and prints what came back. */
+  const ask = async (what: string, expect: string, buf: Buffer, c: Conn = conn): Promise<JoinReply> => {
+    send(what, expect, buf, 1, c)
+    const reply = await c.nextReply()
+    out({ event: 'reply', conn: c.label, what, expect, ...reply })
+    return reply
+  }
+  const needSecret = (): string => {
+    if (!args.secret) throw new Error(`${args.scenario} needs the join secret`)
+    return args.secret
+  }
+  const needOther = () => {
+    if (!args.other) throw new Error(`${args.scenario} needs another member (other)`)
+    return args.other
+  }
+  const ownName = `rogue-${me.id.slice(0, 6)}`
+  /** A join as the agent sends it: the proof binds secret, this connection, our id and the CSR. */
+  const joinFrame = (o: { secret: string; csrPem: string; name?: string; c?: Conn }) =>
+    frame({
+      t: 'join',
+      mode: 'join',
+      name: o.name ?? ownName,
+      csr: o.csrPem,
+      proof: joinProof(o.secret, (o.c ?? conn).handshakeHash, me.id, o.csrPem),
+    })
   /** Other members' real records, as relayed to us by the victim. */
   const othersCaptured = async (): Promise<SignedRecord[]> => {
     const deadline = Date.now() + captureTimeoutMs
     for (;;) {
-      const others = [...captured.values()].filter((r) => r.body.publicKey !== target.key)
+      const others = [...conn.captured.values()].filter((r) => r.body.publicKey !== target.key)
       if (others.length > 0 || Date.now() > deadline) {
-        out({ event: 'captured', ids: [...captured.keys()], others: others.map((r) => r.body.id), frames })
+        out({
+          event: 'captured',
+          ids: [...conn.captured.keys()],
+          others: others.map((r) => r.body.id),
+          frames: conn.frames,
+        })
         if (others.length === 0) throw new Error('the agent relayed no member records to capture')
+        return others
+      }
+      await sleep(100)
+    }
+  }
+  /** Member certificates the victim showed us, other than its own and ours. */
+  const memberCertsCaptured = async (): Promise<[string, string][]> => {
+    const victimId = nodeIdFromPublicKey(Buffer.from(target.key, 'hex'))
+    const deadline = Date.now() + captureTimeoutMs
+    for (;;) {
+      const others = [...conn.certPems].filter(([cn]) => cn !== victimId && cn !== me.id)
+      if (others.length > 0 || Date.now() > deadline) {
+        out({ event: 'captured', certs: [...conn.certs.keys()], others: others.map(([cn]) => cn) })
+        if (others.length === 0) throw new Error('the agent showed no member certificates to capture')
         return others
       }
       await sleep(100)
@@ -152,7 +413,7 @@ async function main(): Promise<void> {
   const ownBody = (over: Parameters<typeof recordBody>[1] = {}) =>
     recordBody(me, {
       cluster: args.clusterId,
-      name: `rogue-${me.id.slice(0, 6)}`,
+      name: ownName,
       addresses: [args.host],
       ...over,
     })
@@ -275,15 +536,159 @@ async function main(): Promise<void> {
       const header = Buffer.alloc(4 + 64)
       header.writeUInt32BE(oversizedDeclaredBytes, 0)
       send(`frame header declaring ${oversizedDeclaredBytes} bytes`, 'oversized', header)
-      await Promise.race([closedP, sleep(5000)])
+      await Promise.race([conn.closedP, sleep(5000)])
+      break
+    }
+    case 'join-wrong-secret': {
+      // As a real joiner does: our own (valid, uncertified) record first, then the join.
+      send(
+        'own signed record before joining',
+        'uncertified',
+        frame({ t: 'rec', r: signRecord(ownBody(), me) }),
+      )
+      const wrong = createHash('sha256').update(`not the secret ${me.id}`).digest('hex')
+      const { csrPem } = createCsr({ commonName: me.id })
+      await ask(
+        'join with a proof under a wrong secret',
+        'join-refused:bad-proof',
+        joinFrame({ secret: wrong, csrPem }),
+      )
+      break
+    }
+    case 'join-replay': {
+      const secret = needSecret()
+      const { csrPem } = createCsr({ commonName: me.id })
+      const original = joinFrame({ secret, csrPem })
+      const a = await ask('valid join on connection A', 'join-signed', original)
+      if (a.t !== 'join-signed') break
+      await hangUp(conn)
+      // The very same bytes on a new Noise session of the same key: a different handshake hash.
+      const b = await connect('B', me)
+      await ask('join frame of A replayed on connection B (same key)', 'join-refused:bad-proof', original, b)
+      await hangUp(b)
+      // And by someone else who got hold of the frame.
+      const thief = newIdentity()
+      const c = await connect('C', thief)
+      await ask(
+        'join frame of A replayed on connection C (another key)',
+        'join-refused:bad-proof',
+        original,
+        c,
+      )
+      await hangUp(c)
+      break
+    }
+    case 'join-csr-mismatch': {
+      const secret = needSecret()
+      const other = needOther()
+      await ask(
+        "CSR with another node's id as CN",
+        'join-refused:bad-csr',
+        joinFrame({ secret, csrPem: createCsr({ commonName: other.id }).csrPem }),
+      )
+      await ask(
+        'CSR whose subject key did not sign it',
+        'join-refused:bad-csr',
+        joinFrame({ secret, csrPem: csrSignedByAnotherKey(me.id) }),
+      )
+      // A CN far longer than a node id: the refusal quotes it, and must still reach us intact.
+      await ask(
+        'CSR with a 600-character CN',
+        'join-refused:bad-csr',
+        joinFrame({ secret, csrPem: createCsr({ commonName: `${me.id}${'x'.repeat(580)}` }).csrPem }),
+      )
+      break
+    }
+    case 'join-csr-rights': {
+      const secret = needSecret()
+      const other = needOther()
+      const asks: [string, string[]][] = [
+        ['CSR asking for CA:TRUE', ['basicConstraints=critical,CA:TRUE']],
+        ['CSR asking for keyCertSign', ['keyUsage=critical,keyCertSign,cRLSign']],
+        [`CSR asking for another node's name (DNS:${other.name})`, [`subjectAltName=DNS:${other.name}`]],
+        [`CSR asking for another node's id (DNS:${other.id})`, [`subjectAltName=DNS:${other.id}`]],
+        [
+          `CSR asking for another node's address (IP:${other.address})`,
+          [`subjectAltName=IP:${other.address}`],
+        ],
+      ]
+      for (const [what, addext] of asks) {
+        const csrPem = await opensslCsr(me.id, addext)
+        await ask(what, 'join-refused:bad-csr', joinFrame({ secret, csrPem }))
+      }
+      break
+    }
+    case 'join-name-taken': {
+      const secret = needSecret()
+      const other = needOther()
+      const { csrPem } = createCsr({ commonName: me.id })
+      await ask(
+        `join naming itself ${other.name} (another member's name)`,
+        'join-refused',
+        joinFrame({ secret, csrPem, name: other.name }),
+      )
+      break
+    }
+    case 'join-oversized-csr': {
+      const secret = args.secret ?? createHash('sha256').update('any').digest('hex')
+      const body = 'A'.repeat(WIRE_LIMITS.pemCharsMax + 1000)
+      const csr = `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n`
+      const proof = joinProof(secret, conn.handshakeHash, me.id, csr)
+      send(
+        `join frame with a ${csr.length}-character csr`,
+        'malformed',
+        rawFrame(JSON.stringify({ t: 'join', mode: 'join', name: ownName, csr, proof })),
+      )
+      const reply = await conn.nextReply(3000)
+      out({ event: 'reply', conn: conn.label, what: 'oversized csr', expect: 'none', ...reply })
+      break
+    }
+    case 'tampered-cert': {
+      if (!args.ownCert) throw new Error('tampered-cert needs ownCert')
+      const [[memberCn, memberPem]] = (await memberCertsCaptured()) as [[string, string]]
+      send(
+        'hello with our own certificate, one signature byte flipped',
+        'bad-certificate',
+        frame({ t: 'hello', cert: flipSignatureByte(args.ownCert), ask: false }),
+      )
+      send(
+        `certs with member ${memberCn}'s certificate, one signature byte flipped`,
+        'bad-certificate',
+        frame({ t: 'certs', certs: [flipSignatureByte(memberPem)] }),
+      )
+      // Someone else's certificate as our own: refused before its signature is even looked at.
+      send(
+        `hello with member ${memberCn}'s certificate, one signature byte flipped`,
+        'impersonation',
+        frame({ t: 'hello', cert: flipSignatureByte(memberPem), ask: true }),
+      )
+      out({ event: 'captured', member: memberCn, memberSha: sha256Hex(memberPem) })
+      break
+    }
+    case 'listen': {
+      // What a newcomer is shown: the agent sends its record, view and certificates at once.
+      await sleep(1500)
       break
     }
   }
 
-  await Promise.race([closedP, sleep(drainMs)])
-  out({ event: 'done', closedByPeer: closed, framesReceived: frames, captured: [...captured.keys()] })
-  if (!closed) socket.destroy()
-  await dht.destroy({ force: true })
+  await Promise.race([conn.closedP, sleep(drainMs)])
+  out({
+    event: 'done',
+    closedByPeer: conn.closed,
+    framesReceived: conn.frames,
+    captured: [...conn.captured.keys()],
+    certs: Object.fromEntries(conn.certs),
+    unasked: conn.unasked(),
+  })
+  if (!conn.closed) socket.destroy()
+  // Everything is reported; a DHT teardown can take seconds on a loaded machine, and
+  // process.exit ends whatever is left of it.
+  const destroyed = await Promise.race([
+    dht.destroy({ force: true }).then(() => true),
+    sleep(dhtDestroyMsMax),
+  ])
+  if (destroyed !== true) out({ event: 'closed', what: `dht teardown cut short after ${dhtDestroyMsMax} ms` })
 }
 
 // Run only as a script: the test imports this module for its types and scenario list.
