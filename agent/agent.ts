@@ -136,15 +136,17 @@ export async function startAgent(
       }),
     },
   )
+  // The mesh listens (and knows its incarnation) before the first connection can
+  // arrive: a connection accepted earlier would have no frame decoder and be ignored.
+  meshRef = mesh
+  await mesh.start()
+  trust.start()
   await transport.start()
   const dhtAddr = transport.dhtAddress()
   log.info(
     { dht: dhtAddr && formatHostPort(dhtAddr), bootstrap: transport.bootstrapNodes().map(formatHostPort) },
     'mesh transport up',
   )
-  meshRef = mesh
-  await mesh.start()
-  trust.start()
 
   let stopMdns: (() => Promise<void>) | null = null
   if (config.mdns) {
@@ -182,6 +184,7 @@ export async function startAgent(
       dhtAddress: dhtAddr ? formatHostPort(dhtAddr) : null,
       bootstrapNodes: transport.bootstrapNodes().map(formatHostPort),
       connections: transport.peerCount(),
+      links: transport.connections().map((c) => ({ peer: c.remoteKeyHex.slice(0, 12), ...c.stats() })),
       incarnation: mesh.selfIncarnation,
     }),
   })

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v ip >/dev/null || need_debs+=(iproute2)
 command -v openssl >/dev/null || need_debs+=(openssl)
+# Debian's Chromium drives the status-page tests in test/browser (through playwright-core).
+[ -x /usr/bin/chromium ] || need_debs+=(chromium)
 command -v etcd >/dev/null || need_debs+=(etcd-server)
 command -v etcdctl >/dev/null || need_debs+=(etcd-client)
 if [ "${#need_debs[@]}" -gt 0 ]; then

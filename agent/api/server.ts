@@ -1,8 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { type Clock, systemClock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import type { ClusterView } from './cluster-schema.js'
 import { renderMetrics } from './metrics.js'
+import { PageAssets } from './page/assets.js'
+import { ICON_SVG } from './page/icon.js'
+import { DEFAULT_SSE_LIMITS, SseHub, type SseLimits } from './sse.js'
 import { renderStatusPage } from './status-page.js'
 
 export interface ApiDeps {
@@ -17,13 +21,40 @@ export interface ApiDeps {
     incarnation: number
   }
   ready: () => boolean
+  /** Time for the status page and live updates; the system clock when left out. */
+  clock?: Clock
+  /** Where the compiled browser modules live (tests); next to this file's build when left out. */
+  assetsDir?: string
+  sseLimits?: Partial<SseLimits>
 }
 
 const URL_BYTES_MAX = 2048
 
+/** On every response, including the live-event stream (which bypasses fastify's hooks). */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+})
+
 /** The read-only HTTP API and status page on port 7080; built by a factory so tests can inject(). */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, maxParamLength: 200 })
+  const clock = deps.clock ?? systemClock()
+  const assets = new PageAssets(deps.assetsDir)
+  const hub = new SseHub(
+    { clusterView: deps.clusterView, clock, log: deps.log, counters: deps.counters },
+    { ...DEFAULT_SSE_LIMITS, ...deps.sseLimits },
+  )
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    // Stopping must not wait for viewers: browsers keep idle and pre-opened sockets
+    // (which Node's idle reaping misses) for up to the 72 s keep-alive timeout.
+    forceCloseConnections: false,
+  })
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.length > URL_BYTES_MAX) {
       deps.counters.inc('homecloud_http_rejected_total', { reason: 'url-too-long' })
@@ -33,15 +64,11 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     }
   })
   app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff')
-    reply.header('x-frame-options', 'DENY')
-    reply.header('referrer-policy', 'no-referrer')
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'",
-    )
+    reply.headers(SECURITY_HEADERS)
     return payload
   })
+  // Open event streams would keep close() waiting forever.
+  app.addHook('preClose', async () => hub.closeAll())
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/readyz', async (_req, reply) => {
     const ok = deps.ready()
@@ -54,8 +81,42 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     return renderMetrics(deps.clusterView(), deps.counters)
   })
   app.get('/', async (_req, reply) => {
-    reply.type('text/html; charset=utf-8')
-    return renderStatusPage(deps.clusterView())
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+    return renderStatusPage(deps.clusterView(), clock.nowMs())
+  })
+  app.get('/assets/icon.svg', async (_req, reply) => {
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400')
+    return ICON_SVG
+  })
+  app.get('/assets/:name', async (req, reply) => {
+    const asset = assets.get((req.params as { name: string }).name)
+    if (!asset) return reply.code(404).send({ error: 'NOT_FOUND' })
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('etag', asset.etag)
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send()
+    return asset.body
+  })
+  app.get('/api/v1/events', async (req, reply) => {
+    const headers = {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    }
+    if (req.method === 'HEAD') return reply.headers(headers).send()
+    if (hub.full) {
+      deps.counters.inc('homecloud_http_rejected_total', { reason: 'too-many-event-streams' })
+      return reply
+        .code(503)
+        .header('retry-after', '10')
+        .send({ error: 'TOO_MANY_STREAMS', message: 'too many live viewers; the page still works without' })
+    }
+    reply.hijack()
+    reply.raw.writeHead(200, headers)
+    if (!hub.add(reply.raw)) reply.raw.end()
+    return reply
   })
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'NOT_FOUND' }))
   app.setErrorHandler(async (err: { statusCode?: number; code?: string; message: string }, _req, reply) => {

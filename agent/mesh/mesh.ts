@@ -200,7 +200,7 @@ export class Mesh {
 
   private onData(conn: PeerConn, chunk: Buffer): void {
     const decoder = this.decoders.get(conn)
-    if (!decoder) return
+    if (!decoder) throw new Error('assertion failed: data on a connection the mesh never saw open')
     for (const frame of decoder.push(chunk)) {
       if (!frame.ok) {
         this.drop(conn, 'oversized', `declared ${frame.declaredBytes} bytes > ${this.init.frameBytesMax}`)

@@ -28,6 +28,8 @@ interface SwarmInternals {
 
 export interface PeerConn {
   remoteKeyHex: string
+  /** For /api/v1/mesh: who dialled, and bytes each way (a stuck link shows as bytes out, none in). */
+  stats(): { initiator: boolean; bytesIn: number; bytesOut: number; openMs: number }
   /** Unique per Noise session: the join protocol binds its proof to it. */
   handshakeHash: Buffer
   remoteHost: string
@@ -86,8 +88,15 @@ export class SwarmTransport extends EventEmitter {
 
   private onConnection(socket: any): void {
     const remoteKeyHex = Buffer.from(socket.remotePublicKey).toString('hex')
+    const openedAt = Date.now()
     const conn: PeerConn = {
       remoteKeyHex,
+      stats: () => ({
+        initiator: Boolean(socket.isInitiator),
+        bytesIn: socket.rawBytesRead ?? 0,
+        bytesOut: socket.rawBytesWritten ?? 0,
+        openMs: Date.now() - openedAt,
+      }),
       handshakeHash: Buffer.from(socket.handshakeHash ?? Buffer.alloc(0)),
       remoteHost: socket.rawStream?.remoteHost ?? '',
       write: (frame) => {

@@ -67,6 +67,16 @@ const CANDIDATES_MAX = 64
 const ASK_INTERVAL_MS = 2000
 const REFUSAL_CHARS_MAX = 500
 
+/** A signer renewing itself answers its own request: no connection is involved. */
+const SELF_CONN: PeerConn = {
+  remoteKeyHex: '',
+  handshakeHash: Buffer.alloc(0),
+  remoteHost: '',
+  write: () => {},
+  destroy: () => {},
+  stats: () => ({ initiator: false, bytesIn: 0, bytesOut: 0, openMs: 0 }),
+}
+
 /**
  * Who is a member: joining with the secret, signing (on nodes holding the CA key),
  * approval, revocation and renewal, all spoken over the mesh's Noise connections.
@@ -614,26 +624,17 @@ export class Trust {
         validityMs: this.cluster.certValidityMs,
       })
       this.renewCsr = { csrPem: '', keyPem: issued.keyPem }
-      this.onSigned(
-        {
-          remoteKeyHex: '',
-          handshakeHash: Buffer.alloc(0),
-          remoteHost: '',
-          write: () => {},
-          destroy: () => {},
+      this.onSigned(SELF_CONN, {
+        t: 'join-signed',
+        cert: issued.certPem,
+        ca: this.init.ca.certPem,
+        cluster: {
+          id: this.cluster.id,
+          name: this.cluster.name,
+          joinPolicy: this.cluster.joinPolicy,
+          certValidityMs: this.cluster.certValidityMs,
         },
-        {
-          t: 'join-signed',
-          cert: issued.certPem,
-          ca: this.init.ca.certPem,
-          cluster: {
-            id: this.cluster.id,
-            name: this.cluster.name,
-            joinPolicy: this.cluster.joinPolicy,
-            certValidityMs: this.cluster.certValidityMs,
-          },
-        },
-      )
+      })
       return
     }
     this.renewCsr ??= createCsr({ commonName: this.c.identity.id })

@@ -1,0 +1,33 @@
+import type { ClusterView } from '../cluster-schema.js'
+import { h, type VNode } from './vnode.js'
+
+function names(view: ClusterView, ids: readonly string[], none: string): string {
+  if (ids.length === 0) return none
+  return ids.map((id) => view.members.find((m) => m.id === id)?.name ?? id).join(', ')
+}
+
+export function controlPlaneSection(view: ClusterView): VNode {
+  const cp = view.controlPlane
+  const fromEtcd = cp.source === 'etcd'
+  const rows: [string, string][] = [
+    ['Voters', names(view, cp.voters, fromEtcd ? 'none' : 'none yet (etcd is not running)')],
+    ['Learners', names(view, cp.learners, 'none')],
+    ['Leader', cp.leader ? names(view, [cp.leader], '') : 'none'],
+    ['Coordinator', view.coordinator ? names(view, [view.coordinator], '') : 'not running yet'],
+    ['Quorum', fromEtcd ? (cp.quorum ? 'yes' : 'LOST') : 'unknown (no etcd view)'],
+    ['Source', fromEtcd ? 'etcd' : 'the mesh (etcd not reachable from this node)'],
+  ]
+  return h(
+    'section',
+    { id: 'control-plane', 'aria-labelledby': 'control-plane-title' },
+    h('h2', { id: 'control-plane-title' }, 'Control plane'),
+    h(
+      'dl',
+      { class: 'facts' },
+      rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
+    ),
+    // PLACEMENT REASONS: once the view carries placement's per-board reasons (why each
+    // board was chosen or passed over), list them here, one line per board.
+    h('p', { class: 'muted' }, 'Why each board was chosen or passed over appears here once placement runs.'),
+  )
+}

@@ -1,0 +1,84 @@
+import type { ClusterView, MemberView } from '../cluster-schema.js'
+import { plural, since } from './format.js'
+
+export type VerdictLevel = 'healthy' | 'degraded' | 'quorum-lost'
+
+export interface Verdict {
+  level: VerdictLevel
+  /** The one line at the top of the page (and in the tab title, first word). */
+  headline: string
+  /** What is wrong, since when, and what homecloud is doing about it; one sentence each. */
+  details: string[]
+  /** A command the owner should run, shown verbatim. */
+  command: string | null
+}
+
+/** The command that rebuilds the control plane from the newest etcd snapshot. */
+export const RECOVER_COMMAND = 'homecloud recover'
+
+function nameOf(view: ClusterView, id: string): string {
+  return view.members.find((m) => m.id === id)?.name ?? id
+}
+
+function whatWeDo(view: ClusterView, m: MemberView): string {
+  if (m.state === 'suspect') {
+    return `${m.name} was asked to answer; it is marked dead if it stays silent.`
+  }
+  const back = `homecloud keeps watching for ${m.name}: it rejoins by itself when it comes back.`
+  return view.coordinator
+    ? `${back} The coordinator (${nameOf(view, view.coordinator)}) decides whether to move its work.`
+    : `${back} No work is moved: the coordinator is not running yet.`
+}
+
+/**
+ * Quorum lost outranks degraded outranks healthy. Quorum is only judged from etcd's
+ * own view: a mesh-only view says nothing about quorum, so it never claims it lost.
+ */
+export function verdict(view: ClusterView, nowMs: number): Verdict {
+  const total = view.members.length
+  const troubled = view.members
+    .filter((m) => m.state === 'dead' || m.state === 'suspect')
+    .sort((a, b) => a.stateSinceMs - b.stateSinceMs)
+  const pending = view.members.filter((m) => m.state === 'pending').length
+  const troubleDetails = troubled.flatMap((m) => [
+    `${m.name} ${m.state === 'dead' ? 'is dead' : 'stopped answering'} since ${since(nowMs, m.stateSinceMs)}.`,
+    whatWeDo(view, m),
+  ])
+  const pendingDetail = pending > 0 ? [`${plural(pending, 'node')} waiting for approval (below).`] : []
+
+  const cp = view.controlPlane
+  if (cp.source === 'etcd' && !cp.quorum) {
+    const down = cp.voters.filter((id) => view.members.find((m) => m.id === id)?.state !== 'alive')
+    return {
+      level: 'quorum-lost',
+      headline: 'Quorum lost',
+      details: [
+        down.length > 0
+          ? `etcd has lost quorum: ${plural(down.length, 'voter')} of ${cp.voters.length} unreachable (${down.map((id) => nameOf(view, id)).join(', ')}).`
+          : `etcd has lost quorum (${plural(cp.voters.length, 'voter')}).`,
+        'Nothing destructive happens automatically. If the voters cannot come back, rebuild the control plane from the newest etcd snapshot with the command below.',
+        ...troubleDetails,
+        ...pendingDetail,
+      ],
+      command: RECOVER_COMMAND,
+    }
+  }
+  if (troubled.length > 0) {
+    const dead = troubled.filter((m) => m.state === 'dead').length
+    const suspect = troubled.length - dead
+    const parts = [dead > 0 ? `${dead} dead` : '', suspect > 0 ? `${suspect} not answering` : '']
+    return {
+      level: 'degraded',
+      headline: `Degraded: ${parts.filter(Boolean).join(', ')} of ${plural(total, 'node')}`,
+      details: [...troubleDetails, ...pendingDetail],
+      command: null,
+    }
+  }
+  const alive = total - pending
+  return {
+    level: 'healthy',
+    headline: 'Healthy',
+    details: [`${alive === 1 ? 'The only node is' : `All ${alive} nodes are`} alive.`, ...pendingDetail],
+    command: null,
+  }
+}

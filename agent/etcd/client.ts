@@ -1,0 +1,507 @@
+import { z } from 'zod'
+import type { Clock } from '../core/clock.js'
+import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './errors.js'
+import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
+import {
+  findMemberByPeerUrl,
+  type Member,
+  type MemberList,
+  memberFromWire,
+  parseMemberList,
+} from './members.js'
+import { classifyPromoteError } from './promote.js'
+import {
+  CampaignResponse,
+  DeleteRangeResponse,
+  fromB64,
+  HealthBody,
+  type KeyValue,
+  kvFromWire,
+  LeaderResponse,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  MemberAddResponse,
+  MemberChangeResponse,
+  PutResponse,
+  prefixRangeEnd,
+  RangeResponse,
+  ResignResponse,
+  StatusResponse,
+  TxnResponse,
+  toB64,
+} from './wire.js'
+
+// What the coordinator needs from etcd, over the v3 JSON gateway (see gateway.ts for
+// why not etcdctl). Keys and values are UTF-8 strings; ids are bigint. Membership
+// changes are idempotent where etcd allows it: removing a member that is gone and
+// promoting one that is a voter already both report "nothing to do" instead of failing.
+
+export type { ClientTls }
+
+export interface EtcdClientInit extends GatewayInit {}
+
+export interface EtcdClientComponents {
+  clock: Clock
+}
+
+export interface EndpointHealth {
+  endpoint: string
+  healthy: boolean
+  tookMs: number
+  error?: string
+}
+
+export interface EndpointStatus {
+  endpoint: string
+  memberId: bigint
+  /** 0n while the member knows no leader. */
+  leaderId: bigint
+  isLearner: boolean
+  raftIndex: number
+  raftTerm: number
+  raftAppliedIndex: number
+  dbSizeBytes: number
+  version: string
+  errors: string[]
+}
+
+export interface LeaderKey {
+  /** The election name. */
+  name: string
+  /** The winner's key: `<name>/<lease id in hex>`. */
+  key: string
+  rev: number
+  lease: bigint
+}
+
+export interface ElectionLeader {
+  key: string
+  value: string
+  lease: bigint
+  createRevision: number
+}
+
+export type Compare =
+  | { key: string; target: 'create_revision'; op: CompareOp; value: number }
+  | { key: string; target: 'mod_revision'; op: CompareOp; value: number }
+  | { key: string; target: 'version'; op: CompareOp; value: number }
+  | { key: string; target: 'value'; op: CompareOp; value: string }
+  | { key: string; target: 'lease'; op: CompareOp; value: bigint }
+export type CompareOp = 'equal' | 'greater' | 'less' | 'not_equal'
+
+export type TxnOp =
+  | { put: { key: string; value: string; lease?: bigint } }
+  | { get: { key: string; prefix?: boolean } }
+  | { delete: { key: string; prefix?: boolean } }
+
+export type TxnOpResult =
+  | { kind: 'put'; revision: number }
+  | { kind: 'get'; kvs: KeyValue[] }
+  | { kind: 'delete'; deleted: number }
+
+export interface TxnResult {
+  succeeded: boolean
+  revision: number
+  results: TxnOpResult[]
+}
+
+export interface RangeOptions {
+  /** Answer from this member's local state (no quorum needed; learners serve these). */
+  serializable?: boolean
+  keysOnly?: boolean
+  limit?: number
+  endpoint?: string
+}
+
+export interface PromoteOptions {
+  /** Give up (ETCD_LEARNER_NOT_READY) after this long. */
+  timeoutMs?: number
+  intervalMs?: number
+}
+
+export const promoteTimeoutMsDefault = 60_000
+export const promoteIntervalMsDefault = 200
+/** Covers etcd's 5 s wait after a membership change, with room for a leader election. */
+export const addTimeoutMsDefault = 20_000
+
+const empty = z.object({}).passthrough()
+
+export class EtcdClient {
+  private readonly gw: Gateway
+  private readonly clock: Clock
+
+  constructor(init: EtcdClientInit, components: EtcdClientComponents) {
+    this.gw = new Gateway(init)
+    this.clock = components.clock
+  }
+
+  get endpoints(): readonly string[] {
+    return this.gw.endpoints
+  }
+
+  close(): void {
+    this.gw.close()
+  }
+
+  // ── membership ────────────────────────────────────────────────────────────────
+
+  async memberList(opts: CallOptions = {}): Promise<MemberList> {
+    const body = await this.gw.call('/v3/cluster/member/list', {}, empty, { idempotent: true, ...opts })
+    return parseMemberList(body)
+  }
+
+  /** Adds a learner (a non-voting member that must then be started with state `existing`). */
+  async memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }> {
+    const r = await this.gw.call(
+      '/v3/cluster/member/add',
+      { peerURLs: peerUrls, isLearner: true },
+      MemberAddResponse,
+    )
+    return { member: memberFromWire(r.member), members: r.members.map(memberFromWire) }
+  }
+
+  /**
+   * Adds a learner, waiting while etcd refuses for now: with strict reconfig checks
+   * (kept on) etcd 3.4 answers "unhealthy cluster" until every voter has been connected
+   * for 5 s, e.g. right after a promotion. If an earlier attempt went through (the
+   * answer was lost), the existing learner with that peer URL is returned.
+   */
+  async addLearnerWhenAllowed(
+    peerUrl: string,
+    opts: { timeoutMs?: number; intervalMs?: number } = {},
+  ): Promise<{ member: Member; members: Member[] }> {
+    const deadline = this.clock.monoMs() + (opts.timeoutMs ?? addTimeoutMsDefault)
+    for (;;) {
+      try {
+        return await this.memberAddLearner([peerUrl])
+      } catch (err) {
+        const said = etcdMessageOf(err)
+        if (said === etcdMessages.peerUrlExists) {
+          const { members } = await this.memberList()
+          const member = findMemberByPeerUrl(members, peerUrl)
+          if (member?.isLearner) return { member, members }
+          throw err
+        }
+        const retry =
+          isTransientEtcdMessage(said) || (err instanceof EtcdError && err.code === 'ETCD_UNREACHABLE')
+        if (!retry || this.clock.monoMs() >= deadline) throw err
+      }
+      await this.sleep(opts.intervalMs ?? promoteIntervalMsDefault)
+    }
+  }
+
+  /** One promote attempt; `already-voter` when an earlier attempt went through. */
+  async memberPromote(id: bigint): Promise<'promoted' | 'already-voter'> {
+    try {
+      await this.gw.call('/v3/cluster/member/promote', { ID: id }, MemberChangeResponse)
+      return 'promoted'
+    } catch (err) {
+      const outcome = classifyPromoteError(etcdMessageOf(err))
+      if (outcome === 'already-voter') return 'already-voter'
+      if (outcome === 'not-found') throw notFound(id, err)
+      throw err
+    }
+  }
+
+  /** Promotes as soon as etcd agrees the learner has caught up (it refuses until then). */
+  async promoteWhenReady(id: bigint, opts: PromoteOptions = {}): Promise<'promoted' | 'already-voter'> {
+    const deadline = this.clock.monoMs() + (opts.timeoutMs ?? promoteTimeoutMsDefault)
+    let last: unknown
+    for (;;) {
+      try {
+        return await this.memberPromote(id)
+      } catch (err) {
+        last = err
+        const retry =
+          classifyPromoteError(etcdMessageOf(err)) === 'retry' ||
+          (err instanceof EtcdError && err.code === 'ETCD_UNREACHABLE')
+        if (!retry) throw err
+      }
+      if (this.clock.monoMs() >= deadline) {
+        throw new EtcdError(
+          'ETCD_LEARNER_NOT_READY',
+          `learner ${id.toString(16)} was not promoted within ${opts.timeoutMs ?? promoteTimeoutMsDefault} ms: ${
+            (last as Error).message
+          }`,
+          (last as EtcdError).failure ?? {},
+          'check that the learner runs and can reach the leader on port 2380',
+        )
+      }
+      await this.sleep(opts.intervalMs ?? promoteIntervalMsDefault)
+    }
+  }
+
+  /** Removes a member; `removed: false` when it was not there (already removed). */
+  async memberRemove(id: bigint): Promise<{ removed: boolean }> {
+    try {
+      await this.gw.call('/v3/cluster/member/remove', { ID: id }, MemberChangeResponse)
+      return { removed: true }
+    } catch (err) {
+      if (etcdMessageOf(err) === etcdMessages.memberNotFound) return { removed: false }
+      throw err
+    }
+  }
+
+  // ── health ────────────────────────────────────────────────────────────────────
+
+  /** Never throws: an unreachable or unhealthy member is an answer, not an error. */
+  async health(endpoint: string, timeoutMs?: number): Promise<EndpointHealth> {
+    const started = this.clock.monoMs()
+    const took = () => Math.round(this.clock.monoMs() - started)
+    try {
+      const r = await this.gw.get(endpoint, '/health', timeoutMs)
+      const parsed = HealthBody.safeParse(safeJson(r.body))
+      if (r.status !== 200 || !parsed.success || parsed.data.health !== 'true') {
+        const reason = parsed.success ? (parsed.data.reason ?? 'unhealthy') : `HTTP ${r.status}`
+        return { endpoint, healthy: false, tookMs: took(), error: reason }
+      }
+      return { endpoint, healthy: true, tookMs: took() }
+    } catch (err) {
+      return { endpoint, healthy: false, tookMs: took(), error: (err as Error).message }
+    }
+  }
+
+  async status(endpoint: string, timeoutMs?: number): Promise<EndpointStatus> {
+    const r = await this.gw.call('/v3/maintenance/status', {}, StatusResponse, { endpoint, timeoutMs })
+    return {
+      endpoint,
+      memberId: r.header.member_id ?? 0n,
+      leaderId: r.leader,
+      isLearner: r.isLearner,
+      raftIndex: r.raftIndex,
+      raftTerm: r.raftTerm,
+      raftAppliedIndex: r.raftAppliedIndex,
+      dbSizeBytes: r.dbSize,
+      version: r.version,
+      errors: r.errors,
+    }
+  }
+
+  // ── keys ──────────────────────────────────────────────────────────────────────
+
+  /** Returns the revision of the write. */
+  async put(key: string, value: string, opts: { lease?: bigint } = {}): Promise<number> {
+    const r = await this.gw.call('/v3/kv/put', putBody(key, value, opts.lease), PutResponse)
+    return r.header.revision
+  }
+
+  async get(key: string, opts: RangeOptions = {}): Promise<KeyValue | undefined> {
+    return (await this.range({ key: toB64(key) }, opts))[0]
+  }
+
+  /** Every key under a prefix, in key order. */
+  async getPrefix(prefix: string, opts: RangeOptions = {}): Promise<KeyValue[]> {
+    return this.range({ key: toB64(prefix), range_end: prefixRangeEnd(prefix) }, opts)
+  }
+
+  /** Returns how many keys were deleted. */
+  async delete(key: string, opts: { prefix?: boolean } = {}): Promise<number> {
+    const body = { key: toB64(key), ...(opts.prefix ? { range_end: prefixRangeEnd(key) } : {}) }
+    return (await this.gw.call('/v3/kv/deleterange', body, DeleteRangeResponse)).deleted
+  }
+
+  async txn(t: {
+    compare: readonly Compare[]
+    success: readonly TxnOp[]
+    failure?: readonly TxnOp[]
+  }): Promise<TxnResult> {
+    const body = {
+      compare: t.compare.map(compareWire),
+      success: t.success.map(opWire),
+      failure: (t.failure ?? []).map(opWire),
+    }
+    const r = await this.gw.call('/v3/kv/txn', body, TxnResponse)
+    const ops = r.succeeded ? t.success : (t.failure ?? [])
+    return {
+      succeeded: r.succeeded,
+      revision: r.header.revision,
+      results: ops.map((op, i): TxnOpResult => {
+        const res = r.responses[i]
+        if ('put' in op)
+          return { kind: 'put', revision: res?.response_put?.header.revision ?? r.header.revision }
+        if ('get' in op) return { kind: 'get', kvs: (res?.response_range?.kvs ?? []).map(kvFromWire) }
+        return { kind: 'delete', deleted: res?.response_delete_range?.deleted ?? 0 }
+      }),
+    }
+  }
+
+  /** Writes the key only if it does not exist (compare-create); true when written. */
+  async createIfAbsent(key: string, value: string, opts: { lease?: bigint } = {}): Promise<boolean> {
+    const r = await this.txn({
+      compare: [{ key, target: 'create_revision', op: 'equal', value: 0 }],
+      success: [{ put: { key, value, lease: opts.lease } }],
+    })
+    return r.succeeded
+  }
+
+  // ── leases ────────────────────────────────────────────────────────────────────
+
+  async leaseGrant(ttlSeconds: number): Promise<{ id: bigint; ttlSeconds: number }> {
+    const r = await this.gw.call('/v3/lease/grant', { TTL: ttlSeconds }, LeaseGrantResponse)
+    if (r.error)
+      throw new EtcdError('ETCD_REQUEST_FAILED', `lease grant: ${r.error}`, { etcdMessage: r.error })
+    return { id: r.ID, ttlSeconds: r.TTL }
+  }
+
+  /** One keepalive; the remaining TTL in seconds, 0 when the lease no longer exists. */
+  async leaseKeepAliveOnce(id: bigint, opts: CallOptions = {}): Promise<number> {
+    const r = await this.gw.call('/v3/lease/keepalive', { ID: id }, LeaseKeepAliveResponse, {
+      idempotent: true,
+      ...opts,
+    })
+    return r.result.TTL
+  }
+
+  /** Remaining TTL in seconds, or -1 when the lease does not exist. */
+  async leaseTimeToLive(id: bigint): Promise<number> {
+    return (
+      await this.gw.call('/v3/lease/timetolive', { ID: id }, LeaseTimeToLiveResponse, { idempotent: true })
+    ).TTL
+  }
+
+  /** Revokes a lease and deletes its keys; a lease already gone is not an error. */
+  async leaseRevoke(id: bigint): Promise<void> {
+    try {
+      await this.gw.call('/v3/lease/revoke', { ID: id }, LeaseRevokeResponse, { idempotent: true })
+    } catch (err) {
+      if (etcdMessageOf(err) !== etcdMessages.leaseNotFound) throw err
+    }
+  }
+
+  // ── election (etcd's v3election service) ─────────────────────────────────────
+
+  /**
+   * Waits until this lease holds the election, however long that takes (abort with
+   * `signal`: etcd then withdraws the candidacy itself). The candidacy is a key bound
+   * to the lease: when the lease expires, the candidacy (or leadership) goes with it.
+   */
+  async campaign(
+    name: string,
+    lease: bigint,
+    value: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<LeaderKey> {
+    const r = await this.gw.call(
+      '/v3/election/campaign',
+      { name: toB64(name), lease, value: toB64(value) },
+      CampaignResponse,
+      { timeoutMs: 0, signal: opts.signal },
+    )
+    return {
+      name: fromB64(r.leader.name),
+      key: fromB64(r.leader.key),
+      rev: r.leader.rev,
+      lease: r.leader.lease,
+    }
+  }
+
+  /** The current leader of an election, or undefined when nobody holds it. */
+  async leader(name: string, opts: CallOptions = {}): Promise<ElectionLeader | undefined> {
+    try {
+      const r = await this.gw.call('/v3/election/leader', { name: toB64(name) }, LeaderResponse, {
+        idempotent: true,
+        ...opts,
+      })
+      return electionLeaderOf(r.kv)
+    } catch (err) {
+      if (etcdMessageOf(err) === etcdMessages.noElectionLeader) return undefined
+      throw err
+    }
+  }
+
+  /** Gives up leadership (deletes the leader key); a no-op when it is already gone. */
+  async resign(leader: LeaderKey): Promise<void> {
+    const body = {
+      leader: { name: toB64(leader.name), key: toB64(leader.key), rev: leader.rev, lease: leader.lease },
+    }
+    await this.gw.call('/v3/election/resign', body, ResignResponse, { idempotent: true })
+  }
+
+  /** Every change of leader, starting with the current one, until aborted. */
+  async *observe(
+    name: string,
+    opts: { signal?: AbortSignal; endpoint?: string } = {},
+  ): AsyncGenerator<ElectionLeader> {
+    for await (const result of this.gw.stream('/v3/election/observe', { name: toB64(name) }, opts)) {
+      const parsed = LeaderResponse.safeParse(result)
+      if (!parsed.success)
+        throw new EtcdError('ETCD_RESPONSE_INVALID', `election observe: ${parsed.error.message}`)
+      yield electionLeaderOf(parsed.data.kv)
+    }
+  }
+
+  private async range(body: Record<string, unknown>, opts: RangeOptions): Promise<KeyValue[]> {
+    const req = {
+      ...body,
+      ...(opts.serializable ? { serializable: true } : {}),
+      ...(opts.keysOnly ? { keys_only: true } : {}),
+      ...(opts.limit ? { limit: opts.limit } : {}),
+    }
+    const r = await this.gw.call('/v3/kv/range', req, RangeResponse, {
+      idempotent: true,
+      endpoint: opts.endpoint,
+    })
+    return r.kvs.map(kvFromWire)
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms))
+  }
+}
+
+function notFound(id: bigint, cause: unknown): EtcdError {
+  return new EtcdError(
+    'ETCD_MEMBER_NOT_FOUND',
+    `etcd member ${id.toString(16)} does not exist`,
+    (cause as EtcdError).failure,
+    undefined,
+    cause,
+  )
+}
+
+function putBody(key: string, value: string, lease?: bigint) {
+  return { key: toB64(key), value: toB64(value), ...(lease ? { lease } : {}) }
+}
+
+const compareTargets = {
+  create_revision: 'CREATE',
+  mod_revision: 'MOD',
+  version: 'VERSION',
+  value: 'VALUE',
+  lease: 'LEASE',
+} as const
+
+function compareWire(c: Compare) {
+  const value = c.target === 'value' ? toB64(c.value) : c.value
+  return {
+    key: toB64(c.key),
+    target: compareTargets[c.target],
+    result: c.op.toUpperCase(),
+    [c.target]: value,
+  }
+}
+
+function opWire(op: TxnOp) {
+  if ('put' in op) return { request_put: putBody(op.put.key, op.put.value, op.put.lease) }
+  const target = 'get' in op ? op.get : op.delete
+  const range = {
+    key: toB64(target.key),
+    ...(target.prefix ? { range_end: prefixRangeEnd(target.key) } : {}),
+  }
+  return 'get' in op ? { request_range: range } : { request_delete_range: range }
+}
+
+function electionLeaderOf(kv: Parameters<typeof kvFromWire>[0]): ElectionLeader {
+  const v = kvFromWire(kv)
+  return { key: v.key, value: v.value, lease: v.lease, createRevision: v.createRevision }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}

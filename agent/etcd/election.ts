@@ -1,0 +1,110 @@
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import type { EtcdClient, LeaderKey } from './client.js'
+import { EtcdError } from './errors.js'
+import { LeaseKeeper, type LeaseLossReason } from './lease-keeper.js'
+
+// "One coordinator at a time": a candidate holds a lease, campaigns in etcd's election
+// API, and counts as leader only while it has won *and* its lease is certainly alive
+// (LeaseKeeper's bound). Losing the lease ends leadership at once, without asking
+// etcd; the next candidate can only win after etcd expires the lease, which is later.
+
+export interface CandidateInit {
+  /** The election, e.g. `/homecloud/coordinator`. */
+  election: string
+  /** What the leader publishes (its node id). */
+  value: string
+  ttlSeconds: number
+  safetyMarginMs?: number
+}
+
+export interface CandidateComponents {
+  client: EtcdClient
+  clock: Clock
+  logger: Logger
+}
+
+export class Candidate {
+  private readonly keeper: LeaseKeeper
+  private won: LeaderKey | undefined
+  private readonly abort = new AbortController()
+  private readonly lostListeners = new Set<(reason: LeaseLossReason) => void>()
+
+  constructor(
+    private readonly init: CandidateInit,
+    private readonly c: CandidateComponents,
+  ) {
+    this.keeper = new LeaseKeeper(
+      { ttlSeconds: init.ttlSeconds, safetyMarginMs: init.safetyMarginMs },
+      { api: c.client, clock: c.clock, logger: c.logger },
+    )
+    this.keeper.onLost((reason) => {
+      this.abort.abort()
+      const wasLeader = this.won !== undefined
+      this.won = undefined
+      if (wasLeader) c.logger.warn({ election: init.election, reason }, 'leadership lost')
+      for (const l of this.lostListeners) l(reason)
+    })
+  }
+
+  /** Resolves once this candidate leads; throws ETCD_LEASE_LOST if the lease goes first. */
+  async campaign(): Promise<LeaderKey> {
+    const lease = await this.keeper.start()
+    try {
+      const key = await this.c.client.campaign(this.init.election, lease, this.init.value, {
+        signal: this.abort.signal,
+      })
+      if (!this.keeper.isValid()) throw this.lostError()
+      this.won = key
+      this.c.logger.info({ election: this.init.election, key: key.key }, 'leadership won')
+      return key
+    } catch (err) {
+      if (this.abort.signal.aborted || !this.keeper.isValid()) throw this.lostError(err)
+      throw err
+    }
+  }
+
+  /** Leader now: won, and the lease is certainly alive. Check before every action. */
+  isLeader(): boolean {
+    return this.won !== undefined && this.keeper.isValid()
+  }
+
+  get leaderKey(): LeaderKey | undefined {
+    return this.isLeader() ? this.won : undefined
+  }
+
+  get leaseId(): bigint | undefined {
+    return this.keeper.id
+  }
+
+  onLost(listener: (reason: LeaseLossReason) => void): () => void {
+    this.lostListeners.add(listener)
+    return () => this.lostListeners.delete(listener)
+  }
+
+  /** Steps down and withdraws: resign if leading, revoke the lease (so the next wins at once). */
+  async resign(): Promise<void> {
+    const won = this.won
+    this.won = undefined
+    this.abort.abort()
+    if (won) await this.c.client.resign(won).catch(() => {})
+    await this.keeper.stop({ revoke: true })
+  }
+
+  /** Stops keeping the lease alive without telling etcd: what a crash looks like to others. */
+  async abandon(): Promise<void> {
+    this.won = undefined
+    this.abort.abort()
+    await this.keeper.stop({ revoke: false })
+  }
+
+  private lostError(cause?: unknown): EtcdError {
+    return new EtcdError(
+      'ETCD_LEASE_LOST',
+      `the lease for ${this.init.election} was lost (${this.keeper.lossReason ?? 'withdrawn'})`,
+      {},
+      undefined,
+      cause,
+    )
+  }
+}
