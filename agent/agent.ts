@@ -4,6 +4,7 @@ import { buildClusterView } from './api/cluster-view.js'
 import { buildApiServer } from './api/server.js'
 import { startTlsApi, type TlsApiHandle } from './api/tls-lifecycle.js'
 import type { AgentConfig } from './config/schema.js'
+import { ControlPlane } from './controlplane/index.js'
 import { type Clock, systemClock } from './core/clock.js'
 import { Counters } from './core/counters.js'
 import { EventLog } from './core/event-log.js'
@@ -101,12 +102,17 @@ export async function startAgent(
       dhtPort: config.ports.dht,
       bootstrap,
       topic: meshTopic(cluster.id),
-      firewall: (pk) => book.isRevoked(nodeIdFromPublicKey(pk)),
+      firewall: (pk) => {
+        const refused = book.isRevoked(nodeIdFromPublicKey(pk))
+        if (refused) counters.inc('homecloud_mesh_connections_refused_total', { reason: 'revoked' })
+        return refused
+      },
     },
     log,
   )
   transportRef = transport
   const startedAtMs = clock.nowMs()
+  let controlPlane: ControlPlane | null = null
   const mesh = new Mesh(
     {
       ...DEFAULT_MESH_INIT,
@@ -125,13 +131,14 @@ export async function startAgent(
       events,
       counters,
       gate: trust,
+      control: { handle: (conn, msg) => controlPlane?.handle(conn, msg) },
       selfRecord: () => ({
         name,
         addresses: [host],
         ports: { api: config.ports.api, tls: config.ports.tls, dht: config.ports.dht },
         facts: factsSummary(facts),
         version: AGENT_VERSION,
-        roles: ['worker'],
+        roles: ['worker', ...(controlPlane?.roles() ?? [])],
         startedAtMs,
       }),
     },
@@ -147,6 +154,25 @@ export async function startAgent(
     { dht: dhtAddr && formatHostPort(dhtAddr), bootstrap: transport.bootstrapNodes().map(formatHostPort) },
     'mesh transport up',
   )
+
+  if (config.controlPlane.enabled) {
+    const cp = new ControlPlane(
+      { stateDir, nodeId: identity.id, clusterId: cluster.id, address: host, config: config.controlPlane },
+      {
+        clock,
+        log,
+        events,
+        trust,
+        caPem: () => book.ca,
+        isRevoked: (id) => book.isRevoked(id),
+        selfRecord: () => mesh.selfSigned().body,
+        members: () => mesh.table.all(),
+        connections: () => transport.connections(),
+      },
+    )
+    controlPlane = cp
+    await cp.start()
+  }
 
   let stopMdns: (() => Promise<void>) | null = null
   if (config.mdns) {
@@ -174,6 +200,7 @@ export async function startAgent(
       members: mesh.table.all(),
       pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
       events: events.recent(100),
+      ...controlPlane?.clusterView(),
     })
   const api = buildApiServer({
     log,
@@ -233,6 +260,9 @@ export async function startAgent(
         await tls?.close()
         trust.stop()
         await stopMdns?.().catch(() => {})
+        await controlPlane
+          ?.stop()
+          .catch((err) => log.warn({ err: (err as Error).message }, 'control plane stop'))
         await mesh.stop()
         await transport.destroy()
       })()

@@ -121,7 +121,8 @@ async function startNewNode(
     if (!material) throw new HomecloudError('LAB_INVALID', `the founder ${founder.name} has no join material`)
     await writeJoinMaterial(statePaths(stateDir).joinFile, {
       ...material,
-      bootstrap: lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`),
+      // In namespaces nodes find each other by mDNS alone, as on a real LAN.
+      bootstrap: lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`),
     })
   }
   // Loopback has no multicast between addresses, so loopback nodes start from the
