@@ -206,6 +206,16 @@ export async function startAgent(
     log,
     counters,
     ready: () => trust.isMember,
+    auth: {
+      passwordHash: () => trust.settings.uiPasswordHash,
+      approve: (node) => (trust.isSigner ? trust.approve(node) : 'not-signer'),
+      signerUrl: () => {
+        const m = mesh.table
+          .all()
+          .find((x) => x.state === 'alive' && x.signed.body.roles.includes('etcd-voter'))
+        return m ? `http://${m.signed.body.addresses[0]}:${m.signed.body.ports.api}/` : null
+      },
+    },
     clusterView,
     meshInfo: () => ({
       dhtAddress: dhtAddr ? formatHostPort(dhtAddr) : null,

@@ -1,6 +1,8 @@
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { generatePassword } from '../agent/api/auth/password.js'
 import { systemClock } from '../agent/core/clock.js'
+import { writeFileAtomic } from '../agent/core/files.js'
 import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
@@ -111,6 +113,7 @@ async function startNewNode(
       host: address,
       joinPolicy: founding.joinPolicy ?? 'auto',
       certValidityMs: founding.certValidityMs,
+      uiPassword: await labPassword(lab.dir),
       clock: systemClock(),
     })
     lab.clusterId = founded.clusterId
@@ -254,4 +257,14 @@ export async function labDown(dirIn: string): Promise<{ killed: number }> {
 export async function labRemoveDir(dir: string): Promise<void> {
   await labDown(dir)
   await rm(resolve(dir), { recursive: true, force: true })
+}
+
+/** The lab's status-page password: made once, kept in DIR/password.txt (0600) for the user. */
+export async function labPassword(dir: string): Promise<string> {
+  const path = join(dir, 'password.txt')
+  const existing = await readFile(path, 'utf8').catch(() => '')
+  if (existing.trim()) return existing.trim()
+  const pw = generatePassword()
+  await writeFileAtomic(path, `${pw}\n`, 0o600)
+  return pw
 }

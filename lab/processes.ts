@@ -68,9 +68,14 @@ export async function findLabProcesses(labDir: string): Promise<number[]> {
 export async function killHard(pid: number, labDir: string): Promise<boolean> {
   if (!(await isLabProcess(pid, labDir))) return false
   try {
-    process.kill(pid, 'SIGKILL')
+    // The whole process group: an agent's etcd dies with it, as on a board losing power.
+    process.kill(-pid, 'SIGKILL')
   } catch {
-    return false
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      return false
+    }
   }
   for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++)
     await new Promise((r) => setTimeout(r, 20))

@@ -15,11 +15,11 @@ echo "» static checks"
 npx tsc -p tsconfig.test.json --noEmit
 npx biome check --diagnostic-level=error .
 
-paths=("$@"); [ "${#paths[@]}" -gt 0 ] || paths=(test/unit test/cluster)
+paths=("$@"); [ "${#paths[@]}" -gt 0 ] || paths=(test/unit test/cluster test/browser)
 files=()
 for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -name '*.test.ts' | sort); done
 [ "${#files[@]}" -gt 0 ] || { echo "no test files found under: ${paths[*]}" >&2; exit 1; }
-echo "» running ${#files[@]} test files (unit first, then real-process cluster tests)"
+echo "» running ${#files[@]} test files (unit, then real-process cluster tests, then Chromium)"
 mkdir -p test/output
 # One file at a time: cluster tests start many processes and this may be a 2-core box.
 status=0

@@ -14,6 +14,9 @@ export interface ClusterViewInput {
   /** Joiners waiting for approval; `record` is their own (uncertified) record when we have it. */
   pending?: { id: string; name: string; code: string; sinceMs: number; record?: NodeRecordBody }[]
   events: ClusterEvent[]
+  /** From etcd when reachable (agent/controlplane); absent: nothing known yet. */
+  controlPlane?: ClusterView['controlPlane']
+  coordinator?: string | null
 }
 
 function memberView(
@@ -67,9 +70,15 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
   return {
     cluster: input.cluster,
     self: self.id,
-    coordinator: null,
+    coordinator: input.coordinator ?? null,
     members,
-    controlPlane: { voters: [], learners: [], leader: null, quorum: false, source: 'mesh' },
+    controlPlane: input.controlPlane ?? {
+      voters: [],
+      learners: [],
+      leader: null,
+      quorum: false,
+      source: 'mesh',
+    },
     events: input.events,
   }
 }

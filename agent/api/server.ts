@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { type Clock, systemClock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
+import { type AuthDeps, registerAuthRoutes } from './auth/routes.js'
 import type { ClusterView } from './cluster-schema.js'
 import { renderMetrics } from './metrics.js'
 import { PageAssets } from './page/assets.js'
@@ -26,6 +27,8 @@ export interface ApiDeps {
   /** Where the compiled browser modules live (tests); next to this file's build when left out. */
   assetsDir?: string
   sseLimits?: Partial<SseLimits>
+  /** Login and actions; without it the page is read-only. */
+  auth?: Omit<AuthDeps, 'log' | 'counters' | 'clock'>
 }
 
 const URL_BYTES_MAX = 2048
@@ -53,7 +56,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
     // Stopping must not wait for viewers: browsers keep idle and pre-opened sockets
     // (which Node's idle reaping misses) for up to the 72 s keep-alive timeout.
-    forceCloseConnections: false,
+    forceCloseConnections: true,
   })
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.length > URL_BYTES_MAX) {
@@ -80,9 +83,12 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     reply.type('text/plain; version=0.0.4')
     return renderMetrics(deps.clusterView(), deps.counters)
   })
-  app.get('/', async (_req, reply) => {
+  const auth = deps.auth
+    ? registerAuthRoutes(app, { ...deps.auth, log: deps.log, counters: deps.counters, clock })
+    : null
+  app.get('/', async (req, reply) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
-    return renderStatusPage(deps.clusterView(), clock.nowMs())
+    return renderStatusPage(deps.clusterView(), clock.nowMs(), { csrf: auth?.sessionOf(req)?.csrf ?? null })
   })
   app.get('/assets/icon.svg', async (_req, reply) => {
     reply.type('image/svg+xml').header('cache-control', 'max-age=86400')

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { Arch } from '../facts/schema.js'
 import { HostPortString } from '../mesh/bootstrap.js'
 
 const Port = z.number().int().min(1).max(65535)
@@ -40,6 +41,38 @@ export const AgentConfig = z
           .min(4096)
           .max(1024 * 1024)
           .default(64 * 1024),
+      })
+      .prefault({}),
+    /** etcd and the coordinator (agent/controlplane, control/coordinator). */
+    controlPlane: z
+      .object({
+        /** Off: this node never runs etcd nor coordinates (it still shows the cluster). */
+        enabled: z.boolean().default(true),
+        /** A member dead this long is removed from etcd and replaced (flapping boards stay). */
+        failoverGraceMs: z.number().int().min(0).max(86_400_000).default(30_000),
+        /** Architectures allowed to hold an etcd vote; widen it for x86-only clusters. */
+        eligibleArchs: z.array(Arch).min(1).default(['arm64', 'arm']),
+        fsyncP99MsMax: z.number().positive().default(10),
+        votersTarget: z
+          .number()
+          .int()
+          .min(1)
+          .max(7)
+          .refine((n) => n % 2 === 1, 'votersTarget must be odd')
+          .default(3),
+        /** How often the coordinator observes and takes one step. */
+        reconcileMs: z.number().int().min(100).max(60_000).default(1500),
+        /** The coordinator's lease: a dead coordinator is replaced within about this long. */
+        leaseTtlSeconds: z.number().int().min(2).max(60).default(5),
+        etcd: z
+          .object({
+            binary: z.string().min(1).default('etcd'),
+            clientPort: Port.default(2379),
+            peerPort: Port.default(2380),
+            heartbeatMs: z.number().int().min(10).max(5000).default(100),
+            electionTimeoutMs: z.number().int().min(50).max(50_000).default(1000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */

@@ -45,6 +45,8 @@ export interface MeshComponents {
   counters: Counters
   /** Who may take part (certificates): absent, every correctly signed record of the cluster is admitted. */
   gate?: MeshGate
+  /** The control plane's messages (etcd-assign, etcd-retire); absent, they are dropped. */
+  control?: MeshControlHook
   /** The parts of our own record that other layers own (roles, addresses, facts). */
   selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
 }
@@ -55,6 +57,11 @@ export interface MeshGate {
   onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void
   onPeer(conn: PeerConn): void
   handle(conn: PeerConn, msg: MeshMessage): void
+}
+
+/** Where control-plane messages go (agent/controlplane implements it). */
+export interface MeshControlHook {
+  handle(conn: PeerConn, msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' }>): void
 }
 
 const RELAY_QUEUE_MAX = 256
@@ -243,6 +250,15 @@ export class Mesh {
         this.broadcast({ t: 'rec', r: this.selfSigned() })
         return
       }
+      case 'etcd-assign':
+      case 'etcd-retire':
+        // Certificates and keys travel here: only from members, never from a stranger.
+        if (!this.isMemberKey(conn.remoteKeyHex)) {
+          this.drop(conn, 'not-member', `${msg.t} message`)
+          return
+        }
+        this.c.control?.handle(conn, msg)
+        return
       default:
         this.c.gate?.handle(conn, msg)
     }

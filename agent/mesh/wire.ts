@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { RevocationList } from '../pki/revocations.js'
-import { JoinPolicy } from '../state/cluster-file.js'
+import { ClusterSettings } from '../state/cluster-file.js'
+import { SignedSettings } from '../trust/signed-settings.js'
 import { SignedRecord } from './record.js'
 
 /** Limits on what a peer may send; a frame over the limit closes that connection. */
@@ -13,6 +14,9 @@ export const WIRE_LIMITS = {
 } as const
 
 const Pem = z.string().min(1).max(WIRE_LIMITS.pemCharsMax)
+const CertAndKey = z.object({ cert: Pem, key: Pem })
+/** etcd member ids as etcd prints them: lowercase hex, no padding. */
+const MemberIdHex = z.string().regex(/^[0-9a-f]{1,16}$/)
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 
 /** Incarnations only grow by one per restart or refutation; anything near this is forged. */
@@ -45,17 +49,14 @@ export const MeshMessage = z.discriminatedUnion('t', [
     t: z.literal('join-signed'),
     cert: Pem,
     ca: Pem,
-    cluster: z.object({
-      id: z.string(),
-      name: z.string().max(63),
-      joinPolicy: JoinPolicy,
-      certValidityMs: z.number().int(),
-    }),
+    cluster: ClusterSettings,
     proof: Hex64.optional(),
   }),
   z.object({ t: z.literal('join-pending'), code: z.string().max(16) }),
   z.object({ t: z.literal('join-refused'), reason: z.string().max(64), message: z.string().max(512) }),
   z.object({ t: z.literal('join-not-signer') }),
+  /** CA-signed cluster settings; the highest version wins. */
+  z.object({ t: z.literal('settings'), signed: SignedSettings }),
   /** The CA-signed revocation list; newer versions win. */
   z.object({ t: z.literal('revocations'), list: RevocationList }),
   /** Joiners waiting for approval, as a signer sees them. */
@@ -72,6 +73,27 @@ export const MeshMessage = z.discriminatedUnion('t', [
       )
       .max(WIRE_LIMITS.pendingEntriesMax),
   }),
+  /**
+   * The coordinator made the receiver an etcd member (a learner, added already): its
+   * certificates, the `--initial-cluster` to start with (state existing), and the CA
+   * key, since control-plane members sign. Only a holder of the CA key can send one
+   * the receiver accepts: it checks the key against its CA certificate.
+   */
+  z.object({
+    t: z.literal('etcd-assign'),
+    memberId: MemberIdHex,
+    initialCluster: z.string().min(1).max(4096),
+    token: z.string().min(1).max(128),
+    peer: CertAndKey,
+    server: CertAndKey,
+    client: CertAndKey,
+    caKey: Pem,
+  }),
+  /**
+   * "You were removed from etcd": the receiver does not take our word for it, it asks
+   * the other members, and only if they agree stops etcd and wipes its data.
+   */
+  z.object({ t: z.literal('etcd-retire'), memberId: MemberIdHex }),
 ])
 export type MeshMessage = z.infer<typeof MeshMessage>
 

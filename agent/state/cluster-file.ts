@@ -20,7 +20,24 @@ export const ClusterFile = z.object({
     .min(10_000)
     .max(10 * 365 * 86_400_000)
     .default(365 * 86_400_000),
+  /** Bumped by every signed settings change; the highest version wins everywhere. */
+  settingsVersion: z.number().int().nonnegative().default(0),
+  /** scrypt hash of the status-page password (actions need it, or the admin certificate). */
+  uiPasswordHash: z
+    .string()
+    .max(256)
+    .regex(/^scrypt\$/)
+    .optional(),
 })
+
+/** The settings a signer hands a joiner with its certificate: everything but the file version. */
+export const ClusterSettings = ClusterFile.omit({ v: true, settingsVersion: true })
+export type ClusterSettings = z.infer<typeof ClusterSettings>
+
+export function clusterSettings(c: ClusterFile): ClusterSettings {
+  const { v: _v, settingsVersion: _sv, ...settings } = c
+  return settings
+}
 export type ClusterFile = z.infer<typeof ClusterFile>
 
 export async function readClusterFile(path: string): Promise<ClusterFile | null> {

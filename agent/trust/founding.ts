@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
+import { hashPassword } from '../api/auth/password.js'
 import type { Clock } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import { loadOrCreateIdentity } from '../identity/identity.js'
@@ -21,6 +22,8 @@ export interface FoundInit {
   host: string
   joinPolicy: JoinPolicy
   certValidityMs?: number
+  /** The status-page password; stored only as a hash, in the cluster settings. */
+  uiPassword: string
   force?: boolean
   clock: Clock
   dhtPort?: number
@@ -104,6 +107,7 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
     name: init.clusterName,
     joinPolicy: init.joinPolicy,
     certValidityMs,
+    uiPasswordHash: await hashPassword(init.uiPassword),
   })
   return { clusterId, nodeId: identity.id, joinFile: paths.joinFile, adminConfig: paths.adminConfig }
 }

@@ -51,6 +51,7 @@ export async function setUpTrust(init: {
           name: join.clusterName,
           joinPolicy: 'auto',
           certValidityMs: 365 * 86_400_000,
+          settingsVersion: 0,
         }
       : null)
   if (!cluster) {

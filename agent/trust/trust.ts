@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import type { Clock, Timer } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
@@ -18,10 +19,11 @@ import {
   verifyRevocations,
 } from '../pki/revocations.js'
 import { issueCertificate, signCertificate } from '../pki/sign.js'
-import type { ClusterFile } from '../state/cluster-file.js'
+import { type ClusterFile, clusterSettings } from '../state/cluster-file.js'
 import type { CertBook } from './cert-book.js'
 import { decideJoin } from './decide-join.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import { type SignedSettings, signSettings, verifySettings } from './signed-settings.js'
 import type { TrustStore } from './trust-store.js'
 
 export interface PendingEntry {
@@ -101,12 +103,15 @@ export class Trust {
   private joinState: { status: 'joining' | 'pending' | 'member'; code: string }
   private readonly timers: Timer[] = []
   private readonly lastAsk = new Map<string, number>()
+  /** The CA key pair while this node may sign (the founder, and etcd members). */
+  private ca: CaMaterial | null
 
   constructor(
     private readonly init: TrustInit,
     private readonly c: TrustComponents,
   ) {
     this.cluster = init.cluster
+    this.ca = init.ca
     this.approvals = new Set(init.approvals)
     this.node = init.node ? { ...init.node, ...validity(init.node.certPem) } : null
     const code = shortCode(c.identity.publicKey.toString('hex'))
@@ -115,7 +120,30 @@ export class Trust {
   }
 
   get isSigner(): boolean {
-    return this.init.ca !== null
+    return this.ca !== null
+  }
+
+  /** The CA key pair, on signers only (the coordinator issues etcd certificates with it). */
+  caMaterial(): CaMaterial | null {
+    return this.ca
+  }
+
+  /**
+   * Control-plane members sign too: the coordinator hands them the CA key, and takes
+   * the role back when they leave etcd. The key must belong to our CA certificate; the
+   * caller persists it. Returns false (and changes nothing) for a key that does not.
+   */
+  setCaKey(keyPem: string | null): boolean {
+    if (keyPem === null) {
+      if (this.ca) this.c.log.info('no longer a signer: the CA key is gone from this node')
+      this.ca = null
+      return true
+    }
+    const caPem = this.c.book.ca
+    if (!caPem || !caKeyMatches(caPem, keyPem)) return false
+    if (!this.ca) this.c.log.info('now a signer: this node holds the CA key')
+    this.ca = { certPem: caPem, keyPem }
+    return true
   }
 
   get isMember(): boolean {
@@ -204,6 +232,7 @@ export class Trust {
       this.sendCerts(conn)
       const rl = this.c.book.revocationList
       if (rl) conn.write(encodeFrame({ t: 'revocations', list: rl }))
+      if (this.signedSettings) conn.write(encodeFrame({ t: 'settings', signed: this.signedSettings }))
       if (this.isSigner && this.pending.size > 0) conn.write(encodeFrame(this.pendingMessage()))
     } else {
       this.sendJoin(conn)
@@ -245,6 +274,15 @@ export class Trust {
       case 'revocations':
         this.onRevocations(conn, msg.list)
         return
+      case 'settings': {
+        const ca = this.c.book.ca
+        if (!ca || !verifySettings(msg.signed, ca, this.cluster.id)) {
+          this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'bad-settings' })
+          return
+        }
+        this.adoptSettings(msg.signed)
+        return
+      }
       case 'pending': {
         const from = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
         if (!this.c.book.isMember(from)) return
@@ -383,7 +421,7 @@ export class Trust {
   // ---- signing (nodes holding the CA key) ----
 
   private onJoinRequest(conn: PeerConn, msg: Extract<MeshMessage, { t: 'join' }>): void {
-    if (!this.init.ca) {
+    if (!this.ca) {
       conn.write(encodeFrame({ t: 'join-not-signer' }))
       return
     }
@@ -462,7 +500,7 @@ export class Trust {
         identity: { nodeId, nodeName: msg.name, ips: conn.remoteHost ? [conn.remoteHost] : [] },
         reservedNames: others.flatMap((m) => [m.id, m.name, ...m.addresses]),
         csrPem: msg.csr,
-        ca: this.init.ca,
+        ca: this.ca,
         clock: this.c.clock,
         validityMs: this.cluster.certValidityMs,
       })
@@ -491,7 +529,7 @@ export class Trust {
       { node: nodeId, name: msg.name, serial: cert.serial, mode: msg.mode },
       'signed a node certificate',
     )
-    const caPem = this.init.ca.certPem
+    const caPem = this.ca.certPem
     const proof =
       msg.mode === 'join' && this.init.secret
         ? replyProof(this.init.secret, conn.handshakeHash, nodeId, cert.certPem, caPem)
@@ -501,12 +539,7 @@ export class Trust {
         t: 'join-signed',
         cert: cert.certPem,
         ca: caPem,
-        cluster: {
-          id: this.cluster.id,
-          name: this.cluster.name,
-          joinPolicy: this.cluster.joinPolicy,
-          certValidityMs: this.cluster.certValidityMs,
-        },
+        cluster: clusterSettings(this.cluster),
         proof,
       }),
     )
@@ -514,7 +547,9 @@ export class Trust {
 
   /** Admin: let a pending node in (by name or id). */
   approve(nameOrId: string): PendingEntry | null {
-    const entry = [...this.pending.values()].find((e) => e.id === nameOrId || e.name === nameOrId)
+    // Any signer may approve a node another signer saw first (pending lists are gossiped):
+    // the joiner keeps asking every peer, so whichever signer approved it signs it.
+    const entry = this.pendingEntries().find((e) => e.id === nameOrId || e.name === nameOrId)
     if (!entry) return null
     this.approvals.add(entry.id)
     void this.c.store.saveApprovals([...this.approvals]).catch(() => {})
@@ -530,14 +565,14 @@ export class Trust {
 
   /** Admin: refuse a node's certificate everywhere from now on. */
   revoke(nodeId: string, name: string, reason: string): RevocationList {
-    if (!this.init.ca) throw new Error('assertion failed: revoke on a node without the CA key')
+    if (!this.ca) throw new Error('assertion failed: revoke on a node without the CA key')
     const serial = this.c.book.get(nodeId)?.serial ?? '0'
     const body = nextRevocations(
       this.cluster.id,
       [this.c.book.revocationList],
       [{ serial, nodeId, revokedAtMs: this.c.clock.nowMs(), reason }],
     )
-    const list = signRevocations(body, this.init.ca.keyPem)
+    const list = signRevocations(body, this.ca.keyPem)
     this.adopt(list)
     this.c.events.add({
       atMs: this.c.clock.nowMs(),
@@ -550,9 +585,27 @@ export class Trust {
   }
 
   setJoinPolicy(policy: ClusterFile['joinPolicy']): void {
-    this.cluster = { ...this.cluster, joinPolicy: policy }
-    void this.c.store.saveCluster(this.cluster).catch(() => {})
+    const ca = this.ca
+    if (!ca) throw new Error('assertion failed: settings changed on a node without the CA key')
+    const version = this.cluster.settingsVersion + 1
+    const signed = signSettings(version, { ...clusterSettings(this.cluster), joinPolicy: policy }, ca.keyPem)
+    this.adoptSettings(signed)
   }
+
+  /** A verified settings change: keep it if newer, persist it, pass it on. */
+  private adoptSettings(signed: SignedSettings): void {
+    if (signed.version <= this.cluster.settingsVersion) return
+    this.cluster = { ...this.cluster, ...signed.settings, settingsVersion: signed.version }
+    this.signedSettings = signed
+    void this.c.store.saveCluster(this.cluster).catch(() => {})
+    this.c.log.info(
+      { version: signed.version, joinPolicy: this.cluster.joinPolicy },
+      'cluster settings changed',
+    )
+    for (const conn of this.c.connections()) conn.write(encodeFrame({ t: 'settings', signed }))
+  }
+
+  private signedSettings: SignedSettings | null = null
 
   private onRevocations(conn: PeerConn, list: RevocationList): void {
     const ca = this.c.book.ca
@@ -614,12 +667,12 @@ export class Trust {
   }
 
   private renew(): void {
-    if (this.init.ca) {
+    if (this.ca) {
       // A signer renews itself: no one else needs to be asked.
       const issued = issueCertificate({
         profile: 'agent',
         identity: { nodeId: this.c.identity.id, nodeName: this.init.nodeName, ips: [this.init.host] },
-        ca: this.init.ca,
+        ca: this.ca,
         clock: this.c.clock,
         validityMs: this.cluster.certValidityMs,
       })
@@ -627,13 +680,8 @@ export class Trust {
       this.onSigned(SELF_CONN, {
         t: 'join-signed',
         cert: issued.certPem,
-        ca: this.init.ca.certPem,
-        cluster: {
-          id: this.cluster.id,
-          name: this.cluster.name,
-          joinPolicy: this.cluster.joinPolicy,
-          certValidityMs: this.cluster.certValidityMs,
-        },
+        ca: this.ca.certPem,
+        cluster: clusterSettings(this.cluster),
       })
       return
     }
@@ -643,6 +691,15 @@ export class Trust {
     for (const conn of this.c.connections()) {
       conn.write(encodeFrame({ t: 'join', mode: 'renew', name: this.init.nodeName, csr: csr.csrPem }))
     }
+  }
+}
+
+/** Does this private key belong to this CA certificate? */
+export function caKeyMatches(caPem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(caPem).publicKey.equals(createPublicKey(createPrivateKey(keyPem)))
+  } catch {
+    return false
   }
 }
 

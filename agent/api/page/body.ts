@@ -2,7 +2,7 @@ import type { ClusterView } from '../cluster-schema.js'
 import { controlPlaneSection } from './control-plane.js'
 import { linksSection } from './links.js'
 import { nodesSection } from './nodes.js'
-import { pendingSection } from './pending.js'
+import { type PageAuth, pendingSection } from './pending.js'
 import { timelineSection } from './timeline.js'
 import { verdict } from './verdict.js'
 import { h, type VNode } from './vnode.js'
@@ -49,11 +49,11 @@ function clusterSection(view: ClusterView): VNode {
 }
 
 /** The page's sections in order, each with a stable id so the browser can replace it alone. */
-export function pageSections(view: ClusterView, nowMs: number): VNode[] {
+export function pageSections(view: ClusterView, nowMs: number, auth: PageAuth = { csrf: null }): VNode[] {
   return [
     verdictSection(view, nowMs),
     clusterSection(view),
-    pendingSection(view, nowMs),
+    pendingSection(view, nowMs, auth),
     nodesSection(view, nowMs),
     controlPlaneSection(view),
     timelineSection(view, nowMs),

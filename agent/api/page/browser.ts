@@ -17,6 +17,7 @@ interface EventSourceLike {
 }
 declare const document: DomDocument & {
   title: string
+  querySelector(selector: string): { getAttribute(name: string): string | null } | null
   getElementById(
     id: string,
   ): (DomElement & { hidden: boolean; className: string; textContent: string }) | null
@@ -48,7 +49,8 @@ function render(): void {
   if (!view || !main) return
   const now = Date.now() + skewMs
   document.title = pageTitle(view, now)
-  const sections = pageSections(view, now)
+  const csrf = document.querySelector('meta[name="homecloud-csrf"]')?.getAttribute('content') ?? null
+  const sections = pageSections(view, now, { csrf })
   const ids = sections.map((s) => s.attrs.id ?? '')
   if (ids.join() !== [...shown.keys()].join() || ids.some((id) => !document.getElementById(id))) {
     shown.clear()

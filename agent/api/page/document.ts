@@ -1,6 +1,7 @@
 import type { ClusterView } from '../cluster-schema.js'
 import { pageSections, pageTitle } from './body.js'
 import { ICON_PATH } from './icon.js'
+import type { PageAuth } from './pending.js'
 import { PAGE_CSS } from './style.js'
 import { escapeHtml, toHtml } from './to-html.js'
 
@@ -13,19 +14,24 @@ export const NOSCRIPT_REFRESH_S = 10
  * The whole status page as HTML: a pure function of the view and the time, complete
  * without JavaScript. Every string a peer controls reaches the HTML through toHtml.
  */
-export function renderStatusPage(view: ClusterView, nowMs: number): string {
-  const main = pageSections(view, nowMs).map(toHtml).join('\n')
+export function renderStatusPage(view: ClusterView, nowMs: number, auth: PageAuth = { csrf: null }): string {
+  const main = pageSections(view, nowMs, auth).map(toHtml).join('\n')
+  // The browser script reads the token from here to put it into the forms it re-renders.
+  const csrfMeta = auth.csrf ? `<meta name="homecloud-csrf" content="${escapeHtml(auth.csrf)}">\n` : ''
+  const account = auth.csrf
+    ? `<form method="post" action="/logout" class="account"><input type="hidden" name="csrf" value="${escapeHtml(auth.csrf)}"><button type="submit">Log out</button></form>`
+    : '<a class="account" href="/login">Log in</a>'
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
+${csrfMeta}<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
 <noscript><meta http-equiv="refresh" content="${NOSCRIPT_REFRESH_S}"></noscript>
 <title>${escapeHtml(pageTitle(view, nowMs))}</title>
 <style>${PAGE_CSS}</style>
 <script type="module" src="${STATUS_SCRIPT_PATH}"></script>
 </head><body>
-<header class="top"><span class="brand">homecloud</span><span id="live" class="live" hidden></span><noscript><span class="live">reloads every ${NOSCRIPT_REFRESH_S} s</span></noscript></header>
+<header class="top"><span class="brand">homecloud</span>${account}<span id="live" class="live" hidden></span><noscript><span class="live">reloads every ${NOSCRIPT_REFRESH_S} s</span></noscript></header>
 <main id="page">
 ${main}
 </main>

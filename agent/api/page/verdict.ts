@@ -1,7 +1,7 @@
 import type { ClusterView, MemberView } from '../cluster-schema.js'
-import { plural, since } from './format.js'
+import { plural, shortCode, since } from './format.js'
 
-export type VerdictLevel = 'healthy' | 'degraded' | 'quorum-lost'
+export type VerdictLevel = 'healthy' | 'waiting' | 'degraded' | 'quorum-lost'
 
 export interface Verdict {
   level: VerdictLevel
@@ -25,9 +25,11 @@ function whatWeDo(view: ClusterView, m: MemberView): string {
     return `${m.name} was asked to answer; it is marked dead if it stays silent.`
   }
   const back = `homecloud keeps watching for ${m.name}: it rejoins by itself when it comes back.`
-  return view.coordinator
-    ? `${back} The coordinator (${nameOf(view, view.coordinator)}) decides whether to move its work.`
-    : `${back} No work is moved: the coordinator is not running yet.`
+  if (!view.coordinator) return `${back} No work is moved: the coordinator is not running yet.`
+  const coordinator = `the coordinator (${nameOf(view, view.coordinator)})`
+  return view.controlPlane.voters.includes(m.id)
+    ? `${back} It is an etcd voter: ${coordinator} replaces it if it stays away past the failover grace.`
+    : `${back} Its work is up to ${coordinator}.`
 }
 
 /**
@@ -71,6 +73,17 @@ export function verdict(view: ClusterView, nowMs: number): Verdict {
       level: 'degraded',
       headline: `Degraded: ${parts.filter(Boolean).join(', ')} of ${plural(total, 'node')}`,
       details: [...troubleDetails, ...pendingDetail],
+      command: null,
+    }
+  }
+  const self = view.members.find((m) => m.self)
+  if (self?.state === 'pending') {
+    return {
+      level: 'waiting',
+      headline: `Waiting for approval: code ${self.code ?? shortCode(self.id)}`,
+      details: [
+        `${self.name} has asked to join cluster ${view.cluster.name}. Approve it on the status page of any member, after checking the code there matches this one.`,
+      ],
       command: null,
     }
   }

@@ -258,9 +258,14 @@ describe('status page: other sections', () => {
     const html = renderStatusPage(view, NOW)
     const pending = section(html, 'pending')
     assert.match(pending, /<code class="short-code">ABCD-EF01<\/code>/)
+    // Not logged in: a way to log in, no button.
+    assert.match(pending, /<a href="\/login" class="login">Log in to approve new-pi<\/a>/)
+    assert.doesNotMatch(pending, /<form/)
+    // Logged in: a plain form carrying the session's CSRF token (works without JavaScript).
+    const loggedIn = section(renderStatusPage(view, NOW, { csrf: 'tok<en>' }), 'pending')
     assert.match(
-      pending,
-      /<form method="post" action="\/api\/v1\/approve" class="approve"><input type="hidden" name="node" value="abcdef0123456789abcd"><button type="submit">Approve new-pi<\/button><\/form>/,
+      loggedIn,
+      /<form method="post" action="\/actions\/approve" class="approve"><input type="hidden" name="node" value="abcdef0123456789abcd"><input type="hidden" name="csrf" value="tok&lt;en&gt;"><button type="submit">Approve new-pi<\/button><\/form>/,
     )
     assert.equal(verdict(view, NOW).level, 'healthy')
     assert.match(section(html, 'verdict'), /1 node waiting for approval/)
@@ -276,5 +281,42 @@ describe('status page: other sections', () => {
     const view = clusterView()
     assert.equal(renderStatusPage(view, NOW), renderStatusPage(structuredClone(view), NOW))
     assert.notEqual(renderStatusPage(view, NOW), renderStatusPage(view, NOW + 3_600_000 * 30))
+  })
+})
+
+describe('status page: joining', () => {
+  test('the code a pending node reports is the one shown', () => {
+    const view = clusterView()
+    view.members.push(member({ name: 'new-pi', state: 'pending', code: 'K7Q-42X', url: '', addresses: [] }))
+    const pending = section(renderStatusPage(view, NOW), 'pending')
+    assert.match(pending, /<code class="short-code">K7Q-42X<\/code>/)
+    assert.match(pending, /homecloud approve NODE/)
+  })
+
+  test('on a node that is itself waiting: the verdict says so, and there is no button to approve itself', () => {
+    const view = clusterView({}, [
+      member({ name: 'newcomer', self: true, state: 'pending', code: 'ABC-123' }),
+      member({ name: 'pi5-1' }),
+    ])
+    const v = verdict(view, NOW)
+    assert.equal(v.level, 'waiting')
+    assert.equal(v.headline, 'Waiting for approval: code ABC-123')
+    const html = renderStatusPage(view, NOW)
+    assert.doesNotMatch(section(html, 'pending'), /<form/)
+    assert.match(section(html, 'pending'), /approve it from the page of a node that is already a member/)
+  })
+
+  test('a dead etcd voter: the coordinator replaces it after the grace', () => {
+    const view = clusterView()
+    const ids = view.members.map((m) => m.id)
+    view.members[2]!.state = 'dead'
+    view.coordinator = ids[0]!
+    view.controlPlane = { voters: ids, learners: [], leader: ids[0]!, quorum: true, source: 'etcd' }
+    assert.match(
+      verdict(view, NOW).details[1]!,
+      /etcd voter: the coordinator \(pi5-1\) replaces it if it stays away past the failover grace/,
+    )
+    view.controlPlane.voters = ids.slice(0, 2)
+    assert.match(verdict(view, NOW).details[1]!, /Its work is up to the coordinator \(pi5-1\)/)
   })
 })

@@ -1,0 +1,252 @@
+import { type ObservedNode, observedNode } from '../../control/coordinator/observe.js'
+import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
+import { Coordinator, type CoordinatorEtcd } from '../../control/coordinator/reconciler.js'
+import { PlacementPolicy } from '../../control/placement/policy.js'
+import type { AgentConfig } from '../config/schema.js'
+import type { Clock } from '../core/clock.js'
+import type { EventLog } from '../core/event-log.js'
+import type { Logger } from '../core/log.js'
+import { EtcdError } from '../etcd/errors.js'
+import { idHex } from '../etcd/ids.js'
+import { formatInitialCluster, type InitialClusterEntry } from '../etcd/initial-cluster.js'
+import { clientUrlOf, peerUrlOf } from '../etcd/spec.js'
+import type { Member as MeshMember } from '../mesh/membership.js'
+import type { MeshControlHook } from '../mesh/mesh.js'
+import type { NodeRecordBody, Role } from '../mesh/record.js'
+import type { PeerConn } from '../mesh/swarm.js'
+import { encodeFrame, type MeshMessage } from '../mesh/wire.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { type EtcdCerts, issueEtcdCerts } from './certs.js'
+import { LocalMember } from './local-member.js'
+import { CoordinatorSeat } from './seat.js'
+import { ControlView, type ViewInput } from './view.js'
+
+// The control plane on one node: its own etcd member (LocalMember), the coordinator
+// election (CoordinatorSeat), the reconciler that runs while this node coordinates
+// (control/coordinator), and the status view. It is the mesh's control hook: it
+// receives etcd-assign / etcd-retire and sends them.
+
+export interface ControlPlaneInit {
+  stateDir: string
+  nodeId: string
+  clusterId: string
+  address: string
+  config: AgentConfig['controlPlane']
+}
+
+export interface ControlPlaneComponents {
+  clock: Clock
+  log: Logger
+  events: EventLog
+  trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
+  caPem(): string | null
+  isRevoked(nodeId: string): boolean
+  selfRecord(): NodeRecordBody
+  members(): MeshMember[]
+  connections(): PeerConn[]
+}
+
+const certCacheMax = 8
+
+export class ControlPlane implements MeshControlHook {
+  readonly local: LocalMember
+  readonly seat: CoordinatorSeat
+  readonly coordinator: Coordinator
+  readonly view: ControlView
+  private readonly certCache = new Map<string, EtcdCerts>()
+
+  constructor(
+    private readonly init: ControlPlaneInit,
+    private readonly c: ControlPlaneComponents,
+  ) {
+    const cfg = init.config
+    const log = c.log.child({ component: 'control-plane' })
+    this.local = new LocalMember(
+      {
+        stateDir: init.stateDir,
+        nodeId: init.nodeId,
+        clusterId: init.clusterId,
+        address: init.address,
+        etcd: cfg.etcd,
+      },
+      {
+        clock: c.clock,
+        // The root logger: the etcd process stamps its own component on its lines.
+        log: c.log,
+        events: c.events,
+        trust: c.trust,
+        caPem: c.caPem,
+        otherMembers: () =>
+          c
+            .members()
+            .map((m) => m.signed.body)
+            .filter((b) => b.roles.includes('etcd-voter') || b.roles.includes('etcd-learner'))
+            .flatMap((b) => (b.addresses[0] ? [clientUrlOf(b.addresses[0], cfg.etcd.clientPort)] : [])),
+      },
+    )
+    this.seat = new CoordinatorSeat(
+      { election: COORDINATOR_ELECTION, nodeId: init.nodeId, ttlSeconds: cfg.leaseTtlSeconds },
+      {
+        clock: c.clock,
+        log,
+        isVoter: () => this.local.isVoter(),
+        client: () => this.local.client(),
+        generation: () => this.local.generation,
+      },
+    )
+    const policy = PlacementPolicy.parse({
+      eligibleArchs: cfg.eligibleArchs,
+      fsyncP99MsMax: cfg.fsyncP99MsMax,
+      failoverGraceMs: cfg.failoverGraceMs,
+      votersTarget: cfg.votersTarget,
+    })
+    this.coordinator = new Coordinator(
+      {
+        selfId: init.nodeId,
+        policy,
+        reconcileMs: cfg.reconcileMs,
+        peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
+      },
+      {
+        etcd: this.etcdAdapter(),
+        leadership: { isLeader: () => this.seat.isLeader(), leaderKey: () => this.seat.leaderKey() },
+        clock: c.clock,
+        log,
+        events: c.events,
+        nodes: () => this.observedNodes(),
+        assign: (id, memberId, ic) => this.sendAssign(id, memberId, ic),
+        retire: (id, memberId) => this.sendRetire(id, memberId),
+      },
+    )
+    this.view = new ControlView({
+      clock: c.clock,
+      local: this.local,
+      nodes: () => this.viewNodes(),
+      peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.local.start()
+    this.seat.start()
+    this.coordinator.start()
+    this.view.start()
+  }
+
+  async stop(): Promise<void> {
+    this.view.stop()
+    this.coordinator.stop()
+    await this.seat.stop()
+    await this.local.stop()
+  }
+
+  /** What this node announces in its record. */
+  roles(): Role[] {
+    return [...this.local.roles(), ...(this.seat.isLeader() ? (['coordinator'] as const) : [])]
+  }
+
+  clusterView() {
+    return this.view.current()
+  }
+
+  handle(conn: PeerConn, msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' }>): void {
+    const from = conn.remoteKeyHex.slice(0, 12)
+    if (msg.t === 'etcd-assign') {
+      this.c.log.info({ from, memberId: msg.memberId }, 'etcd assignment received')
+      void this.local
+        .assign({
+          memberId: msg.memberId,
+          initialCluster: msg.initialCluster,
+          token: msg.token,
+          caKey: msg.caKey,
+          certs: {
+            'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
+            'etcd-server': { certPem: msg.server.cert, keyPem: msg.server.key },
+            'etcd-client': { certPem: msg.client.cert, keyPem: msg.client.key },
+          },
+        })
+        .catch((err) => this.c.log.error({ err: (err as Error).message }, 'etcd assignment failed'))
+      return
+    }
+    this.c.log.info({ from, memberId: msg.memberId }, 'told we were removed from etcd: checking')
+    void this.local.checkMembership(true)
+  }
+
+  // ---- adapters ----
+
+  private etcdAdapter(): CoordinatorEtcd {
+    const client = () => {
+      const cl = this.local.client()
+      if (!cl) throw new EtcdError('ETCD_UNREACHABLE', 'this node runs no etcd member')
+      return cl
+    }
+    return {
+      memberList: () => client().memberList(),
+      memberAddLearner: (urls) => client().memberAddLearner(urls),
+      memberPromote: (id) => client().memberPromote(id),
+      memberRemove: (id) => client().memberRemove(id),
+      status: (endpoint, timeoutMs) => client().status(endpoint, timeoutMs),
+      get: (key) => client().get(key),
+      txn: (t) => client().txn(t),
+    }
+  }
+
+  private observedNodes(): ObservedNode[] {
+    const self = this.c.selfRecord()
+    const out = [observedNode(self, 'alive', self.startedAtMs)]
+    for (const m of this.c.members()) {
+      const b = m.signed.body
+      out.push(observedNode(b, m.state, m.stateSinceMs, { revoked: this.c.isRevoked(b.id) }))
+    }
+    return out
+  }
+
+  private viewNodes(): ViewInput[] {
+    return [
+      { body: this.c.selfRecord(), state: 'alive' },
+      ...this.c.members().map((m) => ({ body: m.signed.body, state: m.state })),
+    ]
+  }
+
+  private async sendAssign(nodeId: string, memberId: bigint, ic: InitialClusterEntry[]): Promise<boolean> {
+    const ca = this.c.trust.caMaterial()
+    if (!ca) return false
+    const body = this.c.members().find((m) => m.signed.body.id === nodeId)?.signed.body
+    const address = body?.addresses[0]
+    if (!body || !address) return false
+    const conn = this.c.connections().find((cn) => cn.remoteKeyHex === body.publicKey)
+    if (!conn) return false
+    const key = `${nodeId}/${idHex(memberId)}`
+    let certs = this.certCache.get(key)
+    if (!certs) {
+      certs = await issueEtcdCerts({ ca, nodeId, address, clock: this.c.clock })
+      if (this.certCache.size >= certCacheMax) this.certCache.clear()
+      this.certCache.set(key, certs)
+    }
+    if (!this.seat.isLeader()) return false
+    conn.write(
+      encodeFrame({
+        t: 'etcd-assign',
+        memberId: idHex(memberId),
+        initialCluster: formatInitialCluster(ic),
+        token: this.init.clusterId,
+        peer: { cert: certs['etcd-peer'].certPem, key: certs['etcd-peer'].keyPem },
+        server: { cert: certs['etcd-server'].certPem, key: certs['etcd-server'].keyPem },
+        client: { cert: certs['etcd-client'].certPem, key: certs['etcd-client'].keyPem },
+        caKey: ca.keyPem,
+      }),
+    )
+    this.c.log.info({ member: nodeId, memberId: idHex(memberId) }, 'sent an etcd assignment')
+    return true
+  }
+
+  private sendRetire(nodeId: string, memberId: bigint): void {
+    if (nodeId === this.init.nodeId) {
+      void this.local.checkMembership(true)
+      return
+    }
+    const body = this.c.members().find((m) => m.signed.body.id === nodeId)?.signed.body
+    const conn = body && this.c.connections().find((cn) => cn.remoteKeyHex === body.publicKey)
+    conn?.write(encodeFrame({ t: 'etcd-retire', memberId: idHex(memberId) }))
+  }
+}

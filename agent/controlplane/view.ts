@@ -1,0 +1,115 @@
+import { memberNodeId } from '../../control/coordinator/observe.js'
+import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
+import { majority } from '../../control/placement/next-action.js'
+import type { ClusterView } from '../api/cluster-schema.js'
+import type { Clock, Timer } from '../core/clock.js'
+import type { NodeRecordBody } from '../mesh/record.js'
+import type { LocalMember } from './local-member.js'
+
+// The control plane for the status API: from etcd when this node's member answers
+// (members, raft leader, health, the coordinator's election), otherwise from the mesh
+// (the roles nodes announce), so every node can say something even without quorum.
+
+export type ControlPlaneView = ClusterView['controlPlane']
+
+export interface ViewInput {
+  body: NodeRecordBody
+  state: 'alive' | 'suspect' | 'dead' | 'pending'
+}
+
+export interface ControlViewComponents {
+  clock: Clock
+  local: LocalMember
+  /** Every node the mesh knows, this one included. */
+  nodes(): ViewInput[]
+  peerUrlOf(address: string): string
+}
+
+const refreshMs = 2000
+const freshMs = 6000
+
+export class ControlView {
+  private cached: { controlPlane: ControlPlaneView; coordinator: string | null; atMono: number } | null = null
+  private timer: Timer | undefined
+  private busy = false
+
+  constructor(private readonly c: ControlViewComponents) {}
+
+  start(): void {
+    this.timer = this.c.clock.setInterval(() => void this.refresh(), refreshMs)
+  }
+
+  stop(): void {
+    this.timer?.cancel()
+  }
+
+  current(): { controlPlane: ControlPlaneView; coordinator: string | null } {
+    const cached = this.cached
+    if (cached && this.c.clock.monoMs() - cached.atMono <= freshMs) return cached
+    return fromMesh(this.c.nodes())
+  }
+
+  async refresh(): Promise<void> {
+    if (this.busy) return
+    this.busy = true
+    try {
+      this.cached = await this.fromEtcd()
+    } finally {
+      this.busy = false
+    }
+  }
+
+  private async fromEtcd() {
+    const client = this.c.local.client()
+    if (!client) return null
+    try {
+      const [list, health, status, coordinator] = await Promise.all([
+        client.memberList({ timeoutMs: 1500 }),
+        client.health(this.c.local.clientUrl, 1500),
+        client.status(this.c.local.clientUrl, 1500).catch(() => undefined),
+        client.leader(COORDINATOR_ELECTION, { timeoutMs: 1500 }).catch(() => undefined),
+      ])
+      const byPeer = new Map<string, string>()
+      for (const n of this.c.nodes()) {
+        const a = n.body.addresses[0]
+        if (a) byPeer.set(this.c.peerUrlOf(a), n.body.id)
+      }
+      const leaderMember = list.members.find((m) => status && m.id === status.leaderId && m.id !== 0n)
+      const controlPlane: ControlPlaneView = {
+        voters: list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)),
+        learners: list.members.filter((m) => m.isLearner).map((m) => memberNodeId(m, byPeer)),
+        leader: leaderMember ? memberNodeId(leaderMember, byPeer) : null,
+        quorum: health.healthy,
+        source: 'etcd',
+      }
+      return {
+        controlPlane,
+        coordinator: health.healthy ? (coordinator?.value ?? null) : null,
+        atMono: this.c.clock.monoMs(),
+      }
+    } catch {
+      return null
+    }
+  }
+}
+
+/** What the nodes' own records say: roles, and who is up. */
+export function fromMesh(nodes: readonly ViewInput[]): {
+  controlPlane: ControlPlaneView
+  coordinator: string | null
+} {
+  const up = (n: ViewInput) => n.state === 'alive' || n.state === 'suspect'
+  const voters = nodes.filter((n) => n.body.roles.includes('etcd-voter'))
+  const learners = nodes.filter((n) => n.body.roles.includes('etcd-learner'))
+  const coordinator = nodes.find((n) => up(n) && n.body.roles.includes('coordinator'))
+  return {
+    controlPlane: {
+      voters: voters.map((n) => n.body.id),
+      learners: learners.map((n) => n.body.id),
+      leader: null,
+      quorum: voters.length > 0 && voters.filter(up).length >= majority(voters.length),
+      source: 'mesh',
+    },
+    coordinator: coordinator?.body.id ?? null,
+  }
+}

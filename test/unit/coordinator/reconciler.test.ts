@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { manualClock } from '../../../agent/core/clock.js'
+import { silentLogger } from '../../../agent/core/log.js'
+import { parseInitialCluster } from '../../../agent/etcd/initial-cluster.js'
+import type { ObservedNode } from '../../../control/coordinator/observe.js'
+import { PLACEMENT_KEY, parsePlacementRecord } from '../../../control/coordinator/placement-record.js'
+import { Coordinator } from '../../../control/coordinator/reconciler.js'
+import { PlacementPolicy } from '../../../control/placement/policy.js'
+import { FakeEtcd, FakeLeadership, node, peerUrlOf } from './fake-etcd.js'
+
+const GRACE = 30_000
+
+function setup(nodes: ObservedNode[]) {
+  const clock = manualClock()
+  const etcd = new FakeEtcd()
+  const lead = new FakeLeadership()
+  etcd.leases.set(lead.key.key, lead.key.lease)
+  const assigned: { nodeId: string; memberId: bigint; initialCluster: string[] }[] = []
+  const retired: string[] = []
+  let reachable = true
+  const coordinator = new Coordinator(
+    {
+      selfId: nodes[0]!.view.id,
+      policy: PlacementPolicy.parse({ failoverGraceMs: GRACE }),
+      reconcileMs: 1000,
+      peerUrlOf,
+    },
+    {
+      etcd,
+      leadership: lead,
+      clock,
+      log: silentLogger(),
+      nodes: () => nodes,
+      assign: async (nodeId, memberId, ic) => {
+        if (!reachable) return false
+        assigned.push({ nodeId, memberId, initialCluster: ic.map((e) => `${e.name}=${e.peerUrl}`) })
+        return true
+      },
+      retire: (nodeId) => retired.push(nodeId),
+    },
+  )
+  const founder = nodes[0]!
+  etcd.found(founder.view.id, founder.address!)
+  /** The assigned node starts its member and catches up. */
+  const boot = (id: bigint, name: string) => {
+    etcd.start(id, name)
+    etcd.caughtUp.add(id)
+  }
+  const voters = () =>
+    etcd.members
+      .filter((m) => !m.isLearner)
+      .map((m) => m.name)
+      .sort()
+  const membershipCalls = () => etcd.calls.filter((c) => !c.startsWith('txn'))
+  return {
+    clock,
+    etcd,
+    lead,
+    coordinator,
+    assigned,
+    retired,
+    boot,
+    voters,
+    membershipCalls,
+    setReachable: (r: boolean) => {
+      reachable = r
+    },
+  }
+}
+
+describe('coordinator reconcile loop', () => {
+  it('grows 1 → 3 voters, one membership change per step, assigning each learner', async () => {
+    const nodes = [node('a'), node('b'), node('c')]
+    const t = setup(nodes)
+    let r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'add-learner')
+    assert.deepEqual(t.membershipCalls(), [`add ${peerUrlOf(nodes[1]!.address!)}`])
+    assert.equal(t.assigned.length, 1)
+    const first = t.assigned[0]!
+    assert.equal(first.nodeId, 'b')
+    // The initial cluster lists every member, the joiner under its own name.
+    assert.equal(parseInitialCluster(first.initialCluster.join(',')).length, 2)
+    assert.ok(first.initialCluster.some((e) => e.startsWith('a=')))
+    assert.ok(first.initialCluster.some((e) => e.startsWith('b=')))
+
+    // Not started yet: wait, and do not add another learner meanwhile.
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'wait')
+    assert.equal(t.membershipCalls().length, 1)
+
+    t.boot(first.memberId, 'b')
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'promote')
+    assert.deepEqual(t.voters(), ['a', 'b'])
+
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'add-learner')
+    assert.equal(t.assigned.at(-1)!.nodeId, 'c')
+    t.boot(t.assigned.at(-1)!.memberId, 'c')
+    await t.coordinator.tick()
+    assert.deepEqual(t.voters(), ['a', 'b', 'c'])
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'none')
+    assert.equal(t.membershipCalls().length, 4, 'add, promote, add, promote')
+  })
+
+  it('keeps one voter with two eligible boards; x86 and a slow SD card never vote', async () => {
+    const t = setup([
+      node('a'),
+      node('b'),
+      node('x', { arch: 'amd64' }),
+      node('sd', { storageClass: 'sd', fsyncP99Ms: 40 }),
+    ])
+    const r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'none')
+    assert.deepEqual(t.membershipCalls(), [])
+    const rec = parsePlacementRecord(t.etcd.kv.get(PLACEMENT_KEY)!)
+    assert.ok(rec.ok)
+    assert.deepEqual(rec.record.target, ['a'])
+    assert.match(rec.record.reasons.sd!.why, /SD card fsync p99 40 ms > 10 ms/)
+    assert.match(rec.record.reasons.x!.why, /amd64 not eligible/)
+    assert.equal(rec.record.reasons.sd!.name, 'sd-board')
+  })
+
+  it('does nothing at all when it is not the leader', async () => {
+    const t = setup([node('a'), node('b'), node('c')])
+    t.lead.leader = false
+    const r = await t.coordinator.tick()
+    assert.equal(r.kind, 'not-leader')
+    assert.deepEqual(t.etcd.calls, [])
+    assert.equal(t.etcd.kv.size, 0)
+  })
+
+  it('stops before the effect when the lease is lost mid-step', async () => {
+    const t = setup([node('a'), node('b'), node('c')])
+    const list = t.etcd.memberList.bind(t.etcd)
+    t.etcd.memberList = async () => {
+      const l = await list()
+      t.lead.leader = false // lost while observing
+      return l
+    }
+    const r = await t.coordinator.tick()
+    assert.equal(r.kind, 'not-leader')
+    assert.deepEqual(t.etcd.calls, [])
+  })
+
+  it('acts on nothing without quorum', async () => {
+    const t = setup([node('a'), node('b'), node('c')])
+    t.etcd.quorum = false
+    const r = await t.coordinator.tick()
+    assert.equal(r.kind, 'no-quorum')
+    assert.deepEqual(t.etcd.calls, [])
+  })
+
+  it('removes a dead voter only after the grace, then adds the spare', async () => {
+    const nodes = [node('a'), node('b'), node('c'), node('d', { memoryMB: 4096 })]
+    const t = setup(nodes)
+    for (const id of ['b', 'c']) {
+      await t.coordinator.tick()
+      t.boot(t.assigned.at(-1)!.memberId, id)
+      await t.coordinator.tick()
+    }
+    assert.deepEqual(t.voters(), ['a', 'b', 'c'])
+    const now = t.clock.nowMs()
+    const c = nodes[2]!
+    c.view = { ...c.view, alive: false, state: 'dead', deadSinceMs: now }
+    t.clock.advance(GRACE - 1000)
+    let r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'wait')
+    assert.equal(t.retired.length, 0)
+
+    t.clock.advance(2000)
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'remove')
+    assert.deepEqual(t.retired, ['c'])
+    assert.deepEqual(t.voters(), ['a', 'b'])
+    r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind === 'add-learner' && r.action.id, 'd')
+    t.boot(t.assigned.at(-1)!.memberId, 'd')
+    await t.coordinator.tick()
+    assert.deepEqual(t.voters(), ['a', 'b', 'd'])
+  })
+
+  it('sends an unstarted learner its assignment again, not more often than every 5 s', async () => {
+    const t = setup([node('a'), node('b'), node('c')])
+    t.setReachable(false)
+    await t.coordinator.tick()
+    assert.equal(t.assigned.length, 0, 'not reachable: nothing sent')
+    t.setReachable(true)
+    await t.coordinator.tick()
+    assert.equal(t.assigned.length, 1, 'sent as soon as reachable')
+    await t.coordinator.tick()
+    assert.equal(t.assigned.length, 1)
+    t.clock.advance(5001)
+    await t.coordinator.tick()
+    assert.equal(t.assigned.length, 2)
+    assert.equal(t.membershipCalls().filter((c) => c.startsWith('add')).length, 1, 'one learner added, once')
+  })
+
+  it('writes the placement fenced by its lease, only when it changes, and replaces a tampered one', async () => {
+    const t = setup([node('a'), node('b')])
+    await t.coordinator.tick()
+    await t.coordinator.tick()
+    assert.deepEqual(
+      t.etcd.calls.filter((c) => c.startsWith('txn')),
+      ['txn ok'],
+    )
+    t.etcd.kv.set(PLACEMENT_KEY, '{"v":1,"target":"everyone"}')
+    await t.coordinator.tick()
+    assert.deepEqual(
+      t.etcd.calls.filter((c) => c.startsWith('txn')),
+      ['txn ok', 'txn ok'],
+    )
+    assert.ok(parsePlacementRecord(t.etcd.kv.get(PLACEMENT_KEY)!).ok)
+    assert.equal(parsePlacementRecord('{"v":1,"target":"everyone"}').ok, false)
+
+    // Another holder's lease on the election key: our write is refused by etcd itself.
+    t.etcd.leases.set(t.lead.key.key, 0x999n)
+    t.etcd.kv.delete(PLACEMENT_KEY)
+    await t.coordinator.tick()
+    assert.equal(t.etcd.kv.get(PLACEMENT_KEY), undefined)
+  })
+})
