@@ -1,9 +1,9 @@
+import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { Command, Option } from 'commander'
 import { defaultHost } from '../../agent/agent.js'
-import { systemClock } from '../../agent/core/clock.js'
-import { readFile } from 'node:fs/promises'
 import { generatePassword } from '../../agent/api/auth/password.js'
+import { systemClock } from '../../agent/core/clock.js'
 import { foundCluster } from '../../agent/trust/founding.js'
 
 export function initCommand(): Command {
@@ -23,11 +23,16 @@ export function initCommand(): Command {
         .argParser((v) => Number.parseInt(v, 10))
         .hideHelp(),
     )
-    .option('--password-file <file>', 'status-page password (first line); default: a new random one, printed once')
+    .option(
+      '--password-file <file>',
+      'status-page password (first line); default: a new random one, printed once',
+    )
     .option('--force', 'replace a cluster already in this state directory')
     .action(async (opts) => {
       const host = opts.host ?? defaultHost()
-      const given = opts.passwordFile ? (await readFile(opts.passwordFile, 'utf8')).split('\n')[0]!.trim() : ''
+      const given = opts.passwordFile
+        ? (await readFile(opts.passwordFile, 'utf8')).split('\n')[0]!.trim()
+        : ''
       const uiPassword = given || generatePassword()
       const founded = await foundCluster({
         stateDir: opts.state,
@@ -44,7 +49,8 @@ export function initCommand(): Command {
       out.write(`founded cluster ${opts.name} (${founded.clusterId}); this node is ${founded.nodeId}\n`)
       out.write(`  join material for new machines: ${founded.joinFile} (secret: keep it private)\n`)
       out.write(`  admin client config:            ${founded.adminConfig}\n`)
-      if (!given) out.write(`  status page password:           ${uiPassword}   (shown once; only its hash is kept)\n`)
+      if (!given)
+        out.write(`  status page password:           ${uiPassword}   (shown once; only its hash is kept)\n`)
       out.write(`start the agent: homecloud agent --state ${opts.state} --host ${host}\n`)
     })
 }

@@ -48,7 +48,9 @@ export function labCommand(): Command {
       })
       process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
       for (const n of l.nodes) process.stdout.write(`${n.name.padEnd(12)} ${nodeUrl(n)}\n`)
-      process.stderr.write(`status page password (for actions): ${join(l.dir, 'password.txt')}; admin client config: ${join(l.dir, 'admin.json')}\n`)
+      process.stderr.write(
+        `status page password (for actions): ${join(l.dir, 'password.txt')}; admin client config: ${join(l.dir, 'admin.json')}\n`,
+      )
       if (opts.detach) {
         process.stdout.write(`${JSON.stringify(summary(l))}\n`)
         return
