@@ -162,6 +162,7 @@ export async function startAgent(
         clock,
         log,
         events,
+        counters,
         trust,
         caPem: () => book.ca,
         isRevoked: (id) => book.isRevoked(id),
@@ -206,6 +207,7 @@ export async function startAgent(
     log,
     counters,
     ready: () => trust.isMember,
+    requireLogin: config.statusPage.requireLogin,
     auth: {
       passwordHash: () => trust.settings.uiPasswordHash,
       approve: (node) => (trust.isSigner ? trust.approve(node) : 'not-signer'),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything homecloud needs on a fresh Debian machine, idempotently:
+# Installs everything homecloud needs on a fresh Debian machine, idempotently
+# (HOMECLOUD_SETUP_BROWSER=1 adds Chromium for the browser tests):
 # Debian packages (only the missing ones), npm packages, and the compiled agent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,8 +8,9 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v ip >/dev/null || need_debs+=(iproute2)
 command -v openssl >/dev/null || need_debs+=(openssl)
-# Debian's Chromium drives the status-page tests in test/browser (through playwright-core).
-[ -x /usr/bin/chromium ] || need_debs+=(chromium)
+# Debian's Chromium drives the status-page tests in test/browser (through playwright-core);
+# the lab alone does not need it (scripts/test.sh asks for it).
+if [ "${HOMECLOUD_SETUP_BROWSER:-0}" = 1 ]; then [ -x /usr/bin/chromium ] || need_debs+=(chromium); fi
 command -v etcd >/dev/null || need_debs+=(etcd-server)
 command -v etcdctl >/dev/null || need_debs+=(etcd-client)
 if [ "${#need_debs[@]}" -gt 0 ]; then

@@ -4,7 +4,7 @@
 #   bash scripts/test.sh test/unit    only the files under a path
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+HOMECLOUD_SETUP_BROWSER=1 bash scripts/setup.sh
 
 # Whatever happens (failure, Ctrl-C), leave no test process, namespace or bridge behind
 # (only this run's: labs are named after HOMECLOUD_TEST_RUN).

@@ -37,6 +37,11 @@ export const ClusterViewSchema = z.object({
     leader: z.string().nullable(),
     quorum: z.boolean(),
     source: z.enum(['etcd', 'mesh']),
+    /** From the coordinator's `/homecloud/placement`: why each board was chosen or passed over. */
+    reasons: z
+      .array(z.object({ id: z.string(), name: z.string().optional(), why: z.string() }))
+      .max(256)
+      .optional(),
   }),
   events: z.array(
     z.object({

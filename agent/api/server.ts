@@ -29,6 +29,19 @@ export interface ApiDeps {
   sseLimits?: Partial<SseLimits>
   /** Login and actions; without it the page is read-only. */
   auth?: Omit<AuthDeps, 'log' | 'counters' | 'clock'>
+  /** Reading needs a session too (config `statusPage.requireLogin`); without `auth` nothing but the open paths answers. */
+  requireLogin?: boolean
+}
+
+/** Reachable without a session even when reading needs a login. */
+export function isOpenPath(path: string): boolean {
+  return (
+    path === '/login' ||
+    path === '/logout' ||
+    path === '/healthz' ||
+    path === '/readyz' ||
+    path.startsWith('/assets/')
+  )
 }
 
 const URL_BYTES_MAX = 2048
@@ -50,6 +63,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     { clusterView: deps.clusterView, clock, log: deps.log, counters: deps.counters },
     { ...DEFAULT_SSE_LIMITS, ...deps.sseLimits },
   )
+  let auth: ReturnType<typeof registerAuthRoutes> | null = null
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
@@ -65,6 +79,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
         .code(414)
         .send({ error: 'URI_TOO_LONG', message: `URL longer than ${URL_BYTES_MAX} bytes` })
     }
+    if (!deps.requireLogin || isOpenPath(req.url.split('?')[0]!) || auth?.sessionOf(req)) return
+    deps.counters.inc('homecloud_http_rejected_total', { reason: 'login-required' })
+    if ((req.headers.accept ?? '').includes('text/html'))
+      return reply.code(303).header('location', '/login').header('cache-control', 'no-store').send()
+    return reply
+      .code(401)
+      .send({ error: 'UNAUTHENTICATED', message: 'this cluster requires a login to read: log in at /login' })
   })
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS)
@@ -83,7 +104,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     reply.type('text/plain; version=0.0.4')
     return renderMetrics(deps.clusterView(), deps.counters)
   })
-  const auth = deps.auth
+  auth = deps.auth
     ? registerAuthRoutes(app, { ...deps.auth, log: deps.log, counters: deps.counters, clock })
     : null
   app.get('/', async (req, reply) => {

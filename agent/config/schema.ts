@@ -75,6 +75,14 @@ export const AgentConfig = z
           .prefault({}),
       })
       .prefault({}),
+    /** The status page and read API on the api port. */
+    statusPage: z
+      .object({
+        /** Reading needs a session too (login with the cluster password); default: open on the LAN. */
+        requireLogin: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */
     fsyncProbe: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),

@@ -4,6 +4,7 @@ import { Coordinator, type CoordinatorEtcd } from '../../control/coordinator/rec
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import type { AgentConfig } from '../config/schema.js'
 import type { Clock } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { EtcdError } from '../etcd/errors.js'
@@ -38,6 +39,8 @@ export interface ControlPlaneComponents {
   clock: Clock
   log: Logger
   events: EventLog
+  /** Where the coordinator counts failovers (shown on /metrics). */
+  counters?: Counters
   trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
   caPem(): string | null
   isRevoked(nodeId: string): boolean
@@ -113,6 +116,7 @@ export class ControlPlane implements MeshControlHook {
         clock: c.clock,
         log,
         events: c.events,
+        ...(c.counters ? { counters: c.counters } : {}),
         nodes: () => this.observedNodes(),
         assign: (id, memberId, ic) => this.sendAssign(id, memberId, ic),
         retire: (id, memberId) => this.sendRetire(id, memberId),

@@ -1,5 +1,10 @@
 import { memberNodeId } from '../../control/coordinator/observe.js'
-import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
+import {
+  COORDINATOR_ELECTION,
+  PLACEMENT_KEY,
+  parsePlacementRecord,
+  placementReasons,
+} from '../../control/coordinator/placement-record.js'
 import { majority } from '../../control/placement/next-action.js'
 import type { ClusterView } from '../api/cluster-schema.js'
 import type { Clock, Timer } from '../core/clock.js'
@@ -63,12 +68,14 @@ export class ControlView {
     const client = this.c.local.client()
     if (!client) return null
     try {
-      const [list, health, status, coordinator] = await Promise.all([
+      const [list, health, status, coordinator, placement] = await Promise.all([
         client.memberList({ timeoutMs: 1500 }),
         client.health(this.c.local.clientUrl, 1500),
         client.status(this.c.local.clientUrl, 1500).catch(() => undefined),
         client.leader(COORDINATOR_ELECTION, { timeoutMs: 1500 }).catch(() => undefined),
+        client.get(PLACEMENT_KEY).catch(() => undefined),
       ])
+      const parsed = placement ? parsePlacementRecord(placement.value) : undefined
       const byPeer = new Map<string, string>()
       for (const n of this.c.nodes()) {
         const a = n.body.addresses[0]
@@ -81,6 +88,7 @@ export class ControlView {
         leader: leaderMember ? memberNodeId(leaderMember, byPeer) : null,
         quorum: health.healthy,
         source: 'etcd',
+        ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
       }
       return {
         controlPlane,

@@ -58,6 +58,17 @@ export function placementRecord(
   }
 }
 
+/** The per-board reasons as the status view lists them: voters-to-be first, then eligible, then by name. */
+export function placementReasons(record: PlacementRecord): { id: string; name?: string; why: string }[] {
+  const rank = (r: PlacementRecord['reasons'][string]) => (r.chosen ? 0 : r.eligible ? 1 : 2)
+  return Object.entries(record.reasons)
+    .sort(
+      ([ia, a], [ib, b]) =>
+        rank(a) - rank(b) || (a.name ?? ia).localeCompare(b.name ?? ib) || (ia < ib ? -1 : 1),
+    )
+    .map(([id, r]) => ({ id, ...(r.name !== undefined ? { name: r.name } : {}), why: r.why }))
+}
+
 /** The parts that matter for "did anything change" (not the time it was written). */
 export function sameDecision(a: PlacementRecord, b: PlacementRecord): boolean {
   const strip = ({ atMs: _, ...rest }: PlacementRecord) => JSON.stringify(rest)

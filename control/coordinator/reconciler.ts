@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../../agent/core/clock.js'
+import type { Counters } from '../../agent/core/counters.js'
 import type { EventLog } from '../../agent/core/event-log.js'
 import type { Logger } from '../../agent/core/log.js'
 import type { EndpointStatus, LeaderKey, TxnResult } from '../../agent/etcd/client.js'
@@ -68,6 +69,8 @@ export interface CoordinatorComponents {
   clock: Clock
   log: Logger
   events?: EventLog
+  /** `homecloud_failovers_total`: one per voter this coordinator removed. */
+  counters?: Counters
   /** The mesh view, this node included. */
   nodes(): ObservedNode[]
   /** Hands a node its membership (certificates, CA key, initial cluster); false if unreachable now. */
@@ -82,6 +85,8 @@ export type TickResult =
   | { kind: 'acted'; placement: Placement; action: PlacementAction; outcome: string }
 
 export const reassignAfterMsDefault = 5000
+/** Counted where a voter removal succeeds (the status page's failovers). */
+export const FAILOVERS_TOTAL = 'homecloud_failovers_total'
 const probeTimeoutMsDefault = 1000
 
 export class Coordinator {
@@ -303,6 +308,7 @@ export class Coordinator {
           if (isTransientEtcdMessage(said)) return `remove ${nameOf(action.id)} refused for now: ${said}`
           throw err
         }
+        this.c.counters?.inc(FAILOVERS_TOTAL)
         this.event('etcd-removed', action.id, `${nameOf(action.id)} removed from etcd: ${action.reason}`)
         this.c.retire(action.id, m.id)
         return `removed ${nameOf(action.id)}: ${action.reason}`

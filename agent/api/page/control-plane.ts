@@ -26,8 +26,29 @@ export function controlPlaneSection(view: ClusterView): VNode {
       { class: 'facts' },
       rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
     ),
-    // PLACEMENT REASONS: once the view carries placement's per-board reasons (why each
-    // board was chosen or passed over), list them here, one line per board.
-    h('p', { class: 'muted' }, 'Why each board was chosen or passed over appears here once placement runs.'),
+    placementReasons(view),
+  )
+}
+
+/** Placement's per-board reasons (why each board was chosen or passed over), one line per board. */
+function placementReasons(view: ClusterView): VNode {
+  const reasons = view.controlPlane.reasons
+  if (!reasons || reasons.length === 0)
+    return h(
+      'p',
+      { class: 'muted' },
+      'Why each board was chosen or passed over appears here once placement runs.',
+    )
+  return h(
+    'ul',
+    { class: 'reasons', 'aria-label': 'Why each board was chosen or passed over' },
+    reasons.map((r) =>
+      h(
+        'li',
+        { 'data-node': r.id },
+        h('strong', null, r.name ?? view.members.find((m) => m.id === r.id)?.name ?? r.id),
+        `: ${r.why}`,
+      ),
+    ),
   )
 }
