@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { PlacementPolicy } from '../../control/placement/policy.js'
 import { Arch } from '../facts/schema.js'
 import { HostPortString } from '../mesh/bootstrap.js'
 
@@ -48,18 +49,9 @@ export const AgentConfig = z
       .object({
         /** Off: this node never runs etcd nor coordinates (it still shows the cluster). */
         enabled: z.boolean().default(true),
-        /** A member dead this long is removed from etcd and replaced (flapping boards stay). */
-        failoverGraceMs: z.number().int().min(0).max(86_400_000).default(30_000),
-        /** Architectures allowed to hold an etcd vote; widen it for x86-only clusters. */
-        eligibleArchs: z.array(Arch).min(1).default(['arm64', 'arm']),
-        fsyncP99MsMax: z.number().positive().default(10),
-        votersTarget: z
-          .number()
-          .int()
-          .min(1)
-          .max(7)
-          .refine((n) => n % 2 === 1, 'votersTarget must be odd')
-          .default(3),
+        // Placement settings (failover grace, eligible architectures, fsync limit,
+        // voters target): one schema, shared with the pure placement function.
+        ...PlacementPolicy.shape,
         /** How often the coordinator observes and takes one step. */
         reconcileMs: z.number().int().min(100).max(60_000).default(1500),
         /** The coordinator's lease: a dead coordinator is replaced within about this long. */
