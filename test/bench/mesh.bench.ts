@@ -331,7 +331,7 @@ async function measureUnplug(ctx: BenchContext, lab: BenchLab, reps: number): Pr
       value: median(dead),
       unit: 'ms',
       goal,
-      note: `${runsNote(dead, 'ms')}; floor: >3000 ms of silence since the last heartbeat received (0-500 ms before the kill), judged every 250 ms`,
+      note: `${runsNote(dead, 'ms')}; floor: >2400 ms of silence since the last heartbeat received (0-500 ms before the kill), judged every 100 ms (default timings)`,
     },
     { metric: 'unplug → dead on all 4 peers, max', value: max(dead), unit: 'ms', goal },
     {
