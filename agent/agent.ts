@@ -149,6 +149,8 @@ export async function startAgent(
   await mesh.start()
   trust.start()
   await transport.start()
+  // The mesh started before the transport could dial: reach known peers now, not at the next refresh.
+  mesh.dialKnown()
   const dhtAddr = transport.dhtAddress()
   log.info(
     { dht: dhtAddr && formatHostPort(dhtAddr), bootstrap: transport.bootstrapNodes().map(formatHostPort) },
