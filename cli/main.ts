@@ -4,6 +4,7 @@ import { approveCommand, revokeCommand, settingsCommand } from './commands/admin
 import { agentCommand } from './commands/agent.js'
 import { initCommand } from './commands/init.js'
 import { labCommand } from './commands/lab.js'
+import { recoverCommand } from './commands/recover.js'
 import { statusCommand } from './commands/status.js'
 
 const program = new Command()
@@ -18,6 +19,7 @@ program.addCommand(approveCommand())
 program.addCommand(revokeCommand())
 program.addCommand(settingsCommand())
 program.addCommand(labCommand())
+program.addCommand(recoverCommand())
 
 try {
   await program.parseAsync(process.argv)

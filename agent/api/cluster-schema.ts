@@ -42,6 +42,8 @@ export const ClusterViewSchema = z.object({
       .array(z.object({ id: z.string(), name: z.string().optional(), why: z.string() }))
       .max(256)
       .optional(),
+    /** Quorum lost: the command that rebuilds the control plane on this surviving voter. */
+    recovery: z.string().max(1024).optional(),
   }),
   events: z.array(
     z.object({

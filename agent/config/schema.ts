@@ -56,6 +56,15 @@ export const AgentConfig = z
         reconcileMs: z.number().int().min(100).max(60_000).default(1500),
         /** The coordinator's lease: a dead coordinator is replaced within about this long. */
         leaseTtlSeconds: z.number().int().min(2).max(60).default(5),
+        /** How often the coordinator saves an etcd snapshot and sends it to two other nodes. */
+        snapshotIntervalMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(24 * 3600_000)
+          .default(5 * 60_000),
+        /** etcdctl, for snapshots (Debian `etcd-client`). */
+        etcdctlBinary: z.string().min(1).default('etcdctl'),
         etcd: z
           .object({
             binary: z.string().min(1).default('etcd'),

@@ -20,6 +20,8 @@ import type { CaMaterial } from '../pki/ca.js'
 import { type EtcdCerts, issueEtcdCerts } from './certs.js'
 import { LocalMember } from './local-member.js'
 import { CoordinatorSeat } from './seat.js'
+import { SnapshotKeeper, type SnapshotTarget } from './snapshot-keeper.js'
+import { SnapshotReceiver } from './snapshot-transfer.js'
 import { ControlView, type ViewInput } from './view.js'
 
 // The control plane on one node: its own etcd member (LocalMember), the coordinator
@@ -56,6 +58,8 @@ export class ControlPlane implements MeshControlHook {
   readonly seat: CoordinatorSeat
   readonly coordinator: Coordinator
   readonly view: ControlView
+  readonly snapshots: SnapshotKeeper
+  private readonly receiver: SnapshotReceiver
   private readonly certCache = new Map<string, EtcdCerts>()
 
   constructor(
@@ -122,9 +126,28 @@ export class ControlPlane implements MeshControlHook {
         retire: (id, memberId) => this.sendRetire(id, memberId),
       },
     )
+    this.snapshots = new SnapshotKeeper(
+      {
+        stateDir: init.stateDir,
+        nodeId: init.nodeId,
+        clientUrl: this.local.clientUrl,
+        intervalMs: cfg.snapshotIntervalMs,
+        etcdctlBinary: cfg.etcdctlBinary,
+      },
+      { clock: c.clock, log, isLeader: () => this.seat.isLeader(), targets: () => this.snapshotTargets() },
+    )
+    this.receiver = new SnapshotReceiver(init.stateDir, {
+      clock: c.clock,
+      log,
+      voterIdOfKey: (key) => {
+        const b = c.members().find((m) => m.signed.body.publicKey === key && m.state === 'alive')?.signed.body
+        return b?.roles.includes('etcd-voter') ? b.id : null
+      },
+    })
     this.view = new ControlView({
       clock: c.clock,
       local: this.local,
+      stateDir: init.stateDir,
       nodes: () => this.viewNodes(),
       peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
     })
@@ -134,11 +157,14 @@ export class ControlPlane implements MeshControlHook {
     await this.local.start()
     this.seat.start()
     this.coordinator.start()
+    this.snapshots.start()
     this.view.start()
   }
 
   async stop(): Promise<void> {
     this.view.stop()
+    this.snapshots.stop()
+    await this.receiver.stop()
     this.coordinator.stop()
     await this.seat.stop()
     await this.local.stop()
@@ -153,7 +179,14 @@ export class ControlPlane implements MeshControlHook {
     return this.view.current()
   }
 
-  handle(conn: PeerConn, msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' }>): void {
+  handle(
+    conn: PeerConn,
+    msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' | 'snapshot-chunk' }>,
+  ): void {
+    if (msg.t === 'snapshot-chunk') {
+      this.receiver.accept(conn, msg)
+      return
+    }
     const from = conn.remoteKeyHex.slice(0, 12)
     if (msg.t === 'etcd-assign') {
       this.c.log.info({ from, memberId: msg.memberId }, 'etcd assignment received')
@@ -203,6 +236,16 @@ export class ControlPlane implements MeshControlHook {
       out.push(observedNode(b, m.state, m.stateSinceMs, { revoked: this.c.isRevoked(b.id) }))
     }
     return out
+  }
+
+  private snapshotTargets(): SnapshotTarget[] {
+    const conns = this.c.connections()
+    return this.c.members().flatMap((m) => {
+      const b = m.signed.body
+      const conn = conns.find((cn) => cn.remoteKeyHex === b.publicKey)
+      if (!conn || m.state !== 'alive' || b.id === this.init.nodeId) return []
+      return [{ id: b.id, voter: b.roles.includes('etcd-voter'), conn }]
+    })
   }
 
   private viewNodes(): ViewInput[] {

@@ -25,6 +25,8 @@ export interface ViewInput {
 export interface ControlViewComponents {
   clock: Clock
   local: LocalMember
+  /** This node's state directory, named in the recovery command. */
+  stateDir?: string
   /** Every node the mesh knows, this one included. */
   nodes(): ViewInput[]
   peerUrlOf(address: string): string
@@ -89,6 +91,9 @@ export class ControlView {
         quorum: health.healthy,
         source: 'etcd',
         ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
+        ...(!health.healthy && this.c.stateDir !== undefined
+          ? { recovery: recoveryCommand(this.c.stateDir) }
+          : {}),
       }
       return {
         controlPlane,
@@ -99,6 +104,11 @@ export class ControlView {
       return null
     }
   }
+}
+
+/** Run on a surviving voter with its agent stopped; it restores the newest snapshot it holds. */
+export function recoveryCommand(stateDir: string): string {
+  return `homecloud recover --state ${/^[\w./-]+$/.test(stateDir) ? stateDir : `'${stateDir.replaceAll("'", "'\\''")}'`}`
 }
 
 /** What the nodes' own records say: roles, and who is up. */

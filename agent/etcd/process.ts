@@ -274,7 +274,7 @@ function withoutReservedKeys(fields: Record<string, unknown>): Record<string, un
  * An etcd from before an agent crash still holds the ports and the data directory.
  * It is ours only if its command line carries our exact `--data-dir=`: pids get reused.
  */
-async function killStale(pidFile: string, dataDir: string, clock: Clock, log: Logger): Promise<void> {
+export async function killStale(pidFile: string, dataDir: string, clock: Clock, log: Logger): Promise<void> {
   const pid = Number.parseInt((await readFile(pidFile, 'utf8').catch(() => '')).trim(), 10)
   if (!Number.isSafeInteger(pid) || pid <= 1) return
   if (!(await isEtcdFor(pid, dataDir))) return

@@ -61,7 +61,10 @@ export interface MeshGate {
 
 /** Where control-plane messages go (agent/controlplane implements it). */
 export interface MeshControlHook {
-  handle(conn: PeerConn, msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' }>): void
+  handle(
+    conn: PeerConn,
+    msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' | 'snapshot-chunk' }>,
+  ): void
 }
 
 const RELAY_QUEUE_MAX = 256
@@ -252,6 +255,7 @@ export class Mesh {
       }
       case 'etcd-assign':
       case 'etcd-retire':
+      case 'snapshot-chunk':
         // Certificates and keys travel here: only from members, never from a stranger.
         if (!this.isMemberKey(conn.remoteKeyHex)) {
           this.drop(conn, 'not-member', `${msg.t} message`)

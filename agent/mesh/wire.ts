@@ -11,6 +11,10 @@ export const WIRE_LIMITS = {
   certsPerFrameMax: 16,
   pemCharsMax: 8192,
   pendingEntriesMax: 64,
+  /** 32 KiB of snapshot per frame: base64 plus the envelope stays well under frameBytesMax. */
+  snapshotChunkBytes: 32 * 1024,
+  snapshotChunkBase64Max: Math.ceil((32 * 1024) / 3) * 4,
+  snapshotBytesMax: 256 * 1024 * 1024,
 } as const
 
 const Pem = z.string().min(1).max(WIRE_LIMITS.pemCharsMax)
@@ -94,6 +98,21 @@ export const MeshMessage = z.discriminatedUnion('t', [
    * the other members, and only if they agree stops etcd and wipes its data.
    */
   z.object({ t: z.literal('etcd-retire'), memberId: MemberIdHex }),
+  /**
+   * One piece of an etcd snapshot pushed by the coordinator (a voter) for `homecloud
+   * recover`. Pieces arrive in order on one connection; the receiver checks the sha256
+   * of the whole before keeping it.
+   */
+  z.object({
+    t: z.literal('snapshot-chunk'),
+    name: z.string().regex(/^snap-\d{13}-r\d{1,16}$/),
+    sha256: Hex64,
+    revision: z.number().int().nonnegative(),
+    takenAtMs: z.number().int().nonnegative(),
+    total: z.number().int().positive().max(WIRE_LIMITS.snapshotBytesMax),
+    offset: z.number().int().nonnegative().max(WIRE_LIMITS.snapshotBytesMax),
+    data: z.string().min(1).max(WIRE_LIMITS.snapshotChunkBase64Max),
+  }),
 ])
 export type MeshMessage = z.infer<typeof MeshMessage>
 

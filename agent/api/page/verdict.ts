@@ -58,11 +58,11 @@ export function verdict(view: ClusterView, nowMs: number): Verdict {
         down.length > 0
           ? `etcd has lost quorum: ${plural(down.length, 'voter')} of ${cp.voters.length} unreachable (${down.map((id) => nameOf(view, id)).join(', ')}).`
           : `etcd has lost quorum (${plural(cp.voters.length, 'voter')}).`,
-        'Nothing destructive happens automatically. If the voters cannot come back, rebuild the control plane from the newest etcd snapshot with the command below.',
+        'Nothing destructive happens automatically. If the voters cannot come back, stop the agent on this surviving voter and rebuild the control plane from the newest etcd snapshot it holds with the command below; the coordinator then grows back to 3 voters by itself.',
         ...troubleDetails,
         ...pendingDetail,
       ],
-      command: RECOVER_COMMAND,
+      command: cp.recovery ?? RECOVER_COMMAND,
     }
   }
   if (troubled.length > 0) {

@@ -1,0 +1,129 @@
+import { mkdir, rename, rm } from 'node:fs/promises'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import { Etcdctl } from '../etcd/snapshot.js'
+import { etcdFiles } from '../etcd/spec.js'
+import type { PeerConn } from '../mesh/swarm.js'
+import {
+  listSnapshots,
+  pruneSnapshots,
+  sha256File,
+  snapshotName,
+  snapshotPaths,
+  snapshotsDir,
+  writeManifest,
+} from './snapshot-store.js'
+import { sendSnapshot } from './snapshot-transfer.js'
+
+// The coordinator's periodic snapshot: saved from its own member (etcd serves a
+// snapshot without quorum too, but only the coordinator, which has quorum, takes
+// them, so a snapshot is never of a member cut off from the rest), kept locally and
+// pushed to two other nodes, the other voters first: with 2 of 3 voters gone, the
+// survivor holds a recent one.
+
+export const shipTargets = 2
+
+export interface SnapshotTarget {
+  id: string
+  voter: boolean
+  conn: PeerConn
+}
+
+export interface SnapshotKeeperInit {
+  stateDir: string
+  nodeId: string
+  clientUrl: string
+  intervalMs: number
+  etcdctlBinary: string
+}
+
+export interface SnapshotKeeperComponents {
+  clock: Clock
+  log: Logger
+  isLeader(): boolean
+  /** Connected, alive nodes other than this one. */
+  targets(): SnapshotTarget[]
+}
+
+/** The other voters first, then anyone, by id so a retry picks the same nodes. */
+export function pickTargets(all: readonly SnapshotTarget[], n = shipTargets): SnapshotTarget[] {
+  return [...all]
+    .sort((a, b) => Number(b.voter) - Number(a.voter) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, n)
+}
+
+export class SnapshotKeeper {
+  private timer: Timer | undefined
+  private busy = false
+  private stopped = false
+  private readonly etcdctl: Etcdctl
+
+  constructor(
+    private readonly init: SnapshotKeeperInit,
+    private readonly c: SnapshotKeeperComponents,
+  ) {
+    this.etcdctl = new Etcdctl({ binary: init.etcdctlBinary })
+  }
+
+  start(): void {
+    this.timer = this.c.clock.setInterval(() => void this.tickSafely(), this.init.intervalMs)
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.timer?.cancel()
+  }
+
+  private async tickSafely(): Promise<void> {
+    if (this.busy || this.stopped || !this.c.isLeader()) return
+    this.busy = true
+    try {
+      await this.takeAndShip()
+    } catch (err) {
+      this.c.log.warn({ err: (err as Error).message }, 'snapshot failed; trying again next interval')
+    } finally {
+      this.busy = false
+    }
+  }
+
+  /** Public for tests. */
+  async takeAndShip(): Promise<void> {
+    const dir = snapshotsDir(this.init.stateDir)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const tmp = `${dir}/.saving.db`
+    await rm(tmp, { force: true })
+    const takenAtMs = this.c.clock.nowMs()
+    const info = await this.etcdctl.snapshotSave(
+      this.init.clientUrl,
+      etcdFiles(this.init.stateDir).client,
+      tmp,
+      Math.max(10_000, this.init.intervalMs),
+    )
+    if (this.stopped || !this.c.isLeader()) {
+      await rm(tmp, { force: true })
+      return
+    }
+    const name = snapshotName(takenAtMs, info.revision)
+    const sha256 = await sha256File(tmp)
+    await rename(tmp, snapshotPaths(this.init.stateDir, name).file)
+    const manifest = {
+      v: 1 as const,
+      name,
+      sha256,
+      sizeBytes: info.sizeBytes,
+      revision: info.revision,
+      takenAtMs,
+      from: this.init.nodeId,
+    }
+    await writeManifest(this.init.stateDir, manifest)
+    await pruneSnapshots(this.init.stateDir)
+    const held = (await listSnapshots(this.init.stateDir)).find((s) => s.manifest.name === name)
+    if (!held) return
+    const targets = pickTargets(this.c.targets())
+    for (const t of targets) await sendSnapshot(t.conn, held, this.c.clock)
+    this.c.log.info(
+      { snapshot: name, revision: info.revision, bytes: info.sizeBytes, to: targets.map((t) => t.id) },
+      'snapshot taken and sent',
+    )
+  }
+}

@@ -1,0 +1,30 @@
+import { Command } from 'commander'
+import { recoverFromSnapshot } from '../../agent/controlplane/recover.js'
+import { systemClock } from '../../agent/core/clock.js'
+
+export function recoverCommand(): Command {
+  return new Command('recover')
+    .description('quorum lost for good: rebuild etcd on this surviving voter from its newest snapshot')
+    .requiredOption('--state <dir>', "this node's state directory (stop its agent first)")
+    .option('--etcdctl <path>', 'etcdctl binary', 'etcdctl')
+    .action(async (opts: { state: string; etcdctl: string }) => {
+      const r = await recoverFromSnapshot({
+        stateDir: opts.state,
+        clock: systemClock(),
+        etcdctlBinary: opts.etcdctl,
+      })
+      const m = r.snapshot.manifest
+      const out = [
+        ...r.refused.map((x) => `refused snapshot ${x.name}: ${x.reason}`),
+        `restored snapshot ${m.name} (revision ${m.revision}, taken ${new Date(m.takenAtMs).toISOString()}, sha256 ${m.sha256.slice(0, 12)}… checked)`,
+        `etcd data: ${r.dataDir}, a new one-member cluster: ${r.nodeId}=${r.peerUrl}`,
+        r.movedAside
+          ? `the old data directory was moved to ${r.movedAside}`
+          : 'there was no old data directory',
+        'next: start the agent on this board. It runs etcd as the only voter and coordinates;',
+        'the coordinator grows back to 3 voters by itself as eligible boards are alive.',
+        'Boards that were voters of the lost cluster must not rejoin with their old etcd data: wipe <state>/data/etcd and <state>/data/etcd-member.json on them first.',
+      ]
+      process.stdout.write(`${out.join('\n')}\n`)
+    })
+}
