@@ -4,6 +4,7 @@ import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { type AuthDeps, registerAuthRoutes } from './auth/routes.js'
 import type { ClusterView } from './cluster-schema.js'
+import { installErrorHandlers } from './error-handlers.js'
 import { renderMetrics } from './metrics.js'
 import { PageAssets } from './page/assets.js'
 import { ICON_SVG } from './page/icon.js'
@@ -145,13 +146,6 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     if (!hub.add(reply.raw)) reply.raw.end()
     return reply
   })
-  app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'NOT_FOUND' }))
-  app.setErrorHandler(async (err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-    if (status === 500) deps.log.error({ err: err.message }, 'api handler failed')
-    return reply
-      .code(status)
-      .send({ error: err.code ?? 'ERROR', message: status === 500 ? 'internal error' : err.message })
-  })
+  installErrorHandlers(app, deps.log, 'api')
   return app
 }

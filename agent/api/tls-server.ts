@@ -5,6 +5,7 @@ import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { checkPeer, type PeerCheck, tlsMinVersion } from '../pki/tls.js'
 import type { JoinPolicy } from '../state/cluster-file.js'
+import { installErrorHandlers } from './error-handlers.js'
 
 export interface TlsApiDeps {
   log: Logger
@@ -130,13 +131,6 @@ export function buildTlsApi(
     deps.setJoinPolicy(body.joinPolicy)
     return { joinPolicy: body.joinPolicy }
   })
-  app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'NOT_FOUND' }))
-  app.setErrorHandler(async (err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-    if (status === 500) deps.log.error({ err: err.message }, 'tls api handler failed')
-    return reply
-      .code(status)
-      .send({ error: err.code ?? 'ERROR', message: status === 500 ? 'internal error' : err.message })
-  })
+  installErrorHandlers(app, deps.log, 'tls api')
   return app
 }

@@ -1,9 +1,7 @@
-import { generateKeyPair } from 'node:crypto'
-import { promisify } from 'node:util'
 import type { Clock } from '../core/clock.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { verifyCertificate } from '../pki/cert.js'
-import { leafKeyBits } from '../pki/keys.js'
+import { generateRsaKeyPemAsync } from '../pki/keys.js'
 import type { ProfileName } from '../pki/profiles.js'
 import { issueCertificate } from '../pki/sign.js'
 import { pkiPaths, writeCertAndKey, writeCertFile } from '../pki/store.js'
@@ -21,18 +19,6 @@ export interface CertKey {
 }
 export type EtcdCerts = Record<EtcdProfile, CertKey>
 
-const generateKeyPairAsync = promisify(generateKeyPair)
-
-async function newKeyPem(): Promise<string> {
-  const { privateKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: leafKeyBits,
-    publicExponent: 0x10001,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  })
-  return privateKey
-}
-
 /**
  * On loopback the kernel dials peers from 127.0.0.1 whatever address the listener has,
  * and etcd checks a peer's source address against its certificate's IP SANs: peers on
@@ -48,7 +34,7 @@ export async function issueEtcdCerts(init: {
   address: string
   clock: Pick<Clock, 'nowMs'>
 }): Promise<EtcdCerts> {
-  const keys = await Promise.all(ETCD_PROFILES.map(() => newKeyPem()))
+  const keys = await Promise.all(ETCD_PROFILES.map(() => generateRsaKeyPemAsync()))
   const out: Partial<EtcdCerts> = {}
   for (const [i, profile] of ETCD_PROFILES.entries()) {
     const issued = issueCertificate({

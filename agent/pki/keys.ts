@@ -2,10 +2,13 @@ import {
   constants,
   createPrivateKey,
   createPublicKey,
+  generateKeyPair,
   generateKeyPairSync,
   privateEncrypt,
+  type RSAKeyPairOptions,
   randomBytes,
 } from 'node:crypto'
+import { promisify } from 'node:util'
 import forge from 'node-forge'
 
 // Keys are made by Node's native crypto (fast, constant-time) and handed to node-forge
@@ -17,15 +20,25 @@ export const leafKeyBits = 2048
 export const minKeyBits = 2048
 export const serialBytes = 16
 
-/** A new RSA private key as PKCS#8 PEM (accepted by etcd, Kubernetes, OpenSSL and forge). */
-export function generateRsaKeyPem(bits: number = leafKeyBits): string {
-  const { privateKey } = generateKeyPairSync('rsa', {
+function rsaKeyOptions(bits: number): RSAKeyPairOptions<'pem', 'pem'> {
+  return {
     modulusLength: bits,
     publicExponent: 0x10001,
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
-  })
-  return privateKey
+  }
+}
+
+/** A new RSA private key as PKCS#8 PEM (accepted by etcd, Kubernetes, OpenSSL and forge). */
+export function generateRsaKeyPem(bits: number = leafKeyBits): string {
+  return generateKeyPairSync('rsa', rsaKeyOptions(bits)).privateKey
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair)
+
+/** The same, off the event loop: for agents making keys while they serve (the coordinator). */
+export async function generateRsaKeyPemAsync(bits: number = leafKeyBits): Promise<string> {
+  return (await generateKeyPairAsync('rsa', rsaKeyOptions(bits))).privateKey
 }
 
 /** The SPKI PEM of a private key's public half. */
