@@ -162,9 +162,17 @@ describe('founding and joining', () => {
       )
       await new Promise((res) => setTimeout(res, 500))
     }
-    const renewed = await certOf(lab.nodes[1]!)
-    const servedAfter = await servedSerial(lab.nodes[1]!)
-    assert.equal(servedAfter, renewed.serial.replace(/^0+/, ''), 'the TLS API serves the renewed certificate')
+    // The file is written before the TLS server swaps its context, so poll until they agree; the
+    // served serial must be a renewed one, never the original.
+    await waitFor(
+      async () => {
+        const renewed = (await certOf(lab.nodes[1]!)).serial.replace(/^0+/, '')
+        const served = await servedSerial(lab.nodes[1]!)
+        if (served === servedBefore) return 'the TLS API still serves the original certificate'
+        return served === renewed ? true : `served ${served}, on disk ${renewed}`
+      },
+      { timeoutMs: 30_000 },
+    )
     for (const n of lab.nodes)
       assert.ok(n.pid && (await isLabProcess(n.pid, lab.dir)), `${n.name} was never restarted`)
     const v = await view(lab.nodes[2]!)
