@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   PKI_EXPIRED: 'a certificate (or the cluster CA) has expired',
   PKI_REVOCATIONS_INVALID: 'the revocation list is malformed, tampered with, or from another cluster',
   PKI_KEY_EXPOSED: 'a private key file is readable by other users',
+  KUBE_NOT_INSTALLED: 'the pinned Kubernetes programs are not built or not found',
   ETCD_NOT_INSTALLED: 'the etcd or etcdctl program is not installed',
   ETCD_PROCESS: 'an etcd member process failed to start, or keeps exiting',
   ETCD_UNREACHABLE: 'no etcd endpoint answered in time',

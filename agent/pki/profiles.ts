@@ -14,6 +14,7 @@ export const PROFILE_NAMES = [
   'controller-manager',
   'scheduler',
   'admin',
+  'kwok',
 ] as const
 export type ProfileName = (typeof PROFILE_NAMES)[number]
 
@@ -164,6 +165,17 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileSpec>> = {
     needs: [],
     commonName: () => 'system:kube-scheduler',
     organizations: [],
+    san: noSans,
+  },
+  kwok: {
+    // kwok must list every Node to find its own, which the node authorizer forbids a
+    // kubelet identity; it gets its own group, bound by manifests/kwok/rbac.yaml.
+    purpose: "kwok standing in for a lab node's kubelet",
+    serverAuth: false,
+    clientAuth: true,
+    needs: ['nodeName'],
+    commonName: (id) => id.nodeName && `homecloud-kwok:${id.nodeName}`,
+    organizations: ['homecloud:kwok'],
     san: noSans,
   },
   admin: {

@@ -46,6 +46,7 @@ export const PROFILE_FILES: Readonly<Record<ProfileName, string>> = {
   scheduler: 'kube/scheduler',
   'kubelet-serving': 'kubelet/serving',
   kubelet: 'kubelet/client',
+  kwok: 'kubelet/kwok',
 }
 
 export function pkiPaths(stateDir: string): PkiPaths {

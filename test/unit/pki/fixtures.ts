@@ -36,6 +36,7 @@ export const IDENTITIES: Record<ProfileName, Identity> = {
   'controller-manager': {},
   scheduler: {},
   admin: {},
+  kwok: { nodeName: node.nodeName },
 }
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -65,6 +65,7 @@ const EXPECTED: Record<ProfileName, Expected> = {
   'controller-manager': { cn: 'system:kube-controller-manager', o: [], dns: [], ips: [] },
   scheduler: { cn: 'system:kube-scheduler', o: [], dns: [], ips: [] },
   admin: { cn: 'homecloud-admin', o: ['system:masters'], dns: [], ips: [] },
+  kwok: { cn: `homecloud-kwok:${node.nodeName}`, o: ['homecloud:kwok'], dns: [], ips: [] },
 }
 
 function sanList(x509: X509Certificate): { dns: string[]; ips: string[] } {
