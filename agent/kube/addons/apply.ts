@@ -42,24 +42,24 @@ async function listManifestFiles(dir: string): Promise<string[]> {
     .sort()
 }
 
-async function readState(kube: KubeAccess, log: Logger, server: string): Promise<AddonState> {
+async function readState(kube: KubeAccess, log: Logger, server: string, name: string): Promise<AddonState> {
   let data: Record<string, string> | null
   try {
-    data = await kube.readConfigMap(addonStateConfigMap.namespace, addonStateConfigMap.name)
+    data = await kube.readConfigMap(addonStateConfigMap.namespace, name)
   } catch (err) {
     const refusal = apiRefusal(err)
     throw new HomecloudError(
       'KUBE_ADDONS_FAILED',
       refusal
-        ? `the API server refused to read ${addonStateConfigMap.namespace}/${addonStateConfigMap.name} (HTTP ${refusal.status})`
-        : `the API server at ${server} could not be reached: ${(err as Error).message}`,
+        ? `the API server refused to read ${addonStateConfigMap.namespace}/${name} (HTTP ${refusal.status})`
+        : `no API server answered (kubeconfig ${server}): ${(err as Error).message}`,
       'the add-ons are applied again on the next attempt; check that an API server is ready (kubectl get --raw /readyz)',
       { cause: err },
     )
   }
   const state = parseAddonState(data?.[addonStateConfigMap.key])
   if (state) return state
-  log.warn({ configMap: addonStateConfigMap.name }, 'add-on state unreadable: applying every add-on again')
+  log.warn({ configMap: name }, 'add-on state unreadable: applying every add-on again')
   return emptyAddonState
 }
 
@@ -103,7 +103,8 @@ export async function runAddons(opts: ApplyAddonsOptions): Promise<AddonsReport>
   }
 
   const kube = opts.kube ?? kubeAccess(opts.kubeconfigPath)
-  const prev = await readState(kube, log, opts.kubeconfigPath)
+  const stateName = opts.stateConfigMap ?? addonStateConfigMap.name
+  const prev = await readState(kube, log, opts.kubeconfigPath, stateName)
   const plan = planFiles(files, prev, clock.nowMs(), opts.resyncMs ?? resyncMsDefault)
 
   const problems: AddonProblem[] = []
@@ -134,7 +135,7 @@ export async function runAddons(opts: ApplyAddonsOptions): Promise<AddonsReport>
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: {
-          name: addonStateConfigMap.name,
+          name: stateName,
           namespace: addonStateConfigMap.namespace,
           labels: { 'app.kubernetes.io/managed-by': fieldManager },
         },

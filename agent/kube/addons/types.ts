@@ -14,6 +14,11 @@ export interface ApplyAddonsOptions {
   /** Re-apply unchanged files after this long, to heal drift (default 10 min). */
   resyncMs?: number
   fieldManager?: string
+  /**
+   * The kube-system ConfigMap recording what was applied (default `homecloud-addons`).
+   * One per manifests directory: a file missing from the directory is forgotten.
+   */
+  stateConfigMap?: string
   /** Tests only: another way to reach the API server. */
   kube?: KubeAccess
 }
