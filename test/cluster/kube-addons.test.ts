@@ -77,6 +77,13 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
         new Set(running.map((p: { spec: { nodeName: string } }) => p.spec.nodeName)).size === 2
       )
     })
+    // flannel routes spec.podCIDR: the controller manager must have handed each node a /24.
+    await waitFor('a pod CIDR on every node', 120_000, async () => {
+      const nodes = await json(['get', 'nodes'])
+      return nodes.items.every((n: { spec: { podCIDR?: string } }) =>
+        /^10\.244\.\d+\.0\/24$/.test(n.spec.podCIDR ?? ''),
+      )
+    })
     await waitFor('flannel Running on every node', 240_000, async () => {
       const pods = await json(['-n', 'kube-flannel', 'get', 'pods'])
       return (
