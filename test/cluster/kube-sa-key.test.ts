@@ -14,6 +14,9 @@ describe('two API servers, one derived service-account key', { timeout: 300_000 
   before(async () => {
     c = await KubeTestCluster.create({ block: 220 })
     second = await c.addApiserver(2)
+    // Our own account: the controller manager creates `default` only eventually.
+    const sa = await c.kubectl(['create', 'serviceaccount', 'token-probe', '-n', 'default'])
+    assert.equal(sa.exitCode, 0, sa.stderr)
   })
   after(async () => {
     await c?.cleanup()
@@ -29,7 +32,7 @@ describe('two API servers, one derived service-account key', { timeout: 300_000 
     return JSON.parse(r.stdout).status as { authenticated?: boolean; user?: { username?: string } }
   }
   const mint = async (kubeconfig: string) => {
-    const r = await c.kubectlWith(kubeconfig, ['create', 'token', 'default', '-n', 'default'])
+    const r = await c.kubectlWith(kubeconfig, ['create', 'token', 'token-probe', '-n', 'default'])
     assert.equal(r.exitCode, 0, r.stderr)
     return r.stdout.trim()
   }
@@ -51,7 +54,7 @@ describe('two API servers, one derived service-account key', { timeout: 300_000 
     const fromFirst = await mint(c.adminKubeconfig)
     const onSecond = await review(second.paths.adminKubeconfig, fromFirst)
     assert.equal(onSecond.authenticated, true)
-    assert.equal(onSecond.user?.username, 'system:serviceaccount:default:default')
+    assert.equal(onSecond.user?.username, 'system:serviceaccount:default:token-probe')
 
     const fromSecond = await mint(second.paths.adminKubeconfig)
     assert.equal((await review(c.adminKubeconfig, fromSecond)).authenticated, true)
