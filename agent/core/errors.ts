@@ -26,6 +26,9 @@ export const ERROR_CODES = {
   PKI_REVOCATIONS_INVALID: 'the revocation list is malformed, tampered with, or from another cluster',
   PKI_KEY_EXPOSED: 'a private key file is readable by other users',
   KUBE_NOT_INSTALLED: 'the pinned Kubernetes programs are not built or not found',
+  KUBE_ADDON_INVALID: 'an add-on manifest document was refused, by the envelope check or by the API server',
+  KUBE_ADDONS_FAILED:
+    'the add-on applier could not run: manifests directory unreadable or API server unreachable',
   ETCD_NOT_INSTALLED: 'the etcd or etcdctl program is not installed',
   ETCD_PROCESS: 'an etcd member process failed to start, or keeps exiting',
   ETCD_UNREACHABLE: 'no etcd endpoint answered in time',

@@ -9,6 +9,10 @@ export const controllerManagerPortDefault = 10257
 export const schedulerPortDefault = 10259
 export const kwokPortDefault = 10247
 export const serviceCidrDefault = '10.96.0.0/16'
+/** The pod network (manifests/addons/flannel.yaml routes one /24 of it per node). */
+export const podCidrDefault = '10.244.0.0/16'
+/** CoreDNS's Service address (manifests/addons/coredns.yaml), for kubelet's --cluster-dns. */
+export const clusterDnsDefault = '10.96.0.10'
 export const clusterNameDefault = 'homecloud'
 
 export interface ApiserverSpec {
@@ -64,6 +68,7 @@ export interface ControllerSpec {
   port?: number
   paths: KubePaths
   clusterName?: string
+  podCidr?: string
 }
 
 export function controllerManagerArgs(s: ControllerSpec): string[] {
@@ -78,6 +83,9 @@ export function controllerManagerArgs(s: ControllerSpec): string[] {
     `--root-ca-file=${p.caCert}`,
     `--service-account-private-key-file=${p.serviceAccountKey}`,
     '--use-service-account-credentials=true',
+    // Each Node gets a /24 of the pod network in spec.podCIDR, which flannel routes.
+    '--allocate-node-cidrs=true',
+    `--cluster-cidr=${s.podCidr ?? podCidrDefault}`,
     '--leader-elect=true',
     '--profiling=false',
   ]

@@ -28,6 +28,8 @@ export class KubeTestCluster {
   readonly address: string
   readonly apiserverUrl: string
   readonly paths: KubePaths
+  /** Milliseconds from spawning kube-apiserver to its first `/readyz` ok (kubectl polls every 50 ms). */
+  apiserverStartToReadyMs: number | null = null
 
   private constructor(
     readonly etcd: EtcdLab,
@@ -75,6 +77,7 @@ export class KubeTestCluster {
     await writeCertAndKey(this.paths.etcdClient, await issueForProfile('etcd-client', id))
     await writeControlPlaneFiles(this.paths, id)
     await mkdir(this.paths.logDir, { recursive: true })
+    const spawnedAt = performance.now()
     this.spawn(
       'kube-apiserver',
       apiserverArgs({
@@ -87,6 +90,7 @@ export class KubeTestCluster {
       }),
     )
     await this.waitReady()
+    this.apiserverStartToReadyMs = performance.now() - spawnedAt
     const rbac = await this.kubectl(['apply', '-f', join(packageRoot(), 'manifests', 'kwok', 'rbac.yaml')])
     if (rbac.exitCode !== 0) throw new Error(`kwok RBAC: ${rbac.stderr}`)
     this.spawn('kube-controller-manager', controllerManagerArgs({ address: this.address, paths: this.paths }))
@@ -121,6 +125,52 @@ export class KubeTestCluster {
       reject: false,
       input,
     })
+  }
+
+  /** The built kubectl with another kubeconfig (e.g. a second API server's admin). */
+  async kubectlWith(kubeconfig: string, args: string[], input?: string) {
+    const { kubectl } = await findKubePrograms(['kubectl'])
+    return execa(kubectl, ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...args], {
+      reject: false,
+      input,
+    })
+  }
+
+  /**
+   * Another kube-apiserver on 127.0.<block>.<n> against the same etcd, set up the way a
+   * second voter would be: its own state directory, its own certificates, and its own
+   * service-account key derived from the CA key (nothing copied from the first).
+   */
+  async addApiserver(n: number): Promise<{ url: string; paths: KubePaths }> {
+    const address = this.address.replace(/\.1$/, `.${n}`)
+    const url = `https://${address}:6443`
+    const paths = kubePaths(join(this.etcd.dir, `apiserver-${n}`))
+    const id = {
+      ca: this.etcd.ca,
+      nodeId: `n${n}`,
+      nodeName: `n${n}`,
+      ips: [address],
+      apiserverUrl: url,
+      clock: realClock,
+    }
+    await writeCertAndKey(paths.etcdClient, await issueForProfile('etcd-client', id))
+    await writeControlPlaneFiles(paths, id)
+    this.spawn(
+      'kube-apiserver',
+      apiserverArgs({
+        address,
+        advertiseAddress: `192.0.2.${n}`,
+        endpointReconciler: 'none',
+        etcdServers: [this.etcd.members.get(1)!.clientUrl],
+        paths,
+      }),
+      `kube-apiserver-${n}`,
+    )
+    await waitFor(`kube-apiserver ${n} /readyz`, 120_000, async () => {
+      const r = await this.kubectlWith(paths.adminKubeconfig, ['get', '--raw', '/readyz'])
+      return r.exitCode === 0
+    })
+    return { url, paths }
   }
 
   /** kubectl as a node registered with addNode (its `system:node:` identity). */
@@ -175,6 +225,11 @@ export class KubeTestCluster {
       }),
       `kwok-${node.name}`,
     )
+  }
+
+  /** The process id of a component (`kube-apiserver`, `kwok-<node>`, …), for measuring it. */
+  pid(key: string): number | undefined {
+    return this.procs.get(key)?.pid
   }
 
   /** Kills one component (unplugging a node = killing its kwok). */
