@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises'
+import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
 import type { Clock, Timer } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
@@ -199,17 +200,14 @@ export class LocalMember {
     this.event('etcd-founded', 'founded etcd: the first member of the cluster')
   }
 
-  /** The coordinator made us a member: check everything, then start as that member. */
-  assign(a: Assignment): Promise<void> {
+  /** The coordinator made us a member: check everything, then start as that member. Resolves to why it was refused, or null. */
+  assign(a: Assignment): Promise<string | null> {
     return this.serial(async () => {
-      if (this.stopped) return
+      if (this.stopped) return null
       const refused = this.checkAssignment(a)
-      if (refused) {
-        this.c.log.warn({ reason: refused }, 'refused an etcd assignment')
-        return
-      }
+      if (refused) return refused
       const s = this.state
-      if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return // a resend
+      if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return null // a resend
       const next: LocalEtcdState = {
         v: 1,
         status: 'assigning',
@@ -231,6 +229,7 @@ export class LocalMember {
       await this.save({ ...next, status: 'member' })
       this.strikes = 0
       this.event('etcd-assigned', `joining etcd as member ${a.memberId}`)
+      return null
     })
   }
 
@@ -281,9 +280,28 @@ export class LocalMember {
       })
   }
 
-  private async askOthers(s: LocalEtcdState): Promise<'present' | 'absent' | 'unknown'> {
+  /**
+   * Who holds the coordinator election, asked of the other members first (our own may
+   * be a zombie the cluster removed); null when nobody answers.
+   */
+  async coordinatorPerEtcd(): Promise<string | null> {
+    const s = this.state
     const tls = this.tls
-    if (!tls) return 'unknown'
+    if (!s || !tls) return null
+    const client = new EtcdClient(
+      { endpoints: [...this.otherEndpoints(s), this.clientUrl], tls, requestTimeoutMs: 2000 },
+      { clock: this.c.clock },
+    )
+    try {
+      return (await client.leader(COORDINATOR_ELECTION))?.value ?? null
+    } catch {
+      return null
+    } finally {
+      client.close()
+    }
+  }
+
+  private otherEndpoints(s: LocalEtcdState): string[] {
     const fromInitial = (() => {
       try {
         return parseInitialCluster(s.initialCluster).map((e) => {
@@ -294,9 +312,13 @@ export class LocalMember {
         return []
       }
     })()
-    const endpoints = [...new Set([...fromInitial, ...this.c.otherMembers()])].filter(
-      (u) => u !== this.clientUrl,
-    )
+    return [...new Set([...fromInitial, ...this.c.otherMembers()])].filter((u) => u !== this.clientUrl)
+  }
+
+  private async askOthers(s: LocalEtcdState): Promise<'present' | 'absent' | 'unknown'> {
+    const tls = this.tls
+    if (!tls) return 'unknown'
+    const endpoints = this.otherEndpoints(s)
     if (endpoints.length === 0) return 'unknown'
     const answers = await Promise.all(
       endpoints.map(async (endpoint) => {
