@@ -5,8 +5,8 @@
 // every voter. Loopback lab of ARM boards with the test timings (grace 5 s).
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EtcdClient } from '../../agent/etcd/client.js'
-import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
+import type { EtcdClient } from '../../agent/etcd/client.js'
+import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { readLabFile } from '../../lab/lab-file.js'
 import { labUnplug } from '../../lab/launcher.js'
@@ -14,12 +14,12 @@ import { waitFor } from '../../lab/wait.js'
 import {
   CP_CONFIG,
   controlPlaneOf,
+  etcdClientWith,
   healthyVoters,
   nodeIdOf,
   readPlacement,
-  startWriteLoad,
 } from '../support/controlplane.js'
-import { realClock } from '../support/etcd-lab.js'
+import { startWriteLoad } from '../support/write-load.js'
 import { benchLab } from './lab.js'
 import { max, median, runsNote } from './stats.js'
 import type { BenchContext, Row } from './types.js'
@@ -30,20 +30,6 @@ const GRACE_MS = CP_CONFIG.controlPlane.failoverGraceMs
 const REPLACE_GOAL_MS = 10_000
 const prefix = '/bench/acked/'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** A client with the founder's etcd client certificate (its files outlive the founder's process). */
-async function clientOf(stateDir: string, endpoints: string[], timeoutMs = 3000): Promise<EtcdClient> {
-  const files = etcdFiles(stateDir).client
-  const [caPem, certPem, keyPem] = await Promise.all([
-    readFile(files.caFile, 'utf8'),
-    readFile(files.certFile, 'utf8'),
-    readFile(files.keyFile, 'utf8'),
-  ])
-  return new EtcdClient(
-    { endpoints, tls: { caPem, certPem, keyPem }, requestTimeoutMs: timeoutMs },
-    { clock: realClock },
-  )
-}
 
 /** Wall time of the first log line of `node` whose msg (or event) matches. */
 async function logTime(lab: LabFile, node: LabNode, match: (l: { msg?: string; event?: string }) => boolean) {
@@ -73,7 +59,7 @@ function watchFounding(dir: string) {
         const lab = await readLabFile(dir)
         const founder = lab.nodes[0]
         if (!founder) continue
-        client ??= await clientOf(founder.stateDir, [clientUrlOf(founder.address)], 1000)
+        client ??= await etcdClientWith(founder.stateDir, [clientUrlOf(founder.address)], 1000)
         if (out.healthyAt === null) {
           if ((await client.health(clientUrlOf(founder.address), 500)).healthy) out.healthyAt = Date.now()
           continue
@@ -140,14 +126,14 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
     const byId = new Map<string, LabNode>()
     for (const n of nodes) byId.set(await nodeIdOf(n), n)
     const idOf = new Map([...byId].map(([id, n]) => [n, id]))
-    const client = await clientOf(
+    const client = await etcdClientWith(
       founder.stateDir,
       nodes.map((n) => clientUrlOf(n.address)),
     )
     closers.push(() => client.close())
     const writers = await Promise.all(
       [0, 1, 2].map((i) =>
-        clientOf(
+        etcdClientWith(
           founder.stateDir,
           [...nodes.slice(i), ...nodes.slice(0, i)].map((n) => clientUrlOf(n.address)),
         ),

@@ -17,9 +17,9 @@ import {
   healthyVoters,
   nodeIdOf,
   readPlacement,
-  startWriteLoad,
 } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
+import { startWriteLoad } from '../support/write-load.js'
 
 // A network partition in namespaces: five ARM boards, three of them etcd voters. The
 // coordinator's link is cut, so it is alone (a minority of one voter) while the other

@@ -33,13 +33,16 @@ const killRogues = async () => {
 }
 let rogueSeq = 0
 
-export async function runRogue(
+type Extra = Omit<Partial<RogueArgs>, 'clusterId' | 'targets' | 'dial' | 'host' | 'scenario'>
+
+/** Runs one rogue to its end (or kills it after `runMsMax`) and returns what it printed, unchecked. */
+export async function spawnRogue(
   lab: LabFile,
   victim: LabNode,
   scenario: Scenario,
-  extra: Omit<Partial<RogueArgs>, 'clusterId' | 'targets' | 'dial' | 'host' | 'scenario'> = {},
+  extra: Extra = {},
   runMsMax = 120_000,
-): Promise<RogueRun> {
+): Promise<Pick<RogueRun, 'code' | 'lines' | 'stderr'>> {
   if (!registered) {
     registered = true
     onCleanup(killRogues)
@@ -75,6 +78,18 @@ export async function runRogue(
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as RogueLine)
+  return { code, lines, stderr }
+}
+
+/** spawnRogue, checked: it exited 0, said ready and done, and bootstrapped only from the lab. */
+export async function runRogue(
+  lab: LabFile,
+  victim: LabNode,
+  scenario: Scenario,
+  extra: Extra = {},
+  runMsMax = 120_000,
+): Promise<RogueRun> {
+  const { code, lines, stderr } = await spawnRogue(lab, victim, scenario, extra, runMsMax)
   const report = `${scenario} → ${victim.name}, rogue output:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${stderr}`
   assert.equal(code, 0, report)
   const ready = lines.find((l) => l.event === 'ready')
