@@ -212,6 +212,9 @@ export class ControlPlane implements MeshControlHook {
           initialCluster: msg.initialCluster,
           token: msg.token,
           caKey: msg.caKey,
+          from:
+            this.c.members().find((m) => m.signed.body.publicKey === conn.remoteKeyHex)?.signed.body.id ??
+            null,
           certs: {
             'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
             'etcd-server': { certPem: msg.server.cert, keyPem: msg.server.key },

@@ -55,6 +55,8 @@ export interface Assignment {
   token: string
   certs: EtcdCerts
   caKey: string
+  /** The sender's node id (from its authenticated mesh key); null when not a known member. */
+  from: string | null
 }
 
 export const checkMsDefault = 5000
@@ -208,6 +210,8 @@ export class LocalMember {
       if (refused) return refused
       const s = this.state
       if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return null // a resend
+      const fromCoordinator = await this.checkSender(a)
+      if (fromCoordinator) return fromCoordinator
       const next: LocalEtcdState = {
         v: 1,
         status: 'assigning',
@@ -247,6 +251,45 @@ export class LocalMember {
       return (err as Error).message
     }
     return null
+  }
+
+  /**
+   * Only the coordinator hands out seats: asked of the members the assignment lists, with
+   * the client certificate it carries (a CA-key holder that is not the coordinator, e.g. a
+   * voter with a stale view, is refused; the real coordinator resends after a few seconds).
+   */
+  private async checkSender(a: Assignment): Promise<string | null> {
+    const caPem = this.c.caPem()
+    if (!caPem) return 'this node has no CA certificate yet'
+    let endpoints: string[]
+    try {
+      endpoints = parseInitialCluster(a.initialCluster)
+        .filter((e) => e.name !== this.init.nodeId)
+        .map((e) =>
+          clientUrlOf(new URL(e.peerUrl).hostname.replace(/^\[|\]$/g, ''), this.init.etcd.clientPort),
+        )
+    } catch (err) {
+      return (err as Error).message
+    }
+    if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
+    const client = new EtcdClient(
+      {
+        endpoints,
+        tls: { caPem, certPem: a.certs['etcd-client'].certPem, keyPem: a.certs['etcd-client'].keyPem },
+        requestTimeoutMs: 2000,
+      },
+      { clock: this.c.clock },
+    )
+    try {
+      const coordinator = (await client.leader(COORDINATOR_ELECTION))?.value ?? null
+      if (coordinator === null || coordinator !== a.from)
+        return `sent by ${a.from ?? 'an unknown node'}, but etcd names ${coordinator ?? 'no one'} coordinator`
+      return null
+    } catch (err) {
+      return `could not ask etcd who coordinates: ${(err as Error).message}`
+    } finally {
+      client.close()
+    }
   }
 
   /**

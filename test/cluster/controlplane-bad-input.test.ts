@@ -4,6 +4,9 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { CONTROL_REFUSED_TOTAL } from '../../agent/controlplane/index.js'
 import { readLocalState } from '../../agent/controlplane/local-state.js'
+import { systemClock } from '../../agent/core/clock.js'
+import { issueCertificate } from '../../agent/pki/sign.js'
+import { pkiPaths } from '../../agent/pki/store.js'
 import { statePaths } from '../../agent/state/paths.js'
 import { readJoinMaterial } from '../../agent/trust/join-material.js'
 import { PLACEMENT_KEY, signPlacement } from '../../control/coordinator/placement-record.js'
@@ -19,7 +22,8 @@ import { counter, counterReaches, runRogue } from '../support/rogue-run.js'
 // forger's signature) is refused, counted and rewritten by the coordinator; a rogue
 // process that joined with the real secret, then claims to be an etcd voter and the
 // coordinator and sends etcd-retire, a made-up etcd-assign and a snapshot chunk, is
-// refused and counted on each, and the founder's etcd member carries on untouched.
+// refused and counted on each, and the founder's etcd member carries on untouched; a
+// member holding the real CA key but not the coordinator cannot hand a board a seat.
 
 describe('control plane: bad input', { timeout: 240_000 }, () => {
   it('refuses tampered placement records and a member lying about its seat', async (t) => {
@@ -110,5 +114,37 @@ describe('control plane: bad input', { timeout: 240_000 }, () => {
     const after = await readFile(join(lab.dir, 'nodes', founder.name, 'agent.log'), 'utf8')
     assert.ok(after.includes('"code":"CONTROL_REFUSED"'))
     assert.ok(after.includes('the CA key does not belong to our CA'))
+
+    // 3. A member holding the real CA key, but not the coordinator, hands the x86 worker a seat.
+    const worker = lab.nodes[1]!
+    const workerId = await nodeIdOf(worker)
+    const pki = pkiPaths(founder.stateDir)
+    const ca = { certPem: await readFile(pki.caCert, 'utf8'), keyPem: await readFile(pki.caKey, 'utf8') }
+    const me = newIdentity()
+    const own = issueCertificate({
+      profile: 'agent',
+      identity: { nodeId: me.id, nodeName: `rogue-${me.id.slice(0, 6)}`, ips: ['127.0.0.1'] },
+      ca,
+      clock: systemClock(),
+      validityMs: 86_400_000,
+    })
+    const assignRun = await runRogue(lab, worker, 'assign-not-coordinator', {
+      identityPem: me.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      ownCert: own.certPem,
+      ca,
+      victim: { id: workerId, address: worker.address },
+      other: { id: founderId, name: founder.name, address: founder.address },
+    })
+    assert.ok(
+      (await counterReaches(worker, CONTROL_REFUSED_TOTAL, { reason: 'assign-refused' }, 1)) >= 1,
+      `a seat from a non-coordinator is refused and counted\n${assignRun.report}`,
+    )
+    const workerLog = await readFile(join(lab.dir, 'nodes', worker.name, 'agent.log'), 'utf8')
+    assert.ok(
+      workerLog.includes(`sent by ${me.id}, but etcd names ${founderId} coordinator`),
+      'the refusal names the sender and the real coordinator',
+    )
+    assert.equal(await readLocalState(worker.stateDir), null, 'the worker never became an etcd member')
+    assert.deepEqual((await controlPlaneOf(founder))?.voters, [founder.name])
   })
 })

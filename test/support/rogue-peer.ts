@@ -16,6 +16,9 @@ import { execa } from 'execa'
 import HyperDHT from 'hyperdht'
 import forge from 'node-forge'
 import { z } from 'zod'
+import { issueEtcdCerts } from '../../agent/controlplane/certs.js'
+import { systemClock } from '../../agent/core/clock.js'
+import { formatInitialCluster } from '../../agent/etcd/initial-cluster.js'
 import { type Identity, identityFromPem, nodeIdFromPublicKey } from '../../agent/identity/identity.js'
 import { newClusterId } from '../../agent/mesh/cluster-id.js'
 import { parseMessage } from '../../agent/mesh/intake.js'
@@ -61,6 +64,12 @@ export const SCENARIOS = [
    * victim etcd-retire, an etcd-assign with a CA key of its own making, and a snapshot chunk.
    */
   'claim-voter',
+  /**
+   * A certified member holding the CA key (ownCert, ca) but not the coordinator: sends the
+   * victim a well-formed etcd-assign (certificates for it, an initial cluster listing it
+   * and `other`, the real CA key), as a voter with a stale view might.
+   */
+  'assign-not-coordinator',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
@@ -82,6 +91,9 @@ export const RogueArgs = z.object({
   other: z.object({ id: z.string(), name: z.string(), address: z.string() }).optional(),
   /** tampered-cert: a valid agent certificate for our own identity, flipped before it is sent. */
   ownCert: z.string().optional(),
+  /** assign-not-coordinator: the cluster CA, and the victim's id and address. */
+  ca: z.object({ certPem: z.string(), keyPem: z.string() }).optional(),
+  victim: z.object({ id: z.string(), address: z.string() }).optional(),
 })
 export type RogueArgs = z.input<typeof RogueArgs>
 
@@ -731,6 +743,55 @@ async function main(): Promise<void> {
           }),
         )
         await sleep(claimMs - 2000)
+      } finally {
+        clearInterval(beating)
+      }
+      break
+    }
+    case 'assign-not-coordinator': {
+      if (!args.ownCert || !args.ca || !args.victim)
+        throw new Error('assign-not-coordinator needs ownCert, ca, victim')
+      const other = needOther()
+      send('hello with a valid certificate', 'none', frame({ t: 'hello', cert: args.ownCert, ask: true }))
+      const body = ownBody({ roles: ['worker'] })
+      const rec = (heartbeat: number) =>
+        frame({
+          t: 'rec',
+          r: signRecord({ ...body, facts: { ...body.facts, arch: 'amd64' }, heartbeat }, me),
+        })
+      send('own record', 'none', rec(1))
+      let beat = 1
+      const beating = setInterval(() => conn.socket.write(rec(++beat)), 300)
+      try {
+        const certs = await issueEtcdCerts({
+          ca: args.ca,
+          nodeId: args.victim.id,
+          address: args.victim.address,
+          clock: systemClock(),
+        })
+        await sleep(1500)
+        const pair = (p: 'etcd-peer' | 'etcd-server' | 'etcd-client') => ({
+          cert: certs[p].certPem,
+          key: certs[p].keyPem,
+        })
+        send(
+          'a well-formed etcd-assign from a member that is not the coordinator',
+          'assign-refused',
+          frame({
+            t: 'etcd-assign',
+            memberId: 'abc',
+            initialCluster: formatInitialCluster([
+              { name: other.id, peerUrl: `https://${other.address}:2380` },
+              { name: args.victim.id, peerUrl: `https://${args.victim.address}:2380` },
+            ]),
+            token: args.clusterId,
+            peer: pair('etcd-peer'),
+            server: pair('etcd-server'),
+            client: pair('etcd-client'),
+            caKey: args.ca.keyPem,
+          }),
+        )
+        await sleep(4000)
       } finally {
         clearInterval(beating)
       }
