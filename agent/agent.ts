@@ -159,7 +159,14 @@ export async function startAgent(
 
   if (config.controlPlane.enabled) {
     const cp = new ControlPlane(
-      { stateDir, nodeId: identity.id, clusterId: cluster.id, address: host, config: config.controlPlane },
+      {
+        stateDir,
+        nodeId: identity.id,
+        identity,
+        clusterId: cluster.id,
+        address: host,
+        config: config.controlPlane,
+      },
       {
         clock,
         log,

@@ -239,6 +239,40 @@ export async function labPlug(dirIn: string, name: string): Promise<LabNode> {
   return node
 }
 
+/**
+ * Cuts a node off the network (namespace labs only): its link goes down at the bridge,
+ * the agent keeps running and sees everyone vanish, as everyone sees it vanish.
+ */
+export async function labCut(dirIn: string, name: string): Promise<LabNode> {
+  const { lab, node } = await netnsNode(dirIn, name, 'cut')
+  await labNetworkAdapter.cut(lab.index, node.slot)
+  return node
+}
+
+/** Puts a cut node's link back up. */
+export async function labHeal(dirIn: string, name: string): Promise<LabNode> {
+  const { lab, node } = await netnsNode(dirIn, name, 'heal')
+  await labNetworkAdapter.heal(lab.index, node.slot)
+  return node
+}
+
+async function netnsNode(
+  dirIn: string,
+  name: string,
+  verb: string,
+): Promise<{ lab: LabFile; node: LabNode }> {
+  const lab = await readLabFile(resolve(dirIn))
+  const node = findNode(lab, name)
+  if (lab.mode !== 'netns') {
+    throw new HomecloudError(
+      'LAB_INVALID',
+      `cannot ${verb} ${name}: links exist only in a namespace lab`,
+      'start the lab with `homecloud lab up --netns` (root), or use `lab unplug` to stop a node',
+    )
+  }
+  return { lab, node }
+}
+
 /** Stops everything the lab started, found by environment marker, even after a launcher crash. */
 export async function labDown(dirIn: string): Promise<{ killed: number }> {
   const dir = resolve(dirIn)

@@ -1,4 +1,11 @@
-import { addNode, createLabNetwork, destroyLabNetwork, labNames } from './netns/index.js'
+import {
+  addNode,
+  createLabNetwork,
+  cutLink,
+  destroyLabNetwork,
+  labNames,
+  restoreLink,
+} from './netns/index.js'
 
 /** What the launcher needs from the namespace adapter (lab/netns), kept narrow. */
 export interface LabNetworkAdapter {
@@ -6,6 +13,9 @@ export interface LabNetworkAdapter {
   addNode(index: number, slot: number): Promise<void>
   namespace(index: number, slot: number): string
   destroy(index: number): Promise<void>
+  /** Takes the node's link down (a cable pulled at the switch); the node keeps running. */
+  cut(index: number, slot: number): Promise<void>
+  heal(index: number, slot: number): Promise<void>
 }
 
 export const labNetworkAdapter: LabNetworkAdapter = {
@@ -20,5 +30,11 @@ export const labNetworkAdapter: LabNetworkAdapter = {
   namespace: (index, slot) => labNames(index, slot).netns,
   async destroy(index) {
     await destroyLabNetwork(index)
+  },
+  async cut(index, slot) {
+    await cutLink(index, slot)
+  },
+  async heal(index, slot) {
+    await restoreLink(index, slot)
   },
 }

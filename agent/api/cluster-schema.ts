@@ -44,6 +44,8 @@ export const ClusterViewSchema = z.object({
       .optional(),
     /** Quorum lost: the command that rebuilds the control plane on this surviving voter. */
     recovery: z.string().max(1024).optional(),
+    /** `/homecloud/placement` was refused (schema, signature, signer): why. The coordinator rewrites it. */
+    placementError: z.string().max(1024).optional(),
   }),
   events: z.array(
     z.object({

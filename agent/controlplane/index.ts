@@ -1,5 +1,5 @@
 import { type ObservedNode, observedNode } from '../../control/coordinator/observe.js'
-import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
+import { COORDINATOR_ELECTION, type PlacementSigner } from '../../control/coordinator/placement-record.js'
 import { Coordinator, type CoordinatorEtcd } from '../../control/coordinator/reconciler.js'
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import type { AgentConfig } from '../config/schema.js'
@@ -19,10 +19,11 @@ import { encodeFrame, type MeshMessage } from '../mesh/wire.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { type EtcdCerts, issueEtcdCerts } from './certs.js'
 import { LocalMember } from './local-member.js'
+import { ClaimWatch, contradictedClaims } from './role-claims.js'
 import { CoordinatorSeat } from './seat.js'
 import { SnapshotKeeper, type SnapshotTarget } from './snapshot-keeper.js'
 import { SnapshotReceiver } from './snapshot-transfer.js'
-import { ControlView, type ViewInput } from './view.js'
+import { ControlView, type VerifiedMembership, type ViewInput } from './view.js'
 
 // The control plane on one node: its own etcd member (LocalMember), the coordinator
 // election (CoordinatorSeat), the reconciler that runs while this node coordinates
@@ -32,6 +33,8 @@ import { ControlView, type ViewInput } from './view.js'
 export interface ControlPlaneInit {
   stateDir: string
   nodeId: string
+  /** This node's key: it signs the placement record while this node coordinates. */
+  identity: PlacementSigner
   clusterId: string
   address: string
   config: AgentConfig['controlPlane']
@@ -52,6 +55,8 @@ export interface ControlPlaneComponents {
 }
 
 const certCacheMax = 8
+/** Control-plane messages and claims refused, by reason (docs/errors.md lists them). */
+export const CONTROL_REFUSED_TOTAL = 'homecloud_control_refused_total'
 
 export class ControlPlane implements MeshControlHook {
   readonly local: LocalMember
@@ -61,6 +66,8 @@ export class ControlPlane implements MeshControlHook {
   readonly snapshots: SnapshotKeeper
   private readonly receiver: SnapshotReceiver
   private readonly certCache = new Map<string, EtcdCerts>()
+  private readonly claims = new ClaimWatch()
+  private readonly log: Logger
 
   constructor(
     private readonly init: ControlPlaneInit,
@@ -68,6 +75,7 @@ export class ControlPlane implements MeshControlHook {
   ) {
     const cfg = init.config
     const log = c.log.child({ component: 'control-plane' })
+    this.log = log
     this.local = new LocalMember(
       {
         stateDir: init.stateDir,
@@ -110,6 +118,7 @@ export class ControlPlane implements MeshControlHook {
     this.coordinator = new Coordinator(
       {
         selfId: init.nodeId,
+        signer: init.identity,
         policy,
         reconcileMs: cfg.reconcileMs,
         peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
@@ -141,7 +150,13 @@ export class ControlPlane implements MeshControlHook {
       log,
       voterIdOfKey: (key) => {
         const b = c.members().find((m) => m.signed.body.publicKey === key && m.state === 'alive')?.signed.body
-        return b?.roles.includes('etcd-voter') ? b.id : null
+        // etcd's voter list when this node can read it; a node without etcd can only go by the claim.
+        const verified = this.view.membership()
+        const voter =
+          b !== undefined && (verified ? verified.voters.has(b.id) : b.roles.includes('etcd-voter'))
+        if (!voter)
+          this.refuse(key, 'snapshot-not-voter', 'snapshot chunk from a node that is not an etcd voter')
+        return voter ? b.id : null
       },
     })
     this.view = new ControlView({
@@ -150,6 +165,7 @@ export class ControlPlane implements MeshControlHook {
       stateDir: init.stateDir,
       nodes: () => this.viewNodes(),
       peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
+      onMembership: (m) => this.checkClaims(m),
     })
   }
 
@@ -196,17 +212,60 @@ export class ControlPlane implements MeshControlHook {
           initialCluster: msg.initialCluster,
           token: msg.token,
           caKey: msg.caKey,
+          from:
+            this.c.members().find((m) => m.signed.body.publicKey === conn.remoteKeyHex)?.signed.body.id ??
+            null,
           certs: {
             'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
             'etcd-server': { certPem: msg.server.cert, keyPem: msg.server.key },
             'etcd-client': { certPem: msg.client.cert, keyPem: msg.client.key },
           },
         })
-        .catch((err) => this.c.log.error({ err: (err as Error).message }, 'etcd assignment failed'))
+        .then(
+          (refused) => {
+            if (refused) this.refuse(conn.remoteKeyHex, 'assign-refused', refused)
+          },
+          (err) => this.c.log.error({ err: (err as Error).message }, 'etcd assignment failed'),
+        )
       return
     }
-    this.c.log.info({ from, memberId: msg.memberId }, 'told we were removed from etcd: checking')
-    void this.local.checkMembership(true)
+    void this.retireFrom(conn.remoteKeyHex, msg.memberId)
+  }
+
+  /** "You were removed": believed only from the coordinator etcd names, then checked with the members. */
+  private async retireFrom(key: string, memberId: string): Promise<void> {
+    const sender = this.c.members().find((m) => m.signed.body.publicKey === key)?.signed.body.id
+    const coordinator = await this.local.coordinatorPerEtcd()
+    if (sender === undefined || coordinator !== sender) {
+      this.refuse(
+        key,
+        'retire-not-coordinator',
+        `etcd-retire from ${sender ?? 'an unknown node'}; the coordinator is ${coordinator ?? 'unknown'}`,
+      )
+      return
+    }
+    this.c.log.info({ from: sender, memberId }, 'told we were removed from etcd: checking')
+    await this.local.checkMembership(true)
+  }
+
+  private refuse(key: string, reason: string, detail: string): void {
+    this.c.counters?.inc(CONTROL_REFUSED_TOTAL, { reason })
+    this.log.warn(
+      { from: key.slice(0, 12), reason, detail, code: 'CONTROL_REFUSED' },
+      'refused a control-plane message or claim',
+    )
+  }
+
+  /** Seats claimed in mesh records that etcd contradicts: counted once each, never believed. */
+  private checkClaims(m: VerifiedMembership): void {
+    if (!m.quorum) return
+    const bodies = this.c
+      .members()
+      .filter((x) => x.state === 'alive' && x.signed.body.id !== this.init.nodeId)
+      .map((x) => x.signed.body)
+    const keyOf = new Map(bodies.map((b) => [b.id, b.publicKey]))
+    for (const [id, claim] of this.claims.update(contradictedClaims(bodies, m)))
+      this.refuse(keyOf.get(id) ?? id, 'role-claim', `${id} claims ${claim}; etcd says otherwise`)
   }
 
   // ---- adapters ----

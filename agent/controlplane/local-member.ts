@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises'
+import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
 import type { Clock, Timer } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
@@ -54,6 +55,8 @@ export interface Assignment {
   token: string
   certs: EtcdCerts
   caKey: string
+  /** The sender's node id (from its authenticated mesh key); null when not a known member. */
+  from: string | null
 }
 
 export const checkMsDefault = 5000
@@ -199,17 +202,16 @@ export class LocalMember {
     this.event('etcd-founded', 'founded etcd: the first member of the cluster')
   }
 
-  /** The coordinator made us a member: check everything, then start as that member. */
-  assign(a: Assignment): Promise<void> {
+  /** The coordinator made us a member: check everything, then start as that member. Resolves to why it was refused, or null. */
+  assign(a: Assignment): Promise<string | null> {
     return this.serial(async () => {
-      if (this.stopped) return
+      if (this.stopped) return null
       const refused = this.checkAssignment(a)
-      if (refused) {
-        this.c.log.warn({ reason: refused }, 'refused an etcd assignment')
-        return
-      }
+      if (refused) return refused
       const s = this.state
-      if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return // a resend
+      if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return null // a resend
+      const fromCoordinator = await this.checkSender(a)
+      if (fromCoordinator) return fromCoordinator
       const next: LocalEtcdState = {
         v: 1,
         status: 'assigning',
@@ -231,6 +233,7 @@ export class LocalMember {
       await this.save({ ...next, status: 'member' })
       this.strikes = 0
       this.event('etcd-assigned', `joining etcd as member ${a.memberId}`)
+      return null
     })
   }
 
@@ -248,6 +251,45 @@ export class LocalMember {
       return (err as Error).message
     }
     return null
+  }
+
+  /**
+   * Only the coordinator hands out seats: asked of the members the assignment lists, with
+   * the client certificate it carries (a CA-key holder that is not the coordinator, e.g. a
+   * voter with a stale view, is refused; the real coordinator resends after a few seconds).
+   */
+  private async checkSender(a: Assignment): Promise<string | null> {
+    const caPem = this.c.caPem()
+    if (!caPem) return 'this node has no CA certificate yet'
+    let endpoints: string[]
+    try {
+      endpoints = parseInitialCluster(a.initialCluster)
+        .filter((e) => e.name !== this.init.nodeId)
+        .map((e) =>
+          clientUrlOf(new URL(e.peerUrl).hostname.replace(/^\[|\]$/g, ''), this.init.etcd.clientPort),
+        )
+    } catch (err) {
+      return (err as Error).message
+    }
+    if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
+    const client = new EtcdClient(
+      {
+        endpoints,
+        tls: { caPem, certPem: a.certs['etcd-client'].certPem, keyPem: a.certs['etcd-client'].keyPem },
+        requestTimeoutMs: 2000,
+      },
+      { clock: this.c.clock },
+    )
+    try {
+      const coordinator = (await client.leader(COORDINATOR_ELECTION))?.value ?? null
+      if (coordinator === null || coordinator !== a.from)
+        return `sent by ${a.from ?? 'an unknown node'}, but etcd names ${coordinator ?? 'no one'} coordinator`
+      return null
+    } catch (err) {
+      return `could not ask etcd who coordinates: ${(err as Error).message}`
+    } finally {
+      client.close()
+    }
   }
 
   /**
@@ -281,9 +323,28 @@ export class LocalMember {
       })
   }
 
-  private async askOthers(s: LocalEtcdState): Promise<'present' | 'absent' | 'unknown'> {
+  /**
+   * Who holds the coordinator election, asked of the other members first (our own may
+   * be a zombie the cluster removed); null when nobody answers.
+   */
+  async coordinatorPerEtcd(): Promise<string | null> {
+    const s = this.state
     const tls = this.tls
-    if (!tls) return 'unknown'
+    if (!s || !tls) return null
+    const client = new EtcdClient(
+      { endpoints: [...this.otherEndpoints(s), this.clientUrl], tls, requestTimeoutMs: 2000 },
+      { clock: this.c.clock },
+    )
+    try {
+      return (await client.leader(COORDINATOR_ELECTION))?.value ?? null
+    } catch {
+      return null
+    } finally {
+      client.close()
+    }
+  }
+
+  private otherEndpoints(s: LocalEtcdState): string[] {
     const fromInitial = (() => {
       try {
         return parseInitialCluster(s.initialCluster).map((e) => {
@@ -294,9 +355,13 @@ export class LocalMember {
         return []
       }
     })()
-    const endpoints = [...new Set([...fromInitial, ...this.c.otherMembers()])].filter(
-      (u) => u !== this.clientUrl,
-    )
+    return [...new Set([...fromInitial, ...this.c.otherMembers()])].filter((u) => u !== this.clientUrl)
+  }
+
+  private async askOthers(s: LocalEtcdState): Promise<'present' | 'absent' | 'unknown'> {
+    const tls = this.tls
+    if (!tls) return 'unknown'
+    const endpoints = this.otherEndpoints(s)
     if (endpoints.length === 0) return 'unknown'
     const answers = await Promise.all(
       endpoints.map(async (endpoint) => {

@@ -30,13 +30,29 @@ export interface ControlViewComponents {
   /** Every node the mesh knows, this one included. */
   nodes(): ViewInput[]
   peerUrlOf(address: string): string
+  /** Called after every successful read of etcd: who etcd says holds which seat. */
+  onMembership?(m: VerifiedMembership): void
+}
+
+/** etcd's word on who votes, learns and coordinates (node ids), as last read. */
+export interface VerifiedMembership {
+  voters: ReadonlySet<string>
+  learners: ReadonlySet<string>
+  coordinator: string | null
+  /** Read with quorum (else the list may be a cut-off member's stale one). */
+  quorum: boolean
 }
 
 const refreshMs = 2000
 const freshMs = 6000
 
 export class ControlView {
-  private cached: { controlPlane: ControlPlaneView; coordinator: string | null; atMono: number } | null = null
+  private cached: {
+    controlPlane: ControlPlaneView
+    coordinator: string | null
+    atMono: number
+    membership: VerifiedMembership
+  } | null = null
   private timer: Timer | undefined
   private busy = false
 
@@ -56,11 +72,18 @@ export class ControlView {
     return fromMesh(this.c.nodes())
   }
 
+  /** etcd's membership if read recently (this node runs a member that answers); else null. */
+  membership(): VerifiedMembership | null {
+    const cached = this.cached
+    return cached && this.c.clock.monoMs() - cached.atMono <= freshMs ? cached.membership : null
+  }
+
   async refresh(): Promise<void> {
     if (this.busy) return
     this.busy = true
     try {
       this.cached = await this.fromEtcd()
+      if (this.cached) this.c.onMembership?.(this.cached.membership)
     } finally {
       this.busy = false
     }
@@ -77,12 +100,13 @@ export class ControlView {
         client.leader(COORDINATOR_ELECTION, { timeoutMs: 1500 }).catch(() => undefined),
         client.get(PLACEMENT_KEY).catch(() => undefined),
       ])
-      const parsed = placement ? parsePlacementRecord(placement.value) : undefined
       const byPeer = new Map<string, string>()
       for (const n of this.c.nodes()) {
         const a = n.body.addresses[0]
         if (a) byPeer.set(this.c.peerUrlOf(a), n.body.id)
       }
+      const voterIds = new Set(list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)))
+      const parsed = placement ? parsePlacementRecord(placement.value, voterIds) : undefined
       const leaderMember = list.members.find((m) => status && m.id === status.leaderId && m.id !== 0n)
       const controlPlane: ControlPlaneView = {
         voters: list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)),
@@ -91,14 +115,22 @@ export class ControlView {
         quorum: health.healthy,
         source: 'etcd',
         ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
+        ...(parsed && !parsed.ok ? { placementError: parsed.error.slice(0, 1024) } : {}),
         ...(!health.healthy && this.c.stateDir !== undefined
           ? { recovery: recoveryCommand(this.c.stateDir) }
           : {}),
       }
+      const coordinatorId = health.healthy ? (coordinator?.value ?? null) : null
       return {
         controlPlane,
-        coordinator: health.healthy ? (coordinator?.value ?? null) : null,
+        coordinator: coordinatorId,
         atMono: this.c.clock.monoMs(),
+        membership: {
+          voters: voterIds,
+          learners: new Set(controlPlane.learners),
+          coordinator: coordinatorId,
+          quorum: health.healthy,
+        },
       }
     } catch {
       return null

@@ -39,6 +39,10 @@ export const ERROR_CODES = {
   ETCD_LEASE_LOST: 'an etcd lease expired or was revoked, so whatever it held is lost',
   ETCD_SNAPSHOT_INVALID: 'an etcd snapshot file is truncated, corrupt or not a snapshot',
   ETCD_SNAPSHOT_FAILED: 'saving or restoring an etcd snapshot failed',
+  PLACEMENT_INVALID:
+    'the placement record in etcd is not JSON, fails its schema, or is not signed by the key of an etcd voter',
+  CONTROL_REFUSED:
+    'a control-plane message or seat claim was refused: not from the coordinator, not for this node, or contradicted by etcd',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

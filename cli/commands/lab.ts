@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { type LabFile, readLabFile } from '../../lab/lab-file.js'
-import { labAdd, labDown, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
+import { labAdd, labCut, labDown, labHeal, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { fetchClusterView } from '../../lab/wait.js'
 import { formatClusterView } from '../status.js'
@@ -85,6 +85,24 @@ export function labCommand(): Command {
     .action(async (name, opts) => {
       const n = await labPlug(opts.dir, name)
       process.stdout.write(`${name} plugged back in: ${nodeUrl(n)}\n`)
+    })
+
+  lab
+    .command('cut <name>')
+    .description('cut a node off the network, leaving it running (namespace labs: its link goes down)')
+    .option(...dirOpt)
+    .action(async (name, opts) => {
+      await labCut(opts.dir, name)
+      process.stdout.write(`${name} cut off the network\n`)
+    })
+
+  lab
+    .command('heal <name>')
+    .description('put a cut node back on the network')
+    .option(...dirOpt)
+    .action(async (name, opts) => {
+      await labHeal(opts.dir, name)
+      process.stdout.write(`${name} back on the network\n`)
     })
 
   lab

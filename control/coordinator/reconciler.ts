@@ -12,13 +12,17 @@ import type { KeyValue } from '../../agent/etcd/wire.js'
 import { placeControlPlane } from '../placement/place.js'
 import type { PlacementPolicy } from '../placement/policy.js'
 import type { Placement, PlacementAction } from '../placement/types.js'
+import { applyDeaths, carryDeaths } from './deaths.js'
 import { isUnstarted, memberNodeId, memberSetFrom, type ObservedNode } from './observe.js'
 import {
+  type ParsedPlacement,
   PLACEMENT_KEY,
   type PlacementRecord,
+  type PlacementSigner,
   parsePlacementRecord,
   placementRecord,
   sameDecision,
+  signPlacement,
 } from './placement-record.js'
 
 // The coordinator's loop, level-triggered like a Kubernetes controller: every tick it
@@ -54,6 +58,8 @@ export interface Leadership {
 
 export interface CoordinatorInit {
   selfId: string
+  /** This node's identity: the placement record is signed with it. */
+  signer: PlacementSigner
   policy: PlacementPolicy
   reconcileMs: number
   peerUrlOf(address: string): string
@@ -87,6 +93,8 @@ export type TickResult =
 export const reassignAfterMsDefault = 5000
 /** Counted where a voter removal succeeds (the status page's failovers). */
 export const FAILOVERS_TOTAL = 'homecloud_failovers_total'
+/** A placement record in etcd that failed its schema or signature (then rewritten). */
+export const PLACEMENT_REFUSED_TOTAL = 'homecloud_placement_refused_total'
 const probeTimeoutMsDefault = 1000
 
 export class Coordinator {
@@ -156,15 +164,28 @@ export class Coordinator {
 
     const caughtUp = await this.learnerProgress(list.members)
     const current = memberSetFrom(list.members, nodeIdByPeerUrl, caughtUp)
+    // Only a record signed by a current voter is believed (its times of death move removals).
+    const before = previous ? parsePlacementRecord(previous.value, new Set(current.voters)) : undefined
+    if (before && !before.ok) this.refused(before.error)
+    const now = this.c.clock.nowMs()
+    const deaths = carryDeaths(
+      [...current.voters, ...current.learners],
+      new Map(nodes.map((n) => [n.view.id, n.view])),
+      before?.ok ? before.record.deadSince : {},
+      now,
+    )
     const placement = placeControlPlane(
-      nodes.map((n) => n.view),
+      applyDeaths(
+        nodes.map((n) => n.view),
+        deaths,
+      ),
       current,
       this.init.policy,
-      this.c.clock.nowMs(),
+      now,
       true,
     )
     if (!this.lead()) return { kind: 'not-leader' }
-    await this.record(placement, current, previous, nodes)
+    await this.record(placement, current, before, nodes, deaths)
 
     // An added learner whose node never got (or lost) its assignment: send it again.
     for (const m of list.members) {
@@ -212,16 +233,37 @@ export class Coordinator {
     return out
   }
 
+  /** A refused record is counted and replaced by this tick's own (signed) one. */
+  private refused(error: string): void {
+    this.c.counters?.inc(PLACEMENT_REFUSED_TOTAL)
+    this.c.log.warn(
+      { err: error, code: 'PLACEMENT_INVALID' },
+      'refused the placement record in etcd; rewriting it',
+    )
+    this.c.events?.add({
+      atMs: this.c.clock.nowMs(),
+      kind: 'placement-refused',
+      id: this.init.selfId,
+      message: `refused the placement record in etcd (${error}); wrote a good one`,
+    })
+  }
+
   private async record(
     placement: Placement,
     current: ReturnType<typeof memberSetFrom>,
-    previous: KeyValue | undefined,
+    before: ParsedPlacement | undefined,
     nodes: ObservedNode[],
+    deaths: Record<string, number>,
   ): Promise<void> {
     const names = new Map(nodes.map((n) => [n.view.id, n.view.name]))
-    const next = placementRecord(placement, current, this.init.selfId, names, this.c.clock.nowMs())
-    const before = previous ? parsePlacementRecord(previous.value) : undefined
-    if (before && !before.ok) this.c.log.warn({ err: before.error }, 'replacing an invalid placement record')
+    const next = placementRecord(
+      placement,
+      current,
+      { id: this.init.selfId, publicKey: this.init.signer.publicKey },
+      names,
+      this.c.clock.nowMs(),
+      deaths,
+    )
     if (before?.ok && sameDecision(before.record, next)) {
       this.lastRecord = before.record
       return
@@ -231,7 +273,9 @@ export class Coordinator {
     // Fenced: written only while our election key still holds our lease.
     const r = await this.c.etcd.txn({
       compare: [{ key: key.key, target: 'lease', op: 'equal', value: key.lease }],
-      success: [{ put: { key: PLACEMENT_KEY, value: JSON.stringify(next) } }],
+      success: [
+        { put: { key: PLACEMENT_KEY, value: JSON.stringify(signPlacement(next, this.init.signer)) } },
+      ],
     })
     if (r.succeeded) this.lastRecord = next
   }

@@ -3,13 +3,11 @@
 // signed, impersonating, replayed and other-cluster messages. Each must be counted
 // under its reason and logged, the agents must stay up and their views untouched.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import type { ClusterView } from '../../agent/api/cluster-schema.js'
 import { silentLogger } from '../../agent/core/log.js'
 import { meshTopic } from '../../agent/mesh/cluster-id.js'
@@ -17,11 +15,10 @@ import { SwarmTransport } from '../../agent/mesh/swarm.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
-import { dropped, onCleanup, runCleanups, startLab, stateOf, TEST_MESH, view } from '../support/lab.js'
-import type { RogueArgs, RogueLine, Scenario } from '../support/rogue-peer.js'
+import { dropped, runCleanups, startLab, stateOf, TEST_MESH, view } from '../support/lab.js'
+import type { Scenario } from '../support/rogue-peer.js'
+import { spawnRogue } from '../support/rogue-run.js'
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
-const roguePath = fileURLToPath(new URL('../support/rogue-peer.ts', import.meta.url))
 const DHT_PORT = 49737
 /** Includes tsx start-up on a loaded 2-core machine. */
 const rogueRunMsMax = 45_000
@@ -39,55 +36,10 @@ const REASONS = [
 /** Lab members relay duplicates to each other all the time; every other reason is ours alone. */
 const BACKGROUND_REASONS = new Set<string>(['stale'])
 
-const rogues = new Set<ChildProcess>()
-const killRogues = async () => {
-  for (const c of rogues) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  rogues.clear()
-}
-onCleanup(killRogues)
-after(killRogues)
 after(runCleanups)
 
-interface RogueRun {
-  code: number | null
-  lines: RogueLine[]
-  stderr: string
-}
-
-let rogueSeq = 0
-
-async function runRogue(lab: LabFile, victim: LabNode, scenario: Scenario): Promise<RogueRun> {
-  const args: RogueArgs = {
-    clusterId: lab.clusterId,
-    targets: lab.nodes.map((n) => ({ key: n.key, host: n.address, port: DHT_PORT })),
-    dial: lab.nodes.indexOf(victim),
-    // An address in this lab's own block (slots use .2 upwards), so parallel labs never collide.
-    host: `127.0.${lab.index}.${200 + (rogueSeq++ % 50)}`,
-    scenario,
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', roguePath, JSON.stringify(args)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  rogues.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (b: Buffer) => {
-    stdout += b
-  })
-  child.stderr!.on('data', (b: Buffer) => {
-    stderr = (stderr + b).slice(-4000)
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), rogueRunMsMax)
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  rogues.delete(child)
-  const lines = stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as RogueLine)
-  return { code, lines, stderr }
-}
+const runRogue = (lab: LabFile, victim: LabNode, scenario: Scenario) =>
+  spawnRogue(lab, victim, scenario, {}, rogueRunMsMax)
 
 async function metrics(node: LabNode): Promise<Record<string, number>> {
   const res = await fetch(new URL('/metrics', nodeUrl(node)), { signal: AbortSignal.timeout(3000) })

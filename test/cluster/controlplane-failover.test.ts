@@ -7,15 +7,9 @@ import { pkiPaths } from '../../agent/pki/store.js'
 import type { LabNode } from '../../lab/lab-file.js'
 import { labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
-import {
-  CP_CONFIG,
-  controlPlaneOf,
-  etcdClientFor,
-  healthyVoters,
-  nodeIdOf,
-  startWriteLoad,
-} from '../support/controlplane.js'
+import { CP_CONFIG, controlPlaneOf, etcdClientFor, healthyVoters, nodeIdOf } from '../support/controlplane.js'
 import { startLab, view } from '../support/lab.js'
+import { startWriteLoad } from '../support/write-load.js'
 
 // Five ARM boards, three of them voters, under a continuous write load through etcd.
 // A voter is unplugged: after the failover grace the coordinator removes it and

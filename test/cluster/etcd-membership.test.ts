@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { EtcdClient } from '../../agent/etcd/client.js'
 import { EtcdLab, type LabMember, sleep, waitFor } from '../support/etcd-lab.js'
+import { startWriteLoad } from '../support/write-load.js'
 
 // Three boards run etcd: one founder, two members joined as learners and promoted;
 // then a voter dies (SIGKILL), is removed, and a new board takes its place, all
@@ -10,34 +10,6 @@ import { EtcdLab, type LabMember, sleep, waitFor } from '../support/etcd-lab.js'
 const prefix = '/test/acked/'
 /** Longer than etcd's HealthInterval (5 s) after the last join. */
 const steadyMs = 6000
-
-/** One writer per client; only writes etcd acknowledged are recorded. */
-function startWriteLoad(clients: EtcdClient[]) {
-  const acked: string[] = []
-  let failed = 0
-  let seq = 0
-  let running = true
-  const loops = clients.map(async (client, w) => {
-    while (running) {
-      const key = `${prefix}${w}-${String(seq++).padStart(6, '0')}`
-      try {
-        await client.put(key, `v${seq}`)
-        acked.push(key)
-      } catch {
-        failed++
-        await new Promise((r) => setTimeout(r, 20))
-      }
-    }
-  })
-  return {
-    acked,
-    failed: () => failed,
-    async stop() {
-      running = false
-      await Promise.all(loops)
-    },
-  }
-}
 
 describe('etcd membership: form 3 voters, replace a dead one under load', { timeout: 180_000 }, () => {
   let lab: EtcdLab
@@ -78,7 +50,11 @@ describe('etcd membership: form 3 voters, replace a dead one under load', { time
 
     // Each writer starts on a different member, so the victim has writes in flight when it dies.
     const urls = [m1.clientUrl, m2.clientUrl, m3.clientUrl]
-    const writes = startWriteLoad(urls.map((_, i) => lab.client([...urls.slice(i), ...urls.slice(0, i)])))
+    const writes = startWriteLoad(
+      urls.map((_, i) => lab.client([...urls.slice(i), ...urls.slice(0, i)])),
+      prefix,
+      20,
+    )
     load = writes
     // A steady cluster: etcd (strict reconfig check) refuses member add until every voter
     // has been connected for 5 s, so a failure right after a promotion replaces ~5 s slower.

@@ -5,7 +5,7 @@
 // certificates and bad bodies; `homecloud init` is run over an existing cluster.
 // Every bad input must get a clear error, be counted, and change nothing.
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
@@ -28,18 +28,16 @@ import { isLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
 import { onCleanup, runCleanups, startLab, view } from '../support/lab.js'
 import { newIdentity } from '../support/records.js'
+import { type RogueArgs, type Scenario, sha256Hex } from '../support/rogue-peer.js'
 import {
-  type JoinReply,
-  type RogueArgs,
-  type RogueLine,
-  type Scenario,
-  sha256Hex,
-} from '../support/rogue-peer.js'
+  counter,
+  counterReaches as counterReachesIn,
+  type RogueRun,
+  runRogue as runRogueIn,
+} from '../support/rogue-run.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
-const roguePath = fileURLToPath(new URL('../support/rogue-peer.ts', import.meta.url))
 const cliPath = join(repoRoot, 'bin', 'homecloud.js')
-const DHT_PORT = 49737
 const TLS_PORT = 7443
 /** Includes tsx start-up and a few RSA keys on a loaded 2-core machine; join-replay dials three times. */
 const rogueRunMsMax = 120_000
@@ -47,95 +45,17 @@ const settleMsMax = 15_000
 const dayMs = 86_400_000
 const execFileP = promisify(execFile)
 
-const rogues = new Set<ChildProcess>()
-const killRogues = async () => {
-  for (const c of rogues) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  rogues.clear()
-}
-onCleanup(killRogues)
-after(killRogues)
 after(runCleanups)
 
 // ---- rogue processes ----
 
-interface RogueRun {
-  code: number | null
-  lines: RogueLine[]
-  stderr: string
-  report: string
-  id: string
-  replies: (JoinReply & { what: string; conn: string })[]
-  done: RogueLine & { certs?: Record<string, string>; unasked?: JoinReply[] }
-}
-
-let rogueSeq = 0
-
-async function runRogue(
+const runRogue = (
   victim: LabNode,
   scenario: Scenario,
   extra: Pick<RogueArgs, 'secret' | 'identityPem' | 'other' | 'ownCert'> = {},
-): Promise<RogueRun> {
-  const args: RogueArgs = {
-    clusterId: lab.clusterId,
-    targets: lab.nodes.map((n) => ({ key: n.key, host: n.address, port: DHT_PORT })),
-    dial: lab.nodes.indexOf(victim),
-    // An address in this lab's own block (slots use .2 upwards), so parallel labs never collide.
-    host: `127.0.${lab.index}.${200 + (rogueSeq++ % 50)}`,
-    scenario,
-    ...extra,
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', roguePath, JSON.stringify(args)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  rogues.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (b: Buffer) => {
-    stdout += b
-  })
-  child.stderr!.on('data', (b: Buffer) => {
-    stderr = (stderr + b).slice(-4000)
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), rogueRunMsMax)
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  rogues.delete(child)
-  const lines = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as RogueLine)
-  const report = `${scenario} → ${victim.name}, rogue output:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${stderr}`
-  assert.equal(code, 0, report)
-  const ready = lines.find((l) => l.event === 'ready')
-  const done = lines.find((l) => l.event === 'done')
-  assert.ok(ready && done, report)
-  const labDht = new Set(lab.nodes.map((n) => `${n.address}:${DHT_PORT}`))
-  assert.ok(
-    (ready.bootstrapNodes as string[]).every((b) => labDht.has(b)),
-    'the rogue bootstraps only from the lab',
-  )
-  const replies = lines.filter((l) => l.event === 'reply') as unknown as RogueRun['replies']
-  return { code, lines, stderr, report, id: String(ready.id), replies, done: done as RogueRun['done'] }
-}
+) => runRogueIn(lab, victim, scenario, extra, rogueRunMsMax)
 
 // ---- metrics and views ----
-
-/** Sum of a counter over every label set matching `labels`. */
-async function counter(node: LabNode, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(new URL('/metrics', nodeUrl(node)), { signal: AbortSignal.timeout(5000) })
-  const text = await res.text()
-  let sum = 0
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{(.*)\})? (\d+)$/.exec(line)
-    if (!m || m[1] !== name) continue
-    const have = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]),
-    )
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3])
-  }
-  return sum
-}
 
 const REFUSED = 'homecloud_joins_refused_total'
 const SIGNED = 'homecloud_certificates_signed_total'
@@ -143,22 +63,8 @@ const DROPPED = 'homecloud_mesh_messages_dropped_total'
 const API_REJECTED = 'homecloud_api_rejected_total'
 
 /** Polls until the counter reached `want`, then returns its value (which the caller checks exactly). */
-async function counterReaches(
-  node: LabNode,
-  name: string,
-  labels: Record<string, string>,
-  want: number,
-): Promise<number> {
-  let last = 0
-  await waitFor(
-    async () => {
-      last = await counter(node, name, labels)
-      return last >= want ? true : `${name}${JSON.stringify(labels)} on ${node.name}: ${last} < ${want}`
-    },
-    { timeoutMs: settleMsMax, intervalMs: 200 },
-  ).catch(() => {})
-  return last
-}
+const counterReaches = (node: LabNode, name: string, labels: Record<string, string>, want: number) =>
+  counterReachesIn(node, name, labels, want, settleMsMax)
 
 const incarnations = (v: ClusterView) => Object.fromEntries(v.members.map((m) => [m.name, m.incarnation]))
 

@@ -24,19 +24,27 @@ export const CP_CONFIG = {
 }
 
 /** An etcd client on the given nodes' client ports, with the founder's etcd client certificate. */
-export async function etcdClientFor(lab: LabFile, nodes: readonly LabNode[]): Promise<EtcdClient> {
-  const files = etcdFiles(lab.nodes[0]!.stateDir).client
+export function etcdClientFor(lab: LabFile, nodes: readonly LabNode[]): Promise<EtcdClient> {
+  return etcdClientWith(
+    lab.nodes[0]!.stateDir,
+    nodes.map((n) => clientUrlOf(n.address)),
+  )
+}
+
+/** An etcd client with the etcd client certificate kept in `stateDir`. */
+export async function etcdClientWith(
+  stateDir: string,
+  endpoints: readonly string[],
+  requestTimeoutMs = 3000,
+): Promise<EtcdClient> {
+  const files = etcdFiles(stateDir).client
   const [caPem, certPem, keyPem] = await Promise.all([
     readFile(files.caFile, 'utf8'),
     readFile(files.certFile, 'utf8'),
     readFile(files.keyFile, 'utf8'),
   ])
   return new EtcdClient(
-    {
-      endpoints: nodes.map((n) => clientUrlOf(n.address)),
-      tls: { caPem, certPem, keyPem },
-      requestTimeoutMs: 3000,
-    },
+    { endpoints: [...endpoints], tls: { caPem, certPem, keyPem }, requestTimeoutMs },
     { clock: realClock },
   )
 }
@@ -103,32 +111,4 @@ export async function nodeIdOf(node: LabNode): Promise<string> {
   if (!v) throw new Error(`${node.name} does not answer`)
   ids.set(node.stateDir, v.self)
   return v.self
-}
-
-/** One writer per client; only writes etcd acknowledged are recorded. */
-export function startWriteLoad(clients: EtcdClient[], prefix: string) {
-  const acked: string[] = []
-  let failed = 0
-  let seq = 0
-  let running = true
-  const loops = clients.map(async (client, w) => {
-    while (running) {
-      const key = `${prefix}${w}-${String(seq++).padStart(6, '0')}`
-      try {
-        await client.put(key, `v${seq}`)
-        acked.push(key)
-      } catch {
-        failed++
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
-  })
-  return {
-    acked,
-    failed: () => failed,
-    async stop() {
-      running = false
-      await Promise.all(loops)
-    },
-  }
 }

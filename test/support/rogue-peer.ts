@@ -16,6 +16,9 @@ import { execa } from 'execa'
 import HyperDHT from 'hyperdht'
 import forge from 'node-forge'
 import { z } from 'zod'
+import { issueEtcdCerts } from '../../agent/controlplane/certs.js'
+import { systemClock } from '../../agent/core/clock.js'
+import { formatInitialCluster } from '../../agent/etcd/initial-cluster.js'
 import { type Identity, identityFromPem, nodeIdFromPublicKey } from '../../agent/identity/identity.js'
 import { newClusterId } from '../../agent/mesh/cluster-id.js'
 import { parseMessage } from '../../agent/mesh/intake.js'
@@ -54,6 +57,19 @@ export const SCENARIOS = [
   'tampered-cert',
   /** Sends nothing: reports what the agent shows a newcomer (records, certificates). */
   'listen',
+  // Control plane (controlplane-bad-input.test.ts): a member by a valid join, then a liar.
+  /**
+   * Joins with the real secret (so it is a certified member, an x86 board placement never
+   * picks), then heartbeats a record claiming etcd voter and coordinator, and sends the
+   * victim etcd-retire, an etcd-assign with a CA key of its own making, and a snapshot chunk.
+   */
+  'claim-voter',
+  /**
+   * A certified member holding the CA key (ownCert, ca) but not the coordinator: sends the
+   * victim a well-formed etcd-assign (certificates for it, an initial cluster listing it
+   * and `other`, the real CA key), as a voter with a stale view might.
+   */
+  'assign-not-coordinator',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
@@ -75,6 +91,9 @@ export const RogueArgs = z.object({
   other: z.object({ id: z.string(), name: z.string(), address: z.string() }).optional(),
   /** tampered-cert: a valid agent certificate for our own identity, flipped before it is sent. */
   ownCert: z.string().optional(),
+  /** assign-not-coordinator: the cluster CA, and the victim's id and address. */
+  ca: z.object({ certPem: z.string(), keyPem: z.string() }).optional(),
+  victim: z.object({ id: z.string(), address: z.string() }).optional(),
 })
 export type RogueArgs = z.input<typeof RogueArgs>
 
@@ -183,6 +202,8 @@ class Conn {
   closed = false
   readonly closedP: Promise<void>
   private readonly replies: JoinReply[] = []
+  /** The certificate of the last join-signed answer. */
+  signedCert: string | undefined
   private wake: (() => void) | null = null
   private readonly decoder = new FrameDecoder()
 
@@ -241,6 +262,7 @@ class Conn {
       case 'join-pending':
         return { t: msg.t, code: msg.code }
       case 'join-signed': {
+        this.signedCert = msg.cert
         let info: Pick<ReturnType<typeof readCertificate>, 'commonName' | 'profile' | 'dnsNames' | 'ips'> = {
           commonName: '',
           profile: 'unknown',
@@ -663,6 +685,116 @@ async function main(): Promise<void> {
         frame({ t: 'hello', cert: flipSignatureByte(memberPem), ask: true }),
       )
       out({ event: 'captured', member: memberCn, memberSha: sha256Hex(memberPem) })
+      break
+    }
+    case 'claim-voter': {
+      const secret = needSecret()
+      const { csrPem } = createCsr({ commonName: me.id })
+      const joined = await ask('valid join', 'join-signed', joinFrame({ secret, csrPem }))
+      if (joined.t !== 'join-signed' || !conn.signedCert) throw new Error(`join not signed: ${joined.t}`)
+      const cert = conn.signedCert
+      send('hello with our new certificate', 'none', frame({ t: 'hello', cert, ask: true }))
+      const claimMs = 9000
+      const heartbeatMs = 300
+      const base = ownBody({ roles: ['etcd-voter', 'coordinator'] })
+      const liar = (heartbeat: number) =>
+        frame({
+          t: 'rec',
+          r: signRecord({ ...base, facts: { ...base.facts, arch: 'amd64' }, heartbeat }, me),
+        })
+      send('own record claiming etcd-voter and coordinator', 'role-claim', liar(1))
+      let beat = 1
+      const beating = setInterval(() => conn.socket.write(liar(++beat)), heartbeatMs)
+      try {
+        await sleep(2000)
+        send(
+          'etcd-retire to the victim',
+          'retire-not-coordinator',
+          frame({ t: 'etcd-retire', memberId: '1' }),
+        )
+        const madeUp = { cert, key: generateRsaKeyPem() }
+        send(
+          'etcd-assign with a CA key of our own making',
+          'assign-refused',
+          frame({
+            t: 'etcd-assign',
+            memberId: 'abc',
+            initialCluster: `${me.id}=https://${args.host}:2380`,
+            token: args.clusterId,
+            peer: madeUp,
+            server: madeUp,
+            client: madeUp,
+            caKey: generateRsaKeyPem(),
+          }),
+        )
+        const data = Buffer.from('not an etcd snapshot')
+        send(
+          'snapshot chunk from a node that is no voter',
+          'snapshot-not-voter',
+          frame({
+            t: 'snapshot-chunk',
+            name: `snap-${Date.now()}-r1`,
+            sha256: createHash('sha256').update(data).digest('hex'),
+            revision: 1,
+            takenAtMs: Date.now(),
+            total: data.length,
+            offset: 0,
+            data: data.toString('base64'),
+          }),
+        )
+        await sleep(claimMs - 2000)
+      } finally {
+        clearInterval(beating)
+      }
+      break
+    }
+    case 'assign-not-coordinator': {
+      if (!args.ownCert || !args.ca || !args.victim)
+        throw new Error('assign-not-coordinator needs ownCert, ca, victim')
+      const other = needOther()
+      send('hello with a valid certificate', 'none', frame({ t: 'hello', cert: args.ownCert, ask: true }))
+      const body = ownBody({ roles: ['worker'] })
+      const rec = (heartbeat: number) =>
+        frame({
+          t: 'rec',
+          r: signRecord({ ...body, facts: { ...body.facts, arch: 'amd64' }, heartbeat }, me),
+        })
+      send('own record', 'none', rec(1))
+      let beat = 1
+      const beating = setInterval(() => conn.socket.write(rec(++beat)), 300)
+      try {
+        const certs = await issueEtcdCerts({
+          ca: args.ca,
+          nodeId: args.victim.id,
+          address: args.victim.address,
+          clock: systemClock(),
+        })
+        await sleep(1500)
+        const pair = (p: 'etcd-peer' | 'etcd-server' | 'etcd-client') => ({
+          cert: certs[p].certPem,
+          key: certs[p].keyPem,
+        })
+        send(
+          'a well-formed etcd-assign from a member that is not the coordinator',
+          'assign-refused',
+          frame({
+            t: 'etcd-assign',
+            memberId: 'abc',
+            initialCluster: formatInitialCluster([
+              { name: other.id, peerUrl: `https://${other.address}:2380` },
+              { name: args.victim.id, peerUrl: `https://${args.victim.address}:2380` },
+            ]),
+            token: args.clusterId,
+            peer: pair('etcd-peer'),
+            server: pair('etcd-server'),
+            client: pair('etcd-client'),
+            caKey: args.ca.keyPem,
+          }),
+        )
+        await sleep(4000)
+      } finally {
+        clearInterval(beating)
+      }
       break
     }
     case 'listen': {

@@ -80,7 +80,7 @@ describe('control plane section: placement reasons', () => {
         },
       },
       { voters: ['n1', 'n2'], learners: [] },
-      'n1',
+      { id: 'n1', publicKey: Buffer.alloc(32) },
       new Map([
         ['n1', 'a-pi'],
         ['n2', 'b-pi'],

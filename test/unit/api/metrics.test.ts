@@ -7,6 +7,7 @@ import { Counters } from '../../../agent/core/counters.js'
 import { silentLogger } from '../../../agent/core/log.js'
 import { Coordinator, FAILOVERS_TOTAL } from '../../../control/coordinator/reconciler.js'
 import { PlacementPolicy } from '../../../control/placement/policy.js'
+import { newIdentity } from '../../support/records.js'
 import { FakeEtcd, FakeLeadership, node, peerUrlOf } from '../coordinator/fake-etcd.js'
 import { clusterView, member } from './fixtures.js'
 
@@ -106,7 +107,8 @@ describe('/metrics exposition', () => {
 
   test('the coordinator counts a failover when it removes a dead voter', async () => {
     const GRACE = 30_000
-    const nodes = [node('a'), node('b'), node('c'), node('d', { memoryMB: 4096 })]
+    const me = newIdentity()
+    const nodes = [node(me.id), node('b'), node('c'), node('d', { memoryMB: 4096 })]
     const clock = manualClock()
     const etcd = new FakeEtcd()
     const lead = new FakeLeadership()
@@ -115,7 +117,8 @@ describe('/metrics exposition', () => {
     const assigned: bigint[] = []
     const coordinator = new Coordinator(
       {
-        selfId: 'a',
+        selfId: me.id,
+        signer: me,
         policy: PlacementPolicy.parse({ failoverGraceMs: GRACE }),
         reconcileMs: 1000,
         peerUrlOf,
@@ -134,7 +137,7 @@ describe('/metrics exposition', () => {
         retire: () => {},
       },
     )
-    etcd.found('a', nodes[0]!.address!)
+    etcd.found(me.id, nodes[0]!.address!)
     for (const id of ['b', 'c']) {
       await coordinator.tick()
       etcd.start(assigned.at(-1)!, id)
