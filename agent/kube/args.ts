@@ -64,6 +64,8 @@ export interface ControllerSpec {
   port?: number
   paths: KubePaths
   clusterName?: string
+  /** How long a Node may stay silent before it is NotReady (upstream default 50 s). */
+  nodeMonitorGracePeriodSeconds?: number
 }
 
 export function controllerManagerArgs(s: ControllerSpec): string[] {
@@ -80,6 +82,9 @@ export function controllerManagerArgs(s: ControllerSpec): string[] {
     '--use-service-account-credentials=true',
     '--leader-elect=true',
     '--profiling=false',
+    ...(s.nodeMonitorGracePeriodSeconds !== undefined
+      ? [`--node-monitor-grace-period=${s.nodeMonitorGracePeriodSeconds}s`]
+      : []),
   ]
 }
 
