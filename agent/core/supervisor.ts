@@ -67,6 +67,25 @@ const recentLinesMax = 20
 const recentLineCharsMax = 400
 const staleExitWaitMs = 5000
 
+/**
+ * kwok: Go slog JSON (`{"level":"INFO","msg":…}`) or klog-style text. Its INFO lines are
+ * per-heartbeat chatter, so they go to debug.
+ */
+export function parseKwokLine(line: string): { level: LogLevel; msg: string } {
+  if (line.startsWith('{')) {
+    try {
+      const o = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: unknown }
+      if (typeof o.msg === 'string') {
+        const lv = String(o.level).toUpperCase()
+        const level: LogLevel = lv === 'ERROR' ? 'error' : lv === 'WARN' ? 'warn' : 'debug'
+        return { level, msg: o.err ? `${o.msg}: ${String(o.err)}` : o.msg }
+      }
+    } catch {}
+  }
+  if (line.startsWith('"Warning:')) return { level: 'debug', msg: line }
+  return parseKlogLine(line)
+}
+
 /** klog: `I1121 08:56:36.123456   1234 file.go:12] message` (pure). */
 export function parseKlogLine(line: string): { level: LogLevel; msg: string } {
   const m = /^([IWEF])\d{4} [\d:.]+\s+\d+ [^\]]*\] ?(.*)$/.exec(line)
@@ -105,7 +124,8 @@ export class Supervisor {
     this.policy = { ...restartPolicyDefault, ...p.restart }
     this.clock = c.clock
     this.random = c.random ?? Math.random
-    this.log = c.logger.child({ component: p.name })
+    // `proc`, not `component`: callers often log as a component already.
+    this.log = c.logger.child({ proc: p.name })
     this.parse = p.parseLine ?? parseKlogLine
     this.budget = new LogBudget(p.logLinesPerSecondMax ?? 20, p.logBurstMax ?? 200)
     if (!p.args.includes(p.marker)) {
