@@ -215,7 +215,7 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
         }
         return true
       },
-      { timeoutMs: 180_000, intervalMs: 1000 },
+      { timeoutMs: 300_000, intervalMs: 1000 },
     )
     stop = true
     await prober
