@@ -11,6 +11,7 @@ import { EventLog } from './core/event-log.js'
 import { createLogger, type Logger } from './core/log.js'
 import { type Facts, factsSummary, loadFacts } from './facts/index.js'
 import { loadOrCreateIdentity, nodeIdFromPublicKey } from './identity/identity.js'
+import type { Kube } from './kube/index.js'
 import { buildBootstrapList, formatHostPort, type HostPort, HostPortString } from './mesh/bootstrap.js'
 import { clusterTag, meshTopic } from './mesh/cluster-id.js'
 import { DEFAULT_MESH_INIT, Mesh } from './mesh/mesh.js'
@@ -113,6 +114,7 @@ export async function startAgent(
   transportRef = transport
   const startedAtMs = clock.nowMs()
   let controlPlane: ControlPlane | null = null
+  let kube: Kube | null = null
   const mesh = new Mesh(
     {
       ...DEFAULT_MESH_INIT,
@@ -138,7 +140,7 @@ export async function startAgent(
         ports: { api: config.ports.api, tls: config.ports.tls, dht: config.ports.dht },
         facts: factsSummary(facts),
         version: AGENT_VERSION,
-        roles: ['worker', ...(controlPlane?.roles() ?? [])],
+        roles: ['worker', ...(controlPlane?.roles() ?? []), ...(kube?.roles() ?? [])],
         startedAtMs,
       }),
     },
@@ -182,6 +184,24 @@ export async function startAgent(
     )
     controlPlane = cp
     await cp.start()
+  }
+
+  if (config.kube.enabled) {
+    const { startKube } = await import('./kube/start.js')
+    kube = await startKube({
+      stateDir,
+      identity,
+      name,
+      host,
+      config,
+      facts,
+      clock,
+      log,
+      trust,
+      book,
+      mesh,
+      controlPlane,
+    })
   }
 
   let stopMdns: (() => Promise<void>) | null = null
@@ -281,6 +301,7 @@ export async function startAgent(
         await tls?.close()
         trust.stop()
         await stopMdns?.().catch(() => {})
+        await kube?.stop().catch((err) => log.warn({ err: (err as Error).message }, 'kube stop'))
         await controlPlane
           ?.stop()
           .catch((err) => log.warn({ err: (err as Error).message }, 'control plane stop'))

@@ -3,6 +3,7 @@ import { HomecloudError } from '../agent/core/errors.js'
 import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
 import { initCommand } from './commands/init.js'
+import { kubeconfigCommand } from './commands/kubeconfig.js'
 import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
 import { statusCommand } from './commands/status.js'
@@ -20,6 +21,7 @@ program.addCommand(revokeCommand())
 program.addCommand(settingsCommand())
 program.addCommand(labCommand())
 program.addCommand(recoverCommand())
+program.addCommand(kubeconfigCommand())
 
 try {
   await program.parseAsync(process.argv)

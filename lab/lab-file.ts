@@ -25,6 +25,8 @@ export const LabFile = z.object({
   index: z.number().int().min(1).max(200),
   clusterId: z.string(),
   clusterName: z.string(),
+  /** Every node runs Kubernetes (kwok standing in for kubelets); `lab add` keeps it so. */
+  kube: z.boolean().default(false),
   nodes: z.array(LabNode),
 })
 export type LabFile = z.infer<typeof LabFile>

@@ -6,8 +6,10 @@ import { HomecloudError } from '../agent/core/errors.js'
 import { writeFileAtomic } from '../agent/core/files.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
+import { adminKubeconfigFrom } from '../agent/kube/admin-kubeconfig.js'
 import { newClusterId } from '../agent/mesh/cluster-id.js'
 import { statePaths } from '../agent/state/paths.js'
+import { readAdminConfig } from '../agent/trust/admin-config.js'
 import { foundCluster } from '../agent/trust/founding.js'
 import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-material.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
@@ -27,6 +29,8 @@ export interface LabUpOptions {
   joinPolicy?: 'auto' | 'approve'
   /** Node certificate lifetime (tests of renewal use seconds). */
   certValidityMs?: number
+  /** Run Kubernetes on every node (kwok in place of kubelets); `homecloud lab up` does by default. */
+  kube?: boolean
   timeoutMs?: number
   progress?: (line: string) => void
 }
@@ -70,7 +74,16 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
   )
   // The id is replaced by the one the founder (node 1) creates.
-  const lab: LabFile = { v: 1, dir, mode, index, clusterId: newClusterId(), clusterName: 'lab', nodes: [] }
+  const lab: LabFile = {
+    v: 1,
+    dir,
+    mode,
+    index,
+    clusterId: newClusterId(),
+    clusterName: 'lab',
+    kube: opts.kube ?? false,
+    nodes: [],
+  }
   await writeLabFile(lab)
   try {
     if (mode === 'netns') {
@@ -138,6 +151,8 @@ async function startNewNode(
     board,
     mdns: lab.mode === 'netns',
     fsyncProbe: false,
+    // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
+    ...(lab.kube ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address } } } : {}),
     ...extra,
     bootstrap: [...bootstrap, ...extraBootstrap],
   }
@@ -271,6 +286,23 @@ async function netnsNode(
     )
   }
   return { lab, node }
+}
+
+/** The lab's admin kubeconfig through a node's load balancer (each lab node's is on its own address). */
+export async function labKubeconfig(dirIn: string, nodeName?: string): Promise<string> {
+  const lab = await readLabFile(resolve(dirIn))
+  if (!lab.kube) {
+    throw new HomecloudError(
+      'LAB_INVALID',
+      'this lab runs no Kubernetes',
+      'start one with `homecloud lab up` (without --no-kube)',
+    )
+  }
+  const running = []
+  for (const n of lab.nodes) if (n.pid !== null && (await isLabProcess(n.pid, lab.dir))) running.push(n)
+  const node = nodeName ? findNode(lab, nodeName) : running[0]
+  if (!node) throw new HomecloudError('LAB_INVALID', 'no lab node is running', '`homecloud lab plug NAME`')
+  return adminKubeconfigFrom(await readAdminConfig(join(lab.dir, 'admin.json')), { host: node.address })
 }
 
 /** Stops everything the lab started, found by environment marker, even after a launcher crash. */

@@ -76,6 +76,44 @@ export const AgentConfig = z
           .prefault({}),
       })
       .prefault({}),
+    /** Kubernetes (agent/kube): the control plane on etcd voters, a Node on every node. */
+    kube: z
+      .object({
+        /**
+         * Off by default: a node runs Kubernetes only when told to (the netboot image's
+         * config, `homecloud lab up`, tests), so an agent on a machine without the
+         * built components still runs the mesh and etcd.
+         */
+        enabled: z.boolean().default(false),
+        /** What stands in for the kubelet: kwok in labs; `none` registers the Node only. */
+        kubelet: z.enum(['kubelet', 'kwok', 'none']).default('kwok'),
+        /**
+         * The address the API server advertises: `node` (its own address), or an IPv4 address.
+         * A loopback node cannot advertise itself; it uses 192.0.2.<last octet> and turns
+         * the endpoint reconciler off (the \`kubernetes\` Service then has no endpoints).
+         */
+        advertise: z.union([z.literal('node'), z.string().refine((h) => isIP(h) === 4)]).default('node'),
+        apiPort: Port.default(6443),
+        /** The local load balancer in front of the API servers; host default 127.0.0.1, a loopback lab node's own address. */
+        lb: z
+          .object({
+            host: z
+              .string()
+              .refine((h) => isIP(h) === 4)
+              .optional(),
+            port: Port.default(6444),
+            healthMs: z.number().int().min(100).max(60_000).default(1000),
+          })
+          .prefault({}),
+        /** Taint control-plane boards NoSchedule; default off: a home cluster has few boards to spare. */
+        taintControlPlane: z.boolean().default(false),
+        /** kube-controller-manager: how long a silent Node stays Ready. */
+        nodeMonitorGracePeriodSeconds: z.number().int().min(5).max(600).default(40),
+        /** kwok: the Node's lease; a killed kwok makes its Node NotReady once it runs out. */
+        nodeLeaseSeconds: z.number().int().min(5).max(600).default(40),
+      })
+      .strict()
+      .prefault({}),
     /** The status page and read API on the api port. */
     statusPage: z
       .object({

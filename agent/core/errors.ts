@@ -29,6 +29,9 @@ export const ERROR_CODES = {
   KUBE_ADDON_INVALID: 'an add-on manifest document was refused, by the envelope check or by the API server',
   KUBE_ADDONS_FAILED:
     'the add-on applier could not run: manifests directory unreadable or API server unreachable',
+  KUBE_API: 'the Kubernetes API refused or failed a request, or no API server answered',
+  KUBE_CERT_REFUSED: 'a signer refused a Kubernetes node certificate request',
+  PROCESS_FAILED: 'a supervised program could not start or its command line is wrong',
   ETCD_NOT_INSTALLED: 'the etcd or etcdctl program is not installed',
   ETCD_PROCESS: 'an etcd member process failed to start, or keeps exiting',
   ETCD_UNREACHABLE: 'no etcd endpoint answered in time',

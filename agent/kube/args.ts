@@ -57,6 +57,10 @@ export function apiserverArgs(s: ApiserverSpec): string[] {
     '--allow-privileged=true',
     `--endpoint-reconciler-type=${s.endpointReconciler ?? 'lease'}`,
     '--profiling=false',
+    // Streaming lists need etcd progress notifications, which the API server keeps off with
+    // etcd 3.4; clients (kwok) then got an error inside every watch stream and re-listed in
+    // a loop, seeing pods minutes late. Off, they are refused at once and use list+watch.
+    '--feature-gates=WatchList=false',
     // Small boards: fewer in-flight requests and a smaller watch cache than a cloud default.
     '--max-requests-inflight=200',
     '--max-mutating-requests-inflight=100',
@@ -69,6 +73,8 @@ export interface ControllerSpec {
   paths: KubePaths
   clusterName?: string
   podCidr?: string
+  /** How long a Node may stay silent before it is NotReady (upstream default 50 s). */
+  nodeMonitorGracePeriodSeconds?: number
 }
 
 export function controllerManagerArgs(s: ControllerSpec): string[] {
@@ -88,6 +94,9 @@ export function controllerManagerArgs(s: ControllerSpec): string[] {
     `--cluster-cidr=${s.podCidr ?? podCidrDefault}`,
     '--leader-elect=true',
     '--profiling=false',
+    ...(s.nodeMonitorGracePeriodSeconds !== undefined
+      ? [`--node-monitor-grace-period=${s.nodeMonitorGracePeriodSeconds}s`]
+      : []),
   ]
 }
 

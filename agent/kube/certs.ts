@@ -82,7 +82,14 @@ export async function writeControlPlaneFiles(paths: KubePaths, id: ControlPlaneI
  */
 export async function writeNodeKubeconfig(
   paths: KubePaths,
-  init: { caPem: string; nodeName: string; server: string; pair: IssuedPair; who?: 'node' | 'kwok' },
+  init: {
+    caPem: string
+    nodeName: string
+    server: string
+    pair: IssuedPair
+    who?: 'node' | 'kwok'
+    tlsServerName?: string
+  },
 ): Promise<void> {
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
   const kwok = init.who === 'kwok'
@@ -91,6 +98,7 @@ export async function writeNodeKubeconfig(
     caPem: init.caPem,
     user: kwok ? `homecloud-kwok:${init.nodeName}` : `system:node:${init.nodeName}`,
     ...init.pair,
+    ...(init.tlsServerName ? { tlsServerName: init.tlsServerName } : {}),
   })
   await writeFileAtomic(kwok ? paths.kwokKubeconfig : paths.nodeKubeconfig, body, 0o600)
 }

@@ -10,7 +10,15 @@ export interface KubeconfigInit {
   certPem: string
   keyPem: string
   clusterName?: string
+  /**
+   * The name the API server's certificate is checked against. Set when `server` is a load
+   * balancer: its address is in no API server certificate, `kubernetes.default.svc` is in all.
+   */
+  tlsServerName?: string
 }
+
+/** In every API server certificate (profile kube-apiserver): the name to check through a load balancer. */
+export const apiserverTlsName = 'kubernetes.default.svc'
 
 const b64 = (pem: string) => Buffer.from(pem).toString('base64')
 
@@ -21,7 +29,14 @@ export function renderKubeconfig(init: KubeconfigInit): string {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
-      { name: cluster, cluster: { server: init.server, 'certificate-authority-data': b64(init.caPem) } },
+      {
+        name: cluster,
+        cluster: {
+          server: init.server,
+          'certificate-authority-data': b64(init.caPem),
+          ...(init.tlsServerName ? { 'tls-server-name': init.tlsServerName } : {}),
+        },
+      },
     ],
     users: [
       {

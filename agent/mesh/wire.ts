@@ -22,6 +22,7 @@ const CertAndKey = z.object({ cert: Pem, key: Pem })
 /** etcd member ids as etcd prints them: lowercase hex, no padding. */
 const MemberIdHex = z.string().regex(/^[0-9a-f]{1,16}$/)
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
+const NodeProfileName = z.enum(['kubelet', 'kwok'])
 
 /** Incarnations only grow by one per restart or refutation; anything near this is forged. */
 export const NOTICE_INCARNATION_MAX = 2 ** 40
@@ -48,6 +49,8 @@ export const MeshMessage = z.discriminatedUnion('t', [
     name: z.string().min(1).max(63),
     csr: Pem,
     proof: Hex64.optional(),
+    /** Absent: the agent certificate. A member (renew) may ask for its Kubernetes node identities. */
+    profile: NodeProfileName.optional(),
   }),
   z.object({
     t: z.literal('join-signed'),
@@ -55,9 +58,15 @@ export const MeshMessage = z.discriminatedUnion('t', [
     ca: Pem,
     cluster: ClusterSettings,
     proof: Hex64.optional(),
+    profile: NodeProfileName.optional(),
   }),
   z.object({ t: z.literal('join-pending'), code: z.string().max(16) }),
-  z.object({ t: z.literal('join-refused'), reason: z.string().max(64), message: z.string().max(512) }),
+  z.object({
+    t: z.literal('join-refused'),
+    reason: z.string().max(64),
+    message: z.string().max(512),
+    profile: NodeProfileName.optional(),
+  }),
   z.object({ t: z.literal('join-not-signer') }),
   /** CA-signed cluster settings; the highest version wins. */
   z.object({ t: z.literal('settings'), signed: SignedSettings }),

@@ -11,6 +11,8 @@ import { encodeFrame, type MeshMessage, WIRE_LIMITS } from '../mesh/wire.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { readCertificate } from '../pki/cert.js'
 import { createCsr } from '../pki/csr.js'
+import { generateRsaKeyPemAsync } from '../pki/keys.js'
+import { PROFILES } from '../pki/profiles.js'
 import { needsRenewal } from '../pki/renewal.js'
 import {
   nextRevocations,
@@ -23,6 +25,7 @@ import { type ClusterFile, clusterSettings } from '../state/cluster-file.js'
 import type { CertBook } from './cert-book.js'
 import { decideJoin } from './decide-join.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import { type NodeProfile, signNodeProfile } from './node-profile.js'
 import { type SignedSettings, signSettings, verifySettings } from './signed-settings.js'
 import type { TrustStore } from './trust-store.js'
 
@@ -251,7 +254,8 @@ export class Trust {
         this.onJoinRequest(conn, msg)
         return
       case 'join-signed':
-        this.onSigned(conn, msg)
+        if (msg.profile) this.onNodeProfileSigned(msg.profile, msg.cert, msg.ca)
+        else this.onSigned(conn, msg)
         return
       case 'join-pending':
         if (this.joinState.status === 'joining') {
@@ -263,6 +267,10 @@ export class Trust {
         }
         return
       case 'join-refused':
+        if (msg.profile) {
+          this.nodeProfileRefused(msg.profile, msg.reason, msg.message)
+          return
+        }
         this.c.counters.inc('homecloud_join_refused_total', { reason: msg.reason })
         this.c.log.warn(
           { from: conn.remoteKeyHex.slice(0, 12), reason: msg.reason },
@@ -426,6 +434,10 @@ export class Trust {
       return
     }
     const nodeId = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+    if (msg.profile) {
+      this.onNodeProfileRequest(conn, msg, msg.profile, nodeId)
+      return
+    }
     const decision = decideJoin({
       policy: this.cluster.joinPolicy,
       proofOk:
@@ -542,6 +554,173 @@ export class Trust {
         cluster: clusterSettings(this.cluster),
         proof,
       }),
+    )
+  }
+
+  // ---- Kubernetes node identities (kubelet, kwok): asked for by members, signed by signers ----
+
+  private readonly nodeProfileWaits = new Map<
+    NodeProfile,
+    {
+      csrPem: string
+      keyPem: string
+      resolve(p: { certPem: string; keyPem: string }): void
+      reject(e: Error): void
+    }
+  >()
+
+  private onNodeProfileRequest(
+    conn: PeerConn,
+    msg: Extract<MeshMessage, { t: 'join' }>,
+    profile: NodeProfile,
+    nodeId: string,
+  ): void {
+    const ca = this.ca
+    if (!ca) return
+    const members = this.c.members()
+    const others = members.filter((m) => m.id !== nodeId)
+    const result =
+      msg.mode !== 'renew'
+        ? ({
+            ok: false,
+            reason: 'not-member',
+            message: 'node certificates are asked for by members (renew)',
+          } as const)
+        : signNodeProfile({
+            profile,
+            requester: {
+              id: nodeId,
+              name: members.find((m) => m.id === nodeId)?.name,
+              member: this.c.book.isMember(nodeId),
+              revoked: this.c.book.isRevoked(nodeId),
+            },
+            askedName: msg.name,
+            csrPem: msg.csr,
+            reservedNames: others.flatMap((m) => [m.id, m.name, ...m.addresses]),
+            ca,
+            clock: this.c.clock,
+            validityMs: this.cluster.certValidityMs,
+          })
+    if (!result.ok) {
+      const message =
+        result.message.length > REFUSAL_CHARS_MAX
+          ? `${result.message.slice(0, REFUSAL_CHARS_MAX - 1)}…`
+          : result.message
+      this.c.counters.inc('homecloud_node_certificates_refused_total', { profile, reason: result.reason })
+      this.c.log.warn(
+        { node: nodeId, profile, reason: result.reason },
+        `refused a ${profile} certificate: ${message}`,
+      )
+      conn.write(encodeFrame({ t: 'join-refused', reason: result.reason, message, profile }))
+      return
+    }
+    this.c.counters.inc('homecloud_certificates_signed_total', { mode: profile })
+    this.c.log.info(
+      { node: nodeId, name: msg.name, profile, serial: result.serial },
+      `signed a ${profile} certificate`,
+    )
+    conn.write(
+      encodeFrame({
+        t: 'join-signed',
+        cert: result.certPem,
+        ca: ca.certPem,
+        cluster: clusterSettings(this.cluster),
+        profile,
+      }),
+    )
+  }
+
+  /**
+   * This node's Kubernetes identity for `profile`: issued here when this node holds the CA
+   * key, otherwise asked of every connected peer (signers answer) until one signs or refuses.
+   */
+  async requestNodeCertificate(
+    profile: NodeProfile,
+    timeoutMs = 15_000,
+  ): Promise<{ certPem: string; keyPem: string }> {
+    const keyPem = await generateRsaKeyPemAsync()
+    const ca = this.ca
+    if (ca) {
+      const issued = issueCertificate({
+        profile,
+        identity: { nodeId: this.c.identity.id, nodeName: this.init.nodeName },
+        ca,
+        keyPem,
+        clock: this.c.clock,
+        validityMs: this.cluster.certValidityMs,
+      })
+      return { certPem: issued.certPem, keyPem }
+    }
+    if (!this.node)
+      throw new HomecloudError(
+        'KUBE_CERT_REFUSED',
+        'this node has no certificate yet',
+        'wait until it has joined',
+      )
+    const spec = PROFILES[profile]
+    const csr = createCsr({
+      commonName: spec.commonName({ nodeName: this.init.nodeName })!,
+      organizations: spec.organizations,
+      keyPem,
+    })
+    this.nodeProfileWaits.get(profile)?.reject(new Error('superseded'))
+    return new Promise((resolve, reject) => {
+      const timer = this.c.clock.setTimeout(() => {
+        this.nodeProfileWaits.delete(profile)
+        reject(
+          new HomecloudError(
+            'KUBE_CERT_REFUSED',
+            `no signer answered a ${profile} certificate request`,
+            'is a control-plane board up? `homecloud status`',
+          ),
+        )
+      }, timeoutMs)
+      this.nodeProfileWaits.set(profile, {
+        ...csr,
+        resolve: (p) => {
+          timer.cancel()
+          resolve(p)
+        },
+        reject: (e) => {
+          timer.cancel()
+          reject(e)
+        },
+      })
+      const frame = encodeFrame({
+        t: 'join',
+        mode: 'renew',
+        name: this.init.nodeName,
+        csr: csr.csrPem,
+        profile,
+      })
+      for (const conn of this.c.connections()) conn.write(frame)
+    })
+  }
+
+  private onNodeProfileSigned(profile: NodeProfile, certPem: string, caPem: string): void {
+    const wait = this.nodeProfileWaits.get(profile)
+    if (!wait || caPem !== this.c.book.ca) return
+    try {
+      const cert = new X509Certificate(certPem)
+      const ok =
+        cert.verify(new X509Certificate(caPem).publicKey) &&
+        cert.publicKey.equals(createPublicKey(createPrivateKey(wait.keyPem))) &&
+        readCertificate(certPem).commonName === PROFILES[profile].commonName({ nodeName: this.init.nodeName })
+      if (!ok) return
+    } catch {
+      return
+    }
+    this.nodeProfileWaits.delete(profile)
+    wait.resolve({ certPem, keyPem: wait.keyPem })
+  }
+
+  private nodeProfileRefused(profile: NodeProfile, reason: string, message: string): void {
+    const wait = this.nodeProfileWaits.get(profile)
+    // The signer may not know our record yet: only a refusal about the request itself is final.
+    if (!wait || reason === 'unknown-node') return
+    this.nodeProfileWaits.delete(profile)
+    wait.reject(
+      new HomecloudError('KUBE_CERT_REFUSED', `${profile} certificate refused (${reason}): ${message}`),
     )
   }
 

@@ -2,7 +2,17 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { type LabFile, readLabFile } from '../../lab/lab-file.js'
-import { labAdd, labCut, labDown, labHeal, labPlug, labUnplug, labUp, nodeUrl } from '../../lab/launcher.js'
+import {
+  labAdd,
+  labCut,
+  labDown,
+  labHeal,
+  labKubeconfig,
+  labPlug,
+  labUnplug,
+  labUp,
+  nodeUrl,
+} from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { fetchClusterView } from '../../lab/wait.js'
 import { formatClusterView } from '../status.js'
@@ -36,6 +46,7 @@ export function labCommand(): Command {
     .option('--boards <list>', 'comma-separated board profiles, e.g. pi5,pi5,pi4,x86,x86')
     .option('--netns', 'run each node in its own network namespace (root)')
     .option('--detach', 'return once the cluster is formed; last line is JSON')
+    .option('--no-kube', 'mesh and etcd only: no Kubernetes control plane, Nodes or kwok')
     .action(async (opts) => {
       const started = Date.now()
       process.stderr.write(`starting lab in ${opts.dir}\n`)
@@ -44,6 +55,7 @@ export function labCommand(): Command {
         nodes: opts.nodes,
         boards: opts.boards,
         netns: opts.netns,
+        kube: opts.kube,
         progress,
       })
       process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
@@ -138,6 +150,15 @@ export function labCommand(): Command {
           rows.map((r) => [r.name, r.board, r.address, r.running ? 'running' : 'unplugged', r.sees, r.url]),
         )}\n`,
       )
+    })
+
+  lab
+    .command('kubeconfig')
+    .description("the lab's admin kubeconfig, through one node's local API load balancer")
+    .option(...dirOpt)
+    .option('--node <name>', 'the node whose load balancer to use (default: the first running one)')
+    .action(async (opts) => {
+      process.stdout.write(await labKubeconfig(opts.dir, opts.node))
     })
 
   lab

@@ -73,7 +73,11 @@ describe('etcd membership: form 3 voters, replace a dead one under load', { time
 
     const replaceStart = performance.now()
     // A member change waits for the survivors to agree; on a loaded machine that can take more than the default 5 s.
-    const ops = lab.client(survivors.map((m) => m.clientUrl), undefined, 30_000)
+    const ops = lab.client(
+      survivors.map((m) => m.clientUrl),
+      undefined,
+      30_000,
+    )
     assert.deepEqual(await ops.memberRemove(victimId), { removed: true })
     assert.deepEqual(await ops.memberRemove(victimId), { removed: false }, 'removing twice is a no-op')
     const j4 = await lab.join(4, ops)

@@ -26,7 +26,12 @@ import { type SignedRecord, signRecord } from '../../agent/mesh/record.js'
 import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from '../../agent/mesh/wire.js'
 import { readCertificate } from '../../agent/pki/cert.js'
 import { createCsr } from '../../agent/pki/csr.js'
-import { forgePublicKeyOf, generateRsaKeyPem, signSha256 } from '../../agent/pki/keys.js'
+import {
+  forgePublicKeyOf,
+  generateRsaKeyPem,
+  generateRsaKeyPemAsync,
+  signSha256,
+} from '../../agent/pki/keys.js'
 import { joinProof, proofMatches, replyProof } from '../../agent/trust/join-proof.js'
 import { newIdentity, recordBody } from './records.js'
 
@@ -55,6 +60,11 @@ export const SCENARIOS = [
   'join-oversized-csr',
   /** Certificates with one signature byte flipped, as hello (own and a member's) and as certs. */
   'tampered-cert',
+  /**
+   * Joins properly (a member), announces its record, then asks for Kubernetes node
+   * certificates: its own kubelet (control), and kubelet/kwok ones for another member's name.
+   */
+  'node-cert-other-name',
   /** Sends nothing: reports what the agent shows a newcomer (records, certificates). */
   'listen',
   // Control plane (controlplane-bad-input.test.ts): a member by a valid join, then a liar.
@@ -795,6 +805,59 @@ async function main(): Promise<void> {
       } finally {
         clearInterval(beating)
       }
+      break
+    }
+    case 'node-cert-other-name': {
+      const secret = needSecret()
+      const other = needOther()
+      // Keys off the event loop: a loaded machine takes seconds per key, and a connection
+      // silent that long is dropped as stale.
+      const keys = await Promise.all(Array.from({ length: 6 }, () => generateRsaKeyPemAsync()))
+      const joined = await ask(
+        'a valid join',
+        'join-signed',
+        joinFrame({ secret, csrPem: createCsr({ commonName: me.id, keyPem: keys[5] }).csrPem }),
+      )
+      if (joined.t !== 'join-signed') throw new Error(`the join was not signed: ${JSON.stringify(joined)}`)
+      // Now a member: our record makes our name known to the signer.
+      for (let i = 0; i < 3; i++) {
+        send(
+          'our own record',
+          'accepted',
+          frame({ t: 'rec', r: signRecord(ownBody({ heartbeat: i + 1 }), me) }),
+        )
+        await sleep(300)
+      }
+      let k = 0
+      const nodeCsr = (cn: string, o: string) =>
+        createCsr({ commonName: cn, organizations: [o], keyPem: keys[k++] }).csrPem
+      const renew = (name: string, csr: string, profile: 'kubelet' | 'kwok') =>
+        frame({ t: 'join', mode: 'renew', name, csr, profile })
+      await ask(
+        'kubelet certificate for our own name',
+        'join-signed',
+        renew(ownName, nodeCsr(`system:node:${ownName}`, 'system:nodes'), 'kubelet'),
+      )
+      await ask(
+        `kubelet certificate for ${other.name}`,
+        'join-refused:name-not-own',
+        renew(other.name, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
+      )
+      await ask(
+        `kubelet certificate under our name, CSR naming ${other.name}`,
+        'join-refused:bad-csr',
+        renew(ownName, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
+      )
+      await ask(
+        `kwok certificate for ${other.name}`,
+        'join-refused:name-not-own',
+        renew(other.name, nodeCsr(`homecloud-kwok:${other.name}`, 'homecloud:kwok'), 'kwok'),
+      )
+      await ask(
+        'kubelet certificate under our name asking for system:masters',
+        'join-refused:bad-csr',
+        renew(ownName, nodeCsr(`system:node:${ownName}`, 'system:masters'), 'kubelet'),
+      )
       break
     }
     case 'listen': {

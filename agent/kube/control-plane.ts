@@ -1,0 +1,200 @@
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import { Supervisor, type SupervisorState } from '../core/supervisor.js'
+import { hostPort } from '../etcd/spec.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { writeFileAtomic } from '../pki/store.js'
+import { apiserverArgs, controllerManagerArgs, schedulerArgs } from './args.js'
+import { issueForProfile, writeControlPlaneFiles } from './certs.js'
+import { apiserverTlsName, renderKubeconfig } from './kubeconfig.js'
+import type { KubePaths } from './paths.js'
+
+// The Kubernetes control plane follows etcd placement: while this node's etcd member is a
+// voter (and so holds the CA key) it writes the control-plane files and supervises
+// kube-apiserver, kube-controller-manager and kube-scheduler; once it is no longer a voter
+// (removed, retired) they stop. Level-triggered: every tick compares want with have.
+
+export interface KubeControlPlaneInit {
+  paths: KubePaths
+  nodeId: string
+  nodeName: string
+  address: string
+  apiPort: number
+  /** `node`, or an explicit IPv4 address to advertise. */
+  advertise: string
+  nodeMonitorGracePeriodSeconds: number
+  /** The local load balancer: the admin kubeconfig on this node points at it. */
+  lb: { host: string; port: number }
+  programs: { apiserver: string; controllerManager: string; scheduler: string }
+  env?: Record<string, string>
+  tickMs?: number
+}
+
+export interface KubeControlPlaneComponents {
+  clock: Clock
+  log: Logger
+  isVoter(): boolean
+  ca(): CaMaterial | null
+  /** Client URLs of the current etcd voters, this node's first. */
+  etcdServers(): string[]
+}
+
+export type ComponentState = SupervisorState
+
+/** The documentation range (RFC 5737): never a real host, accepted by kube-apiserver. */
+export function advertisedAddress(
+  address: string,
+  advertise: string,
+): { address: string; reconciler: 'lease' | 'none' } {
+  if (advertise !== 'node') return { address: advertise, reconciler: 'lease' }
+  if (!address.startsWith('127.')) return { address, reconciler: 'lease' }
+  return { address: `192.0.2.${address.split('.')[3] ?? '1'}`, reconciler: 'none' }
+}
+
+/** Two ticks in a row not a voter before stopping: a status read that failed once is no reason. */
+const notVoterTicksToStop = 2
+
+export class KubeControlPlane {
+  private procs: Supervisor[] = []
+  private timer: Timer | undefined
+  private busy = false
+  private notVoterTicks = 0
+  private stopped = false
+
+  constructor(
+    private readonly init: KubeControlPlaneInit,
+    private readonly c: KubeControlPlaneComponents,
+  ) {}
+
+  start(): void {
+    this.timer = this.c.clock.setInterval(() => void this.tick(), this.init.tickMs ?? 2000)
+    void this.tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.timer?.cancel()
+    await this.halt()
+  }
+
+  get running(): boolean {
+    return this.procs.length > 0
+  }
+
+  status(): Record<string, ComponentState> {
+    return Object.fromEntries(this.procs.map((p) => [p.name, p.status().state]))
+  }
+
+  async tick(): Promise<void> {
+    if (this.busy || this.stopped) return
+    this.busy = true
+    try {
+      const ca = this.c.ca()
+      const want = this.c.isVoter() && ca !== null
+      if (want) this.notVoterTicks = 0
+      else this.notVoterTicks++
+      if (want && !this.running) await this.begin(ca)
+      else if (!want && this.running && this.notVoterTicks >= notVoterTicksToStop) {
+        this.c.log.info('no longer an etcd voter: stopping the Kubernetes control plane')
+        await this.halt()
+        if (!this.c.ca()) await this.forgetSecrets()
+      }
+    } catch (err) {
+      this.c.log.error(
+        { err: (err as Error).message, hint: (err as { hint?: string }).hint },
+        'Kubernetes control plane',
+      )
+    } finally {
+      this.busy = false
+    }
+  }
+
+  private async begin(ca: CaMaterial): Promise<void> {
+    const { paths, address } = this.init
+    const own = `https://${hostPort(address, this.init.apiPort)}`
+    this.c.log.info('etcd voter: starting the Kubernetes control plane')
+    const id = {
+      ca,
+      nodeId: this.init.nodeId,
+      nodeName: this.init.nodeName,
+      ips: [address],
+      apiserverUrl: own,
+      clock: this.c.clock,
+    }
+    await writeControlPlaneFiles(paths, id)
+    // The admin kubeconfig on this node goes through the local load balancer, so it keeps
+    // working when this board stops being a control-plane board.
+    const admin = await issueForProfile('admin', id)
+    await writeFileAtomic(
+      paths.adminKubeconfig,
+      renderKubeconfig({
+        server: `https://${hostPort(this.init.lb.host, this.init.lb.port)}`,
+        caPem: ca.certPem,
+        user: 'homecloud-admin',
+        tlsServerName: apiserverTlsName,
+        ...admin,
+      }),
+      0o600,
+    )
+    const adv = advertisedAddress(address, this.init.advertise)
+    const run = join(paths.dir, 'run')
+    const mk = (name: string, binary: string, args: string[], marker: string) =>
+      new Supervisor(
+        {
+          name,
+          binary,
+          args,
+          marker,
+          pidFile: join(run, `${name}.pid`),
+          env: this.init.env,
+          stopGraceMs: 5000,
+        },
+        { logger: this.c.log, clock: this.c.clock },
+      )
+    const apiArgs = apiserverArgs({
+      address,
+      advertiseAddress: adv.address,
+      endpointReconciler: adv.reconciler,
+      port: this.init.apiPort,
+      etcdServers: this.c.etcdServers(),
+      paths,
+    })
+    const ctl = { address, paths, nodeMonitorGracePeriodSeconds: this.init.nodeMonitorGracePeriodSeconds }
+    this.procs = [
+      mk('kube-apiserver', this.init.programs.apiserver, apiArgs, `--tls-cert-file=${paths.apiserver.cert}`),
+      mk(
+        'kube-controller-manager',
+        this.init.programs.controllerManager,
+        controllerManagerArgs(ctl),
+        `--kubeconfig=${paths.controllerManagerKubeconfig}`,
+      ),
+      mk(
+        'kube-scheduler',
+        this.init.programs.scheduler,
+        schedulerArgs(ctl),
+        `--kubeconfig=${paths.schedulerKubeconfig}`,
+      ),
+    ]
+    for (const p of this.procs) await p.start()
+  }
+
+  private async halt(): Promise<void> {
+    const procs = this.procs
+    this.procs = []
+    await Promise.all(procs.map((p) => p.stop().catch(() => undefined)))
+  }
+
+  /** The CA key is gone (retired): so go the keys derived from it and the admin identity. */
+  private async forgetSecrets(): Promise<void> {
+    const p = this.init.paths
+    for (const f of [
+      p.serviceAccountKey,
+      p.controllerManagerKubeconfig,
+      p.schedulerKubeconfig,
+      p.adminKubeconfig,
+    ])
+      await rm(f, { force: true })
+  }
+}

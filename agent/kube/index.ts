@@ -1,0 +1,178 @@
+import { join } from 'node:path'
+import type { AgentConfig } from '../config/schema.js'
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import { packageRoot } from '../core/package-root.js'
+import { clientUrlOf } from '../etcd/spec.js'
+import type { Role } from '../mesh/record.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { pkiPaths } from '../pki/store.js'
+import type { NodeProfile } from '../trust/node-profile.js'
+import { findKubePrograms } from './binaries.js'
+import { ClusterDuties } from './cluster-duties.js'
+import { KubeControlPlane } from './control-plane.js'
+import { LoadBalancer } from './lb/proxy.js'
+import type { NodeFacts } from './node-object.js'
+import { KubeNode, podCidrFor } from './node-runner.js'
+import { kubePaths } from './paths.js'
+
+// Kubernetes on this node, composed: the local API load balancer (every node), the Node
+// (every node), the control plane (while an etcd voter) and the coordinator's duties.
+
+export interface KubeInit {
+  stateDir: string
+  nodeId: string
+  nodeName: string
+  host: string
+  config: AgentConfig['kube']
+  facts: NodeFacts
+  etcdClientPort: number
+}
+
+export interface VoterNode {
+  name: string
+  address: string
+}
+
+export interface KubeComponents {
+  clock: Clock
+  log: Logger
+  caPem(): string | null
+  ca(): CaMaterial | null
+  requestCertificate(profile: NodeProfile): Promise<{ certPem: string; keyPem: string }>
+  isVoter(): boolean
+  isCoordinator(): boolean
+  /** The etcd voters now (alive or suspect), this node included when it is one. */
+  voters(): VoterNode[]
+}
+
+export interface KubeStatus {
+  lb: ReturnType<LoadBalancer['status']>
+  node: ReturnType<KubeNode['status']>
+  controlPlane: Record<string, string>
+}
+
+/** Loopback labs share 127.0.0.1: each node's balancer listens on its own address there. */
+export function lbHostFor(host: string, configured: string | undefined): string {
+  return configured ?? (host.startsWith('127.') ? host : '127.0.0.1')
+}
+
+export class Kube {
+  private constructor(
+    private readonly lb: LoadBalancer,
+    private readonly node: KubeNode,
+    private readonly cp: KubeControlPlane,
+    private readonly duties: ClusterDuties,
+  ) {}
+
+  static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
+    const cfg = init.config
+    const log = c.log.child({ component: 'kube' })
+    const programs = await findKubePrograms([
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-scheduler',
+      'kubectl',
+      ...(cfg.kubelet === 'kwok' ? (['kwok'] as const) : []),
+    ])
+    const paths = kubePaths(init.stateDir)
+    const pki = pkiPaths(init.stateDir)
+    const lbAddr = { host: lbHostFor(init.host, cfg.lb.host), port: cfg.lb.port }
+    const manifests = join(packageRoot(), 'manifests')
+    const lb = new LoadBalancer(
+      { ...lbAddr, healthMs: cfg.lb.healthMs },
+      {
+        clock: c.clock,
+        log,
+        caPem: c.caPem,
+        backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
+      },
+    )
+    const node = new KubeNode(
+      {
+        paths,
+        certs: { kubelet: pki.profile('kubelet'), kwok: pki.profile('kwok') },
+        facts: init.facts,
+        mode: cfg.kubelet,
+        lb: lbAddr,
+        ...(cfg.kubelet === 'kwok'
+          ? {
+              kwok: {
+                binary: (programs as Record<string, string>).kwok!,
+                stagesFile: join(manifests, 'kwok', 'stages.yaml'),
+                leaseSeconds: cfg.nodeLeaseSeconds,
+                podCidr: podCidrFor(init.host),
+              },
+            }
+          : {}),
+      },
+      { clock: c.clock, log, caPem: c.caPem, requestCertificate: c.requestCertificate },
+    )
+    const cp = new KubeControlPlane(
+      {
+        paths,
+        nodeId: init.nodeId,
+        nodeName: init.nodeName,
+        address: init.host,
+        apiPort: cfg.apiPort,
+        advertise: cfg.advertise,
+        nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
+        lb: lbAddr,
+        programs: {
+          apiserver: programs['kube-apiserver'],
+          controllerManager: programs['kube-controller-manager'],
+          scheduler: programs['kube-scheduler'],
+        },
+      },
+      {
+        clock: c.clock,
+        log,
+        isVoter: c.isVoter,
+        ca: c.ca,
+        etcdServers: () => {
+          const others = c.voters().filter((v) => v.address !== init.host)
+          return [init.host, ...others.map((v) => v.address)].map((a) => clientUrlOf(a, init.etcdClientPort))
+        },
+      },
+    )
+    const duties = new ClusterDuties(
+      {
+        paths,
+        lb: lbAddr,
+        kubectl: programs.kubectl,
+        ...(cfg.kubelet === 'kwok' ? { kwokRbacFile: join(manifests, 'kwok', 'rbac.yaml') } : {}),
+        taintControlPlane: cfg.taintControlPlane,
+      },
+      {
+        clock: c.clock,
+        log,
+        isCoordinator: c.isCoordinator,
+        controlPlaneNames: () => c.voters().map((v) => v.name),
+      },
+    )
+    return new Kube(lb, node, cp, duties)
+  }
+
+  async start(): Promise<void> {
+    await this.lb.start()
+    this.cp.start()
+    this.node.start()
+    this.duties.start()
+  }
+
+  async stop(): Promise<void> {
+    this.duties.stop()
+    await this.node.stop()
+    await this.cp.stop()
+    await this.lb.stop()
+  }
+
+  /** `control-plane` while this node runs the Kubernetes control plane. */
+  roles(): Role[] {
+    return this.cp.running ? ['control-plane'] : []
+  }
+
+  status(): KubeStatus {
+    return { lb: this.lb.status(), node: this.node.status(), controlPlane: this.cp.status() }
+  }
+}

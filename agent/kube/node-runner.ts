@@ -1,0 +1,208 @@
+import { X509Certificate } from 'node:crypto'
+import { join } from 'node:path'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import { parseKwokLine, Supervisor } from '../core/supervisor.js'
+import { hostPort } from '../etcd/spec.js'
+import { readCertificate } from '../pki/cert.js'
+import { PROFILES } from '../pki/profiles.js'
+import { type CertKeyPaths, readCertAndKey, writeCertAndKey } from '../pki/store.js'
+import type { NodeProfile } from '../trust/node-profile.js'
+import { KubeApi } from './api-client.js'
+import { kwokArgs } from './args.js'
+import { writeNodeKubeconfig } from './certs.js'
+import { apiserverTlsName } from './kubeconfig.js'
+import { type NodeFacts, nodeManifest } from './node-object.js'
+import type { KubePaths } from './paths.js'
+
+// Every node is a Kubernetes Node: it holds a kubelet certificate for its own name (and, in
+// labs, a kwok one), asked of a signer over the mesh; it registers its Node with that
+// identity through the local load balancer, keeps it registered, and — in kwok mode —
+// supervises one kwok that manages exactly this Node. kwok is a child of the agent, so a
+// dead agent (an unplugged board) is a Node whose lease runs out.
+
+export interface KubeNodeInit {
+  paths: KubePaths
+  certs: Record<NodeProfile, CertKeyPaths>
+  facts: NodeFacts
+  mode: 'kubelet' | 'kwok' | 'none'
+  lb: { host: string; port: number }
+  kwok?: { binary: string; stagesFile: string; leaseSeconds: number; podCidr: string }
+  env?: Record<string, string>
+  tickMs?: number
+  /** How often a registered Node is checked (it may have been deleted). */
+  recheckMs?: number
+}
+
+export interface KubeNodeComponents {
+  clock: Clock
+  log: Logger
+  caPem(): string | null
+  requestCertificate(profile: NodeProfile): Promise<{ certPem: string; keyPem: string }>
+}
+
+/** Pod addresses kwok hands out: one /24 per node, from the node address's last octet. */
+export function podCidrFor(address: string): string {
+  return `10.244.${Number(address.split('.')[3] ?? 0) % 256}.0/24`
+}
+
+export type NodePhase = 'certificates' | 'registering' | 'registered'
+
+export class KubeNode {
+  private timer: Timer | undefined
+  private busy = false
+  private stopped = false
+  private pairs = new Map<NodeProfile, { certPem: string; keyPem: string }>()
+  private phase: NodePhase = 'certificates'
+  private lastCheckMono = Number.NEGATIVE_INFINITY
+  private kwok: Supervisor | null = null
+  private lastError = ''
+
+  constructor(
+    private readonly init: KubeNodeInit,
+    private readonly c: KubeNodeComponents,
+  ) {}
+
+  start(): void {
+    this.timer = this.c.clock.setInterval(() => void this.tick(), this.init.tickMs ?? 2000)
+    void this.tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.timer?.cancel()
+    await this.kwok?.stop(3000)
+  }
+
+  status(): { phase: NodePhase; kwok: string | null } {
+    return { phase: this.phase, kwok: this.kwok ? this.kwok.status().state : null }
+  }
+
+  private profiles(): NodeProfile[] {
+    return this.init.mode === 'kwok' ? ['kubelet', 'kwok'] : ['kubelet']
+  }
+
+  async tick(): Promise<void> {
+    if (this.busy || this.stopped) return
+    this.busy = true
+    try {
+      const caPem = this.c.caPem()
+      if (!caPem) return
+      for (const profile of this.profiles())
+        if (!this.pairs.has(profile)) await this.ensureCert(profile, caPem)
+      if (this.phase === 'certificates') this.phase = 'registering'
+      const due = this.c.clock.monoMs() - this.lastCheckMono >= (this.init.recheckMs ?? 10_000)
+      if (this.phase === 'registering' || due) {
+        await this.register(caPem)
+        this.lastCheckMono = this.c.clock.monoMs()
+        if (this.phase !== 'registered')
+          this.c.log.info({ node: this.init.facts.name }, 'registered as a Kubernetes Node')
+        this.phase = 'registered'
+      }
+      if (this.phase === 'registered' && this.init.mode === 'kwok') await this.ensureKwok()
+      this.lastError = ''
+    } catch (err) {
+      const msg = (err as Error).message
+      // One line per distinct problem: the API is often simply not up yet.
+      if (msg !== this.lastError)
+        this.c.log.warn({ err: msg, phase: this.phase }, 'Kubernetes node not ready yet')
+      this.lastError = msg
+    } finally {
+      this.busy = false
+    }
+  }
+
+  /** A certificate on disk is reused while it is ours, from this CA, and not near its end. */
+  private async ensureCert(profile: NodeProfile, caPem: string): Promise<void> {
+    const files = this.init.certs[profile]
+    const onDisk = await readCertAndKey(files).catch(() => undefined)
+    let pair = onDisk && this.usable(profile, onDisk.certPem, caPem) ? onDisk : undefined
+    if (!pair) {
+      pair = await this.c.requestCertificate(profile)
+      await writeCertAndKey(files, pair)
+      this.c.log.info({ profile }, `${profile} certificate received`)
+    }
+    const server = `https://${hostPort(this.init.lb.host, this.init.lb.port)}`
+    await writeNodeKubeconfig(this.init.paths, {
+      caPem,
+      nodeName: this.init.facts.name,
+      server,
+      pair,
+      who: profile === 'kwok' ? 'kwok' : 'node',
+      tlsServerName: apiserverTlsName,
+    })
+    this.pairs.set(profile, pair)
+  }
+
+  private usable(profile: NodeProfile, certPem: string, caPem: string): boolean {
+    try {
+      const info = readCertificate(certPem)
+      const cn = PROFILES[profile].commonName({ nodeName: this.init.facts.name })
+      const dayMs = 86_400_000
+      return (
+        info.commonName === cn &&
+        info.notAfterMs - this.c.clock.nowMs() > dayMs &&
+        new X509Certificate(certPem).verify(new X509Certificate(caPem).publicKey)
+      )
+    } catch {
+      return false
+    }
+  }
+
+  private api(caPem: string): KubeApi {
+    const pair = this.pairs.get('kubelet')!
+    return new KubeApi({ host: this.init.lb.host, port: this.init.lb.port, caPem, ...pair })
+  }
+
+  /** Creates the Node with this node's own identity, or brings its labels up to date. */
+  private async register(caPem: string): Promise<void> {
+    const api = this.api(caPem)
+    const manifest = nodeManifest(this.init.facts, { kwok: this.init.mode === 'kwok' })
+    const path = `/api/v1/nodes/${encodeURIComponent(manifest.metadata.name)}`
+    const got = await api.request('GET', path)
+    if (got.status === 404) {
+      await api.ok('POST', '/api/v1/nodes', manifest)
+      return
+    }
+    if (got.status !== 200) await api.ok('GET', path) // throws with the API's message
+    const labels = (got.body as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {}
+    const stale = Object.entries(manifest.metadata.labels).some(([k, v]) => labels[k] !== v)
+    if (stale) {
+      await api.ok(
+        'PATCH',
+        path,
+        { metadata: { labels: manifest.metadata.labels } },
+        'application/merge-patch+json',
+      )
+    }
+  }
+
+  private async ensureKwok(): Promise<void> {
+    const k = this.init.kwok
+    if (!k) return
+    if (!this.kwok) {
+      const args = kwokArgs({
+        nodeName: this.init.facts.name,
+        address: this.init.facts.address,
+        podCidr: k.podCidr,
+        stagesFile: k.stagesFile,
+        leaseSeconds: k.leaseSeconds,
+        paths: this.init.paths,
+      })
+      this.kwok = new Supervisor(
+        {
+          name: 'kwok',
+          binary: k.binary,
+          args,
+          marker: `--kubeconfig=${this.init.paths.kwokKubeconfig}`,
+          pidFile: join(this.init.paths.dir, 'run', 'kwok.pid'),
+          env: this.init.env,
+          stopGraceMs: 3000,
+          parseLine: parseKwokLine,
+        },
+        { logger: this.c.log, clock: this.c.clock },
+      )
+    }
+    if (!this.kwok.active) await this.kwok.start()
+  }
+}

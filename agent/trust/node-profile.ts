@@ -1,0 +1,66 @@
+import type { Clock } from '../core/clock.js'
+import { HomecloudError } from '../core/errors.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { signCertificate } from '../pki/sign.js'
+
+// A member asks a signer for its Kubernetes identities (kubelet: `system:node:<name>`,
+// kwok in labs) over the mesh, with a CSR. Workers never hold the CA key, so this is how
+// every node becomes a Node. The signer grants only the requester's own name — the one
+// its signed mesh record carries — so no node can ever act as another towards the node
+// authorizer. The CSR's subject must then match exactly (pki/policy).
+
+export const NODE_PROFILES = ['kubelet', 'kwok'] as const
+export type NodeProfile = (typeof NODE_PROFILES)[number]
+
+export interface NodeProfileRequest {
+  profile: NodeProfile
+  /** The requester as the signer knows it: id from the connection's Noise key. */
+  requester: { id: string; name: string | undefined; member: boolean; revoked: boolean }
+  /** The node name the request asks for. */
+  askedName: string
+  csrPem: string
+  /** Other members' ids, names and addresses. */
+  reservedNames: readonly string[]
+  ca: CaMaterial
+  clock: Pick<Clock, 'nowMs'>
+  validityMs?: number
+}
+
+export type NodeProfileRefusal = 'not-member' | 'revoked' | 'unknown-node' | 'name-not-own' | 'bad-csr'
+
+export type NodeProfileResult =
+  | { ok: true; certPem: string; serial: string }
+  | { ok: false; reason: NodeProfileRefusal; message: string }
+
+export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
+  const refuse = (reason: NodeProfileRefusal, message: string): NodeProfileResult => ({
+    ok: false,
+    reason,
+    message,
+  })
+  if (r.requester.revoked) return refuse('revoked', 'this node has been revoked')
+  if (!r.requester.member)
+    return refuse('not-member', `a ${r.profile} certificate needs a valid node certificate`)
+  if (!r.requester.name) return refuse('unknown-node', 'the signer has no record of this node yet; retry')
+  if (r.askedName !== r.requester.name) {
+    return refuse(
+      'name-not-own',
+      `a ${r.profile} certificate for ${r.askedName} was asked by ${r.requester.name}: a node may only ask for its own name`,
+    )
+  }
+  try {
+    const cert = signCertificate({
+      profile: r.profile,
+      identity: { nodeId: r.requester.id, nodeName: r.requester.name },
+      reservedNames: r.reservedNames,
+      csrPem: r.csrPem,
+      ca: r.ca,
+      clock: r.clock,
+      ...(r.validityMs !== undefined ? { validityMs: r.validityMs } : {}),
+    })
+    return { ok: true, certPem: cert.certPem, serial: cert.serial }
+  } catch (err) {
+    const code = err instanceof HomecloudError ? `${err.code}: ` : ''
+    return refuse('bad-csr', `${code}${(err as Error).message}`)
+  }
+}
