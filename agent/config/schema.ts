@@ -107,6 +107,8 @@ export const AgentConfig = z
           .prefault({}),
         /** Taint control-plane boards NoSchedule; default off: a home cluster has few boards to spare. */
         taintControlPlane: z.boolean().default(false),
+        /** The coordinator applies manifests/addons (CoreDNS, flannel, local-path storage). */
+        addons: z.boolean().default(true),
         /** kube-controller-manager: how long a silent Node stays Ready. */
         nodeMonitorGracePeriodSeconds: z.number().int().min(5).max(600).default(40),
         /** kwok: the Node's lease; a killed kwok makes its Node NotReady once it runs out. */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AgentConfig } from '../config/schema.js'
 import type { Clock } from '../core/clock.js'
@@ -8,6 +9,7 @@ import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { pkiPaths } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
+import { AddonKeeper } from './addons/keeper.js'
 import { findKubePrograms } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
@@ -63,6 +65,7 @@ export class Kube {
     private readonly node: KubeNode,
     private readonly cp: KubeControlPlane,
     private readonly duties: ClusterDuties,
+    private readonly addons: AddonKeeper | null,
   ) {}
 
   static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
@@ -150,7 +153,18 @@ export class Kube {
         controlPlaneNames: () => c.voters().map((v) => v.name),
       },
     )
-    return new Kube(lb, node, cp, duties)
+    // The add-ons, applied by the coordinator only, once it has an admin kubeconfig
+    // (written when this node became a voter). client-node loads on the first pass.
+    const addons = cfg.addons
+      ? new AddonKeeper({
+          kubeconfigPath: paths.adminKubeconfig,
+          dir: join(manifests, 'addons'),
+          log,
+          clock: c.clock,
+          mayAct: () => c.isCoordinator() && existsSync(paths.adminKubeconfig),
+        })
+      : null
+    return new Kube(lb, node, cp, duties, addons)
   }
 
   async start(): Promise<void> {
@@ -158,10 +172,12 @@ export class Kube {
     this.cp.start()
     this.node.start()
     this.duties.start()
+    this.addons?.start()
   }
 
   async stop(): Promise<void> {
     this.duties.stop()
+    this.addons?.stop()
     await this.node.stop()
     await this.cp.stop()
     await this.lb.stop()
