@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   ETCD_LEASE_LOST: 'an etcd lease expired or was revoked, so whatever it held is lost',
   ETCD_SNAPSHOT_INVALID: 'an etcd snapshot file is truncated, corrupt or not a snapshot',
   ETCD_SNAPSHOT_FAILED: 'saving or restoring an etcd snapshot failed',
+  NETBOOT_IMAGE_INVALID: 'the netboot image directory is missing, malformed, or does not match its manifest',
+  NETBOOT_DNSMASQ: 'dnsmasq or the iPXE files for netboot are missing, or dnsmasq cannot serve the interface',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -2,7 +2,7 @@
 # Builds the amd64 netboot image from Debian packages, reproducibly:
 #   vmlinuz       Debian's cloud kernel (virtio only: qemu and cloud VMs)
 #   initrd.img    busybox-static, the virtio modules and /init (images/netboot/init)
-#   agent.tar.gz  node + its ldd libraries, the compiled agent with production
+#   agent.tar.zst node + its ldd libraries, the compiled agent with production
 #                 node_modules, etcd and etcdctl — fetched and checked by /init
 #   manifest.json the sha256 and size of every artifact
 #
@@ -44,8 +44,8 @@ done
 
 [[ $(dpkg --print-architecture) == amd64 ]] || die "this script builds the amd64 image on an amd64 host" \
 	"arm64: not built yet (see docs/architecture.md, Netboot)"
-for tool in apt-get apt-cache dpkg-deb cpio gzip sha256sum tar strip; do
-	command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install cpio binutils (or run scripts/setup.sh)"
+for tool in apt-get apt-cache dpkg-deb cpio gzip zstd sha256sum tar strip; do
+	command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install cpio binutils zstd (or run scripts/setup.sh)"
 done
 [[ -f $ROOT/dist/cli/main.js ]] || die "no compiled agent in $ROOT/dist" "run: npx tsc -p tsconfig.json"
 
@@ -67,6 +67,7 @@ inputs=$(
 	echo "recipe $RECIPE"
 	for p in "${!VERSIONS[@]}"; do echo "deb $p ${VERSIONS[$p]}"; done | sort
 	echo "node $node_version $(sha256sum "$node_bin" | cut -c1-64)"
+	echo "zstd $(zstd --version)"
 	echo "dist $dist_hash"
 	echo "lock $(sha256sum "$ROOT/package-lock.json" | cut -c1-64)"
 	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
@@ -101,7 +102,7 @@ mkdir -p "$stage"
 # Reproducible archives: fixed order, owners and times.
 export SOURCE_DATE_EPOCH=0
 pack_cpio() { (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
-pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | gzip -6n; }
+pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
 
 # ---- kernel --------------------------------------------------------------------------
 log "unpacking $kernel_pkg ${VERSIONS[$kernel_pkg]}"
@@ -123,6 +124,12 @@ for m in "${MODULES[@]}"; do
 	cp "$ko" "$rd/lib/modules/$m.ko"
 	echo "$m" >>"$rd/lib/modules/order"
 done
+# zstd with its libraries and loader: busybox's gunzip took ~19 s for the agent under
+# TCG, zstd -d takes ~2 s. Copied from this host like node (it is in scripts/setup.sh).
+mkdir -p "$rd/lib/zstd"
+cp "$(readlink -f "$(command -v zstd)")" "$rd/lib/zstd/zstd"
+ldd "$(command -v zstd)" | awk '/=> \//{print $3}' | while read -r lib; do cp -L "$lib" "$rd/lib/zstd/"; done
+cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib/zstd/"
 install -m 0755 "$HERE/init" "$rd/init"
 install -m 0755 "$HERE/udhcpc.script" "$rd/etc/udhcpc.script"
 pack_cpio "$rd" >"$stage/initrd.img"
@@ -155,7 +162,7 @@ find "$b/app/node_modules" -type d -path '*/prebuilds/*' -prune ! -name linux-x6
 dpkg-deb -x "$(deb etcd-server)" "$work/etcd"
 dpkg-deb -x "$(deb etcd-client)" "$work/etcdctl"
 cp "$work/etcd/usr/bin/etcd" "$work/etcdctl/usr/bin/etcdctl" "$b/bin/"
-pack_tar "$work/bundle" >"$stage/agent.tar.gz"
+pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 
 # ---- manifest ------------------------------------------------------------------------
 # One artifact per line: /init reads it with sed, without a JSON parser.
@@ -164,7 +171,7 @@ pack_tar "$work/bundle" >"$stage/agent.tar.gz"
 	printf '  "kernel": "%s %s",\n  "node": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version"
 	printf '  "files": {\n'
 	sep=''
-	for f in vmlinuz initrd.img agent.tar.gz; do
+	for f in vmlinuz initrd.img agent.tar.zst; do
 		printf '%s    "%s": {"sha256": "%s", "bytes": %d}' "$sep" "$f" "$(sha256sum "$stage/$f" | cut -c1-64)" "$(stat -c %s "$stage/$f")"
 		sep=$',\n'
 	done

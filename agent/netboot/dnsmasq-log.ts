@@ -1,0 +1,30 @@
+// dnsmasq's log lines → boot stages (pure). With log-dhcp, a PXE answer is logged as
+// `<xid> PXE(eth0) [ip] <mac> <file|proxy>` and a TFTP transfer as `sent <path> to <ip>`.
+
+export type DnsmasqEvent =
+  | { kind: 'pxe'; mac: string; ip: string | null; ipxe: boolean }
+  | { kind: 'tftp'; file: string; ip: string }
+
+const pxeLine = /PXE\([^)]+\)\s+(?:(\d{1,3}(?:\.\d{1,3}){3})\s+)?([0-9a-f]{2}(?::[0-9a-f]{2}){5})\s+(\S+)/i
+const tftpLine = /sent\s+(\S+)\s+to\s+(\d{1,3}(?:\.\d{1,3}){3})/
+
+export function parseDnsmasqLine(line: string): DnsmasqEvent | null {
+  const pxe = pxeLine.exec(line)
+  if (pxe)
+    return {
+      kind: 'pxe',
+      mac: pxe[2]!.toLowerCase(),
+      ip: pxe[1] ?? null,
+      ipxe: pxe[3]!.startsWith('http://'),
+    }
+  const tftp = tftpLine.exec(line)
+  if (tftp && line.includes('dnsmasq-tftp')) return { kind: 'tftp', file: tftp[1]!, ip: tftp[2]! }
+  return null
+}
+
+/** Lines worth a log entry at info level; the rest (option dumps) go to debug. */
+export function dnsmasqLineLevel(line: string): 'info' | 'warn' | 'debug' {
+  if (/failed|error|cannot|refused|bad /i.test(line)) return 'warn'
+  if (/started|PXE\(|sent |DHCP, |TFTP root|exiting/.test(line)) return 'info'
+  return 'debug'
+}
