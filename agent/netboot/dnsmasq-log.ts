@@ -25,6 +25,7 @@ export function parseDnsmasqLine(line: string): DnsmasqEvent | null {
 /** Lines worth a log entry at info level; the rest (option dumps) go to debug. */
 export function dnsmasqLineLevel(line: string): 'info' | 'warn' | 'debug' {
   if (/failed|error|cannot|refused|bad /i.test(line)) return 'warn'
+  if (/ sent size:|option:| tags: |vendor class|user class|available DHCP/.test(line)) return 'debug'
   if (/started|PXE\(|sent |DHCP, |TFTP root|exiting/.test(line)) return 'info'
   return 'debug'
 }
