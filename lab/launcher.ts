@@ -163,8 +163,17 @@ async function startNewNode(
     board,
     mdns: lab.mode === 'netns',
     fsyncProbe: false,
-    ...(lab.netboot ? { netboot: { enabled: true, imageDir: lab.netboot.imageDir } } : {}),
     ...extra,
+    // Tests may set netboot options (adoption, known MACs) on top of the lab's image.
+    ...(lab.netboot
+      ? {
+          netboot: {
+            enabled: true,
+            imageDir: lab.netboot.imageDir,
+            ...(extra.netboot as object | undefined),
+          },
+        }
+      : {}),
     bootstrap: [...bootstrap, ...extraBootstrap],
   }
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)

@@ -182,4 +182,8 @@ mkdir -p "$(dirname "$out")"
 rm -rf "$out"
 mv "$stage" "$out"
 log "image $version: $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' '))"
+# Every agent change makes a new image: keep the newest few in the cache, not all of them.
+if [[ -z $out_override ]]; then
+	ls -1dt "$CACHE"/*/manifest.json 2>/dev/null | tail -n +4 | while read -r m; do rm -rf "$(dirname "$m")"; done
+fi
 echo "$out"

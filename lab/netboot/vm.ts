@@ -1,6 +1,7 @@
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HomecloudError } from '../../agent/core/errors.js'
+import { Mac } from '../../agent/netboot/mac.js'
 import { type LabFile, type LabVm, readLabFile, writeLabFile } from '../lab-file.js'
 import { nodeUrl } from '../launcher.js'
 import { spawnLabProcess } from '../processes.js'
@@ -11,6 +12,8 @@ import { OVMF_VARS, qemuCommand } from './qemu.js'
 
 export interface AddVmOptions {
   uefi?: boolean
+  /** Default: derived from the lab index and VM number. */
+  mac?: string
   /** Wait until the VM's agent is alive in every running node's view (default true). */
   wait?: boolean
   timeoutMs?: number
@@ -20,7 +23,35 @@ export interface AddVmOptions {
 
 /** Plugs a new machine into a netns lab: a qemu VM on the bridge that netboots from the nodes. */
 export async function labAddVm(dirIn: string, opts: AddVmOptions = {}): Promise<LabVm> {
-  const lab = await readLabFile(resolve(dirIn))
+  const dir = resolve(dirIn)
+  // Several VMs may be plugged in at once (tests, two terminals): picking the VM number,
+  // its tap and the lab file update happen one at a time.
+  const entry = await withLock(join(dir, 'vms.lock'), () => powerOn(dir, opts))
+  if (opts.wait !== false) {
+    await waitVmJoined(await readLabFile(dir), entry.name, opts.timeoutMs ?? 600_000, opts.progress)
+  }
+  return entry
+}
+
+async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      await mkdir(path)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 600) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rmdir(path).catch(() => {})
+  }
+}
+
+async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
+  const lab = await readLabFile(labDir)
   if (lab.mode !== 'netns' || !lab.netboot) {
     throw new HomecloudError(
       'LAB_INVALID',
@@ -32,7 +63,9 @@ export async function labAddVm(dirIn: string, opts: AddVmOptions = {}): Promise<
   let vm = 1
   while (used.has(vm)) vm++
   if (vm > vmIndexMax) throw new HomecloudError('LAB_INVALID', `a lab holds at most ${vmIndexMax} VMs`)
-  const mac = vmMac(lab.index, vm)
+  const mac = opts.mac ? Mac.parse(opts.mac) : vmMac(lab.index, vm)
+  if (lab.vms.some((v) => v.mac === mac))
+    throw new HomecloudError('LAB_INVALID', `a VM with MAC ${mac} exists already`)
   const name = vmNodeName(mac)
   const dir = join(lab.dir, 'vms', name)
   await mkdir(dir, { recursive: true })
@@ -62,7 +95,6 @@ export async function labAddVm(dirIn: string, opts: AddVmOptions = {}): Promise<
   }
   lab.vms.push(entry)
   await writeLabFile(lab)
-  if (opts.wait !== false) await waitVmJoined(lab, name, opts.timeoutMs ?? 600_000, opts.progress)
   return entry
 }
 
