@@ -25,8 +25,18 @@ export const BootParams = z.object({
 })
 export type BootParams = z.infer<typeof BootParams>
 
-/** Arguments every netbooted kernel gets: serial and screen console, reboot on panic, quiet. */
-export const KERNEL_BASE_ARGS = ['console=tty0', 'console=ttyS0,115200', 'panic=-1', 'quiet'] as const
+/**
+ * Arguments every netbooted kernel gets: serial and screen console, reboot on panic,
+ * quiet; no_timer_check because on a loaded host an emulated (TCG) guest failed the
+ * IO-APIC timer check and panicked ("IO-APIC + timer doesn't work").
+ */
+export const KERNEL_BASE_ARGS = [
+  'console=tty0',
+  'console=ttyS0,115200',
+  'panic=-1',
+  'quiet',
+  'no_timer_check',
+] as const
 
 export function buildKernelCmdline(p: BootParams): string {
   const params = BootParams.parse(p)

@@ -25,8 +25,10 @@ export function renderBootScript({ params, servedBy }: BootScriptInput): string 
   return [
     '#!ipxe',
     `echo homecloud: image ${params.image.slice(0, 12)} for ${params.mac} from ${servedBy}`,
-    `kernel ${image}/vmlinuz ${buildKernelCmdline(params)}`,
-    `initrd ${image}/initrd.img`,
+    // The 2019 iPXE in Debian hands the initrd to an EFI-stub kernel only through the
+    // kernel's `initrd=NAME` argument (UEFI boots panicked without it; BIOS ignores it).
+    `kernel ${image}/vmlinuz initrd=initrd.img ${buildKernelCmdline(params)}`,
+    `initrd --name initrd.img ${image}/initrd.img`,
     'boot',
     '',
   ].join('\n')

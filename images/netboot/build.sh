@@ -101,7 +101,7 @@ mkdir -p "$stage"
 
 # Reproducible archives: fixed order, owners and times.
 export SOURCE_DATE_EPOCH=0
-pack_cpio() { (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
+pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
 pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
 
 # ---- kernel --------------------------------------------------------------------------
@@ -178,9 +178,15 @@ pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 	printf '\n  }\n}\n'
 } >"$stage/manifest.json"
 
+# Publish atomically: builds racing for the same inputs make the same bytes, first wins.
 mkdir -p "$(dirname "$out")"
-rm -rf "$out"
-mv "$stage" "$out"
+next=$(mktemp -d "$(dirname "$out")/.partial.XXXXXX")
+cp -a "$stage/." "$next/"
+if [[ $force == 1 ]]; then rm -rf "$out"; fi
+if ! mv -T "$next" "$out" 2>/dev/null; then
+	rm -rf "$next"
+	[[ -f $out/manifest.json ]] || die "could not publish the image to $out" "remove $out and build again"
+fi
 log "image $version: $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' '))"
 # Every agent change makes a new image: keep the newest few in the cache, not all of them.
 if [[ -z $out_override ]]; then

@@ -13,12 +13,10 @@ describe('netboot (BIOS) from any node', {
 }, () => {
   it('a VM netboots, joins, and is alive on every node; only its serving node hands it join material', async () => {
     const lab = await startLab({ nodes: 3, netns: true, netboot: true, timeoutMs: 600_000 })
+    // addTestVm waits until the VM is alive in every node's /api/v1/cluster.
     const vm = await addTestVm(lab)
-    for (const n of lab.nodes) {
-      const m = (await view(n)).members.find((x) => x.name === vm.name)
-      assert.equal(m?.state, 'alive', `${vm.name} alive on ${n.name}`)
-      assert.equal(m?.arch, 'amd64')
-    }
+    const m = (await view(lab.nodes[0]!)).members.find((x) => x.name === vm.name)
+    assert.equal(m?.arch, 'amd64')
     const served = await servedBy(lab, vm.mac)
     assert.equal(served.length, 1, `exactly one node served ${vm.mac}: ${served}`)
     const text = await consoleText(vm)
@@ -53,8 +51,5 @@ describe('netboot (BIOS) from any node', {
     )
     assert.equal(nextServed.length, 1)
     assert.notEqual(nextServed[0], gone)
-    for (const n of lab.nodes.filter((x) => x.name !== gone)) {
-      assert.equal((await view(n)).members.find((x) => x.name === next.name)?.state, 'alive')
-    }
   })
 })
