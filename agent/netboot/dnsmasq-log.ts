@@ -29,3 +29,23 @@ export function dnsmasqLineLevel(line: string): 'info' | 'warn' | 'debug' {
   if (/started|PXE\(|sent |DHCP, |TFTP root|exiting/.test(line)) return 'info'
   return 'debug'
 }
+
+/**
+ * The MAC behind an address, from /proc/net/arp text (pure). Firmware fetching iPXE over
+ * TFTP has a lease of its own that dnsmasq's proxy lines never show, but the kernel just
+ * talked to it: its neighbour table knows the MAC.
+ */
+export function macFromArpTable(table: string, ip: string): string | undefined {
+  for (const line of table.split('\n').slice(1)) {
+    const [addr, , flags, mac] = line.trim().split(/\s+/)
+    if (
+      addr === ip &&
+      flags !== '0x0' &&
+      mac &&
+      /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) &&
+      mac !== '00:00:00:00:00:00'
+    )
+      return mac.toLowerCase()
+  }
+  return undefined
+}

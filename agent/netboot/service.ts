@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rm, symlink } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rm, symlink } from 'node:fs/promises'
 import { networkInterfaces, userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -11,6 +11,7 @@ import { readJoinMaterial } from '../trust/join-material.js'
 import { adopts, effectiveAdoption, type NetbootConfig } from './config.js'
 import { DnsmasqProcess } from './dnsmasq.js'
 import { renderDnsmasqConfig, tftpLayout } from './dnsmasq-config.js'
+import { macFromArpTable } from './dnsmasq-log.js'
 import { MachineBook } from './machines.js'
 import { type NetbootImage, readImage, verifyImage } from './manifest.js'
 import { registerNetbootRoutes } from './routes.js'
@@ -100,8 +101,7 @@ export class NetbootService {
             this.book.note(e.mac, 'dhcp')
             if (e.ip) this.book.noteAddress(e.ip, e.mac)
           } else {
-            const mac = this.book.macAt(e.ip)
-            if (mac) this.book.note(mac, 'tftp')
+            void this.tftpSent(e.ip)
           }
         },
       },
@@ -112,6 +112,14 @@ export class NetbootService {
         this.log.warn({ err: (err as Error).message }, 'netboot reconcile failed'),
       )
     }, reconcileMs)
+  }
+
+  private async tftpSent(ip: string): Promise<void> {
+    const mac =
+      this.book.macAt(ip) ?? macFromArpTable(await readFile('/proc/net/arp', 'utf8').catch(() => ''), ip)
+    if (!mac) return
+    this.book.noteAddress(ip, mac)
+    this.book.note(mac, 'tftp')
   }
 
   async stop(): Promise<void> {

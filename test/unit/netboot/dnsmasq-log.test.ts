@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { dnsmasqLineLevel, parseDnsmasqLine } from '../../../agent/netboot/dnsmasq-log.js'
+import { dnsmasqLineLevel, macFromArpTable, parseDnsmasqLine } from '../../../agent/netboot/dnsmasq-log.js'
 
 test('PXE answers and TFTP transfers become boot stages (lines as dnsmasq 2.90 writes them)', () => {
   assert.deepEqual(parseDnsmasqLine('dnsmasq-dhcp[20670]: 2403356265 PXE(eth0) 52:54:00:12:34:56 proxy'), {
@@ -30,4 +30,15 @@ test('option dumps are debug, failures are warnings', () => {
     'warn',
   )
   assert.equal(dnsmasqLineLevel('dnsmasq-dhcp[1]: DHCP, proxy on subnet 10.77.1.0'), 'info')
+})
+
+test('the MAC behind a TFTP client comes from the neighbour table', () => {
+  const arp = [
+    'IP address       HW type     Flags       HW address            Mask     Device',
+    '10.77.4.160      0x1         0x2         52:54:00:4C:04:02     *        eth0',
+    '10.77.4.161      0x1         0x0         00:00:00:00:00:00     *        eth0',
+  ].join('\n')
+  assert.equal(macFromArpTable(arp, '10.77.4.160'), '52:54:00:4c:04:02')
+  assert.equal(macFromArpTable(arp, '10.77.4.161'), undefined)
+  assert.equal(macFromArpTable(arp, '10.77.4.1'), undefined)
 })
