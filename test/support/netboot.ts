@@ -3,9 +3,9 @@ import type { LabFile, LabVm } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { type AddVmOptions, labAddVm } from '../../lab/netboot/vm.js'
 
-/** A test VM: generous waits (TCG on a loaded 2-core box), and it dies with its lab or after 20 min. */
+/** A test VM: generous waits (TCG on a loaded 2-core box), and it dies with its lab or after an hour. */
 export function addTestVm(lab: LabFile, opts: AddVmOptions = {}): Promise<LabVm> {
-  return labAddVm(lab.dir, { timeoutMs: 900_000, lifetimeSeconds: 1200, ...opts })
+  return labAddVm(lab.dir, { timeoutMs: 1_500_000, lifetimeSeconds: 3600, ...opts })
 }
 
 export interface MachineInfo {
