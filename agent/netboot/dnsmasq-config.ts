@@ -97,16 +97,19 @@ export function renderDnsmasqConfig(raw: DnsmasqConfigInput): string {
     // The Pi bootloader wants option 43 naming "Raspberry Pi Boot"; pxe-service encodes it.
     // It then fetches <serial>/start4.elf … over TFTP (see tftpLayout for the folders).
     lines.push('dhcp-vendorclass=set:rpi,PXEClient:Arch:00000:UNDI:002001')
-    lines.push('pxe-service=tag:rpi,0,"Raspberry Pi Boot"')
+    lines.push(`pxe-service=tag:rpi,${c.adoption === 'known' ? 'tag:adopt,' : ''}0,"Raspberry Pi Boot"`)
   }
-  const notPi = c.raspberryPi ? 'tag:!rpi,' : ''
+  // dhcp-ignore alone did not stop proxy PXE answers to a stranger in the VM test (dnsmasq
+  // 2.90 logged `PXE(eth0) <mac> proxy`): every boot service also needs the adopt tag.
+  const adopt = c.adoption === 'known' ? 'tag:adopt,' : ''
+  const notPi = `${adopt}${c.raspberryPi ? 'tag:!rpi,' : ''}`
   lines.push(
     `pxe-service=tag:!ipxe,${notPi}x86PC,"homecloud (BIOS)",${TFTP_FILES.bios}`,
-    `pxe-service=tag:!ipxe,BC_EFI,"homecloud (UEFI)",${TFTP_FILES.efi}`,
-    `pxe-service=tag:!ipxe,X86-64_EFI,"homecloud (UEFI)",${TFTP_FILES.efi}`,
+    `pxe-service=tag:!ipxe,${adopt}BC_EFI,"homecloud (UEFI)",${TFTP_FILES.efi}`,
+    `pxe-service=tag:!ipxe,${adopt}X86-64_EFI,"homecloud (UEFI)",${TFTP_FILES.efi}`,
     `pxe-service=tag:ipxe,${notPi}x86PC,"homecloud",${c.scriptUrl}`,
-    `pxe-service=tag:ipxe,BC_EFI,"homecloud",${c.scriptUrl}`,
-    `pxe-service=tag:ipxe,X86-64_EFI,"homecloud",${c.scriptUrl}`,
+    `pxe-service=tag:ipxe,${adopt}BC_EFI,"homecloud",${c.scriptUrl}`,
+    `pxe-service=tag:ipxe,${adopt}X86-64_EFI,"homecloud",${c.scriptUrl}`,
   )
   if (c.mode === 'dhcp') {
     // With addresses from us, PXE clients also honour the plain boot file name.
