@@ -17,6 +17,7 @@ import { clusterTag, meshTopic } from './mesh/cluster-id.js'
 import { DEFAULT_MESH_INIT, Mesh } from './mesh/mesh.js'
 import { MeshStateStore } from './mesh/peers-store.js'
 import { SwarmTransport } from './mesh/swarm.js'
+import { joinMaterialFor, NetbootService } from './netboot/service.js'
 import { statePaths } from './state/paths.js'
 import type { JoinMaterial } from './trust/join-material.js'
 import { setUpTrust } from './trust/setup.js'
@@ -232,7 +233,35 @@ export async function startAgent(
       events: events.recent(100),
       ...controlPlane?.clusterView(),
     })
+  const selfPeer = `${identity.publicKey.toString('hex')}@${host}:${config.ports.dht}`
+  const netboot = config.netboot.enabled
+    ? new NetbootService(
+        {
+          config: config.netboot,
+          stateDir,
+          host,
+          apiPort: config.ports.api,
+          nodeName: name,
+          clusterId: cluster.id,
+          joinPolicy: () => trust.settings.joinPolicy,
+          // The same sorted list on every node, so every node renders the same boot line.
+          peers: () => [
+            selfPeer,
+            ...mesh.table
+              .all()
+              .filter((m) => m.state === 'alive' && m.signed.body.id !== identity.id)
+              .sort((a, b) => (a.signed.body.id < b.signed.body.id ? -1 : 1))
+              .map(
+                (m) => `${m.signed.body.publicKey}@${m.signed.body.addresses[0]}:${m.signed.body.ports.dht}`,
+              ),
+          ],
+          joinMaterial: () => joinMaterialFor(paths.joinFile, selfPeer),
+        },
+        { clock, log, counters },
+      )
+    : null
   const api = buildApiServer({
+    register: netboot ? (app) => netboot.register(app) : undefined,
     log,
     counters,
     ready: () => trust.isMember,
@@ -258,6 +287,8 @@ export async function startAgent(
   })
   await api.listen({ host, port: config.ports.api })
   log.info({ url: `http://${host}:${config.ports.api}/` }, 'status page and API listening')
+  // After the API: dnsmasq points machines at routes that must already answer.
+  await netboot?.start().catch((err) => log.error({ err: (err as Error).message }, 'netboot did not start'))
   tls = startTlsApi({
     host,
     port: config.ports.tls,
@@ -297,6 +328,7 @@ export async function startAgent(
     stop() {
       stopping ??= (async () => {
         log.info('agent stopping')
+        await netboot?.stop()
         await api.close().catch(() => {})
         await tls?.close()
         trust.stop()

@@ -17,6 +17,19 @@ export const LabNode = z.object({
 })
 export type LabNode = z.infer<typeof LabNode>
 
+/** A qemu VM that netboots from the lab (`lab add --vm`). */
+export const LabVm = z.object({
+  name: z.string().min(1).max(63),
+  vm: z.number().int().min(1).max(99),
+  mac: z.string(),
+  tap: z.string(),
+  uefi: z.boolean(),
+  pid: z.number().int().positive().nullable(),
+  consoleLog: z.string(),
+  startedAtMs: z.number(),
+})
+export type LabVm = z.infer<typeof LabVm>
+
 export const LabFile = z.object({
   v: z.literal(1),
   dir: z.string(),
@@ -28,6 +41,9 @@ export const LabFile = z.object({
   /** Every node runs Kubernetes (kwok standing in for kubelets); `lab add` keeps it so. */
   kube: z.boolean().default(false),
   nodes: z.array(LabNode),
+  /** Netns labs started with --netboot: every node answers netboot with this image. */
+  netboot: z.object({ imageDir: z.string() }).optional(),
+  vms: z.array(LabVm).default([]),
 })
 export type LabFile = z.infer<typeof LabFile>
 

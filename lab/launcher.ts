@@ -15,6 +15,8 @@ import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-materia
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
 import { claimLabIndex, releaseLabIndex } from './index-lock.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
+import { ensureNetbootImage } from './netboot/image.js'
+import { removeLabTaps, startLabRouter } from './netboot/network.js'
 import { labNetworkAdapter } from './network.js'
 import { findLabProcesses, isLabProcess, killHard, spawnAgent } from './processes.js'
 import { meshConverged, waitFor } from './wait.js'
@@ -33,6 +35,10 @@ export interface LabUpOptions {
   kube?: boolean
   timeoutMs?: number
   progress?: (line: string) => void
+  /** Netns only: every node answers netboot (dnsmasq in its namespace), and a router hands VMs addresses. */
+  netboot?: boolean
+  /** The netboot image; default: images/netboot/build.sh (cached). */
+  imageDir?: string
 }
 
 const API_PORT = 7080
@@ -69,6 +75,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   }
   const boards = chooseBoards({ nodes: opts.nodes, boards: opts.boards }, await listProfiles())
   const mode = opts.netns ? 'netns' : 'loopback'
+  if (opts.netboot && mode !== 'netns') {
+    throw new HomecloudError('LAB_INVALID', 'netboot needs a namespace lab', 'add --netns (as root)')
+  }
+  // Before anything is started: the first build takes a minute or two, later ones are instant.
+  const imageDir = opts.netboot ? (opts.imageDir ?? (await ensureNetbootImage(progress))) : undefined
   await mkdir(dir, { recursive: true })
   const index = await claimLabIndex(dir, (i) =>
     mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
@@ -83,12 +94,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     clusterName: 'lab',
     kube: opts.kube ?? false,
     nodes: [],
+    netboot: imageDir ? { imageDir: resolve(imageDir) } : undefined,
+    vms: [],
   }
   await writeLabFile(lab)
   try {
     if (mode === 'netns') {
       progress(`creating network: bridge and ${boards.length} namespaces in 10.77.${index}.0/24`)
       await labNetworkAdapter.create(index, boards.length)
+      if (lab.netboot) {
+        progress(`netboot: router (DHCP for VMs, IPv6 RA) on the bridge; image ${lab.netboot.imageDir}`)
+        await startLabRouter(index, dir)
+      }
     }
     progress(`starting ${boards.length} agents (cluster ${lab.clusterId})`)
     for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
@@ -154,6 +171,16 @@ async function startNewNode(
     // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
     ...(lab.kube ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address } } } : {}),
     ...extra,
+    // Tests may set netboot options (adoption, known MACs) on top of the lab's image.
+    ...(lab.netboot
+      ? {
+          netboot: {
+            enabled: true,
+            imageDir: lab.netboot.imageDir,
+            ...(extra.netboot as object | undefined),
+          },
+        }
+      : {}),
     bootstrap: [...bootstrap, ...extraBootstrap],
   }
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
@@ -192,7 +219,12 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
           return `${n.name} exited: see ${join(nodeDir(lab, n.name), 'agent.log')}`
         }
       }
-      return meshConverged(urls, new Set(running.map((n) => n.name)))
+      // Netbooted VMs still powered on are members too.
+      const vms: string[] = []
+      for (const v of (await readLabFile(lab.dir).catch(() => lab)).vms) {
+        if (v.pid && (await isLabProcess(v.pid, lab.dir))) vms.push(v.name)
+      }
+      return meshConverged(urls, new Set([...running.map((n) => n.name), ...vms]))
     },
     { timeoutMs, progress },
   )
@@ -312,8 +344,13 @@ export async function labDown(dirIn: string): Promise<{ killed: number }> {
   let killed = 0
   for (const pid of await findLabProcesses(dir)) if (await killHard(pid, dir)) killed++
   if (lab) {
-    if (lab.mode === 'netns') await labNetworkAdapter.destroy(lab.index)
+    if (lab.mode === 'netns') {
+      // Taps are persistent: they outlive qemu and the bridge.
+      await removeLabTaps(lab.index)
+      await labNetworkAdapter.destroy(lab.index)
+    }
     for (const n of lab.nodes) n.pid = null
+    for (const v of lab.vms) v.pid = null
     await writeLabFile(lab)
     await releaseLabIndex(lab.index, dir)
   }

@@ -44,6 +44,23 @@ export function spawnAgent(init: SpawnAgentInit): number {
   }
 }
 
+/** Starts any other lab process (router dnsmasq, qemu) the same way: own group, marked, log file. */
+export function spawnLabProcess(labDir: string, cmd: string, args: string[], logPath: string): number {
+  const out = openSync(logPath, 'a')
+  try {
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, [LAB_ENV]: labDir },
+    })
+    child.unref()
+    if (!child.pid) throw new Error(`could not start ${cmd}`)
+    return child.pid
+  } finally {
+    closeSync(out)
+  }
+}
+
 /** Is `pid` alive and one of this lab's agents (pids get reused)? */
 export async function isLabProcess(pid: number, labDir: string): Promise<boolean> {
   try {

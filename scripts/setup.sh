@@ -13,6 +13,16 @@ command -v openssl >/dev/null || need_debs+=(openssl)
 if [ "${HOMECLOUD_SETUP_BROWSER:-0}" = 1 ]; then [ -x /usr/bin/chromium ] || need_debs+=(chromium); fi
 command -v etcd >/dev/null || need_debs+=(etcd-server)
 command -v etcdctl >/dev/null || need_debs+=(etcd-client)
+# Netboot (agent/netboot, images/netboot, lab add --vm): dnsmasq without its service,
+# iPXE for TFTP, qemu (TCG) with the NIC ROMs and OVMF for the VMs, and the image build's tools.
+command -v dnsmasq >/dev/null || need_debs+=(dnsmasq-base)
+[ -f /usr/lib/ipxe/undionly.kpxe ] || need_debs+=(ipxe)
+command -v qemu-system-x86_64 >/dev/null || need_debs+=(qemu-system-x86)
+[ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need_debs+=(ipxe-qemu)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_debs+=(ovmf)
+command -v cpio >/dev/null || need_debs+=(cpio)
+command -v zstd >/dev/null || need_debs+=(zstd)
+command -v strip >/dev/null || need_debs+=(binutils)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
@@ -20,7 +30,7 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   fi
   echo "» installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
   # The etcd package enables its own systemd unit; the agent runs its own etcd processes.
   if [ -d /run/systemd/system ]; then systemctl disable --now etcd 2>/dev/null || true; fi
 fi

@@ -15,6 +15,13 @@ echo "» static checks"
 npx tsc -p tsconfig.test.json --noEmit
 npx biome check --diagnostic-level=error .
 
+# The netboot image (cached by its inputs: instant unless the agent changed); the netboot
+# tests need root for namespaces and taps, so only root builds it.
+if [ "$(id -u)" -eq 0 ]; then
+  echo "» netboot image"
+  bash images/netboot/build.sh >/dev/null
+fi
+
 paths=("$@"); [ "${#paths[@]}" -gt 0 ] || paths=(test/unit test/cluster test/browser)
 files=()
 for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -name '*.test.ts' | sort); done

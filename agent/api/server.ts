@@ -32,6 +32,8 @@ export interface ApiDeps {
   auth?: Omit<AuthDeps, 'log' | 'counters' | 'clock'>
   /** Reading needs a session too (config `statusPage.requireLogin`); without `auth` nothing but the open paths answers. */
   requireLogin?: boolean
+  /** Extra routes on this server (netboot). */
+  register?: (app: FastifyInstance) => void
 }
 
 /** Reachable without a session even when reading needs a login. */
@@ -41,6 +43,8 @@ export function isOpenPath(path: string): boolean {
     path === '/logout' ||
     path === '/healthz' ||
     path === '/readyz' ||
+    // Machines netbooting cannot log in; these routes guard themselves (agent/netboot/routes.ts).
+    path.startsWith('/netboot/') ||
     path.startsWith('/assets/')
   )
 }
@@ -146,6 +150,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     if (!hub.add(reply.raw)) reply.raw.end()
     return reply
   })
+  deps.register?.(app)
   installErrorHandlers(app, deps.log, 'api')
   return app
 }

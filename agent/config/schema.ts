@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import { Arch } from '../facts/schema.js'
 import { HostPortString } from '../mesh/bootstrap.js'
+import { NetbootConfig } from '../netboot/config.js'
 
 const Port = z.number().int().min(1).max(65535)
 
@@ -124,6 +125,8 @@ export const AgentConfig = z
       })
       .strict()
       .prefault({}),
+    /** Answer netboot (proxyDHCP + TFTP + HTTP) with a local image: agent/netboot. */
+    netboot: NetbootConfig.prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */
     fsyncProbe: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
     'the placement record in etcd is not JSON, fails its schema, or is not signed by the key of an etcd voter',
   CONTROL_REFUSED:
     'a control-plane message or seat claim was refused: not from the coordinator, not for this node, or contradicted by etcd',
+  NETBOOT_IMAGE_INVALID: 'the netboot image directory is missing, malformed, or does not match its manifest',
+  NETBOOT_DNSMASQ: 'dnsmasq or the iPXE files for netboot are missing, or dnsmasq cannot serve the interface',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -13,6 +13,7 @@ import {
   labUp,
   nodeUrl,
 } from '../../lab/launcher.js'
+import { labAddVm } from '../../lab/netboot/vm.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { fetchClusterView } from '../../lab/wait.js'
 import { formatClusterView } from '../status.js'
@@ -45,6 +46,8 @@ export function labCommand(): Command {
     .option('--nodes <n>', 'number of nodes (cycles the default boards)', (v) => Number.parseInt(v, 10))
     .option('--boards <list>', 'comma-separated board profiles, e.g. pi5,pi5,pi4,x86,x86')
     .option('--netns', 'run each node in its own network namespace (root)')
+    .option('--netboot', 'with --netns: every node answers netboot, so `lab add --vm` can boot a VM')
+    .option('--image <dir>', 'netboot image directory (default: images/netboot/build.sh, cached)')
     .option('--detach', 'return once the cluster is formed; last line is JSON')
     .option('--no-kube', 'mesh and etcd only: no Kubernetes control plane, Nodes or kwok')
     .action(async (opts) => {
@@ -56,6 +59,8 @@ export function labCommand(): Command {
         boards: opts.boards,
         netns: opts.netns,
         kube: opts.kube,
+        netboot: opts.netboot,
+        imageDir: opts.image,
         progress,
       })
       process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
@@ -75,8 +80,17 @@ export function labCommand(): Command {
     .description('plug a new board into the lab')
     .option(...dirOpt)
     .option('--board <profile>', 'board profile', 'pi4-ssd')
+    .option('--vm', 'a qemu VM that netboots from the lab (netns lab started with --netboot)')
+    .option('--uefi', 'with --vm: UEFI firmware (OVMF) instead of BIOS')
     .option('--no-wait', 'return at once (a node waiting for approval never converges by itself)')
     .action(async (opts) => {
+      if (opts.vm) {
+        const vm = await labAddVm(opts.dir, { uefi: opts.uefi, wait: opts.wait, progress })
+        process.stdout.write(
+          `${vm.name} ${opts.wait ? 'netbooted and joined' : 'powered on'} (console: ${vm.consoleLog})\n`,
+        )
+        return
+      }
       const n = await labAdd(opts.dir, opts.board, { progress, wait: opts.wait })
       process.stdout.write(`${n.name} ${opts.wait ? 'joined' : 'started'}: ${nodeUrl(n)}\n`)
     })

@@ -3,6 +3,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { removeLabTaps } from '../../lab/netboot/network.js'
 import { destroyLabNetwork, listLabNamespaces } from '../../lab/netns/index.js'
 import { LAB_ENV } from '../../lab/processes.js'
 import { testLabPrefix } from './lab.js'
@@ -25,6 +26,7 @@ const indexes = new Set((await listLabNamespaces().catch(() => [])).map((n) => n
 for (const index of indexes) {
   const owner = await readFile(join(locks, String(index), 'owner'), 'utf8').catch(() => '')
   if (owner === '' || owner.startsWith(testPrefix)) {
+    await removeLabTaps(index).catch(() => {})
     await destroyLabNetwork(index).catch(() => {})
     await rm(join(locks, String(index)), { recursive: true, force: true })
   }

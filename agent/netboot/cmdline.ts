@@ -1,0 +1,68 @@
+import { z } from 'zod'
+import { ClusterId } from '../mesh/cluster-id.js'
+import { Mac } from './mac.js'
+import { Sha256Hex } from './manifest.js'
+
+// The kernel command line is how the serving node tells the booted machine where it came
+// from: images/netboot/init reads these keys with sed. Building and parsing live together
+// so the two sides cannot drift; values never contain spaces (the line splits on them).
+
+/** `KEY@IP:PORT` (64-hex ed25519 key) — the mesh bootstrap entries the initramfs passes on. */
+export const PeerEntry = z
+  .string()
+  .regex(/^[0-9a-f]{64}@\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/, 'a peer is KEY@IP:PORT with a 64-hex key')
+
+export const BootParams = z.object({
+  /** Base URL of the serving node's netboot routes, e.g. http://10.77.1.2:7080/netboot */
+  url: z
+    .string()
+    .max(200)
+    .regex(/^http:\/\/[0-9a-zA-Z.:[\]-]+\/netboot$/, 'url is http://HOST:PORT/netboot'),
+  image: Sha256Hex,
+  cluster: ClusterId,
+  peers: z.array(PeerEntry).max(8),
+  mac: Mac,
+})
+export type BootParams = z.infer<typeof BootParams>
+
+/**
+ * Arguments every netbooted kernel gets: serial and screen console, reboot on panic,
+ * quiet; no_timer_check because on a loaded host an emulated (TCG) guest failed the
+ * IO-APIC timer check and panicked ("IO-APIC + timer doesn't work").
+ */
+export const KERNEL_BASE_ARGS = [
+  'console=tty0',
+  'console=ttyS0,115200',
+  'panic=-1',
+  'quiet',
+  'no_timer_check',
+] as const
+
+export function buildKernelCmdline(p: BootParams): string {
+  const params = BootParams.parse(p)
+  return [
+    ...KERNEL_BASE_ARGS,
+    `homecloud.url=${params.url}`,
+    `homecloud.image=${params.image}`,
+    `homecloud.cluster=${params.cluster}`,
+    ...(params.peers.length > 0 ? [`homecloud.peers=${params.peers.join(',')}`] : []),
+    `homecloud.mac=${params.mac}`,
+  ].join(' ')
+}
+
+/** The inverse, as /init reads it (the last occurrence of a key wins); null fields are missing. */
+export function parseKernelCmdline(line: string): z.ZodSafeParseResult<BootParams> {
+  const seen = new Map<string, string>()
+  for (const word of line.trim().split(/\s+/)) {
+    const m = /^homecloud\.([a-z]+)=(.*)$/.exec(word)
+    if (m) seen.set(m[1]!, m[2]!)
+  }
+  const peers = seen.get('peers')
+  return BootParams.safeParse({
+    url: seen.get('url'),
+    image: seen.get('image'),
+    cluster: seen.get('cluster'),
+    peers: peers ? peers.split(',').filter(Boolean) : [],
+    mac: seen.get('mac'),
+  })
+}

@@ -1,0 +1,160 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { z } from 'zod'
+import type { Counters } from '../core/counters.js'
+import { IpxeArch, imageArchFor } from './arch.js'
+import type { BootParams } from './cmdline.js'
+import { renderBootScript, renderChainScript, renderRefusalScript } from './ipxe-script.js'
+import { Mac } from './mac.js'
+import type { MachineBook, MachineEntry, Stage } from './machines.js'
+import { ArtifactName, MANIFEST_FILE, type NetbootImage, Sha256Hex } from './manifest.js'
+
+// HTTP side of netboot on the 7080 server. Every input is parsed strictly: a malformed
+// MAC, an unknown architecture, a path that tries to climb out, an image id we do not
+// hold — each is a 4xx naming the problem, and nothing is read from disk for it.
+
+export interface NetbootRouteDeps {
+  counters: Counters
+  book: MachineBook
+  /** The image this node serves, or null (with the reason) when it has none. */
+  image: () => { image: NetbootImage | null; reason: string }
+  /** Base URL of these routes as machines reach them, e.g. http://10.77.1.2:7080/netboot */
+  baseUrl: string
+  nodeName: string
+  clusterId: string
+  /** Mesh bootstrap entries for the kernel command line (KEY@IP:PORT, already bounded). */
+  peers: () => string[]
+  /** Whether this machine may boot from us (adoption policy). */
+  adopts: (mac: string) => boolean
+  /** The cluster's join material for a machine we served (JSON text), or null. */
+  joinMaterial: () => Promise<string | null>
+  status: () => Record<string, unknown>
+}
+
+const BootQuery = z.object({ mac: Mac.optional(), arch: IpxeArch.optional() }).strict()
+const MacParam = z.object({ mac: Mac })
+const ImageParams = z.object({ sha: Sha256Hex, file: ArtifactName })
+const ReportStage = z.enum(['kernel', 'verified', 'agent-start', 'failed', 'agent-exit'])
+const ReportBody = z.object({ stage: ReportStage, detail: z.string().max(300).optional() }).strict()
+
+function bad(reply: FastifyReply, counters: Counters, error: z.ZodError, what: string) {
+  const issue = error.issues[0]
+  counters.inc('homecloud_netboot_rejected_total', { reason: what })
+  return reply.code(400).send({
+    error: 'BAD_REQUEST',
+    message: `${what}: ${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}`,
+  })
+}
+
+export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDeps): void {
+  const { counters, book } = deps
+
+  app.get('/netboot/boot.ipxe', async (req, reply) => {
+    const q = BootQuery.safeParse(req.query)
+    if (!q.success) return bad(reply, counters, q.error, 'boot.ipxe query')
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
+    // The DHCP answer carries a fixed URL: iPXE comes back with its MAC and architecture.
+    if (!q.data.mac || !q.data.arch) return renderChainScript(deps.baseUrl)
+    const { mac, arch } = q.data
+    if (!deps.adopts(mac)) {
+      counters.inc('homecloud_netboot_rejected_total', { reason: 'not-adopted' })
+      return reply.code(403).send(renderRefusalScript(`${mac} is not adopted by this cluster`))
+    }
+    const { image, reason } = deps.image()
+    if (!image) return reply.code(503).send(renderRefusalScript(`no netboot image here: ${reason}`))
+    if (image.manifest.arch !== imageArchFor(arch)) {
+      return reply
+        .code(404)
+        .send(renderRefusalScript(`no ${imageArchFor(arch)} image (this node has ${image.manifest.arch})`))
+    }
+    book.note(mac, 'ipxe', { arch })
+    // iPXE fetches the kernel next, from this address, before the guest can say who it is.
+    book.noteAddress(req.ip, mac)
+    counters.inc('homecloud_netboot_served_total', { what: 'script' })
+    const params: BootParams = {
+      url: deps.baseUrl,
+      image: image.id,
+      cluster: deps.clusterId,
+      peers: deps.peers(),
+      mac,
+    }
+    return renderBootScript({ params, servedBy: deps.nodeName })
+  })
+
+  app.get('/netboot/image/:sha/:file', async (req, reply) => {
+    const p = ImageParams.safeParse(req.params)
+    if (!p.success) return bad(reply, counters, p.error, 'image path')
+    const { image } = deps.image()
+    if (!image || image.id !== p.data.sha) {
+      counters.inc('homecloud_netboot_rejected_total', { reason: 'image-unknown' })
+      return reply
+        .code(404)
+        .send({ error: 'IMAGE_UNKNOWN', message: `this node does not hold image ${p.data.sha}` })
+    }
+    const { file } = p.data
+    if (file === MANIFEST_FILE) return reply.type('application/json').send(image.manifestBytes)
+    if (!(file in image.manifest.files)) {
+      return reply.code(404).send({ error: 'NOT_FOUND', message: `${file} is not in image ${p.data.sha}` })
+    }
+    const path = join(image.dir, file)
+    const size = (await stat(path)).size
+    counters.inc('homecloud_netboot_served_total', { what: file })
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', size)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .send(createReadStream(path))
+  })
+
+  // Stage marks for files the iPXE stage fetches (the guest cannot report before its kernel runs).
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode !== 200 || !req.url.startsWith('/netboot/image/')) return
+    const file = req.url.split('/').at(-1)
+    const mac = book.macAt(req.ip)
+    if (!mac) return
+    if (file === 'vmlinuz') book.note(mac, 'kernel-download')
+    if (file === 'initrd.img') book.note(mac, 'initrd-download')
+  })
+
+  app.get('/netboot/join/:mac', async (req, reply) => {
+    const p = MacParam.safeParse(req.params)
+    if (!p.success) return bad(reply, counters, p.error, 'join path')
+    const { mac } = p.data
+    if (!deps.adopts(mac) || !book.servedRecently(mac)) {
+      counters.inc('homecloud_netboot_rejected_total', { reason: 'join-not-served' })
+      return reply.code(404).send({
+        error: 'NOT_SERVED',
+        message: `this node did not serve ${mac} recently; only the node that served its boot script hands out join material`,
+      })
+    }
+    const material = await deps.joinMaterial()
+    if (!material)
+      return reply.code(503).send({ error: 'NO_JOIN_MATERIAL', message: 'this node holds no join material' })
+    book.note(mac, 'join-material')
+    counters.inc('homecloud_netboot_served_total', { what: 'join' })
+    return reply.type('application/json').header('cache-control', 'no-store').send(material)
+  })
+
+  app.post('/netboot/report/:mac', async (req, reply) => {
+    const p = MacParam.safeParse(req.params)
+    if (!p.success) return bad(reply, counters, p.error, 'report path')
+    const b = ReportBody.safeParse(req.body)
+    if (!b.success) return bad(reply, counters, b.error, 'report body')
+    if (!book.get(p.data.mac))
+      return reply.code(404).send({ error: 'NOT_SERVED', message: 'unknown machine' })
+    book.noteAddress(req.ip, p.data.mac)
+    book.note(
+      p.data.mac,
+      b.data.stage as Stage,
+      b.data.stage === 'failed' ? { failure: b.data.detail ?? 'failed' } : {},
+    )
+    return { ok: true }
+  })
+
+  app.get('/netboot/machines', async () => ({
+    ...deps.status(),
+    machines: book.all() satisfies MachineEntry[],
+  }))
+}

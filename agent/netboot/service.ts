@@ -1,0 +1,233 @@
+import { copyFile, mkdir, readFile, rm, symlink } from 'node:fs/promises'
+import { networkInterfaces, userInfo } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import { HomecloudError } from '../core/errors.js'
+import { writeFileAtomic } from '../core/files.js'
+import type { Logger } from '../core/log.js'
+import { readJoinMaterial } from '../trust/join-material.js'
+import { adopts, effectiveAdoption, type NetbootConfig } from './config.js'
+import { DnsmasqProcess } from './dnsmasq.js'
+import { renderDnsmasqConfig, tftpLayout } from './dnsmasq-config.js'
+import { macFromArpTable } from './dnsmasq-log.js'
+import { MachineBook } from './machines.js'
+import { type NetbootImage, readImage, verifyImage } from './manifest.js'
+import { registerNetbootRoutes } from './routes.js'
+
+// Netboot on one node: the image it serves, dnsmasq (proxyDHCP + TFTP) as a child, the
+// HTTP routes, and the machines it answered. Level-triggered: every few seconds the
+// wanted dnsmasq config is rendered from the current policy and dnsmasq is restarted
+// only when it changed (e.g. the cluster's join policy moved adoption to `known`).
+
+export interface NetbootServiceInit {
+  config: NetbootConfig
+  stateDir: string
+  host: string
+  apiPort: number
+  nodeName: string
+  clusterId: string
+  joinPolicy: () => 'auto' | 'approve'
+  /** KEY@IP:PORT of live members (this node first). */
+  peers: () => string[]
+  /** The join.json text to hand a served machine, or null. */
+  joinMaterial: () => Promise<string | null>
+}
+
+export interface NetbootComponents {
+  clock: Clock
+  log: Logger
+  counters: Counters
+}
+
+const reconcileMs = 3000
+
+export class NetbootService {
+  readonly book: MachineBook
+  private image: NetbootImage | null = null
+  private imageProblem = 'not loaded yet'
+  private dnsmasq: DnsmasqProcess | null = null
+  private writtenConfig = ''
+  private timer: Timer | null = null
+  private readonly dir: string
+  private readonly log: Logger
+
+  constructor(
+    private readonly init: NetbootServiceInit,
+    private readonly c: NetbootComponents,
+  ) {
+    this.book = new MachineBook(c.clock)
+    this.dir = join(init.stateDir, 'netboot')
+    this.log = c.log.child({ component: 'netboot' })
+  }
+
+  get baseUrl(): string {
+    return `http://${this.init.host}:${this.init.apiPort}/netboot`
+  }
+
+  adoption(): 'any' | 'known' {
+    return effectiveAdoption(this.init.config, this.init.joinPolicy())
+  }
+
+  /** Loads and checks the image, then starts dnsmasq; a bad image leaves netboot off (logged). */
+  async start(): Promise<void> {
+    const cfg = this.init.config
+    if (!cfg.imageDir) return
+    try {
+      const image = await readImage(cfg.imageDir)
+      await verifyImage(image)
+      this.image = image
+      this.imageProblem = ''
+      this.log.info(
+        { image: image.id, version: image.manifest.version, dir: image.dir },
+        'netboot image ready',
+      )
+    } catch (err) {
+      this.imageProblem = (err as Error).message
+      this.log.error({ err: this.imageProblem }, 'netboot image refused; this node will not answer netboot')
+      return
+    }
+    if (!cfg.dnsmasq) return
+    await mkdir(this.dir, { recursive: true, mode: 0o755 })
+    await this.writeTftpRoot()
+    this.dnsmasq = new DnsmasqProcess(
+      { configFile: join(this.dir, 'dnsmasq.conf'), binary: cfg.dnsmasqBinary },
+      {
+        log: this.c.log,
+        clock: this.c.clock,
+        onEvent: (e) => {
+          if (e.kind === 'pxe') {
+            this.book.note(e.mac, 'dhcp')
+            if (e.ip) this.book.noteAddress(e.ip, e.mac)
+          } else {
+            void this.tftpSent(e.ip)
+          }
+        },
+      },
+    )
+    await this.reconcile()
+    this.timer = this.c.clock.setInterval(() => {
+      this.reconcile().catch((err) =>
+        this.log.warn({ err: (err as Error).message }, 'netboot reconcile failed'),
+      )
+    }, reconcileMs)
+  }
+
+  private async tftpSent(ip: string): Promise<void> {
+    const mac =
+      this.book.macAt(ip) ?? macFromArpTable(await readFile('/proc/net/arp', 'utf8').catch(() => ''), ip)
+    if (!mac) return
+    this.book.noteAddress(ip, mac)
+    this.book.note(mac, 'tftp')
+  }
+
+  async stop(): Promise<void> {
+    this.timer?.cancel()
+    this.timer = null
+    await this.dnsmasq?.stop()
+  }
+
+  register(app: FastifyInstance): void {
+    registerNetbootRoutes(app, {
+      counters: this.c.counters,
+      book: this.book,
+      image: () => ({ image: this.image, reason: this.imageProblem }),
+      baseUrl: this.baseUrl,
+      nodeName: this.init.nodeName,
+      clusterId: this.init.clusterId,
+      peers: () => this.init.peers().slice(0, this.init.config.peersMax),
+      adopts: (mac) => adopts(this.adoption(), this.init.config.knownMacs, mac),
+      joinMaterial: this.init.joinMaterial,
+      status: () => ({
+        node: this.init.nodeName,
+        image: this.image
+          ? { id: this.image.id, version: this.image.manifest.version, arch: this.image.manifest.arch }
+          : null,
+        imageProblem: this.imageProblem || null,
+        mode: this.init.config.mode,
+        adoption: this.adoption(),
+        dnsmasq: this.dnsmasq?.status() ?? null,
+      }),
+    })
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.dnsmasq) return
+    const text = renderDnsmasqConfig({
+      mode: this.init.config.mode,
+      interface: this.init.config.interface ?? interfaceOf(this.init.host),
+      address: this.init.host,
+      prefixLength: prefixOf(this.init.host),
+      dhcpRange: this.init.config.dhcpRange,
+      tftpRoot: join(this.dir, 'tftp'),
+      scriptUrl: `${this.baseUrl}/boot.ipxe`,
+      adoption: this.adoption(),
+      knownMacs: this.init.config.knownMacs,
+      raspberryPi: this.init.config.raspberryPi.enabled,
+      leaseFile: join(this.dir, 'leases'),
+      user: userInfo().username,
+    })
+    if (text === this.writtenConfig && this.dnsmasq.status().state !== 'stopped') return
+    await writeFileAtomic(join(this.dir, 'dnsmasq.conf'), text, 0o644)
+    const first = this.writtenConfig === ''
+    this.writtenConfig = text
+    if (first) await this.dnsmasq.start()
+    else await this.dnsmasq.restart()
+    this.log.info(
+      { mode: this.init.config.mode, adoption: this.adoption() },
+      first ? 'dnsmasq started' : 'dnsmasq restarted with a new config',
+    )
+  }
+
+  private async writeTftpRoot(): Promise<void> {
+    const root = join(this.dir, 'tftp')
+    await rm(root, { recursive: true, force: true })
+    await mkdir(root, { recursive: true, mode: 0o755 })
+    const pi = this.init.config.raspberryPi
+    for (const e of tftpLayout({
+      ipxeDir: this.init.config.ipxeDir,
+      piBootDir: pi.enabled ? pi.bootDir : undefined,
+      piSerials: pi.serials,
+    })) {
+      const to = join(root, e.path)
+      if (e.kind === 'symlink') await symlink(e.target, to)
+      else
+        await copyFile(e.target, to).catch((err: Error) => {
+          throw new HomecloudError(
+            'NETBOOT_DNSMASQ',
+            `cannot copy ${e.target} into the TFTP root: ${err.message}`,
+            'install iPXE: apt-get install ipxe',
+          )
+        })
+    }
+  }
+}
+
+/** The interface holding an address (dnsmasq binds to it). */
+export function interfaceOf(host: string): string {
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if ((list ?? []).some((a) => a.family === 'IPv4' && a.address === host)) return name
+  }
+  throw new HomecloudError(
+    'NETBOOT_DNSMASQ',
+    `no interface holds ${host}`,
+    'set netboot.interface in the agent config to the LAN interface',
+  )
+}
+
+function prefixOf(host: string): number {
+  for (const list of Object.values(networkInterfaces())) {
+    const a = (list ?? []).find((x) => x.family === 'IPv4' && x.address === host)
+    if (a?.cidr) return Number(a.cidr.split('/')[1])
+  }
+  return 24
+}
+
+/** Join material as a served machine gets it: the cluster's, with this node first in its bootstrap list. */
+export async function joinMaterialFor(joinFile: string, self: string): Promise<string | null> {
+  const m = await readJoinMaterial(joinFile).catch(() => null)
+  if (!m) return null
+  const bootstrap = [self, ...m.bootstrap.filter((b) => b !== self)].slice(0, 64)
+  return `${JSON.stringify({ ...m, bootstrap })}\n`
+}

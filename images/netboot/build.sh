@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Builds the amd64 netboot image from Debian packages, reproducibly:
+#   vmlinuz       Debian's cloud kernel (virtio only: qemu and cloud VMs)
+#   initrd.img    busybox-static, the virtio modules and /init (images/netboot/init)
+#   agent.tar.zst node + its ldd libraries, the compiled agent with production
+#                 node_modules, etcd and etcdctl — fetched and checked by /init
+#   manifest.json the sha256 and size of every artifact
+#
+#   images/netboot/build.sh [--out DIR] [--force]
+#   images/netboot/build.sh --print-dir
+#
+# Output: ${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot/<version>/ where <version>
+# is a hash of every input (package versions, node binary, dist/, lock file, these
+# scripts): the same inputs give the same directory, and a second build is instant.
+# Progress goes to stderr; the output directory is the last line on stdout.
+# Needs: apt-get (Debian's mirror, as configured), dpkg-deb, cpio, gzip; `npx tsc` first.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot
+# Bump when the recipe changes in a way the input hash cannot see.
+RECIPE=1
+KERNEL_META=linux-image-cloud-amd64
+# Loaded in this order by /init: each needs the ones before it.
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net)
+
+log() { printf '[netboot-build %4ss] %s\n' "$SECONDS" "$*" >&2; }
+die() {
+	printf '[netboot-build %4ss] ERROR: %s\n' "$SECONDS" "$1" >&2
+	[[ -n ${2:-} ]] && printf '[netboot-build %4ss]   next: %s\n' "$SECONDS" "$2" >&2
+	exit 1
+}
+
+out_override='' force=0 print_dir=0
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--out) out_override=$2; shift 2 ;;
+	--force) force=1; shift ;;
+	--print-dir) print_dir=1; shift ;;
+	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument $1" "see --help" ;;
+	esac
+done
+
+[[ $(dpkg --print-architecture) == amd64 ]] || die "this script builds the amd64 image on an amd64 host" \
+	"arm64: not built yet (see docs/architecture.md, Netboot)"
+for tool in apt-get apt-cache dpkg-deb cpio gzip zstd sha256sum tar strip; do
+	command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install cpio binutils zstd (or run scripts/setup.sh)"
+done
+[[ -f $ROOT/dist/cli/main.js ]] || die "no compiled agent in $ROOT/dist" "run: npx tsc -p tsconfig.json"
+
+# ---- resolve the exact package versions (the meta-package names today's kernel) -----
+kernel_pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+[[ -n $kernel_pkg ]] || die "apt does not know $KERNEL_META" "run: sudo apt-get update"
+candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2}'; }
+declare -A VERSIONS=()
+for p in "$kernel_pkg" busybox-static etcd-server etcd-client; do
+	v=$(candidate "$p")
+	[[ -n $v && $v != '(none)' ]] || die "no candidate version for $p" "run: sudo apt-get update"
+	VERSIONS[$p]=$v
+done
+
+node_bin=$(readlink -f "$(command -v node)")
+node_version=$(node -v)
+dist_hash=$(cd "$ROOT" && find dist bin package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+inputs=$(
+	echo "recipe $RECIPE"
+	for p in "${!VERSIONS[@]}"; do echo "deb $p ${VERSIONS[$p]}"; done | sort
+	echo "node $node_version $(sha256sum "$node_bin" | cut -c1-64)"
+	echo "zstd $(zstd --version)"
+	echo "dist $dist_hash"
+	echo "lock $(sha256sum "$ROOT/package-lock.json" | cut -c1-64)"
+	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
+)
+version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
+out=${out_override:-$CACHE/$version}
+if [[ $print_dir == 1 ]]; then echo "$out"; exit 0; fi
+if [[ $force == 0 && -f $out/manifest.json ]]; then
+	log "image $version is up to date in $out"
+	echo "$out"
+	exit 0
+fi
+
+# ---- download the packages (cached by file name, which carries the version) --------
+debs=$CACHE/debs
+mkdir -p "$debs"
+for p in "${!VERSIONS[@]}"; do
+	v=${VERSIONS[$p]}
+	if ! ls "$debs/${p}_${v//:/%3a}_"*.deb >/dev/null 2>&1; then
+		log "downloading $p $v"
+		(cd "$debs" && apt-get download -q "$p=$v" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+			die "apt-get download $p=$v failed" "check apt's sources (sudo apt-get update)"
+	fi
+done
+deb() { ls "$debs/${1}_${VERSIONS[$1]//:/%3a}_"*.deb | head -1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/homecloud-netboot.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage=$work/out
+mkdir -p "$stage"
+
+# Reproducible archives: fixed order, owners and times.
+export SOURCE_DATE_EPOCH=0
+pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
+pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
+
+# ---- kernel --------------------------------------------------------------------------
+log "unpacking $kernel_pkg ${VERSIONS[$kernel_pkg]}"
+dpkg-deb -x "$(deb "$kernel_pkg")" "$work/kernel"
+kver=${kernel_pkg#linux-image-}
+cp "$work/kernel/boot/vmlinuz-$kver" "$stage/vmlinuz"
+
+# ---- initramfs -----------------------------------------------------------------------
+log "building the initramfs (busybox-static ${VERSIONS[busybox-static]}, ${#MODULES[@]} modules)"
+rd=$work/initrd
+mkdir -p "$rd"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,opt,var/lib}
+dpkg-deb -x "$(deb busybox-static)" "$work/busybox"
+cp "$work/busybox/bin/busybox" "$rd/bin/busybox"
+ln -s busybox "$rd/bin/sh"
+: >"$rd/lib/modules/order"
+for m in "${MODULES[@]}"; do
+	ko=$(find "$work/kernel/lib/modules/$kver" -name "$m.ko" | head -1)
+	[[ -n $ko ]] || die "module $m not found in $kernel_pkg" "the MODULES list in build.sh names modules this kernel lacks"
+	cp "$ko" "$rd/lib/modules/$m.ko"
+	echo "$m" >>"$rd/lib/modules/order"
+done
+# zstd with its libraries and loader: busybox's gunzip took ~19 s for the agent under
+# TCG, zstd -d takes ~2 s. Copied from this host like node (it is in scripts/setup.sh).
+mkdir -p "$rd/lib/zstd"
+cp "$(readlink -f "$(command -v zstd)")" "$rd/lib/zstd/zstd"
+ldd "$(command -v zstd)" | awk '/=> \//{print $3}' | while read -r lib; do cp -L "$lib" "$rd/lib/zstd/"; done
+cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib/zstd/"
+install -m 0755 "$HERE/init" "$rd/init"
+install -m 0755 "$HERE/udhcpc.script" "$rd/etc/udhcpc.script"
+pack_cpio "$rd" >"$stage/initrd.img"
+
+# ---- agent bundle --------------------------------------------------------------------
+log "bundling the agent (node $node_version, dist, production node_modules, etcd ${VERSIONS[etcd-server]})"
+b=$work/bundle/homecloud
+mkdir -p "$b"/{node/lib,app,bin}
+# Debian's node carries its debug info: 13 MB nobody needs on a netbooted machine.
+strip -o "$b/node/node" "$node_bin"
+# node runs through the copied dynamic loader, so the guest needs no /lib of its own.
+ldd "$node_bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+	cp -L "$lib" "$b/node/lib/"
+done
+cp -L /lib64/ld-linux-x86-64.so.2 "$b/node/lib/ld-linux-x86-64.so.2"
+cp -r "$ROOT/dist" "$ROOT/bin" "$ROOT/package.json" "$b/app/"
+# Only the run-time closure of package.json's dependencies; type declarations, source
+# maps and docs stay behind (a third of the bytes, all unused at run time).
+node "$HERE/prod-deps.mjs" "$ROOT" | while read -r rel; do
+	case $rel in node_modules/*) ;; *) continue ;; esac
+	mkdir -p "$b/app/$rel"
+	# Nested node_modules come as their own lines; copy only this package's own files.
+	(cd "$ROOT/$rel" && find . -path ./node_modules -prune -o -type f \
+		! -name '*.d.ts' ! -name '*.d.mts' ! -name '*.d.cts' ! -name '*.map' ! -name '*.md' ! -name '*.ts' -print0 |
+		cpio --null -pdm --quiet "$b/app/$rel")
+done
+# Native addons ship prebuilds for every platform; this image runs only linux-x64.
+find "$b/app/node_modules" -type d -path '*/prebuilds/*' -prune ! -name linux-x64 -exec rm -rf {} +
+[[ -d $b/app/node_modules/fastify ]] || die "production node_modules were not copied" "run scripts/setup.sh (npm install) first"
+dpkg-deb -x "$(deb etcd-server)" "$work/etcd"
+dpkg-deb -x "$(deb etcd-client)" "$work/etcdctl"
+cp "$work/etcd/usr/bin/etcd" "$work/etcdctl/usr/bin/etcdctl" "$b/bin/"
+pack_tar "$work/bundle" >"$stage/agent.tar.zst"
+
+# ---- manifest ------------------------------------------------------------------------
+# One artifact per line: /init reads it with sed, without a JSON parser.
+{
+	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n' "$version"
+	printf '  "kernel": "%s %s",\n  "node": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version"
+	printf '  "files": {\n'
+	sep=''
+	for f in vmlinuz initrd.img agent.tar.zst; do
+		printf '%s    "%s": {"sha256": "%s", "bytes": %d}' "$sep" "$f" "$(sha256sum "$stage/$f" | cut -c1-64)" "$(stat -c %s "$stage/$f")"
+		sep=$',\n'
+	done
+	printf '\n  }\n}\n'
+} >"$stage/manifest.json"
+
+# Publish atomically: builds racing for the same inputs make the same bytes, first wins.
+mkdir -p "$(dirname "$out")"
+next=$(mktemp -d "$(dirname "$out")/.partial.XXXXXX")
+cp -a "$stage/." "$next/"
+if [[ $force == 1 ]]; then rm -rf "$out"; fi
+if ! mv -T "$next" "$out" 2>/dev/null; then
+	rm -rf "$next"
+	[[ -f $out/manifest.json ]] || die "could not publish the image to $out" "remove $out and build again"
+fi
+log "image $version: $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' '))"
+# Every agent change makes a new image: keep the newest few in the cache, not all of them.
+if [[ -z $out_override ]]; then
+	ls -1dt "$CACHE"/*/manifest.json 2>/dev/null | tail -n +4 | while read -r m; do rm -rf "$(dirname "$m")"; done
+fi
+echo "$out"

@@ -1,0 +1,29 @@
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { HomecloudError } from '../../agent/core/errors.js'
+import { packageRoot } from '../../agent/core/package-root.js'
+
+/**
+ * The netboot image for the lab: images/netboot/build.sh (cached by its inputs, so
+ * instant after the first build of this code). Build progress goes to `progress`.
+ */
+export async function ensureNetbootImage(progress: (line: string) => void): Promise<string> {
+  const script = join(packageRoot(), 'images', 'netboot', 'build.sh')
+  const child = execa('bash', [script], { stdout: 'pipe', stderr: 'pipe', reject: false })
+  child.stderr?.on('data', (b: Buffer) => {
+    for (const line of b.toString('utf8').split('\n')) if (line.trim()) progress(line.trim())
+  })
+  const r = await child
+  const dir = String(r.stdout ?? '')
+    .trim()
+    .split('\n')
+    .at(-1)
+  if (r.exitCode !== 0 || !dir) {
+    throw new HomecloudError(
+      'NETBOOT_IMAGE_INVALID',
+      `building the netboot image failed (exit ${r.exitCode})`,
+      `run ${script} to see why; it needs apt, dpkg-deb, cpio, zstd and a built agent (npx tsc)`,
+    )
+  }
+  return dir
+}

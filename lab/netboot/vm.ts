@@ -1,0 +1,121 @@
+import { copyFile, mkdir, rmdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { HomecloudError } from '../../agent/core/errors.js'
+import { Mac } from '../../agent/netboot/mac.js'
+import { type LabFile, type LabVm, readLabFile, writeLabFile } from '../lab-file.js'
+import { nodeUrl } from '../launcher.js'
+import { spawnLabProcess } from '../processes.js'
+import { fetchClusterView, waitFor } from '../wait.js'
+import { vmIndexMax, vmMac, vmNodeName } from './names.js'
+import { addVmTap } from './network.js'
+import { OVMF_VARS, qemuCommand } from './qemu.js'
+
+export interface AddVmOptions {
+  uefi?: boolean
+  /** Default: derived from the lab index and VM number. */
+  mac?: string
+  /** Wait until the VM's agent is alive in every running node's view (default true). */
+  wait?: boolean
+  timeoutMs?: number
+  lifetimeSeconds?: number
+  progress?: (line: string) => void
+}
+
+/** Plugs a new machine into a netns lab: a qemu VM on the bridge that netboots from the nodes. */
+export async function labAddVm(dirIn: string, opts: AddVmOptions = {}): Promise<LabVm> {
+  const dir = resolve(dirIn)
+  // Several VMs may be plugged in at once (tests, two terminals): picking the VM number,
+  // its tap and the lab file update happen one at a time.
+  const entry = await withLock(join(dir, 'vms.lock'), () => powerOn(dir, opts))
+  if (opts.wait !== false) {
+    await waitVmJoined(await readLabFile(dir), entry.name, opts.timeoutMs ?? 600_000, opts.progress)
+  }
+  return entry
+}
+
+async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      await mkdir(path)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 600) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rmdir(path).catch(() => {})
+  }
+}
+
+async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
+  const lab = await readLabFile(labDir)
+  if (lab.mode !== 'netns' || !lab.netboot) {
+    throw new HomecloudError(
+      'LAB_INVALID',
+      'VMs netboot only in a namespace lab started with netboot',
+      'start one with `sudo homecloud lab up --netns --netboot`',
+    )
+  }
+  const used = new Set(lab.vms.map((v) => v.vm))
+  let vm = 1
+  while (used.has(vm)) vm++
+  if (vm > vmIndexMax) throw new HomecloudError('LAB_INVALID', `a lab holds at most ${vmIndexMax} VMs`)
+  const mac = opts.mac ? Mac.parse(opts.mac) : vmMac(lab.index, vm)
+  if (lab.vms.some((v) => v.mac === mac))
+    throw new HomecloudError('LAB_INVALID', `a VM with MAC ${mac} exists already`)
+  const name = vmNodeName(mac)
+  const dir = join(lab.dir, 'vms', name)
+  await mkdir(dir, { recursive: true })
+  const tap = await addVmTap(lab.index, vm)
+  const uefi = opts.uefi ?? false
+  const ovmfVars = uefi ? join(dir, 'OVMF_VARS.fd') : undefined
+  if (ovmfVars) await copyFile(OVMF_VARS, ovmfVars)
+  const consoleLog = join(dir, 'console.log')
+  const { cmd, args } = qemuCommand({
+    mac,
+    tap,
+    uefi,
+    consoleLog,
+    ovmfVars,
+    lifetimeSeconds: opts.lifetimeSeconds,
+  })
+  opts.progress?.(`powering on ${name} (${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)
+  const entry: LabVm = {
+    name,
+    vm,
+    mac,
+    tap,
+    uefi,
+    pid: spawnLabProcess(lab.dir, cmd, args, join(dir, 'qemu.log')),
+    consoleLog,
+    startedAtMs: Date.now(),
+  }
+  lab.vms.push(entry)
+  await writeLabFile(lab)
+  return entry
+}
+
+/** Until the VM's agent is alive in the view of every running node. */
+export async function waitVmJoined(
+  lab: LabFile,
+  name: string,
+  timeoutMs: number,
+  progress?: (line: string) => void,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const current = await readLabFile(lab.dir)
+      const missing: string[] = []
+      for (const n of current.nodes.filter((x) => x.pid !== null)) {
+        const view = await fetchClusterView(nodeUrl(n))
+        const m = view?.members.find((x) => x.name === name)
+        if (m?.state !== 'alive') missing.push(n.name)
+      }
+      return missing.length === 0 ? true : `${name} not yet alive on ${missing.join(', ')}`
+    },
+    { timeoutMs, progress, intervalMs: 2000 },
+  )
+}

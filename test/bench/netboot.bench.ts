@@ -1,0 +1,135 @@
+// Netboot: VM power-on → member alive on every node, split by stage, BIOS and UEFI
+// (TCG, so firmware and kernel are slow on purpose-free emulation), and the image size.
+// Stage times come from the serving node's clock (its dnsmasq lines, its HTTP routes,
+// the guest's reports to it); agent start → joined from the guest's own agent log.
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { LabFile, LabVm } from '../../lab/lab-file.js'
+import { nodeUrl } from '../../lab/launcher.js'
+import { ensureNetbootImage } from '../../lab/netboot/image.js'
+import { labAddVm, waitVmJoined } from '../../lab/netboot/vm.js'
+import { benchLab } from './lab.js'
+import type { BenchContext, Row } from './types.js'
+
+export const name = 'netboot'
+
+const JOIN_GOAL_MS = 2000
+
+interface Machine {
+  mac: string
+  servedMs: number | null
+  stages: Record<string, number>
+}
+
+async function servingTimeline(lab: LabFile, mac: string): Promise<Machine | null> {
+  for (const n of lab.nodes) {
+    const res = await fetch(new URL('/netboot/machines', nodeUrl(n))).catch(() => null)
+    const m = ((await res?.json()) as { machines: Machine[] } | undefined)?.machines.find(
+      (x) => x.mac === mac,
+    )
+    if (m?.servedMs) return m
+  }
+  return null
+}
+
+/** agent starting → joined, from the guest agent's JSON lines on its serial console. */
+async function guestJoinMs(vm: LabVm): Promise<number | null> {
+  let start: number | null = null
+  for (const line of (await readFile(vm.consoleLog, 'utf8').catch(() => '')).split('\n')) {
+    const i = line.indexOf('{"level"')
+    if (i < 0) continue
+    try {
+      const rec = JSON.parse(line.slice(i)) as { time?: string; msg?: string }
+      if (!rec.time) continue
+      if (rec.msg === 'agent starting') start = Date.parse(rec.time)
+      if (rec.msg === 'joined: certificate received' && start !== null) return Date.parse(rec.time) - start
+    } catch {}
+  }
+  return null
+}
+
+async function bootOne(ctx: BenchContext, lab: LabFile, uefi: boolean): Promise<Row[]> {
+  const fw = uefi ? 'UEFI' : 'BIOS'
+  const vm = await labAddVm(lab.dir, { uefi, wait: false, lifetimeSeconds: 1800 })
+  ctx.progress(`${fw}: ${vm.name} powered on; waiting until it is alive on every node`)
+  await waitVmJoined(lab, vm.name, 1_200_000, (l) => ctx.progress(`${fw}: ${l}`))
+  const aliveMs = Date.now()
+  const m = await servingTimeline(lab, vm.mac)
+  const s = m?.stages ?? {}
+  const t0 = vm.startedAtMs
+  const span = (from: number | undefined, to: number | undefined) =>
+    from !== undefined && to !== undefined ? to - from : null
+  const rows: Row[] = [
+    { metric: `${fw}: power-on → member alive on every node`, value: aliveMs - t0, unit: 'ms' },
+    {
+      metric: `${fw}: firmware + DHCP (power-on → first PXE answer)`,
+      value: span(t0, s.dhcp),
+      unit: 'ms',
+    },
+    {
+      metric: `${fw}: ${uefi ? 'TFTP ipxe.efi + ' : ''}iPXE (PXE answer → boot script served)`,
+      value: span(s.dhcp, s.ipxe),
+      unit: 'ms',
+    },
+    {
+      metric: `${fw}: download kernel + initramfs (iPXE)`,
+      value: span(s.ipxe, s['initrd-download']),
+      unit: 'ms',
+    },
+    {
+      metric: `${fw}: kernel (boot, modules, DHCP lease)`,
+      value: span(s['initrd-download'], s.kernel),
+      unit: 'ms',
+    },
+    { metric: `${fw}: download + verify the image`, value: span(s.kernel, s.verified), unit: 'ms' },
+    {
+      metric: `${fw}: unpack agent, fetch join material`,
+      value: span(s.verified, s['agent-start']),
+      unit: 'ms',
+    },
+    {
+      metric: `${fw}: agent start → member alive on every node`,
+      value: span(s['agent-start'], aliveMs),
+      unit: 'ms',
+      goal: { max: JOIN_GOAL_MS },
+    },
+    {
+      metric: `${fw}: agent start → joined (guest log)`,
+      value: await guestJoinMs(vm),
+      unit: 'ms',
+      goal: { max: JOIN_GOAL_MS },
+      note: 'TCG: node runs ~10× slower than on hardware',
+    },
+  ]
+  return rows
+}
+
+export async function run(ctx: BenchContext): Promise<Row[]> {
+  if (process.getuid?.() !== 0) {
+    return [
+      { metric: 'netboot (needs root: namespaces, taps, dnsmasq)', value: null, unit: '', note: 'skipped' },
+    ]
+  }
+  const imageDir = await ensureNetbootImage((l) => ctx.progress(l))
+  const rows: Row[] = []
+  let total = 0
+  for (const f of ['vmlinuz', 'initrd.img', 'agent.tar.zst']) {
+    const bytes = (await stat(join(imageDir, f))).size
+    total += bytes
+    rows.push({ metric: `image: ${f}`, value: Math.round(bytes / 1e5) / 10, unit: 'MB' })
+  }
+  rows.push({ metric: 'image: total download per machine', value: Math.round(total / 1e5) / 10, unit: 'MB' })
+  const lab = await benchLab(ctx, 'netboot', { nodes: 2, netns: true, netboot: true, imageDir })
+  try {
+    for (const uefi of ctx.quick ? [false] : [false, true]) {
+      try {
+        rows.push(...(await bootOne(ctx, lab.lab, uefi)))
+      } catch (err) {
+        ctx.fail(`netboot ${uefi ? 'UEFI' : 'BIOS'}`, err)
+      }
+    }
+  } finally {
+    await lab.close()
+  }
+  return rows
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { labUnplug, nodeUrl } from '../../lab/launcher.js'
+import { startLab, view } from '../support/lab.js'
+import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
+
+// Real dnsmasq (proxyDHCP + TFTP) in every node's namespace, real iPXE, real qemu (TCG)
+// on the lab bridge, the real image from images/netboot/build.sh. Needs root.
+const root = process.getuid?.() === 0
+
+describe('netboot (BIOS) from any node', {
+  skip: !root && 'needs root for namespaces, taps and dnsmasq',
+}, () => {
+  it('a VM netboots, joins, and is alive on every node; only its serving node hands it join material', async () => {
+    const lab = await startLab({ nodes: 3, netns: true, netboot: true, timeoutMs: 600_000 })
+    // addTestVm waits until the VM is alive in every node's /api/v1/cluster.
+    const vm = await addTestVm(lab)
+    const m = (await view(lab.nodes[0]!)).members.find((x) => x.name === vm.name)
+    assert.equal(m?.arch, 'amd64')
+    const served = await servedBy(lab, vm.mac)
+    assert.equal(served.length, 1, `exactly one node served ${vm.mac}: ${served}`)
+    const text = await consoleText(vm)
+    assert.match(text, /homecloud: image verified/)
+    for (const n of lab.nodes.filter((x) => x.name !== served[0])) {
+      const r = await fetch(new URL(`/netboot/join/${vm.mac}`, nodeUrl(n)))
+      assert.equal(r.status, 404, `${n.name} did not serve ${vm.mac}`)
+    }
+    // The same routes over the lab network refuse malformed input.
+    const n0 = lab.nodes[0]!
+    assert.equal((await fetch(new URL('/netboot/join/52:54:00:zz:00:00', nodeUrl(n0)))).status, 400)
+    assert.equal(
+      (await fetch(new URL(`/netboot/image/${'a'.repeat(64)}/..%2F..%2Fcluster.json`, nodeUrl(n0)))).status,
+      400,
+    )
+
+    // Two machines plugged in at once; each is alive on every node when addTestVm returns
+    // (a one-shot check afterwards caught a member flapping on a host at load 100).
+    const [a, b] = await Promise.all([addTestVm(lab), addTestVm(lab)])
+    assert.notEqual(a.mac, b.mac)
+
+    // The node that served the first VM is unplugged: the next VM is served by another.
+    const gone = served[0]!
+    await labUnplug(lab.dir, gone)
+    const next = await addTestVm(lab)
+    const nextServed = await servedBy(
+      lab,
+      next.mac,
+      lab.nodes.filter((n) => n.name !== gone),
+    )
+    assert.equal(nextServed.length, 1)
+    assert.notEqual(nextServed[0], gone)
+  })
+})
