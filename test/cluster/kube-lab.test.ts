@@ -127,6 +127,22 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     )
+    // The coordinator applied the add-ons by itself: CoreDNS runs (on kwok nodes).
+    await waitFor(
+      async () => {
+        const r = await kubectl([
+          '-n',
+          'kube-system',
+          'get',
+          'deployment',
+          'coredns',
+          '-o',
+          'jsonpath={.status.readyReplicas}',
+        ])
+        return Number(r.stdout) >= 1 ? true : `coredns: ${r.stdout || r.stderr.trim()}`
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    )
   }
 
   async function nodeAuthorizer() {
