@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { HomecloudError } from '../agent/core/errors.js'
 import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
+import { drainCommand, undrainCommand } from './commands/drain.js'
 import { initCommand } from './commands/init.js'
 import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
@@ -20,6 +21,9 @@ program.addCommand(revokeCommand())
 program.addCommand(settingsCommand())
 program.addCommand(labCommand())
 program.addCommand(recoverCommand())
+// Drain and undrain (issue 6).
+program.addCommand(drainCommand())
+program.addCommand(undrainCommand())
 
 try {
   await program.parseAsync(process.argv)

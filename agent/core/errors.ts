@@ -36,6 +36,16 @@ export const ERROR_CODES = {
   ETCD_LEASE_LOST: 'an etcd lease expired or was revoked, so whatever it held is lost',
   ETCD_SNAPSHOT_INVALID: 'an etcd snapshot file is truncated, corrupt or not a snapshot',
   ETCD_SNAPSHOT_FAILED: 'saving or restoring an etcd snapshot failed',
+  // Drain, the cluster lock and dead-node handling (issue 6).
+  LOCK_HELD: 'another disruptive operation holds the cluster lock',
+  LOCK_REFUSED: 'the cluster lock may not be taken now: a node is NotReady or etcd has no failure to spare',
+  LOCK_LOST: 'the cluster lock was lost while an operation held it; the operation stopped',
+  KUBE_NODE_UNKNOWN: 'Kubernetes has no Node with that name',
+  KUBE_API_FAILED: 'the Kubernetes API refused or failed a request',
+  DRAIN_ALREADY_DONE: 'the node is already drained by homecloud',
+  DRAIN_UNMANAGED_PODS: 'the node runs pods that no controller would recreate elsewhere',
+  DRAIN_TIMEOUT:
+    'a drain did not finish in time: a PodDisruptionBudget or an admission webhook blocks an eviction',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
