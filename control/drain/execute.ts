@@ -36,6 +36,7 @@ export interface DrainDeps {
 }
 
 export interface DrainResult {
+  /** The plan shown before the cordon (the executor re-plans after it, for late pods). */
   plan: DrainPlan
   outcome: 'dry-run' | 'drained'
   evicted: number
@@ -60,8 +61,7 @@ export async function drainNode(req: DrainRequest, d: DrainDeps): Promise<DrainR
     const node = await d.kube.getNode(req.node)
     if (!node) throw unknownNode(req.node)
     refuseIfDrained(req.node, node)
-    const pdbs = await d.kube.listPdbs()
-    const plan = planDrain(req.node, await d.kube.podsOnNode(req.node), pdbs, req)
+    const plan = planDrain(req.node, await d.kube.podsOnNode(req.node), await d.kube.listPdbs(), req)
     for (const l of formatPlan(plan)) d.progress(l)
     if (plan.refusals.length > 0)
       throw new HomecloudError(
@@ -72,7 +72,11 @@ export async function drainNode(req: DrainRequest, d: DrainDeps): Promise<DrainR
     held.assertHeld()
     await d.kube.patchNode(req.node, cordonPatch(node, held.token, new Date(d.clock.nowMs()).toISOString()))
     d.progress(`cordoned ${req.node} (lock token ${held.token})`)
-    const evicted = await evictAll(req, d, held, plan)
+    // A pod bound between the plan and the cordon would be missed: plan once more, now
+    // that nothing new can land. A late pod without a controller is left and named.
+    const final = planDrain(req.node, await d.kube.podsOnNode(req.node), await d.kube.listPdbs(), req)
+    for (const r of final.refusals) d.progress(`warning: left in place: ${r}`)
+    const evicted = await evictAll(req, d, held, final)
     held.assertHeld()
     await d.kube.patchNode(req.node, statusPatch('drained', null))
     const durationMs = d.clock.monoMs() - started
