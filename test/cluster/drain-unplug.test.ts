@@ -23,7 +23,7 @@ interface NodeJson {
   metadata: { annotations?: Record<string, string> }
 }
 
-describe('unplug and plug back (out-of-service handling)', { timeout: 600_000 }, () => {
+describe('unplug and plug back (out-of-service handling)', { timeout: 900_000 }, () => {
   let c: KubeTestCluster
   let kube: KubeApi
   const mesh = new Map<string, MeshNodeState>()

@@ -18,7 +18,7 @@ interface NodeJson {
   spec: { unschedulable?: boolean }
 }
 
-describe('drain and undrain (real control plane, kwok workers)', { timeout: 600_000 }, () => {
+describe('drain and undrain (real control plane, kwok workers)', { timeout: 900_000 }, () => {
   let c: KubeTestCluster
   let cli: Cli
   const watchers: PodWatcher[] = []
