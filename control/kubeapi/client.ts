@@ -14,7 +14,7 @@ export async function kubeApiFromKubeconfig(file: string): Promise<KubeApi> {
     throw new HomecloudError(
       'KUBE_API_FAILED',
       `cannot read the kubeconfig ${file}: ${(err as Error).message}`,
-      'pass --kubeconfig FILE (an admin kubeconfig: `homecloud lab kubeconfig` prints one for a lab)',
+      'pass --kubeconfig FILE: an admin kubeconfig (a control-plane node keeps one as STATE/kube/admin.kubeconfig)',
     )
   }
   const core = kc.makeApiClient(k8s.CoreV1Api)
