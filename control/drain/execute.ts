@@ -1,6 +1,6 @@
 import type { Clock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
-import type { KubeApi } from '../kubeapi/types.js'
+import { type KubeApi, patchNodeFresh } from '../kubeapi/types.js'
 import type { HeldLock } from '../lock/cluster-lock.js'
 import type { LockOperation } from '../lock/record.js'
 import { cordonPatch, drainStateOf, statusPatch, undrainPatch } from './annotations.js'
@@ -69,8 +69,10 @@ export async function drainNode(req: DrainRequest, d: DrainDeps): Promise<DrainR
         `${req.node} was not drained (nothing changed): ${plan.refusals.join('; ')}`,
         'move or delete those pods yourself, or pass --force to evict them for good',
       )
-    held.assertHeld()
-    await d.kube.patchNode(req.node, cordonPatch(node, held.token, new Date(d.clock.nowMs()).toISOString()))
+    await patchNodeFresh(d.kube, req.node, (n) => {
+      held.assertHeld()
+      return cordonPatch(n, held.token, new Date(d.clock.nowMs()).toISOString())
+    })
     d.progress(`cordoned ${req.node} (lock token ${held.token})`)
     // A pod bound between the plan and the cordon would be missed: plan once more, now
     // that nothing new can land. A late pod without a controller is left and named.
@@ -167,12 +169,16 @@ export async function undrainNode(
   if (!(await d.kube.getNode(node))) throw unknownNode(node)
   const held = await d.lock('undrain', node)
   try {
-    const n = await d.kube.getNode(node)
-    if (!n) throw unknownNode(node)
-    const s = drainStateOf(n)
-    const { patch, uncordons } = undrainPatch(n)
-    held.assertHeld()
-    await d.kube.patchNode(node, patch)
+    let s: ReturnType<typeof drainStateOf> | undefined
+    let uncordons = false
+    const n = await patchNodeFresh(d.kube, node, (fresh) => {
+      held.assertHeld()
+      s = drainStateOf(fresh)
+      const u = undrainPatch(fresh)
+      uncordons = u.uncordons
+      return u.patch
+    })
+    if (!n || !s) throw unknownNode(node)
     if (uncordons) d.progress(`uncordoned ${node}: pods may be scheduled on it again`)
     else if (s.unschedulable)
       d.progress(

@@ -1,5 +1,12 @@
 import { HomecloudError } from '../../agent/core/errors.js'
-import type { EvictionAnswer, KubeApi, V1Node, V1Pod, V1PodDisruptionBudget } from './types.js'
+import {
+  type EvictionAnswer,
+  type KubeApi,
+  KubeApiError,
+  type V1Node,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+} from './types.js'
 
 // KubeApi over @kubernetes/client-node, loaded lazily: the library is large and the
 // agent must not pay for it at start. Every failure becomes KUBE_API_FAILED naming the
@@ -25,11 +32,11 @@ export async function kubeApiFromKubeconfig(file: string): Promise<KubeApi> {
   const fail = (what: string, err: unknown): never => {
     const status = statusOf(err)
     const detail = bodyOf(err).message ?? (err as Error).message
-    throw new HomecloudError(
-      'KUBE_API_FAILED',
+    throw new KubeApiError(
       `${what}: ${status ? `HTTP ${status}: ` : ''}${detail}`,
+      status,
       status ? undefined : `check that the API server at ${server} is reachable`,
-      { cause: err },
+      err,
     )
   }
   const orAbsent = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {

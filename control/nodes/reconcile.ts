@@ -1,7 +1,7 @@
 import type { Clock } from '../../agent/core/clock.js'
 import type { EventLog } from '../../agent/core/event-log.js'
 import type { Logger } from '../../agent/core/log.js'
-import type { KubeApi, V1Node } from '../kubeapi/types.js'
+import { type KubeApi, patchNodeFresh, type V1Node } from '../kubeapi/types.js'
 import {
   decideNodeActions,
   type MeshState,
@@ -100,24 +100,28 @@ async function apply(a: NodeAction, ctx: ReconcileNodesCtx): Promise<boolean> {
     await ctx.kube.nodeEvent(a.node, 'Warning', 'HomecloudNodeDeleted', `deleted by homecloud: ${a.reason}`)
     return ctx.kube.deleteNode(a.node)
   }
-  const n = await ctx.kube.getNode(a.node)
-  if (!n) return false
-  const taints = n.spec?.taints ?? []
-  const has = taints.some((t) => t.key === OUT_OF_SERVICE_TAINT)
-  if (a.kind === 'taint' && has) return false
-  if (a.kind === 'untaint' && !has) return false
-  const next =
-    a.kind === 'taint'
-      ? [...taints, { key: OUT_OF_SERVICE_TAINT, value: OUT_OF_SERVICE_VALUE, effect: 'NoExecute' }]
-      : taints.filter((t) => t.key !== OUT_OF_SERVICE_TAINT)
-  if (!ctx.isLeader()) return false
-  await ctx.kube.patchNode(a.node, {
-    metadata: {
-      resourceVersion: n.metadata?.resourceVersion,
-      annotations: { [TAINTED_BY]: a.kind === 'taint' ? 'homecloud' : null },
-    },
-    spec: { taints: next },
+  let changed = false
+  await patchNodeFresh(ctx.kube, a.node, (n) => {
+    const taints = n.spec?.taints ?? []
+    const has = taints.some((t) => t.key === OUT_OF_SERVICE_TAINT)
+    changed = a.kind === 'taint' ? !has : has
+    if (!changed || !ctx.isLeader()) {
+      changed = false
+      return undefined
+    }
+    const next =
+      a.kind === 'taint'
+        ? [...taints, { key: OUT_OF_SERVICE_TAINT, value: OUT_OF_SERVICE_VALUE, effect: 'NoExecute' }]
+        : taints.filter((t) => t.key !== OUT_OF_SERVICE_TAINT)
+    return {
+      metadata: {
+        resourceVersion: n.metadata?.resourceVersion,
+        annotations: { [TAINTED_BY]: a.kind === 'taint' ? 'homecloud' : null },
+      },
+      spec: { taints: next },
+    }
   })
+  if (!changed) return false
   await ctx.kube.nodeEvent(
     a.node,
     a.kind === 'taint' ? 'Warning' : 'Normal',

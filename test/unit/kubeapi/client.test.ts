@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { HomecloudError } from '../../../agent/core/errors.js'
 import { kubeApiFromKubeconfig } from '../../../control/kubeapi/client.js'
+import { KubeApiError, patchNodeFresh } from '../../../control/kubeapi/types.js'
 
 describe('kubeApiFromKubeconfig', () => {
   it('a missing or malformed kubeconfig is KUBE_API_FAILED naming the file', async () => {
@@ -55,5 +56,37 @@ describe('kubeApiFromKubeconfig', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('patchNodeFresh', () => {
+  it('re-reads and retries on a conflict, a bounded number of times', async () => {
+    let version = 0
+    let writes = 0
+    const kube = {
+      getNode: async (name: string) => ({ metadata: { name, resourceVersion: String(++version) } }),
+      patchNode: async (_: string, patch: object) => {
+        writes++
+        const rv = (patch as { metadata: { resourceVersion: string } }).metadata.resourceVersion
+        if (Number(rv) < 3) throw new KubeApiError('patch node w1: HTTP 409: conflict', 409)
+        return { metadata: { resourceVersion: rv } }
+      },
+    }
+    const r = await patchNodeFresh(kube, 'w1', (n) => ({
+      metadata: { resourceVersion: n.metadata?.resourceVersion },
+    }))
+    assert.equal(r?.metadata?.resourceVersion, '3')
+    assert.equal(writes, 3)
+    const always = { ...kube, patchNode: async () => Promise.reject(new KubeApiError('conflict', 409)) }
+    await assert.rejects(
+      patchNodeFresh(always, 'w1', () => ({})),
+      KubeApiError,
+    )
+    const other = { ...kube, patchNode: async () => Promise.reject(new KubeApiError('forbidden', 403)) }
+    await assert.rejects(
+      patchNodeFresh(other, 'w1', () => ({})),
+      /forbidden/,
+    )
+    assert.equal(await patchNodeFresh(kube, 'w1', () => undefined).then((n) => n?.metadata?.name), 'w1')
   })
 })
