@@ -3,6 +3,8 @@
 // unplugged all of its pods Running elsewhere are, with homecloud's out-of-service
 // handling and with Kubernetes' default behaviour (taint-based eviction after the
 // default 300 s NoExecute toleration), on the same real control plane with kwok nodes.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { silentLogger } from '../../agent/core/log.js'
 import { drainNode } from '../../control/drain/execute.js'
@@ -29,6 +31,10 @@ type PodItem = {
 
 export async function run(ctx: BenchContext): Promise<Row[]> {
   const rows: Row[] = []
+  const push = (r: Row) => {
+    rows.push(r)
+    ctx.progress(`${r.metric}: ${r.value ?? '—'} ${r.unit}${r.note ? ` (${r.note})` : ''}`)
+  }
   ctx.progress('starting etcd + kube-apiserver + controller manager + scheduler + 4 kwok workers')
   const c = await KubeTestCluster.create({
     block: 208,
@@ -93,13 +99,13 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       const drained = performance.now() - t0
       await waitFor('all Running elsewhere', 300_000, () => runningElsewhere(`app=${app}`, n, 'w1'), 250)
       const elsewhere = performance.now() - t0
-      rows.push({
+      push({
         metric: `drain ${n} pods: cordon → all evicted and gone`,
         value: Math.round(drained),
         unit: 'ms',
         note: `${r.evicted} evicted`,
       })
-      rows.push({
+      push({
         metric: `drain ${n} pods: cordon → all Running elsewhere`,
         value: Math.round(elsewhere),
         unit: 'ms',
@@ -143,7 +149,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       // The mesh notices a dead node in ~3 s (mesh benchmarks); the test plays the mesh.
       setTimeout(() => mesh.set(a, { state: 'dead', deadSinceMs: realClock.nowMs() }), 3000)
       await waitFor(`${a}'s pods Running elsewhere`, 600_000, () => runningElsewhere('app=u', 8, a), 250)
-      rows.push({
+      push({
         metric: 'unplug → all its pods Running elsewhere (homecloud out-of-service)',
         value: Math.round(performance.now() - t0),
         unit: 'ms',
@@ -154,9 +160,22 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       clearInterval(ticker)
     }
 
+    // Plug it back in so the default run has only one Node down (with more than two
+    // NotReady the controller manager stops evicting at all in a cluster this small).
+    c.startKwok(a, WORKERS.indexOf(a) + 1)
+    await waitFor(`${a} Ready again`, 180_000, async () => {
+      const r = await c.kubectl([
+        'get',
+        'node',
+        a,
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ])
+      return r.stdout === 'True'
+    })
     const b = await victimOf([a])
     if (ctx.quick) {
-      rows.push({
+      push({
         metric: 'unplug → all its pods Running elsewhere (Kubernetes default)',
         value: null,
         unit: 'ms',
@@ -166,15 +185,29 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       ctx.progress(
         `unplug ${b} with homecloud's handling off (Kubernetes default; takes > ${DEFAULT_TOLERATION_S} s)`,
       )
+      const boundMs = (NODE_MONITOR_GRACE_S + DEFAULT_TOLERATION_S + 120) * 1000
       const t0 = performance.now()
       c.kill(`kwok-${b}`)
-      await waitFor(`${b}'s pods Running elsewhere`, 900_000, () => runningElsewhere('app=u', 8, b), 1000)
-      rows.push({
-        metric: 'unplug → all its pods Running elsewhere (Kubernetes default)',
-        value: Math.round(performance.now() - t0),
-        unit: 'ms',
-        note: `node-monitor-grace ${NODE_MONITOR_GRACE_S} s + default ${DEFAULT_TOLERATION_S} s toleration`,
-      })
+      try {
+        await waitFor(`${b}'s pods Running elsewhere`, boundMs, () => runningElsewhere('app=u', 8, b), 1000)
+        push({
+          metric: 'unplug → all its pods Running elsewhere (Kubernetes default)',
+          value: Math.round(performance.now() - t0),
+          unit: 'ms',
+          note: `node-monitor-grace ${NODE_MONITOR_GRACE_S} s + default ${DEFAULT_TOLERATION_S} s toleration`,
+        })
+      } catch {
+        // With more than 2 Nodes NotReady and at least 55 % of a zone, the node lifecycle
+        // controller stops taint-based eviction in clusters of up to 50 nodes.
+        const cm = await readFile(join(c.paths.logDir, 'kube-controller-manager.log'), 'utf8').catch(() => '')
+        const disrupted = /PartialDisruption|master disruption/.test(cm)
+        push({
+          metric: 'unplug → all its pods Running elsewhere (Kubernetes default)',
+          value: null,
+          unit: 'ms',
+          note: `not within ${boundMs / 1000} s${disrupted ? '; the controller manager went into disruption mode and stopped evicting' : ''}`,
+        })
+      }
     }
   } finally {
     unregister()
