@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { HomecloudError } from '../agent/core/errors.js'
 import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
+import { drainCommand, undrainCommand } from './commands/drain.js'
 import { initCommand } from './commands/init.js'
 import { kubeconfigCommand } from './commands/kubeconfig.js'
 import { labCommand } from './commands/lab.js'
@@ -22,6 +23,9 @@ program.addCommand(settingsCommand())
 program.addCommand(labCommand())
 program.addCommand(recoverCommand())
 program.addCommand(kubeconfigCommand())
+// Drain and undrain (issue 6).
+program.addCommand(drainCommand())
+program.addCommand(undrainCommand())
 
 try {
   await program.parseAsync(process.argv)

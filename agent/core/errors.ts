@@ -48,6 +48,16 @@ export const ERROR_CODES = {
     'a control-plane message or seat claim was refused: not from the coordinator, not for this node, or contradicted by etcd',
   NETBOOT_IMAGE_INVALID: 'the netboot image directory is missing, malformed, or does not match its manifest',
   NETBOOT_DNSMASQ: 'dnsmasq or the iPXE files for netboot are missing, or dnsmasq cannot serve the interface',
+  // Drain, the cluster lock and dead-node handling (issue 6).
+  LOCK_HELD: 'another disruptive operation holds the cluster lock',
+  LOCK_REFUSED: 'the cluster lock may not be taken now: a node is NotReady or etcd has no failure to spare',
+  LOCK_LOST: 'the cluster lock was lost while an operation held it; the operation stopped',
+  KUBE_NODE_UNKNOWN: 'Kubernetes has no Node with that name',
+  KUBE_API_FAILED: 'the Kubernetes API refused or failed a request',
+  DRAIN_ALREADY_DONE: 'the node is already drained by homecloud',
+  DRAIN_UNMANAGED_PODS: 'the node runs pods that no controller would recreate elsewhere',
+  DRAIN_TIMEOUT:
+    'a drain did not finish in time: a PodDisruptionBudget or an admission webhook blocks an eviction',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -42,7 +42,11 @@ export class KubeTestCluster {
   }
 
   /** etcd + API server + controller manager + scheduler, ready (`/readyz` ok). */
-  static async create(init: { block: number }): Promise<KubeTestCluster> {
+  static async create(init: {
+    block: number
+    /** Appended to kube-controller-manager's command line (e.g. a shorter node-monitor-grace-period). */
+    controllerManagerArgs?: string[]
+  }): Promise<KubeTestCluster> {
     const programs = await findKubePrograms([
       'kube-apiserver',
       'kube-controller-manager',
@@ -53,7 +57,7 @@ export class KubeTestCluster {
     try {
       const m = await etcd.found(1)
       const c = new KubeTestCluster(etcd, m.stateDir, programs)
-      await c.start()
+      await c.start(init.controllerManagerArgs ?? [])
       return c
     } catch (err) {
       await etcd.cleanup()
@@ -65,7 +69,7 @@ export class KubeTestCluster {
     return this.paths.adminKubeconfig
   }
 
-  private async start(): Promise<void> {
+  private async start(controllerManagerExtra: string[]): Promise<void> {
     const id = {
       ca: this.etcd.ca,
       nodeId: 'n1',
@@ -93,7 +97,10 @@ export class KubeTestCluster {
     this.apiserverStartToReadyMs = performance.now() - spawnedAt
     const rbac = await this.kubectl(['apply', '-f', join(packageRoot(), 'manifests', 'kwok', 'rbac.yaml')])
     if (rbac.exitCode !== 0) throw new Error(`kwok RBAC: ${rbac.stderr}`)
-    this.spawn('kube-controller-manager', controllerManagerArgs({ address: this.address, paths: this.paths }))
+    this.spawn('kube-controller-manager', [
+      ...controllerManagerArgs({ address: this.address, paths: this.paths }),
+      ...controllerManagerExtra,
+    ])
     this.spawn('kube-scheduler', schedulerArgs({ address: this.address, paths: this.paths }))
   }
 
@@ -213,17 +220,23 @@ export class KubeTestCluster {
     })
     if (created.exitCode !== 0) throw new Error(`node ${node.name} could not register: ${created.stderr}`)
     await appendFile(join(this.paths.logDir, 'nodes.log'), `${node.name}\n`)
+    this.startKwok(node.name, index)
+  }
+
+  /** (Re)starts the kwok of a node added with addNode: plugging it back in. */
+  startKwok(name: string, index: number): void {
+    const paths = kubePaths(join(this.etcd.dir, 'kwok', name))
     this.spawn(
       'kwok',
       kwokArgs({
-        nodeName: node.name,
+        nodeName: name,
         address: this.address,
         port: 10300 + index,
         podCidr: `10.244.${index}.0/24`,
         stagesFile: join(packageRoot(), 'manifests', 'kwok', 'stages.yaml'),
         paths,
       }),
-      `kwok-${node.name}`,
+      `kwok-${name}`,
     )
   }
 

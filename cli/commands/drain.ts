@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises'
+import { homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { type Clock, systemClock } from '../../agent/core/clock.js'
+import { HomecloudError } from '../../agent/core/errors.js'
+import { createLogger } from '../../agent/core/log.js'
+import { EtcdClient } from '../../agent/etcd/client.js'
+import { readAdminConfig } from '../../agent/trust/admin-config.js'
+import { drainNode, type TimeoutPolicy, undrainNode } from '../../control/drain/execute.js'
+import { kubeApiFromKubeconfig } from '../../control/kubeapi/client.js'
+import type { KubeApi } from '../../control/kubeapi/types.js'
+import type { LockOperation } from '../../control/lock/record.js'
+import { takeClusterLock } from '../../control/lock/take.js'
+import { parseDuration } from '../duration.js'
+import { defaultAdminConfig } from './admin.js'
+
+// `homecloud drain NODE` / `homecloud undrain NODE`: the CLI does the work itself with
+// the admin kubeconfig and takes the cluster lock in etcd with the admin certificate, so
+// a drain needs no agent in between and the lock's holder is this process: if it dies,
+// the lock frees itself when its lease expires and a new run resumes the drain.
+
+interface CommonOpts {
+  kubeconfig?: string
+  admin?: string
+  etcd?: string
+  force?: boolean
+}
+
+const timeoutPolicies: readonly TimeoutPolicy[] = ['wait', 'give-up']
+
+function withCommon(c: Command): Command {
+  return c
+    .option('--kubeconfig <file>', 'admin kubeconfig (default $KUBECONFIG, then ~/.kube/config)')
+    .option('--admin <file>', 'admin client config (its certificate takes the cluster lock in etcd)')
+    .option('--etcd <urls>', 'etcd client URLs, comma-separated (default: the admin config nodes, port 2379)')
+    .option(
+      '--force',
+      'go ahead although a node is NotReady or etcd has no failure to spare; evict unmanaged pods',
+    )
+}
+
+export function drainCommand(): Command {
+  return withCommon(
+    new Command('drain')
+      .description('cordon a node and move its pods elsewhere, honouring PodDisruptionBudgets')
+      .argument('<node>', 'Kubernetes node name')
+      .option('--dry-run', 'print the plan and change nothing')
+      .option('--timeout <duration>', 'how long evictions may stay blocked', '5m')
+      .option(
+        '--on-timeout <policy>',
+        'wait (keep trying) or give-up (leave it cordoned, exit non-zero)',
+        'give-up',
+      ),
+  ).action(
+    async (node: string, opts: CommonOpts & { dryRun?: boolean; timeout: string; onTimeout: string }) => {
+      if (!timeoutPolicies.includes(opts.onTimeout as TimeoutPolicy))
+        throw new HomecloudError('CONFIG_INVALID', `--on-timeout ${opts.onTimeout}: expected wait or give-up`)
+      const timeoutMs = parseDuration(opts.timeout, '--timeout')
+      const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
+      const lock = opts.dryRun ? noLock : await lockTaker(opts, kube)
+      try {
+        await drainNode(
+          {
+            node,
+            dryRun: opts.dryRun === true,
+            force: opts.force === true,
+            timeoutMs,
+            onTimeout: opts.onTimeout as TimeoutPolicy,
+          },
+          { kube, lock: lock.take, clock: cliClock(), progress: say },
+        )
+      } finally {
+        lock.close()
+      }
+    },
+  )
+}
+
+export function undrainCommand(): Command {
+  return withCommon(
+    new Command('undrain')
+      .description('uncordon a node homecloud drained (a node cordoned by someone else stays cordoned)')
+      .argument('<node>', 'Kubernetes node name'),
+  ).action(async (node: string, opts: CommonOpts) => {
+    const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
+    const lock = await lockTaker(opts, kube)
+    try {
+      await undrainNode(node, { kube, lock: lock.take, progress: say })
+    } finally {
+      lock.close()
+    }
+  })
+}
+
+/**
+ * The system clock with timers that keep the process alive: the agent's clock unrefs
+ * them, and a CLI waiting out a back-off would otherwise exit mid-drain.
+ */
+function cliClock(): Clock {
+  return {
+    ...systemClock(),
+    setTimeout(fn, ms) {
+      const t = setTimeout(fn, ms)
+      return { cancel: () => clearTimeout(t) }
+    },
+    setInterval(fn, ms) {
+      const t = setInterval(fn, ms)
+      return { cancel: () => clearInterval(t) }
+    },
+  }
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+function kubeconfigPath(opts: CommonOpts): string {
+  return opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config')
+}
+
+const noLock = {
+  take: async (): Promise<never> => {
+    throw new Error('a dry run takes no lock')
+  },
+  close() {},
+}
+
+async function lockTaker(opts: CommonOpts, kube: KubeApi) {
+  const adminPath = opts.admin ?? defaultAdminConfig()
+  const admin = await readAdminConfig(adminPath)
+  const read = async (p: string) => {
+    try {
+      return await readFile(p, 'utf8')
+    } catch (err) {
+      throw new HomecloudError('ADMIN_UNAUTHORIZED', `cannot read ${p}: ${(err as Error).message}`)
+    }
+  }
+  const tls = {
+    caPem: await read(admin.caCert),
+    certPem: await read(admin.cert),
+    keyPem: await read(admin.key),
+  }
+  const endpoints = opts.etcd
+    ? opts.etcd
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+    : admin.urls.map((u) => `https://${new URL(u).hostname}:2379`)
+  const clock = cliClock()
+  const etcd = new EtcdClient({ endpoints, tls }, { clock })
+  const log = createLogger({ node: 'cli', level: process.env.HOMECLOUD_LOG_LEVEL ?? 'warn' })
+  const holder = `cli:${hostname()}:${process.pid}`
+  return {
+    take: (operation: LockOperation, node: string) =>
+      takeClusterLock(
+        { holder, operation, node },
+        { etcd, kube, clock, log },
+        { force: opts.force === true, warn: say },
+      ),
+    close: () => etcd.close(),
+  }
+}

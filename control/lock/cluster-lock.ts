@@ -1,0 +1,140 @@
+import type { Clock } from '../../agent/core/clock.js'
+import { HomecloudError } from '../../agent/core/errors.js'
+import type { Logger } from '../../agent/core/log.js'
+import type { Compare, TxnOp, TxnResult } from '../../agent/etcd/client.js'
+import { idHex } from '../../agent/etcd/ids.js'
+import { type LeaseApi, LeaseKeeper } from '../../agent/etcd/lease-keeper.js'
+import type { KeyValue } from '../../agent/etcd/wire.js'
+import { describeHolder, LOCK_KEY, type LockOperation, type LockRecord, parseLockRecord } from './record.js'
+
+// The cluster lock: one key bound to the holder's lease, created only if absent. The
+// lease is kept alive while held (LeaseKeeper), so a holder that dies frees the lock
+// within the TTL without anyone cleaning up. The fencing token is the key's create
+// revision: etcd revisions only grow, so a later holder always has a larger token, and
+// writes fenced on it (compare create_revision) fail for a holder that lost the lock.
+
+export interface LockEtcd extends LeaseApi {
+  txn(t: {
+    compare: readonly Compare[]
+    success: readonly TxnOp[]
+    failure?: readonly TxnOp[]
+  }): Promise<TxnResult>
+  get(key: string): Promise<KeyValue | undefined>
+}
+
+export interface LockComponents {
+  etcd: LockEtcd
+  clock: Clock
+  log: Logger
+}
+
+export interface AcquireRequest {
+  holder: string
+  operation: LockOperation
+  node: string
+}
+
+export const lockTtlSecondsDefault = 15
+
+export interface HeldLock {
+  readonly record: LockRecord
+  /** Fencing token: the lock key's create revision. */
+  readonly token: number
+  /** True while the lease is certainly alive: check before every effect. */
+  isValid(): boolean
+  /** Throws LOCK_LOST unless isValid(). */
+  assertHeld(): void
+  onLost(fn: () => void): void
+  /** Deletes the key (only if still ours) and revokes the lease. Never throws. */
+  release(): Promise<void>
+}
+
+/** Who holds the lock now, if anyone. */
+export async function readLock(
+  etcd: Pick<LockEtcd, 'get'>,
+): Promise<{ record: LockRecord | undefined; token: number; raw: string } | undefined> {
+  const kv = await etcd.get(LOCK_KEY)
+  if (!kv) return undefined
+  return { record: parseLockRecord(kv.value), token: kv.createRevision, raw: kv.value }
+}
+
+export async function acquireLock(
+  req: AcquireRequest,
+  c: LockComponents,
+  opts: { ttlSeconds?: number } = {},
+): Promise<HeldLock> {
+  const keeper = new LeaseKeeper(
+    { ttlSeconds: opts.ttlSeconds ?? lockTtlSecondsDefault },
+    { api: c.etcd, clock: c.clock, logger: c.log },
+  )
+  const lease = await keeper.start()
+  const record: LockRecord = {
+    v: 1,
+    holder: req.holder,
+    operation: req.operation,
+    node: req.node,
+    sinceMs: c.clock.nowMs(),
+    lease: idHex(lease),
+  }
+  let r: TxnResult
+  try {
+    r = await c.etcd.txn({
+      compare: [{ key: LOCK_KEY, target: 'create_revision', op: 'equal', value: 0 }],
+      success: [{ put: { key: LOCK_KEY, value: JSON.stringify(record), lease } }],
+      failure: [{ get: { key: LOCK_KEY } }],
+    })
+  } catch (err) {
+    await keeper.stop({ revoke: true })
+    throw err
+  }
+  if (!r.succeeded) {
+    await keeper.stop({ revoke: true })
+    const kv = r.results[0]?.kind === 'get' ? r.results[0].kvs[0] : undefined
+    const other = kv ? parseLockRecord(kv.value) : undefined
+    throw new HomecloudError(
+      'LOCK_HELD',
+      `the cluster lock is held by ${describeHolder(other, c.clock.nowMs())}`,
+      'wait until it finishes and try again; a holder that died frees the lock by itself within ' +
+        `${opts.ttlSeconds ?? lockTtlSecondsDefault} s`,
+    )
+  }
+  // The key was created by this transaction: its create revision is the txn's revision.
+  const token = r.revision
+  c.log.info({ lock: LOCK_KEY, token, operation: req.operation, node: req.node }, 'cluster lock taken')
+  let released = false
+  const lostListeners: (() => void)[] = []
+  keeper.onLost(() => {
+    if (!released) for (const l of lostListeners) l()
+  })
+  return {
+    record,
+    token,
+    isValid: () => !released && keeper.isValid(),
+    assertHeld() {
+      if (released || !keeper.isValid())
+        throw new HomecloudError(
+          'LOCK_LOST',
+          `the cluster lock (token ${token}) was lost during ${req.operation} of ${req.node}`,
+          'check that etcd is reachable, then run the command again: it resumes where it stopped',
+        )
+    },
+    onLost(fn) {
+      lostListeners.push(fn)
+    },
+    async release() {
+      if (released) return
+      released = true
+      try {
+        // Only our own key: a lock that expired and was taken by someone else stays theirs.
+        await c.etcd.txn({
+          compare: [{ key: LOCK_KEY, target: 'create_revision', op: 'equal', value: token }],
+          success: [{ delete: { key: LOCK_KEY } }],
+        })
+      } catch (err) {
+        c.log.warn({ err: (err as Error).message }, 'lock delete failed; the lease revoke or expiry frees it')
+      }
+      await keeper.stop({ revoke: true })
+      c.log.info({ lock: LOCK_KEY, token }, 'cluster lock released')
+    },
+  }
+}

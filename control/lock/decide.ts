@@ -1,0 +1,29 @@
+// Whether a disruptive operation may start now (pure). One disruption at a time is the
+// lock itself; this adds the cluster's health: never disrupt a second node while one is
+// already down, and never while etcd could not survive one more failure.
+
+export interface LockPreconditions {
+  /** The node the operation will disrupt (its own readiness does not count against it). */
+  node: string
+  /** Every Kubernetes Node and whether its Ready condition is True. */
+  nodes: readonly { name: string; ready: boolean }[]
+  /** etcd voters healthy now, and how many placement wants (its target; else the voter count). */
+  voters: { healthy: number; total: number; target: number }
+  force: boolean
+}
+
+export type LockDecision = { ok: true; overridden: string[] } | { ok: false; reasons: string[] }
+
+export function mayTakeLock(p: LockPreconditions): LockDecision {
+  const reasons: string[] = []
+  const notReady = p.nodes.filter((n) => n.name !== p.node && !n.ready).map((n) => n.name)
+  if (notReady.length > 0)
+    reasons.push(`node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)
+  const want = Math.max(p.voters.target, p.voters.total)
+  // A cluster smaller than 3 voters never has a failure to spare: it is only refused
+  // when a voter it has is already down.
+  if (p.voters.healthy < want)
+    reasons.push(`etcd has no failure to spare: ${p.voters.healthy} of ${want} voters healthy`)
+  if (reasons.length === 0) return { ok: true, overridden: [] }
+  return p.force ? { ok: true, overridden: reasons } : { ok: false, reasons }
+}

@@ -1,0 +1,61 @@
+import { HomecloudError } from '../../agent/core/errors.js'
+import type { EndpointHealth } from '../../agent/etcd/client.js'
+import type { MemberList } from '../../agent/etcd/members.js'
+import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-record.js'
+import type { KubeApi } from '../kubeapi/types.js'
+import {
+  type AcquireRequest,
+  acquireLock,
+  type HeldLock,
+  type LockComponents,
+  type LockEtcd,
+} from './cluster-lock.js'
+import { type LockPreconditions, mayTakeLock } from './decide.js'
+
+// Observe what `mayTakeLock` decides on (Node readiness from Kubernetes, voter health
+// and the placement target from etcd), decide, then take the lock.
+
+export interface PreconditionEtcd extends LockEtcd {
+  memberList(): Promise<MemberList>
+  health(endpoint: string, timeoutMs?: number): Promise<EndpointHealth>
+}
+
+export async function observePreconditions(
+  node: string,
+  etcd: PreconditionEtcd,
+  kube: Pick<KubeApi, 'listNodes'>,
+): Promise<Omit<LockPreconditions, 'force'>> {
+  const nodes = (await kube.listNodes()).map((n) => ({
+    name: n.metadata?.name ?? '',
+    ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+  }))
+  const voters = (await etcd.memberList()).members.filter((m) => !m.isLearner)
+  const health = await Promise.all(
+    voters.map(async (m) => {
+      const url = m.clientUrls[0]
+      return url ? (await etcd.health(url, 2000)).healthy : false
+    }),
+  )
+  const placement = await etcd.get(PLACEMENT_KEY)
+  const parsed = placement ? parsePlacementRecord(placement.value) : undefined
+  const target = parsed?.ok ? parsed.record.target.length : voters.length
+  return { node, nodes, voters: { healthy: health.filter(Boolean).length, total: voters.length, target } }
+}
+
+/** Checks the preconditions (unless forced), then takes the lock. */
+export async function takeClusterLock(
+  req: AcquireRequest,
+  c: LockComponents & { etcd: PreconditionEtcd; kube: Pick<KubeApi, 'listNodes'> },
+  opts: { force: boolean; ttlSeconds?: number; warn?: (line: string) => void },
+): Promise<HeldLock> {
+  const seen = await observePreconditions(req.node, c.etcd, c.kube)
+  const d = mayTakeLock({ ...seen, force: opts.force })
+  if (!d.ok)
+    throw new HomecloudError(
+      'LOCK_REFUSED',
+      `not now: ${d.reasons.join('; ')} (nothing changed)`,
+      'wait until the cluster is healthy again, or pass --force if you know why',
+    )
+  for (const r of d.overridden) opts.warn?.(`warning: going ahead despite: ${r} (--force)`)
+  return acquireLock(req, c, { ttlSeconds: opts.ttlSeconds })
+}

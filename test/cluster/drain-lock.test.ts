@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { execa, type ResultPromise } from 'execa'
+import { HomecloudError } from '../../agent/core/errors.js'
+import { silentLogger } from '../../agent/core/log.js'
+import { packageRoot } from '../../agent/core/package-root.js'
+import type { EtcdClient } from '../../agent/etcd/client.js'
+import { acquireLock, readLock } from '../../control/lock/cluster-lock.js'
+import { LOCK_KEY } from '../../control/lock/record.js'
+import { takeClusterLock } from '../../control/lock/take.js'
+import { LAB_ENV } from '../../lab/processes.js'
+import { EtcdLab, realClock, sleep, waitFor } from '../support/etcd-lab.js'
+
+// The cluster lock against real etcd: one holder at a time, a dead holder's lock frees
+// itself when its lease expires (holder = a separate process, SIGKILLed), fencing tokens
+// only grow, and the preconditions refuse with reasons.
+
+const log = silentLogger()
+const clock = realClock
+const take = (etcd: EtcdClient, holder: string, ttlSeconds = 5) =>
+  acquireLock({ holder, operation: 'drain', node: 'w1' }, { etcd, clock, log }, { ttlSeconds })
+
+async function rejects(p: Promise<unknown>, code: string, message?: RegExp) {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof HomecloudError, String(err))
+    assert.equal(err.code, code)
+    if (message) assert.match(err.message, message)
+    return true
+  })
+}
+
+describe('cluster lock (real etcd)', { timeout: 240_000 }, () => {
+  let lab: EtcdLab
+  let etcd: EtcdClient
+  const children: ResultPromise[] = []
+  before(async () => {
+    lab = await EtcdLab.create({ block: 205 })
+    etcd = await lab.form(3)
+  })
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL')
+    await lab?.cleanup()
+  })
+
+  it('is exclusive, names its holder, and tokens grow', async () => {
+    const a = await take(etcd, 'alice')
+    await rejects(take(etcd, 'bob'), 'LOCK_HELD', /held by alice \(drain of w1/)
+    const seen = await readLock(etcd)
+    assert.equal(seen?.record?.holder, 'alice')
+    assert.equal(seen?.token, a.token)
+    assert.ok(a.isValid())
+    await a.release()
+    assert.equal(await etcd.get(LOCK_KEY), undefined)
+    const b = await take(etcd, 'bob')
+    assert.ok(b.token > a.token, `${b.token} > ${a.token}`)
+    await b.release()
+  })
+
+  it('stays held while renewed, well past its TTL', async () => {
+    const a = await take(etcd, 'long', 2)
+    await sleep(5000)
+    assert.ok(a.isValid())
+    await rejects(take(etcd, 'other'), 'LOCK_HELD')
+    await a.release()
+  })
+
+  it('frees itself when the holder process is killed; the next holder gets a larger token', async () => {
+    const m = lab.members.get(1)!
+    const child = execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(packageRoot(), 'test', 'support', 'lock-holder.ts'),
+        m.clientUrl,
+        lab.clientFiles.caFile,
+        lab.clientFiles.certFile,
+        lab.clientFiles.keyFile,
+        '3',
+        'w9',
+      ],
+      { env: { [LAB_ENV]: lab.dir }, reject: false, cwd: packageRoot() },
+    )
+    children.push(child)
+    let line = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      line += d.toString()
+    })
+    await waitFor('the holder process to take the lock', 60_000, () => line.includes('\n'))
+    const { token } = JSON.parse(line) as { token: number }
+    await rejects(take(etcd, 'next'), 'LOCK_HELD', /test-holder:\d+ \(test of w9/)
+    child.kill('SIGKILL')
+    await child
+    let next: Awaited<ReturnType<typeof take>> | undefined
+    await waitFor(
+      'the lease to expire and the lock to be free',
+      30_000,
+      async () => {
+        next = await take(etcd, 'next')
+        return true
+      },
+      250,
+    )
+    assert.ok(next!.token > token)
+    await next!.release()
+  })
+
+  it('a holder whose lease is gone knows it, and its release leaves the next holder alone', async () => {
+    const a = await take(etcd, 'alice', 2)
+    const lease = BigInt(`0x${a.record.lease}`)
+    await etcd.leaseRevoke(lease)
+    await waitFor('alice to notice', 10_000, () => !a.isValid())
+    assert.throws(
+      () => a.assertHeld(),
+      (e: unknown) => e instanceof HomecloudError && e.code === 'LOCK_LOST',
+    )
+    const b = await take(etcd, 'bob')
+    await a.release()
+    assert.equal((await readLock(etcd))?.record?.holder, 'bob')
+    await b.release()
+  })
+
+  it('is refused while a node is NotReady or etcd has no failure to spare, unless forced', async () => {
+    const kube = (ready: boolean) => ({
+      listNodes: async () => [
+        { metadata: { name: 'w1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+        {
+          metadata: { name: 'w2' },
+          status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }] },
+        },
+      ],
+    })
+    const req = { holder: 'cli', operation: 'drain' as const, node: 'w1' }
+    await rejects(
+      takeClusterLock(req, { etcd, kube: kube(false), clock, log }, { force: false }),
+      'LOCK_REFUSED',
+      /node w2 NotReady/,
+    )
+    const ok = await takeClusterLock(req, { etcd, kube: kube(true), clock, log }, { force: false })
+    await ok.release()
+    // One voter of three down: no failure to spare.
+    await lab.members.get(3)!.proc!.kill()
+    await rejects(
+      takeClusterLock(req, { etcd, kube: kube(true), clock, log }, { force: false }),
+      'LOCK_REFUSED',
+      /etcd has no failure to spare: 2 of 3 voters healthy/,
+    )
+    assert.equal(await etcd.get(LOCK_KEY), undefined, 'a refusal changes nothing')
+    const warned: string[] = []
+    const forced = await takeClusterLock(
+      req,
+      { etcd, kube: kube(false), clock, log },
+      { force: true, warn: (l) => warned.push(l) },
+    )
+    assert.equal(warned.length, 2)
+    await forced.release()
+  })
+})
