@@ -1,5 +1,5 @@
 import type { MembershipTable } from './membership.js'
-import { type SignedRecord, verifyRecord } from './record.js'
+import { type RecordVerifier, type SignedRecord, verifyRecord } from './record.js'
 import { MeshMessage } from './wire.js'
 
 export type DropReason =
@@ -47,7 +47,7 @@ export type RecordCheck = { ok: true } | { ok: false; reason: DropReason | 'self
  */
 export function checkRecord(
   rec: SignedRecord,
-  ctx: { clusterId: string; table: MembershipTable; directFrom?: string },
+  ctx: { clusterId: string; table: MembershipTable; directFrom?: string; verifier?: RecordVerifier },
 ): RecordCheck {
   if (rec.body.cluster !== ctx.clusterId) return { ok: false, reason: 'other-cluster' }
   if (ctx.directFrom !== undefined && rec.body.publicKey !== ctx.directFrom) {
@@ -56,7 +56,8 @@ export function checkRecord(
   const cls = ctx.table.classify(rec.body)
   if (cls === 'self' || cls === 'stale') return { ok: false, reason: cls }
   // A forged record must not earn its sender a "you are dead" notice either.
-  if (!verifyRecord(rec)) return { ok: false, reason: 'bad-signature' }
+  if (!(ctx.verifier ? ctx.verifier.verify(rec) : verifyRecord(rec)))
+    return { ok: false, reason: 'bad-signature' }
   if (cls === 'dead-incarnation') {
     return { ok: false, reason: cls, deadIncarnation: ctx.table.get(rec.body.id)?.deadIncarnation ?? 0 }
   }

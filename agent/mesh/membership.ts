@@ -11,6 +11,47 @@ export interface MembershipTimings {
 
 export const DEFAULT_TIMINGS: MembershipTimings = { suspectAfterMs: 1200, deadAfterMs: 1200 }
 
+/**
+ * How much heartbeat traffic one node may receive. Liveness is judged from heartbeat
+ * age, so every node hears every member's heartbeat: at a fixed period each node
+ * receives (and signature-checks) N-1 heartbeats per period, N² across the cluster —
+ * 50 agents at 500 ms peg two cores. Past `heartbeatsPerSecMax` the period grows with
+ * the cluster instead, and suspicion and death wait the same number of periods, so a
+ * node's load stays flat and failure detection slows in proportion to size. Small
+ * clusters (up to heartbeatsPerSecMax × heartbeatMs / 1000 peers) keep the base timings.
+ */
+export interface HeartbeatBudget {
+  /** The period of a small cluster; `timings` are calibrated to it. */
+  heartbeatMs: number
+  heartbeatsPerSecMax: number
+}
+
+/** The heartbeat period of a node that holds `peers` live members. */
+export function heartbeatPeriodMs(budget: HeartbeatBudget, peers: number): number {
+  return Math.max(budget.heartbeatMs, Math.ceil((peers * 1000) / budget.heartbeatsPerSecMax))
+}
+
+/**
+ * Others may already know members this node has not heard of yet, and so send more
+ * slowly than its own view implies: judge as if the view were a quarter larger.
+ */
+export function judgedPeers(peers: number): number {
+  return Math.ceil(peers * 1.25)
+}
+
+/** `base` stretched by how much longer than the base heartbeat the period for `peers` is. */
+export function scaledTimings(
+  base: MembershipTimings,
+  budget: HeartbeatBudget,
+  peers: number,
+): MembershipTimings {
+  const f = heartbeatPeriodMs(budget, judgedPeers(peers)) / budget.heartbeatMs
+  return {
+    suspectAfterMs: Math.round(base.suspectAfterMs * f),
+    deadAfterMs: Math.round(base.deadAfterMs * f),
+  }
+}
+
 export interface Member {
   signed: SignedRecord
   state: MemberState
@@ -56,7 +97,21 @@ export class MembershipTable {
     readonly selfId: string,
     private readonly timings: MembershipTimings = DEFAULT_TIMINGS,
     private readonly membersMax = 1024,
+    /** Absent: fixed timings whatever the size (tests, tiny clusters). */
+    private readonly budget?: HeartbeatBudget,
   ) {}
+
+  /** Members not dead: whose heartbeats this node expects. */
+  livePeers(): number {
+    let n = 0
+    for (const m of this.members.values()) if (m.state !== 'dead') n++
+    return n
+  }
+
+  /** The suspicion and death timeouts that apply at the current size. */
+  timingsNow(): MembershipTimings {
+    return this.budget ? scaledTimings(this.timings, this.budget, this.livePeers()) : this.timings
+  }
 
   get(id: string): Member | undefined {
     return this.members.get(id)
@@ -115,7 +170,7 @@ export class MembershipTable {
   /** Advance liveness judgements to `nowMono`. */
   tick(nowMono: number, nowMs: number): MembershipEvent[] {
     const events: MembershipEvent[] = []
-    const { suspectAfterMs, deadAfterMs } = this.timings
+    const { suspectAfterMs, deadAfterMs } = this.timingsNow()
     for (const m of this.members.values()) {
       const silentMs = nowMono - m.lastHeardMono
       const b = m.signed.body

@@ -5,9 +5,16 @@ import type { Logger } from '../core/log.js'
 import type { Identity } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
 import { checkRecord, type DropReason, parseMessage } from './intake.js'
-import { type MembershipEvent, MembershipTable, type MembershipTimings, refute } from './membership.js'
+import {
+  type HeartbeatBudget,
+  heartbeatPeriodMs,
+  type MembershipEvent,
+  MembershipTable,
+  type MembershipTimings,
+  refute,
+} from './membership.js'
 import type { MeshStateStore } from './peers-store.js'
-import { type NodeRecordBody, type SignedRecord, signRecord } from './record.js'
+import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn, SwarmTransport } from './swarm.js'
 import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from './wire.js'
 
@@ -15,6 +22,8 @@ export interface MeshInit {
   clusterId: string
   timings: MembershipTimings
   heartbeatMs: number
+  /** Past this many heartbeats per second arriving at each node, periods grow with the cluster. */
+  heartbeatsPerSecMax: number
   /** How often to look the topic up again while the view is young, then when stable. */
   refreshFastMs: number
   refreshSlowMs: number
@@ -28,6 +37,7 @@ export interface MeshInit {
 export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
   timings: { suspectAfterMs: 1200, deadAfterMs: 1200 },
   heartbeatMs: 500,
+  heartbeatsPerSecMax: 32,
   refreshFastMs: 2000,
   refreshSlowMs: 15000,
   relayFanout: 2,
@@ -53,6 +63,8 @@ export interface MeshComponents {
 
 /** The trust layer's hooks into the mesh (agent/trust implements it). */
 export interface MeshGate {
+  /** False while this node holds no certificate of its own: it can admit nobody yet. */
+  canAdmit(): boolean
   admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
   onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void
   onPeer(conn: PeerConn): void
@@ -71,6 +83,8 @@ const RELAY_QUEUE_MAX = 256
 const TICK_MS = 100
 const DIAL_DEAD_FOR_MS_MAX = 10 * 60_000
 const DROP_LOG_INTERVAL_MS = 5000
+/** Up to this many peers the topic is looked up again every refreshFastMs while the view is young. */
+const REFRESH_FAST_PEERS = 8
 
 /**
  * The effectful shell around MembershipTable: it turns bytes from hyperswarm into
@@ -89,12 +103,21 @@ export class Mesh {
   private readonly lastDropLog = new Map<string, { atMono: number; suppressed: number }>()
   private startedMono = 0
   private stopped = false
+  private heartbeatTimer: Timer | null = null
+  private readonly budget: HeartbeatBudget
+  private readonly verifier = new RecordVerifier()
 
   constructor(
     private readonly init: MeshInit,
     private readonly c: MeshComponents,
   ) {
-    this.table = new MembershipTable(c.identity.id, init.timings)
+    this.budget = { heartbeatMs: init.heartbeatMs, heartbeatsPerSecMax: init.heartbeatsPerSecMax }
+    this.table = new MembershipTable(c.identity.id, init.timings, undefined, this.budget)
+  }
+
+  /** The current heartbeat period: the base one until the cluster outgrows the budget. */
+  heartbeatPeriodMs(): number {
+    return heartbeatPeriodMs(this.budget, this.table.livePeers())
   }
 
   get selfIncarnation(): number {
@@ -114,7 +137,7 @@ export class Mesh {
     t.on('peer', (conn: PeerConn) => this.onPeer(conn))
     t.on('data', (conn: PeerConn, chunk: Buffer) => this.onData(conn, chunk))
     this.startedMono = this.c.clock.monoMs()
-    this.timers.push(this.c.clock.setInterval(() => this.onHeartbeat(), this.init.heartbeatMs))
+    this.scheduleHeartbeat()
     // Judging liveness is cheap (no I/O unless something changes): tick often, so a
     // death is noticed within 100 ms of its deadline rather than half a heartbeat later.
     this.timers.push(this.c.clock.setInterval(() => this.onTick(), TICK_MS))
@@ -126,6 +149,7 @@ export class Mesh {
   async stop(): Promise<void> {
     this.stopped = true
     for (const t of this.timers) t.cancel()
+    this.heartbeatTimer?.cancel()
     await this.persistPeers()
   }
 
@@ -152,7 +176,15 @@ export class Mesh {
     if (this.stopped) return
     const young = this.c.clock.monoMs() - this.startedMono < 60_000
     const anySuspect = this.table.all().some((m) => m.state === 'suspect')
-    const ms = young || anySuspect ? this.init.refreshFastMs : this.init.refreshSlowMs
+    // Every refresh is a DHT lookup and announce, and the nodes closest to the topic
+    // answer everyone's: past a few peers the fast pace slows with the cluster (members
+    // are dialled by key anyway; the lookup only finds strangers), with jitter so the
+    // cluster's lookups do not come in waves.
+    const fastMs =
+      this.init.refreshFastMs *
+      Math.max(1, this.table.livePeers() / REFRESH_FAST_PEERS) *
+      (0.75 + Math.random() / 2)
+    const ms = young || anySuspect ? fastMs : this.init.refreshSlowMs
     this.timers.push(
       this.c.clock.setTimeout(() => {
         this.dialKnown()
@@ -173,6 +205,15 @@ export class Mesh {
     for (const p of this.learnedPeers.values()) {
       if (p.key && !longDead.has(p.key)) this.c.transport.dial({ ...p, key: p.key })
     }
+  }
+
+  /** A timeout per beat rather than an interval: the period follows the cluster's size. */
+  private scheduleHeartbeat(): void {
+    if (this.stopped) return
+    this.heartbeatTimer = this.c.clock.setTimeout(() => {
+      this.onHeartbeat()
+      this.scheduleHeartbeat()
+    }, this.heartbeatPeriodMs())
   }
 
   private onHeartbeat(): void {
@@ -280,10 +321,18 @@ export class Mesh {
   }
 
   private intake(conn: PeerConn, rec: SignedRecord, direct: boolean): void {
+    // A joiner waiting for its certificate would otherwise check the signature of every
+    // member's every heartbeat only to drop it; with many joiners at once that starved
+    // the signer they wait for.
+    if (this.c.gate && !this.c.gate.canAdmit()) {
+      this.drop(conn, 'uncertified', `record of ${rec.body.id}`)
+      return
+    }
     const check = checkRecord(rec, {
       clusterId: this.init.clusterId,
       table: this.table,
       directFrom: direct ? conn.remoteKeyHex : undefined,
+      verifier: this.verifier,
     })
     if (!check.ok) {
       if (check.reason === 'self') return

@@ -1,4 +1,4 @@
-import { createPublicKey, sign, verify } from 'node:crypto'
+import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { FactsSummary } from '../facts/summary.js'
@@ -65,17 +65,50 @@ const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 /** Checks the signature and that the id really is derived from the signing key. */
 export function verifyRecord(rec: SignedRecord): boolean {
-  const pub = Buffer.from(rec.body.publicKey, 'hex')
-  if (nodeIdFromPublicKey(pub) !== rec.body.id) return false
-  try {
-    const key = createPublicKey({
-      key: Buffer.concat([SPKI_ED25519_PREFIX, pub]),
-      format: 'der',
-      type: 'spki',
-    })
-    return verify(null, signedBytes(rec.body), key, Buffer.from(rec.sig, 'base64'))
-  } catch {
-    return false
+  return new RecordVerifier(0).verify(rec)
+}
+
+/**
+ * verifyRecord with the per-key work remembered: deriving the node id (sha256) and
+ * building the key object cost as much as the signature check itself, and a member's
+ * key never changes, so a mesh verifying every member's heartbeat does them once.
+ * Bounded: past `keysMax` distinct keys the memory starts over.
+ */
+export class RecordVerifier {
+  private readonly keys = new Map<string, { id: string; key: KeyObject } | null>()
+
+  constructor(private readonly keysMax = 4096) {}
+
+  verify(rec: SignedRecord): boolean {
+    const k = this.keyFor(rec.body.publicKey)
+    if (!k || k.id !== rec.body.id) return false
+    try {
+      return verify(null, signedBytes(rec.body), k.key, Buffer.from(rec.sig, 'base64'))
+    } catch {
+      return false
+    }
+  }
+
+  private keyFor(publicKeyHex: string): { id: string; key: KeyObject } | null {
+    const known = this.keys.get(publicKeyHex)
+    if (known !== undefined) return known
+    const pub = Buffer.from(publicKeyHex, 'hex')
+    let entry: { id: string; key: KeyObject } | null
+    try {
+      const key = createPublicKey({
+        key: Buffer.concat([SPKI_ED25519_PREFIX, pub]),
+        format: 'der',
+        type: 'spki',
+      })
+      entry = { id: nodeIdFromPublicKey(pub), key }
+    } catch {
+      entry = null
+    }
+    if (this.keysMax > 0) {
+      if (this.keys.size >= this.keysMax) this.keys.clear()
+      this.keys.set(publicKeyHex, entry)
+    }
+    return entry
   }
 }
 

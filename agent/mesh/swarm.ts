@@ -4,7 +4,7 @@ import Hyperswarm from 'hyperswarm'
 import type { Logger } from '../core/log.js'
 import type { HostPort } from './bootstrap.js'
 
-const CONNECTION_TIMEOUT_MS = 4000
+const CONNECTION_TIMEOUT_MS = 12_000
 
 export interface SwarmInit {
   /** The node identity seed: the Noise static key is the node's ed25519 key. */
@@ -106,7 +106,12 @@ export class SwarmTransport extends EventEmitter {
     }
     this.conns.set(remoteKeyHex, [...(this.conns.get(remoteKeyHex) ?? []), conn])
     // Notice a dead peer within seconds instead of ~17 s (field notes), so a stale
-    // connection to a killed process closes and stops swallowing our frames.
+    // connection to a killed process closes and stops swallowing our frames. Not
+    // shorter: members are judged dead by the membership table, not by this, and a
+    // process starved of CPU for a few seconds (50 agents on 2 cores) runs its timers
+    // before reading the data that waited, so a 4 s timeout cut most of the founder's
+    // connections (1–9 of 49 held; 34–41 with 12 s). A restarted peer's new connection
+    // replaces a stale one at once (hyperswarm keeps the newest established one).
     socket.setKeepAlive?.(1000)
     socket.setTimeout?.(CONNECTION_TIMEOUT_MS)
     socket.on('data', (chunk: Buffer) => this.emit('data', conn, chunk))

@@ -51,6 +51,17 @@ export class CertBook {
     return { ok: true, info: v }
   }
 
+  /**
+   * The node whose exact certificate this is, if the book holds it and it still makes
+   * that node a member. Every new connection brings every member certificate again;
+   * parsing and verifying each (pure-JS parsing, ~ms apiece) on every connection grows
+   * with the cube of the cluster size, while a text comparison settles the repeats.
+   */
+  memberOfPem(certPem: string): string | undefined {
+    for (const [id, c] of this.certs) if (c.certPem === certPem) return this.isMember(id) ? id : undefined
+    return undefined
+  }
+
   /** A member right now: a certificate that is still valid and not revoked. */
   isMember(nodeId: string): boolean {
     const c = this.certs.get(nodeId)

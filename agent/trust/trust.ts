@@ -71,6 +71,8 @@ const PENDING_FORGET_MS = 5 * 60_000
 const CANDIDATES_MAX = 64
 const ASK_INTERVAL_MS = 2000
 const REFUSAL_CHARS_MAX = 500
+/** Certificates this signer issued to joiners, to answer their retries without signing again. */
+const SIGNED_REMEMBERED_MAX = 1024
 
 /** A signer renewing itself answers its own request: no connection is involved. */
 const SELF_CONN: PeerConn = {
@@ -99,6 +101,7 @@ export class Trust {
   private readonly approvals: Set<string>
   /** Signers: joiners waiting for approval. */
   private readonly pending = new Map<string, PendingEntry & { lastMs: number }>()
+  private readonly signedFor = new Map<string, { csrPem: string; certPem: string }>()
   /** Everyone: what each signer last said is pending. */
   private readonly pendingBySigner = new Map<string, PendingEntry[]>()
   /** Joiners' own (signed, uncertified) records, so a pending node can be shown with its board. */
@@ -179,6 +182,11 @@ export class Trust {
 
   stop(): void {
     for (const t of this.timers) t.cancel()
+  }
+
+  /** Without a certificate of our own we take part in nothing yet. */
+  canAdmit(): boolean {
+    return this.node !== null
   }
 
   /** Gate for the mesh: may this record's node take part? */
@@ -304,6 +312,13 @@ export class Trust {
 
   /** Verify and keep a member certificate; true when it was accepted. */
   private onCert(conn: PeerConn, pem: string, own: boolean): boolean {
+    // Already verified and held: only the sender check is left (a hello must be the sender's own).
+    const heldFor = this.c.book.memberOfPem(pem)
+    if (heldFor !== undefined) {
+      if (!own || heldFor === nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))) return true
+      this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason: 'impersonation' })
+      return false
+    }
     let nodeId: string
     try {
       nodeId = readCertificate(pem).commonName
@@ -438,13 +453,28 @@ export class Trust {
       this.onNodeProfileRequest(conn, msg, msg.profile, nodeId)
       return
     }
+    const proofOk =
+      msg.mode === 'join' &&
+      this.init.secret !== null &&
+      msg.proof !== undefined &&
+      proofMatches(joinProof(this.init.secret, conn.handshakeHash, nodeId, msg.csr), msg.proof)
+    // A joiner asks on every connection every few seconds until a reply arrives; signing
+    // anew each time (pure-JS signing, tens of ms) let a burst of joiners outrun the
+    // signer for good. The same proven request gets the same certificate while it is valid.
+    const again = this.signedFor.get(nodeId)
+    if (
+      proofOk &&
+      again?.csrPem === msg.csr &&
+      this.c.book.get(nodeId)?.certPem === again.certPem &&
+      this.c.book.isMember(nodeId)
+    ) {
+      this.c.counters.inc('homecloud_joins_answered_again_total')
+      this.replySigned(conn, nodeId, msg.mode, again.certPem)
+      return
+    }
     const decision = decideJoin({
       policy: this.cluster.joinPolicy,
-      proofOk:
-        msg.mode === 'join' &&
-        this.init.secret !== null &&
-        msg.proof !== undefined &&
-        proofMatches(joinProof(this.init.secret, conn.handshakeHash, nodeId, msg.csr), msg.proof),
+      proofOk,
       idMatchesConnection: true,
       revoked: this.c.book.isRevoked(nodeId),
       approved: this.approvals.has(nodeId),
@@ -522,6 +552,10 @@ export class Trust {
       return
     }
     this.c.book.add(nodeId, cert.certPem)
+    if (msg.mode === 'join') {
+      if (this.signedFor.size >= SIGNED_REMEMBERED_MAX) this.signedFor.clear()
+      this.signedFor.set(nodeId, { csrPem: msg.csr, certPem: cert.certPem })
+    }
     this.pending.delete(nodeId)
     this.approvals.delete(nodeId)
     void this.c.store.saveApprovals([...this.approvals]).catch(() => {})
@@ -541,15 +575,21 @@ export class Trust {
       { node: nodeId, name: msg.name, serial: cert.serial, mode: msg.mode },
       'signed a node certificate',
     )
+    this.replySigned(conn, nodeId, msg.mode, cert.certPem)
+  }
+
+  /** The certificate, the CA and the settings, proven with the join secret for this connection. */
+  private replySigned(conn: PeerConn, nodeId: string, mode: 'join' | 'renew', certPem: string): void {
+    if (!this.ca) return
     const caPem = this.ca.certPem
     const proof =
-      msg.mode === 'join' && this.init.secret
-        ? replyProof(this.init.secret, conn.handshakeHash, nodeId, cert.certPem, caPem)
+      mode === 'join' && this.init.secret
+        ? replyProof(this.init.secret, conn.handshakeHash, nodeId, certPem, caPem)
         : undefined
     conn.write(
       encodeFrame({
         t: 'join-signed',
-        cert: cert.certPem,
+        cert: certPem,
         ca: caPem,
         cluster: clusterSettings(this.cluster),
         proof,

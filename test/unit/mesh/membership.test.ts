@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { MembershipTable, refute } from '../../../agent/mesh/membership.js'
+import { heartbeatPeriodMs, MembershipTable, refute, scaledTimings } from '../../../agent/mesh/membership.js'
 import { newIdentity, signed } from '../../support/records.js'
 
 const timings = { suspectAfterMs: 1000, deadAfterMs: 1000 }
@@ -80,5 +80,49 @@ describe('membership table', () => {
     assert.equal(refute(3, 3), 4)
     assert.equal(refute(3, 7), 8)
     assert.equal(refute(5, 2), 5)
+  })
+
+  describe('heartbeat budget', () => {
+    const budget = { heartbeatMs: 500, heartbeatsPerSecMax: 32 }
+    const base = { suspectAfterMs: 1200, deadAfterMs: 1200 }
+
+    it('keeps the base period and timings while the cluster is small', () => {
+      for (const peers of [0, 1, 4, 12, 16]) assert.equal(heartbeatPeriodMs(budget, peers), 500)
+      for (const peers of [0, 4, 12]) assert.deepEqual(scaledTimings(base, budget, peers), base)
+    })
+
+    it('stretches the period so a node receives at most the budget, and timeouts with it', () => {
+      assert.equal(heartbeatPeriodMs(budget, 49), 1532)
+      assert.ok((49 * 1000) / heartbeatPeriodMs(budget, 49) <= 32)
+      const t = scaledTimings(base, budget, 49)
+      // Judged as if the view were a quarter larger (others may know more members).
+      const f = heartbeatPeriodMs(budget, 62) / 500
+      assert.deepEqual(t, { suspectAfterMs: Math.round(1200 * f), deadAfterMs: Math.round(1200 * f) })
+      assert.ok(
+        t.suspectAfterMs / heartbeatPeriodMs(budget, 49) >= 2.4,
+        'still more than two periods of silence',
+      )
+    })
+
+    it('a big table waits longer before suspecting; dead members do not count', () => {
+      const t = new MembershipTable(self.id, base, undefined, budget)
+      const peers = Array.from({ length: 40 }, () => newIdentity())
+      for (const p of peers) t.accept(signed(p), 0, 0)
+      assert.equal(t.livePeers(), 40)
+      const { suspectAfterMs, deadAfterMs } = t.timingsNow()
+      assert.ok(suspectAfterMs > 1200)
+      assert.deepEqual(t.tick(suspectAfterMs, suspectAfterMs), [], 'not yet: silent exactly the limit')
+      assert.equal(t.tick(suspectAfterMs + 1, suspectAfterMs + 1).length, 40)
+      const end = suspectAfterMs + deadAfterMs + 1
+      assert.equal(t.tick(end, end).filter((e) => e.kind === 'dead').length, 40)
+      assert.equal(t.livePeers(), 0)
+      assert.deepEqual(t.timingsNow(), base, 'back to the base timings once they are gone')
+    })
+
+    it('without a budget the timings never change', () => {
+      const t = new MembershipTable(self.id, base)
+      for (let i = 0; i < 40; i++) t.accept(signed(newIdentity()), 0, 0)
+      assert.deepEqual(t.timingsNow(), base)
+    })
   })
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { canonicalJson } from '../../../agent/mesh/canonical.js'
-import { isNewer, verifyRecord } from '../../../agent/mesh/record.js'
+import { isNewer, RecordVerifier, verifyRecord } from '../../../agent/mesh/record.js'
 import { newIdentity, signed } from '../../support/records.js'
 
 describe('signed node records', () => {
@@ -29,6 +29,24 @@ describe('signed node records', () => {
     assert.equal(verifyRecord(forged), false)
     const wrongId = signed(id, { id: other.id })
     assert.equal(verifyRecord(wrongId), false)
+  })
+
+  it('a verifier that remembers keys gives the same answers, again and again, and stays bounded', () => {
+    const v = new RecordVerifier(2)
+    const other = newIdentity()
+    const good = signed(id)
+    const forged = signed(other, { id: id.id, publicKey: id.publicKey.toString('hex') })
+    const wrongId = signed(id, { id: other.id })
+    const badKey = { ...good, body: { ...good.body, publicKey: '00'.repeat(32) } }
+    for (let i = 0; i < 3; i++) {
+      assert.equal(v.verify(good), true)
+      assert.equal(v.verify({ ...good, body: { ...good.body, name: 'evil' } }), false)
+      assert.equal(v.verify(forged), false, 'a remembered key does not vouch for another signer')
+      assert.equal(v.verify(wrongId), false, 'a remembered key still checks the id')
+      assert.equal(v.verify(badKey), false)
+      assert.equal(v.verify(signed(other)), true)
+      assert.equal(v.verify(signed(newIdentity())), true, 'past the bound it starts over')
+    }
   })
 
   it('canonical JSON sorts keys at every depth and drops undefined', () => {

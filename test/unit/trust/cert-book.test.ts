@@ -154,6 +154,26 @@ describe('CertBook: who is a member', () => {
     assert.equal(book.get(A)?.serial, newer.serial, 'but not the one kept')
   })
 
+  test('memberOfPem: the exact certificate held for a member names it; anything else, nobody', () => {
+    const { book, clock } = newBook()
+    const older = agentCert(A, dayMs)
+    const newer = agentCert(A, 2 * dayMs)
+    assert.equal(book.memberOfPem(older.certPem), undefined, 'not held yet')
+    assert.ok(book.add(A, older.certPem).ok)
+    assert.equal(book.memberOfPem(older.certPem), A)
+    assert.ok(book.add(A, newer.certPem).ok)
+    assert.equal(book.memberOfPem(older.certPem), undefined, 'replaced by a renewal')
+    assert.equal(book.memberOfPem(newer.certPem), A)
+    assert.equal(book.memberOfPem(`${newer.certPem} `), undefined, 'text must match exactly')
+    book.adoptRevocations(revocations(1, [{ serial: newer.serial, nodeId: A }]))
+    assert.equal(book.memberOfPem(newer.certPem), undefined, 'revoked')
+    const short = agentCert(B, 60_000)
+    assert.ok(book.add(B, short.certPem).ok)
+    assert.equal(book.memberOfPem(short.certPem), B)
+    clock.advance(2 * 60_000)
+    assert.equal(book.memberOfPem(short.certPem), undefined, 'expired')
+  })
+
   test('bounded: a full book refuses newcomers, keeps serving those it has', () => {
     const { book } = newBook(1)
     assert.ok(book.add(A, agentCert(A).certPem).ok)
