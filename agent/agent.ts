@@ -202,6 +202,7 @@ export async function startAgent(
       book,
       mesh,
       controlPlane,
+      events,
     })
   }
 

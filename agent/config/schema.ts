@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { NodeLifecyclePolicy } from '../../control/nodes/policy.js'
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import { Arch } from '../facts/schema.js'
 import { HostPortString } from '../mesh/bootstrap.js'
@@ -110,6 +111,8 @@ export const AgentConfig = z
         taintControlPlane: z.boolean().default(false),
         /** The coordinator applies manifests/addons (CoreDNS, flannel, local-path storage). */
         addons: z.boolean().default(true),
+        /** Dead-node handling: out-of-service taint after the grace, Node deleted much later. */
+        nodes: NodeLifecyclePolicy.strict().prefault({}),
         /** kube-controller-manager: how long a silent Node stays Ready. */
         nodeMonitorGracePeriodSeconds: z.number().int().min(5).max(600).default(40),
         /** kwok: the Node's lease; a killed kwok makes its Node NotReady once it runs out. */

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { MeshNodeState } from '../../control/nodes/reconcile.js'
 import type { AgentConfig } from '../config/schema.js'
 import type { Clock } from '../core/clock.js'
+import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { packageRoot } from '../core/package-root.js'
 import { clientUrlOf } from '../etcd/spec.js'
@@ -14,6 +16,7 @@ import { findKubePrograms } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
 import { LoadBalancer } from './lb/proxy.js'
+import { NodeLifecycle } from './node-lifecycle.js'
 import type { NodeFacts } from './node-object.js'
 import { KubeNode, podCidrFor } from './node-runner.js'
 import { kubePaths } from './paths.js'
@@ -46,6 +49,9 @@ export interface KubeComponents {
   isCoordinator(): boolean
   /** The etcd voters now (alive or suspect), this node included when it is one. */
   voters(): VoterNode[]
+  /** The mesh's view of a node, by id or name (dead-node handling). */
+  mesh(idOrName: string): MeshNodeState | undefined
+  events?: EventLog
 }
 
 export interface KubeStatus {
@@ -66,6 +72,7 @@ export class Kube {
     private readonly cp: KubeControlPlane,
     private readonly duties: ClusterDuties,
     private readonly addons: AddonKeeper | null,
+    private readonly lifecycle: NodeLifecycle,
   ) {}
 
   static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
@@ -164,7 +171,17 @@ export class Kube {
           mayAct: () => c.isCoordinator() && existsSync(paths.adminKubeconfig),
         })
       : null
-    return new Kube(lb, node, cp, duties, addons)
+    const lifecycle = new NodeLifecycle(
+      { kubeconfigPath: paths.adminKubeconfig, policy: cfg.nodes },
+      {
+        clock: c.clock,
+        log,
+        events: c.events,
+        mayAct: () => c.isCoordinator() && existsSync(paths.adminKubeconfig),
+        mesh: c.mesh,
+      },
+    )
+    return new Kube(lb, node, cp, duties, addons, lifecycle)
   }
 
   async start(): Promise<void> {
@@ -173,11 +190,13 @@ export class Kube {
     this.node.start()
     this.duties.start()
     this.addons?.start()
+    this.lifecycle.start()
   }
 
   async stop(): Promise<void> {
     this.duties.stop()
     this.addons?.stop()
+    this.lifecycle.stop()
     await this.node.stop()
     await this.cp.stop()
     await this.lb.stop()

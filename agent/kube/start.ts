@@ -1,6 +1,7 @@
 import type { AgentConfig } from '../config/schema.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Clock } from '../core/clock.js'
+import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Facts } from '../facts/index.js'
 import type { Identity } from '../identity/identity.js'
@@ -25,6 +26,7 @@ export interface StartKubeInit {
   book: CertBook
   mesh: Mesh
   controlPlane: ControlPlane | null
+  events?: EventLog
 }
 
 export async function startKube(i: StartKubeInit): Promise<Kube> {
@@ -67,6 +69,14 @@ export async function startKube(i: StartKubeInit): Promise<Kube> {
       isVoter,
       isCoordinator: () => i.controlPlane?.seat.isLeader() ?? false,
       voters,
+      mesh: (idOrName) => {
+        const m = i.mesh.table
+          .all()
+          .find((x) => x.signed.body.id === idOrName || x.signed.body.name === idOrName)
+        if (!m) return undefined
+        return { state: m.state, deadSinceMs: m.state === 'dead' ? m.stateSinceMs : null }
+      },
+      events: i.events,
     },
   )
   await kube.start()
