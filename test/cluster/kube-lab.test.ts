@@ -6,7 +6,7 @@ import { execa } from 'execa'
 import { findKubePrograms } from '../../agent/kube/binaries.js'
 import { kubePaths } from '../../agent/kube/paths.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
-import { labKubeconfig, labUnplug } from '../../lab/launcher.js'
+import { labKubeconfig, labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG, controlPlaneOf } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
@@ -31,6 +31,7 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
   let kubeconfig: string
   let kubectlBin: string
   let worker: LabNode
+  let unplugged: LabNode | undefined
 
   const kubectl = (args: string[], config = kubeconfig) =>
     execa(kubectlBin, ['--kubeconfig', config, '--request-timeout=5s', ...args], { reject: false })
@@ -58,6 +59,10 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     await t.test(
       'unplugging a voter: the API stays reachable through the load balancer; three API servers run again on the current voters',
       failover,
+    )
+    await t.test(
+      'the unplugged node gets the out-of-service taint, its pods run elsewhere; plugged back it is Ready and the taint is gone',
+      outOfService,
     )
   })
 
@@ -172,6 +177,7 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     // The coordinator is the worst case: it also runs an API server and its etcd member.
     const victimName = prior.coordinator ?? prior.voters[0]!
     const victim = lab.nodes.find((n) => n.name === victimName)!
+    unplugged = victim
     // Requests every 200 ms through the worker's balancer, from before the unplug on.
     let stop = false
     let lastOkMs = Date.now()
@@ -246,6 +252,59 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     assert.equal(r.exitCode, 0, r.stderr)
     console.log(
       `unplugged ${victim.name} (coordinator: ${prior.coordinator}): longest gap between successful /readyz through ${worker.name}'s balancer ${longestGapMs} ms, ${failures} failed probes; first full node list ${firstListMs} ms after the unplug; voters now ${after!.voters.join(', ')}; ${alive.length} boards left`,
+    )
+  }
+
+  async function outOfService() {
+    const victim = unplugged
+    assert.ok(victim, 'the failover step unplugged a node')
+    const taintOf = async () => {
+      const r = await kubectl(['get', 'node', victim.name, '-o', 'json'])
+      if (r.exitCode !== 0) return `node: ${r.stderr.trim()}`
+      const n = JSON.parse(r.stdout) as { spec: { taints?: { key: string }[] } } & KubeNode
+      return {
+        node: n,
+        tainted: (n.spec.taints ?? []).some((t) => t.key === 'node.kubernetes.io/out-of-service'),
+      }
+    }
+    // Dead by the mesh, NotReady by Kubernetes, past the grace: the coordinator taints it.
+    await waitFor(
+      async () => {
+        const t = await taintOf()
+        return typeof t === 'string' ? t : t.tainted ? true : 'not tainted yet'
+      },
+      { timeoutMs: 300_000, intervalMs: 1000 },
+    )
+    await waitFor(
+      async () => {
+        const r = await kubectl([
+          'get',
+          'pods',
+          '-l',
+          'app=web',
+          '-o',
+          'jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{"\\n"}{end}',
+        ])
+        const rows = r.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' '))
+        const running = rows.filter(([node, phase]) => phase === 'Running' && node !== victim.name)
+        return running.length === 6 && rows.length === 6 ? true : `${running.length}/6 Running elsewhere`
+      },
+      { timeoutMs: 300_000, intervalMs: 1000 },
+    )
+    // Back: the agent rejoins, its kwok makes the Node Ready, the coordinator lifts the taint.
+    await labPlug(lab.dir, victim.name)
+    await waitFor(
+      async () => {
+        const t = await taintOf()
+        if (typeof t === 'string') return t
+        if (!ready(t.node)) return 'not Ready yet'
+        return t.tainted ? 'still tainted' : true
+      },
+      { timeoutMs: 300_000, intervalMs: 1000 },
     )
   }
 })
