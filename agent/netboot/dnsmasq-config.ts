@@ -80,7 +80,10 @@ export function renderDnsmasqConfig(raw: DnsmasqConfigInput): string {
     'dhcp-option=encap:175,176,1b',
   ]
   if (c.mode === 'proxy') {
-    lines.push(`dhcp-range=${networkAddress(c.address, c.prefixLength)},proxy,${mask}`)
+    // Under `known` the proxy range itself is limited to adopted MACs: dhcp-ignore alone did
+    // not stop dnsmasq 2.90 sending a stranger a (serviceless) proxy offer.
+    const onlyAdopted = c.adoption === 'known' ? 'tag:adopt,' : ''
+    lines.push(`dhcp-range=${onlyAdopted}${networkAddress(c.address, c.prefixLength)},proxy,${mask}`)
   } else {
     if (!c.dhcpRange) throw new Error('assertion: dhcp mode needs dhcpRange (the config schema requires it)')
     const r = c.dhcpRange

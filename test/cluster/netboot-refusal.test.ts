@@ -41,9 +41,9 @@ describe('netboot refusals', { skip: !root && 'needs root for namespaces, taps a
     ).catch(() => {})
     for (const n of lab.nodes) {
       const m = (await machines(n)).find((x) => x.mac === stranger.mac)
-      // Known gap: dnsmasq 2.90 in proxy mode still logs (and may send) a proxy offer for
-      // the stranger's PXE discover — with no boot service it can use. What must hold:
-      // no boot script, no image, no join material, never a member.
+      // No proxy offer (dnsmasq logged no PXE answer), no boot script, no image, no join
+      // material, never a member.
+      assert.equal(m?.stages.dhcp, undefined, `${n.name} sent the stranger no proxy offer`)
       assert.equal(m?.servedMs ?? null, null, `${n.name} served no boot script to the stranger`)
       assert.equal(m?.stages.kernel, undefined)
       assert.equal(m?.stages['join-material'], undefined)

@@ -76,6 +76,10 @@ test('adoption `known` ignores every MAC not listed (sorted, deduplicated)', () 
     ['dhcp-mac=set:adopt,52:54:00:00:00:01', 'dhcp-mac=set:adopt,52:54:00:00:00:02'],
   )
   assert.ok(c.includes('dhcp-ignore=tag:!adopt'))
+  assert.ok(
+    c.some((l) => /^dhcp-range=tag:adopt,.*,proxy,/.test(l)),
+    'the proxy range serves adopted MACs only',
+  )
   const services = c.filter((l) => l.startsWith('pxe-service='))
   assert.equal(services.length, 6)
   for (const l of services) assert.match(l, /tag:adopt,/)
