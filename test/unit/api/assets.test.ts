@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -33,8 +33,9 @@ test('the served modules are exactly the browser script and everything it import
   assert.deepEqual([...reached].sort(), [...served].sort())
 })
 
-test('only listed assets are read, each once', async () => {
+test('only listed assets are read, each once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hc-assets-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
   await writeFile(join(dir, 'browser.js'), "import './body.js'\n//# sourceMappingURL=browser.js.map\n")
   await writeFile(join(dir, 'secret.js'), 'nope')
   const assets = new PageAssets(dir)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -52,7 +52,10 @@ describe('config: statusPage.requireLogin', () => {
 describe('requireLogin: true', () => {
   const app = server(true)
   before(() => app.ready())
-  after(() => app.close())
+  after(async () => {
+    await app.close()
+    await rm(dir, { recursive: true, force: true })
+  })
 
   test('every read route answers 401 JSON without a session', async () => {
     for (const url of [...READ_ROUTES, '/api/v1/cluster?x=1']) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,7 +28,10 @@ before(async () => {
   await app.listen({ host: '127.0.0.1', port: 0 })
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 })
-after(() => app.close())
+after(async () => {
+  await app.close()
+  await rm(dir, { recursive: true, force: true })
+})
 
 test('GET / is the status page, with security headers and no caching', async () => {
   const res = await fetch(`${base}/`)
