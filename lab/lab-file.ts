@@ -14,6 +14,8 @@ export const LabNode = z.object({
   pid: z.number().int().positive().nullable(),
   /** The node's mesh public key (hex), known because the lab provisions identities. */
   key: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Runs the real kubelet + containerd (namespace labs); its pods live under this cgroup. */
+  kubelet: z.object({ cgroupRoot: z.string() }).optional(),
 })
 export type LabNode = z.infer<typeof LabNode>
 

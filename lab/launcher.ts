@@ -14,6 +14,7 @@ import { foundCluster } from '../agent/trust/founding.js'
 import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-material.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
 import { claimLabIndex, releaseLabIndex } from './index-lock.js'
+import { cleanKubeletNode, labCgroupRoot } from './kubelet-node.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
 import { ensureNetbootImage } from './netboot/image.js'
 import { removeLabTaps, startLabRouter } from './netboot/network.js'
@@ -125,8 +126,10 @@ async function startNewNode(
   slot: number,
   extra: Record<string, unknown> = {},
   founding: Pick<LabUpOptions, 'joinPolicy' | 'certValidityMs'> = {},
+  kubelet = false,
 ): Promise<LabNode> {
   const name = nodeName(board, slot)
+  const cgroupRoot = kubelet ? labCgroupRoot(lab.index, name) : undefined
   const address = lab.mode === 'netns' ? netnsAddress(lab.index, slot) : loopbackAddress(lab.index, slot)
   const dir = nodeDir(lab, name)
   const stateDir = join(dir, 'state')
@@ -171,6 +174,17 @@ async function startNewNode(
     // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
     ...(lab.kube ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address } } } : {}),
     ...extra,
+    ...(cgroupRoot
+      ? {
+          kube: {
+            ...(extra.kube as object | undefined),
+            enabled: true,
+            kubelet: 'kubelet',
+            lb: { host: address },
+            runtime: { ...((extra.kube as { runtime?: object } | undefined)?.runtime ?? {}), cgroupRoot },
+          },
+        }
+      : {}),
     // Tests may set netboot options (adoption, known MACs) on top of the lab's image.
     ...(lab.netboot
       ? {
@@ -192,6 +206,7 @@ async function startNewNode(
     stateDir,
     pid: null,
     key: identity.publicKey.toString('hex'),
+    ...(cgroupRoot ? { kubelet: { cgroupRoot } } : {}),
   }
   node.pid = launch(lab, node)
   lab.nodes.push(node)
@@ -206,6 +221,7 @@ function launch(lab: LabFile, node: LabNode): number {
     configPath: join(dir, 'config.json'),
     logPath: join(dir, 'agent.log'),
     netns: lab.mode === 'netns' ? labNetworkAdapter.namespace(lab.index, node.slot) : undefined,
+    netOnly: !!node.kubelet,
   })
 }
 
@@ -233,13 +249,24 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
 export async function labAdd(
   dirIn: string,
   board: string,
-  opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> & { wait?: boolean } = {},
+  opts: Pick<LabUpOptions, 'agentConfig' | 'progress' | 'timeoutMs'> & {
+    wait?: boolean
+    /** Run the real kubelet + containerd (namespace labs with Kubernetes, as root). */
+    kubelet?: boolean
+  } = {},
 ): Promise<LabNode> {
   const lab = await readLabFile(resolve(dirIn))
   chooseBoards({ boards: board }, await listProfiles())
+  if (opts.kubelet && (lab.mode !== 'netns' || !lab.kube)) {
+    throw new HomecloudError(
+      'LAB_INVALID',
+      'a real kubelet needs a namespace lab running Kubernetes (it refuses a loopback node address)',
+      'start the lab with `homecloud lab up --netns` (as root), then `lab add BOARD --kubelet`',
+    )
+  }
   const slot = Math.max(0, ...lab.nodes.map((n) => n.slot)) + 1
   if (lab.mode === 'netns') await labNetworkAdapter.addNode(lab.index, slot)
-  const node = await startNewNode(lab, board, slot, opts.agentConfig)
+  const node = await startNewNode(lab, board, slot, opts.agentConfig, {}, opts.kubelet)
   await writeLabFile(lab)
   if (opts.wait !== false) await waitConverged(lab, opts.timeoutMs ?? 60_000, opts.progress ?? (() => {}))
   return node
@@ -269,6 +296,8 @@ export async function labUnplug(dirIn: string, name: string): Promise<LabNode> {
     )
   }
   await killHard(node.pid, lab.dir)
+  // A board losing power loses its containers too.
+  if (node.kubelet) await cleanKubeletNode(node.stateDir, node.kubelet.cgroupRoot)
   node.pid = null
   await writeLabFile(lab)
   return node
@@ -344,6 +373,7 @@ export async function labDown(dirIn: string): Promise<{ killed: number }> {
   let killed = 0
   for (const pid of await findLabProcesses(dir)) if (await killHard(pid, dir)) killed++
   if (lab) {
+    for (const n of lab.nodes) if (n.kubelet) await cleanKubeletNode(n.stateDir, n.kubelet.cgroupRoot)
     if (lab.mode === 'netns') {
       // Taps are persistent: they outlive qemu and the bridge.
       await removeLabTaps(lab.index)

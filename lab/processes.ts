@@ -28,15 +28,22 @@ export interface SpawnAgentInit {
   logPath: string
   /** Run inside this network namespace (netns labs). */
   netns?: string
+  /**
+   * Enter only the namespace's network (nsenter) instead of `ip netns exec`, which also
+   * remounts /sys for the namespace and so hides the cgroup mounts a kubelet needs.
+   */
+  netOnly?: boolean
 }
 
 /** Starts one agent as its own process group, detached from the launcher. */
 export function spawnAgent(init: SpawnAgentInit): number {
   const bin = join(packageRoot(), 'bin', 'homecloud.js')
   const args = [...AGENT_NODE_FLAGS, bin, 'agent', '--state', init.stateDir, '--config', init.configPath]
-  const [cmd, argv] = init.netns
-    ? ['ip', ['netns', 'exec', init.netns, process.execPath, ...args]]
-    : [process.execPath, args]
+  const [cmd, argv] = !init.netns
+    ? [process.execPath, args]
+    : init.netOnly
+      ? ['nsenter', [`--net=/run/netns/${init.netns}`, process.execPath, ...args]]
+      : ['ip', ['netns', 'exec', init.netns, process.execPath, ...args]]
   const out = openSync(init.logPath, 'a')
   try {
     const child = spawn(cmd, argv as string[], {

@@ -87,7 +87,7 @@ export const AgentConfig = z
          * built components still runs the mesh and etcd.
          */
         enabled: z.boolean().default(false),
-        /** What stands in for the kubelet: kwok in labs; `none` registers the Node only. */
+        /** `kubelet` (with containerd) on real machines; kwok stands in for it in labs; `none` registers the Node only. */
         kubelet: z.enum(['kubelet', 'kwok', 'none']).default('kwok'),
         /**
          * The address the API server advertises: `node` (its own address), or an IPv4 address.
@@ -117,6 +117,27 @@ export const AgentConfig = z
         nodeMonitorGracePeriodSeconds: z.number().int().min(5).max(600).default(40),
         /** kwok: the Node's lease; a killed kwok makes its Node NotReady once it runs out. */
         nodeLeaseSeconds: z.number().int().min(5).max(600).default(40),
+        /** `kubelet` mode: the container runtime beside the kubelet (agent/kube/runtime). */
+        runtime: z
+          .object({
+            /** Programs, by path or from PATH (Debian: containerd, its ctr, runc). */
+            containerd: z.string().min(1).default('containerd'),
+            ctr: z.string().min(1).default('ctr'),
+            /** Where the CNI reference plugins are; the first holding `bridge` is used. */
+            cniBinDirs: z.array(z.string().min(1)).min(1).default(['/opt/cni/bin', '/usr/lib/cni']),
+            /** More OCI image archives to import at start, beside the pause image's directory. */
+            imageDirs: z.array(z.string().min(1)).default([]),
+            /** Must match the archive images/pause/build.sh makes, so it is never pulled. */
+            sandboxImage: z.string().min(1).default('registry.k8s.io/pause:3.10.2'),
+            /** The parent cgroup of every pod: `/` on a machine of its own; labs give each node one. */
+            cgroupRoot: z
+              .string()
+              .regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute cgroup path such as / or /homecloud')
+              .refine((p) => !p.includes('..'), 'no .. in a cgroup path')
+              .default('/'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

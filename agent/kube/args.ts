@@ -48,6 +48,9 @@ export function apiserverArgs(s: ApiserverSpec): string[] {
     `--kubelet-client-certificate=${p.apiserverKubeletClient.cert}`,
     `--kubelet-client-key=${p.apiserverKubeletClient.key}`,
     `--kubelet-certificate-authority=${p.caCert}`,
+    // Logs and exec reach a kubelet at its address (its serving certificate names it):
+    // a board's name need not resolve anywhere, least of all through an upstream DNS.
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
     `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
     `--service-account-key-file=${p.serviceAccountPub}`,
     `--service-account-signing-key-file=${p.serviceAccountKey}`,

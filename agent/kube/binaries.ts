@@ -30,6 +30,16 @@ export function kubeBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'kubernetes', kubernetesVersion, hostArch(), 'bin')
 }
 
+/**
+ * Where the image archives every kubelet node imports live (the pause image:
+ * images/pause/build.sh). The netboot image says so with HOMECLOUD_KUBE_IMAGES.
+ */
+export function kubeImagesDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HOMECLOUD_KUBE_IMAGES) return env.HOMECLOUD_KUBE_IMAGES
+  const cache = env.HOMECLOUD_CACHE ?? join(homedir(), '.cache', 'homecloud')
+  return join(cache, 'images', hostArch())
+}
+
 /** The path of each program asked for; a clear error naming the build command when one is missing. */
 export async function findKubePrograms<T extends KubeProgram>(
   names: readonly T[],

@@ -12,7 +12,8 @@ import type { CaMaterial } from '../pki/ca.js'
 import { pkiPaths } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
 import { AddonKeeper } from './addons/keeper.js'
-import { findKubePrograms } from './binaries.js'
+import { clusterDnsDefault } from './args.js'
+import { findKubePrograms, kubeImagesDir } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
 import { LoadBalancer } from './lb/proxy.js'
@@ -20,6 +21,8 @@ import { NodeLifecycle } from './node-lifecycle.js'
 import type { NodeFacts } from './node-object.js'
 import { KubeNode, podCidrFor } from './node-runner.js'
 import { kubePaths } from './paths.js'
+import { NodeRuntime } from './runtime/node-runtime.js'
+import { runtimePaths } from './runtime/paths.js'
 
 // Kubernetes on this node, composed: the local API load balancer (every node), the Node
 // (every node), the control plane (while an etcd voter) and the coordinator's duties.
@@ -84,6 +87,7 @@ export class Kube {
       'kube-scheduler',
       'kubectl',
       ...(cfg.kubelet === 'kwok' ? (['kwok'] as const) : []),
+      ...(cfg.kubelet === 'kubelet' ? (['kubelet'] as const) : []),
     ])
     const paths = kubePaths(init.stateDir)
     const pki = pkiPaths(init.stateDir)
@@ -98,13 +102,43 @@ export class Kube {
         backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
       },
     )
+    const runtime =
+      cfg.kubelet === 'kubelet'
+        ? new NodeRuntime(
+            {
+              nodeName: init.nodeName,
+              address: init.host,
+              caCert: paths.caCert,
+              serving: pki.profile('kubelet-serving'),
+              kubeconfig: paths.nodeKubeconfig,
+              paths: runtimePaths(paths.dir),
+              clusterDns: clusterDnsDefault,
+              cgroupRoot: cfg.runtime.cgroupRoot,
+              podCidr: podCidrFor(init.host),
+              sandboxImage: cfg.runtime.sandboxImage,
+              cniBinDirs: cfg.runtime.cniBinDirs,
+              imageDirs: [kubeImagesDir(), ...cfg.runtime.imageDirs],
+              programs: {
+                kubelet: (programs as Record<string, string>).kubelet!,
+                containerd: cfg.runtime.containerd,
+                ctr: cfg.runtime.ctr,
+              },
+            },
+            { clock: c.clock, log },
+          )
+        : undefined
     const node = new KubeNode(
       {
         paths,
-        certs: { kubelet: pki.profile('kubelet'), kwok: pki.profile('kwok') },
+        certs: {
+          kubelet: pki.profile('kubelet'),
+          'kubelet-serving': pki.profile('kubelet-serving'),
+          kwok: pki.profile('kwok'),
+        },
         facts: init.facts,
         mode: cfg.kubelet,
         lb: lbAddr,
+        ...(runtime ? { runtime, podCidr: podCidrFor(init.host) } : {}),
         ...(cfg.kubelet === 'kwok'
           ? {
               kwok: {

@@ -38,11 +38,15 @@ export interface NodeManifest {
   apiVersion: 'v1'
   kind: 'Node'
   metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> }
-  spec: Record<string, never>
+  spec: { podCIDR?: string; podCIDRs?: string[] }
   status: { addresses: { type: string; address: string }[] }
 }
 
-export function nodeManifest(f: NodeFacts, extra: { kwok?: boolean } = {}): NodeManifest {
+/**
+ * `podCidr`: a kubelet node's pod range, set once at creation (the field is immutable):
+ * its CNI hands out exactly this range and the cluster's CNI add-on routes it.
+ */
+export function nodeManifest(f: NodeFacts, extra: { kwok?: boolean; podCidr?: string } = {}): NodeManifest {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -51,7 +55,7 @@ export function nodeManifest(f: NodeFacts, extra: { kwok?: boolean } = {}): Node
       labels: { ...nodeLabels(f), ...(extra.kwok ? { type: 'kwok' } : {}) },
       annotations: extra.kwok ? { 'kwok.x-k8s.io/node': 'fake' } : {},
     },
-    spec: {},
+    spec: extra.podCidr ? { podCIDR: extra.podCidr, podCIDRs: [extra.podCidr] } : {},
     status: {
       addresses: [
         { type: 'InternalIP', address: f.address },

@@ -14,6 +14,7 @@ import { writeNodeKubeconfig } from './certs.js'
 import { apiserverTlsName } from './kubeconfig.js'
 import { type NodeFacts, nodeManifest } from './node-object.js'
 import type { KubePaths } from './paths.js'
+import type { NodeRuntime } from './runtime/node-runtime.js'
 
 // Every node is a Kubernetes Node: it holds a kubelet certificate for its own name (and, in
 // labs, a kwok one), asked of a signer over the mesh; it registers its Node with that
@@ -28,6 +29,10 @@ export interface KubeNodeInit {
   mode: 'kubelet' | 'kwok' | 'none'
   lb: { host: string; port: number }
   kwok?: { binary: string; stagesFile: string; leaseSeconds: number; podCidr: string }
+  /** kubelet mode: containerd + kubelet, started once the Node is registered. */
+  runtime?: Pick<NodeRuntime, 'start' | 'stop' | 'status' | 'running'>
+  /** The Node's spec.podCIDR (kubelet mode: the range its CNI hands out). */
+  podCidr?: string
   env?: Record<string, string>
   tickMs?: number
   /** How often a registered Node is checked (it may have been deleted). */
@@ -72,14 +77,25 @@ export class KubeNode {
     this.stopped = true
     this.timer?.cancel()
     await this.kwok?.stop(3000)
+    await this.init.runtime?.stop()
   }
 
-  status(): { phase: NodePhase; kwok: string | null } {
-    return { phase: this.phase, kwok: this.kwok ? this.kwok.status().state : null }
+  status(): {
+    phase: NodePhase
+    kwok: string | null
+    runtime: ReturnType<NodeRuntime['status']> | null
+  } {
+    return {
+      phase: this.phase,
+      kwok: this.kwok ? this.kwok.status().state : null,
+      runtime: this.init.runtime ? this.init.runtime.status() : null,
+    }
   }
 
   private profiles(): NodeProfile[] {
-    return this.init.mode === 'kwok' ? ['kubelet', 'kwok'] : ['kubelet']
+    if (this.init.mode === 'kwok') return ['kubelet', 'kwok']
+    if (this.init.mode === 'kubelet') return ['kubelet', 'kubelet-serving']
+    return ['kubelet']
   }
 
   async tick(): Promise<void> {
@@ -100,6 +116,8 @@ export class KubeNode {
         this.phase = 'registered'
       }
       if (this.phase === 'registered' && this.init.mode === 'kwok') await this.ensureKwok()
+      if (this.phase === 'registered' && this.init.runtime && !this.init.runtime.running)
+        await this.init.runtime.start()
       this.lastError = ''
     } catch (err) {
       const msg = (err as Error).message
@@ -122,6 +140,8 @@ export class KubeNode {
       await writeCertAndKey(files, pair)
       this.c.log.info({ profile }, `${profile} certificate received`)
     }
+    this.pairs.set(profile, pair)
+    if (profile === 'kubelet-serving') return // served by the kubelet itself, no kubeconfig
     const server = `https://${hostPort(this.init.lb.host, this.init.lb.port)}`
     await writeNodeKubeconfig(this.init.paths, {
       caPem,
@@ -131,7 +151,6 @@ export class KubeNode {
       who: profile === 'kwok' ? 'kwok' : 'node',
       tlsServerName: apiserverTlsName,
     })
-    this.pairs.set(profile, pair)
   }
 
   private usable(profile: NodeProfile, certPem: string, caPem: string): boolean {
@@ -157,7 +176,10 @@ export class KubeNode {
   /** Creates the Node with this node's own identity, or brings its labels up to date. */
   private async register(caPem: string): Promise<void> {
     const api = this.api(caPem)
-    const manifest = nodeManifest(this.init.facts, { kwok: this.init.mode === 'kwok' })
+    const manifest = nodeManifest(this.init.facts, {
+      kwok: this.init.mode === 'kwok',
+      ...(this.init.podCidr ? { podCidr: this.init.podCidr } : {}),
+    })
     const path = `/api/v1/nodes/${encodeURIComponent(manifest.metadata.name)}`
     const got = await api.request('GET', path)
     if (got.status === 404) {

@@ -22,7 +22,7 @@ const CertAndKey = z.object({ cert: Pem, key: Pem })
 /** etcd member ids as etcd prints them: lowercase hex, no padding. */
 const MemberIdHex = z.string().regex(/^[0-9a-f]{1,16}$/)
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
-const NodeProfileName = z.enum(['kubelet', 'kwok'])
+const NodeProfileName = z.enum(['kubelet', 'kubelet-serving', 'kwok'])
 
 /** Incarnations only grow by one per restart or refutation; anything near this is forged. */
 export const NOTICE_INCARNATION_MAX = 2 ** 40

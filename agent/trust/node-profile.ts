@@ -3,19 +3,24 @@ import { HomecloudError } from '../core/errors.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { signCertificate } from '../pki/sign.js'
 
-// A member asks a signer for its Kubernetes identities (kubelet: `system:node:<name>`,
-// kwok in labs) over the mesh, with a CSR. Workers never hold the CA key, so this is how
+// A member asks a signer for its Kubernetes identities (kubelet: `system:node:<name>`, the
+// kubelet's serving certificate for its own name and addresses, kwok in labs) over the mesh, with a CSR. Workers never hold the CA key, so this is how
 // every node becomes a Node. The signer grants only the requester's own name — the one
 // its signed mesh record carries — so no node can ever act as another towards the node
 // authorizer. The CSR's subject must then match exactly (pki/policy).
 
-export const NODE_PROFILES = ['kubelet', 'kwok'] as const
+export const NODE_PROFILES = ['kubelet', 'kubelet-serving', 'kwok'] as const
 export type NodeProfile = (typeof NODE_PROFILES)[number]
 
 export interface NodeProfileRequest {
   profile: NodeProfile
   /** The requester as the signer knows it: id from the connection's Noise key. */
   requester: { id: string; name: string | undefined; member: boolean; revoked: boolean }
+  /**
+   * The requester's addresses from its signed mesh record, never from the request: a
+   * kubelet serving certificate names exactly those, so no node can answer for another's.
+   */
+  requesterAddresses?: readonly string[]
   /** The node name the request asks for. */
   askedName: string
   csrPem: string
@@ -51,7 +56,7 @@ export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
   try {
     const cert = signCertificate({
       profile: r.profile,
-      identity: { nodeId: r.requester.id, nodeName: r.requester.name },
+      identity: { nodeId: r.requester.id, nodeName: r.requester.name, ips: r.requesterAddresses ?? [] },
       reservedNames: r.reservedNames,
       csrPem: r.csrPem,
       ca: r.ca,

@@ -634,6 +634,7 @@ export class Trust {
               member: this.c.book.isMember(nodeId),
               revoked: this.c.book.isRevoked(nodeId),
             },
+            requesterAddresses: members.find((m) => m.id === nodeId)?.addresses ?? [],
             askedName: msg.name,
             csrPem: msg.csr,
             reservedNames: others.flatMap((m) => [m.id, m.name, ...m.addresses]),
@@ -683,7 +684,7 @@ export class Trust {
     if (ca) {
       const issued = issueCertificate({
         profile,
-        identity: { nodeId: this.c.identity.id, nodeName: this.init.nodeName },
+        identity: { nodeId: this.c.identity.id, nodeName: this.init.nodeName, ips: [this.init.host] },
         ca,
         keyPem,
         clock: this.c.clock,

@@ -82,6 +82,7 @@ export function labCommand(): Command {
     .option('--board <profile>', 'board profile', 'pi4-ssd')
     .option('--vm', 'a qemu VM that netboots from the lab (netns lab started with --netboot)')
     .option('--uefi', 'with --vm: UEFI firmware (OVMF) instead of BIOS')
+    .option('--kubelet', 'run the real kubelet + containerd on it, not kwok (netns lab, as root)')
     .option('--no-wait', 'return at once (a node waiting for approval never converges by itself)')
     .action(async (opts) => {
       if (opts.vm) {
@@ -91,7 +92,7 @@ export function labCommand(): Command {
         )
         return
       }
-      const n = await labAdd(opts.dir, opts.board, { progress, wait: opts.wait })
+      const n = await labAdd(opts.dir, opts.board, { progress, wait: opts.wait, kubelet: !!opts.kubelet })
       process.stdout.write(`${n.name} ${opts.wait ? 'joined' : 'started'}: ${nodeUrl(n)}\n`)
     })
 

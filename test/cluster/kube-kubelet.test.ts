@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { request } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { execa } from 'execa'
+import { packageRoot } from '../../agent/core/package-root.js'
+import { findKubePrograms } from '../../agent/kube/binaries.js'
+import { podCidrFor } from '../../agent/kube/node-runner.js'
+import { kubePaths } from '../../agent/kube/paths.js'
+import { mountsUnder } from '../../lab/kubelet-node.js'
+import type { LabFile, LabNode } from '../../lab/lab-file.js'
+import { labAdd, labKubeconfig, labPlug, labUnplug } from '../../lab/launcher.js'
+import { waitFor } from '../../lab/wait.js'
+import { CP_CONFIG } from '../support/controlplane.js'
+import { onCleanup, startLab } from '../support/lab.js'
+
+// The production node: a real kubelet and containerd (Debian's, with runc and the CNI
+// reference plugins), supervised by the agent, with certificates from our CA, in a lab of
+// namespaces beside kwok boards. Real containers run: a busybox image this test packs
+// itself (nothing is pulled; the machine has no registry) and the pause image the setup
+// built from the Kubernetes source. Unplugging takes the node's containers with it.
+
+const root = process.getuid?.() === 0
+const MARK = 'hello-from-a-real-kubelet'
+
+interface KubeNodeJson {
+  metadata: { name: string; labels: Record<string, string> }
+  spec: { podCIDR?: string }
+  status: {
+    conditions?: { type: string; status: string }[]
+    nodeInfo?: { containerRuntimeVersion: string; kubeletVersion: string }
+  }
+}
+
+const readyOf = (n: KubeNodeJson) => n.status.conditions?.find((c) => c.type === 'Ready')?.status
+
+describe('a real kubelet + containerd node', {
+  skip: !root && 'needs root (namespaces, containers)',
+  timeout: 900_000,
+}, () => {
+  let lab: LabFile
+  let node: LabNode
+  let kubeconfig: string
+  let kubectlBin: string
+  const kubectl = (args: string[]) =>
+    execa(kubectlBin, ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...args], { reject: false })
+
+  const nodeJson = async (): Promise<KubeNodeJson | string> => {
+    const r = await kubectl(['get', 'node', node.name, '-o', 'json'])
+    return r.exitCode === 0 ? (JSON.parse(r.stdout) as KubeNodeJson) : r.stderr.trim()
+  }
+
+  it('joins as a Ready Node and runs real containers', async (t) => {
+    kubectlBin = (await findKubePrograms(['kubectl'])).kubectl
+    const images = await mkdtemp(join(tmpdir(), 'hc-test-images-'))
+    onCleanup(() => rm(images, { recursive: true, force: true }))
+    await packBusybox(images)
+    lab = await startLab({
+      boards: 'pi5,pi5,pi4',
+      netns: true,
+      kube: true,
+      agentConfig: CP_CONFIG,
+      timeoutMs: 180_000,
+    })
+    node = await labAdd(lab.dir, 'x86', {
+      kubelet: true,
+      agentConfig: { ...CP_CONFIG, kube: { runtime: { imageDirs: [images] } } },
+      timeoutMs: 120_000,
+    })
+    kubeconfig = join(lab.dir, 'test.kubeconfig')
+    await writeFile(kubeconfig, await labKubeconfig(lab.dir, lab.nodes[0]!.name), { mode: 0o600 })
+
+    await t.test(
+      'the Node is Ready, run by kubelet v1.37.1 on containerd, with its labels and pod range',
+      nodeReady,
+    )
+    await t.test('a pod runs in a real container: its log and exec reach the kubelet over our TLS', podRuns)
+    await t.test('the kubelet refuses a caller without a certificate from our CA', kubeletRefusesStrangers)
+    await t.test('unplugged: its containers die with it and the Node goes NotReady', unplug)
+    await t.test('plugged back: the Node is Ready again and the pod runs again', plugBack)
+  })
+
+  async function nodeReady() {
+    let n: KubeNodeJson | undefined
+    await waitFor(
+      async () => {
+        const r = await nodeJson()
+        if (typeof r === 'string') return r
+        n = r
+        return readyOf(r) === 'True' ? true : `Ready=${readyOf(r) ?? 'none'}`
+      },
+      { timeoutMs: 240_000, intervalMs: 1000 },
+    )
+    assert.ok(n)
+    assert.match(n.status.nodeInfo!.containerRuntimeVersion, /^containerd:\/\//)
+    assert.equal(n.status.nodeInfo!.kubeletVersion, 'v1.37.1')
+    assert.equal(n.metadata.labels['kubernetes.io/arch'], 'amd64')
+    assert.equal(n.metadata.labels['homecloud.dev/board'], 'x86')
+    assert.equal(n.metadata.labels.type, undefined, 'not a kwok node')
+    assert.equal(n.spec.podCIDR, podCidrFor(node.address))
+  }
+
+  async function podRuns() {
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'hello', namespace: 'default' },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': node.name },
+        containers: [
+          {
+            name: 'c',
+            image: 'homecloud.local/busybox:1',
+            imagePullPolicy: 'Never',
+            command: ['/bin/sh', '-c', `echo ${MARK}; exec sleep 100000`],
+          },
+        ],
+      },
+    }
+    const file = join(lab.dir, 'hello.json')
+    await writeFile(file, JSON.stringify(manifest))
+    // Retried: the `default` service account appears only once the controller manager has run.
+    await waitFor(
+      async () => {
+        const r = await kubectl(['apply', '-f', file])
+        return r.exitCode === 0 ? true : r.stderr.trim()
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    )
+    await waitForPodRunning()
+    const ip = (await kubectl(['get', 'pod', 'hello', '-o', 'jsonpath={.status.podIP}'])).stdout
+    const [net] = podCidrFor(node.address).split('.0/')
+    assert.ok(ip.startsWith(`${net}.`), `pod IP ${ip} is in the node's range ${podCidrFor(node.address)}`)
+    const logs = await kubectl(['logs', 'hello'])
+    assert.equal(logs.exitCode, 0, logs.stderr)
+    assert.match(logs.stdout, new RegExp(MARK))
+    const exec = await kubectl(['exec', 'hello', '--', '/bin/sh', '-c', 'echo exec-ok; cat /proc/1/cmdline'])
+    assert.equal(exec.exitCode, 0, exec.stderr)
+    assert.match(exec.stdout, /exec-ok/)
+    assert.match(exec.stdout, /sleep/)
+  }
+
+  async function waitForPodRunning() {
+    await waitFor(
+      async () => {
+        const r = await kubectl([
+          'get',
+          'pod',
+          'hello',
+          '-o',
+          'jsonpath={.status.phase}/{.status.containerStatuses[0].ready}',
+        ])
+        return r.stdout === 'Running/true' ? true : `pod: ${r.stdout || r.stderr.trim()}`
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    )
+  }
+
+  async function kubeletRefusesStrangers() {
+    const ca = await readFile(kubePaths(node.stateDir).caCert, 'utf8')
+    // The serving certificate verifies against our CA for the node's address (TLS succeeds),
+    // and without a client certificate the kubelet answers 401: anonymous access is off.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: node.address, port: 10250, path: '/pods', ca, timeout: 10_000 }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, 401)
+    // A certificate from another CA does not even get through the handshake's verification.
+    const other = await new Promise<string>((resolve) => {
+      const req = request({ host: node.address, port: 10250, path: '/pods', timeout: 10_000 }, () =>
+        resolve('answered'),
+      )
+      req.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message))
+      req.end()
+    })
+    assert.notEqual(other, 'answered', 'a client without our CA does not trust the kubelet')
+  }
+
+  async function unplug() {
+    const cgroupRoot = node.kubelet!.cgroupRoot
+    await labUnplug(lab.dir, node.name)
+    // Nothing of the node runs any more: no process in its pod cgroups, no shim, no mounts.
+    const left = await cgroupProcesses(cgroupRoot)
+    assert.deepEqual(left, [], 'no process left in the pod cgroups')
+    const mounts = mountsUnder(await readFile('/proc/self/mountinfo', 'utf8'), node.stateDir)
+    assert.deepEqual(mounts, [], 'no mount left under the node')
+    await waitFor(
+      async () => {
+        const r = await nodeJson()
+        if (typeof r === 'string') return r
+        return readyOf(r) !== 'True' ? true : 'still Ready'
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    )
+  }
+
+  async function plugBack() {
+    await labPlug(lab.dir, node.name)
+    await waitFor(
+      async () => {
+        const r = await nodeJson()
+        if (typeof r === 'string') return r
+        return readyOf(r) === 'True' ? true : `Ready=${readyOf(r) ?? 'none'}`
+      },
+      { timeoutMs: 240_000, intervalMs: 1000 },
+    )
+    await waitForPodRunning()
+    const logs = await kubectl(['logs', 'hello'])
+    assert.match(logs.stdout, new RegExp(MARK))
+  }
+})
+
+/** busybox-static as an OCI archive (images/oci/pack.sh), named homecloud.local/busybox:1. */
+async function packBusybox(dir: string): Promise<void> {
+  const rootfs = join(dir, 'rootfs')
+  await mkdir(join(rootfs, 'bin'), { recursive: true })
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
+  assert.ok(busybox, 'busybox is installed (Debian busybox-static; scripts/setup.sh installs it)')
+  await execa('cp', [busybox, join(rootfs, 'bin', 'busybox')])
+  for (const a of ['sh', 'echo', 'sleep', 'cat']) await symlink('busybox', join(rootfs, 'bin', a))
+  await execa('bash', [
+    join(packageRoot(), 'images', 'oci', 'pack.sh'),
+    '--name',
+    'homecloud.local/busybox:1',
+    '--arch',
+    'amd64',
+    '--rootfs',
+    rootfs,
+    '--out',
+    join(dir, 'busybox.tar'),
+    '--',
+    '/bin/sh',
+  ])
+  await rm(rootfs, { recursive: true, force: true })
+}
+
+async function cgroupProcesses(cgroupRoot: string): Promise<number[]> {
+  const out: number[] = []
+  for (const h of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    const walk = async (dir: string): Promise<void> => {
+      const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => null)
+      if (procs === null) return
+      for (const l of procs.split('\n')) if (l) out.push(Number(l))
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => []))
+        if (e.isDirectory()) await walk(join(dir, e.name))
+    }
+    await walk(join('/sys/fs/cgroup', h, cgroupRoot))
+  }
+  return out
+}
