@@ -23,6 +23,12 @@ command -v qemu-system-x86_64 >/dev/null || need_debs+=(qemu-system-x86)
 command -v cpio >/dev/null || need_debs+=(cpio)
 command -v zstd >/dev/null || need_debs+=(zstd)
 command -v strip >/dev/null || need_debs+=(binutils)
+# Kubernetes nodes with a real kubelet (kube.kubelet: kubelet; `lab add --kubelet`, its
+# test): containerd with runc, the CNI reference plugins, and busybox for the test's image.
+command -v containerd >/dev/null || need_debs+=(containerd)
+command -v runc >/dev/null || need_debs+=(runc)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need_debs+=(containernetworking-plugins)
+[ -x /bin/busybox ] || need_debs+=(busybox-static)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
@@ -32,7 +38,7 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
   # The etcd package enables its own systemd unit; the agent runs its own etcd processes.
-  if [ -d /run/systemd/system ]; then systemctl disable --now etcd 2>/dev/null || true; fi
+  if [ -d /run/systemd/system ]; then for u in etcd containerd; do systemctl disable --now "$u" 2>/dev/null || true; done; fi
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
@@ -60,4 +66,6 @@ if [ "${HOMECLOUD_SETUP_KUBERNETES:-1}" = 1 ]; then
   command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
   echo "» Kubernetes components (cached after the first build)"
   bash images/kubernetes/build.sh >/dev/null
+  # The pod sandbox image, compiled from the same Kubernetes source (seconds; cached).
+  bash images/pause/build.sh >/dev/null
 fi

@@ -40,6 +40,29 @@ describe('signNodeProfile', () => {
     assert.equal(readCertificate(r.certPem).commonName, 'homecloud-kwok:pi4-2')
   })
 
+  test("a kubelet serving certificate names the requester's name and its addresses from the mesh record", () => {
+    const r = signNodeProfile(
+      base({
+        profile: 'kubelet-serving',
+        requesterAddresses: ['10.77.1.9'],
+        csrPem: csrFor('system:node:pi4-2', ['system:nodes']),
+      }),
+    )
+    assert.ok(r.ok, r.ok ? '' : r.message)
+    const info = readCertificate(r.certPem)
+    assert.equal(info.commonName, 'system:node:pi4-2')
+    assert.deepEqual(info.ips, ['10.77.1.9'])
+    assert.ok(info.dnsNames.includes('pi4-2'))
+  })
+
+  test('a kubelet serving certificate without a known address is refused, not issued bare', () => {
+    const r = signNodeProfile(
+      base({ profile: 'kubelet-serving', csrPem: csrFor('system:node:pi4-2', ['system:nodes']) }),
+    )
+    assert.equal(r.ok ? null : r.reason, 'bad-csr')
+    assert.match(r.ok ? '' : r.message, /needs ips/)
+  })
+
   test("another node's name is refused, whether asked by name or slipped into the CSR", () => {
     const byName = signNodeProfile(
       base({ askedName: 'pi5-1', csrPem: csrFor('system:node:pi5-1', ['system:nodes']) }),
