@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { execa } from 'execa'
-import { packageRoot } from '../../agent/core/package-root.js'
 import { findKubePrograms } from '../../agent/kube/binaries.js'
 import { podCidrFor } from '../../agent/kube/node-runner.js'
 import { kubePaths } from '../../agent/kube/paths.js'
@@ -16,6 +14,7 @@ import { labAdd, labKubeconfig, labPlug, labUnplug } from '../../lab/launcher.js
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { onCleanup, startLab } from '../support/lab.js'
+import { busyboxPod, packBusybox } from '../support/oci.js'
 
 // The production node: a real kubelet and containerd (Debian's, with runc and the CNI
 // reference plugins), supervised by the agent, with certificates from our CA, in a lab of
@@ -104,22 +103,7 @@ describe('a real kubelet + containerd node', {
   }
 
   async function podRuns() {
-    const manifest = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'hello', namespace: 'default' },
-      spec: {
-        nodeSelector: { 'kubernetes.io/hostname': node.name },
-        containers: [
-          {
-            name: 'c',
-            image: 'homecloud.local/busybox:1',
-            imagePullPolicy: 'Never',
-            command: ['/bin/sh', '-c', `echo ${MARK}; exec sleep 100000`],
-          },
-        ],
-      },
-    }
+    const manifest = busyboxPod('hello', node.name, `echo ${MARK}; exec sleep 100000`)
     const file = join(lab.dir, 'hello.json')
     await writeFile(file, JSON.stringify(manifest))
     // Retried: the `default` service account appears only once the controller manager has run.
@@ -216,30 +200,6 @@ describe('a real kubelet + containerd node', {
     assert.match(logs.stdout, new RegExp(MARK))
   }
 })
-
-/** busybox-static as an OCI archive (images/oci/pack.sh), named homecloud.local/busybox:1. */
-async function packBusybox(dir: string): Promise<void> {
-  const rootfs = join(dir, 'rootfs')
-  await mkdir(join(rootfs, 'bin'), { recursive: true })
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
-  assert.ok(busybox, 'busybox is installed (Debian busybox-static; scripts/setup.sh installs it)')
-  await execa('cp', [busybox, join(rootfs, 'bin', 'busybox')])
-  for (const a of ['sh', 'echo', 'sleep', 'cat']) await symlink('busybox', join(rootfs, 'bin', a))
-  await execa('bash', [
-    join(packageRoot(), 'images', 'oci', 'pack.sh'),
-    '--name',
-    'homecloud.local/busybox:1',
-    '--arch',
-    'amd64',
-    '--rootfs',
-    rootfs,
-    '--out',
-    join(dir, 'busybox.tar'),
-    '--',
-    '/bin/sh',
-  ])
-  await rm(rootfs, { recursive: true, force: true })
-}
 
 async function cgroupProcesses(cgroupRoot: string): Promise<number[]> {
   const out: number[] = []
