@@ -12,11 +12,11 @@ import type { Clock, Timer } from './clock.js'
 import { HomecloudError } from './errors.js'
 import type { Logger } from './log.js'
 
-// Supervises one long-running child program (kube-apiserver, kwok, …): start it, forward
-// its output into the agent log (rate-bounded), restart it with capped jittered backoff
-// when it exits on its own, stop it with SIGTERM then SIGKILL. The child stays in the
-// agent's process group, so a whole-group kill (a lab unplug, a board losing power)
-// takes it along; after a lone agent crash the pid file lets the next agent kill it.
+// Supervises one long-running child program (etcd, kube-apiserver, kwok, dnsmasq): start
+// it, forward its output into the agent log (rate-bounded), restart it with capped
+// jittered backoff when it exits on its own, stop it with SIGTERM then SIGKILL. The child
+// stays in the agent's process group, so a whole-group kill (a lab unplug, a board losing
+// power) takes it along; after a lone agent crash the pid file lets the next agent kill it.
 
 export interface SupervisedProgram {
   /** Short name for logs and errors ("kube-apiserver", "kwok"). */
@@ -34,9 +34,33 @@ export interface SupervisedProgram {
   restart?: Partial<RestartPolicy>
   stopGraceMs?: number
   /** Maps one output line to a level and message; default: klog's `I0102 …` prefixes. */
-  parseLine?: (line: string) => { level: LogLevel; msg: string }
+  parseLine?: (line: string) => ParsedLine
   logLinesPerSecondMax?: number
   logBurstMax?: number
+  /** Lines kept for the exit report; default 20. */
+  recentLinesMax?: number
+  /**
+   * Bindings of the program's child logger; default `{ proc: name }`. etcd and dnsmasq
+   * log as `component` (with etcd's `member`), which their readers already filter on.
+   */
+  logBindings?: Record<string, unknown>
+  /**
+   * Sees every output line, before level and rate filtering: dnsmasq's DHCP and TFTP
+   * lines are events for the netboot book, whatever the log keeps of them.
+   */
+  onLine?: (line: string) => void
+  /**
+   * The error start() rejects with when the program cannot be spawned: each program
+   * names its own package to install. Default: KUBE_NOT_INSTALLED for a missing binary.
+   */
+  startError?: (err: NodeJS.ErrnoException) => HomecloudError
+}
+
+export interface ParsedLine {
+  level: LogLevel
+  msg: string
+  /** Structured fields logged with the message (etcd's zap fields). */
+  fields?: Record<string, unknown>
 }
 
 export interface SupervisorComponents {
@@ -58,12 +82,18 @@ export interface ChildExit {
 export interface SupervisorStatus {
   state: SupervisorState
   pid: number | undefined
+  /** Restarts after unexpected exits since the supervisor was made. */
   restarts: number
+  /** Consecutive quick crashes (drives the backoff). */
+  failures: number
   lastExit: ChildExit | undefined
 }
 
+/** Called after every exit; `willRestart` is false for exits we asked for. */
+export type ExitListener = (exit: ChildExit, willRestart: boolean) => void
+
 export const supervisorStopGraceMsDefault = 10_000
-const recentLinesMax = 20
+const recentLinesMaxDefault = 20
 const recentLineCharsMax = 400
 const staleExitWaitMs = 5000
 
@@ -106,7 +136,7 @@ export class Supervisor {
   private readonly log: Logger
   private readonly clock: Clock
   private readonly random: () => number
-  private readonly parse: (line: string) => { level: LogLevel; msg: string }
+  private readonly parse: (line: string) => ParsedLine
   private state: SupervisorState = 'idle'
   private child: ResultPromise | undefined
   private exited: Promise<ChildExit> | undefined
@@ -114,7 +144,8 @@ export class Supervisor {
   private restarts = 0
   private failures = 0
   private lastExit: ChildExit | undefined
-  private readonly recent = new RecentLines(recentLinesMax)
+  private readonly listeners = new Set<ExitListener>()
+  private readonly recent: RecentLines
   private readonly budget: LogBudget
 
   constructor(
@@ -124,9 +155,10 @@ export class Supervisor {
     this.policy = { ...restartPolicyDefault, ...p.restart }
     this.clock = c.clock
     this.random = c.random ?? Math.random
-    // `proc`, not `component`: callers often log as a component already.
-    this.log = c.logger.child({ proc: p.name })
+    // By default `proc`, not `component`: callers often log as a component already.
+    this.log = c.logger.child(p.logBindings ?? { proc: p.name })
     this.parse = p.parseLine ?? parseKlogLine
+    this.recent = new RecentLines(p.recentLinesMax ?? recentLinesMaxDefault)
     this.budget = new LogBudget(p.logLinesPerSecondMax ?? 20, p.logBurstMax ?? 200)
     if (!p.args.includes(p.marker)) {
       throw new HomecloudError(
@@ -145,7 +177,22 @@ export class Supervisor {
   }
 
   status(): SupervisorStatus {
-    return { state: this.state, pid: this.pid, restarts: this.restarts, lastExit: this.lastExit }
+    return {
+      state: this.state,
+      pid: this.pid,
+      restarts: this.restarts,
+      failures: this.failures,
+      lastExit: this.lastExit,
+    }
+  }
+
+  /**
+   * Called after every exit, once the restart (if any) is scheduled: etcd's owner reads
+   * the last lines to learn at once that the cluster removed the member.
+   */
+  onExit(listener: ExitListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   /** Running, or waiting to restart after a crash (not stopped by us). */
@@ -168,23 +215,25 @@ export class Supervisor {
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve())
       child.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === 'ENOENT'
-            ? new HomecloudError(
-                'KUBE_NOT_INSTALLED',
-                `${this.p.binary} not found`,
-                'build the pinned components: images/kubernetes/build.sh, or set HOMECLOUD_KUBE_BIN',
-              )
-            : new HomecloudError('PROCESS_FAILED', `cannot start ${this.p.name}: ${err.message}`, undefined, {
-                cause: err,
-              }),
-        ),
+        reject(this.p.startError ? this.p.startError(err) : this.kubeStartError(err)),
       )
     }).catch(async (err) => {
       await this.kill()
       throw err
     })
     if (this.p.pidFile && child.pid) await writeFile(this.p.pidFile, `${child.pid}\n`, { mode: 0o600 })
+  }
+
+  private kubeStartError(err: NodeJS.ErrnoException): HomecloudError {
+    return err.code === 'ENOENT'
+      ? new HomecloudError(
+          'KUBE_NOT_INSTALLED',
+          `${this.p.binary} not found`,
+          'build the pinned components: images/kubernetes/build.sh, or set HOMECLOUD_KUBE_BIN',
+        )
+      : new HomecloudError('PROCESS_FAILED', `cannot start ${this.p.name}: ${err.message}`, undefined, {
+          cause: err,
+        })
   }
 
   /** SIGTERM, then SIGKILL after the grace period; no restart. */
@@ -228,6 +277,7 @@ export class Supervisor {
       stderr: 'pipe',
       buffer: false,
       reject: false,
+      // We escalate ourselves; execa's own SIGKILL timer would race ours.
       forceKillAfterDelay: false,
       env: this.p.env,
     })
@@ -252,11 +302,16 @@ export class Supervisor {
 
   private exitedWith(exit: ChildExit): void {
     this.lastExit = exit
-    if (this.state !== 'running') {
+    const willRestart = this.state === 'running'
+    if (willRestart) this.scheduleRestart(exit)
+    else {
       this.state = 'stopped'
       this.log.info({ code: exit.code, signal: exit.signal }, `${this.p.name} stopped`)
-      return
     }
+    for (const l of this.listeners) l(exit, willRestart)
+  }
+
+  private scheduleRestart(exit: ChildExit): void {
     this.failures = failuresAfterCrash(this.failures, exit.runMs, this.policy)
     const delayMs = restartDelayMs(this.failures, this.policy, this.random())
     this.state = 'restart-wait'
@@ -286,12 +341,14 @@ export class Supervisor {
   private lines(lines: string[]): void {
     for (const line of lines) {
       this.recent.push(line.length > recentLineCharsMax ? `${line.slice(0, recentLineCharsMax)}…` : line)
+      this.p.onLine?.(line)
       const parsed = this.parse(line)
       if (!this.log.isLevelEnabled(parsed.level)) continue
       if (!this.budget.allow(this.clock.monoMs())) continue
       const dropped = this.budget.takeDropped()
       if (dropped > 0) this.log.warn({ dropped }, `${this.p.name} log lines dropped (rate limit)`)
-      this.log[parsed.level](parsed.msg)
+      if (parsed.fields) this.log[parsed.level](parsed.fields, parsed.msg)
+      else this.log[parsed.level](parsed.msg)
     }
   }
 }

@@ -1,21 +1,17 @@
 import { readFile } from 'node:fs/promises'
-import { execa } from 'execa'
 import type { Clock, Timer } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import { KubeApi } from './api-client.js'
 import type { KubePaths } from './paths.js'
 import { type NodeRoleState, nodeRolePatches, type Taint } from './roles.js'
 
-// What the coordinator does in Kubernetes with admin rights: apply kwok's RBAC when labs
-// use kwok, and keep the control-plane role label (and, per config, the taint) on exactly
-// the Nodes of the current etcd voters.
+// What the coordinator does in Kubernetes with admin rights: keep the control-plane role
+// label (and, per config, the taint) on exactly the Nodes of the current etcd voters.
+// (kwok's RBAC is applied like the add-ons, by an AddonKeeper of its own: agent/kube/index.ts.)
 
 export interface ClusterDutiesInit {
   paths: KubePaths
   lb: { host: string; port: number }
-  kubectl: string
-  /** manifests/kwok/rbac.yaml when this cluster's nodes run kwok. */
-  kwokRbacFile?: string
   taintControlPlane: boolean
   tickMs?: number
 }
@@ -31,7 +27,6 @@ export interface ClusterDutiesComponents {
 export class ClusterDuties {
   private timer: Timer | undefined
   private busy = false
-  private rbacApplied = false
   private lastError = ''
 
   constructor(
@@ -53,24 +48,6 @@ export class ClusterDuties {
     try {
       const admin = await readAdmin(this.init.paths.adminKubeconfig)
       if (!admin) return
-      if (this.init.kwokRbacFile && !this.rbacApplied) {
-        const r = await execa(
-          this.init.kubectl,
-          [
-            '--kubeconfig',
-            this.init.paths.adminKubeconfig,
-            '--request-timeout=10s',
-            'apply',
-            '--server-side',
-            '-f',
-            this.init.kwokRbacFile,
-          ],
-          { reject: false },
-        )
-        if (r.exitCode !== 0) throw new Error(`kwok RBAC: ${r.stderr.trim()}`)
-        this.rbacApplied = true
-        this.c.log.info('applied the kwok RBAC')
-      }
       const api = new KubeApi({ host: this.init.lb.host, port: this.init.lb.port, ...admin })
       const list = await api.ok('GET', '/api/v1/nodes')
       const items = (list.body as { items?: RawNode[] }).items ?? []

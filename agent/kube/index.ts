@@ -63,6 +63,13 @@ export interface KubeStatus {
   controlPlane: Record<string, string>
 }
 
+/**
+ * kwok's RBAC: its manifests directory (under manifests/) and the ConfigMap recording it,
+ * its own since a keeper forgets files missing from its directory. Tried every `retryMs`
+ * until first applied (the coordinator's duties tick): kwok's Nodes wait for it.
+ */
+export const kwokRbac = { dir: 'kwok-rbac', stateConfigMap: 'homecloud-kwok-rbac', retryMs: 3000 }
+
 /** Loopback labs share 127.0.0.1: each node's balancer listens on its own address there. */
 export function lbHostFor(host: string, configured: string | undefined): string {
   return configured ?? (host.startsWith('127.') ? host : '127.0.0.1')
@@ -74,7 +81,8 @@ export class Kube {
     private readonly node: KubeNode,
     private readonly cp: KubeControlPlane,
     private readonly duties: ClusterDuties,
-    private readonly addons: AddonKeeper | null,
+    /** The add-ons and, in kwok labs, kwok's RBAC. */
+    private readonly keepers: AddonKeeper[],
     private readonly lifecycle: NodeLifecycle,
   ) {}
 
@@ -85,7 +93,6 @@ export class Kube {
       'kube-apiserver',
       'kube-controller-manager',
       'kube-scheduler',
-      'kubectl',
       ...(cfg.kubelet === 'kwok' ? (['kwok'] as const) : []),
       ...(cfg.kubelet === 'kubelet' ? (['kubelet'] as const) : []),
     ])
@@ -183,8 +190,6 @@ export class Kube {
       {
         paths,
         lb: lbAddr,
-        kubectl: programs.kubectl,
-        ...(cfg.kubelet === 'kwok' ? { kwokRbacFile: join(manifests, 'kwok', 'rbac.yaml') } : {}),
         taintControlPlane: cfg.taintControlPlane,
       },
       {
@@ -196,26 +201,47 @@ export class Kube {
     )
     // The add-ons, applied by the coordinator only, once it has an admin kubeconfig
     // (written when this node became a voter). client-node loads on the first pass.
+    const mayApply = () => c.isCoordinator() && existsSync(paths.adminKubeconfig)
     const addons = cfg.addons
       ? new AddonKeeper({
           kubeconfigPath: paths.adminKubeconfig,
           dir: join(manifests, 'addons'),
           log,
           clock: c.clock,
-          mayAct: () => c.isCoordinator() && existsSync(paths.adminKubeconfig),
+          mayAct: mayApply,
         })
       : null
+    // kwok's RBAC, applied the same way (server-side apply), from its own directory.
+    const rbac =
+      cfg.kubelet === 'kwok'
+        ? new AddonKeeper({
+            kubeconfigPath: paths.adminKubeconfig,
+            dir: join(manifests, kwokRbac.dir),
+            stateConfigMap: kwokRbac.stateConfigMap,
+            log: log.child({ manifests: kwokRbac.dir }),
+            clock: c.clock,
+            retryMs: kwokRbac.retryMs,
+            mayAct: mayApply,
+          })
+        : null
     const lifecycle = new NodeLifecycle(
       { kubeconfigPath: paths.adminKubeconfig, policy: cfg.nodes },
       {
         clock: c.clock,
         log,
         events: c.events,
-        mayAct: () => c.isCoordinator() && existsSync(paths.adminKubeconfig),
+        mayAct: mayApply,
         mesh: c.mesh,
       },
     )
-    return new Kube(lb, node, cp, duties, addons, lifecycle)
+    return new Kube(
+      lb,
+      node,
+      cp,
+      duties,
+      [addons, rbac].filter((k) => k !== null),
+      lifecycle,
+    )
   }
 
   async start(): Promise<void> {
@@ -223,13 +249,13 @@ export class Kube {
     this.cp.start()
     this.node.start()
     this.duties.start()
-    this.addons?.start()
+    for (const k of this.keepers) k.start()
     this.lifecycle.start()
   }
 
   async stop(): Promise<void> {
     this.duties.stop()
-    this.addons?.stop()
+    for (const k of this.keepers) k.stop()
     this.lifecycle.stop()
     await this.node.stop()
     await this.cp.stop()

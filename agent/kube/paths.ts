@@ -18,7 +18,7 @@ export interface KubePaths {
   adminKubeconfig: string
   /** The node's own identity towards the API server (kubelet, or kwok in a lab). */
   nodeKubeconfig: string
-  /** kwok's own identity (labs only; see manifests/kwok/rbac.yaml). */
+  /** kwok's own identity (labs only; see manifests/kwok-rbac/rbac.yaml). */
   kwokKubeconfig: string
   logDir: string
 }

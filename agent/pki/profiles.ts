@@ -169,7 +169,7 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileSpec>> = {
   },
   kwok: {
     // kwok must list every Node to find its own, which the node authorizer forbids a
-    // kubelet identity; it gets its own group, bound by manifests/kwok/rbac.yaml.
+    // kubelet identity; it gets its own group, bound by manifests/kwok-rbac/rbac.yaml.
     purpose: "kwok standing in for a lab node's kubelet",
     serverAuth: false,
     clientAuth: true,

@@ -3,15 +3,8 @@ import { describe, it } from 'node:test'
 import type { LabNode } from '../../lab/lab-file.js'
 import { labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
-import {
-  CP_CONFIG,
-  controlPlaneOf,
-  etcdClientFor,
-  healthyVoters,
-  nodeIdOf,
-  readPlacement,
-} from '../support/controlplane.js'
-import { startLab } from '../support/lab.js'
+import { CP_CONFIG, controlPlaneOf, healthyVoters, nodeIdOf, readPlacement } from '../support/controlplane.js'
+import { startVoterLab } from '../support/voter-lab.js'
 
 // The time of death outlives the coordinator. Four ARM boards, three voters: a voter is
 // unplugged, and while it is dead (within the grace) both surviving voters are
@@ -24,25 +17,11 @@ const config = { ...CP_CONFIG, controlPlane: { ...CP_CONFIG.controlPlane, failov
 
 describe('control plane: the time of death is kept in etcd', { timeout: 300_000 }, () => {
   it('a new coordinator whose mesh never saw the voter die keeps its recorded time of death', async (t) => {
-    const lab = await startLab({ boards: 'pi5,rock5b,opi5,pi4-ssd', agentConfig: config })
-    const nodes = lab.nodes
-    const byId = new Map<string, LabNode>()
-    for (const n of nodes) byId.set(await nodeIdOf(n), n)
-    const client = await etcdClientFor(lab, nodes)
-    t.after(() => client.close())
-
-    let voters: LabNode[] = []
-    await waitFor(
-      async () => {
-        const list = await client.memberList().catch(() => undefined)
-        if (!list) return 'no member list'
-        voters = list.members.filter((m) => !m.isLearner).map((m) => byId.get(m.name)!)
-        return voters.length === 3 && voters.every(Boolean)
-          ? healthyVoters(client, voters)
-          : `${voters.length} voters`
-      },
-      { timeoutMs: 90_000, intervalMs: 300 },
-    )
+    const { lab, nodes, byId, client, voters } = await startVoterLab(t, {
+      boards: 'pi5,rock5b,opi5,pi4-ssd',
+      agentConfig: config,
+      votersTimeoutMs: 90_000,
+    })
     const cp = await controlPlaneOf(nodes[0]!)
     const victim = voters.find((v) => v.name !== cp?.coordinator)!
     const victimId = await nodeIdOf(victim)

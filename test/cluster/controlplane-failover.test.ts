@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict'
-import { access } from 'node:fs/promises'
-import { after, describe, it } from 'node:test'
-import { localStatePath, readLocalState } from '../../agent/controlplane/local-state.js'
-import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
-import { pkiPaths } from '../../agent/pki/store.js'
+import { describe, it } from 'node:test'
+import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabNode } from '../../lab/lab-file.js'
 import { labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
-import { CP_CONFIG, controlPlaneOf, etcdClientFor, healthyVoters, nodeIdOf } from '../support/controlplane.js'
-import { startLab, view } from '../support/lab.js'
-import { startWriteLoad } from '../support/write-load.js'
+import { CP_CONFIG, controlPlaneOf, healthyVoters, removedAndWiped } from '../support/controlplane.js'
+import { view } from '../support/lab.js'
+import { startLabWriteLoad, startVoterLab } from '../support/voter-lab.js'
 
 // Five ARM boards, three of them voters, under a continuous write load through etcd.
 // A voter is unplugged: after the failover grace the coordinator removes it and
@@ -20,62 +17,33 @@ import { startWriteLoad } from '../support/write-load.js'
 const GRACE_MS = CP_CONFIG.controlPlane.failoverGraceMs
 const prefix = '/test/acked/'
 
-const exists = (p: string) =>
-  access(p).then(
-    () => true,
-    () => false,
-  )
-
 describe('control plane: replacing dead voters under load', { timeout: 300_000 }, () => {
-  const closers: (() => void)[] = []
-  let load: ReturnType<typeof startWriteLoad> | undefined
-  after(async () => {
-    await load?.stop()
-    for (const c of closers) c()
-  })
-
   it('a dead voter, then the dead coordinator, are replaced after the grace; no acknowledged write is lost', async (t) => {
-    const lab = await startLab({ boards: 'pi5,rock5b,opi5,pi4-ssd,pi5', agentConfig: CP_CONFIG })
-    const nodes = lab.nodes
-    const byId = new Map<string, LabNode>()
-    for (const n of nodes) byId.set(await nodeIdOf(n), n)
-    const client = await etcdClientFor(lab, nodes)
-    closers.push(() => client.close())
+    const first = await startVoterLab(t, {
+      boards: 'pi5,rock5b,opi5,pi4-ssd,pi5',
+      agentConfig: CP_CONFIG,
+      votersTimeoutMs: 90_000,
+    })
+    const { lab, nodes, client, threeVoters } = first
+    let voters = first.voters
     const unplugged = new Set<LabNode>()
     const observer = () => nodes.find((n) => !unplugged.has(n))!
-
-    /** Three healthy voters, all on boards still plugged in. */
-    const threeVoters = async (timeoutMs: number): Promise<LabNode[]> => {
-      let voters: LabNode[] = []
-      await waitFor(
-        async () => {
-          const list = await client.memberList().catch(() => undefined)
-          if (!list) return 'no member list'
-          voters = list.members.filter((m) => !m.isLearner).map((m) => byId.get(m.name)!)
-          if (voters.some((v) => v === undefined || unplugged.has(v))) return 'a dead board is still a voter'
-          return voters.length === 3 ? healthyVoters(client, voters) : `${voters.length} voters`
-        },
-        { timeoutMs, intervalMs: 200 },
-      )
-      return voters
-    }
-
-    let voters = await threeVoters(90_000)
     // Writers start on different boards, so some writes are in flight on each victim.
-    const writers = await Promise.all(
-      [0, 1, 2].map((i) => etcdClientFor(lab, [...nodes.slice(i), ...nodes.slice(0, i)])),
+    const load = await startLabWriteLoad(
+      t,
+      lab,
+      [0, 1, 2].map((i) => [...nodes.slice(i), ...nodes.slice(0, i)]),
+      prefix,
+      50,
     )
-    for (const w of writers) closers.push(() => w.close())
-    load = startWriteLoad(writers, prefix)
-    await waitFor(async () => (load!.acked.length >= 50 ? true : 'few writes yet'), { timeoutMs: 20_000 })
 
     /** Unplug `victim`, wait for three healthy voters again; ms from the end of the grace. */
     const replace = async (victim: LabNode, what: string) => {
-      const ackedBefore = load!.acked.length
+      const ackedBefore = load.acked.length
       const unpluggedAt = Date.now()
       await labUnplug(lab.dir, victim.name)
       unplugged.add(victim)
-      const after = await threeVoters(GRACE_MS + 60_000)
+      const after = await threeVoters(GRACE_MS + 60_000, unplugged)
       const doneAt = Date.now()
       const seen = (await view(observer())).members.find((m) => m.name === victim.name)
       assert.equal(seen?.state, 'dead')
@@ -86,7 +54,7 @@ describe('control plane: replacing dead voters under load', { timeout: 300_000 }
           doneAt - graceEnd
         } ms after the grace (${GRACE_MS} ms); voters now ${after.map((v) => v.name).join(', ')}`,
       )
-      await waitFor(async () => (load!.acked.length >= ackedBefore + 50 ? true : 'writes stalled'), {
+      await waitFor(async () => (load.acked.length >= ackedBefore + 50 ? true : 'writes stalled'), {
         timeoutMs: 20_000,
       })
       return after
@@ -145,17 +113,7 @@ describe('control plane: replacing dead voters under load', { timeout: 300_000 }
     // 3. The first victim comes back: removed while away, it stops its etcd and wipes it.
     await labPlug(lab.dir, firstVictim.name)
     unplugged.delete(firstVictim)
-    await waitFor(
-      async () => {
-        const s = await readLocalState(firstVictim.stateDir).catch(() => null)
-        const data = await exists(etcdFiles(firstVictim.stateDir).dataDir)
-        const caKey = await exists(pkiPaths(firstVictim.stateDir).caKey)
-        return s?.status === 'removed' && !data && !caKey
-          ? true
-          : `${localStatePath(firstVictim.stateDir)}: ${s?.status}, data ${data}, CA key ${caKey}`
-      },
-      { timeoutMs: 40_000 },
-    )
+    await waitFor(() => removedAndWiped(firstVictim), { timeoutMs: 40_000 })
     assert.equal(await healthyVoters(client, voters), true, 'the returning board disturbed nothing')
   })
 })

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { access, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { type ClusterView, ClusterViewSchema } from '../../agent/api/cluster-schema.js'
 import { readLocalState } from '../../agent/controlplane/local-state.js'
-import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
-import { pkiPaths } from '../../agent/pki/store.js'
+import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { labCut, labHeal, nodeUrl } from '../../lab/launcher.js'
 import { execInNetns, labNames } from '../../lab/netns/index.js'
@@ -13,13 +12,12 @@ import { waitFor } from '../../lab/wait.js'
 import {
   CP_CONFIG,
   controlPlaneOf,
-  etcdClientFor,
   healthyVoters,
   nodeIdOf,
   readPlacement,
+  removedAndWiped,
 } from '../support/controlplane.js'
-import { startLab } from '../support/lab.js'
-import { startWriteLoad } from '../support/write-load.js'
+import { startLabWriteLoad, startVoterLab } from '../support/voter-lab.js'
 
 // A network partition in namespaces: five ARM boards, three of them etcd voters. The
 // coordinator's link is cut, so it is alone (a minority of one voter) while the other
@@ -34,12 +32,6 @@ const GRACE_MS = CP_CONFIG.controlPlane.failoverGraceMs
 const prefix = '/test/partition/'
 /** Coordinator actions, as its log names them (control/coordinator/reconciler.ts `event`). */
 const COORDINATOR_ACTIONS = ['etcd-removed', 'etcd-learner-added', 'etcd-voter']
-
-const exists = (p: string) =>
-  access(p).then(
-    () => true,
-    () => false,
-  )
 
 /** The status API of a node the host cannot reach: asked from inside its own namespace. */
 async function viewFromInside(lab: LabFile, node: LabNode): Promise<ClusterView | null> {
@@ -77,25 +69,12 @@ describe('control plane: a network partition', {
   timeout: 360_000,
 }, () => {
   it('the minority never changes membership; the majority replaces the cut-off voter; healing wipes it', async (t) => {
-    const lab = await startLab({ boards: 'pi5,rock5b,opi5,pi4-ssd,pi5', netns: true, agentConfig: CP_CONFIG })
-    const nodes = lab.nodes
-    const byId = new Map<string, LabNode>()
-    for (const n of nodes) byId.set(await nodeIdOf(n), n)
-    const client = await etcdClientFor(lab, nodes)
-    t.after(() => client.close())
-
-    let voters: LabNode[] = []
-    await waitFor(
-      async () => {
-        const list = await client.memberList().catch(() => undefined)
-        if (!list) return 'no member list'
-        voters = list.members.filter((m) => !m.isLearner).map((m) => byId.get(m.name)!)
-        return voters.length === 3 && voters.every(Boolean)
-          ? healthyVoters(client, voters)
-          : `${voters.length} voters`
-      },
-      { timeoutMs: 120_000, intervalMs: 300 },
-    )
+    const { lab, nodes, byId, client, voters } = await startVoterLab(t, {
+      boards: 'pi5,rock5b,opi5,pi4-ssd,pi5',
+      netns: true,
+      agentConfig: CP_CONFIG,
+      votersTimeoutMs: 120_000,
+    })
     let minority: LabNode | undefined
     await waitFor(
       async () => {
@@ -111,11 +90,13 @@ describe('control plane: a network partition', {
     const cutOffId = await nodeIdOf(cutOff)
 
     // Writers through the majority's members only (the host cannot reach the minority).
-    const writers = await Promise.all(majorityVoters.map((v) => etcdClientFor(lab, [v])))
-    for (const w of writers) t.after(() => w.close())
-    const load = startWriteLoad(writers, prefix)
-    t.after(() => load.stop())
-    await waitFor(async () => (load.acked.length >= 30 ? true : 'few writes yet'), { timeoutMs: 20_000 })
+    const load = await startLabWriteLoad(
+      t,
+      lab,
+      majorityVoters.map((v) => [v]),
+      prefix,
+      30,
+    )
 
     const cutAt = Date.now()
     await labCut(lab.dir, cutOff.name)
@@ -175,17 +156,7 @@ describe('control plane: a network partition', {
     // Heal: the old voter learns it was removed and wipes itself; nothing else changes.
     const healAt = Date.now()
     await labHeal(lab.dir, cutOff.name)
-    await waitFor(
-      async () => {
-        const s = await readLocalState(cutOff.stateDir).catch(() => null)
-        const data = await exists(etcdFiles(cutOff.stateDir).dataDir)
-        const caKey = await exists(pkiPaths(cutOff.stateDir).caKey)
-        return s?.status === 'removed' && !data && !caKey
-          ? true
-          : `${cutOff.name}: ${s?.status}, data ${data}, CA key ${caKey}`
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    )
+    await waitFor(() => removedAndWiped(cutOff), { timeoutMs: 60_000, intervalMs: 500 })
     t.diagnostic(`${cutOff.name} wiped itself ${Date.now() - healAt} ms after the link came back`)
 
     await load.stop()

@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import type { ClusterView } from '../../agent/api/cluster-schema.js'
+import { readLocalState } from '../../agent/controlplane/local-state.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
 import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
+import { pkiPaths } from '../../agent/pki/store.js'
 import {
   PLACEMENT_KEY,
   type PlacementRecord,
@@ -82,6 +84,21 @@ export async function readPlacement(client: EtcdClient): Promise<PlacementRecord
   const r = parsePlacementRecord(kv.value)
   if (!r.ok) throw new Error(r.error)
   return r.record
+}
+
+/** A board the cluster removed has noticed: its etcd stopped, its data and CA key wiped. */
+export async function removedAndWiped(node: LabNode): Promise<true | string> {
+  const exists = (p: string) =>
+    access(p).then(
+      () => true,
+      () => false,
+    )
+  const s = await readLocalState(node.stateDir).catch(() => null)
+  const data = await exists(etcdFiles(node.stateDir).dataDir)
+  const caKey = await exists(pkiPaths(node.stateDir).caKey)
+  return s?.status === 'removed' && !data && !caKey
+    ? true
+    : `${node.name}: ${s?.status}, data ${data}, CA key ${caKey}`
 }
 
 /** Exactly these nodes are voters, no learners, and each answers /health. */

@@ -1,10 +1,13 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa, type ResultPromise } from 'execa'
+import { silentLogger } from '../../agent/core/log.js'
 import { packageRoot } from '../../agent/core/package-root.js'
+import { applyAddons, describeProblem } from '../../agent/kube/addons/index.js'
 import { apiserverArgs, controllerManagerArgs, kwokArgs, schedulerArgs } from '../../agent/kube/args.js'
 import { findKubePrograms } from '../../agent/kube/binaries.js'
 import { issueForProfile, writeControlPlaneFiles, writeNodeKubeconfig } from '../../agent/kube/certs.js'
+import { kwokRbac } from '../../agent/kube/index.js'
 import { type NodeFacts, nodeManifest } from '../../agent/kube/node-object.js'
 import { type KubePaths, kubePaths } from '../../agent/kube/paths.js'
 import { writeCertAndKey } from '../../agent/pki/store.js'
@@ -95,8 +98,16 @@ export class KubeTestCluster {
     )
     await this.waitReady()
     this.apiserverStartToReadyMs = performance.now() - spawnedAt
-    const rbac = await this.kubectl(['apply', '-f', join(packageRoot(), 'manifests', 'kwok', 'rbac.yaml')])
-    if (rbac.exitCode !== 0) throw new Error(`kwok RBAC: ${rbac.stderr}`)
+    // kwok's RBAC, applied as the coordinator applies it (agent/kube/index.ts).
+    const rbac = await applyAddons({
+      kubeconfigPath: this.adminKubeconfig,
+      dir: join(packageRoot(), 'manifests', kwokRbac.dir),
+      stateConfigMap: kwokRbac.stateConfigMap,
+      log: silentLogger(),
+      clock: realClock,
+    })
+    if (rbac.problems.length > 0)
+      throw new Error(`kwok RBAC: ${rbac.problems.map(describeProblem).join('; ')}`)
     this.spawn('kube-controller-manager', [
       ...controllerManagerArgs({ address: this.address, paths: this.paths }),
       ...controllerManagerExtra,

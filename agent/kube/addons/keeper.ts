@@ -11,6 +11,12 @@ export const addonPassEveryMsDefault = 30_000
 
 export interface AddonKeeperInit extends ApplyAddonsOptions {
   everyMs?: number
+  /**
+   * Until a first pass succeeds, try every `retryMs` instead of `everyMs`: kwok's Nodes
+   * cannot register before their RBAC is in, so that keeper retries every few seconds
+   * while the coordinator's kubeconfig or API server is not there yet. Default: everyMs.
+   */
+  retryMs?: number
   /** Whether this node may act now (the coordinator lease is held); checked before every pass. */
   mayAct: () => boolean
   /** Tests only: the applier. */
@@ -28,11 +34,15 @@ export class AddonKeeper {
 
   start(): void {
     if (this.timer) return
-    this.timer = this.init.clock.setInterval(
-      () => void this.pass(),
-      this.init.everyMs ?? addonPassEveryMsDefault,
-    )
+    this.schedule()
     void this.pass()
+  }
+
+  private schedule(): void {
+    this.timer?.cancel()
+    const everyMs = this.init.everyMs ?? addonPassEveryMsDefault
+    const ms = this.lastReport ? everyMs : (this.init.retryMs ?? everyMs)
+    this.timer = this.init.clock.setInterval(() => void this.pass(), ms)
   }
 
   stop(): void {
@@ -46,8 +56,11 @@ export class AddonKeeper {
     this.running = true
     try {
       const report = await (this.init.apply ?? applyAddons)(this.init)
+      const first = this.lastReport === null
       this.lastReport = report
       this.lastError = null
+      // Back to the normal period once the first pass went through (unless stopped).
+      if (first && this.timer && this.init.retryMs !== undefined) this.schedule()
       return report
     } catch (err) {
       // Logged once per distinct failure, so an API server that is down for a while

@@ -2,13 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { renderMetrics } from '../../../agent/api/metrics.js'
 import { buildApiServer } from '../../../agent/api/server.js'
-import { manualClock } from '../../../agent/core/clock.js'
 import { Counters } from '../../../agent/core/counters.js'
 import { silentLogger } from '../../../agent/core/log.js'
-import { Coordinator, FAILOVERS_TOTAL } from '../../../control/coordinator/reconciler.js'
-import { PlacementPolicy } from '../../../control/placement/policy.js'
-import { newIdentity } from '../../support/records.js'
-import { FakeEtcd, FakeLeadership, node, peerUrlOf } from '../coordinator/fake-etcd.js'
+import { FAILOVERS_TOTAL } from '../../../control/coordinator/reconciler.js'
+import { coordinatorRig, GRACE, me } from '../coordinator/coordinator-rig.js'
+import { node } from '../coordinator/fake-etcd.js'
 import { clusterView, member } from './fixtures.js'
 
 const SAMPLE =
@@ -106,42 +104,11 @@ describe('/metrics exposition', () => {
   })
 
   test('the coordinator counts a failover when it removes a dead voter', async () => {
-    const GRACE = 30_000
-    const me = newIdentity()
     const nodes = [node(me.id), node('b'), node('c'), node('d', { memoryMB: 4096 })]
-    const clock = manualClock()
-    const etcd = new FakeEtcd()
-    const lead = new FakeLeadership()
-    etcd.leases.set(lead.key.key, lead.key.lease)
-    const counters = new Counters()
-    const assigned: bigint[] = []
-    const coordinator = new Coordinator(
-      {
-        selfId: me.id,
-        signer: me,
-        policy: PlacementPolicy.parse({ failoverGraceMs: GRACE }),
-        reconcileMs: 1000,
-        peerUrlOf,
-      },
-      {
-        etcd,
-        leadership: lead,
-        clock,
-        log: silentLogger(),
-        counters,
-        nodes: () => nodes,
-        assign: async (_id, memberId) => {
-          assigned.push(memberId)
-          return true
-        },
-        retire: () => {},
-      },
-    )
-    etcd.found(me.id, nodes[0]!.address!)
+    const { clock, counters, coordinator, assigned, boot } = coordinatorRig(nodes)
     for (const id of ['b', 'c']) {
       await coordinator.tick()
-      etcd.start(assigned.at(-1)!, id)
-      etcd.caughtUp.add(assigned.at(-1)!)
+      boot(assigned.at(-1)!.memberId, id)
       await coordinator.tick()
     }
     assert.equal(counters.get(FAILOVERS_TOTAL), 0, 'growing to three voters is no failover')

@@ -4,6 +4,7 @@ import type { Member, MemberList } from '../../../agent/etcd/members.js'
 import type { KeyValue } from '../../../agent/etcd/wire.js'
 import type { ObservedNode } from '../../../control/coordinator/observe.js'
 import type { CoordinatorEtcd, Leadership } from '../../../control/coordinator/reconciler.js'
+import { board } from '../placement/support.js'
 
 // An etcd that keeps a member list and a key space in memory, enough to drive the
 // coordinator through whole growth and failover sequences without processes.
@@ -137,26 +138,11 @@ export class FakeLeadership implements Leadership {
 }
 
 let seq = 0
+/** An observed healthy board (the placement tests' `board`), named `<id>-board`, at a fresh address. */
 export function node(
   id: string,
   opts: Partial<ObservedNode['view']> & { address?: string } = {},
 ): ObservedNode {
   const { address, ...view } = opts
-  return {
-    address: address ?? `10.0.0.${++seq}`,
-    view: {
-      id,
-      name: `${id}-board`,
-      arch: 'arm64',
-      alive: true,
-      state: 'alive',
-      deadSinceMs: null,
-      optedOut: false,
-      memoryMB: 8192,
-      cores: 4,
-      storageClass: 'nvme',
-      fsyncP99Ms: 1,
-      ...view,
-    },
-  }
+  return { address: address ?? `10.0.0.${++seq}`, view: board(id, { name: `${id}-board`, ...view }) }
 }

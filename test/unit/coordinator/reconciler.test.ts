@@ -1,95 +1,22 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { manualClock } from '../../../agent/core/clock.js'
-import { Counters } from '../../../agent/core/counters.js'
-import { silentLogger } from '../../../agent/core/log.js'
 import { parseInitialCluster } from '../../../agent/etcd/initial-cluster.js'
-import type { ObservedNode } from '../../../control/coordinator/observe.js'
 import {
   PLACEMENT_KEY,
   parsePlacementRecord,
   signPlacement,
 } from '../../../control/coordinator/placement-record.js'
-import { Coordinator, PLACEMENT_REFUSED_TOTAL } from '../../../control/coordinator/reconciler.js'
-import { PlacementPolicy } from '../../../control/placement/policy.js'
+import { PLACEMENT_REFUSED_TOTAL } from '../../../control/coordinator/reconciler.js'
 import { newIdentity } from '../../support/records.js'
-import { FakeEtcd, FakeLeadership, node, peerUrlOf } from './fake-etcd.js'
+import { coordinatorRig, GRACE, me } from './coordinator-rig.js'
+import { node, peerUrlOf } from './fake-etcd.js'
 
-const GRACE = 30_000
-/** The coordinator's own node: its id is derived from the key that signs the placement record. */
-const me = newIdentity()
 const A = me.id
-
-function setup(
-  nodes: ObservedNode[],
-  opts: { clock?: ReturnType<typeof manualClock>; etcd?: FakeEtcd } = {},
-) {
-  const clock = opts.clock ?? manualClock()
-  const counters = new Counters()
-  const fresh = opts.etcd === undefined
-  const etcd = opts.etcd ?? new FakeEtcd()
-  const lead = new FakeLeadership()
-  etcd.leases.set(lead.key.key, lead.key.lease)
-  const assigned: { nodeId: string; memberId: bigint; initialCluster: string[] }[] = []
-  const retired: string[] = []
-  let reachable = true
-  const coordinator = new Coordinator(
-    {
-      selfId: nodes[0]!.view.id,
-      signer: me,
-      policy: PlacementPolicy.parse({ failoverGraceMs: GRACE }),
-      reconcileMs: 1000,
-      peerUrlOf,
-    },
-    {
-      etcd,
-      leadership: lead,
-      clock,
-      log: silentLogger(),
-      counters,
-      nodes: () => nodes,
-      assign: async (nodeId, memberId, ic) => {
-        if (!reachable) return false
-        assigned.push({ nodeId, memberId, initialCluster: ic.map((e) => `${e.name}=${e.peerUrl}`) })
-        return true
-      },
-      retire: (nodeId) => retired.push(nodeId),
-    },
-  )
-  const founder = nodes[0]!
-  if (fresh) etcd.found(founder.view.id, founder.address!)
-  /** The assigned node starts its member and catches up. */
-  const boot = (id: bigint, name: string) => {
-    etcd.start(id, name)
-    etcd.caughtUp.add(id)
-  }
-  const voters = () =>
-    etcd.members
-      .filter((m) => !m.isLearner)
-      .map((m) => m.name)
-      .sort()
-  const membershipCalls = () => etcd.calls.filter((c) => !c.startsWith('txn'))
-  return {
-    clock,
-    counters,
-    etcd,
-    lead,
-    coordinator,
-    assigned,
-    retired,
-    boot,
-    voters,
-    membershipCalls,
-    setReachable: (r: boolean) => {
-      reachable = r
-    },
-  }
-}
 
 describe('coordinator reconcile loop', () => {
   it('grows 1 → 3 voters, one membership change per step, assigning each learner', async () => {
     const nodes = [node(A), node('b'), node('c')]
-    const t = setup(nodes)
+    const t = coordinatorRig(nodes)
     let r = await t.coordinator.tick()
     assert.equal(r.kind === 'acted' && r.action.kind, 'add-learner')
     assert.deepEqual(t.membershipCalls(), [`add ${peerUrlOf(nodes[1]!.address!)}`])
@@ -123,7 +50,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('keeps one voter with two eligible boards; x86 and a slow SD card never vote', async () => {
-    const t = setup([
+    const t = coordinatorRig([
       node(A),
       node('b'),
       node('x', { arch: 'amd64' }),
@@ -141,7 +68,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('does nothing at all when it is not the leader', async () => {
-    const t = setup([node(A), node('b'), node('c')])
+    const t = coordinatorRig([node(A), node('b'), node('c')])
     t.lead.leader = false
     const r = await t.coordinator.tick()
     assert.equal(r.kind, 'not-leader')
@@ -150,7 +77,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('stops before the effect when the lease is lost mid-step', async () => {
-    const t = setup([node(A), node('b'), node('c')])
+    const t = coordinatorRig([node(A), node('b'), node('c')])
     const list = t.etcd.memberList.bind(t.etcd)
     t.etcd.memberList = async () => {
       const l = await list()
@@ -163,7 +90,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('acts on nothing without quorum', async () => {
-    const t = setup([node(A), node('b'), node('c')])
+    const t = coordinatorRig([node(A), node('b'), node('c')])
     t.etcd.quorum = false
     const r = await t.coordinator.tick()
     assert.equal(r.kind, 'no-quorum')
@@ -172,7 +99,7 @@ describe('coordinator reconcile loop', () => {
 
   it('removes a dead voter only after the grace, then adds the spare', async () => {
     const nodes = [node(A), node('b'), node('c'), node('d', { memoryMB: 4096 })]
-    const t = setup(nodes)
+    const t = coordinatorRig(nodes)
     for (const id of ['b', 'c']) {
       await t.coordinator.tick()
       t.boot(t.assigned.at(-1)!.memberId, id)
@@ -200,7 +127,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('sends an unstarted learner its assignment again, not more often than every 5 s', async () => {
-    const t = setup([node(A), node('b'), node('c')])
+    const t = coordinatorRig([node(A), node('b'), node('c')])
     t.setReachable(false)
     await t.coordinator.tick()
     assert.equal(t.assigned.length, 0, 'not reachable: nothing sent')
@@ -216,7 +143,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('writes the placement fenced by its lease, only when it changes, and replaces a tampered one', async () => {
-    const t = setup([node(A), node('b')])
+    const t = coordinatorRig([node(A), node('b')])
     await t.coordinator.tick()
     await t.coordinator.tick()
     assert.deepEqual(
@@ -240,7 +167,7 @@ describe('coordinator reconcile loop', () => {
   })
 
   it('refuses an unsigned, re-signed, forged or non-voter placement record, counts it and rewrites a good one', async () => {
-    const t = setup([node(A), node('b')])
+    const t = coordinatorRig([node(A), node('b')])
     await t.coordinator.tick()
     const good = JSON.parse(t.etcd.kv.get(PLACEMENT_KEY)!)
     const stranger = newIdentity()
@@ -279,7 +206,7 @@ describe('coordinator reconcile loop', () => {
 
   it('keeps the time of death in etcd: a coordinator started after a voter died does not restart the grace', async () => {
     const nodes = [node(A), node('b'), node('c'), node('d', { memoryMB: 4096 })]
-    const t = setup(nodes)
+    const t = coordinatorRig(nodes)
     for (const id of ['b', 'c']) {
       await t.coordinator.tick()
       t.boot(t.assigned.at(-1)!.memberId, id)
@@ -297,7 +224,7 @@ describe('coordinator reconcile loop', () => {
     // The coordinator's agent restarts: its mesh never heard of c at all.
     t.coordinator.stop()
     const restarted = [nodes[0]!, nodes[1]!, nodes[3]!]
-    const next = setup(restarted, { clock: t.clock, etcd: t.etcd })
+    const next = coordinatorRig(restarted, { clock: t.clock, etcd: t.etcd })
     next.etcd.leases.set(next.lead.key.key, next.lead.key.lease)
     t.clock.advance(GRACE / 2 + 1000)
     r = await next.coordinator.tick()
@@ -306,7 +233,7 @@ describe('coordinator reconcile loop', () => {
 
     // Without a record, a voter unknown to the mesh waits a whole grace from first sight.
     const b = node('b')
-    const fresh = setup([node(A), b])
+    const fresh = coordinatorRig([node(A), b])
     fresh.etcd.found('b', b.address!)
     fresh.etcd.found('x', '10.9.9.9')
     await fresh.coordinator.tick()

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { systemClock } from '../../../agent/core/clock.js'
+import { HomecloudError } from '../../../agent/core/errors.js'
 import { silentLogger } from '../../../agent/core/log.js'
 import { parseKlogLine, Supervisor } from '../../../agent/core/supervisor.js'
+import { capturingLogger } from '../../support/stand-in.js'
 
 describe('parseKlogLine', () => {
   test('klog prefixes map to levels', () => {
@@ -51,8 +53,9 @@ describe('Supervisor (real processes)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'hc-sup-'))
     dirs.push(dir)
     const marker = `--marker=${dir}`
-    // Dies after a moment on the first run, then keeps running (a counter file).
-    const script = `n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $((n+1)) > ${dir}/n; echo "I1121 00:00:00.000000 1 a.go:1] run $n"; if [ $n = 0 ]; then exit 3; fi; trap 'exit 0' TERM; while true; do sleep 0.1; done`
+    // Dies after a moment on the first run, then keeps running (a counter file, written
+    // once the TERM trap is set, so the test knows when SIGTERM will be an exit 0).
+    const script = `trap 'exit 0' TERM; n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $((n+1)) > ${dir}/n; echo "I1121 00:00:00.000000 1 a.go:1] run $n"; if [ $n = 0 ]; then exit 3; fi; while true; do sleep 0.1; done`
     const s = new Supervisor(
       {
         name: 'test-prog',
@@ -70,6 +73,7 @@ describe('Supervisor (real processes)', () => {
     assert.ok(s.status().lastExit?.lastLines.some((l) => l.includes('run 0')))
     const pid = s.pid!
     await until(async () => (await readFile(join(dir, 'pid'), 'utf8')).trim() === String(pid), 'pid file')
+    await until(async () => (await readFile(join(dir, 'n'), 'utf8')).trim() === '2', 'second run traps TERM')
     const exit = await s.stop(2000)
     assert.equal(exit?.code, 0)
     assert.equal(s.status().state, 'stopped')
@@ -138,6 +142,60 @@ describe('Supervisor (real processes)', () => {
     assert.equal(alive(stranger.pid!), true)
     await third.kill()
     await stranger.kill()
+  })
+
+  test('exit hook, structured lines, every line seen, failures counted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hc-sup-'))
+    dirs.push(dir)
+    const marker = `--marker=${dir}`
+    const { logger, lines: logged } = capturingLogger()
+    const seen: string[] = []
+    const exits: { code: number | null; willRestart: boolean }[] = []
+    // Crashes on the first run (two lines, one below the log level), then keeps running.
+    const script = `trap 'exit 0' TERM; n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $((n+1)) > ${dir}/n; echo "quiet $n"; echo "loud $n"; if [ $n = 0 ]; then exit 4; fi; while true; do sleep 0.1; done`
+    const s = new Supervisor(
+      {
+        name: 'hooked',
+        binary: 'sh',
+        args: ['-c', script, marker],
+        marker,
+        restart: { initialDelayMs: 50 },
+        logBindings: { component: 'hooked' },
+        parseLine: (line) => ({
+          level: line.startsWith('quiet') ? 'debug' : 'warn',
+          msg: 'said',
+          fields: { line },
+        }),
+        onLine: (line) => seen.push(line),
+      },
+      { logger, clock },
+    )
+    s.onExit((exit, willRestart) => exits.push({ code: exit.code, willRestart }))
+    await s.start()
+    await until(() => s.status().restarts === 1 && seen.includes('loud 1'), 'one restart')
+    assert.deepEqual(exits, [{ code: 4, willRestart: true }])
+    assert.equal(s.status().failures, 1)
+    assert.ok(seen.includes('quiet 0') && seen.includes('quiet 1'), 'lines below the level are seen')
+    const said = logged.filter((l) => l.msg === 'said')
+    assert.ok(said.some((l) => l.line === 'loud 0' && l.component === 'hooked' && l.proc === undefined))
+    assert.ok(!said.some((l) => String(l.line).startsWith('quiet')))
+    await s.stop(2000)
+    assert.deepEqual(exits[1], { code: 0, willRestart: false })
+  })
+
+  test('a program names its own install hint when it is missing', async () => {
+    const s = new Supervisor(
+      {
+        name: 'ghost',
+        binary: '/nonexistent/ghost',
+        args: ['--x'],
+        marker: '--x',
+        startError: (err) => new HomecloudError('NETBOOT_DNSMASQ', `${err.code}: ghost`),
+      },
+      { logger: silentLogger(), clock },
+    )
+    await assert.rejects(s.start(), /ENOENT: ghost/)
+    assert.equal(s.status().state, 'stopped')
   })
 
   test('a missing program is a clear error', async () => {

@@ -59,6 +59,44 @@ describe('add-on keeper', () => {
     assert.equal(calls, 2)
   })
 
+  it('retries quickly until a first pass succeeds, then keeps the normal period', async () => {
+    const clock = manualClock()
+    let ready = false
+    let calls = 0
+    const keeper = new AddonKeeper({
+      kubeconfigPath: 'k',
+      dir: 'd',
+      log: silentLogger(),
+      clock,
+      everyMs: 30_000,
+      retryMs: 3000,
+      mayAct: () => true,
+      apply: async () => {
+        calls++
+        if (!ready) throw new HomecloudError('KUBE_ADDONS_FAILED', 'no API server answered')
+        return report()
+      },
+    })
+    keeper.start()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 1)
+    clock.advance(3000)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 2, 'a failed pass is retried after retryMs')
+    ready = true
+    clock.advance(3000)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 3)
+    assert.ok(keeper.lastReport)
+    clock.advance(27_000)
+    assert.equal(calls, 3, 'after a success, the normal period')
+    clock.advance(3000)
+    assert.equal(calls, 4)
+    keeper.stop()
+    clock.advance(60_000)
+    assert.equal(calls, 4)
+  })
+
   it('keeps the last report and error without throwing', async () => {
     let fail = true
     const keeper = new AddonKeeper({
