@@ -14,7 +14,7 @@ import { labAdd, labKubeconfig, labPlug, labUnplug } from '../../lab/launcher.js
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { onCleanup, startLab } from '../support/lab.js'
-import { busyboxPod, packBusybox } from '../support/oci.js'
+import { busyboxDeployment, packBusybox } from '../support/oci.js'
 
 // The production node: a real kubelet and containerd (Debian's, with runc and the CNI
 // reference plugins), supervised by the agent, with certificates from our CA, in a lab of
@@ -79,7 +79,10 @@ describe('a real kubelet + containerd node', {
     await t.test('a pod runs in a real container: its log and exec reach the kubelet over our TLS', podRuns)
     await t.test('the kubelet refuses a caller without a certificate from our CA', kubeletRefusesStrangers)
     await t.test('unplugged: its containers die with it and the Node goes NotReady', unplug)
-    await t.test('plugged back: the Node is Ready again and the pod runs again', plugBack)
+    await t.test(
+      'plugged back: the Node is Ready again and the Deployment runs its pod there again',
+      plugBack,
+    )
   })
 
   async function nodeReady() {
@@ -103,7 +106,7 @@ describe('a real kubelet + containerd node', {
   }
 
   async function podRuns() {
-    const manifest = busyboxPod('hello', node.name, `echo ${MARK}; exec sleep 100000`)
+    const manifest = busyboxDeployment('hello', node.name, `echo ${MARK}; exec sleep 100000`)
     const file = join(lab.dir, 'hello.json')
     await writeFile(file, JSON.stringify(manifest))
     // Retried: the `default` service account appears only once the controller manager has run.
@@ -114,33 +117,39 @@ describe('a real kubelet + containerd node', {
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     )
-    await waitForPodRunning()
-    const ip = (await kubectl(['get', 'pod', 'hello', '-o', 'jsonpath={.status.podIP}'])).stdout
+    const pod = await waitForPodRunning()
+    const ip = (await kubectl(['get', 'pod', pod, '-o', 'jsonpath={.status.podIP}'])).stdout
     const [net] = podCidrFor(node.address).split('.0/')
     assert.ok(ip.startsWith(`${net}.`), `pod IP ${ip} is in the node's range ${podCidrFor(node.address)}`)
-    const logs = await kubectl(['logs', 'hello'])
+    const logs = await kubectl(['logs', pod])
     assert.equal(logs.exitCode, 0, logs.stderr)
     assert.match(logs.stdout, new RegExp(MARK))
-    const exec = await kubectl(['exec', 'hello', '--', '/bin/sh', '-c', 'echo exec-ok; cat /proc/1/cmdline'])
+    const exec = await kubectl(['exec', pod, '--', '/bin/sh', '-c', 'echo exec-ok; cat /proc/1/cmdline'])
     assert.equal(exec.exitCode, 0, exec.stderr)
     assert.match(exec.stdout, /exec-ok/)
     assert.match(exec.stdout, /sleep/)
   }
 
-  async function waitForPodRunning() {
+  /** The Deployment's pod on the node with its Ready condition True; its name. */
+  async function waitForPodRunning(): Promise<string> {
+    let name = ''
     await waitFor(
       async () => {
         const r = await kubectl([
           'get',
-          'pod',
-          'hello',
+          'pods',
+          '-l',
+          'app=hello',
           '-o',
-          'jsonpath={.status.phase}/{.status.containerStatuses[0].ready}',
+          'jsonpath={range .items[*]}{.metadata.name}/{.spec.nodeName}/{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
         ])
-        return r.stdout === 'Running/true' ? true : `pod: ${r.stdout || r.stderr.trim()}`
+        const line = r.stdout.split('\n').find((l) => l.endsWith(`/${node.name}/True`))
+        name = line?.split('/')[0] ?? ''
+        return name ? true : `pods: ${r.stdout.trim().replace(/\n/g, ', ') || r.stderr.trim() || 'none'}`
       },
-      { timeoutMs: 180_000, intervalMs: 1000 },
+      { timeoutMs: 240_000, intervalMs: 1000 },
     )
+    return name
   }
 
   async function kubeletRefusesStrangers() {
@@ -195,8 +204,9 @@ describe('a real kubelet + containerd node', {
       },
       { timeoutMs: 240_000, intervalMs: 1000 },
     )
-    await waitForPodRunning()
-    const logs = await kubectl(['logs', 'hello'])
+    // The same pod restarted, or (once dead-node handling deleted it) its replacement.
+    const pod = await waitForPodRunning()
+    const logs = await kubectl(['logs', pod])
     assert.match(logs.stdout, new RegExp(MARK))
   }
 })

@@ -48,3 +48,21 @@ export function busyboxPod(name: string, node: string, script: string): Record<s
     },
   }
 }
+
+/**
+ * The same pod kept by a one-replica Deployment (label app=NAME): it comes back after the
+ * node does, even when dead-node handling deleted the pod in between.
+ */
+export function busyboxDeployment(name: string, node: string, script: string): Record<string, unknown> {
+  const pod = busyboxPod(name, node, script) as { spec: Record<string, unknown> }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: pod.spec },
+    },
+  }
+}
