@@ -62,7 +62,7 @@ done
 
 node_bin=$(readlink -f "$(command -v node)")
 node_version=$(node -v)
-dist_hash=$(cd "$ROOT" && find dist bin package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+dist_hash=$(cd "$ROOT" && find dist bin manifests package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
 inputs=$(
 	echo "recipe $RECIPE"
 	for p in "${!VERSIONS[@]}"; do echo "deb $p ${VERSIONS[$p]}"; done | sort
@@ -145,7 +145,8 @@ ldd "$node_bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r l
 	cp -L "$lib" "$b/node/lib/"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$b/node/lib/ld-linux-x86-64.so.2"
-cp -r "$ROOT/dist" "$ROOT/bin" "$ROOT/package.json" "$b/app/"
+# manifests/: a netbooted node may become the coordinator, which applies the add-ons.
+cp -r "$ROOT/dist" "$ROOT/bin" "$ROOT/manifests" "$ROOT/package.json" "$b/app/"
 # Only the run-time closure of package.json's dependencies; type declarations, source
 # maps and docs stay behind (a third of the bytes, all unused at run time).
 node "$HERE/prod-deps.mjs" "$ROOT" | while read -r rel; do
