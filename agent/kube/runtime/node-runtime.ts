@@ -8,27 +8,18 @@ import { writeFileAtomic } from '../../core/files.js'
 import type { Logger } from '../../core/log.js'
 import { Supervisor } from '../../core/supervisor.js'
 import type { LogLevel } from '../../etcd/log-lines.js'
-import type { CertKeyPaths } from '../../pki/store.js'
 import { cniConflist } from './cni-config.js'
 import { containerdConfig } from './containerd-config.js'
 import { type HostRuntimeFacts, readHostRuntimeFacts } from './host.js'
 import { containerdArgs, type KubeletSpec, kubeletArgs, kubeletConfigText } from './kubelet-config.js'
-import type { RuntimePaths } from './paths.js'
 
 // A real Kubernetes node: containerd, then the pause image and any other image archives
 // the node carries (imported, never pulled), the pod network's CNI config, then the
 // kubelet. Both programs are children of the agent (one process group): a board losing
 // power loses its kubelet with it, and the Node goes NotReady as its lease runs out.
 
-export interface NodeRuntimeInit {
-  nodeName: string
-  address: string
-  caCert: string
-  serving: CertKeyPaths
-  kubeconfig: string
-  paths: RuntimePaths
-  clusterDns: string
-  cgroupRoot: string
+/** What the kubelet is told (less the host facts, read at start), plus the runtime's own. */
+export interface NodeRuntimeInit extends Omit<KubeletSpec, 'host'> {
   podCidr: string
   sandboxImage: string
   cniBinDirs: readonly string[]
@@ -111,17 +102,7 @@ export class NodeRuntime {
     await this.waitForContainerd()
     await this.importImages()
     await writeFileAtomic(join(p.cniConfDir, '10-homecloud.conflist'), cniConflist(this.init.podCidr), 0o644)
-    const spec: KubeletSpec = {
-      nodeName: this.init.nodeName,
-      address: this.init.address,
-      caCert: this.init.caCert,
-      serving: this.init.serving,
-      kubeconfig: this.init.kubeconfig,
-      paths: p,
-      clusterDns: this.init.clusterDns,
-      cgroupRoot: this.init.cgroupRoot,
-      host,
-    }
+    const spec: KubeletSpec = { ...this.init, host }
     await writeFileAtomic(p.kubeletConfig, kubeletConfigText(spec), 0o600)
     const kubelet = new Supervisor(
       {
