@@ -80,7 +80,9 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     throw new HomecloudError('LAB_INVALID', 'netboot needs a namespace lab', 'add --netns (as root)')
   }
   // Before anything is started: the first build takes a minute or two, later ones are instant.
-  const imageDir = opts.netboot ? (opts.imageDir ?? (await ensureNetbootImage(progress))) : undefined
+  const imageDir = opts.netboot
+    ? (opts.imageDir ?? (await ensureNetbootImage(progress, { kube: opts.kube ?? false })))
+    : undefined
   await mkdir(dir, { recursive: true })
   const index = await claimLabIndex(dir, (i) =>
     mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),

@@ -13,7 +13,7 @@ import { pkiPaths } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
 import { AddonKeeper } from './addons/keeper.js'
 import { clusterDnsDefault } from './args.js'
-import { findKubePrograms, kubeImagesDir } from './binaries.js'
+import { findKubePrograms, kubeBinDir, kubeImagesDir } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
 import { LoadBalancer } from './lb/proxy.js'
@@ -89,13 +89,25 @@ export class Kube {
   static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
     const cfg = init.config
     const log = c.log.child({ component: 'kube' })
-    const programs = await findKubePrograms([
-      'kube-apiserver',
-      'kube-controller-manager',
-      'kube-scheduler',
+    const nodePrograms = await findKubePrograms([
       ...(cfg.kubelet === 'kwok' ? (['kwok'] as const) : []),
       ...(cfg.kubelet === 'kubelet' ? (['kubelet'] as const) : []),
     ])
+    // A worker image (the netboot image carries only the kubelet) has no control-plane
+    // programs: it still runs its Node; were it ever made a voter, starting the API server
+    // fails with KUBE_NOT_INSTALLED in the log, and the balancers skip it as unhealthy.
+    const cpNames = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const
+    const cpPrograms = await findKubePrograms(cpNames).catch((err: Error) => {
+      log.warn(
+        { err: err.message },
+        'no Kubernetes control-plane programs here: this node runs its Node only',
+      )
+      return Object.fromEntries(cpNames.map((n) => [n, join(kubeBinDir(), n)])) as Record<
+        (typeof cpNames)[number],
+        string
+      >
+    })
+    const programs = { ...nodePrograms, ...cpPrograms }
     const paths = kubePaths(init.stateDir)
     const pki = pkiPaths(init.stateDir)
     const lbAddr = { host: lbHostFor(init.host, cfg.lb.host), port: cfg.lb.port }

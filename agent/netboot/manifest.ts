@@ -22,6 +22,8 @@ export const ImageManifest = z.object({
   arch: z.enum(['amd64', 'arm64']),
   kernel: z.string().max(200).optional(),
   node: z.string().max(40).optional(),
+  /** Built with --kube: booted machines run a real kubelet + containerd. */
+  kube: z.boolean().optional(),
   files: z
     .record(ArtifactName, z.object({ sha256: Sha256Hex, bytes: z.number().int().nonnegative() }))
     .refine((f) => 'vmlinuz' in f && 'initrd.img' in f, 'files must list vmlinuz and initrd.img'),

@@ -5,8 +5,11 @@
 #   agent.tar.zst node + its ldd libraries, the compiled agent with production
 #                 node_modules, etcd and etcdctl — fetched and checked by /init
 #   manifest.json the sha256 and size of every artifact
+# With --kube the agent bundle also carries a real Kubernetes node: the built kubelet,
+# Debian's containerd, runc and CNI reference plugins, and the pause image built from
+# the Kubernetes source; such a machine joins Kubernetes as a kubelet node.
 #
-#   images/netboot/build.sh [--out DIR] [--force]
+#   images/netboot/build.sh [--kube] [--out DIR] [--force]
 #   images/netboot/build.sh --print-dir
 #
 # Output: ${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot/<version>/ where <version>
@@ -21,8 +24,10 @@ CACHE=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot
 # Bump when the recipe changes in a way the input hash cannot see.
 RECIPE=1
 KERNEL_META=linux-image-cloud-amd64
-# Loaded in this order by /init: each needs the ones before it.
-MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net)
+# Loaded in this order by /init: each needs the ones before it. The last five are for
+# containers (the pod bridge, its veth pairs, overlayfs snapshots).
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net
+	llc stp bridge veth overlay)
 
 log() { printf '[netboot-build %4ss] %s\n' "$SECONDS" "$*" >&2; }
 die() {
@@ -31,11 +36,12 @@ die() {
 	exit 1
 }
 
-out_override='' force=0 print_dir=0
+out_override='' force=0 print_dir=0 kube=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--out) out_override=$2; shift 2 ;;
 	--force) force=1; shift ;;
+	--kube) kube=1; shift ;;
 	--print-dir) print_dir=1; shift ;;
 	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1" "see --help" ;;
@@ -54,12 +60,20 @@ kernel_pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux
 [[ -n $kernel_pkg ]] || die "apt does not know $KERNEL_META" "run: sudo apt-get update"
 candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2}'; }
 declare -A VERSIONS=()
-for p in "$kernel_pkg" busybox-static etcd-server etcd-client; do
+kube_debs=()
+((kube)) && kube_debs=(containerd runc containernetworking-plugins libseccomp2)
+for p in "$kernel_pkg" busybox-static etcd-server etcd-client "${kube_debs[@]}"; do
 	v=$(candidate "$p")
 	[[ -n $v && $v != '(none)' ]] || die "no candidate version for $p" "run: sudo apt-get update"
 	VERSIONS[$p]=$v
 done
 
+if ((kube)); then
+	kube_bin=$(bash "$ROOT/images/kubernetes/build.sh" --print-dir)
+	[[ -x $kube_bin/kubelet ]] || die "no kubelet in $kube_bin" "build it once: images/kubernetes/build.sh (or scripts/setup.sh)"
+	pause_tar=$(bash "$ROOT/images/pause/build.sh" --print-dir)/pause-3.10.2.tar
+	[[ -f $pause_tar ]] || die "no pause image at $pause_tar" "build it: images/pause/build.sh"
+fi
 node_bin=$(readlink -f "$(command -v node)")
 node_version=$(node -v)
 dist_hash=$(cd "$ROOT" && find dist bin manifests package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
@@ -70,6 +84,7 @@ inputs=$(
 	echo "zstd $(zstd --version)"
 	echo "dist $dist_hash"
 	echo "lock $(sha256sum "$ROOT/package-lock.json" | cut -c1-64)"
+	if ((kube)); then echo "kubelet $(sha256sum "$kube_bin/kubelet" | cut -c1-64)"; echo "pause $(sha256sum "$pause_tar" | cut -c1-64)"; fi
 	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
 )
 version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
@@ -163,12 +178,25 @@ find "$b/app/node_modules" -type d -path '*/prebuilds/*' -prune ! -name linux-x6
 dpkg-deb -x "$(deb etcd-server)" "$work/etcd"
 dpkg-deb -x "$(deb etcd-client)" "$work/etcdctl"
 cp "$work/etcd/usr/bin/etcd" "$work/etcdctl/usr/bin/etcdctl" "$b/bin/"
+if ((kube)); then
+	# /init links node's loader and libraries into /lib64 and /lib, so these Debian
+	# programs (dynamically linked: containerd, runc with libseccomp, the CNI plugins) run.
+	log "bundling a Kubernetes node: kubelet, containerd ${VERSIONS[containerd]}, runc ${VERSIONS[runc]}, CNI plugins, pause"
+	mkdir -p "$b"/kube/{bin,images} "$b"/runtime/{bin,cni}
+	cp "$kube_bin/kubelet" "$b/kube/bin/"
+	cp "$pause_tar" "$b/kube/images/"
+	for p in containerd runc containernetworking-plugins libseccomp2; do dpkg-deb -x "$(deb "$p")" "$work/$p"; done
+	cp "$work/containerd/usr/bin/"{containerd,containerd-shim-runc-v2,ctr} "$work/runc/usr/sbin/runc" "$b/runtime/bin/"
+	cp "$work/containernetworking-plugins/usr/lib/cni/"{bridge,host-local,loopback} "$b/runtime/cni/"
+	cp -L "$work"/libseccomp2/usr/lib/x86_64-linux-gnu/libseccomp.so.2 "$b/node/lib/"
+	strip "$b"/runtime/bin/* "$b"/runtime/cni/* 2>/dev/null || true
+fi
 pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 
 # ---- manifest ------------------------------------------------------------------------
 # One artifact per line: /init reads it with sed, without a JSON parser.
 {
-	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n' "$version"
+	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n  "kube": %s,\n' "$version" "$( ((kube)) && echo true || echo false)"
 	printf '  "kernel": "%s %s",\n  "node": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version"
 	printf '  "files": {\n'
 	sep=''

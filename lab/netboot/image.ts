@@ -7,9 +7,17 @@ import { packageRoot } from '../../agent/core/package-root.js'
  * The netboot image for the lab: images/netboot/build.sh (cached by its inputs, so
  * instant after the first build of this code). Build progress goes to `progress`.
  */
-export async function ensureNetbootImage(progress: (line: string) => void): Promise<string> {
+export async function ensureNetbootImage(
+  progress: (line: string) => void,
+  opts: { kube?: boolean } = {},
+): Promise<string> {
   const script = join(packageRoot(), 'images', 'netboot', 'build.sh')
-  const child = execa('bash', [script], { stdout: 'pipe', stderr: 'pipe', reject: false })
+  // --kube: the machines it boots run a real kubelet + containerd (a bigger download).
+  const child = execa('bash', [script, ...(opts.kube ? ['--kube'] : [])], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    reject: false,
+  })
   child.stderr?.on('data', (b: Buffer) => {
     for (const line of b.toString('utf8').split('\n')) if (line.trim()) progress(line.trim())
   })

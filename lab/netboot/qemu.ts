@@ -18,6 +18,8 @@ export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 /** Node in the initramfs needs ≥ 512 MB (field notes); the agent and etcd want room too. */
 export const vmMemoryMBDefault = 1024
+/** A VM running a real kubelet + containerd from RAM (the unpacked bundle alone is ~400 MB). */
+export const vmKubeMemoryMBDefault = 2048
 export const vmLifetimeSecondsDefault = 4 * 3600
 
 export function qemuCommand(spec: QemuVmSpec): { cmd: string; args: string[] } {

@@ -8,7 +8,7 @@ import { spawnLabProcess } from '../processes.js'
 import { fetchClusterView, waitFor } from '../wait.js'
 import { vmIndexMax, vmMac, vmNodeName } from './names.js'
 import { addVmTap } from './network.js'
-import { OVMF_VARS, qemuCommand } from './qemu.js'
+import { OVMF_VARS, qemuCommand, vmKubeMemoryMBDefault } from './qemu.js'
 
 export interface AddVmOptions {
   uefi?: boolean
@@ -81,6 +81,7 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
     consoleLog,
     ovmfVars,
     lifetimeSeconds: opts.lifetimeSeconds,
+    ...(lab.kube ? { memoryMB: vmKubeMemoryMBDefault } : {}),
   })
   opts.progress?.(`powering on ${name} (${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)
   const entry: LabVm = {

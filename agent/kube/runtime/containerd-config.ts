@@ -10,6 +10,8 @@ export interface ContainerdSpec {
   cniBinDirs: readonly string[]
   /** See HostRuntimeFacts.canLowerOomScore. */
   restrictOomScoreAdj: boolean
+  /** See HostRuntimeFacts.rootIsInitramfs. */
+  noPivotRoot?: boolean
 }
 
 const q = (s: string): string => JSON.stringify(s) // a TOML basic string is a JSON string
@@ -45,6 +47,7 @@ export function containerdConfig(s: ContainerdSpec): string {
     `      [${cri}.containerd.runtimes.runc.options]`,
     // The agent runs without systemd (the netboot image's init is busybox): cgroupfs.
     '        SystemdCgroup = false',
+    `        NoPivotRoot = ${s.noPivotRoot ?? false}`,
     '',
   ].join('\n')
 }

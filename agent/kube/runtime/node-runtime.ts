@@ -82,6 +82,7 @@ export class NodeRuntime {
         sandboxImage: this.init.sandboxImage,
         cniBinDirs: cniBin ? [cniBin] : [],
         restrictOomScoreAdj: !host.canLowerOomScore,
+        noPivotRoot: host.rootIsInitramfs,
       }),
       0o600,
     )

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import { AgentConfig } from '../../../agent/config/schema.js'
 import { cniConflist } from '../../../agent/kube/runtime/cni-config.js'
 import { containerdConfig } from '../../../agent/kube/runtime/containerd-config.js'
-import { hasCapSysResource } from '../../../agent/kube/runtime/host.js'
+import { hasCapSysResource, rootFsType } from '../../../agent/kube/runtime/host.js'
 import { kubeletArgs, kubeletConfig } from '../../../agent/kube/runtime/kubelet-config.js'
 import { parseContainerdLine } from '../../../agent/kube/runtime/node-runtime.js'
 import { runtimePaths } from '../../../agent/kube/runtime/paths.js'
@@ -13,7 +13,12 @@ import { labCgroupRoot, mountsUnder } from '../../../lab/kubelet-node.js'
 // read off this machine's kernel facts. The real programs run in test/cluster/kube-kubelet.
 
 const paths = runtimePaths('/var/lib/homecloud/kube')
-const host = { cgroupV2: true, canLowerOomScore: true, resolvConf: '/etc/resolv.conf' }
+const host = {
+  cgroupV2: true,
+  canLowerOomScore: true,
+  resolvConf: '/etc/resolv.conf',
+  rootIsInitramfs: false,
+}
 const spec = {
   nodeName: 'lap-4',
   address: '10.77.1.5',
@@ -34,6 +39,15 @@ describe('kubelet node runtime (pure)', () => {
     assert.equal(hasCapSysResource('no caps here'), false)
   })
 
+  test('the root filesystem type: the initramfs (rootfs) of a netbooted machine, a disk elsewhere', () => {
+    assert.equal(
+      rootFsType('1 1 0:2 / / rw - rootfs rootfs rw\n20 1 0:5 / /proc rw - proc proc rw'),
+      'rootfs',
+    )
+    assert.equal(rootFsType('27 1 254:0 / / rw,relatime - ext4 /dev/vda rw'), 'ext4')
+    assert.equal(rootFsType(''), null)
+  })
+
   test('containerd: own root, state and socket; our CNI dir; the imported pause image; oom restriction only when needed', () => {
     const text = containerdConfig({
       paths,
@@ -49,6 +63,15 @@ describe('kubelet node runtime (pure)', () => {
     assert.match(text, /netns_mounts_under_state_dir = true/)
     const free = containerdConfig({ paths, sandboxImage: 'p:1', cniBinDirs: [], restrictOomScoreAdj: false })
     assert.match(free, /restrict_oom_score_adj = false/)
+    assert.match(free, /NoPivotRoot = false/)
+    const ram = containerdConfig({
+      paths,
+      sandboxImage: 'p:1',
+      cniBinDirs: [],
+      restrictOomScoreAdj: false,
+      noPivotRoot: true,
+    })
+    assert.match(ram, /NoPivotRoot = true/)
     // A quote in a path cannot break out of its TOML string.
     const odd = containerdConfig({
       paths: runtimePaths('/x"y'),
