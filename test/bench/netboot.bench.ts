@@ -1,13 +1,18 @@
 // Netboot: VM power-on → member alive on every node, split by stage, BIOS and UEFI
-// (TCG, so firmware and kernel are slow on purpose-free emulation), and the image size.
+// (TCG, so firmware and kernel are slow on purpose-free emulation), and the image size;
+// then the Kubernetes node image (--kube): power-on → a Ready kubelet Node.
 // Stage times come from the serving node's clock (its dnsmasq lines, its HTTP routes,
 // the guest's reports to it); agent start → joined from the guest's own agent log.
-import { readFile, stat } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { execa } from 'execa'
+import { findKubePrograms } from '../../agent/kube/binaries.js'
 import type { LabFile, LabVm } from '../../lab/lab-file.js'
-import { nodeUrl } from '../../lab/launcher.js'
+import { labKubeconfig, nodeUrl } from '../../lab/launcher.js'
 import { ensureNetbootImage } from '../../lab/netboot/image.js'
 import { labAddVm, waitVmJoined } from '../../lab/netboot/vm.js'
+import { waitFor } from '../../lab/wait.js'
+import { CP_CONFIG } from '../support/controlplane.js'
 import { benchLab } from './lab.js'
 import type { BenchContext, Row } from './types.js'
 
@@ -128,6 +133,77 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
         ctx.fail(`netboot ${uefi ? 'UEFI' : 'BIOS'}`, err)
       }
     }
+  } finally {
+    await lab.close()
+  }
+  try {
+    rows.push(...(await kubeBoot(ctx)))
+  } catch (err) {
+    ctx.fail('netboot --kube', err)
+  }
+  return rows
+}
+
+/** The --kube image: its size, and power-on → Ready kubelet Node (BIOS). */
+async function kubeBoot(ctx: BenchContext): Promise<Row[]> {
+  const imageDir = await ensureNetbootImage((l) => ctx.progress(l), { kube: true })
+  const bytes = (await stat(join(imageDir, 'agent.tar.zst'))).size
+  const rows: Row[] = [
+    {
+      metric: 'kube image: agent.tar.zst (with kubelet, containerd, runc, CNI, pause)',
+      value: Math.round(bytes / 1e5) / 10,
+      unit: 'MB',
+    },
+  ]
+  const { kubectl } = await findKubePrograms(['kubectl'])
+  const lab = await benchLab(ctx, 'netboot-kube', {
+    boards: 'pi5,pi5,pi4',
+    netns: true,
+    netboot: true,
+    kube: true,
+    imageDir,
+    agentConfig: CP_CONFIG,
+  })
+  try {
+    const kubeconfig = join(lab.dir, 'bench.kubeconfig')
+    await writeFile(kubeconfig, await labKubeconfig(lab.dir, lab.lab.nodes[0]!.name), { mode: 0o600 })
+    const vm = await labAddVm(lab.dir, { wait: false, lifetimeSeconds: 1800 })
+    ctx.progress(`kube image: ${vm.name} powered on; waiting for its Node to be Ready`)
+    await waitVmJoined(lab.lab, vm.name, 1_200_000, (l) => ctx.progress(`kube image: ${l}`))
+    const aliveMs = Date.now()
+    await waitFor(
+      async () => {
+        const r = await execa(
+          kubectl,
+          [
+            '--kubeconfig',
+            kubeconfig,
+            '--request-timeout=5s',
+            'get',
+            'node',
+            vm.name,
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+          ],
+          { reject: false },
+        )
+        return r.stdout === 'True' ? true : `Ready=${r.stdout || 'none'}`
+      },
+      { timeoutMs: 1_200_000, intervalMs: 500, progress: (l) => ctx.progress(`kube image: ${l}`) },
+    )
+    rows.push(
+      {
+        metric: 'kube image (BIOS): power-on → member alive on every node',
+        value: aliveMs - vm.startedAtMs,
+        unit: 'ms',
+      },
+      {
+        metric: 'kube image (BIOS): power-on → Ready kubelet Node',
+        value: Date.now() - vm.startedAtMs,
+        unit: 'ms',
+        note: 'TCG',
+      },
+    )
   } finally {
     await lab.close()
   }
