@@ -72,10 +72,17 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
     await waitFor('CoreDNS Running on both nodes', 240_000, async () => {
       const pods = await json(['-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=kube-dns'])
       const running = pods.items.filter((p: { status: { phase: string } }) => p.status.phase === 'Running')
-      return (
+      if (
         running.length === 2 &&
         new Set(running.map((p: { spec: { nodeName: string } }) => p.spec.nodeName)).size === 2
       )
+        return true
+      // Thrown, not returned: a timeout then says where the pods were stuck.
+      const seen = pods.items.map(
+        (p: { metadata: { name: string }; spec: { nodeName?: string }; status: { phase: string } }) =>
+          `${p.metadata.name}@${p.spec.nodeName ?? 'unscheduled'}:${p.status.phase}`,
+      )
+      throw new Error(`CoreDNS pods: ${seen.join(', ') || 'none'}`)
     })
     // flannel routes spec.podCIDR: the controller manager must have handed each node a /24.
     await waitFor('a pod CIDR on every node', 120_000, async () => {
