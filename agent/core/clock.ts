@@ -13,18 +13,25 @@ export interface Timer {
   cancel(): void
 }
 
-export function systemClock(): Clock {
+/**
+ * The real clock. `keepAlive: false` (the agent's): timers never hold the process open.
+ * `keepAlive: true`: a pending timer does, for a CLI or test whose only remaining work is
+ * waiting out a back-off or a lease.
+ */
+export function systemClock(opts: { keepAlive?: boolean } = {}): Clock {
+  const hold = (t: NodeJS.Timeout) => {
+    if (!opts.keepAlive) t.unref?.()
+    return t
+  }
   return {
     nowMs: () => Date.now(),
     monoMs: () => performance.now(),
     setTimeout(fn, ms) {
-      const t = setTimeout(fn, ms)
-      t.unref?.()
+      const t = hold(setTimeout(fn, ms))
       return { cancel: () => clearTimeout(t) }
     },
     setInterval(fn, ms) {
-      const t = setInterval(fn, ms)
-      t.unref?.()
+      const t = hold(setInterval(fn, ms))
       return { cancel: () => clearInterval(t) }
     },
   }

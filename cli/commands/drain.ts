@@ -93,23 +93,8 @@ export function undrainCommand(): Command {
   })
 }
 
-/**
- * The system clock with timers that keep the process alive: the agent's clock unrefs
- * them, and a CLI waiting out a back-off would otherwise exit mid-drain.
- */
-function cliClock(): Clock {
-  return {
-    ...systemClock(),
-    setTimeout(fn, ms) {
-      const t = setTimeout(fn, ms)
-      return { cancel: () => clearTimeout(t) }
-    },
-    setInterval(fn, ms) {
-      const t = setInterval(fn, ms)
-      return { cancel: () => clearInterval(t) }
-    },
-  }
-}
+/** Timers that keep the process alive: a CLI waiting out a back-off would otherwise exit mid-drain. */
+const cliClock = (): Clock => systemClock({ keepAlive: true })
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`)

@@ -23,17 +23,7 @@ import { LAB_ENV } from '../../lab/processes.js'
  * The system clock, except that its timers keep the process alive: a test waiting for
  * a lease to lapse may have nothing else running (the agent's clock unrefs them).
  */
-export const realClock: Clock = {
-  ...systemClock(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms)
-    return { cancel: () => clearTimeout(t) }
-  },
-  setInterval(fn, ms) {
-    const t = setInterval(fn, ms)
-    return { cancel: () => clearInterval(t) }
-  },
-}
+export const realClock: Clock = systemClock({ keepAlive: true })
 
 export interface LabMember {
   n: number
