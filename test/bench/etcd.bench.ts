@@ -19,7 +19,7 @@ import {
   nodeIdOf,
   readPlacement,
 } from '../support/controlplane.js'
-import { startWriteLoad } from '../support/write-load.js'
+import { missingOn, startWriteLoad } from '../support/write-load.js'
 import { benchLab } from './lab.js'
 import { max, median, runsNote } from './stats.js'
 import type { BenchContext, Row } from './types.js'
@@ -211,13 +211,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       let missing = acked.size
       await waitFor(
         async () => {
-          const kvs = await client.getPrefix(prefix, {
-            endpoint: clientUrlOf(v.address),
-            serializable: true,
-            keysOnly: true,
-          })
-          const have = new Set(kvs.map((kv) => kv.key))
-          missing = [...acked].filter((k) => !have.has(k)).length
+          missing = await missingOn(client, v.address, prefix, acked, { serializable: true })
           return missing === 0 ? true : `${v.name} misses ${missing}`
         },
         { timeoutMs: 15_000 },

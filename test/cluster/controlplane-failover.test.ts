@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabNode } from '../../lab/lab-file.js'
 import { labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG, controlPlaneOf, healthyVoters, removedAndWiped } from '../support/controlplane.js'
 import { view } from '../support/lab.js'
 import { startLabWriteLoad, startVoterLab } from '../support/voter-lab.js'
+import { missingOn } from '../support/write-load.js'
 
 // Five ARM boards, three of them voters, under a continuous write load through etcd.
 // A voter is unplugged: after the failover grace the coordinator removes it and
@@ -94,13 +94,7 @@ describe('control plane: replacing dead voters under load', { timeout: 300_000 }
     for (const v of voters) {
       await waitFor(
         async () => {
-          const kvs = await client.getPrefix(prefix, {
-            endpoint: clientUrlOf(v.address),
-            serializable: true,
-            keysOnly: true,
-          })
-          const have = new Set(kvs.map((kv) => kv.key))
-          const missing = [...acked].filter((k) => !have.has(k)).length
+          const missing = await missingOn(client, v.address, prefix, acked, { serializable: true })
           return missing === 0 ? true : `${v.name} misses ${missing} acknowledged keys`
         },
         { timeoutMs: 15_000 },

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { type ClusterView, ClusterViewSchema } from '../../agent/api/cluster-schema.js'
 import { readLocalState } from '../../agent/controlplane/local-state.js'
-import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { labCut, labHeal, nodeUrl } from '../../lab/launcher.js'
 import { execInNetns, labNames } from '../../lab/netns/index.js'
@@ -18,6 +17,7 @@ import {
   removedAndWiped,
 } from '../support/controlplane.js'
 import { startLabWriteLoad, startVoterLab } from '../support/voter-lab.js'
+import { missingOn } from '../support/write-load.js'
 
 // A network partition in namespaces: five ARM boards, three of them etcd voters. The
 // coordinator's link is cut, so it is alone (a minority of one voter) while the other
@@ -179,9 +179,7 @@ describe('control plane: a network partition', {
 
     const acked = new Set(load.acked)
     for (const v of after) {
-      const kvs = await client.getPrefix(prefix, { endpoint: clientUrlOf(v.address), keysOnly: true })
-      const have = new Set(kvs.map((kv) => kv.key))
-      const missing = [...acked].filter((k) => !have.has(k)).length
+      const missing = await missingOn(client, v.address, prefix, acked)
       assert.equal(missing, 0, `${v.name} misses ${missing} acknowledged writes`)
     }
     t.diagnostic(`acknowledged writes: ${acked.size}, all on each voter; not acknowledged: ${load.failed()}`)

@@ -1,3 +1,6 @@
+import type { EtcdClient } from '../../agent/etcd/client.js'
+import { clientUrlOf } from '../../agent/etcd/spec.js'
+
 // A continuous write load through etcd for the no-lost-writes checks: one loop per
 // client, each write a new key, and only the keys etcd acknowledged are recorded.
 
@@ -40,4 +43,24 @@ export function startWriteLoad(
       return stopped
     },
   }
+}
+
+/**
+ * How many of the acknowledged keys one voter lacks, read from that voter alone
+ * (`serializable`: its own copy, without asking the leader).
+ */
+export async function missingOn(
+  client: Pick<EtcdClient, 'getPrefix'>,
+  address: string,
+  prefix: string,
+  acked: ReadonlySet<string>,
+  opts: { serializable?: boolean } = {},
+): Promise<number> {
+  const kvs = await client.getPrefix(prefix, {
+    endpoint: clientUrlOf(address),
+    keysOnly: true,
+    ...(opts.serializable ? { serializable: true } : {}),
+  })
+  const have = new Set(kvs.map((kv) => kv.key))
+  return [...acked].filter((k) => !have.has(k)).length
 }
