@@ -7,13 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { execa } from 'execa'
-import { findKubePrograms } from '../../agent/kube/binaries.js'
 import { kubePaths } from '../../agent/kube/paths.js'
 import { runtimePaths } from '../../agent/kube/runtime/paths.js'
-import { labAdd, labKubeconfig } from '../../lab/launcher.js'
+import { labAdd } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
+import { labKubectl } from '../support/lab-kubectl.js'
 import { busyboxPod, packBusybox } from '../support/oci.js'
 import { benchLab, memStatus } from './lab.js'
 import type { BenchContext, Row } from './types.js'
@@ -28,7 +27,6 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
     return []
   }
   const rows: Row[] = []
-  const { kubectl } = await findKubePrograms(['kubectl'])
   const images = await mkdtemp(join(tmpdir(), 'hc-bench-images-'))
   const unregister = ctx.onCleanup(() => rm(images, { recursive: true, force: true }))
   await packBusybox(images)
@@ -39,10 +37,10 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
     agentConfig: CP_CONFIG,
   })
   try {
-    const kubeconfig = join(lab.dir, 'bench.kubeconfig')
-    await writeFile(kubeconfig, await labKubeconfig(lab.dir, lab.lab.nodes[0]!.name), { mode: 0o600 })
-    const k = (args: string[]) =>
-      execa(kubectl, ['--kubeconfig', kubeconfig, '--request-timeout=5s', ...args], { reject: false })
+    const { kubectl: k } = await labKubectl(lab.dir, lab.lab.nodes[0]!.name, {
+      file: 'bench.kubeconfig',
+      requestTimeout: '5s',
+    })
     ctx.progress('kubelet: waiting for the API and the default service account')
     await waitFor(async () => ((await k(['get', 'sa', 'default'])).exitCode === 0 ? true : 'not yet'), {
       timeoutMs: 300_000,

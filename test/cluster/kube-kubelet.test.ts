@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { execa } from 'execa'
-import { findKubePrograms } from '../../agent/kube/binaries.js'
 import { podCidrFor } from '../../agent/kube/node-runner.js'
 import { kubePaths } from '../../agent/kube/paths.js'
 import { mountsUnder } from '../../lab/kubelet-node.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
-import { labAdd, labKubeconfig, labPlug, labUnplug } from '../../lab/launcher.js'
+import { labAdd, labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { onCleanup, startLab } from '../support/lab.js'
+import { applyWhenAccepted, type Kubectl, labKubectl } from '../support/lab-kubectl.js'
 import { busyboxDeployment, packBusybox } from '../support/oci.js'
 
 // The production node: a real kubelet and containerd (Debian's, with runc and the CNI
@@ -42,10 +41,7 @@ describe('a real kubelet + containerd node', {
 }, () => {
   let lab: LabFile
   let node: LabNode
-  let kubeconfig: string
-  let kubectlBin: string
-  const kubectl = (args: string[]) =>
-    execa(kubectlBin, ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...args], { reject: false })
+  let kubectl: Kubectl
 
   const nodeJson = async (): Promise<KubeNodeJson | string> => {
     const r = await kubectl(['get', 'node', node.name, '-o', 'json'])
@@ -53,7 +49,6 @@ describe('a real kubelet + containerd node', {
   }
 
   it('joins as a Ready Node and runs real containers', async (t) => {
-    kubectlBin = (await findKubePrograms(['kubectl'])).kubectl
     const images = await mkdtemp(join(tmpdir(), 'hc-test-images-'))
     onCleanup(() => rm(images, { recursive: true, force: true }))
     await packBusybox(images)
@@ -69,8 +64,7 @@ describe('a real kubelet + containerd node', {
       agentConfig: { ...CP_CONFIG, kube: { runtime: { imageDirs: [images] } } },
       timeoutMs: 120_000,
     })
-    kubeconfig = join(lab.dir, 'test.kubeconfig')
-    await writeFile(kubeconfig, await labKubeconfig(lab.dir, lab.nodes[0]!.name), { mode: 0o600 })
+    kubectl = (await labKubectl(lab.dir, lab.nodes[0]!.name)).kubectl
 
     await t.test(
       'the Node is Ready, run by kubelet v1.37.1 on containerd, with its labels and pod range',
@@ -107,16 +101,7 @@ describe('a real kubelet + containerd node', {
 
   async function podRuns() {
     const manifest = busyboxDeployment('hello', node.name, `echo ${MARK}; exec sleep 100000`)
-    const file = join(lab.dir, 'hello.json')
-    await writeFile(file, JSON.stringify(manifest))
-    // Retried: the `default` service account appears only once the controller manager has run.
-    await waitFor(
-      async () => {
-        const r = await kubectl(['apply', '-f', file])
-        return r.exitCode === 0 ? true : r.stderr.trim()
-      },
-      { timeoutMs: 120_000, intervalMs: 1000 },
-    )
+    await applyWhenAccepted(kubectl, lab.dir, 'hello', manifest)
     const pod = await waitForPodRunning()
     const ip = (await kubectl(['get', 'pod', pod, '-o', 'jsonpath={.status.podIP}'])).stdout
     const [net] = podCidrFor(node.address).split('.0/')

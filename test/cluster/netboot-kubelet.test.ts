@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { execa } from 'execa'
-import { findKubePrograms } from '../../agent/kube/binaries.js'
-import { labKubeconfig } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
+import { applyWhenAccepted, labKubectl } from '../support/lab-kubectl.js'
 import { addTestVm, consoleText } from '../support/netboot.js'
 
 // The whole moment: a machine with no disk is plugged into the LAN, netboots from the
@@ -18,7 +14,6 @@ const root = process.getuid?.() === 0
 
 describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces, taps and dnsmasq' }, () => {
   it('a netbooted VM becomes a Ready kubelet Node and runs a pod', { timeout: 2_400_000 }, async () => {
-    const { kubectl: kubectlBin } = await findKubePrograms(['kubectl'])
     const lab = await startLab({
       boards: 'pi5,pi5,pi4',
       netns: true,
@@ -27,10 +22,7 @@ describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces,
       agentConfig: CP_CONFIG,
       timeoutMs: 900_000,
     })
-    const kubeconfig = join(lab.dir, 'test.kubeconfig')
-    await writeFile(kubeconfig, await labKubeconfig(lab.dir, lab.nodes[0]!.name), { mode: 0o600 })
-    const kubectl = (args: string[]) =>
-      execa(kubectlBin, ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...args], { reject: false })
+    const { kubectl } = await labKubectl(lab.dir, lab.nodes[0]!.name)
 
     const vm = await addTestVm(lab)
     assert.match(await consoleText(vm), /Kubernetes node image: kubelet \+ containerd/)
@@ -57,15 +49,7 @@ describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces,
         containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10.2', imagePullPolicy: 'Never' }],
       },
     }
-    const file = join(lab.dir, 'pod.json')
-    await writeFile(file, JSON.stringify(pod))
-    await waitFor(
-      async () => {
-        const r = await kubectl(['apply', '-f', file])
-        return r.exitCode === 0 ? true : r.stderr.trim()
-      },
-      { timeoutMs: 120_000, intervalMs: 1000 },
-    )
+    await applyWhenAccepted(kubectl, lab.dir, 'pod', pod)
     await waitFor(
       async () => {
         const r = await kubectl([
