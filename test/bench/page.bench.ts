@@ -9,7 +9,7 @@ import { buildApiServer } from '../../agent/api/server.js'
 import { DEFAULT_SSE_LIMITS } from '../../agent/api/sse.js'
 import { Counters } from '../../agent/core/counters.js'
 import { silentLogger } from '../../agent/core/log.js'
-import { clusterView, member, NOW } from '../unit/api/fixtures.js'
+import { clusterView, member, NOW } from '../unit/agent/api/fixtures.js'
 import { max, median } from './stats.js'
 import type { BenchContext, Row } from './types.js'
 

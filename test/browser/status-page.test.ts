@@ -20,7 +20,7 @@ import {
   watchForTrouble,
 } from '../support/browser.js'
 import { eventually, startLab, stateOf } from '../support/lab.js'
-import { clusterView, member } from '../unit/api/fixtures.js'
+import { clusterView, member } from '../unit/agent/api/fixtures.js'
 
 const skip = chromiumMissing() ?? false
 // Started at module level, not in before(): startLab and launchChromium register their

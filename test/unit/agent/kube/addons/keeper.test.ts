@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { describe, it } from 'node:test'
+import { manualClock } from '../../../../../agent/core/clock.js'
+import { HomecloudError } from '../../../../../agent/core/errors.js'
+import { silentLogger } from '../../../../../agent/core/log.js'
+import { packageRoot } from '../../../../../agent/core/package-root.js'
+import { AddonKeeper } from '../../../../../agent/kube/addons/keeper.js'
+import type { AddonsReport } from '../../../../../agent/kube/addons/types.js'
+
+const report = (over: Partial<AddonsReport> = {}): AddonsReport => ({
+  applied: [],
+  failed: [],
+  unchanged: [],
+  problems: [],
+  objectsApplied: 0,
+  durationMs: 1,
+  ...over,
+})
+
+describe('add-on keeper', () => {
+  it('runs a pass at start and then every period, only while this node may act, never two at once', async () => {
+    const clock = manualClock()
+    let leader = true
+    let calls = 0
+    let release: () => void = () => {}
+    const keeper = new AddonKeeper({
+      kubeconfigPath: 'k',
+      dir: 'd',
+      log: silentLogger(),
+      clock,
+      everyMs: 1000,
+      mayAct: () => leader,
+      apply: async () => {
+        calls++
+        await new Promise<void>((r) => {
+          release = r
+        })
+        return report()
+      },
+    })
+    keeper.start()
+    assert.equal(calls, 1)
+    clock.advance(1000) // the first pass is still running: no second one
+    assert.equal(calls, 1)
+    release()
+    await new Promise((r) => setImmediate(r))
+    clock.advance(1000)
+    assert.equal(calls, 2)
+    release()
+    await new Promise((r) => setImmediate(r))
+    leader = false
+    clock.advance(5000)
+    assert.equal(calls, 2)
+    keeper.stop()
+    leader = true
+    clock.advance(5000)
+    assert.equal(calls, 2)
+  })
+
+  it('retries quickly until a first pass succeeds, then keeps the normal period', async () => {
+    const clock = manualClock()
+    let ready = false
+    let calls = 0
+    const keeper = new AddonKeeper({
+      kubeconfigPath: 'k',
+      dir: 'd',
+      log: silentLogger(),
+      clock,
+      everyMs: 30_000,
+      retryMs: 3000,
+      mayAct: () => true,
+      apply: async () => {
+        calls++
+        if (!ready) throw new HomecloudError('KUBE_ADDONS_FAILED', 'no API server answered')
+        return report()
+      },
+    })
+    keeper.start()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 1)
+    clock.advance(3000)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 2, 'a failed pass is retried after retryMs')
+    ready = true
+    clock.advance(3000)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 3)
+    assert.ok(keeper.lastReport)
+    clock.advance(27_000)
+    assert.equal(calls, 3, 'after a success, the normal period')
+    clock.advance(3000)
+    assert.equal(calls, 4)
+    keeper.stop()
+    clock.advance(60_000)
+    assert.equal(calls, 4)
+  })
+
+  it('keeps the last report and error without throwing', async () => {
+    let fail = true
+    const keeper = new AddonKeeper({
+      kubeconfigPath: 'k',
+      dir: 'd',
+      log: silentLogger(),
+      clock: manualClock(),
+      mayAct: () => true,
+      apply: async () => {
+        if (fail) throw new HomecloudError('KUBE_ADDONS_FAILED', 'no API server answered')
+        return report({
+          failed: ['x.yaml'],
+          problems: [{ file: 'x.yaml', index: 2, field: '.spec.x', message: 'bad', source: 'server' }],
+        })
+      },
+    })
+    assert.equal(await keeper.pass(), null)
+    assert.match(keeper.lastError?.message ?? '', /no API server/)
+    fail = false
+    assert.ok(await keeper.pass())
+    assert.equal(keeper.lastError, null)
+    assert.deepEqual(keeper.problems(), ['x.yaml document 2, field .spec.x: bad'])
+  })
+
+  it('what the agent loads at startup never statically imports the Kubernetes client or the YAML parser', async () => {
+    // Follows static (non-type) relative imports from the entry points the agent uses.
+    const heavy = ['@kubernetes/client-node', 'js-yaml']
+    const seen = new Set<string>()
+    const bare = new Set<string>()
+    const visit = async (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const text = await readFile(file, 'utf8')
+      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^'"]*?from\s+'([^']+)'/gm)) {
+        const spec = m[1]!
+        if (spec.startsWith('.')) await visit(join(dirname(file), spec.replace(/\.js$/, '.ts')))
+        else bare.add(spec)
+      }
+    }
+    const dir = join(packageRoot(), 'agent', 'kube', 'addons')
+    await visit(join(dir, 'index.ts'))
+    await visit(join(dir, 'keeper.ts'))
+    for (const h of heavy) assert.ok(!bare.has(h), `${h} is imported statically by ${[...seen].join(', ')}`)
+  })
+})
