@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
+. scripts/node.sh && homecloud_use_node   # the pinned Node.js, fetched by setup
 exec node bin/homecloud.js lab up "$@"

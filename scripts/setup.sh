@@ -41,11 +41,16 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ -d /run/systemd/system ]; then for u in etcd containerd; do systemctl disable --now "$u" 2>/dev/null || true; done; fi
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "homecloud needs Node.js 20 or newer (found: $(node -v 2>/dev/null || echo none))" >&2
-  exit 1
+# The pinned Node.js LTS (scripts/node.sh), fetched once from the npm registry with the
+# machine's own npm (any Node.js with npm will do to fetch it; Debian's is enough).
+if ! command -v npm >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || { echo "no npm to fetch Node.js with — run as root, or: sudo apt-get install npm" >&2; exit 1; }
+  echo "» installing Debian's npm (only to fetch the pinned Node.js)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
+. scripts/node.sh
+homecloud_use_node
+echo "» Node.js $(node -v) ($(command -v node))"
 
 # Skipped when the lock file has not changed since the last install. `npm install
 # --no-save` installs the locked versions; `npm ci` would be stricter, but npm 11

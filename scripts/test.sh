@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOMECLOUD_SETUP_BROWSER=1 bash scripts/setup.sh
+. scripts/node.sh && homecloud_use_node   # the pinned Node.js, fetched by setup
 
 # Whatever happens (failure, Ctrl-C), leave no test process, namespace or bridge behind
 # (only this run's: labs are named after HOMECLOUD_TEST_RUN).

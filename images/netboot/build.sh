@@ -74,8 +74,10 @@ if ((kube)); then
 	pause_tar=$(bash "$ROOT/images/pause/build.sh" --print-dir)/pause-3.10.2.tar
 	[[ -f $pause_tar ]] || die "no pause image at $pause_tar" "build it: images/pause/build.sh"
 fi
-node_bin=$(readlink -f "$(command -v node)")
-node_version=$(node -v)
+# The pinned Node.js LTS (scripts/node.sh: the official binary from the npm registry).
+. "$ROOT/scripts/node.sh"
+node_bin=$(homecloud_node_dir amd64)/bin/node || die "no Node.js binary" "check the npm registry setting"
+node_version=$("$node_bin" -v)
 dist_hash=$(cd "$ROOT" && find dist bin manifests package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
 inputs=$(
 	echo "recipe $RECIPE"
@@ -153,7 +155,7 @@ pack_cpio "$rd" >"$stage/initrd.img"
 log "bundling the agent (node $node_version, dist, production node_modules, etcd ${VERSIONS[etcd-server]})"
 b=$work/bundle/homecloud
 mkdir -p "$b"/{node/lib,app,bin}
-# Debian's node carries its debug info: 13 MB nobody needs on a netbooted machine.
+# Strip what a netbooted machine never needs (symbols, debug info).
 strip -o "$b/node/node" "$node_bin"
 # node runs through the copied dynamic loader, so the guest needs no /lib of its own.
 ldd "$node_bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do

@@ -1,7 +1,6 @@
 // First contact on the LAN: libp2p mDNS finds agents of the same cluster, and one
 // small exchange tells each side the other's hyperdht bootstrap address. Nothing else
 // runs on this libp2p node (no DHT, relay, UPnP, AutoNAT or public bootstrap).
-import './polyfill.js'
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
