@@ -7,6 +7,7 @@ import { initCommand } from './commands/init.js'
 import { kubeconfigCommand } from './commands/kubeconfig.js'
 import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
+import { releaseCommand } from './commands/release/index.js'
 import { statusCommand } from './commands/status.js'
 
 const program = new Command()
@@ -26,6 +27,7 @@ program.addCommand(kubeconfigCommand())
 // Drain and undrain (issue 6).
 program.addCommand(drainCommand())
 program.addCommand(undrainCommand())
+program.addCommand(releaseCommand())
 
 try {
   await program.parseAsync(process.argv)

@@ -59,6 +59,20 @@ export const ERROR_CODES = {
   DRAIN_UNMANAGED_PODS: 'the node runs pods that no controller would recreate elsewhere',
   DRAIN_TIMEOUT:
     'a drain did not finish in time: a PodDisruptionBudget or an admission webhook blocks an eviction',
+  // Releases (issue 13).
+  RELEASE_INVALID: 'a release directory or manifest is malformed, or a file does not match its manifest',
+  RELEASE_ARCH_UNKNOWN: 'a release is for an architecture this cluster does not know',
+  RELEASE_UNSIGNED: 'a release carries no signature',
+  RELEASE_KEY_UNTRUSTED: 'a release is signed by a key the cluster does not trust',
+  RELEASE_SIGNATURE_INVALID:
+    'a release signature is malformed or does not verify (forged, or the manifest was changed)',
+  RELEASE_KEY_INVALID: 'a release key file is unreadable or not an ed25519 key',
+  RELEASE_PIECE_INVALID:
+    'a release piece does not match the sha256 its manifest lists (corrupt or truncated)',
+  RELEASE_DISK_FULL: 'the release store has no room for a release, even after removing old ones',
+  RELEASE_UNKNOWN: 'no release with that id or version is known',
+  RELEASE_RECORD_INVALID:
+    'a release record in etcd (trusted keys, current release) is malformed, not signed by the cluster CA, or older than one already seen',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -16,6 +16,13 @@ export const ArtifactName = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9._-]*$/, 'an artifact name is lower-case letters, digits, dots, dashes')
 
+/** A file of the image: its size and sha256, and for a release the sha256 of each fixed-size piece. */
+export const ImageFile = z.object({
+  sha256: Sha256Hex,
+  bytes: z.number().int().nonnegative(),
+  pieces: z.array(Sha256Hex).max(65_536).optional(),
+})
+
 export const ImageManifest = z.object({
   v: z.literal(1),
   version: z.string().min(1).max(64),
@@ -24,8 +31,10 @@ export const ImageManifest = z.object({
   node: z.string().max(40).optional(),
   /** Built with --kube: booted machines run a real kubelet + containerd. */
   kube: z.boolean().optional(),
+  /** Releases (agent/release): the piece size every file is cut into, the last piece shorter. */
+  pieceBytes: z.number().int().optional(),
   files: z
-    .record(ArtifactName, z.object({ sha256: Sha256Hex, bytes: z.number().int().nonnegative() }))
+    .record(ArtifactName, ImageFile)
     .refine((f) => 'vmlinuz' in f && 'initrd.img' in f, 'files must list vmlinuz and initrd.img'),
 })
 export type ImageManifest = z.infer<typeof ImageManifest>

@@ -9,11 +9,15 @@ import { packageRoot } from '../../agent/core/package-root.js'
  */
 export async function ensureNetbootImage(
   progress: (line: string) => void,
-  opts: { kube?: boolean } = {},
+  opts: { kube?: boolean; arch?: 'amd64' | 'arm64' } = {},
 ): Promise<string> {
   const script = join(packageRoot(), 'images', 'netboot', 'build.sh')
   // --kube: the machines it boots run a real kubelet + containerd (a bigger download).
-  const child = execa('bash', [script, ...(opts.kube ? ['--kube'] : [])], {
+  const args = [
+    ...(opts.kube ? ['--kube'] : []),
+    ...(opts.arch && opts.arch !== 'amd64' ? ['--arch', opts.arch] : []),
+  ]
+  const child = execa('bash', [script, ...args], {
     stdout: 'pipe',
     stderr: 'pipe',
     reject: false,
