@@ -13,7 +13,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // An older node on PATH (Debian's, or an end-of-life 20): run under the pinned one that
 // scripts/setup.sh fetched, so `node bin/homecloud.js …` behaves the same everywhere.
 if (Number(process.versions.node.split('.')[0]) < NODE_MAJOR_MIN) {
-  const pinned = readFileSync(join(root, 'scripts', 'node.sh'), 'utf8').match(/^HOMECLOUD_NODE_VERSION=(\S+)/m)?.[1]
+  const pinned = readFileSync(join(root, 'scripts', 'node.sh'), 'utf8').match(
+    /^HOMECLOUD_NODE_VERSION=(\S+)/m,
+  )?.[1]
   const arch = process.arch === 'x64' ? 'amd64' : process.arch
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
   const node = join(cache, 'homecloud', 'node', `v${pinned}-${arch}`, 'bin', 'node')
