@@ -9,6 +9,9 @@ import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
 import { releaseCommand } from './commands/release/index.js'
 import { statusCommand } from './commands/status.js'
+import { survivePipeClose } from './pipes.js'
+
+survivePipeClose({ stdout: process.stdout, stderr: process.stderr })
 
 const program = new Command()
 program

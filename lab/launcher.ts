@@ -7,7 +7,6 @@ import { writeFileAtomic } from '../agent/core/files.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { adminKubeconfigFrom } from '../agent/kube/admin-kubeconfig.js'
-import { newClusterId } from '../agent/mesh/cluster-id.js'
 import { statePaths } from '../agent/state/paths.js'
 import { readAdminConfig } from '../agent/trust/admin-config.js'
 import { foundCluster } from '../agent/trust/founding.js'
@@ -87,13 +86,13 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   const index = await claimLabIndex(dir, (i) =>
     mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
   )
-  // The id is replaced by the one the founder (node 1) creates.
+  // No id yet: the founder (node 1) creates the cluster and its id (printed then).
   const lab: LabFile = {
     v: 1,
     dir,
     mode,
     index,
-    clusterId: newClusterId(),
+    clusterId: '',
     clusterName: 'lab',
     kube: opts.kube ?? false,
     nodes: [],
@@ -110,7 +109,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
         await startLabRouter(index, dir)
       }
     }
-    progress(`starting ${boards.length} agents (cluster ${lab.clusterId})`)
+    progress(`starting ${boards.length} agents`)
     for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
     await writeLabFile(lab)
     await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
@@ -127,7 +126,7 @@ async function startNewNode(
   board: string,
   slot: number,
   extra: Record<string, unknown> = {},
-  founding: Pick<LabUpOptions, 'joinPolicy' | 'certValidityMs'> = {},
+  founding: Pick<LabUpOptions, 'joinPolicy' | 'certValidityMs' | 'progress'> = {},
   kubelet = false,
 ): Promise<LabNode> {
   const name = nodeName(board, slot)
@@ -152,6 +151,7 @@ async function startNewNode(
       clock: systemClock(),
     })
     lab.clusterId = founded.clusterId
+    founding.progress?.(`${name} founded cluster ${lab.clusterName} (${founded.clusterId})`)
     await copyFile(founded.adminConfig, join(lab.dir, 'admin.json'))
   } else {
     const founder = lab.nodes[0]!

@@ -53,6 +53,8 @@ export function labCommand(): Command {
     .action(async (opts) => {
       const started = Date.now()
       process.stderr.write(`starting lab in ${opts.dir}\n`)
+      // From the first process on: Ctrl-C while starting leaves nothing running either.
+      const signals = stopLabOnSignal(opts.dir)
       const l = await labUp({
         dir: opts.dir,
         nodes: opts.nodes,
@@ -69,6 +71,7 @@ export function labCommand(): Command {
         `status page password (for actions): ${join(l.dir, 'password.txt')}; admin client config: ${join(l.dir, 'admin.json')}\n`,
       )
       if (opts.detach) {
+        signals.release()
         process.stdout.write(`${JSON.stringify(summary(l))}\n`)
         return
       }
@@ -188,18 +191,39 @@ export function labCommand(): Command {
   return lab
 }
 
-/** Foreground `lab up`: show the cluster, then every event as it happens, until Ctrl-C. */
-async function followLab(l: LabFile): Promise<void> {
+/**
+ * Until released, SIGINT, SIGTERM or SIGHUP takes the lab down and exits. Stopping must
+ * not depend on the terminal or pipe still reading our output (see cli/pipes.ts): the
+ * lab goes down first, and the message after it may be lost.
+ */
+function stopLabOnSignal(dir: string): { release(): void } {
   let stopping = false
   const stop = async () => {
     if (stopping) return
     stopping = true
     process.stderr.write('\nstopping the lab…\n')
-    await labDown(l.dir)
-    process.exit(0)
+    let code = 0
+    try {
+      const { killed } = await labDown(dir)
+      process.stderr.write(`lab stopped (${killed} processes)\n`)
+    } catch (err) {
+      code = 1
+      process.stderr.write(`stopping the lab failed: ${(err as Error).message}; run \`homecloud lab down\`\n`)
+    }
+    process.exit(code)
   }
-  process.on('SIGINT', () => void stop())
-  process.on('SIGTERM', () => void stop())
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  const handler = () => void stop()
+  for (const signal of signals) process.on(signal, handler)
+  return {
+    release() {
+      for (const signal of signals) process.off(signal, handler)
+    },
+  }
+}
+
+/** Foreground `lab up`: show the cluster, then every event as it happens, until Ctrl-C. */
+async function followLab(l: LabFile): Promise<void> {
   const first = l.nodes[0]!
   const view = await fetchClusterView(nodeUrl(first))
   if (view) process.stdout.write(`\n${formatClusterView(view, Date.now())}\n`)
