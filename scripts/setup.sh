@@ -11,8 +11,6 @@ command -v openssl >/dev/null || need_debs+=(openssl)
 # Debian's Chromium drives the status-page tests in test/browser (through playwright-core);
 # the lab alone does not need it (scripts/test.sh asks for it).
 if [ "${HOMECLOUD_SETUP_BROWSER:-0}" = 1 ]; then [ -x /usr/bin/chromium ] || need_debs+=(chromium); fi
-command -v etcd >/dev/null || need_debs+=(etcd-server)
-command -v etcdctl >/dev/null || need_debs+=(etcd-client)
 # Netboot (agent/netboot, images/netboot, lab add --vm): dnsmasq without its service,
 # iPXE for TFTP, qemu (TCG) with the NIC ROMs and OVMF for the VMs, and the image build's tools.
 command -v dnsmasq >/dev/null || need_debs+=(dnsmasq-base)
@@ -37,8 +35,8 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   echo "» installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
-  # The etcd package enables its own systemd unit; the agent runs its own etcd processes.
-  if [ -d /run/systemd/system ]; then for u in etcd containerd; do systemctl disable --now "$u" 2>/dev/null || true; done; fi
+  # The containerd package enables its own systemd unit; the agent runs its own containerd.
+  if [ -d /run/systemd/system ]; then systemctl disable --now containerd 2>/dev/null || true; fi
 fi
 
 # The pinned Node.js LTS (scripts/node.sh), fetched once from the npm registry with the
@@ -64,6 +62,12 @@ fi
 
 echo "» building"
 npx tsc -p tsconfig.json
+
+# etcd, etcdctl and etcdutl at the pinned 3.6 release, built from source through the Go
+# module proxy (about a minute the first time on 2 cores, cached after): every node runs it.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+echo "» etcd (cached after the first build)"
+bash images/etcd/build.sh >/dev/null
 
 # The pinned upstream Kubernetes components for this machine's architecture, built from
 # source through the Go module proxy: ~11 minutes the first time on 2 cores, cached after.

@@ -65,11 +65,10 @@ export const AgentConfig = z
           .min(1000)
           .max(24 * 3600_000)
           .default(5 * 60_000),
-        /** etcdctl, for snapshots (Debian `etcd-client`). */
-        etcdctlBinary: z.string().min(1).default('etcdctl'),
         etcd: z
           .object({
-            binary: z.string().min(1).default('etcd'),
+            /** The directory holding etcd, etcdctl and etcdutl; default the pinned build (agent/etcd/binaries.ts). */
+            binDir: z.string().min(1).optional(),
             clientPort: Port.default(2379),
             peerPort: Port.default(2380),
             heartbeatMs: z.number().int().min(10).max(5000).default(100),

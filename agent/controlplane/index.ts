@@ -141,7 +141,7 @@ export class ControlPlane implements MeshControlHook {
         nodeId: init.nodeId,
         clientUrl: this.local.clientUrl,
         intervalMs: cfg.snapshotIntervalMs,
-        etcdctlBinary: cfg.etcdctlBinary,
+        ...(cfg.etcd.binDir ? { etcdBinDir: cfg.etcd.binDir } : {}),
       },
       { clock: c.clock, log, isLeader: () => this.seat.isLeader(), targets: () => this.snapshotTargets() },
     )

@@ -3,6 +3,7 @@ import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record
 import type { Clock, Timer } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import { etcdBinDir, etcdProgram } from '../etcd/binaries.js'
 import { type ClientTls, type EndpointStatus, EtcdClient } from '../etcd/client.js'
 import { idHex } from '../etcd/ids.js'
 import { formatInitialCluster, parseInitialCluster } from '../etcd/initial-cluster.js'
@@ -25,7 +26,8 @@ export interface LocalMemberInit {
   clusterId: string
   address: string
   etcd: {
-    binary: string
+    /** The directory holding etcd; default the pinned build (etcd/binaries.ts). */
+    binDir?: string
     clientPort: number
     peerPort: number
     heartbeatMs: number
@@ -423,7 +425,12 @@ export class LocalMember {
     await this.halt()
     const files = etcdFiles(this.init.stateDir)
     const proc = new EtcdProcess(
-      { spec: this.spec(s), binary: this.init.etcd.binary, pidFile: files.pidFile, stopGraceMs },
+      {
+        spec: this.spec(s),
+        binary: etcdProgram('etcd', this.init.etcd.binDir ?? etcdBinDir()),
+        pidFile: files.pidFile,
+        stopGraceMs,
+      },
       { logger: this.c.log, clock: this.c.clock },
     )
     proc.onExit((exit, willRestart) => {

@@ -4,7 +4,7 @@ import { HomecloudError } from '../core/errors.js'
 import { silentLogger } from '../core/log.js'
 import { formatInitialCluster, parseInitialCluster } from '../etcd/initial-cluster.js'
 import { killStale } from '../etcd/process.js'
-import { Etcdctl } from '../etcd/snapshot.js'
+import { EtcdTools } from '../etcd/snapshot.js'
 import { etcdFiles } from '../etcd/spec.js'
 import { identityFromPem } from '../identity/identity.js'
 import { statePaths } from '../state/paths.js'
@@ -29,7 +29,8 @@ export interface RecoverResult {
 export async function recoverFromSnapshot(r: {
   stateDir: string
   clock: Clock
-  etcdctlBinary?: string
+  /** Where etcdutl is; default the pinned build. */
+  etcdBinDir?: string
 }): Promise<RecoverResult> {
   const paths = statePaths(r.stateDir)
   let pem: string
@@ -88,7 +89,7 @@ export async function recoverFromSnapshot(r: {
   const initialCluster = [{ name: nodeId, peerUrl: self.peerUrl }]
   // A new token: the restored cluster is a different cluster from the lost one.
   const token = `${local.token.replace(/-r\d+$/, '')}`.slice(0, 100) + `-r${nowMs}`
-  await new Etcdctl(r.etcdctlBinary ? { binary: r.etcdctlBinary } : {}).snapshotRestore({
+  await new EtcdTools(r.etcdBinDir ? { binDir: r.etcdBinDir } : {}).snapshotRestore({
     snapshotPath: chosen.path,
     name: nodeId,
     dataDir: files.dataDir,

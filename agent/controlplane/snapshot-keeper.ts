@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises'
 import type { Clock, Timer } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
-import { Etcdctl } from '../etcd/snapshot.js'
+import { EtcdTools } from '../etcd/snapshot.js'
 import { etcdFiles } from '../etcd/spec.js'
 import type { PeerConn } from '../mesh/swarm.js'
 import {
@@ -34,7 +34,8 @@ export interface SnapshotKeeperInit {
   nodeId: string
   clientUrl: string
   intervalMs: number
-  etcdctlBinary: string
+  /** Where etcdctl is; default the pinned build. */
+  etcdBinDir?: string
 }
 
 export interface SnapshotKeeperComponents {
@@ -56,13 +57,13 @@ export class SnapshotKeeper {
   private timer: Timer | undefined
   private busy = false
   private stopped = false
-  private readonly etcdctl: Etcdctl
+  private readonly tools: EtcdTools
 
   constructor(
     private readonly init: SnapshotKeeperInit,
     private readonly c: SnapshotKeeperComponents,
   ) {
-    this.etcdctl = new Etcdctl({ binary: init.etcdctlBinary })
+    this.tools = new EtcdTools(init.etcdBinDir ? { binDir: init.etcdBinDir } : {})
   }
 
   start(): void {
@@ -93,7 +94,7 @@ export class SnapshotKeeper {
     const tmp = `${dir}/.saving.db`
     await rm(tmp, { force: true })
     const takenAtMs = this.c.clock.nowMs()
-    const info = await this.etcdctl.snapshotSave(
+    const info = await this.tools.snapshotSave(
       this.init.clientUrl,
       etcdFiles(this.init.stateDir).client,
       tmp,

@@ -43,7 +43,7 @@ export {
   learnerCaughtUp,
   type PromoteOutcome,
 } from './promote.js'
-export { checkSnapshotFile, Etcdctl, type EtcdctlTls, type SnapshotInfo } from './snapshot.js'
+export { checkSnapshotFile, type EtcdctlTls, EtcdTools, type SnapshotInfo } from './snapshot.js'
 export {
   buildEtcdArgs,
   clientUrl,

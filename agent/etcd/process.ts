@@ -12,6 +12,7 @@ import {
   type SupervisorState,
 } from '../core/supervisor.js'
 import type { RestartPolicy } from './backoff.js'
+import { etcdProgram, notInstalled } from './binaries.js'
 import { parseEtcdLogLine } from './log-lines.js'
 import { buildEtcdArgs, type EtcdMemberSpec } from './spec.js'
 
@@ -23,7 +24,7 @@ import { buildEtcdArgs, type EtcdMemberSpec } from './spec.js'
 
 export interface EtcdProcessInit {
   spec: EtcdMemberSpec
-  /** Default `etcd` from PATH (Debian `etcd-server`). */
+  /** Default: the pinned build (binaries.ts). */
   binary?: string
   /** Extra environment for the child (the test lab marks its children with it). */
   env?: Record<string, string>
@@ -72,7 +73,7 @@ export class EtcdProcess {
     private readonly init: EtcdProcessInit,
     components: EtcdProcessComponents,
   ) {
-    const binary = init.binary ?? 'etcd'
+    const binary = init.binary ?? etcdProgram('etcd')
     this.supervisor = new Supervisor(
       {
         name: 'etcd',
@@ -91,11 +92,7 @@ export class EtcdProcess {
         recentLinesMax: init.recentLinesMax ?? recentLinesMaxDefault,
         startError: (err) =>
           err.code === 'ENOENT'
-            ? new HomecloudError(
-                'ETCD_NOT_INSTALLED',
-                `${binary} not found`,
-                'install etcd: apt-get install etcd-server etcd-client',
-              )
+            ? notInstalled(binary)
             : new HomecloudError('ETCD_PROCESS', `cannot start ${binary}: ${err.message}`, undefined, {
                 cause: err,
               }),

@@ -3,13 +3,16 @@ import { createReadStream } from 'node:fs'
 import { open, rename, rm, stat } from 'node:fs/promises'
 import { execa } from 'execa'
 import { z } from 'zod'
+import { type EtcdProgram, etcdBinDir, etcdBuildHint, etcdProgram } from './binaries.js'
 import { EtcdError } from './errors.js'
 import { formatInitialCluster, type InitialClusterEntry } from './initial-cluster.js'
 
-// Snapshots for `homecloud recover`, through etcdctl (3.4 has no etcdutl): it streams
-// the snapshot, checks it and, on restore, rewrites the membership, which is real
-// work not worth redoing. We check a file ourselves before restoring, so a corrupt
-// snapshot is refused with our error before anything is written.
+// Snapshots for `homecloud recover`, through etcd's own tools: etcdctl streams a
+// snapshot from a member (`snapshot save`), etcdutl reads and restores a file offline
+// (`snapshot status`, `snapshot restore`: etcd 3.6 took both out of etcdctl). Restore
+// rewrites the membership, real work not worth redoing. We check a file ourselves
+// before restoring, so a corrupt snapshot is refused with our error before anything is
+// written.
 
 export interface EtcdctlTls {
   caFile: string
@@ -17,9 +20,9 @@ export interface EtcdctlTls {
   keyFile: string
 }
 
-export interface EtcdctlInit {
-  /** Default `etcdctl` from PATH (Debian `etcd-client`). */
-  binary?: string
+export interface EtcdToolsInit {
+  /** The directory holding etcdctl and etcdutl; default the pinned build (binaries.ts). */
+  binDir?: string
   env?: Record<string, string>
 }
 
@@ -91,11 +94,11 @@ export interface SnapshotInfo {
   totalKeys: number
 }
 
-export class Etcdctl {
-  private readonly binary: string
+export class EtcdTools {
+  private readonly binDir: string
 
-  constructor(private readonly init: EtcdctlInit = {}) {
-    this.binary = init.binary ?? 'etcdctl'
+  constructor(private readonly init: EtcdToolsInit = {}) {
+    this.binDir = init.binDir ?? etcdBinDir()
   }
 
   /** Saves a snapshot from one member to `path` (atomically: etcdctl writes `.part` and renames). */
@@ -110,13 +113,19 @@ export class Etcdctl {
       `--cacert=${tls.caFile}`,
       `--cert=${tls.certFile}`,
       `--key=${tls.keyFile}`,
-      // etcdctl 3.4 bounds the whole download by the command timeout (default 5 s).
+      // etcdctl bounds the whole download by the command timeout (default 5 s).
       `--command-timeout=${Math.ceil(timeoutMs / 1000)}s`,
       'snapshot',
       'save',
       path,
     ]
-    await this.run(args, timeoutMs + 5000, 'ETCD_SNAPSHOT_FAILED', `snapshot save from ${endpoint}`)
+    await this.run(
+      'etcdctl',
+      args,
+      timeoutMs + 5000,
+      'ETCD_SNAPSHOT_FAILED',
+      `snapshot save from ${endpoint}`,
+    )
     const check = await checkSnapshotFile(path)
     if (!check.ok)
       throw new EtcdError('ETCD_SNAPSHOT_INVALID', `snapshot just saved is unusable: ${check.message}`)
@@ -126,6 +135,7 @@ export class Etcdctl {
   /** Revision and key count of a snapshot file (reads it; does not verify the hash). */
   async snapshotStatus(path: string): Promise<SnapshotInfo> {
     const out = await this.run(
+      'etcdutl',
       ['snapshot', 'status', path, '-w', 'json'],
       60_000,
       'ETCD_SNAPSHOT_INVALID',
@@ -183,6 +193,7 @@ export class Etcdctl {
     const tmp = `${r.dataDir}.restore-${randomBytes(4).toString('hex')}`
     try {
       await this.run(
+        'etcdutl',
         [
           'snapshot',
           'restore',
@@ -204,12 +215,14 @@ export class Etcdctl {
   }
 
   private async run(
+    program: EtcdProgram,
     args: string[],
     timeoutMs: number,
     code: 'ETCD_SNAPSHOT_FAILED' | 'ETCD_SNAPSHOT_INVALID',
     what: string,
   ) {
-    const r = await execa(this.binary, args, {
+    const binary = etcdProgram(program, this.binDir)
+    const r = await execa(binary, args, {
       env: { ETCDCTL_API: '3', ...this.init.env },
       reject: false,
       timeout: timeoutMs,
@@ -217,7 +230,7 @@ export class Etcdctl {
       maxBuffer: 16 * 1024 * 1024,
     })
     if ((r as { code?: string }).code === 'ENOENT') {
-      throw new EtcdError('ETCD_NOT_INSTALLED', `${this.binary} not found`, {}, 'apt-get install etcd-client')
+      throw new EtcdError('ETCD_NOT_INSTALLED', `${binary} not found`, {}, etcdBuildHint)
     }
     if (r.failed) {
       const said = etcdctlError(String(r.stderr ?? ''))
@@ -232,7 +245,7 @@ export class Etcdctl {
   }
 }
 
-/** etcdctl prints "Error: …" last, after its JSON log lines. */
+/** etcdctl and etcdutl print "Error: …" last, after their JSON log lines. */
 export function etcdctlError(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim())
   const error = lines.reverse().find((l) => l.startsWith('Error:'))

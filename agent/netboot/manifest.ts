@@ -29,6 +29,8 @@ export const ImageManifest = z.object({
   arch: z.enum(['amd64', 'arm64']),
   kernel: z.string().max(200).optional(),
   node: z.string().max(40).optional(),
+  /** The etcd release the bundle carries (images/etcd/build.sh). */
+  etcd: z.string().max(40).optional(),
   /** Built with --kube: booted machines run a real kubelet + containerd. */
   kube: z.boolean().optional(),
   /** Releases (agent/release): the piece size every file is cut into, the last piece shorter. */

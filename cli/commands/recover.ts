@@ -6,12 +6,15 @@ export function recoverCommand(): Command {
   return new Command('recover')
     .description('quorum lost for good: rebuild etcd on this surviving voter from its newest snapshot')
     .requiredOption('--state <dir>', "this node's state directory (stop its agent first)")
-    .option('--etcdctl <path>', 'etcdctl binary', 'etcdctl')
-    .action(async (opts: { state: string; etcdctl: string }) => {
+    .option(
+      '--etcd-bin <dir>',
+      'the directory holding etcdutl (default: the pinned build, or HOMECLOUD_ETCD_BIN)',
+    )
+    .action(async (opts: { state: string; etcdBin?: string }) => {
       const r = await recoverFromSnapshot({
         stateDir: opts.state,
         clock: systemClock(),
-        etcdctlBinary: opts.etcdctl,
+        ...(opts.etcdBin ? { etcdBinDir: opts.etcdBin } : {}),
       })
       const m = r.snapshot.manifest
       const out = [

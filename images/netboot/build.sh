@@ -3,7 +3,8 @@
 #   vmlinuz       Debian's cloud kernel (virtio only: qemu and cloud VMs)
 #   initrd.img    busybox-static, the virtio modules and /init (images/netboot/init)
 #   agent.tar.zst node + its ldd libraries, the compiled agent with production
-#                 node_modules, etcd and etcdctl — fetched and checked by /init
+#                 node_modules, etcd, etcdctl and etcdutl (images/etcd/build.sh) —
+#                 fetched and checked by /init
 #   manifest.json the sha256 and size of every artifact
 # With --kube the agent bundle also carries a real Kubernetes node: the built kubelet,
 # Debian's containerd, runc and CNI reference plugins, and the pause image built from
@@ -62,12 +63,16 @@ candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2}'; }
 declare -A VERSIONS=()
 kube_debs=()
 ((kube)) && kube_debs=(containerd runc containernetworking-plugins libseccomp2)
-for p in "$kernel_pkg" busybox-static etcd-server etcd-client "${kube_debs[@]}"; do
+for p in "$kernel_pkg" busybox-static "${kube_debs[@]}"; do
 	v=$(candidate "$p")
 	[[ -n $v && $v != '(none)' ]] || die "no candidate version for $p" "run: sudo apt-get update"
 	VERSIONS[$p]=$v
 done
 
+# etcd built from source at the pinned release (instant when cached, about a minute if not).
+etcd_bin=$(bash "$ROOT/images/etcd/build.sh" --arch amd64) || die "could not build etcd" "see the etcd-build lines above"
+ETCD_PROGRAMS=(etcd etcdctl etcdutl)
+etcd_version=$(basename "$(dirname "$(dirname "$etcd_bin")")")
 if ((kube)); then
 	kube_bin=$(bash "$ROOT/images/kubernetes/build.sh" --print-dir)
 	[[ -x $kube_bin/kubelet ]] || die "no kubelet in $kube_bin" "build it once: images/kubernetes/build.sh (or scripts/setup.sh)"
@@ -86,6 +91,7 @@ inputs=$(
 	echo "zstd $(zstd --version)"
 	echo "dist $dist_hash"
 	echo "lock $(sha256sum "$ROOT/package-lock.json" | cut -c1-64)"
+	for e in "${ETCD_PROGRAMS[@]}"; do echo "$e $(sha256sum "$etcd_bin/$e" | cut -c1-64)"; done
 	if ((kube)); then echo "kubelet $(sha256sum "$kube_bin/kubelet" | cut -c1-64)"; echo "pause $(sha256sum "$pause_tar" | cut -c1-64)"; fi
 	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
 )
@@ -152,7 +158,7 @@ install -m 0755 "$HERE/udhcpc.script" "$rd/etc/udhcpc.script"
 pack_cpio "$rd" >"$stage/initrd.img"
 
 # ---- agent bundle --------------------------------------------------------------------
-log "bundling the agent (node $node_version, dist, production node_modules, etcd ${VERSIONS[etcd-server]})"
+log "bundling the agent (node $node_version, dist, production node_modules, etcd $etcd_version)"
 b=$work/bundle/homecloud
 mkdir -p "$b"/{node/lib,app,bin}
 # Strip what a netbooted machine never needs (symbols, debug info).
@@ -177,9 +183,7 @@ done
 # Native addons ship prebuilds for every platform; this image runs only linux-x64.
 find "$b/app/node_modules" -type d -path '*/prebuilds/*' -prune ! -name linux-x64 -exec rm -rf {} +
 [[ -d $b/app/node_modules/fastify ]] || die "production node_modules were not copied" "run scripts/setup.sh (npm install) first"
-dpkg-deb -x "$(deb etcd-server)" "$work/etcd"
-dpkg-deb -x "$(deb etcd-client)" "$work/etcdctl"
-cp "$work/etcd/usr/bin/etcd" "$work/etcdctl/usr/bin/etcdctl" "$b/bin/"
+for e in "${ETCD_PROGRAMS[@]}"; do cp "$etcd_bin/$e" "$b/bin/"; done
 if ((kube)); then
 	# /init links node's loader and libraries into /lib64 and /lib, so these Debian
 	# programs (dynamically linked: containerd, runc with libseccomp, the CNI plugins) run.
@@ -199,7 +203,7 @@ pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 # One artifact per line: /init reads it with sed, without a JSON parser.
 {
 	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n  "kube": %s,\n' "$version" "$( ((kube)) && echo true || echo false)"
-	printf '  "kernel": "%s %s",\n  "node": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version"
+	printf '  "kernel": "%s %s",\n  "node": "%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version" "$etcd_version"
 	printf '  "files": {\n'
 	sep=''
 	for f in vmlinuz initrd.img agent.tar.zst; do

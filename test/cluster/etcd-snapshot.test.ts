@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { execa } from 'execa'
 import { HomecloudError } from '../../agent/core/errors.js'
-import { Etcdctl } from '../../agent/etcd/snapshot.js'
+import { etcdProgram } from '../../agent/etcd/binaries.js'
+import { EtcdTools } from '../../agent/etcd/snapshot.js'
 import { etcdFiles } from '../../agent/etcd/spec.js'
 import { EtcdLab } from '../support/etcd-lab.js'
 
@@ -13,7 +14,7 @@ import { EtcdLab } from '../support/etcd-lab.js'
 
 describe('etcd snapshots', { timeout: 180_000 }, () => {
   let lab: EtcdLab
-  const etcdctl = new Etcdctl()
+  const tools = new EtcdTools()
   let snapshotPath: string
   const keys = Array.from({ length: 200 }, (_, i) => `/test/snap/${String(i).padStart(3, '0')}`)
 
@@ -31,7 +32,7 @@ describe('etcd snapshots', { timeout: 180_000 }, () => {
     for (const k of keys) await c1.put(k, `value of ${k}`)
 
     const saveStart = performance.now()
-    const info = await etcdctl.snapshotSave(m1.clientUrl, lab.clientFiles, snapshotPath)
+    const info = await tools.snapshotSave(m1.clientUrl, lab.clientFiles, snapshotPath)
     const saveMs = performance.now() - saveStart
     assert.ok(info.totalKeys >= keys.length)
     assert.ok(info.revision >= keys.length)
@@ -42,7 +43,7 @@ describe('etcd snapshots', { timeout: 180_000 }, () => {
     const files = etcdFiles(r.stateDir)
     const initialCluster = [{ name: r.name, peerUrl: r.peerUrl }]
     const restoreStart = performance.now()
-    await etcdctl.snapshotRestore({
+    await tools.snapshotRestore({
       snapshotPath,
       name: r.name,
       dataDir: files.dataDir,
@@ -84,7 +85,7 @@ describe('etcd snapshots', { timeout: 180_000 }, () => {
     const dataDir = etcdFiles(m.stateDir).dataDir
     for (const file of [corrupt, truncated]) {
       await assert.rejects(
-        etcdctl.snapshotRestore({
+        tools.snapshotRestore({
           snapshotPath: file,
           name: m.name,
           dataDir,
@@ -101,20 +102,20 @@ describe('etcd snapshots', { timeout: 180_000 }, () => {
     }
   })
 
-  it('etcdctl itself refuses the corrupt file too (our pre-check is not the only guard)', async () => {
+  it('etcdutl itself refuses the corrupt file too (our pre-check is not the only guard)', async () => {
     const m = await lab.member(4)
     const r = await execa(
-      'etcdctl',
+      etcdProgram('etcdutl'),
       [
         'snapshot',
         'restore',
         join(lab.dir, 'corrupt.db'),
         `--name=${m.name}`,
-        `--data-dir=${join(lab.dir, 'etcdctl-direct')}`,
+        `--data-dir=${join(lab.dir, 'etcdutl-direct')}`,
         `--initial-cluster=${m.name}=${m.peerUrl}`,
         `--initial-advertise-peer-urls=${m.peerUrl}`,
       ],
-      { reject: false, env: { ETCDCTL_API: '3' } },
+      { reject: false },
     )
     assert.notEqual(r.exitCode, 0)
     assert.match(String(r.stderr), /expected sha256/)

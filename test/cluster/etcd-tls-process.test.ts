@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { connect } from 'node:tls'
 import { execa } from 'execa'
 import { HomecloudError } from '../../agent/core/errors.js'
+import { etcdProgram } from '../../agent/etcd/binaries.js'
 import { EtcdProcess } from '../../agent/etcd/process.js'
 import { buildEtcdArgs, etcdFiles } from '../../agent/etcd/spec.js'
 import { createCa } from '../../agent/pki/ca.js'
@@ -188,7 +189,7 @@ describe('etcd: mutual TLS and the process supervisor', { timeout: 180_000 }, ()
     const spec = m1.spec!
     const files = etcdFiles(m1.stateDir)
     // What a crashed agent leaves: a running etcd and its pid file.
-    const orphan = execa('etcd', buildEtcdArgs(spec), {
+    const orphan = execa(etcdProgram('etcd'), buildEtcdArgs(spec), {
       env: { [LAB_ENV]: lab.dir },
       reject: false,
       stdio: 'ignore',

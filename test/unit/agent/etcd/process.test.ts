@@ -75,7 +75,7 @@ while true; do sleep 0.1; done
     assert.equal(proc.pid, undefined)
   })
 
-  it('a missing etcd says which package to install', async () => {
+  it('a missing etcd names the build command', async () => {
     const dir = await tempDir()
     const proc = new EtcdProcess(
       { spec: specIn(dir), binary: join(dir, 'no-etcd') },
@@ -83,7 +83,7 @@ while true; do sleep 0.1; done
     )
     await assert.rejects(proc.start(), (err: Error & { code?: string; hint?: string }) => {
       assert.equal(err.code, 'ETCD_NOT_INSTALLED')
-      assert.match(String(err.hint), /etcd-server/)
+      assert.match(String(err.hint), /images\/etcd\/build\.sh/)
       return true
     })
     assert.equal(proc.status().state, 'stopped')
