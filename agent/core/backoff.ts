@@ -18,3 +18,22 @@ export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: n
   const jittered = base * (1 + policy.jitter * (2 * r - 1))
   return Math.round(Math.min(policy.delayMsMax, Math.max(0, jittered)))
 }
+
+/** Restarting a supervised program that exited on its own (etcd, dnsmasq, kube-*). */
+export interface RestartPolicy extends BackoffPolicy {
+  /** A run at least this long resets the failure count. */
+  stableRunMs: number
+}
+
+export const restartPolicyDefault: RestartPolicy = {
+  initialDelayMs: 500,
+  factor: 2,
+  delayMsMax: 30_000,
+  jitter: 0.2,
+  stableRunMs: 60_000,
+}
+
+/** Consecutive failures after a run of `runMs` that ended in a crash. */
+export function failuresAfterCrash(previousFailures: number, runMs: number, policy: RestartPolicy): number {
+  return runMs >= policy.stableRunMs ? 1 : previousFailures + 1
+}

@@ -1,16 +1,12 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { execa, type ResultPromise } from 'execa'
-import {
-  failuresAfterCrash,
-  type RestartPolicy,
-  restartDelayMs,
-  restartPolicyDefault,
-} from '../etcd/backoff.js'
 import { LineSplitter, LogBudget, type LogLevel, RecentLines } from '../etcd/log-lines.js'
+import { backoffDelayMs, failuresAfterCrash, type RestartPolicy, restartPolicyDefault } from './backoff.js'
 import type { Clock, Timer } from './clock.js'
 import { HomecloudError } from './errors.js'
 import type { Logger } from './log.js'
+import { type Random, systemRandom } from './random.js'
 
 // Supervises one long-running child program (etcd, kube-apiserver, kwok, dnsmasq): start
 // it, forward its output into the agent log (rate-bounded), restart it with capped
@@ -66,8 +62,8 @@ export interface ParsedLine {
 export interface SupervisorComponents {
   logger: Logger
   clock: Clock
-  /** In [0, 1); jitter for restart delays. */
-  random?: () => number
+  /** Jitter for restart delays; default the system source. */
+  random?: Random
 }
 
 export type SupervisorState = 'idle' | 'running' | 'restart-wait' | 'stopping' | 'stopped'
@@ -135,7 +131,7 @@ export class Supervisor {
   private readonly policy: RestartPolicy
   private readonly log: Logger
   private readonly clock: Clock
-  private readonly random: () => number
+  private readonly random: Random
   private readonly parse: (line: string) => ParsedLine
   private state: SupervisorState = 'idle'
   private child: ResultPromise | undefined
@@ -154,7 +150,7 @@ export class Supervisor {
   ) {
     this.policy = { ...restartPolicyDefault, ...p.restart }
     this.clock = c.clock
-    this.random = c.random ?? Math.random
+    this.random = c.random ?? systemRandom()
     // By default `proc`, not `component`: callers often log as a component already.
     this.log = c.logger.child(p.logBindings ?? { proc: p.name })
     this.parse = p.parseLine ?? parseKlogLine
@@ -313,7 +309,7 @@ export class Supervisor {
 
   private scheduleRestart(exit: ChildExit): void {
     this.failures = failuresAfterCrash(this.failures, exit.runMs, this.policy)
-    const delayMs = restartDelayMs(this.failures, this.policy, this.random())
+    const delayMs = backoffDelayMs(this.failures, this.policy, this.random.next())
     this.state = 'restart-wait'
     this.log.warn(
       {

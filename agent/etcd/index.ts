@@ -3,7 +3,6 @@
 // (command line, initial-cluster strings, member lists, promote errors) are exported
 // for the coordinator and for tests.
 
-export { failuresAfterCrash, type RestartPolicy, restartDelayMs, restartPolicyDefault } from './backoff.js'
 export {
   type Compare,
   type ElectionLeader,

@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { RestartPolicy } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import {
   type ChildExit,
   type ExitListener,
@@ -11,7 +13,6 @@ import {
   Supervisor,
   type SupervisorState,
 } from '../core/supervisor.js'
-import type { RestartPolicy } from './backoff.js'
 import { etcdProgram, notInstalled } from './binaries.js'
 import { parseEtcdLogLine } from './log-lines.js'
 import { buildEtcdArgs, type EtcdMemberSpec } from './spec.js'
@@ -42,8 +43,8 @@ export interface EtcdProcessInit {
 export interface EtcdProcessComponents {
   logger: Logger
   clock: Clock
-  /** In [0, 1); jitter for restart delays. */
-  random?: () => number
+  /** Jitter for restart delays. */
+  random?: Random
 }
 
 export const stopGraceMsDefault = 10_000

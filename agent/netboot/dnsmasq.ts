@@ -1,8 +1,9 @@
+import type { RestartPolicy } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import { Supervisor } from '../core/supervisor.js'
-import type { RestartPolicy } from '../etcd/backoff.js'
 import { type DnsmasqEvent, dnsmasqLineLevel, parseDnsmasqLine } from './dnsmasq-log.js'
 
 // dnsmasq (Debian dnsmasq-base) as a child of the agent, on the common Supervisor: one
@@ -21,7 +22,7 @@ export interface DnsmasqComponents {
   log: Logger
   clock: Clock
   onEvent?: (e: DnsmasqEvent) => void
-  random?: () => number
+  random?: Random
 }
 
 export interface DnsmasqStatus {

@@ -1,3 +1,4 @@
+import type { BackoffPolicy } from '../../agent/core/backoff.js'
 import type { EvictionAnswer } from '../kubeapi/types.js'
 
 // What an Eviction API answer means for a drain (pure). A 429 is the API server
@@ -41,10 +42,12 @@ export function classifyEviction(
 }
 
 /**
- * Back-off before the next attempt at a blocked eviction: exponential from `minMs` to
- * `maxMs`, with ±25 % jitter so many drains (or many pods) do not retry in step.
+ * Back-off before the next attempt at a blocked eviction (core/backoff.ts): exponential
+ * from 1 s to 10 s, with ±25 % jitter so many drains (or many pods) do not retry in step.
  */
-export function evictionBackoffMs(attempt: number, random: number, minMs = 1000, maxMs = 10_000): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt))
-  return Math.round(base * (0.75 + 0.5 * Math.min(1, Math.max(0, random))))
+export const evictionBackoff: BackoffPolicy = {
+  initialDelayMs: 1000,
+  factor: 2,
+  delayMsMax: 10_000,
+  jitter: 0.25,
 }

@@ -1,10 +1,12 @@
+import { backoffDelayMs } from '../../agent/core/backoff.js'
 import type { Clock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
+import { type Random, systemRandom } from '../../agent/core/random.js'
 import { type KubeApi, patchNodeFresh } from '../kubeapi/types.js'
 import type { HeldLock } from '../lock/cluster-lock.js'
 import type { LockOperation } from '../lock/record.js'
 import { cordonPatch, drainStateOf, statusPatch, undrainPatch } from './annotations.js'
-import { classifyEviction, type EvictionVerdict, evictionBackoffMs } from './eviction.js'
+import { classifyEviction, type EvictionVerdict, evictionBackoff } from './eviction.js'
 import { type DrainPlan, formatPlan, type PodRef, planDrain } from './plan.js'
 
 // The drain itself: under the cluster lock, cordon (recording that homecloud did),
@@ -31,7 +33,7 @@ export interface DrainDeps {
   clock: Clock
   /** One human line per step. */
   progress(line: string): void
-  random?: () => number
+  random?: Random
   pollMs?: number
 }
 
@@ -96,7 +98,7 @@ export async function drainNode(req: DrainRequest, d: DrainDeps): Promise<DrainR
 }
 
 async function evictAll(req: DrainRequest, d: DrainDeps, held: HeldLock, plan: DrainPlan): Promise<number> {
-  const random = d.random ?? Math.random
+  const random = d.random ?? systemRandom()
   const pollMs = d.pollMs ?? drainPollMsDefault
   const pending = new Map(plan.evict.map((p) => [podKey(p), { pod: p, attempt: 0, nextAtMono: 0 }]))
   const leaving = new Map<string, PodRef>(
@@ -127,7 +129,7 @@ async function evictAll(req: DrainRequest, d: DrainDeps, held: HeldLock, plan: D
       blocked.set(k, verdict)
       if (!before || describe(before) !== describe(verdict))
         d.progress(`${k}: ${describe(verdict)}; retrying`)
-      entry.nextAtMono = d.clock.monoMs() + evictionBackoffMs(entry.attempt++, random())
+      entry.nextAtMono = d.clock.monoMs() + backoffDelayMs(++entry.attempt, evictionBackoff, random.next())
     }
     for (const [k, pod] of leaving) {
       const now = await d.kube.getPod(pod.namespace, pod.name)

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { backoffDelayMs } from '../../../../agent/core/backoff.js'
 import { cordonPatch, drainStateOf, undrainPatch } from '../../../../control/drain/annotations.js'
-import { classifyEviction, evictionBackoffMs } from '../../../../control/drain/eviction.js'
+import { classifyEviction, evictionBackoff } from '../../../../control/drain/eviction.js'
 
 describe('classifyEviction', () => {
   it('a 429 naming a budget is a PDB block with that budget', () => {
@@ -75,14 +76,21 @@ describe('classifyEviction', () => {
   })
 })
 
-describe('evictionBackoffMs', () => {
+describe('eviction backoff', () => {
+  // attempt n (0-based) is backoff retry n + 1
+  const evictionBackoffMs = (attempt: number, random: number) =>
+    backoffDelayMs(attempt + 1, evictionBackoff, random)
   it('grows, is bounded, and jitters within ±25 %', () => {
     assert.equal(evictionBackoffMs(0, 0.5), 1000)
     assert.equal(evictionBackoffMs(1, 0.5), 2000)
     assert.equal(evictionBackoffMs(20, 0.5), 10_000)
     assert.equal(evictionBackoffMs(0, 0), 750)
     assert.equal(evictionBackoffMs(0, 1), 1250)
-    assert.equal(evictionBackoffMs(50, 1), 12_500)
+    assert.equal(
+      evictionBackoffMs(50, 1),
+      10_000,
+      'the cap is a true maximum (it was 12.5 s before the one backoff function)',
+    )
   })
 })
 
