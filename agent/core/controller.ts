@@ -9,9 +9,10 @@ import type { Random } from './random.js'
 // calls a pure decision and applies its actions. The queue holds keys, not events, so a
 // burst of changes to one key is one sync; one sync per key at a time; a key changed
 // while its sync runs is synced again right after; a failed sync is retried after a
-// per-key jittered exponential backoff; a periodic resync re-enqueues every key (level-
-// triggered: a missed event only delays convergence). mayAct() — leadership or permission —
-// is consulted before every sync. stop() waits for the syncs in flight and leaves no timer.
+// per-key jittered exponential backoff; every key is synced again a resync period after
+// its last sync (level-triggered: a missed event only delays convergence). mayAct() —
+// leadership or permission — is consulted before every sync. stop() waits for the syncs
+// in flight and leaves no timer.
 
 export interface SyncContext {
   /** Failed syncs of this key since its last success (0 on a first try). */
@@ -30,16 +31,25 @@ export interface ControllerInit<K extends string = string> {
   name: string
   // biome-ignore lint/suspicious/noConfusingVoidType: a sync that returns nothing is the common case
   sync(key: K, ctx: SyncContext): Promise<SyncResult | void> | SyncResult | void
-  /** Keys enqueued by start() and by every resync; default none (keys come from add()). */
+  /**
+   * The keys that exist: enqueued by start() and, every resyncMs, those not yet known; a key
+   * it no longer lists is not resynced. Default none (keys come from add()).
+   */
   keys?: () => Iterable<K>
-  /** Re-enqueue every key this often; default never. Keys backing off after a failure are left to their retry. */
+  /**
+   * Each key is synced again this long after a sync that succeeded or was skipped (a failed
+   * one retries on its backoff instead); default never.
+   */
   resyncMs?: number
+  /** false: start() schedules the first sync of each key a resync period away instead of now. */
+  syncAtStart?: boolean
   /** Distinct keys that may be waiting (queued, running again or backing off); a new key beyond it is refused. */
   queueKeysMax?: number
   /** Syncs of different keys in flight at once; default 1. */
   workersMax?: number
-  backoff?: Partial<BackoffPolicy>
-  /** Checked before each sync; false skips it (and drops the key's retry) — e.g. "not the coordinator". */
+  /** The retry policy; a function is asked at each failure (a loop may retry faster until it first succeeds). */
+  backoff?: Partial<BackoffPolicy> | ((key: K) => Partial<BackoffPolicy>)
+  /** Checked before each sync; false skips it (a skipped key waits for its resync) — e.g. "not the coordinator". */
   mayAct?: () => boolean
 }
 
@@ -67,7 +77,9 @@ export const controllerBackoffDefault: BackoffPolicy = {
   jitter: 0.2,
 }
 
-type Wait = { timer: Timer; atMono: number; retry: boolean }
+/** Why a key waits: a failure's retry, its periodic resync, or a delay someone asked for. */
+type WaitKind = 'retry' | 'resync' | 'after'
+type Wait = { timer: Timer; atMono: number; kind: WaitKind }
 
 export class Controller<K extends string = string> {
   private readonly queue: K[] = []
@@ -82,7 +94,6 @@ export class Controller<K extends string = string> {
   private readonly inFlight = new Set<Promise<void>>()
   private readonly idleWaiters: (() => void)[] = []
   private readonly abort = new AbortController()
-  private readonly policy: BackoffPolicy
   private readonly workersMax: number
   private readonly queueKeysMax: number
   private readonly counts: ControllerStats = {
@@ -96,24 +107,24 @@ export class Controller<K extends string = string> {
   private started = false
   private stopping: Promise<void> | null = null
   private pumpScheduled = false
-  private resyncTimer: Timer | null = null
+  private discoverTimer: Timer | null = null
 
   constructor(
     private readonly init: ControllerInit<K>,
     private readonly c: ControllerComponents,
   ) {
-    this.policy = { ...controllerBackoffDefault, ...init.backoff }
     this.workersMax = Math.max(1, init.workersMax ?? 1)
     this.queueKeysMax = Math.max(1, init.queueKeysMax ?? queueKeysMaxDefault)
   }
 
-  /** Enqueues the keys and starts the resync timer; idempotent. */
+  /** Enqueues the keys (or schedules them, with syncAtStart false) and starts looking for new ones; idempotent. */
   start(): this {
     if (this.started || this.stopping) return this
     this.started = true
-    this.resync()
-    if (this.init.resyncMs)
-      this.resyncTimer = this.c.clock.setInterval(() => this.resync(), this.init.resyncMs)
+    this.discover(this.init.syncAtStart !== false || !this.init.resyncMs)
+    const every = this.init.resyncMs
+    if (every && this.init.keys)
+      this.discoverTimer = this.c.clock.setInterval(() => this.discover(true), every)
     return this
   }
 
@@ -132,7 +143,7 @@ export class Controller<K extends string = string> {
 
   /** Asks for a sync of `key` after `delayMs` (an earlier pending wait wins). */
   addAfter(key: K, delayMs: number): boolean {
-    return this.wait(key, delayMs, false)
+    return this.wait(key, delayMs, 'after')
   }
 
   /**
@@ -141,8 +152,8 @@ export class Controller<K extends string = string> {
    */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping
-    this.resyncTimer?.cancel()
-    this.resyncTimer = null
+    this.discoverTimer?.cancel()
+    this.discoverTimer = null
     for (const w of this.waits.values()) w.timer.cancel()
     this.waits.clear()
     this.queue.length = 0
@@ -172,11 +183,19 @@ export class Controller<K extends string = string> {
     return new Map([...this.waits].map(([k, w]) => [k, w.atMono]))
   }
 
-  private resync(): void {
+  /** Keys that nothing holds yet: synced now, or a resync period from now. */
+  private discover(now: boolean): void {
     for (const key of this.init.keys?.() ?? []) {
-      if (this.waits.get(key)?.retry) continue
-      this.add(key)
+      if (this.tracked.has(key)) continue
+      if (now) this.add(key)
+      else this.wait(key, this.init.resyncMs ?? 0, 'resync')
     }
+  }
+
+  private stillListed(key: K): boolean {
+    if (!this.init.keys) return true
+    for (const k of this.init.keys()) if (k === key) return true
+    return false
   }
 
   private admit(key: K): boolean {
@@ -200,7 +219,7 @@ export class Controller<K extends string = string> {
     return true
   }
 
-  private wait(key: K, delayMs: number, retry: boolean): boolean {
+  private wait(key: K, delayMs: number, kind: WaitKind): boolean {
     if (this.stopping) return false
     const atMono = this.c.clock.monoMs() + Math.max(0, delayMs)
     const existing = this.waits.get(key)
@@ -210,10 +229,10 @@ export class Controller<K extends string = string> {
     const timer = this.c.clock.setTimeout(() => {
       if (this.waits.get(key)?.timer !== timer) return
       this.waits.delete(key)
-      this.add(key)
+      if (kind !== 'resync' || this.stillListed(key)) this.add(key)
       this.release(key)
     }, delayMs)
-    this.waits.set(key, { timer, atMono, retry })
+    this.waits.set(key, { timer, atMono, kind })
     return true
   }
 
@@ -229,6 +248,9 @@ export class Controller<K extends string = string> {
       const key = this.queue.shift() as K
       this.dirty.delete(key)
       this.processing.add(key)
+      // This sync's outcome schedules what comes next (retry, resync or requested delay).
+      this.waits.get(key)?.timer.cancel()
+      this.waits.delete(key)
       const run = this.runOne(key)
       this.inFlight.add(run)
       void run.finally(() => this.inFlight.delete(run))
@@ -275,12 +297,8 @@ export class Controller<K extends string = string> {
         `${this.init.name}: ${key} synced again after failures`,
       )
     }
-    const w = this.waits.get(key)
-    if (w?.retry) {
-      w.timer.cancel()
-      this.waits.delete(key)
-    }
-    if (result?.requeueAfterMs !== undefined) this.wait(key, result.requeueAfterMs, false)
+    if (result?.requeueAfterMs !== undefined) this.wait(key, result.requeueAfterMs, 'after')
+    else if (this.init.resyncMs) this.wait(key, this.init.resyncMs, 'resync')
   }
 
   private failed(key: K, err: unknown): void {
@@ -289,8 +307,10 @@ export class Controller<K extends string = string> {
     this.c.counters?.inc('homecloud_controller_syncs_total', { controller: name, result: 'error' })
     const failures = (this.failures.get(key) ?? 0) + 1
     this.failures.set(key, failures)
-    const retryInMs = backoffDelayMs(failures, this.policy, this.c.random.next())
-    this.wait(key, retryInMs, true)
+    const b = this.init.backoff
+    const policy = { ...controllerBackoffDefault, ...(typeof b === 'function' ? b(key) : b) }
+    const retryInMs = backoffDelayMs(failures, policy, this.c.random.next())
+    this.wait(key, retryInMs, 'retry')
     const message = describe(err)
     const last = this.lastError.get(key)
     if (last && last.message === message) {
@@ -320,11 +340,7 @@ export class Controller<K extends string = string> {
     })
     this.failures.delete(key)
     this.lastError.delete(key)
-    const w = this.waits.get(key)
-    if (w?.retry) {
-      w.timer.cancel()
-      this.waits.delete(key)
-    }
+    if (this.init.resyncMs) this.wait(key, this.init.resyncMs, 'resync')
   }
 
   /** Forgets a key nothing holds any more, so the bound counts only live work. */

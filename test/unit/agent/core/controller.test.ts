@@ -238,7 +238,7 @@ describe('Controller: failures', () => {
 })
 
 describe('Controller: resync, leadership, delays', () => {
-  it('resyncs every key periodically, leaving keys that back off to their retry', async () => {
+  it('resyncs each key a period after its last sync, leaving a key that failed to its retry', async () => {
     const failing = new Set(['b'])
     const { ctl, clock, synced } = rig({
       keys: () => ['a', 'b'],
@@ -259,11 +259,50 @@ describe('Controller: resync, leadership, delays', () => {
     await ctl.idle()
     assert.deepEqual(synced, ['a', 'b', 'a', 'a'], 'b waits out its backoff')
     failing.clear()
-    // One advance fires the resyncs at 3 s, 4 s and 5 s and b's retry at 5 s with no sync
-    // in between: they coalesce into one sync of each key.
+    // a's resync at 3 s and b's retry at 5 s fire within one advance: a's next resync is
+    // only scheduled once its sync has run, after the advance.
     clock.advance(3000)
     await ctl.idle()
     assert.deepEqual(synced, ['a', 'b', 'a', 'a', 'a', 'b'])
+    clock.advance(1000)
+    await ctl.idle()
+    assert.deepEqual(synced.slice(6), ['a', 'b'], 'b resyncs like a once it succeeds')
+    await ctl.stop()
+  })
+
+  it('finds new keys every period, drops keys no longer listed, and can wait a period before the first sync', async () => {
+    let keys = ['a']
+    const { ctl, clock, synced } = rig({ keys: () => keys, resyncMs: 1000, syncAtStart: false })
+    ctl.start()
+    await ctl.idle()
+    assert.deepEqual(synced, [])
+    keys = ['a', 'b']
+    clock.advance(1000)
+    await ctl.idle()
+    assert.deepEqual(synced, ['a', 'b'])
+    keys = ['b']
+    clock.advance(1000)
+    await ctl.idle()
+    clock.advance(1000)
+    await ctl.idle()
+    assert.deepEqual(synced, ['a', 'b', 'b', 'b'])
+    await ctl.stop()
+  })
+
+  it('a sync ran on demand restarts its key’s resync period', async () => {
+    const { ctl, clock, synced } = rig({ keys: () => ['a'], resyncMs: 1000 })
+    ctl.start()
+    await ctl.idle()
+    clock.advance(600)
+    ctl.add('a')
+    await ctl.idle()
+    assert.equal(ctl.waiting().get('a'), 1600)
+    clock.advance(999)
+    await ctl.idle()
+    assert.equal(synced.length, 2)
+    clock.advance(1)
+    await ctl.idle()
+    assert.equal(synced.length, 3)
     await ctl.stop()
   })
 
