@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { buildClusterView } from './api/cluster-view.js'
-import { buildApiServer } from './api/server.js'
+import { type StatusServers, startStatusServers } from './api/status-servers.js'
 import { startTlsApi, type TlsApiHandle } from './api/tls-lifecycle.js'
 import type { AgentConfig } from './config/schema.js'
 import { ControlPlane } from './controlplane/index.js'
@@ -56,6 +56,7 @@ export async function startAgent(
   let transportRef: SwarmTransport | null = null
   let meshRef: Mesh | null = null
   let tls: TlsApiHandle | null = null
+  let status: StatusServers | null = null
   const { trust, book, cluster, join } = await setUpTrust({
     stateDir,
     identity,
@@ -72,7 +73,10 @@ export async function startAgent(
         name: m.signed.body.name,
         addresses: m.signed.body.addresses,
       })),
-    onCertificate: (material) => void tls?.update(material),
+    onCertificate: (material) => {
+      void tls?.update(material)
+      void status?.update(material)
+    },
     onRevoked: (ids) => meshRef?.expel(ids),
   })
   log.info(
@@ -261,33 +265,36 @@ export async function startAgent(
         { clock, log, counters },
       )
     : null
-  const api = buildApiServer({
-    register: netboot ? (app) => netboot.register(app) : undefined,
-    log,
-    counters,
-    ready: () => trust.isMember,
-    requireLogin: config.statusPage.requireLogin,
-    auth: {
-      passwordHash: () => trust.settings.uiPasswordHash,
-      approve: (node) => (trust.isSigner ? trust.approve(node) : 'not-signer'),
-      signerUrl: () => {
-        const m = mesh.table
-          .all()
-          .find((x) => x.state === 'alive' && x.signed.body.roles.includes('etcd-voter'))
-        return m ? `http://${m.signed.body.addresses[0]}:${m.signed.body.ports.api}/` : null
+  status = startStatusServers(
+    { host, httpPort: config.ports.api, httpsPort: config.ports.https, names: [host, name], log },
+    {
+      register: netboot ? (app) => netboot.register(app) : undefined,
+      caPem: () => book.ca,
+      log,
+      counters,
+      ready: () => trust.isMember,
+      requireLogin: config.statusPage.requireLogin,
+      auth: {
+        passwordHash: () => trust.settings.uiPasswordHash,
+        approve: (node) => (trust.isSigner ? trust.approve(node) : 'not-signer'),
+        signerUrl: () => {
+          const m = mesh.table
+            .all()
+            .find((x) => x.state === 'alive' && x.signed.body.roles.includes('etcd-voter'))
+          return m ? `http://${m.signed.body.addresses[0]}:${m.signed.body.ports.api}/` : null
+        },
       },
+      clusterView,
+      meshInfo: () => ({
+        dhtAddress: dhtAddr ? formatHostPort(dhtAddr) : null,
+        bootstrapNodes: transport.bootstrapNodes().map(formatHostPort),
+        connections: transport.peerCount(),
+        links: transport.connections().map((c) => ({ peer: c.remoteKeyHex.slice(0, 12), ...c.stats() })),
+        incarnation: mesh.selfIncarnation,
+      }),
     },
-    clusterView,
-    meshInfo: () => ({
-      dhtAddress: dhtAddr ? formatHostPort(dhtAddr) : null,
-      bootstrapNodes: transport.bootstrapNodes().map(formatHostPort),
-      connections: transport.peerCount(),
-      links: transport.connections().map((c) => ({ peer: c.remoteKeyHex.slice(0, 12), ...c.stats() })),
-      incarnation: mesh.selfIncarnation,
-    }),
-  })
-  await api.listen({ host, port: config.ports.api })
-  log.info({ url: `http://${host}:${config.ports.api}/` }, 'status page and API listening')
+  )
+  await status.listen()
   // After the API: dnsmasq points machines at routes that must already answer.
   await netboot?.start().catch((err) => log.error({ err: (err as Error).message }, 'netboot did not start'))
   tls = startTlsApi({
@@ -314,7 +321,7 @@ export async function startAgent(
     },
   })
   const material = trust.certificate()
-  if (material) await tls.update(material)
+  if (material) await Promise.all([tls.update(material), status.update(material)])
   events.add({
     atMs: clock.nowMs(),
     kind: 'started',
@@ -330,7 +337,7 @@ export async function startAgent(
       stopping ??= (async () => {
         log.info('agent stopping')
         await netboot?.stop()
-        await api.close().catch(() => {})
+        await status?.close()
         await tls?.close()
         trust.stop()
         await stopMdns?.().catch(() => {})

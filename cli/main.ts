@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { HomecloudError } from '../agent/core/errors.js'
 import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
+import { caCommand } from './commands/ca.js'
 import { drainCommand, undrainCommand } from './commands/drain.js'
 import { initCommand } from './commands/init.js'
 import { kubeconfigCommand } from './commands/kubeconfig.js'
@@ -27,6 +28,7 @@ program.addCommand(settingsCommand())
 program.addCommand(labCommand())
 program.addCommand(recoverCommand())
 program.addCommand(kubeconfigCommand())
+program.addCommand(caCommand())
 // Drain and undrain (issue 6).
 program.addCommand(drainCommand())
 program.addCommand(undrainCommand())

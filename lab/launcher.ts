@@ -1,12 +1,14 @@
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generatePassword } from '../agent/api/auth/password.js'
+import { PORTS } from '../agent/config/schema.js'
 import { systemClock } from '../agent/core/clock.js'
 import { HomecloudError } from '../agent/core/errors.js'
 import { writeFileAtomic } from '../agent/core/files.js'
 import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { adminKubeconfigFrom } from '../agent/kube/admin-kubeconfig.js'
+import { pkiPaths } from '../agent/pki/store.js'
 import { statePaths } from '../agent/state/paths.js'
 import { readAdminConfig } from '../agent/trust/admin-config.js'
 import { foundCluster } from '../agent/trust/founding.js'
@@ -46,6 +48,18 @@ const DHT_PORT = 49737
 
 export function nodeUrl(node: Pick<LabNode, 'address'>): string {
   return `http://${node.address}:${API_PORT}/`
+}
+
+/** The node's HTTPS status page (login and actions); its certificate is from the lab's CA. */
+export function nodeHttpsUrl(node: Pick<LabNode, 'address'>): string {
+  return `https://${node.address}:${PORTS.https}/`
+}
+
+/** The lab cluster's CA (what a browser must trust for the HTTPS page), from the founder. */
+export async function labCaPem(lab: Pick<LabFile, 'nodes'>): Promise<string> {
+  const founder = lab.nodes[0]
+  if (!founder) throw new HomecloudError('LAB_INVALID', 'the lab has no nodes')
+  return readFile(pkiPaths(founder.stateDir).caCert, 'utf8')
 }
 
 function nodeDir(lab: Pick<LabFile, 'dir'>, name: string): string {

@@ -10,7 +10,11 @@ command -v ip >/dev/null || need_debs+=(iproute2)
 command -v openssl >/dev/null || need_debs+=(openssl)
 # Debian's Chromium drives the status-page tests in test/browser (through playwright-core);
 # the lab alone does not need it (scripts/test.sh asks for it).
-if [ "${HOMECLOUD_SETUP_BROWSER:-0}" = 1 ]; then [ -x /usr/bin/chromium ] || need_debs+=(chromium); fi
+# certutil puts the test cluster's CA into the browser's own trust store (NSS), as a user would.
+if [ "${HOMECLOUD_SETUP_BROWSER:-0}" = 1 ]; then
+  [ -x /usr/bin/chromium ] || need_debs+=(chromium)
+  command -v certutil >/dev/null || need_debs+=(libnss3-tools)
+fi
 # Netboot (agent/netboot, images/netboot, lab add --vm): dnsmasq without its service,
 # iPXE for TFTP, qemu (TCG) with the NIC ROMs and OVMF for the VMs, and the image build's tools.
 command -v dnsmasq >/dev/null || need_debs+=(dnsmasq-base)

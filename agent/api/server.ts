@@ -2,12 +2,16 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { type Clock, systemClock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
-import { type AuthDeps, registerAuthRoutes } from './auth/routes.js'
+import { tlsMinVersion } from '../pki/tls.js'
+import { type AuthDeps, registerAuthRoutes, registerCookies } from './auth/routes.js'
+import { CA_FILE_PATH, CA_PAGE_PATH, registerCaRoutes } from './ca-routes.js'
 import type { ClusterView } from './cluster-schema.js'
 import { installErrorHandlers } from './error-handlers.js'
 import { renderMetrics } from './metrics.js'
 import { PageAssets } from './page/assets.js'
 import { ICON_SVG } from './page/icon.js'
+import { LOGIN_PATH } from './page/pending.js'
+import { installPlainHttpGuards } from './plain-http.js'
 import { DEFAULT_SSE_LIMITS, SseHub, type SseLimits } from './sse.js'
 import { renderStatusPage } from './status-page.js'
 
@@ -28,8 +32,18 @@ export interface ApiDeps {
   /** Where the compiled browser modules live (tests); next to this file's build when left out. */
   assetsDir?: string
   sseLimits?: Partial<SseLimits>
-  /** Login and actions; without it the page is read-only. */
-  auth?: Omit<AuthDeps, 'log' | 'counters' | 'clock'>
+  /** Login and actions (HTTPS only); without it the page is read-only. */
+  auth?: Omit<AuthDeps, 'log' | 'counters' | 'clock' | 'secure'>
+  /**
+   * Serve over HTTPS with this certificate (the node's agent certificate: its names and
+   * addresses, from the cluster CA). Without it: plain HTTP, where logging in and
+   * every action are refused and point at `httpsUrl`.
+   */
+  tls?: { keyPem: string; certPem: string }
+  /** This node's HTTPS page for the host name the reader used; null while it has no certificate. */
+  httpsUrl?: (hostHeader: string | undefined) => string | null
+  /** The cluster CA, offered at /ca and /ca.crt so browsers can come to trust the HTTPS page. */
+  caPem?: () => string | null
   /** Reading needs a session too (config `statusPage.requireLogin`); without `auth` nothing but the open paths answers. */
   requireLogin?: boolean
   /** Extra routes on this server (netboot). */
@@ -42,6 +56,8 @@ export function isOpenPath(path: string): boolean {
     path === '/login' ||
     path === '/logout' ||
     path === '/healthz' ||
+    path === CA_PAGE_PATH ||
+    path === CA_FILE_PATH ||
     path === '/readyz' ||
     // Machines netbooting cannot log in; these routes guard themselves (agent/netboot/routes.ts).
     path.startsWith('/netboot/') ||
@@ -60,7 +76,11 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 })
 
-/** The read-only HTTP API and status page on port 7080; built by a factory so tests can inject(). */
+/**
+ * The status page and read-only API: on plain HTTP (7080) for reading, and on HTTPS
+ * (7444, `tls` set) where logging in and actions live too. Built by a factory so
+ * tests can inject().
+ */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const clock = deps.clock ?? systemClock()
   const assets = new PageAssets(deps.assetsDir)
@@ -69,7 +89,12 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     { ...DEFAULT_SSE_LIMITS, ...deps.sseLimits },
   )
   let auth: ReturnType<typeof registerAuthRoutes> | null = null
+  const secure = deps.tls !== undefined
+  const httpsUrl = deps.httpsUrl ?? (() => null)
   const app = Fastify({
+    ...(deps.tls
+      ? { https: { key: deps.tls.keyPem, cert: deps.tls.certPem, minVersion: tlsMinVersion } }
+      : {}),
     logger: false,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
@@ -77,6 +102,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     // (which Node's idle reaping misses) for up to the 72 s keep-alive timeout.
     forceCloseConnections: true,
   })
+  registerCookies(app)
+  if (!secure) installPlainHttpGuards(app, { counters: deps.counters, httpsUrl })
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.length > URL_BYTES_MAX) {
       deps.counters.inc('homecloud_http_rejected_total', { reason: 'url-too-long' })
@@ -86,11 +113,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     }
     if (!deps.requireLogin || isOpenPath(req.url.split('?')[0]!) || auth?.sessionOf(req)) return
     deps.counters.inc('homecloud_http_rejected_total', { reason: 'login-required' })
+    const login = secure ? '/login' : new URL('/login', httpsUrl(req.headers.host) ?? 'https://invalid/').href
     if ((req.headers.accept ?? '').includes('text/html'))
-      return reply.code(303).header('location', '/login').header('cache-control', 'no-store').send()
-    return reply
-      .code(401)
-      .send({ error: 'UNAUTHENTICATED', message: 'this cluster requires a login to read: log in at /login' })
+      return reply.code(303).header('location', login).header('cache-control', 'no-store').send()
+    return reply.code(401).send({
+      error: 'UNAUTHENTICATED',
+      message: `this cluster requires a login to read: log in at ${login}`,
+    })
   })
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS)
@@ -109,12 +138,22 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     reply.type('text/plain; version=0.0.4')
     return renderMetrics(deps.clusterView(), deps.counters)
   })
-  auth = deps.auth
-    ? registerAuthRoutes(app, { ...deps.auth, log: deps.log, counters: deps.counters, clock })
-    : null
+  auth =
+    deps.auth && secure
+      ? registerAuthRoutes(app, { ...deps.auth, log: deps.log, counters: deps.counters, clock, secure })
+      : null
+  registerCaRoutes(app, {
+    caPem: deps.caPem ?? (() => null),
+    clusterName: () => deps.clusterView().cluster.name,
+    httpsUrl,
+  })
   app.get('/', async (req, reply) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
-    return renderStatusPage(deps.clusterView(), clock.nowMs(), { csrf: auth?.sessionOf(req)?.csrf ?? null })
+    const https = secure ? null : httpsUrl(req.headers.host)
+    return renderStatusPage(deps.clusterView(), clock.nowMs(), {
+      csrf: auth?.sessionOf(req)?.csrf ?? null,
+      loginUrl: secure ? LOGIN_PATH : https && new URL(LOGIN_PATH, https).href,
+    })
   })
   app.get('/assets/icon.svg', async (_req, reply) => {
     reply.type('image/svg+xml').header('cache-control', 'max-age=86400')

@@ -9,7 +9,7 @@ import { NetbootConfig } from '../netboot/config.js'
 const Port = z.number().int().min(1).max(65535)
 
 /** Every port a node listens on; in the lab each node has its own address, so they never change. */
-export const PORTS = { api: 7080, tls: 7443, dht: 49737, contact: 7081 } as const
+export const PORTS = { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081 } as const
 
 export const AgentConfig = z
   .object({
@@ -24,6 +24,8 @@ export const AgentConfig = z
     ports: z
       .object({
         api: Port.default(PORTS.api),
+        /** The status page over HTTPS (login and actions live only there). */
+        https: Port.default(PORTS.https),
         tls: Port.default(PORTS.tls),
         dht: Port.default(PORTS.dht),
         contact: Port.default(PORTS.contact),

@@ -8,20 +8,23 @@ import { promisify } from 'node:util'
 import type { Browser } from 'playwright-core'
 import { packageRoot } from '../../agent/core/package-root.js'
 import type { LabFile } from '../../lab/lab-file.js'
-import { labAdd, nodeUrl } from '../../lab/launcher.js'
+import { labAdd, labCaPem, nodeHttpsUrl, nodeUrl } from '../../lab/launcher.js'
 import { chromiumMissing, DESKTOP, launchChromium, screenshot, watchForTrouble } from '../support/browser.js'
+import { httpsRequest } from '../support/https.js'
 import { eventually, startLab } from '../support/lab.js'
 
 const run = promisify(execFile)
 const skip = chromiumMissing() ?? false
 // Module level, not before(): see status-page.test.ts (after() inside before() runs at once).
 const lab: LabFile | null = skip ? null : await startLab({ nodes: 3 })
-const browser: Browser | null = skip ? null : await launchChromium()
+const caPem = skip ? '' : await labCaPem(lab!)
+const browser: Browser | null = skip ? null : await launchChromium({ trustCa: caPem })
 
 describe('approving from the status page', { skip }, () => {
   test('actions need a login and the session CSRF token; a click lets the node in', async () => {
     const founder = lab!.nodes[0]!
-    const url = nodeUrl(founder)
+    const plain = nodeUrl(founder)
+    const url = nodeHttpsUrl(founder)
     await run(process.execPath, [
       join(packageRoot(), 'bin', 'homecloud.js'),
       'settings',
@@ -37,8 +40,16 @@ describe('approving from the status page', { skip }, () => {
       'pending',
     )
 
-    // Without a session: no button, a login link; a forged POST is refused.
-    const anon = await fetch(new URL('/actions/approve', url), {
+    // Without a session: no button, a login link; a forged POST is refused (on plain
+    // HTTP before anything else, on HTTPS for want of a session).
+    const overHttp = await fetch(new URL('/actions/approve', plain), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `node=${newcomer.name}&csrf=x`,
+    })
+    assert.equal(overHttp.status, 403)
+    const anon = await httpsRequest(new URL('/actions/approve', url).href, {
+      caPem,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: `node=${newcomer.name}&csrf=x`,
@@ -48,13 +59,28 @@ describe('approving from the status page', { skip }, () => {
     const context = await browser!.newContext(DESKTOP)
     const page = await context.newPage()
     const trouble = watchForTrouble(page)
-    await page.goto(url)
+    // From the plain page the login link leads to the HTTPS page, which Chromium trusts
+    // through the cluster CA alone (an untrusted certificate would fail the navigation).
+    await page.goto(plain)
+    // The right password, posted from the plain page, is refused unread and opens nothing.
+    const password = (await readFile(join(lab!.dir, 'password.txt'), 'utf8')).trim()
+    const plainLogin = await page.evaluate(async (pw) => {
+      const r = await fetch('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ password: pw }).toString(),
+      })
+      return { status: r.status, error: ((await r.json()) as { error: string }).error }
+    }, password)
+    assert.deepEqual(plainLogin, { status: 403, error: 'PLAIN_HTTP_REFUSED' })
+    assert.deepEqual(await context.cookies(), [], 'no session cookie')
+    await page.reload()
     await page.getByRole('link', { name: `Log in to approve ${newcomer.name}` }).waitFor()
     await page.getByRole('link', { name: `Log in to approve ${newcomer.name}` }).click()
     await page.getByLabel('Password').fill('wrong password')
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.getByText('Wrong password.').waitFor()
-    await page.getByLabel('Password').fill((await readFile(join(lab!.dir, 'password.txt'), 'utf8')).trim())
+    await page.getByLabel('Password').fill(password)
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.waitForURL(url)
 

@@ -1,9 +1,11 @@
 // Debian's Chromium driven by playwright-core, for the status-page tests in test/browser.
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core'
 import { onCleanup } from './lab.js'
 
@@ -27,12 +29,41 @@ export function chromiumMissing(): string | null {
 }
 
 /**
+ * A home whose NSS database (what Chromium on Linux trusts besides the system store)
+ * holds the cluster CA: the same step a person takes with `certutil` or the browser's
+ * certificate settings. Removed after the test file.
+ */
+async function homeTrusting(caPem: string): Promise<string> {
+  const home = await mkdtemp(join(tmpdir(), 'hc-browser-home-'))
+  onCleanup(() => rm(home, { recursive: true, force: true }))
+  const db = join(home, '.pki', 'nssdb')
+  await mkdir(db, { recursive: true })
+  await writeFile(join(home, 'ca.crt'), caPem)
+  await execa('certutil', ['-d', `sql:${db}`, '-N', '--empty-password'])
+  await execa('certutil', [
+    '-d',
+    `sql:${db}`,
+    '-A',
+    '-t',
+    'C,,',
+    '-n',
+    'homecloud',
+    '-i',
+    join(home, 'ca.crt'),
+  ])
+  return home
+}
+
+/**
  * A headless Chromium, closed after the test file (and on SIGINT/SIGTERM). Each launch
  * gets a fresh temporary profile (user-data dir) that playwright removes on close.
+ * With `trustCa`, it trusts that cluster CA (and nothing else extra) for HTTPS pages.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(opts: { trustCa?: string } = {}): Promise<Browser> {
+  const home = opts.trustCa ? await homeTrusting(opts.trustCa) : undefined
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
+    ...(home ? { env: { ...process.env, HOME: home } } : {}),
     args: [
       '--no-sandbox',
       '--disable-gpu',

@@ -50,7 +50,11 @@ function render(): void {
   const now = Date.now() + skewMs
   document.title = pageTitle(view, now)
   const csrf = document.querySelector('meta[name="homecloud-csrf"]')?.getAttribute('content') ?? null
-  const sections = pageSections(view, now, { csrf })
+  const login = document.querySelector('meta[name="homecloud-login"]')?.getAttribute('content')
+  const sections = pageSections(view, now, {
+    csrf,
+    loginUrl: login === undefined ? undefined : login || null,
+  })
   const ids = sections.map((s) => s.attrs.id ?? '')
   if (ids.join() !== [...shown.keys()].join() || ids.some((id) => !document.getElementById(id))) {
     shown.clear()

@@ -1,7 +1,7 @@
 import type { ClusterView } from '../cluster-schema.js'
 import { pageSections, pageTitle } from './body.js'
 import { ICON_PATH } from './icon.js'
-import type { PageAuth } from './pending.js'
+import { CA_PAGE_PATH, LOGIN_PATH, type PageAuth } from './pending.js'
 import { PAGE_CSS } from './style.js'
 import { escapeHtml, toHtml } from './to-html.js'
 
@@ -18,20 +18,25 @@ export function renderStatusPage(view: ClusterView, nowMs: number, auth: PageAut
   const main = pageSections(view, nowMs, auth).map(toHtml).join('\n')
   // The browser script reads the token from here to put it into the forms it re-renders.
   const csrfMeta = auth.csrf ? `<meta name="homecloud-csrf" content="${escapeHtml(auth.csrf)}">\n` : ''
+  const loginUrl = auth.loginUrl === undefined ? LOGIN_PATH : auth.loginUrl
+  // The browser script re-renders the login links from here ('' = no HTTPS page yet).
+  const loginMeta = `<meta name="homecloud-login" content="${escapeHtml(loginUrl ?? '')}">\n`
   const account = auth.csrf
     ? `<form method="post" action="/logout" class="account"><input type="hidden" name="csrf" value="${escapeHtml(auth.csrf)}"><button type="submit">Log out</button></form>`
-    : '<a class="account" href="/login">Log in</a>'
+    : `${loginUrl ? `<a class="account" href="${escapeHtml(loginUrl)}">Log in</a>` : ''}${
+        loginUrl === LOGIN_PATH ? '' : `<a class="account" href="${CA_PAGE_PATH}">Trust the cluster CA</a>`
+      }`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-${csrfMeta}<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
+${csrfMeta}${loginMeta}<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
 <noscript><meta http-equiv="refresh" content="${NOSCRIPT_REFRESH_S}"></noscript>
 <title>${escapeHtml(pageTitle(view, nowMs))}</title>
 <style>${PAGE_CSS}</style>
 <script type="module" src="${STATUS_SCRIPT_PATH}"></script>
 </head><body>
-<header class="top"><span class="brand">homecloud</span>${account}<span id="live" class="live" hidden></span><noscript><span class="live">reloads every ${NOSCRIPT_REFRESH_S} s</span></noscript></header>
+<header class="top"><span class="brand">homecloud</span><nav class="account-links" aria-label="Account">${account}</nav><span id="live" class="live" hidden></span><noscript><span class="live">reloads every ${NOSCRIPT_REFRESH_S} s</span></noscript></header>
 <main id="page">
 ${main}
 </main>

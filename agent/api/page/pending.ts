@@ -2,13 +2,20 @@ import type { ClusterView } from '../cluster-schema.js'
 import { shortCode, wallTime } from './format.js'
 import { h, type VNode } from './vnode.js'
 
-/** Form action for the Approve button (session + CSRF on 7080; the CLI uses 7443). */
+/** Form action for the Approve button (session + CSRF on the HTTPS page; the CLI uses 7443). */
 export const APPROVE_PATH = '/actions/approve'
 export const LOGIN_PATH = '/login'
+/** How to come to trust the HTTPS page (agent/api/ca-routes.ts). */
+export const CA_PAGE_PATH = '/ca'
 
 /** What the page knows about the reader: a CSRF token when logged in, else nothing. */
 export interface PageAuth {
   csrf: string | null
+  /**
+   * Where to log in: `/login` on the HTTPS page, the HTTPS page's login from plain HTTP,
+   * null when this node has no HTTPS page yet (still joining). Default `/login`.
+   */
+  loginUrl?: string | null
 }
 
 /**
@@ -58,9 +65,17 @@ export function pendingSection(
                   h('input', { type: 'hidden', name: 'csrf', value: auth.csrf }),
                   h('button', { type: 'submit' }, `Approve ${m.name}`),
                 )
-              : h('p', null, h('a', { href: LOGIN_PATH, class: 'login' }, `Log in to approve ${m.name}`)),
+              : loginLink(auth, `Log in to approve ${m.name}`),
         ),
       ),
     ),
   )
+}
+
+/** A link to the login form (over HTTPS), or why there is none on this node. */
+export function loginLink(auth: PageAuth, text: string): VNode {
+  const url = auth.loginUrl === undefined ? LOGIN_PATH : auth.loginUrl
+  if (url === null)
+    return h('p', { class: 'muted' }, 'Log in on another node: this one has no HTTPS page yet.')
+  return h('p', null, h('a', { href: url, class: 'login' }, text))
 }

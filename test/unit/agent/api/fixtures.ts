@@ -56,3 +56,23 @@ export function clusterView(over: Partial<ClusterView> = {}, members?: MemberVie
     ...over,
   }
 }
+
+let tls: { caPem: string; certPem: string; keyPem: string } | undefined
+
+/** A cluster CA and an agent certificate for 127.0.0.1 (valid now): for the HTTPS page. */
+export async function tlsMaterial(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  if (tls) return tls
+  const { createCa } = await import('../../../../agent/pki/ca.js')
+  const { issueCertificate } = await import('../../../../agent/pki/sign.js')
+  const { systemClock } = await import('../../../../agent/core/clock.js')
+  const clock = systemClock()
+  const ca = createCa({ clusterId: 'c-test', clusterName: 'test', clock })
+  const leaf = issueCertificate({
+    ca,
+    profile: 'agent',
+    identity: { nodeId: 'n1a2b3c4', nodeName: 'pi5-1', ips: ['127.0.0.1'] },
+    clock,
+  })
+  tls = { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem }
+  return tls
+}

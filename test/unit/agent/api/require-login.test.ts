@@ -8,15 +8,18 @@ import { buildApiServer } from '../../../../agent/api/server.js'
 import { AgentConfig } from '../../../../agent/config/schema.js'
 import { Counters } from '../../../../agent/core/counters.js'
 import { silentLogger } from '../../../../agent/core/log.js'
-import { clusterView } from './fixtures.js'
+import { clusterView, tlsMaterial } from './fixtures.js'
 
 const PASSWORD = 'correct horse battery staple'
 const hash = await hashPassword(PASSWORD)
 const dir = await mkdtemp(join(tmpdir(), 'hc-api-assets-'))
 await writeFile(join(dir, 'browser.js'), 'export {}\n')
+const material = await tlsMaterial()
 
+/** The HTTPS page: logging in lives there (plain HTTP refuses it: plain-http.test.ts). */
 function server(requireLogin: boolean | undefined, withAuth = true) {
   return buildApiServer({
+    tls: material,
     log: silentLogger(),
     counters: new Counters(),
     clusterView: () => clusterView(),

@@ -8,7 +8,7 @@ import { clusterView, member, NOW } from './fixtures.js'
 
 const EVIL = '<img src=x onerror=alert(1)>'
 const PAGE_TAGS = new Set(
-  'html head meta link noscript title style script body header span main section h1 h2 ul ol li p strong code table thead tbody tr th td a small dl dt dd time form input button footer'.split(
+  'html head meta link noscript title style script body header nav span main section h1 h2 ul ol li p strong code table thead tbody tr th td a small dl dt dd time form input button footer'.split(
     ' ',
   ),
 )
