@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the upstream Kubernetes components homecloud runs itself (kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubelet, kubectl) and kwok from source,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) and kwok from source,
 # through the Go module proxy only: no git clone, no dl.k8s.io, no container registry.
 #
 #   images/kubernetes/build.sh [--arch amd64|arm64|all] [--only name,name] [--force]
@@ -17,7 +17,7 @@ KWOK_VERSION=v0.8.0 # sigs.k8s.io/kwok, built in its own module with its own pin
 # Bump when build flags change, so cached binaries built the old way are rebuilt.
 RECIPE=1
 
-ALL_NAMES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kwok)
+ALL_NAMES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kwok)
 # Same tags as upstream release builds (hack/lib/golang.sh): selinux support compiled in,
 # test-only code out, grpc's x/net/trace dropped so the linker can prune it.
 K8S_TAGS=selinux,notest,grpcnotrace
@@ -279,7 +279,8 @@ $replaces
 )"
 	prepare_module k8s "$K8S_DIR" "$k8s_gomod_content" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+		k8s.io/kubernetes/cmd/kubectl
 	# Upstream's go.mod lists its whole build list; ours should select the same versions.
 	if [[ ! -f $K8S_DIR/.versions-checked ]]; then
 		drift=$(LC_ALL=C join \
