@@ -318,11 +318,13 @@ export class Controller<K extends string = string> {
       this.counts.repeatsQuiet++
       return
     }
+    const hint = (err as { hint?: unknown } | null)?.hint
     this.c.log.warn(
       {
         controller: name,
         key,
         err: message,
+        ...(typeof hint === 'string' ? { hint } : {}),
         failures,
         retryInMs,
         ...(last ? { previousRepeats: last.repeats } : {}),

@@ -1,7 +1,10 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
+import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { Supervisor, type SupervisorState } from '../core/supervisor.js'
 import { hostPort } from '../etcd/spec.js'
 import type { CaMaterial } from '../pki/ca.js'
@@ -14,7 +17,8 @@ import type { KubePaths } from './paths.js'
 // The Kubernetes control plane follows etcd placement: while this node's etcd member is a
 // voter (and so holds the CA key) it writes the control-plane files and supervises
 // kube-apiserver, kube-controller-manager and kube-scheduler; once it is no longer a voter
-// (removed, retired) they stop. Level-triggered: every tick compares want with have.
+// (removed, retired) they stop. Level-triggered: a controller with one key compares want
+// with have every tick (decideControlPlane, pure) and applies the answer.
 
 export interface KubeControlPlaneInit {
   paths: KubePaths
@@ -35,6 +39,8 @@ export interface KubeControlPlaneInit {
 export interface KubeControlPlaneComponents {
   clock: Clock
   log: Logger
+  random?: Random
+  counters?: Counters
   isVoter(): boolean
   ca(): CaMaterial | null
   /** Client URLs of the current etcd voters, this node's first. */
@@ -54,28 +60,58 @@ export function advertisedAddress(
 }
 
 /** Two ticks in a row not a voter before stopping: a status read that failed once is no reason. */
-const notVoterTicksToStop = 2
+export const notVoterTicksToStop = 2
+
+export interface ControlPlaneObserved {
+  voter: boolean
+  hasCa: boolean
+  running: boolean
+  /** Ticks in a row, before this one, that found this node no voter. */
+  notVoterTicks: number
+}
+
+/** Start, stop or leave the control plane (pure): a voter holding the CA key runs it. */
+export function decideControlPlane(o: ControlPlaneObserved): {
+  action: 'start' | 'stop' | 'none'
+  notVoterTicks: number
+} {
+  const want = o.voter && o.hasCa
+  const notVoterTicks = want ? 0 : o.notVoterTicks + 1
+  if (want && !o.running) return { action: 'start', notVoterTicks }
+  if (!want && o.running && notVoterTicks >= notVoterTicksToStop) return { action: 'stop', notVoterTicks }
+  return { action: 'none', notVoterTicks }
+}
 
 export class KubeControlPlane {
   private procs: Supervisor[] = []
-  private timer: Timer | undefined
-  private busy = false
+  private readonly ctl: Controller
   private notVoterTicks = 0
-  private stopped = false
 
   constructor(
     private readonly init: KubeControlPlaneInit,
     private readonly c: KubeControlPlaneComponents,
-  ) {}
-
-  start(): void {
-    this.timer = this.c.clock.setInterval(() => void this.tick(), this.init.tickMs ?? 2000)
-    void this.tick()
+  ) {
+    const everyMs = init.tickMs ?? 2000
+    this.ctl = new Controller(
+      {
+        name: 'kube-control-plane',
+        keys: () => ['control-plane'],
+        resyncMs: everyMs,
+        // A failed start is tried again a period later, as the next tick would.
+        backoff: { initialDelayMs: everyMs, factor: 1, delayMsMax: everyMs, jitter: 0 },
+        sync: () => this.tick(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log, counters: c.counters },
+    )
   }
 
+  start(): void {
+    this.ctl.start()
+  }
+
+  /** Waits for a tick in flight (a start half done), then stops the programs. */
   async stop(): Promise<void> {
-    this.stopped = true
-    this.timer?.cancel()
+    await this.ctl.stop()
     await this.halt()
   }
 
@@ -87,27 +123,20 @@ export class KubeControlPlane {
     return Object.fromEntries(this.procs.map((p) => [p.name, p.status().state]))
   }
 
-  async tick(): Promise<void> {
-    if (this.busy || this.stopped) return
-    this.busy = true
-    try {
-      const ca = this.c.ca()
-      const want = this.c.isVoter() && ca !== null
-      if (want) this.notVoterTicks = 0
-      else this.notVoterTicks++
-      if (want && !this.running) await this.begin(ca)
-      else if (!want && this.running && this.notVoterTicks >= notVoterTicksToStop) {
-        this.c.log.info('no longer an etcd voter: stopping the Kubernetes control plane')
-        await this.halt()
-        if (!this.c.ca()) await this.forgetSecrets()
-      }
-    } catch (err) {
-      this.c.log.error(
-        { err: (err as Error).message, hint: (err as { hint?: string }).hint },
-        'Kubernetes control plane',
-      )
-    } finally {
-      this.busy = false
+  private async tick(): Promise<void> {
+    const ca = this.c.ca()
+    const d = decideControlPlane({
+      voter: this.c.isVoter(),
+      hasCa: ca !== null,
+      running: this.running,
+      notVoterTicks: this.notVoterTicks,
+    })
+    this.notVoterTicks = d.notVoterTicks
+    if (d.action === 'start' && ca) await this.begin(ca)
+    else if (d.action === 'stop') {
+      this.c.log.info('no longer an etcd voter: stopping the Kubernetes control plane')
+      await this.halt()
+      if (!this.c.ca()) await this.forgetSecrets()
     }
   }
 

@@ -266,9 +266,7 @@ export class Kube {
   }
 
   async stop(): Promise<void> {
-    this.duties.stop()
-    for (const k of this.keepers) k.stop()
-    this.lifecycle.stop()
+    await Promise.all([this.duties.stop(), ...this.keepers.map((k) => k.stop()), this.lifecycle.stop()])
     await this.node.stop()
     await this.cp.stop()
     await this.lb.stop()

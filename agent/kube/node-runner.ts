@@ -1,7 +1,10 @@
 import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
+import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { parseKwokLine, Supervisor } from '../core/supervisor.js'
 import { hostPort } from '../etcd/spec.js'
 import { readCertificate } from '../pki/cert.js'
@@ -20,7 +23,8 @@ import type { NodeRuntime } from './runtime/node-runtime.js'
 // labs, a kwok one), asked of a signer over the mesh; it registers its Node with that
 // identity through the local load balancer, keeps it registered, and — in kwok mode —
 // supervises one kwok that manages exactly this Node. kwok is a child of the agent, so a
-// dead agent (an unplugged board) is a Node whose lease runs out.
+// dead agent (an unplugged board) is a Node whose lease runs out. A controller with one
+// key: each tick plans the steps still missing (nodeSteps, pure) and runs them in order.
 
 export interface KubeNodeInit {
   paths: KubePaths
@@ -42,6 +46,8 @@ export interface KubeNodeInit {
 export interface KubeNodeComponents {
   clock: Clock
   log: Logger
+  random?: Random
+  counters?: Counters
   caPem(): string | null
   requestCertificate(profile: NodeProfile): Promise<{ certPem: string; keyPem: string }>
 }
@@ -53,29 +59,66 @@ export function podCidrFor(address: string): string {
 
 export type NodePhase = 'certificates' | 'registering' | 'registered'
 
+export type NodeStep =
+  | { kind: 'cert'; profile: NodeProfile }
+  | { kind: 'register' }
+  | { kind: 'kwok' }
+  | { kind: 'runtime' }
+
+export interface NodeObserved {
+  hasCa: boolean
+  /** Certificates this node needs and does not hold yet. */
+  missing: NodeProfile[]
+  phase: NodePhase
+  /** The registered Node is due for its periodic check (it may have been deleted). */
+  recheckDue: boolean
+  mode: KubeNodeInit['mode']
+  /** kubelet mode: whether containerd + kubelet run; undefined without a runtime. */
+  runtimeRunning: boolean | undefined
+}
+
+/** The steps still to do, in order (pure); each runs only if those before it succeeded. */
+export function nodeSteps(o: NodeObserved): NodeStep[] {
+  if (!o.hasCa) return []
+  const steps: NodeStep[] = o.missing.map((profile) => ({ kind: 'cert', profile }))
+  if (o.phase !== 'registered' || o.recheckDue) steps.push({ kind: 'register' })
+  if (o.mode === 'kwok') steps.push({ kind: 'kwok' })
+  if (o.runtimeRunning === false) steps.push({ kind: 'runtime' })
+  return steps
+}
+
 export class KubeNode {
-  private timer: Timer | undefined
-  private busy = false
-  private stopped = false
+  private readonly ctl: Controller
   private pairs = new Map<NodeProfile, { certPem: string; keyPem: string }>()
   private phase: NodePhase = 'certificates'
   private lastCheckMono = Number.NEGATIVE_INFINITY
   private kwok: Supervisor | null = null
-  private lastError = ''
 
   constructor(
     private readonly init: KubeNodeInit,
     private readonly c: KubeNodeComponents,
-  ) {}
-
-  start(): void {
-    this.timer = this.c.clock.setInterval(() => void this.tick(), this.init.tickMs ?? 2000)
-    void this.tick()
+  ) {
+    const everyMs = init.tickMs ?? 2000
+    this.ctl = new Controller(
+      {
+        name: 'kube-node',
+        keys: () => ['node'],
+        resyncMs: everyMs,
+        // The API is often simply not up yet: try again a period later, as the next tick would.
+        backoff: { initialDelayMs: everyMs, factor: 1, delayMsMax: everyMs, jitter: 0 },
+        sync: () => this.tick(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log, counters: c.counters },
+    )
   }
 
+  start(): void {
+    this.ctl.start()
+  }
+
+  /** Waits for a tick in flight, then stops kwok and the runtime. */
   async stop(): Promise<void> {
-    this.stopped = true
-    this.timer?.cancel()
+    await this.ctl.stop()
     await this.kwok?.stop(3000)
     await this.init.runtime?.stop()
   }
@@ -98,36 +141,32 @@ export class KubeNode {
     return ['kubelet']
   }
 
-  async tick(): Promise<void> {
-    if (this.busy || this.stopped) return
-    this.busy = true
-    try {
-      const caPem = this.c.caPem()
-      if (!caPem) return
-      for (const profile of this.profiles())
-        if (!this.pairs.has(profile)) await this.ensureCert(profile, caPem)
+  private async tick(): Promise<void> {
+    const caPem = this.c.caPem()
+    const steps = nodeSteps({
+      hasCa: caPem !== null,
+      missing: this.profiles().filter((p) => !this.pairs.has(p)),
+      phase: this.phase,
+      recheckDue: this.c.clock.monoMs() - this.lastCheckMono >= (this.init.recheckMs ?? 10_000),
+      mode: this.init.mode,
+      runtimeRunning: this.init.runtime ? this.init.runtime.running : undefined,
+    })
+    if (caPem === null) return
+    for (const step of steps) await this.apply(step, caPem)
+  }
+
+  private async apply(step: NodeStep, caPem: string): Promise<void> {
+    if (step.kind === 'cert') {
+      await this.ensureCert(step.profile, caPem)
+    } else if (step.kind === 'register') {
       if (this.phase === 'certificates') this.phase = 'registering'
-      const due = this.c.clock.monoMs() - this.lastCheckMono >= (this.init.recheckMs ?? 10_000)
-      if (this.phase === 'registering' || due) {
-        await this.register(caPem)
-        this.lastCheckMono = this.c.clock.monoMs()
-        if (this.phase !== 'registered')
-          this.c.log.info({ node: this.init.facts.name }, 'registered as a Kubernetes Node')
-        this.phase = 'registered'
-      }
-      if (this.phase === 'registered' && this.init.mode === 'kwok') await this.ensureKwok()
-      if (this.phase === 'registered' && this.init.runtime && !this.init.runtime.running)
-        await this.init.runtime.start()
-      this.lastError = ''
-    } catch (err) {
-      const msg = (err as Error).message
-      // One line per distinct problem: the API is often simply not up yet.
-      if (msg !== this.lastError)
-        this.c.log.warn({ err: msg, phase: this.phase }, 'Kubernetes node not ready yet')
-      this.lastError = msg
-    } finally {
-      this.busy = false
-    }
+      await this.register(caPem)
+      this.lastCheckMono = this.c.clock.monoMs()
+      if (this.phase !== 'registered')
+        this.c.log.info({ node: this.init.facts.name }, 'registered as a Kubernetes Node')
+      this.phase = 'registered'
+    } else if (step.kind === 'kwok') await this.ensureKwok()
+    else await this.init.runtime?.start()
   }
 
   /** A certificate on disk is reused while it is ours, from this CA, and not near its end. */

@@ -42,10 +42,12 @@ export interface ReconcileNodesCtx {
 export interface ReconcileNodesResult {
   actions: NodeAction[]
   applied: NodeAction[]
+  /** Actions the API refused or failed (conflicts, hiccups): the next pass observes again. */
+  failed: { action: NodeAction; error: string }[]
 }
 
 export async function reconcileNodes(ctx: ReconcileNodesCtx): Promise<ReconcileNodesResult> {
-  if (!ctx.isLeader() || !ctx.quorum) return { actions: [], applied: [] }
+  if (!ctx.isLeader() || !ctx.quorum) return { actions: [], applied: [], failed: [] }
   const nodes = await ctx.kube.listNodes()
   const actions = decideNodeActions({
     nowMs: ctx.clock.nowMs(),
@@ -54,6 +56,7 @@ export async function reconcileNodes(ctx: ReconcileNodesCtx): Promise<ReconcileN
     nodes: nodes.map((n) => observeNode(n, ctx.mesh)),
   })
   const applied: NodeAction[] = []
+  const failed: ReconcileNodesResult['failed'] = []
   for (const a of actions) {
     if (!ctx.isLeader()) break
     try {
@@ -68,14 +71,12 @@ export async function reconcileNodes(ctx: ReconcileNodesCtx): Promise<ReconcileN
         })
       }
     } catch (err) {
-      // Conflicts and API hiccups: the next tick observes again.
-      ctx.log.warn(
-        { node: a.node, action: a.kind, err: (err as Error).message },
-        'node action failed; next tick retries',
-      )
+      // Conflicts and API hiccups: the caller's next pass observes again (its controller
+      // logs a repeated failure once).
+      failed.push({ action: a, error: (err as Error).message })
     }
   }
-  return { actions, applied }
+  return { actions, applied, failed }
 }
 
 export function observeNode(n: V1Node, mesh: ReconcileNodesCtx['mesh']): NodeObservation {

@@ -1,11 +1,14 @@
-import type { Timer } from '../../core/clock.js'
+import type { BackoffPolicy } from '../../core/backoff.js'
+import { Controller } from '../../core/controller.js'
+import type { Counters } from '../../core/counters.js'
+import { type Random, systemRandom } from '../../core/random.js'
 import { applyAddons } from './index.js'
 import { describeProblem } from './problem.js'
 import type { AddonsReport, ApplyAddonsOptions } from './types.js'
 
-// Runs the add-on applier on the coordinator, on a timer: cheap when nothing changed
-// (read the files, hash them, one GET of the state ConfigMap), so a short period makes
-// an edited manifest appear quickly, while the applier's own resync heals drift.
+// Runs the add-on applier on the coordinator, as a controller with one key: cheap when
+// nothing changed (read the files, hash them, one GET of the state ConfigMap), so a short
+// period makes an edited manifest appear quickly, while the applier's own resync heals drift.
 
 export const addonPassEveryMsDefault = 30_000
 
@@ -19,64 +22,75 @@ export interface AddonKeeperInit extends ApplyAddonsOptions {
   retryMs?: number
   /** Whether this node may act now (the coordinator lease is held); checked before every pass. */
   mayAct: () => boolean
+  random?: Random
+  counters?: Counters
   /** Tests only: the applier. */
   apply?: (opts: ApplyAddonsOptions) => Promise<AddonsReport>
 }
 
+/** How soon a failed pass is tried again (pure): retryMs until a first success, then the period. */
+export function addonRetryPolicy(
+  succeededOnce: boolean,
+  everyMs: number,
+  retryMs: number | undefined,
+): BackoffPolicy {
+  const ms = succeededOnce ? everyMs : (retryMs ?? everyMs)
+  return { initialDelayMs: ms, factor: 1, delayMsMax: ms, jitter: 0 }
+}
+
 export class AddonKeeper {
-  private timer: Timer | null = null
-  private running = false
+  private readonly ctl: Controller
   /** The last pass's report, for the status view; null before the first. */
   lastReport: AddonsReport | null = null
   lastError: Error | null = null
 
-  constructor(private readonly init: AddonKeeperInit) {}
+  constructor(private readonly init: AddonKeeperInit) {
+    const everyMs = init.everyMs ?? addonPassEveryMsDefault
+    this.ctl = new Controller(
+      {
+        name: init.stateConfigMap ?? 'addons',
+        keys: () => ['apply'],
+        resyncMs: everyMs,
+        mayAct: init.mayAct,
+        backoff: () => addonRetryPolicy(this.lastReport !== null, everyMs, init.retryMs),
+        sync: async () => {
+          await this.applyOnce()
+        },
+      },
+      { clock: init.clock, random: init.random ?? systemRandom(), log: init.log, counters: init.counters },
+    )
+  }
 
+  /** A pass now, then one a period after each (failed passes: see addonRetryPolicy). */
   start(): void {
-    if (this.timer) return
-    this.schedule()
-    void this.pass()
+    this.ctl.start()
   }
 
-  private schedule(): void {
-    this.timer?.cancel()
-    const everyMs = this.init.everyMs ?? addonPassEveryMsDefault
-    const ms = this.lastReport ? everyMs : (this.init.retryMs ?? everyMs)
-    this.timer = this.init.clock.setInterval(() => void this.pass(), ms)
+  /** Resolves once a pass in flight has finished. */
+  stop(): Promise<void> {
+    return this.ctl.stop()
   }
 
-  stop(): void {
-    this.timer?.cancel()
-    this.timer = null
-  }
-
-  /** One pass, unless one is still running or this node may not act. Never throws. */
+  /** One pass outside the loop (tests), unless this node may not act. Never throws. */
   async pass(): Promise<AddonsReport | null> {
-    if (this.running || !this.init.mayAct()) return null
-    this.running = true
-    try {
-      const report = await (this.init.apply ?? applyAddons)(this.init)
-      const first = this.lastReport === null
-      this.lastReport = report
-      this.lastError = null
-      // Back to the normal period once the first pass went through (unless stopped).
-      if (first && this.timer && this.init.retryMs !== undefined) this.schedule()
-      return report
-    } catch (err) {
-      // Logged once per distinct failure, so an API server that is down for a while
-      // does not fill the log every 30 s.
-      if (this.lastError?.message !== (err as Error).message) {
-        this.init.log.warn({ err }, `add-ons not applied: ${(err as Error).message}`)
-      }
-      this.lastError = err as Error
-      return null
-    } finally {
-      this.running = false
-    }
+    if (!this.init.mayAct()) return null
+    return this.applyOnce().catch(() => null)
   }
 
   /** One line per refused document of the last pass, for status output. */
   problems(): string[] {
     return (this.lastReport?.problems ?? []).map(describeProblem)
+  }
+
+  private async applyOnce(): Promise<AddonsReport> {
+    try {
+      const report = await (this.init.apply ?? applyAddons)(this.init)
+      this.lastReport = report
+      this.lastError = null
+      return report
+    } catch (err) {
+      this.lastError = err as Error
+      throw err
+    }
   }
 }

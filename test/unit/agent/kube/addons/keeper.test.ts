@@ -6,7 +6,7 @@ import { manualClock } from '../../../../../agent/core/clock.js'
 import { HomecloudError } from '../../../../../agent/core/errors.js'
 import { silentLogger } from '../../../../../agent/core/log.js'
 import { packageRoot } from '../../../../../agent/core/package-root.js'
-import { AddonKeeper } from '../../../../../agent/kube/addons/keeper.js'
+import { AddonKeeper, addonRetryPolicy } from '../../../../../agent/kube/addons/keeper.js'
 import type { AddonsReport } from '../../../../../agent/kube/addons/types.js'
 
 const report = (over: Partial<AddonsReport> = {}): AddonsReport => ({
@@ -18,6 +18,9 @@ const report = (over: Partial<AddonsReport> = {}): AddonsReport => ({
   durationMs: 1,
   ...over,
 })
+
+/** Lets the keeper's controller run what its timers queued (syncs start in a microtask). */
+const flush = () => new Promise((r) => setImmediate(r))
 
 describe('add-on keeper', () => {
   it('runs a pass at start and then every period, only while this node may act, never two at once', async () => {
@@ -41,21 +44,26 @@ describe('add-on keeper', () => {
       },
     })
     keeper.start()
+    await flush()
     assert.equal(calls, 1)
     clock.advance(1000) // the first pass is still running: no second one
+    await flush()
     assert.equal(calls, 1)
     release()
-    await new Promise((r) => setImmediate(r))
+    await flush()
     clock.advance(1000)
+    await flush()
     assert.equal(calls, 2)
     release()
-    await new Promise((r) => setImmediate(r))
+    await flush()
     leader = false
     clock.advance(5000)
+    await flush()
     assert.equal(calls, 2)
-    keeper.stop()
+    await keeper.stop()
     leader = true
     clock.advance(5000)
+    await flush()
     assert.equal(calls, 2)
   })
 
@@ -78,23 +86,37 @@ describe('add-on keeper', () => {
       },
     })
     keeper.start()
-    await new Promise((r) => setImmediate(r))
+    await flush()
     assert.equal(calls, 1)
     clock.advance(3000)
-    await new Promise((r) => setImmediate(r))
+    await flush()
     assert.equal(calls, 2, 'a failed pass is retried after retryMs')
     ready = true
     clock.advance(3000)
-    await new Promise((r) => setImmediate(r))
+    await flush()
     assert.equal(calls, 3)
     assert.ok(keeper.lastReport)
     clock.advance(27_000)
+    await flush()
     assert.equal(calls, 3, 'after a success, the normal period')
     clock.advance(3000)
+    await flush()
     assert.equal(calls, 4)
-    keeper.stop()
+    await keeper.stop()
     clock.advance(60_000)
+    await flush()
     assert.equal(calls, 4)
+  })
+
+  it('the retry period: retryMs until a first success, then the normal period', () => {
+    assert.deepEqual(addonRetryPolicy(false, 30_000, 3000), {
+      initialDelayMs: 3000,
+      factor: 1,
+      delayMsMax: 3000,
+      jitter: 0,
+    })
+    assert.equal(addonRetryPolicy(true, 30_000, 3000).initialDelayMs, 30_000)
+    assert.equal(addonRetryPolicy(false, 30_000, undefined).initialDelayMs, 30_000)
   })
 
   it('keeps the last report and error without throwing', async () => {
