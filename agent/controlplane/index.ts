@@ -161,6 +161,7 @@ export class ControlPlane implements MeshControlHook {
     })
     this.view = new ControlView({
       clock: c.clock,
+      log,
       local: this.local,
       stateDir: init.stateDir,
       nodes: () => this.viewNodes(),
@@ -178,8 +179,8 @@ export class ControlPlane implements MeshControlHook {
   }
 
   async stop(): Promise<void> {
-    this.view.stop()
-    this.snapshots.stop()
+    await this.view.stop()
+    await this.snapshots.stop()
     await this.receiver.stop()
     this.coordinator.stop()
     await this.seat.stop()
@@ -245,7 +246,7 @@ export class ControlPlane implements MeshControlHook {
       return
     }
     this.c.log.info({ from: sender, memberId }, 'told we were removed from etcd: checking')
-    await this.local.checkMembership(true)
+    this.local.checkMembership(true)
   }
 
   private refuse(key: string, reason: string, detail: string): void {
@@ -348,7 +349,7 @@ export class ControlPlane implements MeshControlHook {
 
   private sendRetire(nodeId: string, memberId: bigint): void {
     if (nodeId === this.init.nodeId) {
-      void this.local.checkMembership(true)
+      this.local.checkMembership(true)
       return
     }
     const body = this.c.members().find((m) => m.signed.body.id === nodeId)?.signed.body

@@ -1,24 +1,35 @@
-import { readFile, rm } from 'node:fs/promises'
-import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
-import type { Clock, Timer } from '../core/clock.js'
+import { rm } from 'node:fs/promises'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { etcdBinDir, etcdProgram } from '../etcd/binaries.js'
 import { type ClientTls, type EndpointStatus, EtcdClient } from '../etcd/client.js'
 import { idHex } from '../etcd/ids.js'
-import { formatInitialCluster, parseInitialCluster } from '../etcd/initial-cluster.js'
+import { formatInitialCluster } from '../etcd/initial-cluster.js'
 import { EtcdProcess } from '../etcd/process.js'
-import { clientUrlOf, type EtcdMemberSpec, etcdFiles, peerUrlOf } from '../etcd/spec.js'
+import { clientUrlOf, etcdFiles, peerUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { pkiPaths, writeKeyFile } from '../pki/store.js'
-import { caKeyMatches } from '../trust/trust.js'
-import { checkEtcdCerts, type EtcdCerts, issueEtcdCerts, writeEtcdCerts } from './certs.js'
+import { type Assignment, checkAssignment, checkSender } from './assignment.js'
+import { issueEtcdCerts, writeEtcdCerts } from './certs.js'
 import { type LocalEtcdState, readLocalState, writeLocalState } from './local-state.js'
+import { memberSpec, readClientTls } from './member-files.js'
+import {
+  askMembership,
+  coordinatorOf,
+  membershipVerdict,
+  otherEndpoints,
+  retireDecision,
+} from './member-queries.js'
 
 // This node's etcd member: founding the first one, starting an assigned one, resuming
 // after a restart, and retiring (stop + wipe) once the cluster has removed it. Every
-// transition runs in one queue, so an assignment and a retirement never interleave.
+// transition runs in one queue, so an assignment and a retirement never interleave. Two
+// loops on one controller: 'status' reads our member's status, 'membership' asks the
+// other members whether we are still one of them (member-queries.ts decides).
 
 export interface LocalMemberInit {
   stateDir: string
@@ -42,23 +53,13 @@ export interface LocalMemberInit {
 export interface LocalMemberComponents {
   clock: Clock
   log: Logger
+  random?: Random
   events: EventLog
   /** The trust layer's signer switch and CA. */
   trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
   caPem(): string | null
   /** Client URLs of other etcd members as the mesh knows them (records with etcd roles). */
   otherMembers(): string[]
-}
-
-/** An assignment as received (etcd-assign), already schema-checked. */
-export interface Assignment {
-  memberId: string
-  initialCluster: string
-  token: string
-  certs: EtcdCerts
-  caKey: string
-  /** The sender's node id (from its authenticated mesh key); null when not a known member. */
-  from: string | null
 }
 
 export const checkMsDefault = 5000
@@ -74,9 +75,10 @@ export class LocalMember {
   private clientGeneration = 0
   private lastStatus: { status: EndpointStatus; atMono: number } | null = null
   private queue: Promise<unknown> = Promise.resolve()
-  private readonly timers: Timer[] = []
+  private readonly loops: Controller<'status' | 'membership'>
   private strikes = 0
-  private checking = false
+  /** The coordinator said we were removed: the next membership check retires on one strike. */
+  private told = false
   private stopped = false
   readonly clientUrl: string
   readonly peerUrl: string
@@ -87,6 +89,20 @@ export class LocalMember {
   ) {
     this.clientUrl = clientUrlOf(init.address, init.etcd.clientPort)
     this.peerUrl = peerUrlOf(init.address, init.etcd.peerPort)
+    const everyMs = (key: 'status' | 'membership') =>
+      key === 'status' ? (init.statusMs ?? statusMsDefault) : (init.checkMs ?? checkMsDefault)
+    this.loops = new Controller<'status' | 'membership'>(
+      {
+        name: 'etcd-member',
+        workersMax: 2,
+        backoff: (key) => ({ initialDelayMs: everyMs(key), factor: 1, delayMsMax: everyMs(key), jitter: 0 }),
+        sync: async (key) => {
+          await (key === 'status' ? this.pollStatus() : this.syncMembership())
+          return { requeueAfterMs: everyMs(key) }
+        },
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log },
+    )
   }
 
   /** Resume the member this node was, or found the cluster's first one (founder only). */
@@ -113,17 +129,14 @@ export class LocalMember {
         'etcd did not start',
       ),
     )
-    this.timers.push(
-      this.c.clock.setInterval(() => void this.pollStatus(), this.init.statusMs ?? statusMsDefault),
-    )
-    this.timers.push(
-      this.c.clock.setInterval(() => void this.checkMembership(false), this.init.checkMs ?? checkMsDefault),
-    )
+    this.loops.start()
+    this.loops.addAfter('status', this.init.statusMs ?? statusMsDefault)
+    this.loops.addAfter('membership', this.init.checkMs ?? checkMsDefault)
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    for (const t of this.timers) t.cancel()
+    await this.loops.stop()
     await this.queue.catch(() => {})
     await this.proc?.stop(stopGraceMs)
     this.localClient?.close()
@@ -208,11 +221,14 @@ export class LocalMember {
   assign(a: Assignment): Promise<string | null> {
     return this.serial(async () => {
       if (this.stopped) return null
-      const refused = this.checkAssignment(a)
+      const who = { nodeId: this.init.nodeId, peerUrl: this.peerUrl, clientPort: this.init.etcd.clientPort }
+      const caPem = this.c.caPem()
+      if (!caPem) return 'this node has no CA certificate yet'
+      const refused = checkAssignment(a, caPem, who, this.c.clock.nowMs())
       if (refused) return refused
       const s = this.state
       if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return null // a resend
-      const fromCoordinator = await this.checkSender(a)
+      const fromCoordinator = await checkSender(a, caPem, who, this.c.clock)
       if (fromCoordinator) return fromCoordinator
       const next: LocalEtcdState = {
         v: 1,
@@ -226,7 +242,7 @@ export class LocalMember {
       await this.save(next)
       await this.halt()
       await this.wipeData()
-      await writeEtcdCerts(this.init.stateDir, a.certs, this.c.caPem()!)
+      await writeEtcdCerts(this.init.stateDir, a.certs, caPem)
       await writeKeyFile(pkiPaths(this.init.stateDir).caKey, a.caKey)
       this.c.trust.setCaKey(a.caKey)
       this.resetClient()
@@ -239,90 +255,38 @@ export class LocalMember {
     })
   }
 
-  private checkAssignment(a: Assignment): string | null {
-    const caPem = this.c.caPem()
-    if (!caPem) return 'this node has no CA certificate yet'
-    if (!caKeyMatches(caPem, a.caKey)) return 'the CA key does not belong to our CA'
-    const certs = checkEtcdCerts(a.certs, caPem, this.init.nodeId, this.c.clock.nowMs())
-    if (certs) return certs
-    try {
-      const entries = parseInitialCluster(a.initialCluster)
-      if (!entries.some((e) => e.name === this.init.nodeId && e.peerUrl === this.peerUrl))
-        return `the initial cluster does not list ${this.init.nodeId}=${this.peerUrl}`
-    } catch (err) {
-      return (err as Error).message
-    }
-    return null
+  /**
+   * Are we still a member? Asked at once (told: the coordinator says we were removed, so
+   * one verdict of "absent" is enough); otherwise asked every checkMs.
+   */
+  checkMembership(told: boolean): void {
+    if (told) this.told = true
+    this.loops.add('membership')
   }
 
   /**
-   * Only the coordinator hands out seats: asked of the members the assignment lists, with
-   * the client certificate it carries (a CA-key holder that is not the coordinator, e.g. a
-   * voter with a stale view, is refused; the real coordinator resends after a few seconds).
+   * Asked of the other members (our own may be a zombie that the cluster removed while it
+   * was away). Retire only when every member that answers agrees we are gone,
+   * `strikesToRetire` checks in a row (or once, after the coordinator told us).
    */
-  private async checkSender(a: Assignment): Promise<string | null> {
-    const caPem = this.c.caPem()
-    if (!caPem) return 'this node has no CA certificate yet'
-    let endpoints: string[]
-    try {
-      endpoints = parseInitialCluster(a.initialCluster)
-        .filter((e) => e.name !== this.init.nodeId)
-        .map((e) =>
-          clientUrlOf(new URL(e.peerUrl).hostname.replace(/^\[|\]$/g, ''), this.init.etcd.clientPort),
-        )
-    } catch (err) {
-      return (err as Error).message
-    }
-    if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
-    const client = new EtcdClient(
-      {
-        endpoints,
-        tls: { caPem, certPem: a.certs['etcd-client'].certPem, keyPem: a.certs['etcd-client'].keyPem },
-        requestTimeoutMs: 2000,
-      },
-      { clock: this.c.clock },
-    )
-    try {
-      const coordinator = (await client.leader(COORDINATOR_ELECTION))?.value ?? null
-      if (coordinator === null || coordinator !== a.from)
-        return `sent by ${a.from ?? 'an unknown node'}, but etcd names ${coordinator ?? 'no one'} coordinator`
-      return null
-    } catch (err) {
-      return `could not ask etcd who coordinates: ${(err as Error).message}`
-    } finally {
-      client.close()
-    }
-  }
-
-  /**
-   * Are we still a member? Asked of the other members (our own may be a zombie that
-   * the cluster removed while it was away). Retire only when every member that answers
-   * agrees we are gone, `strikesToRetire` checks in a row (or once, after the
-   * coordinator told us).
-   */
-  checkMembership(told: boolean): Promise<void> {
-    if (this.checking || this.stopped) return Promise.resolve()
+  private async syncMembership(): Promise<void> {
+    const told = this.told
+    this.told = false
     const s = this.state
-    if (!s || (s.status !== 'member' && s.status !== 'assigning')) return Promise.resolve()
-    this.checking = true
-    return this.askOthers(s)
-      .then(async (verdict) => {
-        if (verdict !== 'absent') {
-          if (verdict === 'present') this.strikes = 0
-          return
-        }
-        this.strikes++
-        if (told || this.strikes >= strikesToRetire) {
-          await this.serial(async () => {
-            // An assignment may have come in meanwhile: only retire the member we asked about.
-            if (this.state?.memberId !== s.memberId || this.state?.status !== 'member') return
-            await this.retire()
-          })
-        }
-      })
-      .finally(() => {
-        this.checking = false
-      })
+    const tls = this.tls
+    if (this.stopped || !s || (s.status !== 'member' && s.status !== 'assigning') || !tls) return
+    const endpoints = otherEndpoints(s, this.init.etcd.clientPort, this.c.otherMembers(), this.clientUrl)
+    const answers = endpoints.length
+      ? await askMembership(endpoints, tls, this.c.clock, { memberId: s.memberId, peerUrl: this.peerUrl })
+      : []
+    const d = retireDecision(membershipVerdict(answers), this.strikes, told, strikesToRetire)
+    this.strikes = d.strikes
+    if (!d.retire) return
+    await this.serial(async () => {
+      // An assignment may have come in meanwhile: only retire the member we asked about.
+      if (this.state?.memberId !== s.memberId || this.state?.status !== 'member') return
+      await this.retire()
+    })
   }
 
   /**
@@ -333,59 +297,8 @@ export class LocalMember {
     const s = this.state
     const tls = this.tls
     if (!s || !tls) return null
-    const client = new EtcdClient(
-      { endpoints: [...this.otherEndpoints(s), this.clientUrl], tls, requestTimeoutMs: 2000 },
-      { clock: this.c.clock },
-    )
-    try {
-      return (await client.leader(COORDINATOR_ELECTION))?.value ?? null
-    } catch {
-      return null
-    } finally {
-      client.close()
-    }
-  }
-
-  private otherEndpoints(s: LocalEtcdState): string[] {
-    const fromInitial = (() => {
-      try {
-        return parseInitialCluster(s.initialCluster).map((e) => {
-          const u = new URL(e.peerUrl)
-          return clientUrlOf(u.hostname.replace(/^\[|\]$/g, ''), this.init.etcd.clientPort)
-        })
-      } catch {
-        return []
-      }
-    })()
-    return [...new Set([...fromInitial, ...this.c.otherMembers()])].filter((u) => u !== this.clientUrl)
-  }
-
-  private async askOthers(s: LocalEtcdState): Promise<'present' | 'absent' | 'unknown'> {
-    const tls = this.tls
-    if (!tls) return 'unknown'
-    const endpoints = this.otherEndpoints(s)
-    if (endpoints.length === 0) return 'unknown'
-    const answers = await Promise.all(
-      endpoints.map(async (endpoint) => {
-        const client = new EtcdClient(
-          { endpoints: [endpoint], tls, requestTimeoutMs: 2000 },
-          { clock: this.c.clock },
-        )
-        try {
-          const list = await client.memberList()
-          return list.members.some((m) =>
-            s.memberId !== null ? idHex(m.id) === s.memberId : m.peerUrls.includes(this.peerUrl),
-          )
-        } catch {
-          return undefined
-        } finally {
-          client.close()
-        }
-      }),
-    )
-    const said = answers.filter((a): a is boolean => a !== undefined)
-    if (said.length === 0) return 'unknown'
-    return said.every((present) => !present) ? 'absent' : 'present'
+    const endpoints = [...otherEndpoints(s, this.init.etcd.clientPort, this.c.otherMembers(), this.clientUrl)]
+    return coordinatorOf([...endpoints, this.clientUrl], tls, this.c.clock).catch(() => null)
   }
 
   private async retire(): Promise<void> {
@@ -404,29 +317,12 @@ export class LocalMember {
 
   // ---- effects ----
 
-  private spec(s: LocalEtcdState): EtcdMemberSpec {
-    const files = etcdFiles(this.init.stateDir)
-    return {
-      name: this.init.nodeId,
-      dataDir: files.dataDir,
-      address: this.init.address,
-      clientPort: this.init.etcd.clientPort,
-      peerPort: this.init.etcd.peerPort,
-      initialCluster: parseInitialCluster(s.initialCluster),
-      initialClusterState: s.initialClusterState,
-      initialClusterToken: s.token,
-      tls: files.tls,
-      heartbeatMs: this.init.etcd.heartbeatMs,
-      electionTimeoutMs: this.init.etcd.electionTimeoutMs,
-    }
-  }
-
   private async startProcess(s: LocalEtcdState): Promise<void> {
     await this.halt()
     const files = etcdFiles(this.init.stateDir)
     const proc = new EtcdProcess(
       {
-        spec: this.spec(s),
+        spec: memberSpec(this.init, s),
         binary: etcdProgram('etcd', this.init.etcd.binDir ?? etcdBinDir()),
         pidFile: files.pidFile,
         stopGraceMs,
@@ -436,7 +332,7 @@ export class LocalMember {
     proc.onExit((exit, willRestart) => {
       // etcd says so itself when the cluster removed it: check with the others at once.
       if (willRestart && exit.lastLines.some((l) => l.includes('permanently removed')))
-        void this.checkMembership(false)
+        this.checkMembership(false)
     })
     await proc.start()
     this.proc = proc
@@ -470,17 +366,7 @@ export class LocalMember {
 
   /** Our etcd-client certificate, read after every change of certificates. */
   private async loadTls(): Promise<void> {
-    const files = etcdFiles(this.init.stateDir).client
-    try {
-      const [caPem, certPem, keyPem] = await Promise.all([
-        readFile(files.caFile, 'utf8'),
-        readFile(files.certFile, 'utf8'),
-        readFile(files.keyFile, 'utf8'),
-      ])
-      this.tls = { caPem, certPem, keyPem }
-    } catch {
-      this.tls = null
-    }
+    this.tls = await readClientTls(this.init.stateDir)
   }
 
   private async pollStatus(): Promise<void> {

@@ -1,12 +1,14 @@
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import type { EtcdClient, LeaderKey } from '../etcd/client.js'
 import { Candidate } from '../etcd/election.js'
 
 // The coordinator's seat: while this node is an etcd voter it campaigns in etcd's
 // election; whoever holds the election (and a lease it is certain of) coordinates.
 // A lost lease, or ceasing to be a voter, ends the term; the next campaign starts
-// with a new lease.
+// with a new lease. A controller with one key checks every second (decideSeat, pure).
 
 export interface SeatInit {
   election: string
@@ -19,6 +21,7 @@ export interface SeatInit {
 export interface SeatComponents {
   clock: Clock
   log: Logger
+  random?: Random
   isVoter(): boolean
   /** Our member's client; `generation` changes when it is replaced (new certificates). */
   client(): EtcdClient | null
@@ -26,25 +29,54 @@ export interface SeatComponents {
   onChange?(leader: boolean): void
 }
 
+export type SeatAction =
+  | { kind: 'none' }
+  | { kind: 'campaign' }
+  | { kind: 'drop'; why: string; resign: boolean }
+
+/** What the seat does now (pure): campaign as a voter, leave when no longer one or the client changed. */
+export function decideSeat(o: {
+  voter: boolean
+  /** The generation of our member's client when the running campaign began; null without one. */
+  campaignGeneration: number | null
+  generation: number
+  hasClient: boolean
+}): SeatAction {
+  const campaigning = o.campaignGeneration !== null
+  if (!o.voter)
+    return campaigning ? { kind: 'drop', why: 'no longer an etcd voter', resign: true } : { kind: 'none' }
+  if (campaigning && o.campaignGeneration !== o.generation)
+    return { kind: 'drop', why: 'etcd certificates changed', resign: false }
+  if (campaigning || !o.hasClient) return { kind: 'none' }
+  return { kind: 'campaign' }
+}
+
 export class CoordinatorSeat {
   private candidate: { c: Candidate; generation: number } | null = null
-  private timer: Timer | undefined
-  private stopped = false
+  private readonly ctl: Controller
   private leading = false
 
   constructor(
     private readonly init: SeatInit,
     private readonly c: SeatComponents,
-  ) {}
+  ) {
+    this.ctl = new Controller(
+      {
+        name: 'coordinator-seat',
+        keys: () => ['seat'],
+        resyncMs: init.checkMs ?? 1000,
+        sync: () => this.check(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log },
+    )
+  }
 
   start(): void {
-    this.timer = this.c.clock.setInterval(() => this.check(), this.init.checkMs ?? 1000)
-    this.check()
+    this.ctl.start()
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    this.timer?.cancel()
+    await this.ctl.stop()
     await this.drop('stopping', true)
   }
 
@@ -57,20 +89,19 @@ export class CoordinatorSeat {
   }
 
   private check(): void {
-    if (this.stopped) return
     this.notice()
-    const cur = this.candidate
-    if (!this.c.isVoter()) {
-      if (cur) void this.drop('no longer an etcd voter', true)
-      return
-    }
-    if (cur && cur.generation !== this.c.generation()) {
-      void this.drop('etcd certificates changed', false)
-      return
-    }
-    if (cur) return
-    const client = this.c.client()
-    if (!client) return
+    const voter = this.c.isVoter()
+    const campaignGeneration = this.candidate?.generation ?? null
+    // Asked only when about to campaign: asking creates the client (a new generation).
+    const client = voter && campaignGeneration === null ? this.c.client() : null
+    const action = decideSeat({
+      voter,
+      campaignGeneration,
+      generation: this.c.generation(),
+      hasClient: client !== null,
+    })
+    if (action.kind === 'drop') void this.drop(action.why, action.resign)
+    if (action.kind !== 'campaign' || !client) return
     const cand = new Candidate(
       { election: this.init.election, value: this.init.nodeId, ttlSeconds: this.init.ttlSeconds },
       { client, clock: this.c.clock, logger: this.c.log },

@@ -1,6 +1,8 @@
 import { mkdir, rename, rm } from 'node:fs/promises'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { EtcdTools } from '../etcd/snapshot.js'
 import { etcdFiles } from '../etcd/spec.js'
 import type { PeerConn } from '../mesh/swarm.js'
@@ -19,7 +21,7 @@ import { sendSnapshot } from './snapshot-transfer.js'
 // snapshot without quorum too, but only the coordinator, which has quorum, takes
 // them, so a snapshot is never of a member cut off from the rest), kept locally and
 // pushed to two other nodes, the other voters first: with 2 of 3 voters gone, the
-// survivor holds a recent one.
+// survivor holds a recent one. A controller with one key, acting only while coordinator.
 
 export const shipTargets = 2
 
@@ -41,6 +43,7 @@ export interface SnapshotKeeperInit {
 export interface SnapshotKeeperComponents {
   clock: Clock
   log: Logger
+  random?: Random
   isLeader(): boolean
   /** Connected, alive nodes other than this one. */
   targets(): SnapshotTarget[]
@@ -54,9 +57,7 @@ export function pickTargets(all: readonly SnapshotTarget[], n = shipTargets): Sn
 }
 
 export class SnapshotKeeper {
-  private timer: Timer | undefined
-  private busy = false
-  private stopped = false
+  private readonly ctl: Controller
   private readonly tools: EtcdTools
 
   constructor(
@@ -64,31 +65,33 @@ export class SnapshotKeeper {
     private readonly c: SnapshotKeeperComponents,
   ) {
     this.tools = new EtcdTools(init.etcdBinDir ? { binDir: init.etcdBinDir } : {})
+    const everyMs = init.intervalMs
+    this.ctl = new Controller(
+      {
+        name: 'snapshot-keeper',
+        keys: () => ['snapshot'],
+        resyncMs: everyMs,
+        syncAtStart: false,
+        mayAct: c.isLeader,
+        // A failed snapshot is tried again next interval.
+        backoff: { initialDelayMs: everyMs, factor: 1, delayMsMax: everyMs, jitter: 0 },
+        sync: (_key, ctx) => this.takeAndShip(ctx.mayAct),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log },
+    )
   }
 
   start(): void {
-    this.timer = this.c.clock.setInterval(() => void this.tickSafely(), this.init.intervalMs)
+    this.ctl.start()
   }
 
-  stop(): void {
-    this.stopped = true
-    this.timer?.cancel()
+  /** Resolves once a snapshot in flight has been saved or dropped. */
+  stop(): Promise<void> {
+    return this.ctl.stop()
   }
 
-  private async tickSafely(): Promise<void> {
-    if (this.busy || this.stopped || !this.c.isLeader()) return
-    this.busy = true
-    try {
-      await this.takeAndShip()
-    } catch (err) {
-      this.c.log.warn({ err: (err as Error).message }, 'snapshot failed; trying again next interval')
-    } finally {
-      this.busy = false
-    }
-  }
-
-  /** Public for tests. */
-  async takeAndShip(): Promise<void> {
+  /** Saves a snapshot of our member and ships it, unless this node stopped coordinating meanwhile. */
+  async takeAndShip(mayAct: () => boolean = this.c.isLeader): Promise<void> {
     const dir = snapshotsDir(this.init.stateDir)
     await mkdir(dir, { recursive: true, mode: 0o700 })
     const tmp = `${dir}/.saving.db`
@@ -100,7 +103,7 @@ export class SnapshotKeeper {
       tmp,
       Math.max(10_000, this.init.intervalMs),
     )
-    if (this.stopped || !this.c.isLeader()) {
+    if (!mayAct()) {
       await rm(tmp, { force: true })
       return
     }

@@ -7,13 +7,20 @@ import {
 } from '../../control/coordinator/placement-record.js'
 import { majority } from '../../control/placement/next-action.js'
 import type { ClusterView } from '../api/cluster-schema.js'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
+import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
+import type { EndpointHealth, EndpointStatus } from '../etcd/client.js'
+import type { MemberList } from '../etcd/members.js'
+import type { KeyValue } from '../etcd/wire.js'
 import type { NodeRecordBody } from '../mesh/record.js'
 import type { LocalMember } from './local-member.js'
 
 // The control plane for the status API: from etcd when this node's member answers
 // (members, raft leader, health, the coordinator's election), otherwise from the mesh
-// (the roles nodes announce), so every node can say something even without quorum.
+// (the roles nodes announce), so every node can say something even without quorum. A
+// controller with one key reads etcd every 2 s; viewFromEtcd (pure) makes the view.
 
 export type ControlPlaneView = ClusterView['controlPlane']
 
@@ -24,6 +31,8 @@ export interface ViewInput {
 
 export interface ControlViewComponents {
   clock: Clock
+  log: Logger
+  random?: Random
   local: LocalMember
   /** This node's state directory, named in the recovery command. */
   stateDir?: string
@@ -46,24 +55,44 @@ export interface VerifiedMembership {
 const refreshMs = 2000
 const freshMs = 6000
 
+/** What one read of etcd returned (the reads that may fail alone are undefined then). */
+export interface EtcdObserved {
+  list: MemberList
+  health: Pick<EndpointHealth, 'healthy'>
+  status: Pick<EndpointStatus, 'leaderId'> | undefined
+  coordinator: Pick<KeyValue, 'value'> | undefined
+  placement: Pick<KeyValue, 'value'> | undefined
+}
+
+export interface EtcdView {
+  controlPlane: ControlPlaneView
+  coordinator: string | null
+  membership: VerifiedMembership
+}
+
 export class ControlView {
-  private cached: {
-    controlPlane: ControlPlaneView
-    coordinator: string | null
-    atMono: number
-    membership: VerifiedMembership
-  } | null = null
-  private timer: Timer | undefined
-  private busy = false
+  private cached: (EtcdView & { atMono: number }) | null = null
+  private readonly ctl: Controller
 
-  constructor(private readonly c: ControlViewComponents) {}
-
-  start(): void {
-    this.timer = this.c.clock.setInterval(() => void this.refresh(), refreshMs)
+  constructor(private readonly c: ControlViewComponents) {
+    this.ctl = new Controller(
+      {
+        name: 'control-view',
+        keys: () => ['etcd'],
+        resyncMs: refreshMs,
+        syncAtStart: false,
+        sync: () => this.refresh(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log },
+    )
   }
 
-  stop(): void {
-    this.timer?.cancel()
+  start(): void {
+    this.ctl.start()
+  }
+
+  stop(): Promise<void> {
+    return this.ctl.stop()
   }
 
   current(): { controlPlane: ControlPlaneView; coordinator: string | null } {
@@ -78,18 +107,15 @@ export class ControlView {
     return cached && this.c.clock.monoMs() - cached.atMono <= freshMs ? cached.membership : null
   }
 
-  async refresh(): Promise<void> {
-    if (this.busy) return
-    this.busy = true
-    try {
-      this.cached = await this.fromEtcd()
-      if (this.cached) this.c.onMembership?.(this.cached.membership)
-    } finally {
-      this.busy = false
-    }
+  /** Reads etcd; unreachable (or no member here) means the view comes from the mesh. */
+  private async refresh(): Promise<void> {
+    const observed = await this.observe()
+    const view = observed && viewFromEtcd(observed, this.c.nodes(), this.c.peerUrlOf, this.c.stateDir)
+    this.cached = view ? { ...view, atMono: this.c.clock.monoMs() } : null
+    if (view) this.c.onMembership?.(view.membership)
   }
 
-  private async fromEtcd() {
+  private async observe(): Promise<EtcdObserved | null> {
     const client = this.c.local.client()
     if (!client) return null
     try {
@@ -100,41 +126,49 @@ export class ControlView {
         client.leader(COORDINATOR_ELECTION, { timeoutMs: 1500 }).catch(() => undefined),
         client.get(PLACEMENT_KEY).catch(() => undefined),
       ])
-      const byPeer = new Map<string, string>()
-      for (const n of this.c.nodes()) {
-        const a = n.body.addresses[0]
-        if (a) byPeer.set(this.c.peerUrlOf(a), n.body.id)
-      }
-      const voterIds = new Set(list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)))
-      const parsed = placement ? parsePlacementRecord(placement.value, voterIds) : undefined
-      const leaderMember = list.members.find((m) => status && m.id === status.leaderId && m.id !== 0n)
-      const controlPlane: ControlPlaneView = {
-        voters: list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)),
-        learners: list.members.filter((m) => m.isLearner).map((m) => memberNodeId(m, byPeer)),
-        leader: leaderMember ? memberNodeId(leaderMember, byPeer) : null,
-        quorum: health.healthy,
-        source: 'etcd',
-        ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
-        ...(parsed && !parsed.ok ? { placementError: parsed.error.slice(0, 1024) } : {}),
-        ...(!health.healthy && this.c.stateDir !== undefined
-          ? { recovery: recoveryCommand(this.c.stateDir) }
-          : {}),
-      }
-      const coordinatorId = health.healthy ? (coordinator?.value ?? null) : null
-      return {
-        controlPlane,
-        coordinator: coordinatorId,
-        atMono: this.c.clock.monoMs(),
-        membership: {
-          voters: voterIds,
-          learners: new Set(controlPlane.learners),
-          coordinator: coordinatorId,
-          quorum: health.healthy,
-        },
-      }
+      return { list, health, status, coordinator, placement }
     } catch {
       return null
     }
+  }
+}
+
+/** The control plane as etcd tells it (pure): members by node id, leader, quorum, placement reasons. */
+export function viewFromEtcd(
+  o: EtcdObserved,
+  nodes: readonly ViewInput[],
+  peerUrlOf: (address: string) => string,
+  stateDir?: string,
+): EtcdView {
+  const { list, health, status, coordinator, placement } = o
+  const byPeer = new Map<string, string>()
+  for (const n of nodes) {
+    const a = n.body.addresses[0]
+    if (a) byPeer.set(peerUrlOf(a), n.body.id)
+  }
+  const voterIds = new Set(list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)))
+  const parsed = placement ? parsePlacementRecord(placement.value, voterIds) : undefined
+  const leaderMember = list.members.find((m) => status && m.id === status.leaderId && m.id !== 0n)
+  const controlPlane: ControlPlaneView = {
+    voters: list.members.filter((m) => !m.isLearner).map((m) => memberNodeId(m, byPeer)),
+    learners: list.members.filter((m) => m.isLearner).map((m) => memberNodeId(m, byPeer)),
+    leader: leaderMember ? memberNodeId(leaderMember, byPeer) : null,
+    quorum: health.healthy,
+    source: 'etcd',
+    ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
+    ...(parsed && !parsed.ok ? { placementError: parsed.error.slice(0, 1024) } : {}),
+    ...(!health.healthy && stateDir !== undefined ? { recovery: recoveryCommand(stateDir) } : {}),
+  }
+  const coordinatorId = health.healthy ? (coordinator?.value ?? null) : null
+  return {
+    controlPlane,
+    coordinator: coordinatorId,
+    membership: {
+      voters: voterIds,
+      learners: new Set(controlPlane.learners),
+      coordinator: coordinatorId,
+      quorum: health.healthy,
+    },
   }
 }
 
