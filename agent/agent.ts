@@ -18,6 +18,7 @@ import { DEFAULT_MESH_INIT, Mesh } from './mesh/mesh.js'
 import { MeshStateStore } from './mesh/peers-store.js'
 import { SwarmTransport } from './mesh/swarm.js'
 import { joinMaterialFor, NetbootService } from './netboot/service.js'
+import { type Releases, startReleases } from './release/index.js'
 import { statePaths } from './state/paths.js'
 import type { JoinMaterial } from './trust/join-material.js'
 import { setUpTrust } from './trust/setup.js'
@@ -238,6 +239,30 @@ export async function startAgent(
       events: events.recent(100),
       ...controlPlane?.clusterView(),
     })
+  // Releases: the store, the peer-to-peer transport, the admin routes (agent/release).
+  const releases: Releases | null = config.releases.enabled
+    ? await startReleases({
+        stateDir,
+        identity,
+        name,
+        clusterId: cluster.id,
+        clusterTag: clusterTag(cluster.id),
+        host,
+        port: config.ports.release,
+        etcdClientPort: config.controlPlane.etcd.clientPort,
+        clock,
+        log,
+        counters,
+        members: () => mesh.table.all(),
+        isRevoked: (id) => book.isRevoked(id),
+        tlsMaterial: () => trust.certificate(),
+        caKeyPem: () => trust.caMaterial()?.keyPem ?? null,
+      }).catch((err) => {
+        // The node still runs without releases (e.g. its release port is taken); it says why.
+        log.error({ err: (err as Error).message }, 'releases did not start')
+        return null
+      })
+    : null
   const selfPeer = `${identity.publicKey.toString('hex')}@${host}:${config.ports.dht}`
   const netboot = config.netboot.enabled
     ? new NetbootService(
@@ -261,6 +286,7 @@ export async function startAgent(
               ),
           ],
           joinMaterial: () => joinMaterialFor(paths.joinFile, selfPeer),
+          ...(releases ? { releases: releases.netboot } : {}),
         },
         { clock, log, counters },
       )
@@ -268,7 +294,10 @@ export async function startAgent(
   status = startStatusServers(
     { host, httpPort: config.ports.api, httpsPort: config.ports.https, names: [host, name], log },
     {
-      register: netboot ? (app) => netboot.register(app) : undefined,
+      register: (app) => {
+        netboot?.register(app)
+        releases?.registerRead(app)
+      },
       caPem: () => book.ca,
       log,
       counters,
@@ -318,6 +347,7 @@ export async function startAgent(
       },
       setJoinPolicy: (p) => trust.setJoinPolicy(p),
       clusterView,
+      register: releases ? (app, guards) => releases.registerAdmin(app, guards) : undefined,
     },
   })
   const material = trust.certificate()
@@ -337,6 +367,7 @@ export async function startAgent(
       stopping ??= (async () => {
         log.info('agent stopping')
         await netboot?.stop()
+        await releases?.stop()
         await status?.close()
         await tls?.close()
         trust.stop()

@@ -38,6 +38,27 @@ export async function adminCall(
   )
 }
 
+/** One request to one node's 7443 API (release uploads: a chosen node, raw bodies). */
+export async function adminCallAt(
+  configPath: string,
+  base: string,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body?: unknown,
+  opts: { timeoutMs?: number } = {},
+): Promise<AdminResponse> {
+  const material = await loadMaterial(await readAdminConfig(configPath))
+  try {
+    return await call(base, material, method, path, body, opts.timeoutMs)
+  } catch (err) {
+    throw new HomecloudError(
+      'API_UNREACHABLE',
+      `${base}: ${(err as Error).message}`,
+      'check that the agent runs there and listens on 7443',
+    )
+  }
+}
+
 async function loadMaterial(c: AdminConfig) {
   const read = async (p: string) => {
     try {
@@ -55,9 +76,11 @@ function call(
   method: string,
   path: string,
   body: unknown,
+  timeoutMs = 5000,
 ): Promise<AdminResponse> {
   const url = new URL(path, base)
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+  const raw = Buffer.isBuffer(body)
+  const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body))
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -68,8 +91,13 @@ function call(
         key: m.key,
         // Node certificates name the node id, not the address we dial: the chain is what we check.
         checkServerIdentity: () => undefined,
-        timeout: 5000,
-        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        timeout: timeoutMs,
+        headers: payload
+          ? {
+              'content-type': raw ? 'application/octet-stream' : 'application/json',
+              'content-length': payload.length,
+            }
+          : {},
       },
       (res) => {
         const chunks: Buffer[] = []

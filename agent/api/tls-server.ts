@@ -21,6 +21,13 @@ export interface TlsApiDeps {
   revoke: (node: string, reason: string) => { id: string; name: string } | null
   setJoinPolicy: (p: JoinPolicy) => void
   clusterView: () => unknown
+  /** More routes (releases), given the same admin and signer guards. */
+  register?: (app: FastifyInstance, guards: TlsGuards) => void
+}
+
+export interface TlsGuards {
+  adminOnly: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>
+  signerOnly: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 }
 
 const NodeBody = z
@@ -131,6 +138,7 @@ export function buildTlsApi(
     deps.setJoinPolicy(body.joinPolicy)
     return { joinPolicy: body.joinPolicy }
   })
+  deps.register?.(app, { adminOnly, signerOnly })
   installErrorHandlers(app, deps.log, 'tls api')
   return app
 }

@@ -9,7 +9,7 @@ import { NetbootConfig } from '../netboot/config.js'
 const Port = z.number().int().min(1).max(65535)
 
 /** Every port a node listens on; in the lab each node has its own address, so they never change. */
-export const PORTS = { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081 } as const
+export const PORTS = { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081, release: 7082 } as const
 
 export const AgentConfig = z
   .object({
@@ -29,10 +29,17 @@ export const AgentConfig = z
         tls: Port.default(PORTS.tls),
         dht: Port.default(PORTS.dht),
         contact: Port.default(PORTS.contact),
+        /** Releases: libp2p (kad-dht provider records, the piece protocol), members only. */
+        release: Port.default(PORTS.release),
       })
       .prefault({}),
     /** DHT peers to start from ("IP:PORT"); learned peers are added and remembered. */
     bootstrap: z.array(HostPortString).max(64).default([]),
+    /** Hold, fetch and serve the cluster's releases (agent/release). */
+    releases: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .prefault({}),
     /** Find the first peer on the LAN with mDNS when nothing else is known. */
     mdns: z.boolean().default(true),
     mesh: z

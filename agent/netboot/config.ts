@@ -5,11 +5,14 @@ import { Mac } from './mac.js'
 
 const Ipv4 = z.string().refine((s) => isIP(s) === 4, 'an IPv4 address')
 
-/** The `netboot` section of the agent config. Off unless an image directory is given. */
+/** The `netboot` section of the agent config. Off by default. */
 export const NetbootConfig = z
   .object({
     enabled: z.boolean().default(false),
-    /** A directory written by images/netboot/build.sh (manifest.json + artifacts). */
+    /**
+     * Override: serve this directory (images/netboot/build.sh output) instead of the
+     * cluster's current release from this node's release store.
+     */
     imageDir: z.string().min(1).optional(),
     /** `proxy` never hands out addresses (the LAN's router does); `dhcp` only on a segment dedicated to the cluster. */
     mode: z.enum(['proxy', 'dhcp']).default('proxy'),
@@ -43,8 +46,6 @@ export const NetbootConfig = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.enabled && !c.imageDir)
-      ctx.addIssue({ code: 'custom', path: ['imageDir'], message: 'netboot needs imageDir' })
     if (c.mode === 'dhcp' && !c.dhcpRange)
       ctx.addIssue({ code: 'custom', path: ['dhcpRange'], message: 'dhcp mode needs dhcpRange {start, end}' })
   })

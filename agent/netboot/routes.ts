@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Counters } from '../core/counters.js'
-import { IpxeArch, imageArchFor } from './arch.js'
+import { type ImageArch, IpxeArch, imageArchFor } from './arch.js'
 import type { BootParams } from './cmdline.js'
 import { renderBootScript, renderChainScript, renderRefusalScript } from './ipxe-script.js'
 import { Mac } from './mac.js'
@@ -18,8 +18,10 @@ import { ArtifactName, MANIFEST_FILE, type NetbootImage, Sha256Hex } from './man
 export interface NetbootRouteDeps {
   counters: Counters
   book: MachineBook
-  /** The image this node serves, or null (with the reason) when it has none. */
-  image: () => { image: NetbootImage | null; reason: string }
+  /** The image this node serves an architecture, or null (with the reason) when it has none. */
+  imageFor: (arch: ImageArch) => { image: NetbootImage | null; reason: string }
+  /** Any image this node holds whole, by id (a boot script named it). */
+  imageById: (id: string) => NetbootImage | null
   /** Base URL of these routes as machines reach them, e.g. http://10.77.1.2:7080/netboot */
   baseUrl: string
   nodeName: string
@@ -62,13 +64,9 @@ export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDe
       counters.inc('homecloud_netboot_rejected_total', { reason: 'not-adopted' })
       return reply.code(403).send(renderRefusalScript(`${mac} is not adopted by this cluster`))
     }
-    const { image, reason } = deps.image()
-    if (!image) return reply.code(503).send(renderRefusalScript(`no netboot image here: ${reason}`))
-    if (image.manifest.arch !== imageArchFor(arch)) {
-      return reply
-        .code(404)
-        .send(renderRefusalScript(`no ${imageArchFor(arch)} image (this node has ${image.manifest.arch})`))
-    }
+    const { image, reason } = deps.imageFor(imageArchFor(arch))
+    if (!image)
+      return reply.code(404).send(renderRefusalScript(`no ${imageArchFor(arch)} image here: ${reason}`))
     book.note(mac, 'ipxe', { arch })
     // iPXE fetches the kernel next, from this address, before the guest can say who it is.
     book.noteAddress(req.ip, mac)
@@ -86,8 +84,8 @@ export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDe
   app.get('/netboot/image/:sha/:file', async (req, reply) => {
     const p = ImageParams.safeParse(req.params)
     if (!p.success) return bad(reply, counters, p.error, 'image path')
-    const { image } = deps.image()
-    if (!image || image.id !== p.data.sha) {
+    const image = deps.imageById(p.data.sha)
+    if (!image) {
       counters.inc('homecloud_netboot_rejected_total', { reason: 'image-unknown' })
       return reply
         .code(404)

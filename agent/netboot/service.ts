@@ -8,6 +8,7 @@ import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import { readJoinMaterial } from '../trust/join-material.js'
+import type { ImageArch } from './arch.js'
 import { adopts, effectiveAdoption, type NetbootConfig } from './config.js'
 import { DnsmasqProcess } from './dnsmasq.js'
 import { renderDnsmasqConfig, tftpLayout } from './dnsmasq-config.js'
@@ -33,6 +34,14 @@ export interface NetbootServiceInit {
   peers: () => string[]
   /** The join.json text to hand a served machine, or null. */
   joinMaterial: () => Promise<string | null>
+  /**
+   * The release store (agent/release): the cluster's current release per architecture,
+   * and any complete release by id. Used unless `config.imageDir` overrides it.
+   */
+  releases?: {
+    imageFor(arch: ImageArch): { image: NetbootImage | null; reason: string }
+    imageById(id: string): NetbootImage | null
+  }
 }
 
 export interface NetbootComponents {
@@ -70,25 +79,33 @@ export class NetbootService {
     return effectiveAdoption(this.init.config, this.init.joinPolicy())
   }
 
-  /** Loads and checks the image, then starts dnsmasq; a bad image leaves netboot off (logged). */
+  /** The image for a booting machine's architecture: the override directory, else the cluster's current release. */
+  imageFor(arch: ImageArch): { image: NetbootImage | null; reason: string } {
+    if (this.init.config.imageDir) {
+      if (!this.image) return { image: null, reason: this.imageProblem }
+      if (this.image.manifest.arch !== arch)
+        return { image: null, reason: `no ${arch} image (this node has ${this.image.manifest.arch})` }
+      return { image: this.image, reason: '' }
+    }
+    if (!this.init.releases) return { image: null, reason: 'releases are off on this node' }
+    return this.init.releases.imageFor(arch)
+  }
+
+  private imageById(id: string): NetbootImage | null {
+    if (this.init.config.imageDir) return this.image?.id === id ? this.image : null
+    return this.init.releases?.imageById(id) ?? null
+  }
+
+  /** Something to serve for some architecture: dnsmasq answers only then (another node may have it). */
+  private servable(): boolean {
+    return this.imageFor('amd64').image !== null || this.imageFor('arm64').image !== null
+  }
+
+  /** Loads and checks an override image, then starts dnsmasq once there is something to serve. */
   async start(): Promise<void> {
     const cfg = this.init.config
-    if (!cfg.imageDir) return
-    try {
-      const image = await readImage(cfg.imageDir)
-      await verifyImage(image)
-      this.image = image
-      this.imageProblem = ''
-      this.log.info(
-        { image: image.id, version: image.manifest.version, dir: image.dir },
-        'netboot image ready',
-      )
-    } catch (err) {
-      this.imageProblem = (err as Error).message
-      this.log.error({ err: this.imageProblem }, 'netboot image refused; this node will not answer netboot')
-      return
-    }
-    if (!cfg.dnsmasq) return
+    if (cfg.imageDir) await this.loadOverride(cfg.imageDir)
+    if (!cfg.dnsmasq || (cfg.imageDir && !this.image)) return
     await mkdir(this.dir, { recursive: true, mode: 0o755 })
     await this.writeTftpRoot()
     this.dnsmasq = new DnsmasqProcess(
@@ -114,6 +131,22 @@ export class NetbootService {
     }, reconcileMs)
   }
 
+  private async loadOverride(dir: string): Promise<void> {
+    try {
+      const image = await readImage(dir)
+      await verifyImage(image)
+      this.image = image
+      this.imageProblem = ''
+      this.log.info(
+        { image: image.id, version: image.manifest.version, dir: image.dir },
+        'netboot image ready',
+      )
+    } catch (err) {
+      this.imageProblem = (err as Error).message
+      this.log.error({ err: this.imageProblem }, 'netboot image refused; this node will not answer netboot')
+    }
+  }
+
   private async tftpSent(ip: string): Promise<void> {
     const mac =
       this.book.macAt(ip) ?? macFromArpTable(await readFile('/proc/net/arp', 'utf8').catch(() => ''), ip)
@@ -132,7 +165,8 @@ export class NetbootService {
     registerNetbootRoutes(app, {
       counters: this.c.counters,
       book: this.book,
-      image: () => ({ image: this.image, reason: this.imageProblem }),
+      imageFor: (arch) => this.imageFor(arch),
+      imageById: (id) => this.imageById(id),
       baseUrl: this.baseUrl,
       nodeName: this.init.nodeName,
       clusterId: this.init.clusterId,
@@ -141,10 +175,13 @@ export class NetbootService {
       joinMaterial: this.init.joinMaterial,
       status: () => ({
         node: this.init.nodeName,
-        image: this.image
-          ? { id: this.image.id, version: this.image.manifest.version, arch: this.image.manifest.arch }
-          : null,
-        imageProblem: this.imageProblem || null,
+        source: this.init.config.imageDir ? 'imageDir' : 'releases',
+        images: (['amd64', 'arm64'] as const).map((arch) => {
+          const { image, reason } = this.imageFor(arch)
+          return image
+            ? { arch, id: image.id, version: image.manifest.version }
+            : { arch, id: null, problem: reason }
+        }),
         mode: this.init.config.mode,
         adoption: this.adoption(),
         dnsmasq: this.dnsmasq?.status() ?? null,
@@ -154,6 +191,15 @@ export class NetbootService {
 
   private async reconcile(): Promise<void> {
     if (!this.dnsmasq) return
+    // No image for any architecture (yet): stay silent, so a node that has one answers.
+    if (!this.servable()) {
+      if (this.dnsmasq.status().state !== 'stopped') {
+        await this.dnsmasq.stop()
+        this.log.info('dnsmasq stopped: no netboot image to serve')
+      }
+      this.writtenConfig = ''
+      return
+    }
     const text = renderDnsmasqConfig({
       mode: this.init.config.mode,
       interface: this.init.config.interface ?? interfaceOf(this.init.host),

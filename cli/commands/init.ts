@@ -4,6 +4,8 @@ import { Command, Option } from 'commander'
 import { defaultHost } from '../../agent/agent.js'
 import { generatePassword } from '../../agent/api/auth/password.js'
 import { systemClock } from '../../agent/core/clock.js'
+import { readPublicKeyArg } from '../../agent/release/signature.js'
+import { writeInitialReleaseKeys } from '../../agent/release/writes.js'
 import { foundCluster } from '../../agent/trust/founding.js'
 
 export function initCommand(): Command {
@@ -28,6 +30,10 @@ export function initCommand(): Command {
       'status-page password (first line); default: a new random one, printed once',
     )
     .option('--force', 'replace a cluster already in this state directory')
+    .option(
+      '--release-key <pub...>',
+      'release public key(s) the cluster trusts (hex or KEY.pub from `homecloud release keygen`)',
+    )
     .action(async (opts) => {
       const host = opts.host ?? defaultHost()
       const given = opts.passwordFile
@@ -45,12 +51,15 @@ export function initCommand(): Command {
         uiPassword,
         clock: systemClock(),
       })
+      const releaseKeys = await Promise.all(((opts.releaseKey as string[]) ?? []).map(readPublicKeyArg))
+      if (releaseKeys.length) await writeInitialReleaseKeys(opts.state, founded.clusterId, releaseKeys)
       const out = process.stdout
       out.write(`founded cluster ${opts.name} (${founded.clusterId}); this node is ${founded.nodeId}\n`)
       out.write(`  join material for new machines: ${founded.joinFile} (secret: keep it private)\n`)
       out.write(`  admin client config:            ${founded.adminConfig}\n`)
       if (!given)
         out.write(`  status page password:           ${uiPassword}   (shown once; only its hash is kept)\n`)
+      if (releaseKeys.length) out.write(`  trusted release keys:           ${releaseKeys.length}\n`)
       out.write(`start the agent: homecloud agent --state ${opts.state} --host ${host}\n`)
     })
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { listCommand, promoteCommand, publishCommand, trustCommand } from './cluster.js'
 import { buildCommand, keygenCommand, signCommand, verifyCommand } from './local.js'
 
 export function releaseCommand(): Command {
@@ -8,4 +9,8 @@ export function releaseCommand(): Command {
     .addCommand(buildCommand())
     .addCommand(signCommand())
     .addCommand(verifyCommand())
+    .addCommand(publishCommand())
+    .addCommand(listCommand())
+    .addCommand(promoteCommand())
+    .addCommand(trustCommand())
 }

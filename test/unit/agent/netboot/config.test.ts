@@ -16,7 +16,7 @@ test('netboot is off by default, proxy mode, adoption follows the join policy', 
 
 test('bad netboot config names the field', () => {
   const cases: [unknown, RegExp][] = [
-    [{ enabled: true }, /imageDir/],
+    [{ imageDir: '' }, /imageDir/],
     [{ mode: 'dhcp' }, /dhcpRange/],
     [{ mode: 'dhcp', dhcpRange: { start: '10.0.0.1', end: 'x' } }, /dhcpRange/],
     [{ knownMacs: ['zz'] }, /knownMacs/],
@@ -30,6 +30,8 @@ test('bad netboot config names the field', () => {
     assert.equal(r.success, false, JSON.stringify(netboot))
     assert.match(JSON.stringify(r.error?.issues), field)
   }
+  // No image directory: the node serves the cluster's current release from its store.
+  assert.equal(AgentConfig.parse({ netboot: { enabled: true } }).netboot.imageDir, undefined)
   const known = AgentConfig.parse({ netboot: { knownMacs: ['52:54:00:AA:BB:CC'] } })
   assert.deepEqual(known.netboot.knownMacs, ['52:54:00:aa:bb:cc'])
 })

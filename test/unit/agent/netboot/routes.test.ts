@@ -39,7 +39,9 @@ const app = Fastify()
 registerNetbootRoutes(app, {
   counters: new Counters(),
   book,
-  image: () => ({ image, reason: '' }),
+  imageFor: (arch) =>
+    arch === image.manifest.arch ? { image, reason: '' } : { image: null, reason: 'this node has amd64' },
+  imageById: (id) => (id === image.id ? image : null),
   baseUrl: 'http://10.77.1.2:7080/netboot',
   nodeName: 'pi5-1',
   clusterId: '0123456789abcdef',

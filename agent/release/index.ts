@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify'
+import type { TlsGuards } from '../api/tls-server.js'
+import type { Clock } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import type { Logger } from '../core/log.js'
+import type { Identity } from '../identity/identity.js'
+import type { Member } from '../mesh/membership.js'
+import type { NetbootImage } from '../netboot/manifest.js'
+import { ReleaseAdmin } from './admin.js'
+import { registerReleaseAdminRoutes, registerReleaseReadRoutes } from './routes.js'
+import { type MemberInfo, ReleaseService } from './service.js'
+
+// Releases as one agent component: the service (store, transport, downloads), the
+// admin actions and their HTTP routes, and what netboot needs from it.
+
+export interface ReleasesInit {
+  stateDir: string
+  identity: Identity
+  name: string
+  clusterId: string
+  clusterTag: string
+  host: string
+  port: number
+  etcdClientPort: number
+  clock: Clock
+  log: Logger
+  counters: Counters
+  members: () => Member[]
+  isRevoked: (nodeId: string) => boolean
+  tlsMaterial: () => { certPem: string; keyPem: string; caPem: string } | null
+  caKeyPem: () => string | null
+}
+
+export interface Releases {
+  service: ReleaseService
+  registerRead(app: FastifyInstance): void
+  registerAdmin(app: FastifyInstance, guards: TlsGuards): void
+  netboot: {
+    imageFor(arch: 'amd64' | 'arm64'): { image: NetbootImage | null; reason: string }
+    imageById(id: string): NetbootImage | null
+  }
+  stop(): Promise<void>
+}
+
+export async function startReleases(x: ReleasesInit): Promise<Releases> {
+  const members = (): MemberInfo[] =>
+    x.members().map((m) => ({
+      id: m.signed.body.id,
+      name: m.signed.body.name,
+      key: m.signed.body.publicKey,
+      address: m.signed.body.addresses[0] ?? '',
+      alive: m.state === 'alive',
+      voter: m.signed.body.roles.includes('etcd-voter'),
+    }))
+  const service = new ReleaseService(
+    {
+      stateDir: x.stateDir,
+      seed: x.identity.seed,
+      selfKey: x.identity.publicKey.toString('hex'),
+      selfId: x.identity.id,
+      selfName: x.name,
+      clusterId: x.clusterId,
+      clusterTag: x.clusterTag,
+      host: x.host,
+      port: x.port,
+      etcdClientPort: x.etcdClientPort,
+    },
+    {
+      clock: x.clock,
+      log: x.log,
+      counters: x.counters,
+      random: Math.random,
+      members,
+      // A connection on the release transport is a member's: known to the mesh, not revoked.
+      isMember: (key) => members().some((m) => m.key === key && !x.isRevoked(m.id)),
+      tlsMaterial: x.tlsMaterial,
+      caKeyPem: x.caKeyPem,
+    },
+  )
+  await service.start()
+  const admin = new ReleaseAdmin(service, {
+    nowMs: () => x.clock.nowMs(),
+    caKeyPem: x.caKeyPem,
+    names: () => new Map(members().map((m) => [m.id, m.name])),
+  })
+  return {
+    service,
+    registerRead: (app) => registerReleaseReadRoutes(app, admin),
+    registerAdmin: (app, g) => registerReleaseAdminRoutes(app, admin, g),
+    netboot: { imageFor: (arch) => service.imageFor(arch), imageById: (id) => service.store.image(id) },
+    stop: () => service.stop(),
+  }
+}

@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import {
+  CURRENT_KEY,
+  CurrentBody,
+  HOLDERS_PREFIX,
+  KEYS_KEY,
+  KeysBody,
+  MANIFEST_PREFIX,
+  PublishedRelease,
+  verifyCaRecord,
+} from '../../control/releases/records.js'
+import type { Counters } from '../core/counters.js'
+import { writeFileAtomic } from '../core/files.js'
+import type { Logger } from '../core/log.js'
+import type { EtcdClient } from '../etcd/client.js'
+import { parseRelease, type Release } from './manifest.js'
+import { checkSignature } from './signature.js'
+
+// Reads the cluster's release records from etcd and believes only what verifies: the
+// key set and `current` by the CA signature and a version not below the highest seen
+// (kept in <state>/releases/seen.json, so a restart does not forget and accept a
+// replay), each published manifest by a trusted release key.
+
+export const RECORD_REFUSED = 'homecloud_release_records_refused_total'
+const Seen = z.object({ keys: z.number().int().nonnegative(), current: z.number().int().nonnegative() })
+
+export interface PublishedEntry {
+  release: Release
+  sigText: string
+  publishedAtMs: number
+  origin: string
+  signedBy: string
+}
+
+export interface HolderEntry {
+  node: string
+  name: string
+  atMs: number
+  held: { id: string; have: number; of: number }[]
+  problem: string | null
+}
+
+export class ReleaseRecords {
+  keys: KeysBody | null = null
+  current: CurrentBody | null = null
+  /** etcd mod revision of the current record as read (0: absent): writers compare on it. */
+  currentRev = 0
+  readonly published = new Map<string, PublishedEntry>()
+  holders: HolderEntry[] = []
+  /** Refusals of the last read, for the status view. */
+  problems: string[] = []
+  private seen = { keys: 0, current: 0 }
+  private readonly logged = new Set<string>()
+
+  constructor(
+    private readonly init: { clusterId: string; seenFile: string },
+    private readonly c: { log: Logger; counters: Counters; caPem: () => string | null },
+  ) {}
+
+  async load(): Promise<void> {
+    const text = await readFile(this.init.seenFile, 'utf8').catch(() => null)
+    const r = text ? Seen.safeParse(JSON.parse(text)) : null
+    if (r?.success) this.seen = r.data
+  }
+
+  trusted(): Set<string> {
+    return new Set((this.keys?.keys ?? []).map((k) => k.key))
+  }
+
+  async refresh(etcd: EtcdClient): Promise<void> {
+    const caPem = this.c.caPem()
+    if (!caPem) return
+    const problems: string[] = []
+    const [keysKv, currentKv, manifests, holders] = await Promise.all([
+      etcd.get(KEYS_KEY),
+      etcd.get(CURRENT_KEY),
+      etcd.getPrefix(MANIFEST_PREFIX),
+      etcd.getPrefix(HOLDERS_PREFIX),
+    ])
+    const ctx = { caPem, clusterId: this.init.clusterId }
+    if (keysKv) {
+      const v = verifyCaRecord('release-keys', keysKv.value, KeysBody, {
+        ...ctx,
+        seenVersion: this.seen.keys,
+      })
+      if (v.ok) this.keys = v.body
+      else problems.push(v.error)
+    }
+    this.currentRev = currentKv?.modRevision ?? 0
+    if (currentKv) {
+      const v = verifyCaRecord('release-current', currentKv.value, CurrentBody, {
+        ...ctx,
+        seenVersion: this.seen.current,
+      })
+      if (v.ok) this.current = v.body
+      else problems.push(v.error)
+    }
+    await this.remember()
+    const trusted = this.trusted()
+    for (const kv of manifests) {
+      const id = kv.key.slice(MANIFEST_PREFIX.length)
+      if (this.published.has(id) && trusted.has(this.published.get(id)!.signedBy)) continue
+      this.published.delete(id)
+      const why = this.readPublished(id, kv.value, trusted)
+      if (why) problems.push(why)
+    }
+    this.holders = holders.flatMap((kv) => {
+      try {
+        return [JSON.parse(kv.value) as HolderEntry]
+      } catch {
+        return []
+      }
+    })
+    for (const p of problems) {
+      if (this.logged.has(p)) continue
+      this.logged.add(p)
+      this.c.counters.inc(RECORD_REFUSED)
+      this.c.log.warn({ err: p, code: 'RELEASE_RECORD_INVALID' }, 'release record refused')
+    }
+    this.problems = problems
+  }
+
+  /** Verifies one published manifest; returns why it is refused, or null. */
+  private readPublished(id: string, value: string, trusted: ReadonlySet<string>): string | null {
+    const where = `${MANIFEST_PREFIX}${id.slice(0, 12)}…`
+    let entry: PublishedRelease
+    try {
+      entry = PublishedRelease.parse(JSON.parse(value))
+    } catch {
+      return `${where}: not a published release record`
+    }
+    let release: Release
+    try {
+      release = parseRelease(Buffer.from(entry.manifest, 'base64'))
+    } catch (err) {
+      return `${where}: ${(err as Error).message}`
+    }
+    if (release.id !== id) return `${where}: the manifest hashes to ${release.id.slice(0, 12)}…, not its key`
+    const check = checkSignature(release.manifestBytes, entry.sig, trusted)
+    if (!check.ok) return `${where}: ${check.message}`
+    this.published.set(id, {
+      release,
+      sigText: entry.sig,
+      publishedAtMs: entry.publishedAtMs,
+      origin: entry.origin,
+      signedBy: check.key,
+    })
+    return null
+  }
+
+  private async remember(): Promise<void> {
+    const next = {
+      keys: Math.max(this.seen.keys, this.keys?.version ?? 0),
+      current: Math.max(this.seen.current, this.current?.version ?? 0),
+    }
+    if (next.keys === this.seen.keys && next.current === this.seen.current) return
+    this.seen = next
+    await writeFileAtomic(this.init.seenFile, JSON.stringify(next), 0o644)
+  }
+
+  get seenVersions(): { keys: number; current: number } {
+    return { ...this.seen }
+  }
+}

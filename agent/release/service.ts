@@ -1,0 +1,291 @@
+import { join } from 'node:path'
+import { protectedIds, wantedIds } from '../../control/releases/records.js'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import { HomecloudError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { EtcdClient } from '../etcd/client.js'
+import type { NetbootImage } from '../netboot/manifest.js'
+import { Download } from './download.js'
+import { PieceServer } from './exchange.js'
+import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
+import { ReleaseRecords } from './records-client.js'
+import { ReleaseStore } from './store.js'
+import { seedKeysRecord, setCurrentRelease, writeHolders } from './writes.js'
+
+// Releases on one node (issue 13): reads the cluster's release records from etcd,
+// fetches what the cluster wants every node to hold (control/releases wantedIds) from
+// its peers, serves pieces to them, keeps the store within its disk, and tells netboot
+// which complete release to serve per architecture. Level-triggered: every tick it
+// compares what etcd says with what the store holds and starts or stops downloads.
+
+export interface MemberInfo {
+  id: string
+  name: string
+  key: string
+  address: string
+  alive: boolean
+  voter: boolean
+}
+
+export interface ReleaseServiceInit {
+  stateDir: string
+  seed: Uint8Array
+  selfKey: string
+  selfId: string
+  selfName: string
+  clusterId: string
+  clusterTag: string
+  host: string
+  port: number
+  etcdClientPort: number
+}
+
+export interface ReleaseServiceComponents {
+  clock: Clock
+  log: Logger
+  counters: Counters
+  random: () => number
+  members: () => MemberInfo[]
+  isMember: (publicKeyHex: string) => boolean
+  tlsMaterial: () => { certPem: string; keyPem: string; caPem: string } | null
+  caKeyPem: () => string | null
+}
+
+const tickMs = 250
+const recordsEveryMs = 2_000
+const connectEveryMs = 5_000
+
+export class ReleaseService {
+  readonly store: ReleaseStore
+  readonly records: ReleaseRecords
+  readonly downloads = new Map<string, Download>()
+  p2p: ReleaseP2p | null = null
+  server: PieceServer | null = null
+  problem: string | null = null
+  private etcdClient: { client: EtcdClient; endpoints: string } | null = null
+  private timer: Timer | null = null
+  private recordsAtMs = -Infinity
+  private connectAtMs = -Infinity
+  private reading = false
+  private lastHolders = ''
+  private readonly log: Logger
+
+  constructor(
+    readonly init: ReleaseServiceInit,
+    private readonly c: ReleaseServiceComponents,
+  ) {
+    this.log = c.log.child({ component: 'releases' })
+    this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), { clock: c.clock, log: this.log })
+    this.records = new ReleaseRecords(
+      { clusterId: init.clusterId, seenFile: join(init.stateDir, 'releases', 'seen.json') },
+      { log: this.log, counters: c.counters, caPem: () => c.tlsMaterial()?.caPem ?? null },
+    )
+  }
+
+  async start(): Promise<void> {
+    await this.store.load()
+    await this.records.load()
+    const p2p = await startReleaseP2p({
+      seed: this.init.seed,
+      host: this.init.host,
+      port: this.init.port,
+      clusterTag: this.init.clusterTag,
+      isMember: this.c.isMember,
+      log: this.c.log,
+    })
+    this.p2p = p2p
+    const server = new PieceServer(
+      {},
+      { store: this.store, clock: this.c.clock, log: this.log, counters: this.c.counters },
+    )
+    this.server = server
+    await p2p.node.handle(p2p.piecesProtocol, (s, conn) => server.handle(s, conn), {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64,
+    })
+    // Complete releases held from before a restart are offered again.
+    for (const s of this.store.all()) if (s.have.count() > 0) void p2p.provide(s.release.id).catch(() => {})
+    this.timer = this.c.clock.setInterval(() => this.tick(), tickMs)
+  }
+
+  async stop(): Promise<void> {
+    this.timer?.cancel()
+    for (const d of this.downloads.values()) d.stop()
+    this.etcdClient?.client.close()
+    await this.p2p?.stop().catch(() => {})
+  }
+
+  /** An etcd client through the voters, with this node's agent certificate; null while it has none. */
+  etcd(): EtcdClient | null {
+    const tls = this.c.tlsMaterial()
+    const voters = this.c.members().filter((m) => m.voter && m.alive)
+    if (!tls || voters.length === 0) return null
+    const endpoints = voters.map((m) => `https://${m.address}:${this.init.etcdClientPort}`).sort()
+    const key = endpoints.join(',') + tls.certPem.slice(-80)
+    if (this.etcdClient?.endpoints !== key) {
+      this.etcdClient?.client.close()
+      this.etcdClient = {
+        client: new EtcdClient({ endpoints, tls, requestTimeoutMs: 3000 }, { clock: this.c.clock }),
+        endpoints: key,
+      }
+    }
+    return this.etcdClient.client
+  }
+
+  /** The complete release netboot serves for an architecture: the cluster's current one. */
+  imageFor(arch: 'amd64' | 'arm64'): { image: NetbootImage | null; reason: string } {
+    const cur = this.records.current?.archs[arch]
+    if (!cur)
+      return { image: null, reason: `the cluster has no current ${arch} release (homecloud release publish)` }
+    const image = this.store.image(cur.id)
+    if (image) return { image, reason: '' }
+    const s = this.store.get(cur.id)
+    const progress = s ? ` (${s.have.count()}/${s.pieces.length} pieces)` : ''
+    return { image: null, reason: `release ${cur.version} is still arriving here${progress}` }
+  }
+
+  private tick(): void {
+    const now = this.c.clock.monoMs()
+    if (now - this.recordsAtMs >= recordsEveryMs && !this.reading) {
+      this.recordsAtMs = now
+      this.reading = true
+      void this.reconcile()
+        .catch((err) => this.log.debug({ err: (err as Error).message }, 'release reconcile failed'))
+        .finally(() => {
+          this.reading = false
+        })
+    }
+    if (now - this.connectAtMs >= connectEveryMs) {
+      this.connectAtMs = now
+      void this.connectMembers()
+    }
+    for (const d of this.downloads.values()) d.tick()
+  }
+
+  private async reconcile(): Promise<void> {
+    const etcd = this.etcd()
+    if (!etcd) return
+    const caKey = this.c.caKeyPem()
+    if (caKey) await seedKeysRecord(etcd, this.init.stateDir, this.records, this.log)
+    await this.records.refresh(etcd)
+    if (caKey) await this.firstCurrent(etcd, caKey)
+    const published = [...this.records.published.values()]
+    const wanted = wantedIds(
+      published.map((p) => ({
+        id: p.release.id,
+        arch: p.release.manifest.arch,
+        publishedAtMs: p.publishedAtMs,
+      })),
+      this.records.current,
+    )
+    const keep = this.keepSet()
+    let problem: string | null = null
+    for (const id of wanted) {
+      const entry = this.records.published.get(id)
+      if (!entry) continue
+      if (!this.store.get(id)) {
+        try {
+          await this.store.add(entry.release, entry.sigText, keep)
+        } catch (err) {
+          if (!(err instanceof HomecloudError)) throw err
+          problem = err.message
+          continue
+        }
+      }
+      if (!this.store.get(id)!.have.complete() && !this.downloads.has(id))
+        this.startDownload(id, entry.origin)
+    }
+    for (const [id, d] of this.downloads) {
+      if (d.done() || !wanted.has(id)) {
+        d.stop()
+        this.downloads.delete(id)
+      } else problem ??= d.problem
+    }
+    this.problem = problem
+    await this.reportHolders(etcd)
+  }
+
+  /** What the store must keep whatever the room: wanted releases, current and previous. */
+  keepSet(): Set<string> {
+    const published = [...this.records.published.values()].map((p) => ({
+      id: p.release.id,
+      arch: p.release.manifest.arch,
+      publishedAtMs: p.publishedAtMs,
+    }))
+    return new Set([...wantedIds(published, this.records.current), ...protectedIds(this.records.current)])
+  }
+
+  /** A signer makes the first release published for an architecture current (until a rollout moves it). */
+  private async firstCurrent(etcd: EtcdClient, caKeyPem: string): Promise<void> {
+    for (const arch of ['amd64', 'arm64'] as const) {
+      if (this.records.current?.archs[arch]) continue
+      const first = [...this.records.published.values()]
+        .filter((p) => p.release.manifest.arch === arch)
+        .sort((a, b) => a.publishedAtMs - b.publishedAtMs)[0]
+      if (!first) continue
+      const v = await setCurrentRelease(etcd, this.records, {
+        clusterId: this.init.clusterId,
+        caKeyPem,
+        release: first.release,
+        by: 'first-publish',
+        nowMs: this.c.clock.nowMs(),
+      })
+      if (v !== null)
+        this.log.info(
+          { arch, release: first.release.id, version: first.release.manifest.version },
+          'first release of its architecture is current',
+        )
+    }
+  }
+
+  private startDownload(id: string, origin: string): void {
+    const p2p = this.p2p
+    if (!p2p) return
+    const d = new Download(id, {
+      p2p,
+      store: this.store,
+      clock: this.c.clock,
+      log: this.log,
+      counters: this.c.counters,
+      random: this.c.random,
+      selfKey: this.init.selfKey,
+      connect: (key) => this.connect(key),
+      extraPeers: () => {
+        const m = this.c.members().find((x) => x.id === origin && x.alive)
+        return m ? [m.key] : []
+      },
+    })
+    this.downloads.set(id, d)
+    this.log.info({ release: id }, 'fetching release from peers')
+  }
+
+  async connect(key: string): Promise<boolean> {
+    const m = this.c.members().find((x) => x.key === key && x.alive)
+    if (!m || !this.p2p) return false
+    await this.p2p.connect(key, m.address, this.init.port)
+    return true
+  }
+
+  private async connectMembers(): Promise<void> {
+    const self = this.init.selfKey
+    for (const m of this.c.members())
+      if (m.alive && m.key !== self) await this.connect(m.key).catch(() => false)
+  }
+
+  private async reportHolders(etcd: EtcdClient): Promise<void> {
+    const held = this.store
+      .all()
+      .map((s) => ({ id: s.release.id, have: s.have.count(), of: s.pieces.length }))
+    const text = JSON.stringify({ held, problem: this.problem })
+    if (text === this.lastHolders) return
+    await writeHolders(etcd, {
+      node: this.init.selfId,
+      name: this.init.selfName,
+      atMs: this.c.clock.nowMs(),
+      held,
+      problem: this.problem,
+    })
+    this.lastHolders = text
+  }
+}

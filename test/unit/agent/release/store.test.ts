@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { manualClock } from '../../../../agent/core/clock.js'
+import { createLogger } from '../../../../agent/core/log.js'
+import { makeRelease } from '../../../../agent/release/make.js'
+import { pieceList, type Release } from '../../../../agent/release/manifest.js'
+import { ReleaseStore } from '../../../../agent/release/store.js'
+
+const tmp = await mkdtemp(join(tmpdir(), 'hc-release-store-'))
+after(() => rm(tmp, { recursive: true, force: true }))
+const log = createLogger({ node: 'test', level: 'silent' })
+const pieceBytes = 64 * 1024
+
+async function release(name: string, sizes: number[]): Promise<{ r: Release; dir: string }> {
+  const src = join(tmp, `${name}-src`)
+  await mkdir(src, { recursive: true })
+  const names = ['vmlinuz', 'initrd.img', 'agent.tar.zst']
+  for (const [i, n] of names.entries()) await writeFile(join(src, n), randomBytes(sizes[i] ?? 10))
+  const dir = join(tmp, name)
+  return { r: await makeRelease({ from: src, out: dir, version: name, pieceBytes }), dir }
+}
+
+async function pieceOf(dir: string, r: Release, i: number): Promise<Buffer> {
+  const p = pieceList(r.manifest)[i]!
+  return (await readFile(join(dir, p.file))).subarray(p.offset, p.offset + p.bytes)
+}
+
+describe('release store', () => {
+  it('keeps verified pieces only, survives a restart, and hands out a complete release as an image', async () => {
+    const { r, dir } = await release('a', [pieceBytes * 2 + 5, 100, 100])
+    const root = join(tmp, 'store1')
+    const store = new ReleaseStore(root, { clock: manualClock(), log })
+    await store.load()
+    await store.add(r, 'sig', new Set())
+    const n = pieceList(r.manifest).length
+    assert.equal(n, 5)
+    // A corrupted piece and a truncated one are refused; nothing is marked held.
+    const good = await pieceOf(dir, r, 0)
+    const bad = Buffer.from(good)
+    bad[0]! ^= 1
+    await assert.rejects(store.writePiece(r.id, 0, bad), { code: 'RELEASE_PIECE_INVALID' })
+    await assert.rejects(store.writePiece(r.id, 0, good.subarray(0, 10)), { code: 'RELEASE_PIECE_INVALID' })
+    assert.equal(store.get(r.id)!.have.count(), 0)
+    assert.equal(await store.readPiece(r.id, 0), null)
+    for (const i of [0, 1]) assert.equal(await store.writePiece(r.id, i, await pieceOf(dir, r, i)), 'stored')
+    assert.equal(await store.writePiece(r.id, 0, good), 'already')
+    assert.equal(store.image(r.id), null)
+    // Restart: the held pieces are remembered, the rest still missing.
+    const again = new ReleaseStore(root, { clock: manualClock(), log })
+    await again.load()
+    assert.deepEqual(again.get(r.id)!.have.missing(), [2, 3, 4])
+    for (const i of [2, 3, 4]) await again.writePiece(r.id, i, await pieceOf(dir, r, i))
+    const image = again.image(r.id)
+    assert.ok(image)
+    for (const f of Object.keys(r.manifest.files))
+      assert.deepEqual(await readFile(join(image.dir, f)), await readFile(join(dir, f)))
+    assert.deepEqual(await again.readPiece(r.id, 3), await pieceOf(dir, r, 3))
+  })
+
+  it('drops a stored piece that rotted on disk instead of serving it', async () => {
+    const { r, dir } = await release('rot', [pieceBytes, 10, 10])
+    const store = new ReleaseStore(join(tmp, 'store-rot'), { clock: manualClock(), log })
+    await store.load()
+    const s = await store.add(r, 'sig', new Set())
+    for (let i = 0; i < s.pieces.length; i++) await store.writePiece(r.id, i, await pieceOf(dir, r, i))
+    const p = s.pieces.find((x) => x.file === 'vmlinuz')!
+    await writeFile(join(s.dir, 'vmlinuz'), randomBytes(p.bytes))
+    assert.equal(await store.readPiece(r.id, p.index), null)
+    assert.equal(store.get(r.id)!.have.has(p.index), false)
+  })
+
+  it('makes room by removing releases it need not keep, oldest first, and says so when it cannot', async () => {
+    const clock = manualClock()
+    let free = 1_000_000
+    const store = new ReleaseStore(join(tmp, 'store2'), { clock, log, freeBytes: async () => free })
+    await store.load()
+    const a = await release('old', [300_000, 10, 10])
+    const b = await release('kept', [300_000, 10, 10])
+    const c = await release('new', [600_000, 10, 10])
+    await store.add(a.r, 's', new Set())
+    free -= 300_000
+    clock.advance(1000)
+    await store.add(b.r, 's', new Set())
+    free -= 300_000
+    // 400 kB free, 600 kB needed: the oldest one not kept goes.
+    const origRemove = store.remove.bind(store)
+    store.remove = async (id) => {
+      free += 300_000
+      await origRemove(id)
+    }
+    await store.add(c.r, 's', new Set([b.r.id]))
+    assert.deepEqual(
+      store.all().map((s) => s.release.manifest.version),
+      ['kept', 'new'],
+    )
+    free = 0
+    const d = await release('toobig', [500_000, 10, 10])
+    await assert.rejects(store.add(d.r, 's', new Set([b.r.id, c.r.id])), {
+      code: 'RELEASE_DISK_FULL',
+      message: /needs 0\.5 MB and has 0\.0 MB free/,
+    })
+    // What it must keep stays.
+    assert.deepEqual(
+      store.all().map((s) => s.release.manifest.version),
+      ['kept', 'new'],
+    )
+  })
+})
