@@ -44,7 +44,9 @@ export const LabFile = z.object({
   kube: z.boolean().default(false),
   nodes: z.array(LabNode),
   /** Netns labs started with --netboot: every node answers netboot with this image. */
-  netboot: z.object({ imageDir: z.string() }).optional(),
+  netboot: z
+    .object({ imageDir: z.string(), releaseDir: z.string().optional(), releaseId: z.string().optional() })
+    .optional(),
   vms: z.array(LabVm).default([]),
 })
 export type LabFile = z.infer<typeof LabFile>

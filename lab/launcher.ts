@@ -9,6 +9,7 @@ import { listProfiles } from '../agent/facts/index.js'
 import { loadOrCreateIdentity } from '../agent/identity/identity.js'
 import { adminKubeconfigFrom } from '../agent/kube/admin-kubeconfig.js'
 import { pkiPaths } from '../agent/pki/store.js'
+import { writeInitialReleaseKeys } from '../agent/release/writes.js'
 import { statePaths } from '../agent/state/paths.js'
 import { readAdminConfig } from '../agent/trust/admin-config.js'
 import { foundCluster } from '../agent/trust/founding.js'
@@ -19,6 +20,7 @@ import { cleanKubeletNode, labCgroupRoot } from './kubelet-node.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
 import { ensureNetbootImage } from './netboot/image.js'
 import { removeLabTaps, startLabRouter } from './netboot/network.js'
+import { labReleaseKey, prepareLabRelease, publishLabRelease } from './netboot/release.js'
 import { labNetworkAdapter } from './network.js'
 import { findLabProcesses, isLabProcess, killHard, spawnAgent } from './processes.js'
 import { meshConverged, waitFor } from './wait.js'
@@ -39,8 +41,10 @@ export interface LabUpOptions {
   progress?: (line: string) => void
   /** Netns only: every node answers netboot (dnsmasq in its namespace), and a router hands VMs addresses. */
   netboot?: boolean
-  /** The netboot image; default: images/netboot/build.sh (cached). */
+  /** The netboot image; default: images/netboot/build.sh (cached). Published as the lab's release. */
   imageDir?: string
+  /** The node the lab's release is uploaded to (default: the first); the others fetch it from peers. */
+  releaseOrigin?: string
 }
 
 const API_PORT = 7080
@@ -110,7 +114,9 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     clusterName: 'lab',
     kube: opts.kube ?? false,
     nodes: [],
-    netboot: imageDir ? { imageDir: resolve(imageDir) } : undefined,
+    netboot: imageDir
+      ? { imageDir: resolve(imageDir), releaseDir: await prepareLabRelease(dir, resolve(imageDir)) }
+      : undefined,
     vms: [],
   }
   await writeLabFile(lab)
@@ -127,6 +133,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
     await writeLabFile(lab)
     await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
+    if (lab.netboot?.releaseDir) {
+      const r = await publishLabRelease(lab, lab.netboot.releaseDir, { origin: opts.releaseOrigin, progress })
+      lab.netboot.releaseId = r.id
+      await writeLabFile(lab)
+    }
   } catch (err) {
     progress(`lab failed to start, cleaning up: ${(err as Error).message}`)
     await labDown(dir).catch(() => {})
@@ -167,6 +178,8 @@ async function startNewNode(
     lab.clusterId = founded.clusterId
     founding.progress?.(`${name} founded cluster ${lab.clusterName} (${founded.clusterId})`)
     await copyFile(founded.adminConfig, join(lab.dir, 'admin.json'))
+    // Every lab trusts its own release key (lab/netboot/release.ts publishes with it).
+    await writeInitialReleaseKeys(stateDir, founded.clusterId, [(await labReleaseKey(lab.dir)).publicHex])
   } else {
     const founder = lab.nodes[0]!
     const material = await readJoinMaterial(statePaths(founder.stateDir).joinFile)
@@ -205,8 +218,8 @@ async function startNewNode(
     ...(lab.netboot
       ? {
           netboot: {
+            // No image directory: each node serves the lab's current release from its own store.
             enabled: true,
-            imageDir: lab.netboot.imageDir,
             ...(extra.netboot as object | undefined),
           },
         }

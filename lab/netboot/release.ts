@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { readReleaseDir } from '../../agent/release/dir.js'
+import { makeRelease } from '../../agent/release/make.js'
+import {
+  generateReleaseKey,
+  type ReleaseKey,
+  readReleaseKey,
+  SIGNATURE_FILE,
+  signManifest,
+  writeReleaseKey,
+} from '../../agent/release/signature.js'
+import { publishRelease } from '../../cli/release-publish.js'
+import type { LabFile } from '../lab-file.js'
+import { waitFor } from '../wait.js'
+
+// The lab's software comes as a release, like a real cluster's: the lab has its own
+// release key (trusted at founding), signs the netboot image as a release, publishes
+// it to one node, and waits until every node holds it from its peers. No node is
+// handed an image directory.
+
+export const labReleaseKeyFile = (labDir: string) => join(labDir, 'release.key')
+
+export async function labReleaseKey(labDir: string): Promise<ReleaseKey> {
+  const path = labReleaseKeyFile(labDir)
+  if (existsSync(path)) return readReleaseKey(path)
+  const key = generateReleaseKey()
+  await writeReleaseKey(path, key)
+  return key
+}
+
+/** The netboot image directory → a signed release directory in the lab. */
+export async function prepareLabRelease(labDir: string, imageDir: string): Promise<string> {
+  const out = join(labDir, 'release')
+  const release = await makeRelease({ from: imageDir, out })
+  const sig = signManifest(release.manifestBytes, await labReleaseKey(labDir))
+  await writeFile(join(out, SIGNATURE_FILE), `${JSON.stringify(sig)}\n`)
+  return out
+}
+
+/** Publishes the lab's release to one node (default the first) and waits until every node holds it. */
+export async function publishLabRelease(
+  lab: LabFile,
+  dir: string,
+  opts: { origin?: string; timeoutMs?: number; progress?: (line: string) => void } = {},
+): Promise<{ id: string; origin: string }> {
+  const origin = opts.origin ?? lab.nodes[0]!.name
+  const r = await publishRelease({ admin: join(lab.dir, 'admin.json'), dir, node: origin, current: true })
+  opts.progress?.(`release ${r.version} published to ${origin}; waiting for every node to hold it`)
+  await waitNodesHold(lab, r.id, { timeoutMs: opts.timeoutMs ?? 120_000, progress: opts.progress })
+  return { id: r.id, origin }
+}
+
+/** Waits until every running node of the lab holds a release complete (its own GET /api/v1/releases). */
+export async function waitNodesHold(
+  lab: LabFile,
+  id: string,
+  opts: { timeoutMs: number; progress?: (line: string) => void; names?: string[] },
+): Promise<void> {
+  const nodes = lab.nodes.filter((n) => n.pid !== null && (!opts.names || opts.names.includes(n.name)))
+  await waitFor(
+    async () => {
+      const missing: string[] = []
+      for (const n of nodes) {
+        const held = await heldOn(n.address, id)
+        if (!held || held.have !== held.of)
+          missing.push(`${n.name} ${held ? `${held.have}/${held.of}` : '-'}`)
+      }
+      return missing.length === 0
+        ? true
+        : `release ${id.slice(0, 12)} not yet complete on ${missing.join(', ')}`
+    },
+    { timeoutMs: opts.timeoutMs, progress: opts.progress, intervalMs: 500 },
+  )
+}
+
+export async function heldOn(address: string, id: string): Promise<{ have: number; of: number } | null> {
+  try {
+    const res = await fetch(`http://${address}:7080/api/v1/releases`, { signal: AbortSignal.timeout(2000) })
+    const v = (await res.json()) as { local: { held: { id: string; have: number; of: number }[] } }
+    return v.local.held.find((h) => h.id === id) ?? null
+  } catch {
+    return null
+  }
+}
+
+export async function releaseIdOf(dir: string): Promise<string> {
+  return (await readReleaseDir(dir)).release.id
+}
