@@ -51,6 +51,8 @@ export interface PublishOptions {
   dir: string
   node?: string
   current?: boolean
+  /** false: upload only, do not announce it to the cluster (the benchmark's plain copy). */
+  announce?: boolean
   /** A line of progress; `partial` lines may overwrite each other on a terminal. */
   progress?: (line: string, partial: boolean) => void
 }

@@ -48,6 +48,7 @@ export class ReleaseAdmin {
           version: x.release.manifest.version,
           have: x.have.count(),
           of: x.pieces.length,
+          bits: x.have.toBase64(),
         })),
         downloads: [...this.s.downloads.values()].map((d) => ({
           id: d.id,

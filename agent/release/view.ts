@@ -14,7 +14,8 @@ export interface ReleasesViewInput {
   holders: readonly HolderEntry[]
   names: ReadonlyMap<string, string>
   local: {
-    held: { id: string; version: string; have: number; of: number }[]
+    /** `bits`: the pieces held, base64 of one bit per piece (tests and the benchmark read it). */
+    held: { id: string; version: string; have: number; of: number; bits: string }[]
     downloads: { id: string; have: number; of: number; dropped: string[]; problem: string | null }[]
     problem: string | null
     uploadedBytes: Record<string, number>

@@ -20,7 +20,14 @@ const random = () => {
   seed = (seed * 16807) % 2147483647
   return seed / 2147483647
 }
-const base = { inFlight: new Set<number>(), pieceBackoff: new Map(), nowMs: 1000, inFlightMax: 6, perPeerMax: 2, random }
+const base = {
+  inFlight: new Set<number>(),
+  pieceBackoff: new Map(),
+  nowMs: 1000,
+  inFlightMax: 6,
+  perPeerMax: 2,
+  random,
+}
 
 describe('spreading decisions', () => {
   it('an uploader sends a held piece once, then says elsewhere until the resend time passed', () => {
@@ -49,7 +56,11 @@ describe('spreading decisions', () => {
       missing: [0, 1, 2],
       peers: [peer('origin', bits(3, 'all')), peer('partial', bits(3, [0, 1, 2].slice(0, 2)))],
     })
-    const byPeer = (k: string) => asks.filter((a) => a.peer === k).map((a) => a.piece).sort()
+    const byPeer = (k: string) =>
+      asks
+        .filter((a) => a.peer === k)
+        .map((a) => a.piece)
+        .sort()
     assert.deepEqual(byPeer('partial'), [0, 1])
     assert.deepEqual(byPeer('origin'), [2])
   })
@@ -69,7 +80,12 @@ describe('spreading decisions', () => {
     const n = 64
     const picks = new Set<number>()
     for (let d = 0; d < 5; d++) {
-      for (const a of pickRequests({ ...base, missing: [...Array(n).keys()], peers: [peer('origin', bits(n, 'all'))], perPeerMax: 1 }))
+      for (const a of pickRequests({
+        ...base,
+        missing: [...Array(n).keys()],
+        peers: [peer('origin', bits(n, 'all'))],
+        perPeerMax: 1,
+      }))
         picks.add(a.piece)
     }
     assert.ok(picks.size >= 4, `five downloaders picked only ${picks.size} distinct pieces`)

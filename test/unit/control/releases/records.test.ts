@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { systemClock } from '../../../../agent/core/clock.js'
+import { createCa } from '../../../../agent/pki/ca.js'
 import {
   CurrentBody,
   KeysBody,
@@ -11,8 +13,6 @@ import {
   withKey,
   withoutKey,
 } from '../../../../control/releases/records.js'
-import { systemClock } from '../../../../agent/core/clock.js'
-import { createCa } from '../../../../agent/pki/ca.js'
 
 const clock = systemClock()
 const ca = createCa({ clusterId: 'c1', clusterName: 'test', clock })
@@ -28,7 +28,10 @@ describe('release records', () => {
     const text = signCaRecord('release-keys', body, ca.keyPem)
     assert.deepEqual(verifyCaRecord('release-keys', text, KeysBody, ctx), { ok: true, body })
     const forged = signCaRecord('release-keys', withKey(body, 'c1', k2, 6), other.keyPem)
-    assert.match(String((verifyCaRecord('release-keys', forged, KeysBody, ctx) as { error: string }).error), /not signed by this cluster's CA/)
+    assert.match(
+      String((verifyCaRecord('release-keys', forged, KeysBody, ctx) as { error: string }).error),
+      /not signed by this cluster's CA/,
+    )
     const tampered = JSON.parse(text)
     tampered.body.keys.push({ key: k2, addedAtMs: 1 })
     assert.equal(verifyCaRecord('release-keys', JSON.stringify(tampered), KeysBody, ctx).ok, false)
