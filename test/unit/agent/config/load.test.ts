@@ -23,7 +23,7 @@ async function rejects(text: string, field: RegExp): Promise<void> {
 describe('agent config', () => {
   it('fills defaults: ports, mDNS on, empty bootstrap', async () => {
     const c = await loadConfig(undefined, {})
-    assert.deepEqual(c.ports, { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081 })
+    assert.deepEqual(c.ports, { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081, release: 7082 })
     assert.deepEqual(c.bootstrap, [])
     assert.equal(c.mdns, true)
   })
