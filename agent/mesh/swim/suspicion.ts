@@ -1,0 +1,82 @@
+import { suspicionTimeoutMs } from './config.js'
+
+interface Suspicion {
+  incarnation: number
+  startMono: number
+  minMs: number
+  maxMs: number
+  /** Confirmations wanted to reach minMs. */
+  k: number
+  /** Who said so: the first accuser and each confirmer once. */
+  confirmers: Set<string>
+  deadlineMono: number
+}
+
+/**
+ * The suspicion timers of one node (Lifeguard's dynamic suspicion): a timer starts at its
+ * maximum and each independent confirmation — another member whose own probe failed —
+ * brings the deadline closer, down to the minimum. The first accuser does not count as a
+ * confirmation (our own accusation may come back to us by gossip).
+ */
+export class Suspicions {
+  private readonly byId = new Map<string, Suspicion>()
+
+  start(
+    id: string,
+    incarnation: number,
+    from: string,
+    nowMono: number,
+    bounds: { minMs: number; maxMs: number },
+    k: number,
+  ): void {
+    const s: Suspicion = {
+      incarnation,
+      startMono: nowMono,
+      ...bounds,
+      k,
+      confirmers: new Set([from]),
+      deadlineMono: nowMono + suspicionTimeoutMs(bounds, 0, k),
+    }
+    this.byId.set(id, s)
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id)
+  }
+
+  /** True if `from` is a new confirmation that moved the deadline (worth gossiping on). */
+  confirm(id: string, from: string): boolean {
+    const s = this.byId.get(id)
+    if (!s || s.confirmers.has(from) || s.confirmers.size - 1 >= s.k) return false
+    s.confirmers.add(from)
+    const timeout = suspicionTimeoutMs(s, s.confirmers.size - 1, s.k)
+    s.deadlineMono = s.startMono + timeout
+    return true
+  }
+
+  clear(id: string): void {
+    this.byId.delete(id)
+  }
+
+  /** Suspicions whose time is up, with the incarnation each was about. */
+  due(nowMono: number): { id: string; incarnation: number }[] {
+    const out: { id: string; incarnation: number }[] = []
+    for (const [id, s] of this.byId)
+      if (s.deadlineMono <= nowMono) out.push({ id, incarnation: s.incarnation })
+    return out
+  }
+
+  /** This node stalled for `ms`: nobody's time ran out during it. */
+  postpone(ms: number): void {
+    for (const s of this.byId.values()) {
+      s.startMono += ms
+      s.deadlineMono += ms
+    }
+  }
+
+  nextDeadline(): number {
+    let next = Number.POSITIVE_INFINITY
+    for (const s of this.byId.values()) next = Math.min(next, s.deadlineMono)
+    return next
+  }
+}

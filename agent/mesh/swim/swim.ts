@@ -1,0 +1,385 @@
+import { type Random, randomBelow } from '../../core/random.js'
+import { AntiEntropy } from './anti-entropy.js'
+import { Awareness } from './awareness.js'
+import { pushPullIntervalMs, type SwimConfig } from './config.js'
+import type { MemberTable } from './members.js'
+import { News } from './news.js'
+import { ProbeOrder } from './probe-order.js'
+import { Probes } from './probes.js'
+import type { RecordMeta, SwimEffect, SwimMember, SwimMessage, Update } from './types.js'
+
+/** Records asked for in one `want`. */
+export const WANT_IDS_MAX = 64
+
+export interface SwimInit<R> {
+  selfId: string
+  config: SwimConfig
+  /** This node's record as it starts (its incarnation already above any it used before). */
+  self: R
+}
+
+export interface SwimComponents<R> {
+  random: Random
+  meta(record: R): RecordMeta
+  /** This node's record signed again at a higher incarnation (to refute a suspicion). */
+  resign(incarnation: number): R
+}
+
+/**
+ * SWIM membership with Lifeguard's refinements, as a state machine with no I/O (like
+ * etcd's raft): the shell feeds it messages from peers (`receive`), the set of peers it
+ * holds connections to (`setLinks`) and clock readings (`tick`, due at `nextWakeMono()`),
+ * and carries out the effects it returns (send a message to a peer, log an event, persist
+ * a refutation). Randomness is injected, so one seed replays a whole simulated cluster.
+ *
+ * Each period it probes one neighbour (randomised round-robin); an unanswered probe asks
+ * `indirectChecks` other neighbours to try; still nothing → suspect. A suspicion becomes a
+ * death after a timeout that grows with log n and shrinks as others confirm it (News).
+ * Neighbours that hear of a suspicion ping the suspect at once, so confirmations — or the
+ * suspect's refutation — come within one probe timeout. A node whose own probes fail
+ * although its helpers stay silent too slows down (Awareness) instead of accusing.
+ * News rides on probes and periodic gossip; a digest exchange now and then repairs loss.
+ */
+export class Swim<R> {
+  private readonly news: News<R>
+  private readonly awareness: Awareness
+  private readonly order: ProbeOrder
+  private readonly probes = new Probes()
+  private links = new Set<string>()
+  private watch = new Set<string>()
+  private readonly sync: AntiEntropy<R>
+  private nextGossipMono = 0
+  private nextPushPullMono = 0
+  private expectedWakeMono = Number.POSITIVE_INFINITY
+  private out: SwimEffect<R>[] = []
+
+  constructor(
+    private readonly init: SwimInit<R>,
+    private readonly c: SwimComponents<R>,
+  ) {
+    this.awareness = new Awareness(init.config.awarenessMax)
+    this.order = new ProbeOrder(c.random)
+    this.news = new News(init.selfId, init.config, init.self, {
+      meta: c.meta,
+      resign: c.resign,
+      emit: (e) => this.out.push(e),
+      onRefute: () => this.awareness.apply(1),
+    })
+    this.sync = new AntiEntropy(init.config, this.news, c.meta, (to, msg) => this.send(to, msg))
+  }
+
+  get selfId(): string {
+    return this.init.selfId
+  }
+
+  get table(): MemberTable<R> {
+    return this.news.table
+  }
+
+  get incarnation(): number {
+    return this.news.selfMetaNow.incarnation
+  }
+
+  get selfRecord(): R {
+    return this.news.selfRecord
+  }
+
+  /** The local health score (0 = healthy). */
+  get health(): number {
+    return this.awareness.value
+  }
+
+  members(): SwimMember<R>[] {
+    return this.news.table.all()
+  }
+
+  /** Members not dead, this node included: the n timings scale with. */
+  size(): number {
+    return this.news.size()
+  }
+
+  /** Would this record change anything here? (The shell asks before checking its signature.) */
+  isNews(record: R): boolean {
+    return this.news.isNews(record)
+  }
+
+  /** Our own record changed (roles, addresses): spread it. */
+  announce(record: R, nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    this.news.setSelf(record)
+    return this.end(nowMono)
+  }
+
+  /** The peers this node holds connections to now (members or not). */
+  setLinks(ids: Iterable<string>, nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    const next = new Set([...ids].filter((id) => id !== this.selfId))
+    // A new link is synced unless this node synced recently: a newcomer whose links open
+    // all at once must not be sent the whole view by every one of them.
+    for (const id of next)
+      if (!this.links.has(id) && this.sync.maySync(nowMono)) this.sync.sendDigest(id, true, nowMono)
+    for (const id of this.links) if (!next.has(id)) this.sync.linkClosed(id)
+    this.links = next
+    // The link to the member we are pinging closed (shed, or it went away): ask others now.
+    const p = this.probes.current
+    if (p && !p.acked && !p.indirect && !next.has(p.target)) this.askOthers(p.target)
+    return this.end(nowMono)
+  }
+
+  /**
+   * Members this node should be linked to but is not (its dials fail): they are probed
+   * through linked members, so a member nobody can reach directly is still judged.
+   */
+  setWatch(ids: Iterable<string>): void {
+    this.watch = new Set(ids)
+  }
+
+  /** A digest exchange with `id` now (say, once this node holds its certificate). */
+  syncWith(id: string, nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    if (this.links.has(id)) this.sync.sendDigest(id, true, nowMono)
+    return this.end(nowMono)
+  }
+
+  /** Has a digest exchange with `id` completed (a link to it has done its first job)? */
+  exchangedWith(id: string): boolean {
+    return this.sync.exchangedWith(id)
+  }
+
+  /**
+   * This node is stopping: tell the neighbours it is gone (a death it declares itself),
+   * so nobody waits out a suspicion for it.
+   */
+  leave(nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    const gossip: Update<R>[] = [
+      { kind: 'dead', id: this.selfId, incarnation: this.incarnation, from: this.selfId },
+    ]
+    for (const id of this.links) this.send(id, { t: 'gossip', gossip })
+    return this.end(nowMono)
+  }
+
+  /** Forget a member for good (revoked): no state, no timers, no news about it. */
+  forget(id: string): void {
+    this.news.forget(id)
+    this.probes.forget(id)
+  }
+
+  nextWakeMono(): number {
+    return Math.min(
+      this.probes.nextDeadline(),
+      this.news.suspicions.nextDeadline(),
+      this.news.hasNews() ? this.nextGossipMono : Number.POSITIVE_INFINITY,
+      this.nextPushPullMono,
+    )
+  }
+
+  tick(nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    this.news.declareDue(nowMono)
+    this.probeStep(nowMono)
+    if (nowMono >= this.nextGossipMono) this.gossip(nowMono)
+    // A record we asked for never came (the peer left): a digest exchange fetches it.
+    if (nowMono >= this.nextPushPullMono || (this.news.stalePulls(nowMono) > 0 && this.sync.maySync(nowMono)))
+      this.pushPull(nowMono)
+    return this.end(nowMono)
+  }
+
+  receive(from: string, msg: SwimMessage<R>, nowMono: number): SwimEffect<R>[] {
+    this.begin(nowMono)
+    if ('gossip' in msg) this.applyNews(from, msg.gossip, nowMono)
+    switch (msg.t) {
+      case 'ping':
+        if (msg.target === this.selfId) this.sendAck(from, msg.seq)
+        break
+      case 'ack':
+        this.onAck(from, msg.seq, msg.links)
+        break
+      case 'ping-req':
+        this.onPingReq(from, msg.seq, msg.target, nowMono)
+        break
+      case 'nack':
+        this.probes.nack(msg.seq)
+        break
+      case 'digest':
+        this.sync.onDigest(from, msg, this.links.has(from), nowMono)
+        break
+      case 'want':
+        this.sync.sendRecords(from, msg.ids.slice(0, WANT_IDS_MAX))
+        break
+    }
+    return this.end(nowMono)
+  }
+
+  // ── probing ────────────────────────────────────────────────────────────────
+
+  private probeStep(nowMono: number): void {
+    for (const r of this.probes.expiredRelays(nowMono)) this.send(r.origin, { t: 'nack', seq: r.originSeq })
+    for (const c of this.probes.expiredConfirms(nowMono)) this.news.confirm(c.target, c.incarnation)
+    const p = this.probes.current
+    if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) this.askOthers(p.target)
+    if (p && nowMono >= p.periodEnd) {
+      const verdict = this.probes.finish()
+      if (verdict.kind === 'failed') {
+        this.awareness.apply(verdict.askedNone ? 1 : verdict.missingNacks)
+        const m = this.news.table.get(p.target)
+        if (m && m.state !== 'dead') this.news.applySuspect(p.target, m.incarnation, this.selfId, nowMono)
+      }
+    }
+    if (!this.probes.current && nowMono >= this.probes.nextStartMono) this.startProbe(nowMono)
+  }
+
+  /** Linked members not dead: whom we can ping ourselves, and ask to ping for us. */
+  private linkedMembers(): Set<string> {
+    const out = new Set<string>()
+    for (const id of this.links) {
+      const m = this.news.table.get(id)
+      if (m && m.state !== 'dead') out.add(id)
+    }
+    return out
+  }
+
+  /** Whom to probe: linked members, and members we should be linked to but are not. */
+  private probeCandidates(): Set<string> {
+    const out = this.linkedMembers()
+    for (const id of this.watch) {
+      const m = this.news.table.get(id)
+      if (m && m.state !== 'dead') out.add(id)
+    }
+    return out
+  }
+
+  private startProbe(nowMono: number): void {
+    const cfg = this.init.config
+    const target = this.order.next(this.probeCandidates())
+    const periodMs = this.awareness.scale(cfg.probeIntervalMs)
+    const linked = target !== null && this.links.has(target)
+    // Not linked to it and nobody to ask: no probe, and no verdict either.
+    if (target === null || (!linked && this.linkedMembers().size === 0)) {
+      this.probes.idle(nowMono + periodMs)
+      return
+    }
+    const seq = this.probes.start(target, nowMono, this.awareness.scale(cfg.probeTimeoutMs), periodMs)
+    // A member we cannot reach ourselves (our dial failed) is probed through others at once.
+    if (linked) this.send(target, { t: 'ping', seq, target, gossip: this.piggyback() })
+    else this.askOthers(target)
+  }
+
+  private askOthers(target: string): void {
+    const known = new Set(this.probes.linksOf(target))
+    const others = [...this.linkedMembers()].filter((id) => id !== target)
+    // Neighbours connected to the target first: the others can only say they cannot reach it.
+    const ranked = [
+      ...this.shuffle(others.filter((id) => known.has(id))),
+      ...this.shuffle(others.filter((id) => !known.has(id))),
+    ].slice(0, this.init.config.indirectChecks)
+    const seq = this.probes.goIndirect(ranked.length)
+    for (const id of ranked) this.send(id, { t: 'ping-req', seq, target, gossip: this.piggyback() })
+  }
+
+  private sendAck(to: string, seq: number): void {
+    this.send(to, { t: 'ack', seq, links: [...this.links], gossip: this.piggyback() })
+  }
+
+  private onAck(from: string, seq: number, links: string[]): void {
+    const hit = this.probes.ack(seq, from, links)
+    if (hit.kind === 'probe' && hit.direct) this.awareness.apply(-1)
+    else if (hit.kind === 'relay')
+      this.send(hit.origin, { t: 'ack', seq: hit.originSeq, links: [], gossip: this.piggyback() })
+  }
+
+  private onPingReq(from: string, seq: number, target: string, nowMono: number): void {
+    if (target === this.selfId) {
+      this.sendAck(from, seq)
+      return
+    }
+    const timeoutMs = this.awareness.scale(this.init.config.probeTimeoutMs)
+    const mySeq = this.links.has(target) ? this.probes.relay(from, seq, nowMono + timeoutMs) : null
+    // Not connected to it (or too busy): say so now, which still proves the asker is heard.
+    if (mySeq === null) this.send(from, { t: 'nack', seq })
+    else this.send(target, { t: 'ping', seq: mySeq, target, gossip: this.piggyback() })
+  }
+
+  /**
+   * News from `from`. Records it announced that we lack are pulled from it; a suspicion
+   * someone else raised about a neighbour is checked at once by pinging the suspect.
+   */
+  private applyNews(from: string, updates: readonly Update<R>[], nowMono: number): void {
+    const { suspected, wanted } = this.news.applyAll(from, updates, nowMono)
+    for (let i = 0; i < wanted.length; i += WANT_IDS_MAX)
+      this.send(from, { t: 'want', ids: wanted.slice(i, i + WANT_IDS_MAX) })
+    for (const s of suspected) {
+      if (!this.links.has(s.id)) continue
+      const deadline = nowMono + this.awareness.scale(this.init.config.probeTimeoutMs)
+      const seq = this.probes.confirm(s.id, s.incarnation, deadline)
+      if (seq !== null) this.send(s.id, { t: 'ping', seq, target: s.id, gossip: this.piggyback() })
+    }
+  }
+
+  // ── gossip and anti-entropy ────────────────────────────────────────────────
+
+  private piggyback(): Update<R>[] {
+    return this.news.take(this.init.config.piggybackBytesMax)
+  }
+
+  /** Members this node can send to: linked and known (the dead too: they may refute). */
+  private gossipTargets(): string[] {
+    return [...this.links].filter((id) => this.news.table.get(id) !== undefined)
+  }
+
+  private gossip(nowMono: number): void {
+    const cfg = this.init.config
+    this.nextGossipMono = nowMono + cfg.gossipIntervalMs
+    if (!this.news.hasNews()) return
+    const targets = this.shuffle(this.gossipTargets()).slice(0, cfg.gossipFanout)
+    for (const id of targets) {
+      const gossip = this.news.take(cfg.gossipBytesMax)
+      if (gossip.length === 0) break
+      this.send(id, { t: 'gossip', gossip })
+    }
+  }
+
+  private pushPull(nowMono: number): void {
+    const interval = pushPullIntervalMs(this.init.config, this.size())
+    // Jittered so a cluster started at once does not sync in waves.
+    this.nextPushPullMono = nowMono + interval / 2 + this.c.random.next() * interval
+    const targets = this.gossipTargets()
+    if (targets.length === 0) return
+    this.sync.sendDigest(targets[randomBelow(this.c.random, targets.length)]!, true, nowMono)
+  }
+
+  // ── plumbing ───────────────────────────────────────────────────────────────
+
+  /**
+   * Every entry point starts here. A call much later than the wake-up we asked for means
+   * this process was stopped or starved: whatever timed out meanwhile proves nothing about
+   * the others, so in-flight probes are dropped and suspicion deadlines move by the stall.
+   */
+  private begin(nowMono: number): void {
+    this.out = []
+    const late = nowMono - this.expectedWakeMono
+    if (late > this.init.config.stallToleranceMs) {
+      this.probes.abandon(nowMono)
+      this.news.suspicions.postpone(late)
+      this.awareness.apply(1)
+    }
+  }
+
+  private end(nowMono: number): SwimEffect<R>[] {
+    // A deadline already passed is due now, not late: it waited for news, not for us.
+    this.expectedWakeMono = Math.max(this.nextWakeMono(), nowMono)
+    return this.out
+  }
+
+  private send(to: string, msg: SwimMessage<R>): void {
+    this.out.push({ kind: 'send', to, msg })
+  }
+
+  private shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = randomBelow(this.c.random, i + 1)
+      ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
+    }
+    return xs
+  }
+}

@@ -1,0 +1,168 @@
+import { seededRandom } from '../../agent/core/random.js'
+import type { LinkTimings } from '../../agent/mesh/links/book.js'
+import type { LinkLimits } from '../../agent/mesh/links/choose.js'
+import { Liveness, type LivenessMessage } from '../../agent/mesh/liveness.js'
+import type { SwimConfig } from '../../agent/mesh/swim/config.js'
+import type { MemberEvent, RecordMeta } from '../../agent/mesh/swim/types.js'
+import type { Endpoint, SimNetwork } from './network.js'
+import { SimProcess } from './process.js'
+import type { Scheduler } from './scheduler.js'
+
+/** A node record in the simulator: what SWIM reads, and a size like a real signed record's. */
+export interface SimRecord {
+  id: string
+  incarnation: number
+  version: number
+  bytes: number
+}
+
+/** A real signed node record (facts, addresses, signature) is about this big on the wire. */
+export const SIM_RECORD_BYTES = 620
+
+export interface SwimNodeEnv {
+  sched: Scheduler
+  net: SimNetwork
+  seed: number
+  swim: SwimConfig
+  links: LinkLimits
+  linkTimings: LinkTimings
+  replanMs: number
+  reconnectDeadMs: number
+  reconnectForMs: number
+  wallStartMs: number
+  /** Peers a starting node dials while it knows no member (the join material's list). */
+  bootstrap(self: string): string[]
+  onEvent(observer: string, event: MemberEvent, atMs: number): void
+}
+
+/** Estimated wire size of a message (JSON would cost more to compute than the rest of the step). */
+export function messageBytes(msg: LivenessMessage<SimRecord>): number {
+  let n = 48
+  if ('gossip' in msg)
+    for (const u of msg.gossip)
+      n += u.kind === 'alive' || u.kind === 'member' ? u.record.bytes : u.kind === 'have' ? 56 : 72
+  if (msg.t === 'want') n += msg.ids.length * 23
+  if (msg.t === 'ack') n += msg.links.length * 23
+  if (msg.t === 'digest') n += msg.entries.length * 50
+  return n
+}
+
+/**
+ * One simulated agent's membership: the production Liveness (SWIM + link book) over
+ * the in-memory network, in a process that can crash, restart, pause and see its wall
+ * clock jump. Its incarnation survives restarts, as the agent's peers-store keeps it.
+ */
+export class SwimNode implements Endpoint {
+  readonly proc: SimProcess
+  liveness: Liveness<SimRecord> | null = null
+  private incarnation = 0
+  private version = 0
+  private starts = 0
+  private bootTurn = 0
+  private readonly conns = new Map<string, number>()
+
+  constructor(
+    readonly id: string,
+    private readonly env: SwimNodeEnv,
+  ) {
+    this.proc = new SimProcess(env.sched, env.wallStartMs)
+    env.net.add(this)
+  }
+
+  isUp(): boolean {
+    return this.proc.isUp
+  }
+
+  accepts(): boolean {
+    // hyperswarm's own cap sits above ours: the link book refuses the excess politely.
+    return this.conns.size < 2 * this.env.links.connectionsMax
+  }
+
+  links(): string[] {
+    return [...this.conns.keys()]
+  }
+
+  start(): void {
+    this.proc.start()
+    this.starts++
+    this.incarnation++
+    const clock = this.proc.clock()
+    const record = (incarnation: number): SimRecord => ({
+      id: this.id,
+      incarnation,
+      version: ++this.version,
+      bytes: SIM_RECORD_BYTES,
+    })
+    const live = new Liveness<SimRecord>(
+      {
+        selfId: this.id,
+        self: record(this.incarnation),
+        swim: this.env.swim,
+        links: this.env.links,
+        linkTimings: this.env.linkTimings,
+        replanMs: this.env.replanMs,
+        reconnectDeadMs: this.env.reconnectDeadMs,
+        reconnectForMs: this.env.reconnectForMs,
+      },
+      {
+        clock,
+        random: seededRandom((this.env.seed ^ hashId(this.id)) + this.starts * 7919),
+        transport: {
+          send: (id, msg) => this.conns.has(id) && this.env.net.send(this.id, id, msg, messageBytes(msg)),
+          dial: (id) => this.env.net.dial(this.id, id),
+          close: (id) => this.env.net.close(this.id, id),
+          // One peer per attempt, as the agent does: every newcomer dialling every
+          // bootstrap peer at once would fill their connection slots for nothing.
+          dialBootstrap: () => {
+            const peers = this.env.bootstrap(this.id)
+            const id = peers[this.bootTurn++ % Math.max(1, peers.length)]
+            if (id) this.env.net.dial(this.id, id)
+          },
+        },
+        meta: (r): RecordMeta => r,
+        resign: (incarnation) => {
+          this.incarnation = incarnation
+          return record(incarnation)
+        },
+        onEvent: (e) => this.env.onEvent(this.id, e, clock.monoMs()),
+        onRefute: () => {},
+      },
+    )
+    this.liveness = live
+    this.proc.run(() => live.start(), 'timer')
+  }
+
+  crash(): void {
+    this.liveness?.stop()
+    this.liveness = null
+    this.proc.crash()
+    this.conns.clear()
+    this.env.net.crashed(this.id)
+  }
+
+  opened(peer: string, conn: number): void {
+    this.proc.run(() => {
+      if (!this.env.net.holds(this.id, peer, conn)) return
+      this.conns.set(peer, conn)
+      this.liveness?.connectionOpened(peer)
+    }, 'io')
+  }
+
+  closed(peer: string, conn: number): void {
+    this.proc.run(() => {
+      if (this.conns.get(peer) !== conn) return
+      this.conns.delete(peer)
+      this.liveness?.connectionClosed(peer)
+    }, 'io')
+  }
+
+  deliver(from: string, msg: unknown): void {
+    this.proc.run(() => this.liveness?.receive(from, msg as LivenessMessage<SimRecord>), 'io')
+  }
+}
+
+function hashId(id: string): number {
+  let h = 0
+  for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0
+  return h >>> 0
+}
