@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import type { ClusterView } from './cluster-schema.js'
 
 type ClusterEvent = ClusterView['events'][number]
@@ -66,23 +68,43 @@ export interface SseHubDeps {
   clock: Clock
   log: Logger
   counters: Counters
+  random?: Random
 }
 
 /**
  * GET /api/v1/events: every viewer gets the whole view on connect, then a fresh view
  * when it changes and each new timeline event. One poll serves all viewers, and it
- * runs only while someone is watching.
+ * runs only while someone is watching: a controller with two keys, 'poll' and
+ * 'heartbeat', each re-queued after its period while there are viewers.
  */
 export class SseHub {
   private readonly clients = new Set<ServerResponse>()
-  private timers: Timer[] = []
+  private readonly loops: Controller<'poll' | 'heartbeat'>
   private fingerprint: string | null = null
   private lastEvent: string | null = null
 
   constructor(
     private readonly deps: SseHubDeps,
     private readonly limits: SseLimits = DEFAULT_SSE_LIMITS,
-  ) {}
+  ) {
+    this.loops = new Controller<'poll' | 'heartbeat'>(
+      {
+        name: 'sse',
+        // A view that fails to build is tried again at the poll period (logged once).
+        backoff: { initialDelayMs: limits.pollMs, factor: 1, delayMsMax: limits.pollMs, jitter: 0 },
+        sync: (key) => {
+          if (this.clients.size === 0) return undefined
+          if (key === 'heartbeat') {
+            this.broadcast(': heartbeat\n\n')
+            return { requeueAfterMs: limits.heartbeatMs }
+          }
+          this.push(this.deps.clusterView())
+          return { requeueAfterMs: limits.pollMs }
+        },
+      },
+      { clock: deps.clock, random: deps.random ?? systemRandom(), log: deps.log, counters: deps.counters },
+    ).start()
+  }
 
   get size(): number {
     return this.clients.size
@@ -100,25 +122,26 @@ export class SseHub {
     this.clients.add(res)
     res.on('close', () => this.remove(res))
     this.send(res, `retry: 2000\n${sseFrame('cluster', view)}`)
-    if (this.timers.length === 0) {
-      this.timers = [
-        this.deps.clock.setInterval(() => this.poll(), this.limits.pollMs),
-        this.deps.clock.setInterval(() => this.broadcast(': heartbeat\n\n'), this.limits.heartbeatMs),
-      ]
-    }
+    // Already waiting (another viewer): the earlier wait stands.
+    this.loops.addAfter('poll', this.limits.pollMs)
+    this.loops.addAfter('heartbeat', this.limits.heartbeatMs)
     return true
   }
 
-  closeAll(): void {
+  /** Ends every stream and the polling for good (the server is closing). */
+  closeAll(): Promise<void> {
     for (const res of this.clients) res.end()
     this.clients.clear()
-    this.stopTimers()
+    return this.loops.stop()
   }
 
   /** Pushes what changed since the last poll to everyone; returns the view it looked at. */
   private poll(): ClusterView | null {
     const view = this.safeView()
-    if (!view) return null
+    return view && this.push(view)
+  }
+
+  private push(view: ClusterView): ClusterView {
     const fresh = eventsAfter(view.events, this.lastEvent)
     const last = view.events.at(-1)
     this.lastEvent = last ? eventKey(last) : this.lastEvent
@@ -156,12 +179,7 @@ export class SseHub {
   }
 
   private remove(res: ServerResponse): void {
+    // With no viewer left, the next poll and heartbeat find none and stop re-queueing.
     this.clients.delete(res)
-    if (this.clients.size === 0) this.stopTimers()
-  }
-
-  private stopTimers(): void {
-    for (const t of this.timers) t.cancel()
-    this.timers = []
   }
 }

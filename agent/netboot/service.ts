@@ -2,11 +2,13 @@ import { copyFile, mkdir, readFile, rm, symlink } from 'node:fs/promises'
 import { networkInterfaces, userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { readJoinMaterial } from '../trust/join-material.js'
 import type { ImageArch } from './arch.js'
 import { adopts, effectiveAdoption, type NetbootConfig } from './config.js'
@@ -20,7 +22,8 @@ import { registerNetbootRoutes } from './routes.js'
 // Netboot on one node: the image it serves, dnsmasq (proxyDHCP + TFTP) as a child, the
 // HTTP routes, and the machines it answered. Level-triggered: every few seconds the
 // wanted dnsmasq config is rendered from the current policy and dnsmasq is restarted
-// only when it changed (e.g. the cluster's join policy moved adoption to `known`).
+// only when it changed (e.g. the cluster's join policy moved adoption to `known`): a
+// controller with one key, deciding with dnsmasqAction (pure).
 
 export interface NetbootServiceInit {
   config: NetbootConfig
@@ -48,9 +51,20 @@ export interface NetbootComponents {
   clock: Clock
   log: Logger
   counters: Counters
+  random?: Random
 }
 
 const reconcileMs = 3000
+
+/** Whether dnsmasq needs (re)starting for the config wanted now (pure). */
+export function dnsmasqAction(o: {
+  wanted: string
+  written: string
+  dnsmasqStopped: boolean
+}): 'none' | 'start' | 'restart' {
+  if (o.wanted === o.written && !o.dnsmasqStopped) return 'none'
+  return o.written === '' ? 'start' : 'restart'
+}
 
 export class NetbootService {
   readonly book: MachineBook
@@ -58,7 +72,7 @@ export class NetbootService {
   private imageProblem = 'not loaded yet'
   private dnsmasq: DnsmasqProcess | null = null
   private writtenConfig = ''
-  private timer: Timer | null = null
+  private readonly loop: Controller
   private readonly dir: string
   private readonly log: Logger
 
@@ -69,6 +83,17 @@ export class NetbootService {
     this.book = new MachineBook(c.clock)
     this.dir = join(init.stateDir, 'netboot')
     this.log = c.log.child({ component: 'netboot' })
+    this.loop = new Controller(
+      {
+        name: 'netboot',
+        keys: () => ['dnsmasq'],
+        resyncMs: reconcileMs,
+        syncAtStart: false,
+        backoff: { initialDelayMs: reconcileMs, factor: 1, delayMsMax: reconcileMs, jitter: 0 },
+        sync: () => this.reconcile(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: this.log, counters: c.counters },
+    )
   }
 
   get baseUrl(): string {
@@ -123,12 +148,9 @@ export class NetbootService {
         },
       },
     )
+    // The first reconcile starts dnsmasq: its failure is start()'s.
     await this.reconcile()
-    this.timer = this.c.clock.setInterval(() => {
-      this.reconcile().catch((err) =>
-        this.log.warn({ err: (err as Error).message }, 'netboot reconcile failed'),
-      )
-    }, reconcileMs)
+    this.loop.start()
   }
 
   private async loadOverride(dir: string): Promise<void> {
@@ -156,8 +178,7 @@ export class NetbootService {
   }
 
   async stop(): Promise<void> {
-    this.timer?.cancel()
-    this.timer = null
+    await this.loop.stop()
     await this.dnsmasq?.stop()
   }
 
@@ -214,15 +235,19 @@ export class NetbootService {
       leaseFile: join(this.dir, 'leases'),
       user: userInfo().username,
     })
-    if (text === this.writtenConfig && this.dnsmasq.status().state !== 'stopped') return
+    const action = dnsmasqAction({
+      wanted: text,
+      written: this.writtenConfig,
+      dnsmasqStopped: this.dnsmasq.status().state === 'stopped',
+    })
+    if (action === 'none') return
     await writeFileAtomic(join(this.dir, 'dnsmasq.conf'), text, 0o644)
-    const first = this.writtenConfig === ''
     this.writtenConfig = text
-    if (first) await this.dnsmasq.start()
+    if (action === 'start') await this.dnsmasq.start()
     else await this.dnsmasq.restart()
     this.log.info(
       { mode: this.init.config.mode, adoption: this.adoption() },
-      first ? 'dnsmasq started' : 'dnsmasq restarted with a new config',
+      action === 'start' ? 'dnsmasq started' : 'dnsmasq restarted with a new config',
     )
   }
 

@@ -1,6 +1,8 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import type { Clock, Timer } from '../../core/clock.js'
+import type { Clock } from '../../core/clock.js'
+import { Controller } from '../../core/controller.js'
 import type { Logger } from '../../core/log.js'
+import { type Random, systemRandom } from '../../core/random.js'
 import { hostPort } from '../../etcd/spec.js'
 import { apiserverTlsName } from '../kubeconfig.js'
 import { probeReadyz } from './health.js'
@@ -9,7 +11,8 @@ import { type BackendHealth, pickBackend } from './pick.js'
 // The node's local API load balancer: a plain TCP proxy (TLS passes through untouched,
 // so clients authenticate to the API server itself) in front of the API servers that
 // answer `/readyz`. Kubelets, kwok and local tools talk to it, so nothing is reconfigured
-// when the control plane moves to other boards.
+// when the control plane moves to other boards. Health: a controller with one key probes
+// every backend each healthMs; healthAfterProbes (pure) folds the answers in.
 
 export interface LoadBalancerInit {
   host: string
@@ -23,6 +26,7 @@ export interface LoadBalancerInit {
 export interface LoadBalancerComponents {
   clock: Clock
   log: Logger
+  random?: Random
   /** The API servers to consider now, as host:port (from the current voters). */
   backends(): { host: string; port: number }[]
   caPem(): string | null
@@ -34,18 +38,41 @@ export interface LoadBalancerStatus {
   connections: number
 }
 
+/** Health after a round of probes (pure): only the probed backends are kept; `changed` is what to log. */
+export function healthAfterProbes(
+  prev: ReadonlyMap<string, boolean>,
+  probed: readonly (readonly [string, boolean])[],
+): { health: Map<string, boolean>; changed: [string, boolean][] } {
+  const health = new Map(probed)
+  const changed = probed
+    .filter(([id, ok]) => prev.get(id) !== ok)
+    .map(([id, ok]): [string, boolean] => [id, ok])
+  return { health, changed }
+}
+
 export class LoadBalancer {
   private server: Server | null = null
-  private timer: Timer | undefined
-  private readonly health = new Map<string, boolean>()
+  private readonly probes: Controller
+  private health = new Map<string, boolean>()
   private cursor = 0
   private readonly sockets = new Set<Socket>()
-  private probing = false
 
   constructor(
     private readonly init: LoadBalancerInit,
     private readonly c: LoadBalancerComponents,
-  ) {}
+  ) {
+    this.probes = new Controller(
+      {
+        name: 'api-lb-health',
+        keys: () => ['backends'],
+        resyncMs: init.healthMs,
+        // Probing needs the cluster CA (to check the API servers' certificates).
+        mayAct: () => c.caPem() !== null,
+        sync: () => this.probe(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log },
+    )
+  }
 
   get address(): string {
     return hostPort(this.init.host, this.init.port)
@@ -62,13 +89,12 @@ export class LoadBalancer {
     })
     server.on('error', (err) => this.c.log.warn({ err: err.message }, 'load balancer error'))
     this.server = server
-    this.timer = this.c.clock.setInterval(() => void this.probe(), this.init.healthMs)
-    void this.probe()
+    this.probes.start()
     this.c.log.info({ address: this.address }, 'API load balancer listening')
   }
 
   async stop(): Promise<void> {
-    this.timer?.cancel()
+    await this.probes.stop()
     for (const s of this.sockets) s.destroy()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
     this.server = null
@@ -87,33 +113,24 @@ export class LoadBalancer {
 
   private async probe(): Promise<void> {
     const caPem = this.c.caPem()
-    if (this.probing || !caPem) return
-    this.probing = true
-    try {
-      const backends = this.c.backends()
-      const results = await Promise.all(
-        backends.map(async (b) => {
-          const ok = await probeReadyz({
-            host: b.host,
-            port: b.port,
-            caPem,
-            servername: apiserverTlsName,
-            timeoutMs: Math.max(200, this.init.healthMs - 100),
-          })
-          return [hostPort(b.host, b.port), ok] as const
-        }),
-      )
-      const seen = new Set<string>()
-      for (const [id, ok] of results) {
-        seen.add(id)
-        if (this.health.get(id) !== ok)
-          this.c.log.info({ backend: id, healthy: ok }, 'API server health changed')
-        this.health.set(id, ok)
-      }
-      for (const id of this.health.keys()) if (!seen.has(id)) this.health.delete(id)
-    } finally {
-      this.probing = false
-    }
+    if (!caPem) return
+    const results = await Promise.all(
+      this.c.backends().map(async (b) => {
+        const ok = await probeReadyz({
+          host: b.host,
+          port: b.port,
+          caPem,
+          servername: apiserverTlsName,
+          timeoutMs: Math.max(200, this.init.healthMs - 100),
+        })
+        return [hostPort(b.host, b.port), ok] as const
+      }),
+    )
+    const next = healthAfterProbes(this.health, results)
+    // A connection that failed meanwhile marked its backend down: the probe's word is newer.
+    this.health = next.health
+    for (const [id, ok] of next.changed)
+      this.c.log.info({ backend: id, healthy: ok }, 'API server health changed')
   }
 
   private accept(client: Socket): void {

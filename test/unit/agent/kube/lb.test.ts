@@ -4,7 +4,7 @@ import { describe, test } from 'node:test'
 import { systemClock } from '../../../../agent/core/clock.js'
 import { silentLogger } from '../../../../agent/core/log.js'
 import { pickBackend } from '../../../../agent/kube/lb/pick.js'
-import { LoadBalancer } from '../../../../agent/kube/lb/proxy.js'
+import { healthAfterProbes, LoadBalancer } from '../../../../agent/kube/lb/proxy.js'
 
 describe('pickBackend', () => {
   const b = (id: string, healthy: boolean) => ({ id, healthy })
@@ -29,6 +29,33 @@ describe('pickBackend', () => {
 })
 
 // Real sockets on loopback: a dead backend first in line, a live echo server second.
+describe('healthAfterProbes', () => {
+  test('keeps only the probed backends and names those whose health changed', () => {
+    const prev = new Map([
+      ['a:1', true],
+      ['b:1', false],
+      ['gone:1', true],
+    ])
+    const r = healthAfterProbes(prev, [
+      ['a:1', true],
+      ['b:1', true],
+      ['new:1', false],
+    ])
+    assert.deepEqual(
+      [...r.health],
+      [
+        ['a:1', true],
+        ['b:1', true],
+        ['new:1', false],
+      ],
+    )
+    assert.deepEqual(r.changed, [
+      ['b:1', true],
+      ['new:1', false],
+    ])
+  })
+})
+
 describe('LoadBalancer (real sockets)', () => {
   test('a refused connection goes on to the next backend; bytes pass both ways', async () => {
     const echo: Server = createServer((s) => s.pipe(s))
