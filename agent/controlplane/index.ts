@@ -182,7 +182,7 @@ export class ControlPlane implements MeshControlHook {
     await this.view.stop()
     await this.snapshots.stop()
     await this.receiver.stop()
-    this.coordinator.stop()
+    await this.coordinator.stop()
     await this.seat.stop()
     await this.local.stop()
   }

@@ -1,11 +1,14 @@
 import type { Clock, Timer } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Logger } from '../core/log.js'
+import { type Random, systemRandom } from '../core/random.js'
 
 // Keeps one etcd lease alive and knows, on its own clock, until when the lease is
 // certainly still valid. The bound uses the time a keepalive was *sent*: etcd restarts
 // the TTL when the keepalive arrives, which is later, so the lease cannot expire at
 // the server before our bound passes. A holder that stops acting at the bound never
-// overlaps with the next holder, even when it cannot reach etcd at all.
+// overlaps with the next holder, even when it cannot reach etcd at all. Keepalives run on
+// a controller with one key; leaseBoundAfter (pure) moves the bound.
 
 /** The narrow slice of EtcdClient a keeper needs (a fake in unit tests). */
 export interface LeaseApi {
@@ -26,6 +29,7 @@ export interface LeaseKeeperComponents {
   api: LeaseApi
   clock: Clock
   logger: Logger
+  random?: Random
 }
 
 /** expired: no keepalive confirmed in time (etcd may be unreachable); revoked: etcd says it is gone. */
@@ -33,14 +37,27 @@ export type LeaseLossReason = 'expired' | 'revoked'
 
 export const leaseSafetyMarginMsDefault = 250
 
+/**
+ * The lease's bound after a keepalive sent at `sentAtMono` was answered with `ttlSeconds`
+ * (pure): never earlier than it was; a TTL of 0 or less means etcd no longer has the lease.
+ */
+export function leaseBoundAfter(
+  boundMono: number,
+  sentAtMono: number,
+  ttlSeconds: number,
+  marginMs: number,
+): { revoked: true } | { revoked: false; boundMono: number } {
+  if (ttlSeconds <= 0) return { revoked: true }
+  return { revoked: false, boundMono: Math.max(boundMono, sentAtMono + ttlSeconds * 1000 - marginMs) }
+}
+
 export class LeaseKeeper {
   private leaseId: bigint | undefined
   private validUntilMono = 0
   private lost: LeaseLossReason | undefined
-  private tickTimer: Timer | undefined
+  private readonly keepalives: Controller
   private expiryTimer: Timer | undefined
   private stopped = false
-  private inFlight = false
   private readonly lossListeners = new Set<(reason: LeaseLossReason) => void>()
   private readonly intervalMs: number
   private readonly marginMs: number
@@ -51,6 +68,17 @@ export class LeaseKeeper {
   ) {
     this.intervalMs = init.intervalMs ?? Math.max(100, Math.floor((init.ttlSeconds * 1000) / 3))
     this.marginMs = init.safetyMarginMs ?? leaseSafetyMarginMsDefault
+    this.keepalives = new Controller(
+      {
+        name: 'lease-keepalive',
+        keys: () => ['keepalive'],
+        resyncMs: this.intervalMs,
+        syncAtStart: false,
+        mayAct: () => this.lost === undefined,
+        sync: () => this.tick(),
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.logger },
+    )
   }
 
   /** Grants the lease and starts keeping it alive; returns its id. */
@@ -60,7 +88,7 @@ export class LeaseKeeper {
     const granted = await this.c.api.leaseGrant(this.init.ttlSeconds)
     this.leaseId = granted.id
     this.extend(sentAt, granted.ttlSeconds)
-    this.tickTimer = this.c.clock.setInterval(() => void this.tick(), this.intervalMs)
+    this.keepalives.start()
     return granted.id
   }
 
@@ -94,8 +122,8 @@ export class LeaseKeeper {
   async stop(opts: { revoke?: boolean } = {}): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    this.tickTimer?.cancel()
     this.expiryTimer?.cancel()
+    await this.keepalives.stop()
     const id = this.leaseId
     if (opts.revoke && id !== undefined) {
       await this.c.api
@@ -106,24 +134,26 @@ export class LeaseKeeper {
 
   private async tick(): Promise<void> {
     const id = this.leaseId
-    if (this.stopped || this.inFlight || this.lost || id === undefined) return
-    this.inFlight = true
+    if (this.stopped || this.lost || id === undefined) return
     const sentAt = this.c.clock.monoMs()
     try {
       // A keepalive answered after the bound cannot extend it meaningfully: bound the wait.
       const ttl = await this.c.api.leaseKeepAliveOnce(id, { timeoutMs: Math.max(100, this.intervalMs) })
       if (this.stopped || this.lost) return
-      if (ttl <= 0) this.lose('revoked')
-      else this.extend(sentAt, ttl)
+      this.extend(sentAt, ttl)
     } catch (err) {
+      // Expected while etcd is unreachable: the expiry timer, not the log, acts on it.
       this.c.logger.debug({ err: (err as Error).message }, 'lease keepalive failed')
-    } finally {
-      this.inFlight = false
     }
   }
 
   private extend(sentAtMono: number, ttlSeconds: number): void {
-    this.validUntilMono = Math.max(this.validUntilMono, sentAtMono + ttlSeconds * 1000 - this.marginMs)
+    const next = leaseBoundAfter(this.validUntilMono, sentAtMono, ttlSeconds, this.marginMs)
+    if (next.revoked) {
+      this.lose('revoked')
+      return
+    }
+    this.validUntilMono = next.boundMono
     this.armExpiry()
   }
 
@@ -141,7 +171,7 @@ export class LeaseKeeper {
   private lose(reason: LeaseLossReason): void {
     if (this.lost) return
     this.lost = reason
-    this.tickTimer?.cancel()
+    void this.keepalives.stop()
     this.expiryTimer?.cancel()
     this.c.logger.warn({ lease: this.leaseId?.toString(16), reason }, 'lease lost')
     for (const l of this.lossListeners) l(reason)

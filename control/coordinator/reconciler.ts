@@ -1,7 +1,9 @@
-import type { Clock, Timer } from '../../agent/core/clock.js'
+import type { Clock } from '../../agent/core/clock.js'
+import { Controller } from '../../agent/core/controller.js'
 import type { Counters } from '../../agent/core/counters.js'
 import type { EventLog } from '../../agent/core/event-log.js'
 import type { Logger } from '../../agent/core/log.js'
+import { type Random, systemRandom } from '../../agent/core/random.js'
 import type { EndpointStatus, LeaderKey, TxnResult } from '../../agent/etcd/client.js'
 import { etcdMessageOf, etcdMessages, isTransientEtcdMessage } from '../../agent/etcd/errors.js'
 import { idHex } from '../../agent/etcd/ids.js'
@@ -30,7 +32,7 @@ import {
 // change, records the decision in etcd, and makes that change. Nothing is remembered
 // between ticks that the next coordinator would need: kill it anywhere and the next
 // one finishes the job. Leadership is checked before every effect; losing the lease
-// stops everything at once.
+// stops everything at once. The loop is a controller with one key (mayAct: the lease).
 
 /** The slice of EtcdClient the coordinator uses (a fake in unit tests). */
 export interface CoordinatorEtcd {
@@ -74,6 +76,7 @@ export interface CoordinatorComponents {
   leadership: Leadership
   clock: Clock
   log: Logger
+  random?: Random
   events?: EventLog
   /** `homecloud_failovers_total`: one per voter this coordinator removed. */
   counters?: Counters
@@ -98,8 +101,7 @@ export const PLACEMENT_REFUSED_TOTAL = 'homecloud_placement_refused_total'
 const probeTimeoutMsDefault = 1000
 
 export class Coordinator {
-  private timer: Timer | undefined
-  private running = false
+  private readonly loop: Controller
   private stopped = false
   /** Last assignment sent per member (hex id) → monotonic ms. */
   private readonly assignedAt = new Map<string, number>()
@@ -109,32 +111,38 @@ export class Coordinator {
   constructor(
     private readonly init: CoordinatorInit,
     private readonly c: CoordinatorComponents,
-  ) {}
+  ) {
+    const everyMs = init.reconcileMs
+    this.loop = new Controller(
+      {
+        name: 'coordinator',
+        keys: () => ['placement'],
+        resyncMs: everyMs,
+        syncAtStart: false,
+        mayAct: () => this.lead(),
+        // A failed step is retried next tick, as before: placement waits on etcd, not on us.
+        backoff: { initialDelayMs: everyMs, factor: 1, delayMsMax: everyMs, jitter: 0 },
+        sync: async () => {
+          await this.tick()
+        },
+      },
+      { clock: c.clock, random: c.random ?? systemRandom(), log: c.log, counters: c.counters },
+    )
+  }
 
   start(): void {
-    this.timer = this.c.clock.setInterval(() => void this.tickSafely(), this.init.reconcileMs)
+    this.loop.start()
   }
 
-  stop(): void {
+  /** No more steps; resolves once a step in flight has finished. */
+  stop(): Promise<void> {
     this.stopped = true
-    this.timer?.cancel()
+    return this.loop.stop()
   }
 
-  /** The decision last written (for the status view of the coordinator's own node). */
+  /** The decision last written while this node leads (for the status view of its own node). */
   get placement(): PlacementRecord | undefined {
-    return this.lastRecord
-  }
-
-  private async tickSafely(): Promise<void> {
-    if (this.running || this.stopped) return
-    this.running = true
-    try {
-      await this.tick()
-    } catch (err) {
-      this.c.log.warn({ err: (err as Error).message }, 'coordinator step failed; retrying next tick')
-    } finally {
-      this.running = false
-    }
+    return this.lead() ? this.lastRecord : undefined
   }
 
   private lead(): boolean {

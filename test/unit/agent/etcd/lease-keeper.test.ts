@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { manualClock } from '../../../../agent/core/clock.js'
 import { silentLogger } from '../../../../agent/core/log.js'
-import { type LeaseApi, LeaseKeeper } from '../../../../agent/etcd/lease-keeper.js'
+import { type LeaseApi, LeaseKeeper, leaseBoundAfter } from '../../../../agent/etcd/lease-keeper.js'
 
 // A fake etcd lease API whose answers the test controls, on a manual clock.
 function fakeApi() {
@@ -94,5 +94,14 @@ describe('LeaseKeeper', () => {
     await advance(clock, 5000)
     assert.equal(f.calls.length, before)
     assert.deepEqual(f.calls, ['grant', 'revoke'])
+  })
+})
+
+describe('leaseBoundAfter', () => {
+  it('counts from the send time minus the margin, never moves back, and reads TTL 0 as revoked', () => {
+    assert.deepEqual(leaseBoundAfter(0, 1000, 3, 250), { revoked: false, boundMono: 3750 })
+    assert.deepEqual(leaseBoundAfter(5000, 1000, 3, 250), { revoked: false, boundMono: 5000 })
+    assert.deepEqual(leaseBoundAfter(5000, 1000, 0, 250), { revoked: true })
+    assert.deepEqual(leaseBoundAfter(5000, 1000, -1, 250), { revoked: true })
   })
 })
