@@ -109,6 +109,7 @@ export async function startAgent(
       dhtPort: config.ports.dht,
       bootstrap,
       topic: meshTopic(cluster.id),
+      clock,
       firewall: (pk) => {
         const refused = book.isRevoked(nodeIdFromPublicKey(pk))
         if (refused) counters.inc('homecloud_mesh_connections_refused_total', { reason: 'revoked' })

@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { systemClock } from '../agent/core/clock.js'
 import { HomecloudError } from '../agent/core/errors.js'
 import { labFilePath } from './lab-file.js'
 
@@ -26,7 +27,7 @@ export async function claimLabIndex(
     } catch {
       const owner = await readFile(join(lock, 'owner'), 'utf8').catch(() => '')
       if (owner && existsSync(labFilePath(owner))) continue
-      if (!owner && Date.now() - (await lockAge(lock)) < 10_000) continue // being created right now
+      if (!owner && systemClock().nowMs() - (await lockAge(lock)) < 10_000) continue // being created right now
       await rm(lock, { recursive: true, force: true })
       try {
         await mkdir(lock)

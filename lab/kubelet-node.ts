@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { sleep, systemClock } from '../agent/core/clock.js'
+
+const labClock = systemClock({ keepAlive: true })
 
 // A lab node running the real kubelet + containerd leaves more behind than its process
 // group when it is unplugged: containers (children of containerd's shims, which detach
@@ -78,7 +81,7 @@ export async function cleanKubeletNode(stateDir: string, cgroupRoot: string): Pr
     const pids = [...(await pidsIn(await cgroupDirs(cgroupRoot))), ...(await shimPids(socket))]
     if (pids.length === 0) break
     for (const p of pids) kill(p)
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(labClock, 100)
   }
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8')
   for (const m of mountsUnder(mountinfo, stateDir))

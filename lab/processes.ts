@@ -2,7 +2,10 @@ import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { sleep, systemClock } from '../agent/core/clock.js'
 import { packageRoot } from '../agent/core/package-root.js'
+
+const labClock = systemClock({ keepAlive: true })
 
 /**
  * V8 flags for agents: a small young generation trades a little GC time for tens of
@@ -109,7 +112,6 @@ export async function killHard(pid: number, labDir: string): Promise<boolean> {
       return false
     }
   }
-  for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++)
-    await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && (await isLabProcess(pid, labDir)); i++) await sleep(labClock, 20)
   return true
 }

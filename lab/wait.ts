@@ -1,4 +1,8 @@
 import { type ClusterView, ClusterViewSchema } from '../agent/api/cluster-schema.js'
+import { sleep, systemClock } from '../agent/core/clock.js'
+
+/** The launcher's waits hold the process open, as a CLI's must. */
+const labClock = systemClock({ keepAlive: true })
 
 /** GET a node's cluster view; null when it does not answer (yet). */
 export async function fetchClusterView(baseUrl: string, timeoutMs = 2000): Promise<ClusterView | null> {
@@ -20,15 +24,16 @@ export interface WaitOptions {
 
 /** Polls until `check` returns true; the message from the last poll explains a timeout. */
 export async function waitFor(check: () => Promise<true | string>, opts: WaitOptions): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs
+  const deadline = labClock.monoMs() + opts.timeoutMs
   let last = ''
   for (;;) {
     const r = await check()
     if (r === true) return
     if (r !== last) opts.progress?.(r)
     last = r
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(opts.timeoutMs / 1000)} s: ${r}`)
-    await new Promise((res) => setTimeout(res, opts.intervalMs ?? 250))
+    if (labClock.monoMs() > deadline)
+      throw new Error(`timed out after ${Math.round(opts.timeoutMs / 1000)} s: ${r}`)
+    await sleep(labClock, opts.intervalMs ?? 250)
   }
 }
 

@@ -73,3 +73,8 @@ export function manualClock(startMs = 1_700_000_000_000): Clock & { advance(ms: 
     },
   }
 }
+
+/** Resolves after `ms` on `clock` (a shell's wait between polls; decisions never sleep). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms))
+}

@@ -133,7 +133,7 @@ export class EtcdClient {
   private readonly clock: Clock
 
   constructor(init: EtcdClientInit, components: EtcdClientComponents) {
-    this.gw = new Gateway(init)
+    this.gw = new Gateway(init, components.clock)
     this.clock = components.clock
   }
 

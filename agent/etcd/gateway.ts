@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { Agent, request } from 'node:https'
 import type { z } from 'zod'
+import { type Clock, systemClock } from '../core/clock.js'
 import { EtcdError, etcdMessages } from './errors.js'
 import { LineSplitter } from './log-lines.js'
 
@@ -66,7 +67,11 @@ export class Gateway {
   private readonly timeoutMs: number
   private readonly bytesMax: number
 
-  constructor(init: GatewayInit) {
+  constructor(
+    init: GatewayInit,
+    /** Request deadlines; the client's clock. */
+    private readonly clock: Clock = systemClock(),
+  ) {
     if (init.endpoints.length === 0) throw new EtcdError('ETCD_UNREACHABLE', 'no etcd endpoints given')
     this.endpoints = [...init.endpoints]
     this.timeoutMs = init.requestTimeoutMs ?? requestTimeoutMsDefault
@@ -249,7 +254,7 @@ export class Gateway {
       const done = (a: Attempt) => {
         if (settled) return
         settled = true
-        if (timer) clearTimeout(timer)
+        timer?.cancel()
         resolve(a)
       }
       const req = request(
@@ -272,10 +277,9 @@ export class Gateway {
           res.on('error', (error) => done({ ok: false, error, connected: true }))
         },
       )
-      // Transport timers are real time by nature (a socket deadline), not decisions.
       const timer =
         timeoutMs > 0
-          ? setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+          ? this.clock.setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
           : undefined
       req.on('socket', (socket) => {
         // A reused keep-alive socket is connected already.

@@ -72,7 +72,7 @@ export class NodeLifecycle {
       import('../../control/kubeapi/client.js'),
       import('../../control/nodes/reconcile.js'),
     ])
-    this.kube ??= await kubeApiFromKubeconfig(this.init.kubeconfigPath)
+    this.kube ??= await kubeApiFromKubeconfig(this.init.kubeconfigPath, this.c.clock)
     return reconcileNodes({
       kube: this.kube,
       clock: this.c.clock,

@@ -2,6 +2,7 @@ import type { Clock, Timer } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import { type Random, randomBelow, systemRandom } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
 import { checkRecord, type DropReason, parseMessage } from './intake.js'
@@ -48,6 +49,7 @@ export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
 export interface MeshComponents {
   identity: Identity
   clock: Clock
+  random?: Random
   log: Logger
   transport: SwarmTransport
   store: MeshStateStore
@@ -183,7 +185,7 @@ export class Mesh {
     const fastMs =
       this.init.refreshFastMs *
       Math.max(1, this.table.livePeers() / REFRESH_FAST_PEERS) *
-      (0.75 + Math.random() / 2)
+      (0.75 + (this.c.random ?? systemRandom()).next() / 2)
     const ms = young || anySuspect ? fastMs : this.init.refreshSlowMs
     this.timers.push(
       this.c.clock.setTimeout(() => {
@@ -383,7 +385,7 @@ export class Mesh {
     const batch = this.relayQueue.splice(0, WIRE_LIMITS.recordsPerFrameMax)
     const conns = this.c.transport.connections()
     for (let i = 0; i < this.init.relayFanout && conns.length > 0; i++) {
-      const j = Math.floor(Math.random() * conns.length)
+      const j = randomBelow(this.c.random ?? systemRandom(), conns.length)
       const [conn] = conns.splice(j, 1)
       const rs = batch.filter((r) => r.body.publicKey !== conn!.remoteKeyHex)
       if (rs.length > 0) conn!.write(encodeFrame({ t: 'relay', rs }))

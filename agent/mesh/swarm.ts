@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
+import { type Clock, systemClock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { HostPort } from './bootstrap.js'
 
@@ -16,6 +17,8 @@ export interface SwarmInit {
   /** Return true to refuse a peer by its public key (revoked nodes). */
   firewall?: (remotePublicKey: Buffer) => boolean
   maxPeers?: number
+  /** For connection ages; default the system clock. */
+  clock?: Clock
 }
 
 /** The one hyperswarm internal we use: feeding it a peer as if a lookup had found it. */
@@ -88,14 +91,15 @@ export class SwarmTransport extends EventEmitter {
 
   private onConnection(socket: any): void {
     const remoteKeyHex = Buffer.from(socket.remotePublicKey).toString('hex')
-    const openedAt = Date.now()
+    const clock = this.init.clock ?? systemClock()
+    const openedAt = clock.monoMs()
     const conn: PeerConn = {
       remoteKeyHex,
       stats: () => ({
         initiator: Boolean(socket.isInitiator),
         bytesIn: socket.rawBytesRead ?? 0,
         bytesOut: socket.rawBytesWritten ?? 0,
-        openMs: Date.now() - openedAt,
+        openMs: Math.round(clock.monoMs() - openedAt),
       }),
       handshakeHash: Buffer.from(socket.handshakeHash ?? Buffer.alloc(0)),
       remoteHost: socket.rawStream?.remoteHost ?? '',

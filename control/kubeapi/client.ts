@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import {
   type EvictionAnswer,
@@ -12,7 +13,11 @@ import {
 // agent must not pay for it at start. Every failure becomes KUBE_API_FAILED naming the
 // call and the status, except the answers callers act on (404 = absent, evictions).
 
-export async function kubeApiFromKubeconfig(file: string): Promise<KubeApi> {
+/** `clock` stamps the Events it writes. */
+export async function kubeApiFromKubeconfig(
+  file: string,
+  clock: Pick<Clock, 'nowMs'> = systemClock(),
+): Promise<KubeApi> {
   const k8s = await import('@kubernetes/client-node')
   const kc = new k8s.KubeConfig()
   try {
@@ -94,7 +99,7 @@ export async function kubeApiFromKubeconfig(file: string): Promise<KubeApi> {
       }
     },
     async nodeEvent(node, type, reason, message) {
-      const now = new Date()
+      const now = new Date(clock.nowMs())
       await core
         .createNamespacedEvent({
           namespace: 'default',

@@ -1,5 +1,6 @@
 import { copyFile, mkdir, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { sleep, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import { Mac } from '../../agent/netboot/mac.js'
 import { type LabFile, type LabVm, readLabFile, writeLabFile } from '../lab-file.js'
@@ -9,6 +10,8 @@ import { fetchClusterView, waitFor } from '../wait.js'
 import { vmIndexMax, vmMac, vmNodeName } from './names.js'
 import { addVmTap } from './network.js'
 import { OVMF_VARS, qemuCommand, vmKubeMemoryMBDefault } from './qemu.js'
+
+const labClock = systemClock({ keepAlive: true })
 
 export interface AddVmOptions {
   uefi?: boolean
@@ -40,7 +43,7 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
       break
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 600) throw err
-      await new Promise((r) => setTimeout(r, 100))
+      await sleep(labClock, 100)
     }
   }
   try {
@@ -92,7 +95,7 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
     uefi,
     pid: spawnLabProcess(lab.dir, cmd, args, join(dir, 'qemu.log')),
     consoleLog,
-    startedAtMs: Date.now(),
+    startedAtMs: labClock.nowMs(),
   }
   lab.vms.push(entry)
   await writeLabFile(lab)

@@ -1,6 +1,7 @@
 // Lab networks on the host: a bridge per lab, a namespace + veth per node. Everything
 // is found again by name, so teardown works after a crash as well as after a clean run.
 
+import { systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import type { Logger } from '../../agent/core/log.js'
 import type { IpRunner, IpRunnerSync } from './ip.js'
@@ -15,6 +16,8 @@ import {
   nodePlan,
   removeNodePlan,
 } from './plan.js'
+
+const labClock = systemClock()
 
 export interface LabNetworkInit {
   labIndex: number
@@ -53,14 +56,14 @@ export async function createLabNetwork(init: LabNetworkInit): Promise<LabNetwork
       `destroy it first (destroyLabNetwork(${labIndex})) or sweep stale lab networks`,
     )
   }
-  const started = performance.now()
+  const started = labClock.monoMs()
   try {
     await runAll(createPlan(labIndex, nodes), run)
   } catch (err) {
     await destroyLabNetwork(labIndex, { run }).catch(() => {})
     throw err
   }
-  init.logger?.info({ labIndex, nodes, ms: Math.round(performance.now() - started) }, 'lab network created')
+  init.logger?.info({ labIndex, nodes, ms: Math.round(labClock.monoMs() - started) }, 'lab network created')
   return {
     ...labBridgeNames(labIndex),
     nodes: Array.from({ length: nodes }, (_, k) => labNames(labIndex, k + 1)),
