@@ -3,6 +3,7 @@ import type { TlsGuards } from '../api/tls-server.js'
 import type { Clock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
+import { systemRandom } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import type { Member } from '../mesh/membership.js'
 import type { NetbootImage } from '../netboot/manifest.js'
@@ -69,7 +70,7 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
       clock: x.clock,
       log: x.log,
       counters: x.counters,
-      random: Math.random,
+      random: systemRandom().next,
       members,
       // A connection on the release transport is a member's: known to the mesh, not revoked.
       isMember: (key) => members().some((m) => m.key === key && !x.isRevoked(m.id)),

@@ -10,6 +10,7 @@ import {
   signCaRecord,
   withKey,
 } from '../../control/releases/records.js'
+import { systemClock } from '../core/clock.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import type { EtcdClient } from '../etcd/client.js'
@@ -31,8 +32,9 @@ export async function writeInitialReleaseKeys(
   keys: string[],
 ): Promise<void> {
   const caKeyPem = await readFile(pkiPaths(stateDir).caKey, 'utf8')
-  const body = withKey(null, clusterId, keys[0]!, Date.now())
-  for (const k of keys.slice(1)) body.keys = withKey(body, clusterId, k, Date.now()).keys
+  const nowMs = systemClock().nowMs()
+  const body = withKey(null, clusterId, keys[0]!, nowMs)
+  for (const k of keys.slice(1)) body.keys = withKey(body, clusterId, k, nowMs).keys
   await writeFileAtomic(
     join(stateDir, INITIAL_KEYS_FILE),
     signCaRecord('release-keys', body, caKeyPem),
