@@ -12,7 +12,6 @@ export const ERROR_CODES = {
   PROFILE_UNKNOWN: 'no board profile has that name',
   JOIN_MATERIAL_INVALID: 'the join material file is malformed',
   CLUSTER_EXISTS: 'the state directory already holds a cluster',
-  JOIN_REFUSED: 'a signer refused a join or renewal request',
   ADMIN_UNAUTHORIZED: 'an action needs the admin client certificate',
   NODE_UNKNOWN: 'no member or pending node has that name or id',
   NOT_SIGNER: 'this node does not hold the cluster CA key',
@@ -76,6 +75,27 @@ export const ERROR_CODES = {
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
+
+/**
+ * The `error` field of the JSON answers the HTTP servers (7080, 7443) give, beyond the
+ * operating codes above (which they also return, e.g. NODE_UNKNOWN, RELEASE_UNKNOWN).
+ */
+export const HTTP_ERROR_CODES = {
+  BAD_REQUEST: 'a request body, parameter or path failed validation; the message names the field',
+  NOT_FOUND: 'no such route, asset or file',
+  NOT_READY: 'this node holds no certificate yet',
+  UNAUTHENTICATED: 'the status page requires a login (or the action a session)',
+  CSRF: 'the form token does not match the session',
+  URI_TOO_LONG: 'the URL is longer than the server accepts',
+  TOO_MANY_STREAMS: 'too many live viewers of the event stream',
+  PLAIN_HTTP_REFUSED: 'this node answers over HTTPS only',
+  IMAGE_UNKNOWN: 'this node does not hold the netboot image with that sha256',
+  NOT_SERVED: 'join material goes only to a machine this node served, shortly after',
+  NO_JOIN_MATERIAL: 'this node holds no join material to hand out',
+  ERROR: "a handler failed; 4xx answers carry fastify's own code instead when it has one",
+} as const
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES | ErrorCode
 
 export class HomecloudError extends Error {
   readonly code: ErrorCode

@@ -4,9 +4,11 @@ import { execa, type ResultPromise } from 'execa'
 import { LineSplitter, LogBudget, type LogLevel, RecentLines } from '../etcd/log-lines.js'
 import { backoffDelayMs, failuresAfterCrash, type RestartPolicy, restartPolicyDefault } from './backoff.js'
 import type { Clock, Timer } from './clock.js'
+import type { Counters } from './counters.js'
 import { HomecloudError } from './errors.js'
 import type { Logger } from './log.js'
 import { type Random, systemRandom } from './random.js'
+import { saveFailed } from './saves.js'
 
 // Supervises one long-running child program (etcd, kube-apiserver, kwok, dnsmasq): start
 // it, forward its output into the agent log (rate-bounded), restart it with capped
@@ -64,6 +66,8 @@ export interface SupervisorComponents {
   clock: Clock
   /** Jitter for restart delays; default the system source. */
   random?: Random
+  /** Where a failed pid-file write is counted. */
+  counters?: Counters
 }
 
 export type SupervisorState = 'idle' | 'running' | 'restart-wait' | 'stopping' | 'stopped'
@@ -132,6 +136,7 @@ export class Supervisor {
   private readonly log: Logger
   private readonly clock: Clock
   private readonly random: Random
+  private readonly counters: Counters | undefined
   private readonly parse: (line: string) => ParsedLine
   private state: SupervisorState = 'idle'
   private child: ResultPromise | undefined
@@ -151,6 +156,7 @@ export class Supervisor {
     this.policy = { ...restartPolicyDefault, ...p.restart }
     this.clock = c.clock
     this.random = c.random ?? systemRandom()
+    this.counters = c.counters
     // By default `proc`, not `component`: callers often log as a component already.
     this.log = c.logger.child(p.logBindings ?? { proc: p.name })
     this.parse = p.parseLine ?? parseKlogLine
@@ -327,7 +333,10 @@ export class Supervisor {
       this.restarts++
       this.spawn()
       const pid = this.child?.pid
-      if (this.p.pidFile && pid) void writeFile(this.p.pidFile, `${pid}\n`, { mode: 0o600 }).catch(() => {})
+      if (this.p.pidFile && pid)
+        void writeFile(this.p.pidFile, `${pid}\n`, { mode: 0o600 }).catch(
+          saveFailed(this.log, this.counters, `${this.p.name} pid file`),
+        )
       this.child?.once('error', (err) =>
         this.log.error({ err: err.message }, `${this.p.name} restart failed`),
       )

@@ -3,6 +3,7 @@ import type { Counters } from '../core/counters.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { type Random, randomBelow, systemRandom } from '../core/random.js'
+import { saveFailed } from '../core/saves.js'
 import type { Identity } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
 import { checkRecord, type DropReason, parseMessage } from './intake.js'
@@ -291,7 +292,9 @@ export class Mesh {
           { from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next },
           'refuting',
         )
-        void this.c.store.save(this.incarnation, this.knownPeers()).catch(() => {})
+        void this.c.store
+          .save(this.incarnation, this.knownPeers())
+          .catch(saveFailed(this.c.log, this.c.counters, 'mesh peers'))
         this.heartbeat++
         this.broadcast({ t: 'rec', r: this.selfSigned() })
         return
@@ -458,8 +461,8 @@ export class Mesh {
   private async persistPeers(): Promise<void> {
     if (!this.peersDirty) return
     this.peersDirty = false
-    await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
-      this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
-    })
+    await this.c.store
+      .save(this.incarnation, this.knownPeers())
+      .catch(saveFailed(this.c.log, this.c.counters, 'mesh peers'))
   }
 }
