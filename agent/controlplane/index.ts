@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import { EtcdError } from '../etcd/errors.js'
 import { idHex } from '../etcd/ids.js'
 import { formatInitialCluster, type InitialClusterEntry } from '../etcd/initial-cluster.js'
@@ -42,6 +43,8 @@ export interface ControlPlaneInit {
 
 export interface ControlPlaneComponents {
   clock: Clock
+  /** Jitter and choices of every loop below; default the system source. */
+  random?: Random
   log: Logger
   events: EventLog
   /** Where the coordinator counts failovers (shown on /metrics). */
@@ -86,6 +89,7 @@ export class ControlPlane implements MeshControlHook {
       },
       {
         clock: c.clock,
+        random: c.random,
         // The root logger: the etcd process stamps its own component on its lines.
         log: c.log,
         events: c.events,
@@ -103,6 +107,7 @@ export class ControlPlane implements MeshControlHook {
       { election: COORDINATOR_ELECTION, nodeId: init.nodeId, ttlSeconds: cfg.leaseTtlSeconds },
       {
         clock: c.clock,
+        random: c.random,
         log,
         isVoter: () => this.local.isVoter(),
         client: () => this.local.client(),
@@ -127,6 +132,7 @@ export class ControlPlane implements MeshControlHook {
         etcd: this.etcdAdapter(),
         leadership: { isLeader: () => this.seat.isLeader(), leaderKey: () => this.seat.leaderKey() },
         clock: c.clock,
+        random: c.random,
         log,
         events: c.events,
         ...(c.counters ? { counters: c.counters } : {}),
@@ -143,7 +149,13 @@ export class ControlPlane implements MeshControlHook {
         intervalMs: cfg.snapshotIntervalMs,
         ...(cfg.etcd.binDir ? { etcdBinDir: cfg.etcd.binDir } : {}),
       },
-      { clock: c.clock, log, isLeader: () => this.seat.isLeader(), targets: () => this.snapshotTargets() },
+      {
+        clock: c.clock,
+        random: c.random,
+        log,
+        isLeader: () => this.seat.isLeader(),
+        targets: () => this.snapshotTargets(),
+      },
     )
     this.receiver = new SnapshotReceiver(init.stateDir, {
       clock: c.clock,
@@ -161,6 +173,7 @@ export class ControlPlane implements MeshControlHook {
     })
     this.view = new ControlView({
       clock: c.clock,
+      random: c.random,
       log,
       local: this.local,
       stateDir: init.stateDir,

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { packageRoot } from '../core/package-root.js'
+import type { Random } from '../core/random.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
@@ -44,6 +45,8 @@ export interface VoterNode {
 
 export interface KubeComponents {
   clock: Clock
+  /** Jitter and choices of every loop below; default the system source. */
+  random?: Random
   log: Logger
   caPem(): string | null
   ca(): CaMaterial | null
@@ -116,6 +119,7 @@ export class Kube {
       { ...lbAddr, healthMs: cfg.lb.healthMs },
       {
         clock: c.clock,
+        random: c.random,
         log,
         caPem: c.caPem,
         backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
@@ -169,7 +173,7 @@ export class Kube {
             }
           : {}),
       },
-      { clock: c.clock, log, caPem: c.caPem, requestCertificate: c.requestCertificate },
+      { clock: c.clock, random: c.random, log, caPem: c.caPem, requestCertificate: c.requestCertificate },
     )
     const cp = new KubeControlPlane(
       {
@@ -189,6 +193,7 @@ export class Kube {
       },
       {
         clock: c.clock,
+        random: c.random,
         log,
         isVoter: c.isVoter,
         ca: c.ca,
@@ -206,6 +211,7 @@ export class Kube {
       },
       {
         clock: c.clock,
+        random: c.random,
         log,
         isCoordinator: c.isCoordinator,
         controlPlaneNames: () => c.voters().map((v) => v.name),
@@ -220,6 +226,7 @@ export class Kube {
           dir: join(manifests, 'addons'),
           log,
           clock: c.clock,
+          random: c.random,
           mayAct: mayApply,
         })
       : null
@@ -232,6 +239,7 @@ export class Kube {
             stateConfigMap: kwokRbac.stateConfigMap,
             log: log.child({ manifests: kwokRbac.dir }),
             clock: c.clock,
+            random: c.random,
             retryMs: kwokRbac.retryMs,
             mayAct: mayApply,
           })
@@ -240,6 +248,7 @@ export class Kube {
       { kubeconfigPath: paths.adminKubeconfig, policy: cfg.nodes },
       {
         clock: c.clock,
+        random: c.random,
         log,
         events: c.events,
         mayAct: mayApply,
