@@ -231,7 +231,7 @@ export class Controller<K extends string = string> {
       this.waits.delete(key)
       if (kind !== 'resync' || this.stillListed(key)) this.add(key)
       this.release(key)
-    }, delayMs)
+    }, atMono - this.c.clock.monoMs())
     this.waits.set(key, { timer, atMono, kind })
     return true
   }
