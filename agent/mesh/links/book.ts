@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../../core/backoff.js'
 import type { LinkLimits } from './choose.js'
 
 export interface LinkTimings {
@@ -161,7 +162,16 @@ export class LinkBook {
     const d = this.dials.get(id)
     if (d && nowMono < d.nextMono) return false
     const attempts = (d?.attempts ?? 0) + 1
-    const backoff = Math.min(this.timings.dialBackoffMaxMs, this.timings.dialBackoffMs * 2 ** (attempts - 1))
+    const backoff = backoffDelayMs(
+      attempts,
+      {
+        initialDelayMs: this.timings.dialBackoffMs,
+        factor: 2,
+        delayMsMax: this.timings.dialBackoffMaxMs,
+        jitter: 0,
+      },
+      0,
+    )
     this.dials.set(id, { nextMono: nowMono + backoff, attempts })
     if (this.dials.size > 4 * this.limits.connectionsMax + 64) this.pruneDials(nowMono)
     return true
