@@ -104,7 +104,12 @@ export class CoordinatorSeat {
     if (action.kind !== 'campaign' || !client) return
     const cand = new Candidate(
       { election: this.init.election, value: this.init.nodeId, ttlSeconds: this.init.ttlSeconds },
-      { client, clock: this.c.clock, logger: this.c.log },
+      {
+        client,
+        clock: this.c.clock,
+        logger: this.c.log,
+        ...(this.c.random ? { random: this.c.random } : {}),
+      },
     )
     const entry = { c: cand, generation: this.c.generation() }
     this.candidate = entry

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import type { EtcdClient, LeaderKey } from './client.js'
 import { EtcdError } from './errors.js'
 import { LeaseKeeper, type LeaseLossReason } from './lease-keeper.js'
@@ -22,6 +23,8 @@ export interface CandidateComponents {
   client: EtcdClient
   clock: Clock
   logger: Logger
+  /** For the keepalive loop's retry jitter (the simulator's is seeded). */
+  random?: Random
 }
 
 export class Candidate {
@@ -36,7 +39,7 @@ export class Candidate {
   ) {
     this.keeper = new LeaseKeeper(
       { ttlSeconds: init.ttlSeconds, safetyMarginMs: init.safetyMarginMs },
-      { api: c.client, clock: c.clock, logger: c.logger },
+      { api: c.client, clock: c.clock, logger: c.logger, ...(c.random ? { random: c.random } : {}) },
     )
     this.keeper.onLost((reason) => {
       this.abort.abort()

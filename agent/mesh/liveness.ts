@@ -54,6 +54,8 @@ export interface LivenessComponents<R> {
 
 /** Wake-ups closer together than this are merged (a timer per microsecond helps nobody). */
 const WAKE_MIN_MS = 5
+/** Links pinned for other protocols at once, at most. */
+const PINNED_MAX = 64
 /** A burst of membership changes re-plans links once, this long after the first. */
 const REPLAN_DEBOUNCE_MS = 100
 
@@ -72,6 +74,8 @@ export class Liveness<R> {
   private replanSoon: Timer | null = null
   private reconnectTimer: Timer | null = null
   private readonly chooser: LinkChooser
+  /** Links other protocols asked for, until when (monotonic). */
+  private readonly pinned = new Map<string, number>()
   private stopped = true
 
   constructor(
@@ -136,9 +140,26 @@ export class Liveness<R> {
     if (this.book.has(id)) this.c.transport.close(id)
   }
 
+  /**
+   * Hold a link to `id` for a while although the overlay would not choose it: another
+   * protocol must reach that member directly (the coordinator handing a new etcd member
+   * its assignment, a joiner its signer). Dialled at once; kept until `forMs` passes.
+   */
+  pin(id: string, forMs: number): void {
+    if (id === this.init.selfId) return
+    const until = this.c.clock.monoMs() + forMs
+    this.pinned.set(id, Math.max(until, this.pinned.get(id) ?? 0))
+    if (this.pinned.size > PINNED_MAX) this.pinned.delete(this.pinned.keys().next().value!)
+    if (!this.book.has(id)) this.replan()
+  }
+
   /** Which peers this node wants links to now. */
   wanted(): string[] {
-    return this.chooser.wanted(this.book.avoid(this.c.clock.monoMs()))
+    const now = this.c.clock.monoMs()
+    const chosen = this.chooser.wanted(this.book.avoid(now))
+    if (this.pinned.size === 0) return chosen
+    for (const [id, until] of this.pinned) if (until <= now) this.pinned.delete(id)
+    return [...new Set([...chosen, ...this.pinned.keys()])]
   }
 
   private scheduleReconnect(): void {

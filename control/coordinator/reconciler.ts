@@ -26,6 +26,7 @@ import {
   sameDecision,
   signPlacement,
 } from './placement-record.js'
+import { removalLosesQuorum } from './removal-check.js'
 
 // The coordinator's loop, level-triggered like a Kubernetes controller: every tick it
 // observes (mesh, etcd members, learner progress), asks placement for the one next
@@ -352,6 +353,9 @@ export class Coordinator {
       case 'remove': {
         const m = memberOf(action.id)
         if (!m) return `cannot remove ${nameOf(action.id)}: not a member`
+        const timeout = this.init.probeTimeoutMs ?? probeTimeoutMsDefault
+        const unsafe = await removalLosesQuorum(members, m.id, (url) => this.c.etcd.status(url, timeout))
+        if (unsafe) return `remove ${nameOf(action.id)} held back: ${unsafe}`
         if (!this.lead()) return 'not leader'
         try {
           await this.c.etcd.memberRemove(m.id)

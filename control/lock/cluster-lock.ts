@@ -1,6 +1,7 @@
 import type { Clock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import type { Logger } from '../../agent/core/log.js'
+import type { Random } from '../../agent/core/random.js'
 import type { Compare, TxnOp, TxnResult } from '../../agent/etcd/client.js'
 import { idHex } from '../../agent/etcd/ids.js'
 import { type LeaseApi, LeaseKeeper } from '../../agent/etcd/lease-keeper.js'
@@ -26,6 +27,8 @@ export interface LockComponents {
   etcd: LockEtcd
   clock: Clock
   log: Logger
+  /** For the keepalive loop's retry jitter (the simulator's is seeded). */
+  random?: Random
 }
 
 export interface AcquireRequest {
@@ -65,7 +68,7 @@ export async function acquireLock(
 ): Promise<HeldLock> {
   const keeper = new LeaseKeeper(
     { ttlSeconds: opts.ttlSeconds ?? lockTtlSecondsDefault },
-    { api: c.etcd, clock: c.clock, logger: c.log },
+    { api: c.etcd, clock: c.clock, logger: c.log, ...(c.random ? { random: c.random } : {}) },
   )
   const lease = await keeper.start()
   const record: LockRecord = {

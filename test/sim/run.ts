@@ -1,8 +1,10 @@
 // Run the simulator on demand: many random fault schedules, or one seed again.
-//   npm run sim -- --seeds 5000 [--from 1]     schedules with seeds from..from+seeds-1
-//   npm run sim -- --seed 123                  replay one, printing its schedule
+//   npm run sim -- --seeds 5000 [--from 1] [--nodes N]      membership only (fast)
+//   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
+//   npm run sim -- [--cluster] --seed 123                   replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
 import { parseArgs } from 'node:util'
+import { describeClusterRun, runClusterSchedule } from './cluster-run.js'
 import { describeRun, runMembershipSchedule } from './membership-run.js'
 
 const { values } = parseArgs({
@@ -11,15 +13,24 @@ const { values } = parseArgs({
     from: { type: 'string' },
     seed: { type: 'string' },
     nodes: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
   },
 })
 const nodes = values.nodes ? Number(values.nodes) : undefined
 const opts = nodes ? { nodesMin: nodes, nodesMax: nodes } : {}
 
+async function one(seed: number): Promise<{ ok: boolean; text: string }> {
+  if (values.cluster) {
+    const r = await runClusterSchedule(seed, opts)
+    return { ok: r.ok, text: describeClusterRun(r) }
+  }
+  const r = runMembershipSchedule(seed, opts)
+  return { ok: r.ok, text: describeRun(r) }
+}
+
 if (values.seed !== undefined) {
-  const r = runMembershipSchedule(Number(values.seed), opts)
-  console.log(describeRun(r))
-  console.log(`converged ${r.convergedAfterMs} ms after the faults stopped; ${r.events} events`)
+  const r = await one(Number(values.seed))
+  console.log(r.text)
   process.exit(r.ok ? 0 : 1)
 }
 const count = Number(values.seeds)
@@ -27,12 +38,12 @@ const from = values.from !== undefined ? Number(values.from) : Math.floor(Math.r
 const t0 = performance.now()
 let failures = 0
 for (let seed = from; seed < from + count; seed++) {
-  const r = runMembershipSchedule(seed, opts)
+  const r = await one(seed)
   if (!r.ok) {
     failures++
-    console.log(describeRun(r))
+    console.log(r.text)
   }
-  if ((seed - from + 1) % 500 === 0)
+  if ((seed - from + 1) % 250 === 0)
     console.log(
       `… ${seed - from + 1} schedules, ${failures} failed, ${Math.round(performance.now() - t0)} ms`,
     )

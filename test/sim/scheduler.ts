@@ -39,6 +39,26 @@ export class Scheduler {
     this.t = Math.max(this.t, until)
   }
 
+  /**
+   * runUntil for simulations that run async production code (the coordinator, the
+   * election, the lock): after every event the microtask queue is drained (a macrotask
+   * boundary), so the promise chains an event resumed run at that simulated instant,
+   * before anything else happens.
+   */
+  async runUntilAsync(until: number): Promise<void> {
+    await drain()
+    for (;;) {
+      const e = this.heap[0]
+      if (!e || e.at > until) break
+      this.pop()
+      this.t = e.at
+      this.ran++
+      e.fn()
+      await drain()
+    }
+    this.t = Math.max(this.t, until)
+  }
+
   private push(e: Event): void {
     const h = this.heap
     h.push(e)
@@ -72,4 +92,8 @@ export class Scheduler {
 
 function less(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+}
+
+function drain(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }

@@ -2,6 +2,7 @@ import { seededRandom } from '../../agent/core/random.js'
 import type { LinkTimings } from '../../agent/mesh/links/book.js'
 import type { LinkLimits } from '../../agent/mesh/links/choose.js'
 import { Liveness, type LivenessMessage } from '../../agent/mesh/liveness.js'
+import type { NodeRecordBody } from '../../agent/mesh/record.js'
 import type { SwimConfig } from '../../agent/mesh/swim/config.js'
 import type { MemberEvent, RecordMeta } from '../../agent/mesh/swim/types.js'
 import type { Endpoint, SimNetwork } from './network.js'
@@ -14,6 +15,23 @@ export interface SimRecord {
   incarnation: number
   version: number
   bytes: number
+  /** What the whole-cluster simulator's control plane reads (facts, address, roles). */
+  body?: NodeRecordBody
+}
+
+/** Messages for the rest of a simulated agent (its control plane) travel on the same links. */
+export interface ControlMessage {
+  t: `ctl-${string}`
+}
+
+/** The parts of a simulated agent beyond membership (test/sim/control-part.ts). */
+export interface NodeExtension {
+  /** The record body this node announces. */
+  body?(): NodeRecordBody
+  /** The process (re)started; membership runs. */
+  started?(node: SwimNode): void
+  crashed?(): void
+  receive?(from: string, msg: ControlMessage): void
 }
 
 /** A real signed node record (facts, addresses, signature) is about this big on the wire. */
@@ -60,10 +78,13 @@ export class SwimNode implements Endpoint {
   private starts = 0
   private bootTurn = 0
   private readonly conns = new Map<string, number>()
+  private makeRecord: (() => SimRecord) | null = null
 
   constructor(
     readonly id: string,
     private readonly env: SwimNodeEnv,
+    private readonly ext: NodeExtension = {},
+    readonly address = '',
   ) {
     this.proc = new SimProcess(env.sched, env.wallStartMs)
     env.net.add(this)
@@ -92,7 +113,9 @@ export class SwimNode implements Endpoint {
       incarnation,
       version: ++this.version,
       bytes: SIM_RECORD_BYTES,
+      ...(this.ext.body ? { body: this.ext.body() } : {}),
     })
+    this.makeRecord = () => record(this.incarnation)
     const live = new Liveness<SimRecord>(
       {
         selfId: this.id,
@@ -129,10 +152,25 @@ export class SwimNode implements Endpoint {
       },
     )
     this.liveness = live
-    this.proc.run(() => live.start(), 'timer')
+    this.proc.run(() => {
+      live.start()
+      this.ext.started?.(this)
+    }, 'timer')
+  }
+
+  /** Announce our record again (its body changed: roles). */
+  announce(): void {
+    if (this.liveness && this.makeRecord) this.liveness.announce(this.makeRecord())
+  }
+
+  /** Send a control message to a linked peer; false when there is no link to it now. */
+  sendControl(to: string, msg: ControlMessage): boolean {
+    if (!this.conns.has(to)) return false
+    return this.env.net.send(this.id, to, msg, 256)
   }
 
   crash(): void {
+    this.ext.crashed?.()
     this.liveness?.stop()
     this.liveness = null
     this.proc.crash()
@@ -157,7 +195,9 @@ export class SwimNode implements Endpoint {
   }
 
   deliver(from: string, msg: unknown): void {
-    this.proc.run(() => this.liveness?.receive(from, msg as LivenessMessage<SimRecord>), 'io')
+    const t = (msg as { t: string }).t
+    if (t.startsWith('ctl-')) this.proc.run(() => this.ext.receive?.(from, msg as ControlMessage), 'io')
+    else this.proc.run(() => this.liveness?.receive(from, msg as LivenessMessage<SimRecord>), 'io')
   }
 }
 

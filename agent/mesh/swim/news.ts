@@ -42,6 +42,11 @@ export class News<R> {
   private selfMeta: RecordMeta
   /** Records asked for: when, and which version. */
   private readonly pulls = new Map<string, { atMono: number; incarnation: number; version: number }>()
+  /**
+   * Set when a claim about this node named an incarnation we already left behind: whoever
+   * passed it on has not heard our refutation (the caller sends it our record).
+   */
+  staleAboutSelf = false
   private lastStaleCheckMono = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -219,6 +224,7 @@ export class News<R> {
   applySuspect(id: string, incarnation: number, accuser: string, nowMono: number) {
     if (id === this.selfId) {
       if (incarnation >= this.selfMeta.incarnation) this.refute(incarnation)
+      else this.staleAboutSelf = true
       return null
     }
     const r = this.table.applySuspect(id, incarnation, nowMono)
@@ -253,6 +259,7 @@ export class News<R> {
   applyDead(id: string, incarnation: number, accuser: string, nowMono: number): void {
     if (id === this.selfId) {
       if (incarnation >= this.selfMeta.incarnation) this.refute(incarnation)
+      else this.staleAboutSelf = true
       return
     }
     const r = this.table.applyDead(id, incarnation, nowMono)

@@ -8,6 +8,8 @@ import { ProbeOrder } from './probe-order.js'
 import { Probes } from './probes.js'
 import type { RecordMeta, SwimEffect, SwimMember, SwimMessage, Update } from './types.js'
 
+/** A member we hold dead is told so at most this often. */
+const TELL_DEAD_EVERY_MS = 1000
 /** Records asked for in one `want`. */
 export const WANT_IDS_MAX = 64
 
@@ -49,6 +51,9 @@ export class Swim<R> {
   private watch = new Set<string>()
   private readonly sync: AntiEntropy<R>
   private nextGossipMono = 0
+  private left = false
+  /** When each member we hold dead was last told so. */
+  private readonly toldDead = new Map<string, number>()
   private nextPushPullMono = 0
   private expectedWakeMono = Number.POSITIVE_INFINITY
   private out: SwimEffect<R>[] = []
@@ -152,6 +157,7 @@ export class Swim<R> {
    */
   leave(nowMono: number): SwimEffect<R>[] {
     this.begin(nowMono)
+    this.left = true
     const gossip: Update<R>[] = [
       { kind: 'dead', id: this.selfId, incarnation: this.incarnation, from: this.selfId },
     ]
@@ -175,6 +181,7 @@ export class Swim<R> {
   }
 
   tick(nowMono: number): SwimEffect<R>[] {
+    if (this.left) return []
     this.begin(nowMono)
     this.news.declareDue(nowMono)
     this.probeStep(nowMono)
@@ -186,8 +193,17 @@ export class Swim<R> {
   }
 
   receive(from: string, msg: SwimMessage<R>, nowMono: number): SwimEffect<R>[] {
+    // Gone for good: answering now would only refute our own farewell.
+    if (this.left) return []
     this.begin(nowMono)
+    const incarnation = this.incarnation
+    this.news.staleAboutSelf = false
     if ('gossip' in msg) this.applyNews(from, msg.gossip, nowMono)
+    // Refuted because of what `from` said, or `from` passed on an old claim about us:
+    // either way `from` holds a wrong belief about us, and gossip may never correct it.
+    if (this.incarnation > incarnation || this.news.staleAboutSelf)
+      this.send(from, { t: 'gossip', gossip: [{ kind: 'alive', record: this.news.selfRecord }] })
+    this.tellIfDead(from, nowMono)
     switch (msg.t) {
       case 'ping':
         if (msg.target === this.selfId) this.sendAck(from, msg.seq)
@@ -253,15 +269,14 @@ export class Swim<R> {
     const cfg = this.init.config
     const target = this.order.next(this.probeCandidates())
     const periodMs = this.awareness.scale(cfg.probeIntervalMs)
-    const linked = target !== null && this.links.has(target)
-    // Not linked to it and nobody to ask: no probe, and no verdict either.
-    if (target === null || (!linked && this.linkedMembers().size === 0)) {
+    if (target === null) {
       this.probes.idle(nowMono + periodMs)
       return
     }
     const seq = this.probes.start(target, nowMono, this.awareness.scale(cfg.probeTimeoutMs), periodMs)
-    // A member we cannot reach ourselves (our dial failed) is probed through others at once.
-    if (linked) this.send(target, { t: 'ping', seq, target, gossip: this.piggyback() })
+    // A member we cannot reach ourselves (our dials fail) is probed through others at once;
+    // with nobody to ask, that is a failed probe like any other (and counts against us too).
+    if (this.links.has(target)) this.send(target, { t: 'ping', seq, target, gossip: this.piggyback() })
     else this.askOthers(target)
   }
 
@@ -314,6 +329,23 @@ export class Swim<R> {
       const seq = this.probes.confirm(s.id, s.incarnation, deadline)
       if (seq !== null) this.send(s.id, { t: 'ping', seq, target: s.id, gossip: this.piggyback() })
     }
+  }
+
+  /**
+   * A member we hold dead is talking to us: it cannot know, or it would have come back
+   * with a higher incarnation. Tell it (at most once a second), so it refutes at once.
+   */
+  private tellIfDead(from: string, nowMono: number): void {
+    const m = this.news.table.get(from)
+    if (m?.state !== 'dead') return
+    const last = this.toldDead.get(from)
+    if (last !== undefined && nowMono - last < TELL_DEAD_EVERY_MS) return
+    if (this.toldDead.size >= this.init.config.membersMax) this.toldDead.clear()
+    this.toldDead.set(from, nowMono)
+    this.send(from, {
+      t: 'gossip',
+      gossip: [{ kind: 'dead', id: from, incarnation: m.incarnation, from: this.selfId }],
+    })
   }
 
   // ── gossip and anti-entropy ────────────────────────────────────────────────
