@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import { Bitfield } from './bitfield.js'
 import { type PeerView, pickRequests } from './decide.js'
 import { type AskResult, ask, DOWNLOAD_BYTES } from './exchange.js'
@@ -31,7 +32,7 @@ export interface DownloadDeps {
   clock: Clock
   log: Logger
   counters: Counters
-  random: () => number
+  random: Random
   /** Connects to a member by key (its address from the mesh); false when it is not a live member. */
   connect: (key: string) => Promise<boolean>
   /** Peers to ask besides the provider records (the origin). */
@@ -154,7 +155,7 @@ export class Download {
       nowMs: now,
       inFlightMax: inFlightMaxDefault,
       perPeerMax: perPeerMaxDefault,
-      random: this.d.random,
+      random: () => this.d.random.next(),
     })
     for (const a of asks) void this.fetch(a.piece, a.peer)
   }

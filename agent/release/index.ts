@@ -70,7 +70,7 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
       clock: x.clock,
       log: x.log,
       counters: x.counters,
-      random: systemRandom().next,
+      random: systemRandom(),
       members,
       // A connection on the release transport is a member's: known to the mesh, not revoked.
       isMember: (key) => members().some((m) => m.key === key && !x.isRevoked(m.id)),

@@ -1,9 +1,11 @@
 import { join } from 'node:path'
 import { protectedIds, wantedIds } from '../../control/releases/records.js'
-import type { Clock, Timer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import { EtcdClient } from '../etcd/client.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
@@ -45,16 +47,18 @@ export interface ReleaseServiceComponents {
   clock: Clock
   log: Logger
   counters: Counters
-  random: () => number
+  random: Random
   members: () => MemberInfo[]
   isMember: (publicKeyHex: string) => boolean
   tlsMaterial: () => { certPem: string; keyPem: string; caPem: string } | null
   caKeyPem: () => string | null
 }
 
-const tickMs = 250
+/** Downloads refresh peers' bitfields and fill their request pipeline this often (completions also do). */
+const downloadTickMs = 250
 const recordsEveryMs = 2_000
 const connectEveryMs = 5_000
+type LoopKey = 'records' | 'connect' | `download:${string}`
 
 export class ReleaseService {
   readonly store: ReleaseStore
@@ -64,10 +68,7 @@ export class ReleaseService {
   server: PieceServer | null = null
   problem: string | null = null
   private etcdClient: { client: EtcdClient; endpoints: string } | null = null
-  private timer: Timer | null = null
-  private recordsAtMs = -Infinity
-  private connectAtMs = -Infinity
-  private reading = false
+  private loop: Controller<LoopKey> | null = null
   private lastHolders = ''
   private readonly log: Logger
 
@@ -106,11 +107,36 @@ export class ReleaseService {
     })
     // Complete releases held from before a restart are offered again.
     for (const s of this.store.all()) if (s.have.count() > 0) void p2p.provide(s.release.id).catch(() => {})
-    this.timer = this.c.clock.setInterval(() => this.tick(), tickMs)
+    // One controller, three kinds of key: read etcd and reconcile, dial the members, tick each download.
+    this.loop = new Controller<LoopKey>(
+      {
+        name: 'releases',
+        workersMax: 4,
+        keys: () => ['records', 'connect', ...[...this.downloads.keys()].map((id) => `download:${id}` as const)],
+        resyncMs: recordsEveryMs,
+        sync: (key) => this.sync(key),
+      },
+      { clock: this.c.clock, random: this.c.random, log: this.log, counters: this.c.counters },
+    ).start()
+  }
+
+  private async sync(key: LoopKey): Promise<{ requeueAfterMs: number } | undefined> {
+    if (key === 'records') {
+      await this.reconcile()
+      return { requeueAfterMs: recordsEveryMs }
+    }
+    if (key === 'connect') {
+      await this.connectMembers()
+      return { requeueAfterMs: connectEveryMs }
+    }
+    const d = this.downloads.get(key.slice('download:'.length))
+    if (!d) return undefined
+    d.tick()
+    return { requeueAfterMs: downloadTickMs }
   }
 
   async stop(): Promise<void> {
-    this.timer?.cancel()
+    await this.loop?.stop()
     for (const d of this.downloads.values()) d.stop()
     this.etcdClient?.client.close()
     await this.p2p?.stop().catch(() => {})
@@ -143,24 +169,6 @@ export class ReleaseService {
     const s = this.store.get(cur.id)
     const progress = s ? ` (${s.have.count()}/${s.pieces.length} pieces)` : ''
     return { image: null, reason: `release ${cur.version} is still arriving here${progress}` }
-  }
-
-  private tick(): void {
-    const now = this.c.clock.monoMs()
-    if (now - this.recordsAtMs >= recordsEveryMs && !this.reading) {
-      this.recordsAtMs = now
-      this.reading = true
-      void this.reconcile()
-        .catch((err) => this.log.debug({ err: (err as Error).message }, 'release reconcile failed'))
-        .finally(() => {
-          this.reading = false
-        })
-    }
-    if (now - this.connectAtMs >= connectEveryMs) {
-      this.connectAtMs = now
-      void this.connectMembers()
-    }
-    for (const d of this.downloads.values()) d.tick()
   }
 
   private async reconcile(): Promise<void> {
@@ -257,6 +265,7 @@ export class ReleaseService {
       },
     })
     this.downloads.set(id, d)
+    this.loop?.add(`download:${id}`)
     this.log.info({ release: id }, 'fetching release from peers')
   }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
+import { execa } from 'execa'
 import { systemClock } from '../../agent/core/clock.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
 import { createCa } from '../../agent/pki/ca.js'
@@ -20,12 +21,12 @@ import { adminCall, adminCallAt } from '../../cli/admin-client.js'
 import { publishRelease } from '../../cli/release-publish.js'
 import { KEYS_KEY, signCaRecord, withKey } from '../../control/releases/records.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
-import { labAdd, labUnplug } from '../../lab/launcher.js'
+import { labAdd, labPlug, labUnplug } from '../../lab/launcher.js'
 import { labReleaseKeyFile, waitNodesHold } from '../../lab/netboot/release.js'
 import { labNetworkAdapter } from '../../lab/network.js'
 import { spawnLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
-import { startLab, TEST_MESH } from '../support/lab.js'
+import { onCleanup, startLab, TEST_MESH } from '../support/lab.js'
 import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
 import { counter, makeSignedRelease, memberClientConfig, releasesOf } from '../support/releases.js'
 
@@ -301,6 +302,39 @@ describe('releases: signed, spread peer to peer, served by every node', {
     assert.match(await readFile(log, 'utf8'), /served a corrupted piece/)
     for (const n of alive().filter((x) => x.name !== rogue.name))
       await checkReleaseFiles(await readReleaseDir(storeDir(n, r.id)))
+  })
+
+  it('a full disk is a clear error, held releases stay intact, and the download resumes once there is room', async () => {
+    const n = node('x86-5')
+    const labRelease = lab.netboot!.releaseId!
+    await labUnplug(lab.dir, n.name)
+    // x86-5's store moves onto a 100 MB tmpfs holding only the current release (72 MB).
+    const store = join(n.stateDir, 'releases', 'store')
+    await rename(store, `${store}.aside`)
+    await mkdir(store)
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=100m', 'tmpfs', store])
+    onCleanup(async () => void (await execa('umount', ['-l', store], { reject: false })))
+    await cp(join(`${store}.aside`, labRelease), join(store, labRelease), { recursive: true })
+    await labPlug(lab.dir, n.name)
+    const r = await makeSignedRelease(join(lab.dir, 'r-full'), key, {
+      version: 'full',
+      padBytes: 60 * 1024 * 1024,
+    })
+    await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
+    await waitFor(
+      async () => {
+        const own = (await releasesOf(n)).local.problem ?? ''
+        const seen = (await releasesOf(node('pi5-1'))).problems.some((p) => p.startsWith(`${n.name}:`))
+        return own.includes('needs') && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
+      },
+      { timeoutMs: 120_000 },
+    )
+    const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
+    assert.equal(held?.have, held?.of, 'the current release is still whole')
+    await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
+    await execa('mount', ['-o', 'remount,size=300m', store])
+    await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: [n.name] })
+    assert.equal((await releasesOf(n)).local.problem, null)
   })
 
   it('netboot: the origin is unplugged, a VM boots from a node that got the release from peers, and joins', async () => {
