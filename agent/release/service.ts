@@ -112,7 +112,11 @@ export class ReleaseService {
       {
         name: 'releases',
         workersMax: 4,
-        keys: () => ['records', 'connect', ...[...this.downloads.keys()].map((id) => `download:${id}` as const)],
+        keys: () => [
+          'records',
+          'connect',
+          ...[...this.downloads.keys()].map((id) => `download:${id}` as const),
+        ],
         resyncMs: recordsEveryMs,
         sync: (key) => this.sync(key),
       },
