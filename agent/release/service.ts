@@ -58,6 +58,8 @@ export interface ReleaseServiceComponents {
 const downloadTickMs = 250
 const recordsEveryMs = 2_000
 const connectEveryMs = 5_000
+/** Members kept connected for the DHT besides those a download talks to. */
+const dhtPeersMin = 8
 type LoopKey = 'records' | 'connect' | `download:${string}`
 
 export class ReleaseService {
@@ -280,10 +282,21 @@ export class ReleaseService {
     return true
   }
 
+  /**
+   * Keeps a few live members connected, for the DHT's routing table (downloads dial their
+   * providers themselves): a bounded number, so a big cluster is not a full mesh here too.
+   */
   private async connectMembers(): Promise<void> {
-    const self = this.init.selfKey
-    for (const m of this.c.members())
-      if (m.alive && m.key !== self) await this.connect(m.key).catch(() => false)
+    const p2p = this.p2p
+    if (!p2p) return
+    const connected = new Set(p2p.connectedKeys())
+    const candidates = this.c
+      .members()
+      .filter((m) => m.alive && m.key !== this.init.selfKey && !connected.has(m.key))
+      .map((m) => ({ m, r: this.c.random.next() }))
+      .sort((a, b) => a.r - b.r)
+    for (const { m } of candidates.slice(0, Math.max(0, dhtPeersMin - connected.size)))
+      await this.connect(m.key).catch(() => false)
   }
 
   private async reportHolders(etcd: EtcdClient): Promise<void> {
