@@ -10,7 +10,7 @@ import type { ReleaseP2p } from './p2p.js'
 import type { ReleaseStore } from './store.js'
 
 // Fetching one release: who provides it (kad-dht provider records, plus its origin),
-// which pieces each provider holds (their bitfields, refreshed every second), then
+// which pieces each provider holds (their bitfields, refreshed every 500 ms), then
 // pickRequests (decide.ts) keeps up to inFlightMax requests going. Every piece goes
 // through the store's hash check; a peer whose piece fails it is dropped for this
 // release, disconnected and counted. A node announces itself as a provider after its
@@ -19,9 +19,9 @@ import type { ReleaseStore } from './store.js'
 export const inFlightMaxDefault = 6
 export const perPeerMaxDefault = 2
 const providersEveryMs = 3_000
-const haveEveryMs = 1_000
+const haveEveryMs = 500
 const busyBackoffMs = 500
-const elsewhereBackoffMs = 1_500
+const elsewhereBackoffMs = 700
 const failedBackoffMs = 3_000
 const diskFullPauseMs = 10_000
 export const BAD_PIECES = 'homecloud_release_bad_pieces_total'

@@ -59,12 +59,17 @@ export class PieceServer {
         this.init.resendAfterMs ?? resendAfterMsDefault,
       )
       if (verdict !== 'send') return await this.answer(stream, { ok: false, why: verdict })
+      // Marked before the first await: a second request for the same piece arriving while
+      // this one reads the disk is told `elsewhere`, not served twice.
+      sent.set(req.i, this.c.clock.monoMs())
+      this.sentAtMs.set(req.id, sent)
       this.slotsUsed++
       try {
         const data = await this.c.store.readPiece(req.id, req.i)
-        if (!data) return await this.answer(stream, { ok: false, why: 'missing' })
-        sent.set(req.i, this.c.clock.monoMs())
-        this.sentAtMs.set(req.id, sent)
+        if (!data) {
+          sent.delete(req.i)
+          return await this.answer(stream, { ok: false, why: 'missing' })
+        }
         await sendAll(stream, { ok: true, bytes: data.length }, data)
         await stream.close()
         this.uploaded.set(req.id, (this.uploaded.get(req.id) ?? 0) + data.length)
