@@ -231,15 +231,17 @@ export async function startAgent(
     stopMdns = () => contact.stop()
   }
 
-  const clusterView = () =>
-    buildClusterView({
+  const clusterView = () => ({
+    ...buildClusterView({
       cluster: { id: cluster.id, name: trust.settings.name },
       self: { record: mesh.selfSigned().body, nowMs: clock.nowMs(), status: trust.status },
       members: mesh.table.all(),
       pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
       events: events.recent(100),
       ...controlPlane?.clusterView(),
-    })
+    }),
+    ...(releases ? { releases: releases.summary() } : {}),
+  })
   // Releases: the store, the peer-to-peer transport, the admin routes (agent/release).
   const releases: Releases | null = config.releases.enabled
     ? await startReleases({

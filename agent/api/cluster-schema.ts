@@ -47,6 +47,13 @@ export const ClusterViewSchema = z.object({
     /** `/homecloud/placement` was refused (schema, signature, signer): why. The coordinator rewrites it. */
     placementError: z.string().max(1024).optional(),
   }),
+  /** Releases (agent/release): the current one per architecture, and what is wrong (full disks, refused records). */
+  releases: z
+    .object({
+      current: z.array(z.object({ arch: z.string(), version: z.string(), id: z.string() })).max(8),
+      problems: z.array(z.string().max(1024)).max(64),
+    })
+    .optional(),
   events: z.array(
     z.object({
       atMs: z.number(),

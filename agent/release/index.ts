@@ -40,6 +40,8 @@ export interface Releases {
     imageFor(arch: 'amd64' | 'arm64'): { image: NetbootImage | null; reason: string }
     imageById(id: string): NetbootImage | null
   }
+  /** For the cluster view and the status page. */
+  summary(): { current: { arch: string; version: string; id: string }[]; problems: string[] }
   stop(): Promise<void>
 }
 
@@ -89,6 +91,14 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
     registerRead: (app) => registerReleaseReadRoutes(app, admin),
     registerAdmin: (app, g) => registerReleaseAdminRoutes(app, admin, g),
     netboot: { imageFor: (arch) => service.imageFor(arch), imageById: (id) => service.store.image(id) },
+    summary: () => {
+      const v = admin.view()
+      const current = Object.entries(v.current).flatMap(([arch, c]) =>
+        c ? [{ arch, version: c.version, id: c.id }] : [],
+      )
+      const own = v.local.problem ? [`${x.name}: ${v.local.problem}`] : []
+      return { current, problems: [...new Set([...own, ...v.problems])].slice(0, 64) }
+    },
     stop: () => service.stop(),
   }
 }

@@ -329,6 +329,9 @@ describe('releases: signed, spread peer to peer, served by every node', {
       },
       { timeoutMs: 120_000 },
     )
+    // The status page of any node says which node is full and what it needs.
+    const page = await (await fetch(`http://${node('pi5-1').address}:7080/`)).text()
+    assert.match(page, /x86-5: release store .* needs [\d.]+ MB/)
     const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
     assert.equal(held?.have, held?.of, 'the current release is still whole')
     await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))

@@ -15,6 +15,7 @@ export const PAGE_ASSETS: Readonly<Record<string, string>> = Object.freeze({
   'control-plane.js': 'control-plane.js',
   'format.js': 'format.js',
   'links.js': 'links.js',
+  'releases.js': 'releases.js',
   'nodes.js': 'nodes.js',
   'pending.js': 'pending.js',
   'timeline.js': 'timeline.js',

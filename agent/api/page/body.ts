@@ -3,6 +3,7 @@ import { controlPlaneSection } from './control-plane.js'
 import { linksSection } from './links.js'
 import { nodesSection } from './nodes.js'
 import { type PageAuth, pendingSection } from './pending.js'
+import { releasesSection } from './releases.js'
 import { timelineSection } from './timeline.js'
 import { verdict } from './verdict.js'
 import { h, type VNode } from './vnode.js'
@@ -56,6 +57,7 @@ export function pageSections(view: ClusterView, nowMs: number, auth: PageAuth = 
     pendingSection(view, nowMs, auth),
     nodesSection(view, nowMs),
     controlPlaneSection(view),
+    releasesSection(view),
     timelineSection(view, nowMs),
     linksSection(view),
   ].filter((s): s is VNode => s !== null)
