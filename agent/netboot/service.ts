@@ -214,7 +214,8 @@ export class NetbootService {
     if (!this.dnsmasq) return
     // No image for any architecture (yet): stay silent, so a node that has one answers.
     if (!this.servable()) {
-      if (this.dnsmasq.status().state !== 'stopped') {
+      const state = this.dnsmasq.status().state
+      if (state !== 'stopped' && state !== 'idle') {
         await this.dnsmasq.stop()
         this.log.info('dnsmasq stopped: no netboot image to serve')
       }
