@@ -257,6 +257,7 @@ export async function startAgent(
         log,
         counters,
         members: () => mesh.table.all(),
+        self: () => mesh.selfSigned().body,
         isRevoked: (id) => book.isRevoked(id),
         tlsMaterial: () => trust.certificate(),
         caKeyPem: () => trust.caMaterial()?.keyPem ?? null,

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js'
 import { systemRandom } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import type { Member } from '../mesh/membership.js'
+import type { NodeRecordBody } from '../mesh/record.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { ReleaseAdmin } from './admin.js'
 import { registerReleaseAdminRoutes, registerReleaseReadRoutes } from './routes.js'
@@ -27,6 +28,8 @@ export interface ReleasesInit {
   log: Logger
   counters: Counters
   members: () => Member[]
+  /** This node's own record: the mesh table lists only the others. */
+  self: () => NodeRecordBody
   isRevoked: (nodeId: string) => boolean
   tlsMaterial: () => { certPem: string; keyPem: string; caPem: string } | null
   caKeyPem: () => string | null
@@ -46,15 +49,24 @@ export interface Releases {
 }
 
 export async function startReleases(x: ReleasesInit): Promise<Releases> {
-  const members = (): MemberInfo[] =>
-    x.members().map((m) => ({
-      id: m.signed.body.id,
-      name: m.signed.body.name,
-      key: m.signed.body.publicKey,
-      address: m.signed.body.addresses[0] ?? '',
-      alive: m.state === 'alive',
-      voter: m.signed.body.roles.includes('etcd-voter'),
-    }))
+  const info = (b: NodeRecordBody, alive: boolean): MemberInfo => ({
+    id: b.id,
+    name: b.name,
+    key: b.publicKey,
+    address: b.addresses[0] ?? '',
+    alive,
+    voter: b.roles.includes('etcd-voter'),
+  })
+  const members = (): MemberInfo[] => {
+    const self = x.self()
+    return [
+      info(self, true),
+      ...x
+        .members()
+        .filter((m) => m.signed.body.id !== self.id)
+        .map((m) => info(m.signed.body, m.state === 'alive')),
+    ]
+  }
   const service = new ReleaseService(
     {
       stateDir: x.stateDir,

@@ -46,7 +46,20 @@ export async function publishLabRelease(
   opts: { origin?: string; timeoutMs?: number; progress?: (line: string) => void } = {},
 ): Promise<{ id: string; origin: string }> {
   const origin = opts.origin ?? lab.nodes[0]!.name
-  const r = await publishRelease({ admin: join(lab.dir, 'admin.json'), dir, node: origin, current: true })
+  // Right after the mesh formed, etcd may not answer yet: the node says so, and we ask again.
+  const deadline = Date.now() + 120_000
+  let r: Awaited<ReturnType<typeof publishRelease>> | undefined
+  while (!r) {
+    try {
+      r = await publishRelease({ admin: join(lab.dir, 'admin.json'), dir, node: origin, current: true })
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if ((code !== 'ETCD_UNREACHABLE' && code !== 'RELEASE_KEY_UNTRUSTED') || Date.now() > deadline)
+        throw err
+      opts.progress?.(`release: ${(err as Error).message}; trying again`)
+      await new Promise((res) => setTimeout(res, 1000))
+    }
+  }
   opts.progress?.(`release ${r.version} published to ${origin}; waiting for every node to hold it`)
   await waitNodesHold(lab, r.id, { timeoutMs: opts.timeoutMs ?? 120_000, progress: opts.progress })
   return { id: r.id, origin }
