@@ -12,14 +12,14 @@ import { EtcdError } from '../etcd/errors.js'
 import { idHex } from '../etcd/ids.js'
 import { formatInitialCluster, type InitialClusterEntry } from '../etcd/initial-cluster.js'
 import { clientUrlOf, peerUrlOf } from '../etcd/spec.js'
-import type { Member as MeshMember } from '../mesh/membership.js'
-import type { MeshControlHook } from '../mesh/mesh.js'
-import type { NodeRecordBody, Role } from '../mesh/record.js'
+import type { PeerView } from '../mesh/peers.js'
+import type { Role } from '../mesh/record.js'
+import type { MeshRouter } from '../mesh/router.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import { encodeFrame, type MeshMessage } from '../mesh/wire.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { type EtcdCerts, issueEtcdCerts } from './certs.js'
 import { LocalMember } from './local-member.js'
+import { EtcdAssign, EtcdRetire, SnapshotChunk } from './messages.js'
 import { ClaimWatch, contradictedClaims } from './role-claims.js'
 import { CoordinatorSeat } from './seat.js'
 import { SnapshotKeeper, type SnapshotTarget } from './snapshot-keeper.js'
@@ -52,16 +52,16 @@ export interface ControlPlaneComponents {
   trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
   caPem(): string | null
   isRevoked(nodeId: string): boolean
-  selfRecord(): NodeRecordBody
-  members(): MeshMember[]
-  connections(): PeerConn[]
+  /** The mesh's faces: who is there, and where our message types are registered. */
+  peers: PeerView
+  router: MeshRouter
 }
 
 const certCacheMax = 8
 /** Control-plane messages and claims refused, by reason (docs/errors.md lists them). */
 export const CONTROL_REFUSED_TOTAL = 'homecloud_control_refused_total'
 
-export class ControlPlane implements MeshControlHook {
+export class ControlPlane {
   readonly local: LocalMember
   readonly seat: CoordinatorSeat
   readonly coordinator: Coordinator
@@ -96,7 +96,7 @@ export class ControlPlane implements MeshControlHook {
         trust: c.trust,
         caPem: c.caPem,
         otherMembers: () =>
-          c
+          c.peers
             .members()
             .map((m) => m.signed.body)
             .filter((b) => b.roles.includes('etcd-voter') || b.roles.includes('etcd-learner'))
@@ -161,7 +161,8 @@ export class ControlPlane implements MeshControlHook {
       clock: c.clock,
       log,
       voterIdOfKey: (key) => {
-        const b = c.members().find((m) => m.signed.body.publicKey === key && m.state === 'alive')?.signed.body
+        const m = c.peers.byKey(key)
+        const b = m?.state === 'alive' ? m.signed.body : undefined
         // etcd's voter list when this node can read it; a node without etcd can only go by the claim.
         const verified = this.view.membership()
         const voter =
@@ -180,6 +181,18 @@ export class ControlPlane implements MeshControlHook {
       nodes: () => this.viewNodes(),
       peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
       onMembership: (m) => this.checkClaims(m),
+    })
+    c.router.route('etcd-assign', EtcdAssign, (conn, msg) => this.onAssign(conn, msg), { from: 'members' })
+    c.router.route(
+      'etcd-retire',
+      EtcdRetire,
+      (conn, msg) => void this.retireFrom(conn.remoteKeyHex, msg.memberId),
+      {
+        from: 'members',
+      },
+    )
+    c.router.route('snapshot-chunk', SnapshotChunk, (conn, msg) => this.receiver.accept(conn, msg), {
+      from: 'members',
     })
   }
 
@@ -209,46 +222,33 @@ export class ControlPlane implements MeshControlHook {
     return this.view.current()
   }
 
-  handle(
-    conn: PeerConn,
-    msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' | 'snapshot-chunk' }>,
-  ): void {
-    if (msg.t === 'snapshot-chunk') {
-      this.receiver.accept(conn, msg)
-      return
-    }
+  private onAssign(conn: PeerConn, msg: EtcdAssign): void {
     const from = conn.remoteKeyHex.slice(0, 12)
-    if (msg.t === 'etcd-assign') {
-      this.c.log.info({ from, memberId: msg.memberId }, 'etcd assignment received')
-      void this.local
-        .assign({
-          memberId: msg.memberId,
-          initialCluster: msg.initialCluster,
-          token: msg.token,
-          caKey: msg.caKey,
-          from:
-            this.c.members().find((m) => m.signed.body.publicKey === conn.remoteKeyHex)?.signed.body.id ??
-            null,
-          certs: {
-            'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
-            'etcd-server': { certPem: msg.server.cert, keyPem: msg.server.key },
-            'etcd-client': { certPem: msg.client.cert, keyPem: msg.client.key },
-          },
-        })
-        .then(
-          (refused) => {
-            if (refused) this.refuse(conn.remoteKeyHex, 'assign-refused', refused)
-          },
-          (err) => this.c.log.error({ err: (err as Error).message }, 'etcd assignment failed'),
-        )
-      return
-    }
-    void this.retireFrom(conn.remoteKeyHex, msg.memberId)
+    this.c.log.info({ from, memberId: msg.memberId }, 'etcd assignment received')
+    void this.local
+      .assign({
+        memberId: msg.memberId,
+        initialCluster: msg.initialCluster,
+        token: msg.token,
+        caKey: msg.caKey,
+        from: this.c.peers.byKey(conn.remoteKeyHex)?.signed.body.id ?? null,
+        certs: {
+          'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
+          'etcd-server': { certPem: msg.server.cert, keyPem: msg.server.key },
+          'etcd-client': { certPem: msg.client.cert, keyPem: msg.client.key },
+        },
+      })
+      .then(
+        (refused) => {
+          if (refused) this.refuse(conn.remoteKeyHex, 'assign-refused', refused)
+        },
+        (err) => this.c.log.error({ err: (err as Error).message }, 'etcd assignment failed'),
+      )
   }
 
   /** "You were removed": believed only from the coordinator etcd names, then checked with the members. */
   private async retireFrom(key: string, memberId: string): Promise<void> {
-    const sender = this.c.members().find((m) => m.signed.body.publicKey === key)?.signed.body.id
+    const sender = this.c.peers.byKey(key)?.signed.body.id
     const coordinator = await this.local.coordinatorPerEtcd()
     if (sender === undefined || coordinator !== sender) {
       this.refuse(
@@ -273,7 +273,7 @@ export class ControlPlane implements MeshControlHook {
   /** Seats claimed in mesh records that etcd contradicts: counted once each, never believed. */
   private checkClaims(m: VerifiedMembership): void {
     if (!m.quorum) return
-    const bodies = this.c
+    const bodies = this.c.peers
       .members()
       .filter((x) => x.state === 'alive' && x.signed.body.id !== this.init.nodeId)
       .map((x) => x.signed.body)
@@ -302,9 +302,9 @@ export class ControlPlane implements MeshControlHook {
   }
 
   private observedNodes(): ObservedNode[] {
-    const self = this.c.selfRecord()
+    const self = this.c.peers.self()
     const out = [observedNode(self, 'alive', self.startedAtMs)]
-    for (const m of this.c.members()) {
+    for (const m of this.c.peers.members()) {
       const b = m.signed.body
       out.push(observedNode(b, m.state, m.stateSinceMs, { revoked: this.c.isRevoked(b.id) }))
     }
@@ -312,8 +312,8 @@ export class ControlPlane implements MeshControlHook {
   }
 
   private snapshotTargets(): SnapshotTarget[] {
-    const conns = this.c.connections()
-    return this.c.members().flatMap((m) => {
+    const conns = this.c.peers.connections()
+    return this.c.peers.members().flatMap((m) => {
       const b = m.signed.body
       const conn = conns.find((cn) => cn.remoteKeyHex === b.publicKey)
       if (!conn || m.state !== 'alive' || b.id === this.init.nodeId) return []
@@ -323,18 +323,18 @@ export class ControlPlane implements MeshControlHook {
 
   private viewNodes(): ViewInput[] {
     return [
-      { body: this.c.selfRecord(), state: 'alive' },
-      ...this.c.members().map((m) => ({ body: m.signed.body, state: m.state })),
+      { body: this.c.peers.self(), state: 'alive' },
+      ...this.c.peers.members().map((m) => ({ body: m.signed.body, state: m.state })),
     ]
   }
 
   private async sendAssign(nodeId: string, memberId: bigint, ic: InitialClusterEntry[]): Promise<boolean> {
     const ca = this.c.trust.caMaterial()
     if (!ca) return false
-    const body = this.c.members().find((m) => m.signed.body.id === nodeId)?.signed.body
+    const body = this.c.peers.byId(nodeId)?.signed.body
     const address = body?.addresses[0]
     if (!body || !address) return false
-    const conn = this.c.connections().find((cn) => cn.remoteKeyHex === body.publicKey)
+    const conn = this.c.peers.connectionFor(body.publicKey)
     if (!conn) return false
     const key = `${nodeId}/${idHex(memberId)}`
     let certs = this.certCache.get(key)
@@ -344,18 +344,16 @@ export class ControlPlane implements MeshControlHook {
       this.certCache.set(key, certs)
     }
     if (!this.seat.isLeader()) return false
-    conn.write(
-      encodeFrame({
-        t: 'etcd-assign',
-        memberId: idHex(memberId),
-        initialCluster: formatInitialCluster(ic),
-        token: this.init.clusterId,
-        peer: { cert: certs['etcd-peer'].certPem, key: certs['etcd-peer'].keyPem },
-        server: { cert: certs['etcd-server'].certPem, key: certs['etcd-server'].keyPem },
-        client: { cert: certs['etcd-client'].certPem, key: certs['etcd-client'].keyPem },
-        caKey: ca.keyPem,
-      }),
-    )
+    this.c.router.send(conn, {
+      t: 'etcd-assign',
+      memberId: idHex(memberId),
+      initialCluster: formatInitialCluster(ic),
+      token: this.init.clusterId,
+      peer: { cert: certs['etcd-peer'].certPem, key: certs['etcd-peer'].keyPem },
+      server: { cert: certs['etcd-server'].certPem, key: certs['etcd-server'].keyPem },
+      client: { cert: certs['etcd-client'].certPem, key: certs['etcd-client'].keyPem },
+      caKey: ca.keyPem,
+    } satisfies EtcdAssign)
     this.c.log.info({ member: nodeId, memberId: idHex(memberId) }, 'sent an etcd assignment')
     return true
   }
@@ -365,8 +363,8 @@ export class ControlPlane implements MeshControlHook {
       this.local.checkMembership(true)
       return
     }
-    const body = this.c.members().find((m) => m.signed.body.id === nodeId)?.signed.body
-    const conn = body && this.c.connections().find((cn) => cn.remoteKeyHex === body.publicKey)
-    conn?.write(encodeFrame({ t: 'etcd-retire', memberId: idHex(memberId) }))
+    const body = this.c.peers.byId(nodeId)?.signed.body
+    const conn = body && this.c.peers.connectionFor(body.publicKey)
+    if (conn) this.c.router.send(conn, { t: 'etcd-retire', memberId: idHex(memberId) } satisfies EtcdRetire)
   }
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import { encodeFrame, type MeshMessage, WIRE_LIMITS } from '../mesh/wire.js'
+import { encodeFrame } from '../mesh/wire.js'
+import { CONTROL_LIMITS, type SnapshotChunk } from './messages.js'
 import {
   type HeldSnapshot,
   pruneSnapshots,
@@ -21,7 +22,7 @@ import {
 // 32 KiB pieces sent in order, and the receiver keeps the file only when the sha256
 // of the whole matches.
 
-type Chunk = Extract<MeshMessage, { t: 'snapshot-chunk' }>
+type Chunk = SnapshotChunk
 
 export const transfersMax = 4
 const transferIdleMsMax = 60_000
@@ -83,7 +84,7 @@ export class SnapshotReceiver {
 
   private async piece(key: string, from: string, msg: Chunk): Promise<void> {
     const data = Buffer.from(msg.data, 'base64')
-    if (data.length === 0 || data.length > WIRE_LIMITS.snapshotChunkBytes)
+    if (data.length === 0 || data.length > CONTROL_LIMITS.snapshotChunkBytes)
       throw new Error(`a piece of ${data.length} bytes`)
     let t = this.transfers.get(key)
     if (msg.offset === 0) {
@@ -159,7 +160,7 @@ export async function sendSnapshot(conn: PeerConn, s: HeldSnapshot, clock: Clock
   const m = s.manifest
   const fh = await open(s.path, 'r')
   try {
-    const buf = Buffer.alloc(WIRE_LIMITS.snapshotChunkBytes)
+    const buf = Buffer.alloc(CONTROL_LIMITS.snapshotChunkBytes)
     let offset = 0
     let frames = 0
     while (offset < m.sizeBytes) {

@@ -5,7 +5,7 @@ import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Facts } from '../facts/index.js'
 import type { Identity } from '../identity/identity.js'
-import type { Mesh } from '../mesh/mesh.js'
+import type { PeerView } from '../mesh/peers.js'
 import type { CertBook } from '../trust/cert-book.js'
 import type { Trust } from '../trust/trust.js'
 import { Kube, type VoterNode } from './index.js'
@@ -24,7 +24,7 @@ export interface StartKubeInit {
   log: Logger
   trust: Trust
   book: CertBook
-  mesh: Mesh
+  peers: PeerView
   controlPlane: ControlPlane | null
   events?: EventLog
 }
@@ -33,7 +33,7 @@ export async function startKube(i: StartKubeInit): Promise<Kube> {
   const isVoter = () => i.controlPlane?.local.isVoter() ?? false
   const voters = (): VoterNode[] => {
     const out: VoterNode[] = isVoter() ? [{ name: i.name, address: i.host }] : []
-    for (const m of i.mesh.table.all()) {
+    for (const m of i.peers.members()) {
       const b = m.signed.body
       const up = m.state === 'alive' || m.state === 'suspect'
       const address = b.addresses[0]
@@ -70,9 +70,7 @@ export async function startKube(i: StartKubeInit): Promise<Kube> {
       isCoordinator: () => i.controlPlane?.seat.isLeader() ?? false,
       voters,
       mesh: (idOrName) => {
-        const m = i.mesh.table
-          .all()
-          .find((x) => x.signed.body.id === idOrName || x.signed.body.name === idOrName)
+        const m = i.peers.find(idOrName)
         if (!m) return undefined
         return { state: m.state, deadSinceMs: m.state === 'dead' ? m.stateSinceMs : null }
       },

@@ -1,6 +1,7 @@
 import type { MembershipTable } from './membership.js'
 import { type RecordVerifier, type SignedRecord, verifyRecord } from './record.js'
-import { MeshMessage } from './wire.js'
+import { parseWith } from './router.js'
+import { DeadMessage, type MeshMessage, RecMessage, RelayMessage, SuspectMessage } from './wire.js'
 
 export type DropReason =
   | 'malformed'
@@ -17,24 +18,17 @@ export type DropReason =
 
 export type Parsed = { ok: true; msg: MeshMessage } | { ok: false; reason: 'malformed'; detail: string }
 
-/** Bytes → a schema-checked message, or why not. */
+const MESH_SCHEMAS = new Map([
+  ['rec', { schema: RecMessage }],
+  ['relay', { schema: RelayMessage }],
+  ['suspect', { schema: SuspectMessage }],
+  ['dead', { schema: DeadMessage }],
+])
+
+/** Bytes → one of the membership protocol's own messages, or why not (the field that broke). */
 export function parseMessage(payload: Buffer): Parsed {
-  let json: unknown
-  try {
-    json = JSON.parse(payload.toString('utf8'))
-  } catch {
-    return { ok: false, reason: 'malformed', detail: 'not JSON' }
-  }
-  const r = MeshMessage.safeParse(json)
-  if (!r.success) {
-    const issue = r.error.issues[0]
-    return {
-      ok: false,
-      reason: 'malformed',
-      detail: `${issue?.path.join('.') || 'message'}: ${issue?.message}`,
-    }
-  }
-  return { ok: true, msg: r.data }
+  const r = parseWith(MESH_SCHEMAS, payload)
+  return r.ok ? { ok: true, msg: r.msg as MeshMessage } : r
 }
 
 export type RecordCheck = { ok: true } | { ok: false; reason: DropReason | 'self'; deadIncarnation?: number }

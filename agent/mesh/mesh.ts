@@ -6,7 +6,7 @@ import { type Random, randomBelow, systemRandom } from '../core/random.js'
 import { saveFailed } from '../core/saves.js'
 import type { Identity } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
-import { checkRecord, type DropReason, parseMessage } from './intake.js'
+import { checkRecord, type DropReason } from './intake.js'
 import {
   type HeartbeatBudget,
   heartbeatPeriodMs,
@@ -15,10 +15,21 @@ import {
   type MembershipTimings,
   refute,
 } from './membership.js'
+import { type PeerView, peerView } from './peers.js'
 import type { MeshStateStore } from './peers-store.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
+import { type MeshRouter, MessageRouter } from './router.js'
 import type { PeerConn, SwarmTransport } from './swarm.js'
-import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from './wire.js'
+import {
+  DeadMessage,
+  encodeFrame,
+  FrameDecoder,
+  type MeshMessage,
+  RecMessage,
+  RelayMessage,
+  SuspectMessage,
+  WIRE_LIMITS,
+} from './wire.js'
 
 export interface MeshInit {
   clusterId: string
@@ -58,28 +69,15 @@ export interface MeshComponents {
   counters: Counters
   /** Who may take part (certificates): absent, every correctly signed record of the cluster is admitted. */
   gate?: MeshGate
-  /** The control plane's messages (etcd-assign, etcd-retire); absent, they are dropped. */
-  control?: MeshControlHook
   /** The parts of our own record that other layers own (roles, addresses, facts). */
   selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
 }
 
-/** The trust layer's hooks into the mesh (agent/trust implements it). */
+/** Admission by certificate (agent/trust builds it from its certificate book). */
 export interface MeshGate {
   /** False while this node holds no certificate of its own: it can admit nobody yet. */
   canAdmit(): boolean
   admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
-  onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void
-  onPeer(conn: PeerConn): void
-  handle(conn: PeerConn, msg: MeshMessage): void
-}
-
-/** Where control-plane messages go (agent/controlplane implements it). */
-export interface MeshControlHook {
-  handle(
-    conn: PeerConn,
-    msg: Extract<MeshMessage, { t: 'etcd-assign' | 'etcd-retire' | 'snapshot-chunk' }>,
-  ): void
 }
 
 const RELAY_QUEUE_MAX = 256
@@ -96,6 +94,10 @@ const REFRESH_FAST_PEERS = 8
  */
 export class Mesh {
   readonly table: MembershipTable
+  /** Published faces: the read model of peers, and the router protocols register on. */
+  readonly peers: PeerView
+  readonly router: MeshRouter
+  private readonly routes: MessageRouter
   private incarnation = 0
   private heartbeat = 0
   private readonly timers: Timer[] = []
@@ -116,6 +118,21 @@ export class Mesh {
   ) {
     this.budget = { heartbeatMs: init.heartbeatMs, heartbeatsPerSecMax: init.heartbeatsPerSecMax }
     this.table = new MembershipTable(c.identity.id, init.timings, undefined, this.budget)
+    this.routes = new MessageRouter(() => c.transport.connections())
+    this.router = this.routes
+    this.peers = peerView(
+      c.identity.id,
+      () => this.selfSigned().body,
+      () => this.table.all(),
+      () => c.transport.connections(),
+    )
+    this.routes.route('rec', RecMessage, (conn, m) => this.intake(conn, m.r, true))
+    this.routes.route('relay', RelayMessage, (conn, m) => {
+      for (const r of m.rs) this.intake(conn, r, false)
+    })
+    // Only a member we know may make us bump: a stranger's notice is ignored.
+    this.routes.route('suspect', SuspectMessage, (conn, m) => this.onNotice(conn, m), { from: 'members' })
+    this.routes.route('dead', DeadMessage, (conn, m) => this.onNotice(conn, m), { from: 'members' })
   }
 
   /** The current heartbeat period: the base one until the cluster outgrows the budget. */
@@ -249,7 +266,7 @@ export class Mesh {
     for (let i = 0; i < known.length; i += WIRE_LIMITS.recordsPerFrameMax) {
       conn.write(encodeFrame({ t: 'relay', rs: known.slice(i, i + WIRE_LIMITS.recordsPerFrameMax) }))
     }
-    this.c.gate?.onPeer(conn)
+    this.routes.connected(conn)
   }
 
   private onData(conn: PeerConn, chunk: Buffer): void {
@@ -261,57 +278,30 @@ export class Mesh {
         conn.destroy()
         return
       }
-      const parsed = parseMessage(frame.payload)
+      const parsed = this.routes.parse(frame.payload)
       if (!parsed.ok) {
         this.drop(conn, 'malformed', parsed.detail)
         continue
       }
-      this.handle(conn, parsed.msg)
+      // Certificates, keys and notices travel on members-only types: never from a stranger.
+      if (parsed.route.from === 'members' && !this.isMemberKey(conn.remoteKeyHex)) {
+        this.drop(conn, 'not-member', `${parsed.msg.t} message`)
+        continue
+      }
+      parsed.route.handle(conn, parsed.msg)
     }
   }
 
-  private handle(conn: PeerConn, msg: MeshMessage): void {
-    switch (msg.t) {
-      case 'rec':
-        this.intake(conn, msg.r, true)
-        return
-      case 'relay':
-        for (const r of msg.rs) this.intake(conn, r, false)
-        return
-      case 'suspect':
-      case 'dead': {
-        // Only a member we know may make us bump: a stranger's notice is ignored.
-        if (!this.isMemberKey(conn.remoteKeyHex)) {
-          this.drop(conn, 'not-member', `${msg.t} notice`)
-          return
-        }
-        const next = refute(this.incarnation, msg.incarnation)
-        if (next === this.incarnation) return
-        this.incarnation = next
-        this.c.log.info(
-          { from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next },
-          'refuting',
-        )
-        void this.c.store
-          .save(this.incarnation, this.knownPeers())
-          .catch(saveFailed(this.c.log, this.c.counters, 'mesh peers'))
-        this.heartbeat++
-        this.broadcast({ t: 'rec', r: this.selfSigned() })
-        return
-      }
-      case 'etcd-assign':
-      case 'etcd-retire':
-      case 'snapshot-chunk':
-        // Certificates and keys travel here: only from members, never from a stranger.
-        if (!this.isMemberKey(conn.remoteKeyHex)) {
-          this.drop(conn, 'not-member', `${msg.t} message`)
-          return
-        }
-        this.c.control?.handle(conn, msg)
-        return
-      default:
-        this.c.gate?.handle(conn, msg)
-    }
+  private onNotice(conn: PeerConn, msg: Extract<MeshMessage, { t: 'suspect' | 'dead' }>): void {
+    const next = refute(this.incarnation, msg.incarnation)
+    if (next === this.incarnation) return
+    this.incarnation = next
+    this.c.log.info({ from: conn.remoteKeyHex.slice(0, 12), notice: msg.t, incarnation: next }, 'refuting')
+    void this.c.store
+      .save(this.incarnation, this.knownPeers())
+      .catch(saveFailed(this.c.log, this.c.counters, 'mesh peers'))
+    this.heartbeat++
+    this.broadcast({ t: 'rec', r: this.selfSigned() })
   }
 
   /** Revoked nodes: forget them and cut every connection they hold. */
@@ -349,7 +339,7 @@ export class Mesh {
     }
     const admitted = this.c.gate?.admits(rec.body) ?? 'member'
     if (admitted !== 'member') {
-      if (admitted === 'uncertified') this.c.gate?.onUncertified(conn, rec.body, direct)
+      if (admitted === 'uncertified') this.routes.uncertified(conn, rec.body, direct)
       this.drop(conn, admitted, `record of ${rec.body.id}`)
       if (admitted === 'revoked' && direct) conn.destroy()
       return

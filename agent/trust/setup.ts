@@ -4,7 +4,8 @@ import { HomecloudError } from '../core/errors.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Identity } from '../identity/identity.js'
-import type { PeerConn } from '../mesh/swarm.js'
+import type { PeerView } from '../mesh/peers.js'
+import type { MeshRouter } from '../mesh/router.js'
 import { generateRsaKeyPem } from '../pki/keys.js'
 import { type ClusterFile, readClusterFile } from '../state/cluster-file.js'
 import { statePaths } from '../state/paths.js'
@@ -13,33 +14,23 @@ import { type JoinMaterial, readJoinMaterial } from './join-material.js'
 import { Trust } from './trust.js'
 import { TrustStore } from './trust-store.js'
 
-export interface TrustSetup {
-  trust: Trust
-  book: CertBook
+/** What the state directory holds about trust, read before anything starts. */
+export interface LoadedTrust {
   cluster: ClusterFile
   join: JoinMaterial | null
+  book: CertBook
+  store: TrustStore
+  saved: Awaited<ReturnType<TrustStore['load']>>
+  /** A node without a certificate: the key its join CSR is made with (kept across restarts). */
+  joinKeyPem: string | null
 }
 
 /**
- * Reads what the state directory holds and builds the trust layer for one of three
- * situations: a signer (CA key present), a member (certificate present), or a node
- * with join material only, which will join by itself.
+ * Reads one of three situations: a signer (CA key present), a member (certificate
+ * present), or a node with join material only, which will join by itself.
  */
-export async function setUpTrust(init: {
-  stateDir: string
-  identity: Identity
-  nodeName: string
-  host: string
-  clock: Clock
-  log: Logger
-  events: EventLog
-  counters: Counters
-  connections: () => PeerConn[]
-  members: () => { id: string; name: string; addresses: string[] }[]
-  onCertificate: (c: { certPem: string; keyPem: string; caPem: string }) => void
-  onRevoked: (ids: string[]) => void
-}): Promise<TrustSetup> {
-  const paths = statePaths(init.stateDir)
+export async function loadTrust(stateDir: string, clock: Clock): Promise<LoadedTrust> {
+  const paths = statePaths(stateDir)
   const join = await readJoinMaterial(paths.joinFile)
   const stored = await readClusterFile(paths.clusterFile)
   const cluster: ClusterFile | null =
@@ -57,7 +48,7 @@ export async function setUpTrust(init: {
   if (!cluster) {
     throw new HomecloudError(
       'STATE_DIR',
-      `${init.stateDir} holds no cluster and no join material`,
+      `${stateDir} holds no cluster and no join material`,
       'found a cluster here with `homecloud init --state DIR`, or copy join.json from the founder into this directory',
     )
   }
@@ -67,41 +58,49 @@ export async function setUpTrust(init: {
       `join.json is for cluster ${join.clusterId}, this node is in ${cluster.id}`,
     )
   }
-  const store = new TrustStore(init.stateDir)
+  const store = new TrustStore(stateDir)
   const saved = await store.load()
-  const book = new CertBook(saved.caPem, cluster.id, () => init.clock.nowMs())
+  const book = new CertBook(saved.caPem, cluster.id, () => clock.nowMs())
   if (saved.revocations) book.adoptRevocations(saved.revocations)
   if (!saved.node && !join) {
     throw new HomecloudError(
       'STATE_DIR',
-      `${init.stateDir} has no node certificate and no join material`,
+      `${stateDir} has no node certificate and no join material`,
       'copy join.json from the founder',
     )
   }
+  const joinKeyPem = saved.node ? null : await store.joinKey(() => generateRsaKeyPem())
+  return { cluster, join, book, store, saved, joinKeyPem }
+}
+
+export interface TrustWiring {
+  identity: Identity
+  nodeName: string
+  host: string
+  clock: Clock
+  log: Logger
+  events: EventLog
+  counters: Counters
+  peers: PeerView
+  router: MeshRouter
+  onRevoked: (ids: string[]) => void
+}
+
+/** The trust protocols on the mesh's faces (they register their messages on the router). */
+export function createTrust(loaded: LoadedTrust, w: TrustWiring): Trust {
+  const { saved, book, store, join, cluster } = loaded
   const trust = new Trust(
     {
       cluster,
       secret: join?.secret ?? null,
       ca: saved.caPem && saved.caKeyPem ? { certPem: saved.caPem, keyPem: saved.caKeyPem } : null,
       node: saved.node,
-      nodeName: init.nodeName,
-      host: init.host,
+      nodeName: w.nodeName,
+      host: w.host,
       approvals: saved.approvals,
     },
-    {
-      identity: init.identity,
-      clock: init.clock,
-      log: init.log,
-      events: init.events,
-      counters: init.counters,
-      book,
-      store,
-      connections: init.connections,
-      members: init.members,
-      onCertificate: init.onCertificate,
-      onRevoked: init.onRevoked,
-    },
+    { ...w, book, store },
   )
-  if (!saved.node) trust.prepareJoin(await store.joinKey(() => generateRsaKeyPem()))
-  return { trust, book, cluster, join }
+  if (loaded.joinKeyPem) trust.prepareJoin(loaded.joinKeyPem)
+  return trust
 }

@@ -5,9 +5,11 @@ import { HomecloudError } from '../core/errors.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
+import type { PeerView } from '../mesh/peers.js'
 import type { NodeRecordBody } from '../mesh/record.js'
+import type { MeshRouter } from '../mesh/router.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import { encodeFrame, type MeshMessage, WIRE_LIMITS } from '../mesh/wire.js'
+import { encodeFrame } from '../mesh/wire.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { readCertificate } from '../pki/cert.js'
 import { createCsr } from '../pki/csr.js'
@@ -25,6 +27,7 @@ import { type ClusterFile, clusterSettings } from '../state/cluster-file.js'
 import type { CertBook } from './cert-book.js'
 import { decideJoin } from './decide-join.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import { TrustMessage as MeshMessage, TRUST_LIMITS as WIRE_LIMITS } from './messages.js'
 import { type NodeProfile, signNodeProfile } from './node-profile.js'
 import { type SignedSettings, signSettings, verifySettings } from './signed-settings.js'
 import type { TrustStore } from './trust-store.js'
@@ -57,11 +60,9 @@ export interface TrustComponents {
   counters: Counters
   book: CertBook
   store: TrustStore
-  connections: () => PeerConn[]
-  /** Current members (mesh view): names, ids and addresses a signer must not hand out twice. */
-  members: () => { id: string; name: string; addresses: string[] }[]
-  /** Our certificate changed (joined or renewed): the TLS server reloads it. */
-  onCertificate: (cert: { certPem: string; keyPem: string; caPem: string }) => void
+  /** The mesh's faces: members (names, ids and addresses a signer must not hand out twice), connections. */
+  peers: PeerView
+  router: MeshRouter
   /** These nodes were revoked: cut their connections, forget them. */
   onRevoked: (nodeIds: string[]) => void
 }
@@ -123,6 +124,33 @@ export class Trust {
     const code = shortCode(c.identity.publicKey.toString('hex'))
     this.joinState = { status: this.node ? 'member' : 'joining', code }
     if (this.node) c.book.add(c.identity.id, this.node.certPem)
+    for (const schema of MeshMessage.options)
+      c.router.route<MeshMessage>(schema.shape.t.value, schema, (conn, msg) => this.handle(conn, msg))
+    c.router.onConnection((conn) => this.onPeer(conn))
+    c.router.onUncertified((conn, body, direct) => this.onUncertified(conn, body, direct))
+  }
+
+  private readonly certificateListeners: ((cert: {
+    certPem: string
+    keyPem: string
+    caPem: string
+  }) => void)[] = []
+
+  /** Our certificate changed (joined or renewed): the TLS server reloads it. */
+  onCertificate(fn: (cert: { certPem: string; keyPem: string; caPem: string }) => void): void {
+    this.certificateListeners.push(fn)
+  }
+
+  private connections(): PeerConn[] {
+    return this.c.peers.connections()
+  }
+
+  private members(): { id: string; name: string; addresses: string[] }[] {
+    return this.c.peers.members().map((m) => ({
+      id: m.signed.body.id,
+      name: m.signed.body.name,
+      addresses: m.signed.body.addresses,
+    }))
   }
 
   get isSigner(): boolean {
@@ -184,25 +212,13 @@ export class Trust {
     for (const t of this.timers) t.cancel()
   }
 
-  /** Without a certificate of our own we take part in nothing yet. */
-  canAdmit(): boolean {
-    return this.node !== null
-  }
-
-  /** Gate for the mesh: may this record's node take part? */
-  admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked' {
-    if (body.id === this.c.identity.id) return 'member'
-    if (this.c.book.isRevoked(body.id)) return 'revoked'
-    return this.c.book.isMember(body.id) ? 'member' : 'uncertified'
-  }
-
   /**
    * A record from a node whose certificate we do not hold. Its own record is
    * remembered (bounded) to describe it while pending. If we are a member, we ask the
    * sender for certificates (rate-limited): a reply lost on a connection that was
    * closing is then simply asked for again, so certificate exchange heals itself.
    */
-  onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void {
+  private onUncertified(conn: PeerConn, body: NodeRecordBody, direct: boolean): void {
     if (direct && (this.candidates.size < CANDIDATES_MAX || this.candidates.has(body.id)))
       this.candidates.set(body.id, body)
     if (!this.node) return
@@ -238,7 +254,7 @@ export class Trust {
   }
 
   /** A new connection: show our certificate and what a newcomer must know. */
-  onPeer(conn: PeerConn): void {
+  private onPeer(conn: PeerConn): void {
     if (this.node) {
       this.sendCerts(conn)
       const rl = this.c.book.revocationList
@@ -250,7 +266,7 @@ export class Trust {
     }
   }
 
-  handle(conn: PeerConn, msg: MeshMessage): void {
+  private handle(conn: PeerConn, msg: MeshMessage): void {
     switch (msg.t) {
       case 'hello':
         if (this.onCert(conn, msg.cert, true) && msg.ask) this.sendCerts(conn)
@@ -427,7 +443,8 @@ export class Trust {
     void this.c.store
       .saveMembership({ certPem: msg.cert, keyPem: expected.keyPem, caPem: msg.ca, cluster: this.cluster })
       .catch((err) => this.c.log.error({ err: (err as Error).message }, 'could not save the certificate'))
-    this.c.onCertificate({ certPem: msg.cert, keyPem: expected.keyPem, caPem: msg.ca })
+    for (const fn of this.certificateListeners)
+      fn({ certPem: msg.cert, keyPem: expected.keyPem, caPem: msg.ca })
     const what = renewing ? 'renewed its certificate' : 'joined: certificate received'
     this.c.log.info({ serial: info.serial, notAfter: new Date(info.notAfterMs).toISOString() }, what)
     this.c.events.add({
@@ -437,8 +454,7 @@ export class Trust {
       name: this.init.nodeName,
       message: `${this.init.nodeName} ${what}`,
     })
-    for (const cn of this.c.connections())
-      cn.write(encodeFrame({ t: 'hello', cert: msg.cert, ask: !renewing }))
+    for (const cn of this.connections()) cn.write(encodeFrame({ t: 'hello', cert: msg.cert, ask: !renewing }))
   }
 
   // ---- signing (nodes holding the CA key) ----
@@ -530,7 +546,7 @@ export class Trust {
     }
     // Names, ids and addresses of every other member are theirs alone: a joiner (or a
     // renewal) may not take them, or its certificate would pass for theirs.
-    const others = this.c.members().filter((m) => m.id !== nodeId)
+    const others = this.members().filter((m) => m.id !== nodeId)
     if (others.some((m) => m.name === msg.name)) {
       refuse('name-taken', `the name ${msg.name} belongs to another member`)
       return
@@ -617,7 +633,7 @@ export class Trust {
   ): void {
     const ca = this.ca
     if (!ca) return
-    const members = this.c.members()
+    const members = this.members()
     const others = members.filter((m) => m.id !== nodeId)
     const result =
       msg.mode !== 'renew'
@@ -734,7 +750,7 @@ export class Trust {
         csr: csr.csrPem,
         profile,
       })
-      for (const conn of this.c.connections()) conn.write(frame)
+      for (const conn of this.connections()) conn.write(frame)
     })
   }
 
@@ -822,7 +838,7 @@ export class Trust {
       { version: signed.version, joinPolicy: this.cluster.joinPolicy },
       'cluster settings changed',
     )
-    for (const conn of this.c.connections()) conn.write(encodeFrame({ t: 'settings', signed }))
+    for (const conn of this.connections()) conn.write(encodeFrame({ t: 'settings', signed }))
   }
 
   private signedSettings: SignedSettings | null = null
@@ -844,7 +860,7 @@ export class Trust {
     if (this.c.book.revocationList !== list) return
     void this.c.store.saveRevocations(list).catch(() => {})
     // Pass it on: nodes that were offline get it from whoever they meet first.
-    for (const conn of this.c.connections()) conn.write(encodeFrame({ t: 'revocations', list }))
+    for (const conn of this.connections()) conn.write(encodeFrame({ t: 'revocations', list }))
     if (newly.length > 0) {
       this.c.log.warn({ nodes: newly, version: list.version }, 'nodes revoked')
       this.c.onRevoked(newly)
@@ -862,7 +878,7 @@ export class Trust {
 
   private broadcastPending(): void {
     const frame = encodeFrame(this.pendingMessage())
-    for (const conn of this.c.connections()) conn.write(frame)
+    for (const conn of this.connections()) conn.write(frame)
   }
 
   // ---- timers: join retries, renewal, forgetting stale pending entries ----
@@ -872,7 +888,7 @@ export class Trust {
   private onTimer(): void {
     const now = this.c.clock.nowMs()
     if (!this.node) {
-      for (const conn of this.c.connections()) this.sendJoin(conn)
+      for (const conn of this.connections()) this.sendJoin(conn)
       return
     }
     let changed = false
@@ -908,7 +924,7 @@ export class Trust {
     this.renewCsr ??= createCsr({ commonName: this.c.identity.id })
     const csr = this.renewCsr
     // Ask every connected peer; only signers answer with a certificate.
-    for (const conn of this.c.connections()) {
+    for (const conn of this.connections()) {
       conn.write(encodeFrame({ t: 'join', mode: 'renew', name: this.init.nodeName, csr: csr.csrPem }))
     }
   }

@@ -17,13 +17,14 @@ import HyperDHT from 'hyperdht'
 import forge from 'node-forge'
 import { z } from 'zod'
 import { issueEtcdCerts } from '../../agent/controlplane/certs.js'
+import { EtcdAssign, EtcdRetire, SnapshotChunk } from '../../agent/controlplane/messages.js'
 import { systemClock } from '../../agent/core/clock.js'
 import { formatInitialCluster } from '../../agent/etcd/initial-cluster.js'
 import { type Identity, identityFromPem, nodeIdFromPublicKey } from '../../agent/identity/identity.js'
 import { newClusterId } from '../../agent/mesh/cluster-id.js'
-import { parseMessage } from '../../agent/mesh/intake.js'
 import { type SignedRecord, signRecord } from '../../agent/mesh/record.js'
-import { encodeFrame, FrameDecoder, type MeshMessage, WIRE_LIMITS } from '../../agent/mesh/wire.js'
+import { parseWith } from '../../agent/mesh/router.js'
+import { encodeFrame, FrameDecoder, MeshMessage, WIRE_LIMITS } from '../../agent/mesh/wire.js'
 import { readCertificate } from '../../agent/pki/cert.js'
 import { createCsr } from '../../agent/pki/csr.js'
 import {
@@ -33,6 +34,7 @@ import {
   signSha256,
 } from '../../agent/pki/keys.js'
 import { joinProof, proofMatches, replyProof } from '../../agent/trust/join-proof.js'
+import { TRUST_LIMITS, TrustMessage } from '../../agent/trust/messages.js'
 import { newIdentity, recordBody } from './records.js'
 
 export const SCENARIOS = [
@@ -200,6 +202,21 @@ async function opensslCsr(commonName: string, addext: string[]): Promise<string>
   }
 }
 
+/** Every message type the agent speaks, so the rogue reads what it is sent the way the agent would. */
+const AnyMessage = z.discriminatedUnion('t', [
+  ...MeshMessage.options,
+  ...TrustMessage.options,
+  EtcdAssign,
+  EtcdRetire,
+  SnapshotChunk,
+])
+type AnyMessage = z.infer<typeof AnyMessage>
+const ALL_SCHEMAS = new Map(AnyMessage.options.map((o) => [o.shape.t.value, { schema: o }] as const))
+const parseMessage = (payload: Buffer) => {
+  const r = parseWith(ALL_SCHEMAS, payload)
+  return r.ok ? { ok: true as const, msg: r.msg as AnyMessage } : r
+}
+
 const JOIN_REPLIES = new Set(['join-signed', 'join-pending', 'join-refused', 'join-not-signer'])
 
 /** One Noise connection to the victim and everything it told us. */
@@ -265,7 +282,7 @@ class Conn {
     }
   }
 
-  private summarise(msg: MeshMessage): JoinReply {
+  private summarise(msg: AnyMessage): JoinReply {
     switch (msg.t) {
       case 'join-refused':
         return { t: msg.t, reason: msg.reason, message: msg.message }
@@ -384,7 +401,7 @@ async function main(): Promise<void> {
     c.socket.write(buf)
     out({ event: 'sent', conn: c.label, what, expect, count, bytes: buf.length })
   }
-  const frame = (msg: MeshMessage) => encodeFrame(msg)
+  const frame = (msg: AnyMessage) => encodeFrame(msg)
   /** Sends a join and prints what came back. */
   const ask = async (what: string, expect: string, buf: Buffer, c: Conn = conn): Promise<JoinReply> => {
     send(what, expect, buf, 1, c)
@@ -663,7 +680,7 @@ async function main(): Promise<void> {
     }
     case 'join-oversized-csr': {
       const secret = args.secret ?? createHash('sha256').update('any').digest('hex')
-      const body = 'A'.repeat(WIRE_LIMITS.pemCharsMax + 1000)
+      const body = 'A'.repeat(TRUST_LIMITS.pemCharsMax + 1000)
       const csr = `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n`
       const proof = joinProof(secret, conn.handshakeHash, me.id, csr)
       send(
