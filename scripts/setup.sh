@@ -31,6 +31,10 @@ command -v containerd >/dev/null || need_debs+=(containerd)
 command -v runc >/dev/null || need_debs+=(runc)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need_debs+=(containernetworking-plugins)
 [ -x /bin/busybox ] || need_debs+=(busybox-static)
+# The pod network and kube-proxy on kubelet nodes (masquerade, Service rules), and the
+# capture check of its test (no pod payload in clear on the wire).
+command -v iptables >/dev/null || need_debs+=(iptables)
+command -v tcpdump >/dev/null || need_debs+=(tcpdump)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
@@ -81,4 +85,8 @@ if [ "${HOMECLOUD_SETUP_KUBERNETES:-1}" = 1 ]; then
   bash images/kubernetes/build.sh >/dev/null
   # The pod sandbox image, compiled from the same Kubernetes source (seconds; cached).
   bash images/pause/build.sh >/dev/null
+  # The cluster's own add-ons (CoreDNS, local-path, MetalLB, busybox for volume helpers)
+  # and the pod network's wireguard-go, from source: ~8 minutes the first time, cached.
+  echo "» add-on images and wireguard-go (cached after the first build)"
+  bash images/addons/build.sh >/dev/null
 fi

@@ -55,8 +55,9 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
       report.applied.map((a) => [a.file, a.reason]),
       [
         ['coredns.yaml', 'new'],
-        ['flannel.yaml', 'new'],
         ['local-path-storage.yaml', 'new'],
+        ['metallb.yaml', 'new'],
+        ['node-proxier.yaml', 'new'],
       ],
     )
     const svc = await json(['-n', 'kube-system', 'get', 'service', 'kube-dns'])
@@ -99,32 +100,33 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
       }
       await waitFor('CoreDNS Running on both nodes after a kwok restart', 150_000, corednsRunning)
     }
-    // flannel routes spec.podCIDR: the controller manager must have handed each node a /24.
+    // The pod network routes spec.podCIDR: the controller manager must have handed each node a /24.
     await waitFor('a pod CIDR on every node', 120_000, async () => {
       const nodes = await json(['get', 'nodes'])
       return nodes.items.every((n: { spec: { podCIDR?: string } }) =>
         /^10\.244\.\d+\.0\/24$/.test(n.spec.podCIDR ?? ''),
       )
     })
-    await waitFor('flannel Running on every node', 240_000, async () => {
-      const pods = await json(['-n', 'kube-flannel', 'get', 'pods'])
-      return (
-        pods.items.filter((p: { status: { phase: string } }) => p.status.phase === 'Running').length === 2
-      )
-    })
+    // MetalLB's definitions are served (the pool the agent writes needs them).
+    assert.equal(await exists(['crd', 'ipaddresspools.metallb.io']), true)
   })
 
   it('leaves an unchanged file alone until the resync period heals drift', async () => {
     assert.equal((await c.kubectl(['-n', 'kube-system', 'delete', 'configmap', 'coredns'])).exitCode, 0)
     const again = await applyAddons(opts())
     assert.deepEqual(again.applied, [])
-    assert.deepEqual(again.unchanged, ['coredns.yaml', 'flannel.yaml', 'local-path-storage.yaml'])
+    assert.deepEqual(again.unchanged, [
+      'coredns.yaml',
+      'local-path-storage.yaml',
+      'metallb.yaml',
+      'node-proxier.yaml',
+    ])
     assert.equal(await exists(['-n', 'kube-system', 'configmap', 'coredns']), false, 'not re-applied')
 
     const healed = await applyAddons(opts({ resyncMs: 0 }))
     assert.deepEqual(
       healed.applied.map((a) => a.reason),
-      ['resync', 'resync', 'resync'],
+      ['resync', 'resync', 'resync', 'resync'],
     )
     assert.equal(await exists(['-n', 'kube-system', 'configmap', 'coredns']), true, 'healed')
   })
@@ -135,12 +137,17 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
     await writeFile(join(dir, 'extra.yaml'), configMap('extra', 'one'))
     const o = opts({ dir, stateConfigMap: 'homecloud-addons-test-changes' })
     const first = await applyAddons(o)
-    assert.equal(first.applied.length, 4)
+    assert.equal(first.applied.length, 5)
 
     await writeFile(join(dir, 'extra.yaml'), configMap('extra', 'two'))
     const second = await applyAddons(o)
     assert.deepEqual(second.applied, [{ file: 'extra.yaml', reason: 'changed', objects: 1 }])
-    assert.deepEqual(second.unchanged, ['coredns.yaml', 'flannel.yaml', 'local-path-storage.yaml'])
+    assert.deepEqual(second.unchanged, [
+      'coredns.yaml',
+      'local-path-storage.yaml',
+      'metallb.yaml',
+      'node-proxier.yaml',
+    ])
     assert.equal((await json(['get', 'configmap', 'extra'])).data.value, 'two')
   })
 

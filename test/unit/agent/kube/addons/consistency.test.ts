@@ -10,7 +10,10 @@ import {
   podCidrDefault,
   serviceCidrDefault,
 } from '../../../../../agent/kube/args.js'
+import { podCidrFor } from '../../../../../agent/kube/node-runner.js'
 import { kubePaths } from '../../../../../agent/kube/paths.js'
+
+const addonFiles = ['coredns.yaml', 'local-path-storage.yaml', 'metallb.yaml', 'node-proxier.yaml']
 
 // The add-on manifests and the component command lines must agree on the addresses.
 
@@ -34,14 +37,11 @@ describe('add-ons agree with the control plane', () => {
     assert.ok(clusterDnsDefault.startsWith('10.96.'))
   })
 
-  it('flannel routes the pod network the controller manager hands out', async () => {
-    const cm = (await manifest('flannel.yaml')).find((o) => o.kind === 'ConfigMap')!
-    const net = JSON.parse(cm.data['net-conf.json'] ?? '{}')
-    assert.equal(net.Network, podCidrDefault)
-    assert.equal(net.Backend.Type, 'host-gw')
+  it('the pod network routes the range the controller manager hands out', () => {
     const args = controllerManagerArgs({ address: '10.77.1.2', paths: kubePaths('/s') })
     assert.ok(args.includes('--allocate-node-cidrs=true'))
     assert.ok(args.includes(`--cluster-cidr=${podCidrDefault}`))
+    assert.equal(podCidrFor('10.77.1.7'), '10.244.7.0/24')
   })
 
   it('exactly one default StorageClass', async () => {
@@ -52,12 +52,26 @@ describe('add-ons agree with the control plane', () => {
     )
   })
 
-  it('every image is pinned to a version', async () => {
-    for (const file of ['coredns.yaml', 'flannel.yaml', 'local-path-storage.yaml']) {
+  it('every image is one images/addons/build.sh makes, at its pinned version, never pulled', async () => {
+    const script = await readFile(join(packageRoot(), 'images', 'addons', 'build.sh'), 'utf8')
+    const pin = (name: string) => new RegExp(`^${name}=(\\S+)`, 'm').exec(script)?.[1]
+    const built = new Set([
+      `localhost/homecloud/coredns:${pin('COREDNS_VERSION')}`,
+      `localhost/homecloud/local-path-provisioner:${pin('LOCAL_PATH_VERSION')}`,
+      `localhost/homecloud/metallb-controller:${pin('METALLB_VERSION')}`,
+      `localhost/homecloud/metallb-speaker:${pin('METALLB_VERSION')}`,
+      `localhost/homecloud/busybox:${pin('BUSYBOX_VERSION')}`,
+    ])
+    const seen = new Set<string>()
+    for (const file of addonFiles) {
       const text = await readFile(join(packageRoot(), 'manifests', 'addons', file), 'utf8')
-      const images = [...text.matchAll(/image:\s*(\S+)/g)].map((m) => m[1]!)
-      assert.ok(images.length > 0, file)
-      for (const image of images) assert.match(image, /:v?\d+\.\d+\.\d+[\w.-]*$/, `${file}: ${image}`)
+      const images = [...text.matchAll(/image:\s*(\S+)(?:\s+imagePullPolicy:\s*(\S+))?/g)]
+      for (const [, image, policy] of images) {
+        assert.ok(built.has(image!), `${file}: ${image} is not built by images/addons/build.sh`)
+        assert.equal(policy, 'Never', `${file}: ${image} must never be pulled`)
+        seen.add(image!)
+      }
     }
+    assert.deepEqual([...seen].sort(), [...built].sort(), 'every built image is used')
   })
 })
