@@ -146,6 +146,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   return lab
 }
 
+/**
+ * A namespace lab's LoadBalancer Services get addresses on its bridge: 10.77.<lab>.64/27,
+ * above the nodes (.2 upwards) and below the netboot router's DHCP range (.100–.250).
+ */
+export function labLoadBalancerRange(labIndex: number): string {
+  return `10.77.${labIndex}.64/27`
+}
+
+function labKubeExtras(lab: LabFile): Record<string, unknown> {
+  return lab.mode === 'netns' ? { loadBalancer: { addresses: [labLoadBalancerRange(lab.index)] } } : {}
+}
+
 async function startNewNode(
   lab: LabFile,
   board: string,
@@ -201,16 +213,25 @@ async function startNewNode(
     mdns: lab.mode === 'netns',
     fsyncProbe: false,
     // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
-    ...(lab.kube ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address } } } : {}),
+    ...(lab.kube
+      ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address }, ...labKubeExtras(lab) } }
+      : {}),
     ...extra,
     ...(cgroupRoot
       ? {
           kube: {
+            ...labKubeExtras(lab),
             ...(extra.kube as object | undefined),
             enabled: true,
             kubelet: 'kubelet',
             lb: { host: address },
             runtime: { ...((extra.kube as { runtime?: object } | undefined)?.runtime ?? {}), cgroupRoot },
+            // wireguard-go names its control socket in /var/run/wireguard after the device:
+            // lab nodes share that directory, so each gets its own device name.
+            podNetwork: {
+              interface: `hw${lab.index}n${slot}`,
+              ...(extra.kube as { podNetwork?: object } | undefined)?.podNetwork,
+            },
           },
         }
       : {}),

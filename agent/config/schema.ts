@@ -3,10 +3,14 @@ import { z } from 'zod'
 import { NodeLifecyclePolicy } from '../../control/nodes/policy.js'
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import { Arch } from '../facts/schema.js'
+import { parseAddressRange } from '../kube/metallb/pool.js'
 import { HostPortString } from '../mesh/bootstrap.js'
 import { NetbootConfig } from '../netboot/config.js'
 
 const Port = z.number().int().min(1).max(65535)
+const AddressRange = z
+  .string()
+  .refine((r) => parseAddressRange(r) !== null, 'an IPv4 range A.B.C.D-A.B.C.E or a CIDR A.B.C.D/N')
 
 /** Every port a node listens on; in the lab each node has its own address, so they never change. */
 export const PORTS = { api: 7080, https: 7444, tls: 7443, dht: 49737, contact: 7081, release: 7082 } as const
@@ -117,8 +121,35 @@ export const AgentConfig = z
           .prefault({}),
         /** Taint control-plane boards NoSchedule; default off: a home cluster has few boards to spare. */
         taintControlPlane: z.boolean().default(false),
-        /** The coordinator applies manifests/addons (CoreDNS, flannel, local-path storage). */
+        /** The coordinator applies manifests/addons (CoreDNS, local-path storage, MetalLB, RBAC). */
         addons: z.boolean().default(true),
+        /** `kubelet` mode: the pod network between nodes (agent/kube/podnet). */
+        podNetwork: z
+          .object({
+            /** WireGuard (userspace wireguard-go) between nodes; off: plain routes, pod traffic in clear. */
+            encrypt: z.boolean().default(true),
+            /** The tunnel device; wireguard-go names its control socket after it, so labs give each node its own. */
+            interface: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ or -')
+              .default('hcwg0'),
+            port: Port.default(51820),
+            /** The tunnel's and so the pods' MTU: 1500 less WireGuard's 80 bytes of overhead. */
+            mtu: z.number().int().min(1280).max(9000).default(1420),
+          })
+          .strict()
+          .prefault({}),
+        /** Services of type LoadBalancer get an address from these LAN ranges (MetalLB, layer 2). */
+        loadBalancer: z
+          .object({
+            /**
+             * `A.B.C.D-A.B.C.E` or `A.B.C.D/N`, on the nodes' LAN and outside the router's DHCP
+             * range. None: such Services wait for an address. The coordinator's list is applied.
+             */
+            addresses: z.array(AddressRange).max(16).default([]),
+          })
+          .strict()
+          .prefault({}),
         /** Dead-node handling: out-of-service taint after the grace, Node deleted much later. */
         nodes: NodeLifecyclePolicy.strict().prefault({}),
         /** kube-controller-manager: how long a silent Node stays Ready. */

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   KUBE_API: 'the Kubernetes API refused or failed a request, or no API server answered',
   KUBE_CERT_REFUSED: 'a signer refused a Kubernetes node certificate request',
   KUBE_RUNTIME: 'containerd or the kubelet could not be started, or an image archive could not be imported',
+  PODNET_FAILED: 'the pod network (wireguard-go, routes, iptables) could not be set up on this node',
   PROCESS_FAILED: 'a supervised program could not start or its command line is wrong',
   ETCD_NOT_INSTALLED: 'the etcd or etcdctl program is not installed',
   ETCD_PROCESS: 'an etcd member process failed to start, or keeps exiting',

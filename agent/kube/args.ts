@@ -9,7 +9,7 @@ export const controllerManagerPortDefault = 10257
 export const schedulerPortDefault = 10259
 export const kwokPortDefault = 10247
 export const serviceCidrDefault = '10.96.0.0/16'
-/** The pod network (manifests/addons/flannel.yaml routes one /24 of it per node). */
+/** The pod network (agent/kube/podnet routes one /24 of it per node). */
 export const podCidrDefault = '10.244.0.0/16'
 /** CoreDNS's Service address (manifests/addons/coredns.yaml), for kubelet's --cluster-dns. */
 export const clusterDnsDefault = '10.96.0.10'
@@ -92,7 +92,7 @@ export function controllerManagerArgs(s: ControllerSpec): string[] {
     `--root-ca-file=${p.caCert}`,
     `--service-account-private-key-file=${p.serviceAccountKey}`,
     '--use-service-account-credentials=true',
-    // Each Node gets a /24 of the pod network in spec.podCIDR, which flannel routes.
+    // Each Node gets a /24 of the pod network in spec.podCIDR, which agent/kube/podnet routes.
     '--allocate-node-cidrs=true',
     `--cluster-cidr=${s.podCidr ?? podCidrDefault}`,
     '--leader-elect=true',

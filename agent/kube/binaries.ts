@@ -13,6 +13,7 @@ export const KUBE_PROGRAMS = [
   'kube-controller-manager',
   'kube-scheduler',
   'kubelet',
+  'kube-proxy',
   'kubectl',
   'kwok',
 ] as const
@@ -38,6 +39,33 @@ export function kubeImagesDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HOMECLOUD_KUBE_IMAGES) return env.HOMECLOUD_KUBE_IMAGES
   const cache = env.HOMECLOUD_CACHE ?? join(homedir(), '.cache', 'homecloud')
   return join(cache, 'images', hostArch())
+}
+
+/**
+ * Where the pod network's wireguard-go is: beside the kubelet in the netboot image
+ * (HOMECLOUD_KUBE_BIN), else the cache `images/addons/build.sh` fills.
+ */
+export async function findWireguardGo(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const cache = env.HOMECLOUD_CACHE ?? join(homedir(), '.cache', 'homecloud')
+  const dirs = [
+    ...(env.HOMECLOUD_KUBE_BIN ? [env.HOMECLOUD_KUBE_BIN] : []),
+    join(cache, 'addons', hostArch(), 'bin'),
+  ]
+  for (const dir of dirs) {
+    const path = join(dir, 'wireguard-go')
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path
+  }
+  throw new HomecloudError(
+    'KUBE_NOT_INSTALLED',
+    `wireguard-go is not in ${dirs.join(' or ')}`,
+    'build it once: images/addons/build.sh --only wireguard-go (cached afterwards), or set kube.podNetwork.encrypt to false',
+  )
 }
 
 /** The path of each program asked for; a clear error naming the build command when one is missing. */

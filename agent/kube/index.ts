@@ -10,20 +10,25 @@ import type { Random } from '../core/random.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
-import { pkiPaths } from '../pki/store.js'
+import { pkiPaths, readCertAndKey } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
 import { AddonKeeper } from './addons/keeper.js'
-import { clusterDnsDefault } from './args.js'
+import { KubeApi } from './api-client.js'
+import { clusterDnsDefault, podCidrDefault } from './args.js'
 import { findKubePrograms, kubeBinDir, kubeImagesDir } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
 import { LoadBalancer } from './lb/proxy.js'
+import type { LanService } from './metallb/lan-services.js'
+import { LanServicesWatch } from './metallb/lan-watch.js'
 import { NodeLifecycle } from './node-lifecycle.js'
 import type { NodeFacts } from './node-object.js'
 import { KubeNode, podCidrFor } from './node-runner.js'
 import { kubePaths } from './paths.js'
+import type { PodNetwork, PodNetworkStatus } from './podnet/pod-network.js'
 import { NodeRuntime } from './runtime/node-runtime.js'
 import { runtimePaths } from './runtime/paths.js'
+import { lbPool, podNetworkAnnotations, podNetworkFor, writePoolManifest } from './services-wiring.js'
 
 // Kubernetes on this node, composed: the local API load balancer (every node), the Node
 // (every node), the control plane (while an etcd voter) and the coordinator's duties.
@@ -64,6 +69,15 @@ export interface KubeStatus {
   lb: ReturnType<LoadBalancer['status']>
   node: ReturnType<KubeNode['status']>
   controlPlane: Record<string, string>
+  podNetwork: PodNetworkStatus | null
+  /** Services answering on the LAN and the node answering each; null before the first read. */
+  services: LanService[] | null
+}
+
+/** Other parts, beside the ones every node has. */
+interface KubeExtras {
+  podnet: PodNetwork | null
+  lanWatch: LanServicesWatch
 }
 
 /**
@@ -87,6 +101,7 @@ export class Kube {
     /** The add-ons and, in kwok labs, kwok's RBAC. */
     private readonly keepers: AddonKeeper[],
     private readonly lifecycle: NodeLifecycle,
+    private readonly extras: KubeExtras,
   ) {}
 
   static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
@@ -125,6 +140,21 @@ export class Kube {
         backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
       },
     )
+    // The API as this node (its kubelet certificate), for what every node reads itself.
+    const nodeApi = async (): Promise<KubeApi | null> => {
+      const caPem = c.caPem()
+      const pair = caPem ? await readCertAndKey(pki.profile('kubelet')).catch(() => undefined) : undefined
+      return caPem && pair ? new KubeApi({ ...lbAddr, caPem, ...pair }) : null
+    }
+    const podnet =
+      cfg.kubelet === 'kubelet' ? await podNetworkFor(init, paths, { clock: c.clock, log }, nodeApi) : null
+    const kubeProxy =
+      cfg.kubelet === 'kubelet'
+        ? await findKubePrograms(['kube-proxy']).catch((err: Error) => {
+            log.warn({ err: err.message }, 'no kube-proxy: Services are not routed on this node')
+            return null
+          })
+        : null
     const runtime =
       cfg.kubelet === 'kubelet'
         ? new NodeRuntime(
@@ -146,6 +176,10 @@ export class Kube {
                 containerd: cfg.runtime.containerd,
                 ctr: cfg.runtime.ctr,
               },
+              ...(cfg.podNetwork.encrypt ? { podMtu: cfg.podNetwork.mtu } : {}),
+              ...(kubeProxy
+                ? { kubeProxy: { binary: kubeProxy['kube-proxy'], clusterCidr: podCidrDefault } }
+                : {}),
             },
             { clock: c.clock, log },
           )
@@ -162,6 +196,7 @@ export class Kube {
         mode: cfg.kubelet,
         lb: lbAddr,
         ...(runtime ? { runtime, podCidr: podCidrFor(init.host) } : {}),
+        ...(podnet ? { annotations: () => podNetworkAnnotations(cfg, podnet) } : {}),
         ...(cfg.kubelet === 'kwok'
           ? {
               kwok: {
@@ -244,6 +279,18 @@ export class Kube {
             mayAct: mayApply,
           })
         : null
+    // The LAN address pool for LoadBalancer Services, from the coordinator's config.
+    const pool = cfg.addons
+      ? new AddonKeeper({
+          kubeconfigPath: paths.adminKubeconfig,
+          dir: await writePoolManifest(paths, cfg.loadBalancer.addresses),
+          stateConfigMap: lbPool.stateConfigMap,
+          log: log.child({ manifests: lbPool.dir }),
+          clock: c.clock,
+          everyMs: lbPool.everyMs,
+          mayAct: mayApply,
+        })
+      : null
     const lifecycle = new NodeLifecycle(
       { kubeconfigPath: paths.adminKubeconfig, policy: cfg.nodes },
       {
@@ -260,8 +307,9 @@ export class Kube {
       node,
       cp,
       duties,
-      [addons, rbac].filter((k) => k !== null),
+      [addons, rbac, pool].filter((k) => k !== null),
       lifecycle,
+      { podnet, lanWatch: new LanServicesWatch({ clock: c.clock, log, api: nodeApi }) },
     )
   }
 
@@ -272,10 +320,18 @@ export class Kube {
     this.duties.start()
     for (const k of this.keepers) k.start()
     this.lifecycle.start()
+    this.extras.podnet?.start()
+    this.extras.lanWatch.start()
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.duties.stop(), ...this.keepers.map((k) => k.stop()), this.lifecycle.stop()])
+    await Promise.all([
+      this.duties.stop(),
+      ...this.keepers.map((k) => k.stop()),
+      this.lifecycle.stop(),
+      this.extras.lanWatch.stop(),
+      this.extras.podnet?.stop(),
+    ])
     await this.node.stop()
     await this.cp.stop()
     await this.lb.stop()
@@ -287,6 +343,17 @@ export class Kube {
   }
 
   status(): KubeStatus {
-    return { lb: this.lb.status(), node: this.node.status(), controlPlane: this.cp.status() }
+    return {
+      lb: this.lb.status(),
+      node: this.node.status(),
+      controlPlane: this.cp.status(),
+      podNetwork: this.extras.podnet?.status() ?? null,
+      services: this.extras.lanWatch.services(),
+    }
+  }
+
+  /** Services answering on the LAN (for the status view); null before the first read. */
+  lanServices(): LanService[] | null {
+    return this.extras.lanWatch.services()
   }
 }

@@ -46,14 +46,17 @@ export interface NodeManifest {
  * `podCidr`: a kubelet node's pod range, set once at creation (the field is immutable):
  * its CNI hands out exactly this range and the cluster's CNI add-on routes it.
  */
-export function nodeManifest(f: NodeFacts, extra: { kwok?: boolean; podCidr?: string } = {}): NodeManifest {
+export function nodeManifest(
+  f: NodeFacts,
+  extra: { kwok?: boolean; podCidr?: string; annotations?: Record<string, string> } = {},
+): NodeManifest {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name: f.name,
       labels: { ...nodeLabels(f), ...(extra.kwok ? { type: 'kwok' } : {}) },
-      annotations: extra.kwok ? { 'kwok.x-k8s.io/node': 'fake' } : {},
+      annotations: { ...(extra.kwok ? { 'kwok.x-k8s.io/node': 'fake' } : {}), ...extra.annotations },
     },
     spec: extra.podCidr ? { podCIDR: extra.podCidr, podCIDRs: [extra.podCidr] } : {},
     status: {

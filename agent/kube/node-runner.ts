@@ -37,6 +37,8 @@ export interface KubeNodeInit {
   runtime?: Pick<NodeRuntime, 'start' | 'stop' | 'status' | 'running'>
   /** The Node's spec.podCIDR (kubelet mode: the range its CNI hands out). */
   podCidr?: string
+  /** Annotations this node keeps on its Node (its pod network's mode and key). */
+  annotations?: () => Promise<Record<string, string>>
   env?: Record<string, string>
   tickMs?: number
   /** How often a registered Node is checked (it may have been deleted). */
@@ -218,6 +220,7 @@ export class KubeNode {
     const manifest = nodeManifest(this.init.facts, {
       kwok: this.init.mode === 'kwok',
       ...(this.init.podCidr ? { podCidr: this.init.podCidr } : {}),
+      ...(this.init.annotations ? { annotations: await this.init.annotations() } : {}),
     })
     const path = `/api/v1/nodes/${encodeURIComponent(manifest.metadata.name)}`
     const got = await api.request('GET', path)
@@ -226,13 +229,19 @@ export class KubeNode {
       return
     }
     if (got.status !== 200) await api.ok('GET', path) // throws with the API's message
-    const labels = (got.body as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {}
-    const stale = Object.entries(manifest.metadata.labels).some(([k, v]) => labels[k] !== v)
-    if (stale) {
+    const meta = (
+      got.body as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }
+    ).metadata
+    const differs = (want: Record<string, string>, have: Record<string, string> = {}) =>
+      Object.entries(want).some(([k, v]) => have[k] !== v)
+    if (
+      differs(manifest.metadata.labels, meta?.labels) ||
+      differs(manifest.metadata.annotations, meta?.annotations)
+    ) {
       await api.ok(
         'PATCH',
         path,
-        { metadata: { labels: manifest.metadata.labels } },
+        { metadata: { labels: manifest.metadata.labels, annotations: manifest.metadata.annotations } },
         'application/merge-patch+json',
       )
     }

@@ -1,13 +1,14 @@
 // The node's pod network (pure): a Linux bridge with the node's own pod range, handed
 // out by host-local, from the CNI reference plugins (Debian: containernetworking-plugins).
 // Pods on one node reach each other and the node; other nodes' ranges are routed by the
-// cluster's CNI add-on (flannel host-gw routes each Node's spec.podCIDR via its address),
-// which is why the range here is exactly the Node's spec.podCIDR.
+// agent's pod network (agent/kube/podnet: each Node's spec.podCIDR through the WireGuard
+// tunnel), which is why the range here is exactly the Node's spec.podCIDR. With the
+// tunnel, pods get its MTU, so their packets fit it once encrypted.
 
 export const cniNetworkName = 'homecloud'
 export const cniBridgeName = 'hc0'
 
-export function cniConflist(podCidr: string): string {
+export function cniConflist(podCidr: string, mtu?: number): string {
   return `${JSON.stringify(
     {
       cniVersion: '1.0.0',
@@ -17,7 +18,9 @@ export function cniConflist(podCidr: string): string {
           type: 'bridge',
           bridge: cniBridgeName,
           isGateway: true,
-          // No masquerade: pod addresses stay visible between nodes (host-gw routing).
+          ...(mtu ? { mtu } : {}),
+          // No masquerade here: pod addresses stay visible between nodes; the pod network
+          // masquerades only what leaves it (podnet/host-plan.ts).
           ipMasq: false,
           hairpinMode: true,
           ipam: {

@@ -11,6 +11,7 @@ import type { LogLevel } from '../../etcd/log-lines.js'
 import { cniConflist } from './cni-config.js'
 import { containerdConfig } from './containerd-config.js'
 import { type HostRuntimeFacts, readHostRuntimeFacts } from './host.js'
+import { kubeProxyArgs, kubeProxyConfigPath, kubeProxyConfigText } from './kube-proxy-config.js'
 import { containerdArgs, type KubeletSpec, kubeletArgs, kubeletConfigText } from './kubelet-config.js'
 
 // A real Kubernetes node: containerd, then the pause image and any other image archives
@@ -29,6 +30,10 @@ export interface NodeRuntimeInit extends Omit<KubeletSpec, 'host'> {
   env?: Record<string, string>
   /** How long containerd gets to open its socket. */
   containerdReadyMs?: number
+  /** Pods' interface MTU: the tunnel's when the pod network is encrypted. */
+  podMtu?: number
+  /** kube-proxy (Services), started with the kubelet; absent: no Service routing here. */
+  kubeProxy?: { binary: string; clusterCidr: string }
 }
 
 export interface NodeRuntimeComponents {
@@ -43,6 +48,7 @@ const ctrNamespace = 'k8s.io' // the namespace the CRI plugin (and so the kubele
 export class NodeRuntime {
   private containerd: Supervisor | null = null
   private kubelet: Supervisor | null = null
+  private kubeProxy: Supervisor | null = null
   private imported: string[] = []
 
   constructor(
@@ -54,10 +60,16 @@ export class NodeRuntime {
     return this.kubelet !== null
   }
 
-  status(): { containerd: string | null; kubelet: string | null; images: string[] } {
+  status(): {
+    containerd: string | null
+    kubelet: string | null
+    kubeProxy: string | null
+    images: string[]
+  } {
     return {
       containerd: this.containerd?.status().state ?? null,
       kubelet: this.kubelet?.status().state ?? null,
+      kubeProxy: this.kubeProxy?.status().state ?? null,
       images: [...this.imported],
     }
   }
@@ -102,7 +114,11 @@ export class NodeRuntime {
     await this.containerd.start()
     await this.waitForContainerd()
     await this.importImages()
-    await writeFileAtomic(join(p.cniConfDir, '10-homecloud.conflist'), cniConflist(this.init.podCidr), 0o644)
+    await writeFileAtomic(
+      join(p.cniConfDir, '10-homecloud.conflist'),
+      cniConflist(this.init.podCidr, this.init.podMtu),
+      0o644,
+    )
     const spec: KubeletSpec = { ...this.init, host }
     await writeFileAtomic(p.kubeletConfig, kubeletConfigText(spec), 0o600)
     const kubelet = new Supervisor(
@@ -119,11 +135,40 @@ export class NodeRuntime {
     )
     await kubelet.start()
     this.kubelet = kubelet
+    await this.startKubeProxy()
     this.c.log.info({ images: this.imported, podCidr: this.init.podCidr }, 'kubelet and containerd started')
+  }
+
+  private async startKubeProxy(): Promise<void> {
+    const kp = this.init.kubeProxy
+    if (!kp) return
+    const p = this.init.paths
+    const spec = {
+      nodeName: this.init.nodeName,
+      address: this.init.address,
+      kubeconfig: this.init.kubeconfig,
+      clusterCidr: kp.clusterCidr,
+      paths: p,
+    }
+    await writeFileAtomic(kubeProxyConfigPath(p), kubeProxyConfigText(spec), 0o600)
+    this.kubeProxy ??= new Supervisor(
+      {
+        name: 'kube-proxy',
+        binary: kp.binary,
+        args: kubeProxyArgs(p),
+        marker: kubeProxyArgs(p)[0]!,
+        pidFile: join(p.pidDir, 'kube-proxy.pid'),
+        ...(this.init.env ? { env: this.init.env } : {}),
+        stopGraceMs: 5000,
+      },
+      { logger: this.c.log, clock: this.c.clock },
+    )
+    await this.kubeProxy.start()
   }
 
   /** The kubelet first, so it does not report a runtime going away as a node problem. */
   async stop(): Promise<void> {
+    await this.kubeProxy?.stop(5000)
     await this.kubelet?.stop(10_000)
     this.kubelet = null
     await this.containerd?.stop(10_000)

@@ -4,6 +4,7 @@ import { AgentConfig } from '../../../../agent/config/schema.js'
 import { cniConflist } from '../../../../agent/kube/runtime/cni-config.js'
 import { containerdConfig } from '../../../../agent/kube/runtime/containerd-config.js'
 import { hasCapSysResource, rootFsType } from '../../../../agent/kube/runtime/host.js'
+import { kubeProxyArgs, kubeProxyConfig } from '../../../../agent/kube/runtime/kube-proxy-config.js'
 import { kubeletArgs, kubeletConfig } from '../../../../agent/kube/runtime/kubelet-config.js'
 import { parseContainerdLine } from '../../../../agent/kube/runtime/node-runtime.js'
 import { runtimePaths } from '../../../../agent/kube/runtime/paths.js'
@@ -109,6 +110,41 @@ describe('kubelet node runtime (pure)', () => {
     const c = JSON.parse(cniConflist('10.244.5.0/24'))
     assert.equal(c.plugins[0].type, 'bridge')
     assert.deepEqual(c.plugins[0].ipam.ranges, [[{ subnet: '10.244.5.0/24' }]])
+    assert.equal(c.plugins[0].mtu, undefined)
+    // Behind the WireGuard tunnel, pods get its MTU so encrypted packets still fit the LAN.
+    assert.equal(JSON.parse(cniConflist('10.244.5.0/24', 1420)).plugins[0].mtu, 1420)
+  })
+
+  test("kube-proxy: iptables mode on the node's address, the cluster's pod range, conntrack left alone", () => {
+    const c = kubeProxyConfig({
+      nodeName: 'x86-4',
+      address: '10.77.1.5',
+      kubeconfig: '/s/node.kubeconfig',
+      clusterCidr: '10.244.0.0/16',
+      paths,
+    })
+    assert.equal(c.mode, 'iptables')
+    assert.equal(c.hostnameOverride, 'x86-4')
+    assert.equal(c.clusterCIDR, '10.244.0.0/16')
+    assert.equal(c.healthzBindAddress, '10.77.1.5:10256')
+    assert.deepEqual(c.conntrack, {
+      maxPerCore: 0,
+      min: 0,
+      tcpEstablishedTimeout: '0s',
+      tcpCloseWaitTimeout: '0s',
+    })
+    assert.deepEqual(c.clientConnection, { kubeconfig: '/s/node.kubeconfig' })
+    assert.deepEqual(kubeProxyArgs(paths), [`--config=${paths.dir}/kube-proxy.json`, '--v=1'])
+  })
+
+  test('the pod network config: encrypted by default, a bad interface name refused', () => {
+    const pn = AgentConfig.parse({}).kube.podNetwork
+    assert.deepEqual(pn, { encrypt: true, interface: 'hcwg0', port: 51820, mtu: 1420 })
+    assert.equal(AgentConfig.safeParse({ kube: { podNetwork: { interface: 'a/b' } } }).success, false)
+    assert.equal(
+      AgentConfig.safeParse({ kube: { podNetwork: { interface: 'x'.repeat(16) } } }).success,
+      false,
+    )
   })
 
   test("containerd's log lines: errors and warnings keep their level, info is debug", () => {
