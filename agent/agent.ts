@@ -58,13 +58,22 @@ export async function startAgent(
     : null
   const controlPlane = cp?.controlPlane ?? null
 
+  const kube = config.kube.enabled ? kubeComponent(n, facts, trust, book, mesh, controlPlane, roles) : null
   const components: Component[] = [
     network,
     { name: 'trust', start: () => trust.start(), stop: () => trust.stop() },
     ...(cp ? [cp.component] : []),
-    ...(config.kube.enabled ? [kubeComponent(n, facts, trust, book, mesh, controlPlane, roles)] : []),
+    ...(kube ? [kube] : []),
     ...(config.mdns ? [mdnsComponent(n, cluster.id, transport)] : []),
-    ...surfaceComponents(n, { clusterId: cluster.id, trust, book, mesh, transport, controlPlane }),
+    ...surfaceComponents(n, {
+      clusterId: cluster.id,
+      trust,
+      book,
+      mesh,
+      transport,
+      controlPlane,
+      lanServices: () => kube?.lanServices() ?? null,
+    }),
   ]
   const started = await startInOrder(components, n.log)
   n.events.add({

@@ -54,6 +54,19 @@ export const ClusterViewSchema = z.object({
       problems: z.array(z.string().max(1024)).max(64),
     })
     .optional(),
+  /** Services of type LoadBalancer: their LAN addresses and the node answering for each (kubelet clusters). */
+  services: z
+    .array(
+      z.object({
+        namespace: z.string(),
+        name: z.string(),
+        addresses: z.array(z.string()).max(16),
+        ports: z.array(z.string()).max(64),
+        node: z.string().nullable(),
+      }),
+    )
+    .max(200)
+    .optional(),
   events: z.array(
     z.object({
       atMs: z.number(),

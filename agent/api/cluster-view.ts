@@ -17,6 +17,8 @@ export interface ClusterViewInput {
   /** From etcd when reachable (agent/controlplane); absent: nothing known yet. */
   controlPlane?: ClusterView['controlPlane']
   coordinator?: string | null
+  /** LAN Services (agent/kube/metallb); absent without Kubernetes or before the first read. */
+  services?: ClusterView['services'] | null
 }
 
 function memberView(
@@ -79,6 +81,7 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
       quorum: false,
       source: 'mesh',
     },
+    ...(input.services ? { services: input.services } : {}),
     events: input.events,
   }
 }

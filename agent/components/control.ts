@@ -2,6 +2,7 @@ import { ControlPlane } from '../controlplane/index.js'
 import type { Component } from '../core/lifecycle.js'
 import type { Facts } from '../facts/index.js'
 import type { Kube } from '../kube/index.js'
+import type { LanService } from '../kube/metallb/lan-services.js'
 import type { Mesh } from '../mesh/mesh.js'
 import type { CertBook } from '../trust/cert-book.js'
 import type { Trust } from '../trust/trust.js'
@@ -58,11 +59,12 @@ export function kubeComponent(
   mesh: Mesh,
   controlPlane: ControlPlane | null,
   roles: RoleBoard,
-): Component {
+): Component & { lanServices(): LanService[] | null } {
   let kube: Kube | null = null
   roles.add(() => kube?.roles() ?? [])
   return {
     name: 'kube',
+    lanServices: () => kube?.lanServices() ?? null,
     async start() {
       const { startKube } = await import('../kube/start.js')
       kube = await startKube({

@@ -3,6 +3,7 @@ import { type StatusServers, startStatusServers } from '../api/status-servers.js
 import { startTlsApi, type TlsApiHandle } from '../api/tls-lifecycle.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Component } from '../core/lifecycle.js'
+import type { LanService } from '../kube/metallb/lan-services.js'
 import { formatHostPort } from '../mesh/bootstrap.js'
 import { clusterTag } from '../mesh/cluster-id.js'
 import type { Mesh } from '../mesh/mesh.js'
@@ -21,6 +22,8 @@ export interface SurfaceDeps {
   mesh: Mesh
   transport: SwarmTransport
   controlPlane: ControlPlane | null
+  /** Services on the LAN and the node answering each (Kubernetes nodes); null before the first read. */
+  lanServices?: () => LanService[] | null
 }
 
 /** The parts built as the surface starts: each needs the one before it (routes are registered at build). */
@@ -64,6 +67,7 @@ function clusterView(n: NodeBase, d: SurfaceDeps, built: Built) {
       pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
       events: n.events.recent(100),
       ...controlPlane?.clusterView(),
+      services: d.lanServices?.(),
     }),
     ...(releases ? { releases: releases.summary() } : {}),
   }

@@ -4,6 +4,7 @@ import { linksSection } from './links.js'
 import { nodesSection } from './nodes.js'
 import { type PageAuth, pendingSection } from './pending.js'
 import { releasesSection } from './releases.js'
+import { servicesSection } from './services.js'
 import { timelineSection } from './timeline.js'
 import { verdict } from './verdict.js'
 import { h, type VNode } from './vnode.js'
@@ -58,6 +59,7 @@ export function pageSections(view: ClusterView, nowMs: number, auth: PageAuth = 
     nodesSection(view, nowMs),
     controlPlaneSection(view),
     releasesSection(view),
+    servicesSection(view),
     timelineSection(view, nowMs),
     linksSection(view),
   ].filter((s): s is VNode => s !== null)
