@@ -6,9 +6,12 @@
 #                 node_modules, etcd, etcdctl and etcdutl (images/etcd/build.sh) —
 #                 fetched and checked by /init
 #   manifest.json the sha256 and size of every artifact
-# With --kube the agent bundle also carries a real Kubernetes node: the built kubelet,
-# Debian's containerd, runc and CNI reference plugins, and the pause image built from
-# the Kubernetes source; such a machine joins Kubernetes as a kubelet node.
+# With --kube the agent bundle also carries a real Kubernetes node: the built kubelet and
+# kube-proxy, Debian's containerd, runc and CNI reference plugins, the pause image built
+# from the Kubernetes source, the add-on images and wireguard-go (images/addons/build.sh),
+# iptables and iproute2's ip (from this host, like zstd) and the kernel modules for
+# netfilter and TUN; such a machine joins Kubernetes as a kubelet node and runs the
+# cluster's own pods with nothing pulled.
 #
 #   images/netboot/build.sh [--kube] [--out DIR] [--force]
 #   images/netboot/build.sh --print-dir
@@ -29,6 +32,11 @@ KERNEL_META=linux-image-cloud-amd64
 # containers (the pod bridge, its veth pairs, overlayfs snapshots).
 MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net
 	llc stp bridge veth overlay)
+# --kube: what wireguard-go (TUN), kube-proxy (iptables on nf_tables) and the pod network's
+# masquerade need; their dependencies are found with modinfo and loaded first.
+KUBE_MODULES=(tun br_netfilter nf_tables nft_compat nft_chain_nat nft_masq nft_ct nft_reject_ipv4
+	xt_MASQUERADE xt_conntrack xt_comment xt_mark xt_addrtype xt_statistic xt_nat xt_tcpudp xt_multiport
+	xt_physdev xt_recent ipt_REJECT iptable_nat iptable_filter iptable_mangle)
 
 log() { printf '[netboot-build %4ss] %s\n' "$SECONDS" "$*" >&2; }
 die() {
@@ -76,8 +84,16 @@ etcd_version=$(basename "$(dirname "$(dirname "$etcd_bin")")")
 if ((kube)); then
 	kube_bin=$(bash "$ROOT/images/kubernetes/build.sh" --print-dir)
 	[[ -x $kube_bin/kubelet ]] || die "no kubelet in $kube_bin" "build it once: images/kubernetes/build.sh (or scripts/setup.sh)"
-	pause_tar=$(bash "$ROOT/images/pause/build.sh" --print-dir)/pause-3.10.2.tar
+	[[ -x $kube_bin/kube-proxy ]] || die "no kube-proxy in $kube_bin" "build it once: images/kubernetes/build.sh"
+	images_dir=$(bash "$ROOT/images/pause/build.sh" --print-dir)
+	pause_tar=$images_dir/pause-3.10.2.tar
 	[[ -f $pause_tar ]] || die "no pause image at $pause_tar" "build it: images/pause/build.sh"
+	wg_bin=$(bash "$ROOT/images/addons/build.sh" --print-bin)/wireguard-go
+	[[ -x $wg_bin ]] && ls "$images_dir"/coredns-*.tar >/dev/null 2>&1 ||
+		die "the add-on images or wireguard-go are not built" "build them once: images/addons/build.sh"
+	for tool in iptables ip modinfo; do
+		command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install iptables iproute2 kmod"
+	done
 fi
 # The pinned Node.js LTS (scripts/node.sh: the official binary from the npm registry).
 . "$ROOT/scripts/node.sh"
@@ -92,7 +108,11 @@ inputs=$(
 	echo "dist $dist_hash"
 	echo "lock $(sha256sum "$ROOT/package-lock.json" | cut -c1-64)"
 	for e in "${ETCD_PROGRAMS[@]}"; do echo "$e $(sha256sum "$etcd_bin/$e" | cut -c1-64)"; done
-	if ((kube)); then echo "kubelet $(sha256sum "$kube_bin/kubelet" | cut -c1-64)"; echo "pause $(sha256sum "$pause_tar" | cut -c1-64)"; fi
+	if ((kube)); then
+		sha256sum "$kube_bin/kubelet" "$kube_bin/kube-proxy" "$wg_bin" "$images_dir"/*.tar | cut -c1-64
+		echo "iptables $(iptables -V) ip $(ip -V)"
+		echo "kube-modules ${KUBE_MODULES[*]}"
+	fi
 	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
 )
 version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
@@ -126,6 +146,25 @@ mkdir -p "$stage"
 export SOURCE_DATE_EPOCH=0
 pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
 pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
+
+# kube_modules <module tree> <out>: each of KUBE_MODULES and what it depends on (modinfo),
+# dependencies first, as <out>/<name>.ko and the load order in <out>/order.
+kube_modules() {
+	local tree=$1 out=$2 m
+	declare -A seen=()
+	visit() {
+		local name=$1 ko dep
+		[[ -n ${seen[$name]:-} ]] && return 0
+		seen[$name]=1
+		ko=$(find "$tree" -name "$name.ko" | head -1)
+		[[ -n $ko ]] || return 0 # built into this kernel
+		for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do visit "$dep"; done
+		cp "$ko" "$out/$name.ko"
+		echo "$name" >>"$out/order"
+	}
+	: >"$out/order"
+	for m in "${KUBE_MODULES[@]}"; do visit "$m"; done
+}
 
 # ---- kernel --------------------------------------------------------------------------
 log "unpacking $kernel_pkg ${VERSIONS[$kernel_pkg]}"
@@ -188,9 +227,18 @@ if ((kube)); then
 	# /init links node's loader and libraries into /lib64 and /lib, so these Debian
 	# programs (dynamically linked: containerd, runc with libseccomp, the CNI plugins) run.
 	log "bundling a Kubernetes node: kubelet, containerd ${VERSIONS[containerd]}, runc ${VERSIONS[runc]}, CNI plugins, pause"
-	mkdir -p "$b"/kube/{bin,images} "$b"/runtime/{bin,cni}
-	cp "$kube_bin/kubelet" "$b/kube/bin/"
-	cp "$pause_tar" "$b/kube/images/"
+	mkdir -p "$b"/kube/{bin,images,modules} "$b"/runtime/{bin,cni}
+	cp "$kube_bin/kubelet" "$kube_bin/kube-proxy" "$wg_bin" "$b/kube/bin/"
+	cp "$images_dir"/*.tar "$b/kube/images/"
+	# iptables (nf_tables backend) and iproute2's ip, with their libraries, from this host.
+	cp "$(readlink -f "$(command -v xtables-nft-multi)")" "$b/runtime/bin/xtables-nft-multi"
+	for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi "$b/runtime/bin/$t"; done
+	cp "$(readlink -f "$(command -v ip)")" "$b/runtime/bin/ip"
+	for t in xtables-nft-multi ip; do
+		ldd "$(command -v "$t")" | awk '/=> \//{print $3}' | while read -r lib; do [[ -e $b/node/lib/${lib##*/} ]] || cp -L "$lib" "$b/node/lib/"; done
+	done
+	[[ -d /usr/lib/x86_64-linux-gnu/xtables ]] && cp -r /usr/lib/x86_64-linux-gnu/xtables "$b/runtime/xtables"
+	kube_modules "$work/kernel/lib/modules/$kver" "$b/kube/modules"
 	for p in containerd runc containernetworking-plugins libseccomp2; do dpkg-deb -x "$(deb "$p")" "$work/$p"; done
 	cp "$work/containerd/usr/bin/"{containerd,containerd-shim-runc-v2,ctr} "$work/runc/usr/sbin/runc" "$b/runtime/bin/"
 	cp "$work/containernetworking-plugins/usr/lib/cni/"{bridge,host-local,loopback} "$b/runtime/cni/"
