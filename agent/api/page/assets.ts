@@ -16,6 +16,7 @@ export const PAGE_ASSETS: Readonly<Record<string, string>> = Object.freeze({
   'format.js': 'format.js',
   'links.js': 'links.js',
   'releases.js': 'releases.js',
+  'services.js': 'services.js',
   'nodes.js': 'nodes.js',
   'pending.js': 'pending.js',
   'timeline.js': 'timeline.js',
