@@ -49,6 +49,12 @@ export async function claimLabIndex(
   )
 }
 
+/** Whether another lab directory holds this index now (then its network is not ours to remove). */
+export async function labIndexHeldByOther(index: number, labDir: string): Promise<boolean> {
+  const owner = await readFile(join(join(LOCK_ROOT, String(index)), 'owner'), 'utf8').catch(() => '')
+  return owner !== '' && owner !== labDir && existsSync(labFilePath(owner))
+}
+
 export async function releaseLabIndex(index: number, labDir: string): Promise<void> {
   const lock = join(LOCK_ROOT, String(index))
   const owner = await readFile(join(lock, 'owner'), 'utf8').catch(() => '')

@@ -15,7 +15,7 @@ import { readAdminConfig } from '../agent/trust/admin-config.js'
 import { foundCluster } from '../agent/trust/founding.js'
 import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-material.js'
 import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
-import { claimLabIndex, releaseLabIndex } from './index-lock.js'
+import { claimLabIndex, labIndexHeldByOther, releaseLabIndex } from './index-lock.js'
 import { cleanKubeletNode, labCgroupRoot } from './kubelet-node.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
 import { ensureNetbootImage } from './netboot/image.js'
@@ -424,7 +424,9 @@ export async function labDown(dirIn: string): Promise<{ killed: number }> {
   for (const pid of await findLabProcesses(dir)) if (await killHard(pid, dir)) killed++
   if (lab) {
     for (const n of lab.nodes) if (n.kubelet) await cleanKubeletNode(n.stateDir, n.kubelet.cgroupRoot)
-    if (lab.mode === 'netns') {
+    // An old lab directory (stopped before, or `lab up` again in it) may name an index that
+    // another lab holds now: its namespaces are that lab's, not ours to remove.
+    if (lab.mode === 'netns' && !(await labIndexHeldByOther(lab.index, dir))) {
       // Taps are persistent: they outlive qemu and the bridge.
       await removeLabTaps(lab.index)
       await labNetworkAdapter.destroy(lab.index)
