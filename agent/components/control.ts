@@ -75,6 +75,7 @@ export function kubeComponent(
         config: n.config,
         facts,
         clock: n.clock,
+        random: n.random,
         log: n.log,
         trust,
         book,

@@ -3,6 +3,7 @@ import type { ControlPlane } from '../controlplane/index.js'
 import type { Clock } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import type { Facts } from '../facts/index.js'
 import type { Identity } from '../identity/identity.js'
 import type { PeerView } from '../mesh/peers.js'
@@ -21,6 +22,7 @@ export interface StartKubeInit {
   config: AgentConfig
   facts: Facts
   clock: Clock
+  random?: Random
   log: Logger
   trust: Trust
   book: CertBook
@@ -62,6 +64,7 @@ export async function startKube(i: StartKubeInit): Promise<Kube> {
     },
     {
       clock: i.clock,
+      random: i.random,
       log: i.log,
       caPem: () => i.book.ca,
       ca: () => i.trust.caMaterial(),
