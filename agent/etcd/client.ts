@@ -31,6 +31,7 @@ import {
   StatusResponse,
   TxnResponse,
   toB64,
+  VersionBody,
 } from './wire.js'
 
 // What the coordinator needs from etcd, over the v3 JSON gateway (see gateway.ts for
@@ -261,6 +262,19 @@ export class EtcdClient {
     } catch (err) {
       return { endpoint, healthy: false, tookMs: took(), error: (err as Error).message }
     }
+  }
+
+  /** This member's etcd release and the cluster version (e.g. 3.6.17 and 3.6.0). */
+  async version(endpoint: string, timeoutMs?: number): Promise<{ server: string; cluster: string }> {
+    const r = await this.gw.get(endpoint, '/version', timeoutMs)
+    const parsed = VersionBody.safeParse(safeJson(r.body))
+    if (r.status !== 200 || !parsed.success) {
+      throw new EtcdError('ETCD_RESPONSE_INVALID', `etcd /version at ${endpoint}: HTTP ${r.status}`, {
+        endpoint,
+        httpStatus: r.status,
+      })
+    }
+    return { server: parsed.data.etcdserver, cluster: parsed.data.etcdcluster }
   }
 
   async status(endpoint: string, timeoutMs?: number): Promise<EndpointStatus> {

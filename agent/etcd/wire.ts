@@ -160,3 +160,10 @@ export const LeaderResponse = z.object({ header: Header, kv: KeyValueWire })
 export const ResignResponse = z.object({ header: Header })
 
 export const HealthBody = z.object({ health: z.enum(['true', 'false']), reason: z.string().optional() })
+
+/**
+ * GET /version: this member's release and the cluster version, which etcd raises only
+ * once every member runs the newer minor (the mark an upgrade step is complete).
+ * `etcdcluster` is "not_decided" while the cluster has not agreed yet.
+ */
+export const VersionBody = z.object({ etcdserver: z.string().max(40), etcdcluster: z.string().max(40) })

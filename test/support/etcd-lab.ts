@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Clock, systemClock } from '../../agent/core/clock.js'
 import { createLogger, type Logger } from '../../agent/core/log.js'
+import { etcdProgram } from '../../agent/etcd/binaries.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
 import type { ClientTls } from '../../agent/etcd/gateway.js'
 import { type InitialClusterEntry, initialClusterForJoin } from '../../agent/etcd/initial-cluster.js'
@@ -34,6 +35,12 @@ export interface LabMember {
   peerUrl: string
   spec?: EtcdMemberSpec
   proc?: EtcdProcess
+}
+
+export interface StartOptions {
+  /** The directory of another etcd build (default the pinned one). */
+  binDir?: string
+  restart?: EtcdProcessInit['restart']
 }
 
 export interface EtcdLabInit {
@@ -134,11 +141,15 @@ export class EtcdLab {
     return c
   }
 
-  /** Starts member n with the given cluster view (no membership change). */
+  /**
+   * Starts member n with the given cluster view (no membership change); `binDir` runs
+   * another etcd build than the pinned one (the upgrade test).
+   */
   async startMember(
     n: number,
     initialCluster: InitialClusterEntry[],
     state: 'new' | 'existing',
+    opts: StartOptions = {},
   ): Promise<LabMember> {
     const m = await this.member(n)
     const files = etcdFiles(m.stateDir)
@@ -152,7 +163,13 @@ export class EtcdLab {
       tls: files.tls,
     }
     m.proc = new EtcdProcess(
-      { spec: m.spec, env: { [LAB_ENV]: this.dir }, pidFile: files.pidFile, restart: this.init.restart },
+      {
+        spec: m.spec,
+        env: { [LAB_ENV]: this.dir },
+        pidFile: files.pidFile,
+        restart: opts.restart ?? this.init.restart,
+        ...(opts.binDir ? { binary: etcdProgram('etcd', opts.binDir) } : {}),
+      },
       { logger: this.log, clock: realClock },
     )
     await m.proc.start()
@@ -160,21 +177,26 @@ export class EtcdLab {
   }
 
   /** A one-member cluster, healthy. */
-  async found(n: number): Promise<LabMember> {
+  async found(n: number, opts: StartOptions = {}): Promise<LabMember> {
     const m = await this.member(n)
-    await this.startMember(n, [{ name: m.name, peerUrl: m.peerUrl }], 'new')
+    await this.startMember(n, [{ name: m.name, peerUrl: m.peerUrl }], 'new', opts)
     await this.waitHealthy([m.clientUrl])
     return m
   }
 
   /** The full join: add as learner (via `via`), start with state existing, promote once caught up. */
-  async join(n: number, via: EtcdClient): Promise<{ member: LabMember; id: bigint }> {
+  async join(
+    n: number,
+    via: EtcdClient,
+    opts: StartOptions = {},
+  ): Promise<{ member: LabMember; id: bigint }> {
     const m = await this.member(n)
     const added = await via.addLearnerWhenAllowed(m.peerUrl)
     await this.startMember(
       n,
       initialClusterForJoin(added.members, { name: m.name, peerUrl: m.peerUrl }),
       'existing',
+      opts,
     )
     await via.promoteWhenReady(added.member.id, { timeoutMs: 30_000, intervalMs: 100 })
     return { member: m, id: added.member.id }
