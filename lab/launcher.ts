@@ -43,6 +43,8 @@ export interface LabUpOptions {
   netboot?: boolean
   /** The netboot image; default: images/netboot/build.sh (cached). Published as the lab's release. */
   imageDir?: string
+  /** The lowest lab index to claim (default 1): a long test may keep clear of the busy low ones. */
+  firstIndex?: number
   /** The node the lab's release is uploaded to (default: the first); the others fetch it from peers. */
   releaseOrigin?: string
 }
@@ -101,8 +103,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     ? (opts.imageDir ?? (await ensureNetbootImage(progress, { kube: opts.kube ?? false })))
     : undefined
   await mkdir(dir, { recursive: true })
-  const index = await claimLabIndex(dir, (i) =>
-    mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1),
+  const index = await claimLabIndex(
+    dir,
+    (i) => (mode === 'netns' ? netnsAddress(i, 1) : loopbackAddress(i, 1)),
+    opts.firstIndex,
   )
   // No id yet: the founder (node 1) creates the cluster and its id (printed then).
   const lab: LabFile = {

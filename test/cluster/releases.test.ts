@@ -57,6 +57,7 @@ describe('releases: signed, spread peer to peer, served by every node', {
       netboot: true,
       kube: false,
       releaseOrigin: 'x86-6',
+      firstIndex: 150,
       timeoutMs: 600_000,
     })
     key = await readReleaseKey(labReleaseKeyFile(lab.dir))
