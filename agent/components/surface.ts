@@ -212,7 +212,7 @@ function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
           counters: n.counters,
           nowMs: () => n.clock.nowMs(),
           caPem: () => book.ca,
-          revokedSerials: () => new Set((book.revocationList?.entries ?? []).map((e) => e.serial)),
+          revokedSerials: () => new Set(book.revokedSerials()),
           isRevoked: (nodeId) => book.isRevoked(nodeId),
           isSigner: () => trust.isSigner,
           approve: (node) => trust.approve(node),

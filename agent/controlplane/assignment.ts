@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import { parseInitialCluster } from '../etcd/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
-import { caKeyMatches } from '../trust/trust.js'
+import { caKeyMatches } from '../trust/signing.js'
 import { checkEtcdCerts, type EtcdCerts } from './certs.js'
 import { coordinatorOf } from './member-queries.js'
 

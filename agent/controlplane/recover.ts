@@ -45,7 +45,7 @@ export async function recoverFromSnapshot(r: {
   }
   const nodeId = identityFromPem(pem, paths.identityKey).id
   const local = await readLocalState(r.stateDir)
-  if (!local || local.status !== 'member') {
+  if (local?.status !== 'member') {
     throw new HomecloudError(
       'STATE_DIR',
       `this node is not an etcd member (${local?.status ?? 'no membership record'}): recover runs on a surviving voter`,

@@ -11,8 +11,8 @@ export type CertRejection = 'no-ca' | 'wrong-node' | 'not-agent' | 'revoked' | '
 export class CertBook {
   private readonly certs = new Map<string, CertInfo & { certPem: string }>()
   private revocations: RevocationList | undefined
-  private revokedIds = new Set<string>()
-  private revokedSerialSet = new Set<string>()
+  private readonly revokedIds = new Set<string>()
+  private readonly revokedSerialSet = new Set<string>()
 
   constructor(
     private caPem: string | null,
@@ -85,16 +85,26 @@ export class CertBook {
     return this.revocations
   }
 
-  /** Adopt a verified revocation list if it is newer; returns the node ids it newly revokes. */
+  /**
+   * A verified revocation list: kept if it wins the total order (version, entries,
+   * signature), and its nodes refused in any case. Refusal is a union over every list
+   * seen, never shrinking: when two signers race to one version the loser's entries stay
+   * refused here until a signer issues the union. Returns the node ids newly refused.
+   */
   adoptRevocations(list: RevocationList): string[] {
-    const merged = mergeRevocations(this.revocations, list)
-    if (merged === this.revocations) return []
-    const before = this.revokedIds
-    this.revocations = merged
-    this.revokedSerialSet = revokedSerials(merged)
-    this.revokedIds = new Set((merged?.entries ?? []).map((e) => e.nodeId))
-    for (const id of this.revokedIds) this.certs.delete(id)
-    return [...this.revokedIds].filter((id) => !before.has(id))
+    this.revocations = mergeRevocations(this.revocations, list)
+    const newly = [...new Set(list.entries.map((e) => e.nodeId))].filter((id) => !this.revokedIds.has(id))
+    for (const s of revokedSerials(list)) this.revokedSerialSet.add(s)
+    for (const id of newly) {
+      this.revokedIds.add(id)
+      this.certs.delete(id)
+    }
+    return newly
+  }
+
+  /** Every serial refused (the union over every verified list seen). */
+  revokedSerials(): ReadonlySet<string> {
+    return this.revokedSerialSet
   }
 
   get cluster(): string {

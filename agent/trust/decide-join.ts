@@ -1,28 +1,48 @@
 import type { JoinPolicy } from '../state/cluster-file.js'
 
+// Who gets an agent certificate: pure functions of what the signer verified. The node
+// id is never claimed by the requester: the signer derives it from the connection's
+// authenticated Noise key, and a CSR naming any other id fails the signing policy
+// (bad-csr). So there is no "id matches the connection" fact left to decide on.
+
 export interface JoinFacts {
   policy: JoinPolicy
-  /** The request's MAC verified against the join secret and this connection. */
+  /** The request's MAC verified against the join secret and this connection's handshake. */
   proofOk: boolean
-  /** The node id derived from the connection's Noise key equals the one claimed. */
-  idMatchesConnection: boolean
   revoked: boolean
+  /** An admin approved this node (a CA-signed approval reached this signer). */
   approved: boolean
-  /** Renewals: the requester already holds a valid, unrevoked certificate of this cluster. */
-  renewalOf: 'none' | 'valid-cert'
 }
 
 export type JoinDecision =
   | { kind: 'sign' }
   | { kind: 'pending' }
-  | { kind: 'refuse'; reason: 'bad-proof' | 'id-mismatch' | 'revoked' | 'no-valid-cert' }
+  | { kind: 'refuse'; reason: 'bad-proof' | 'revoked' }
 
-/** Who gets a certificate: a pure function of what the signer verified. */
 export function decideJoin(f: JoinFacts): JoinDecision {
-  if (!f.idMatchesConnection) return { kind: 'refuse', reason: 'id-mismatch' }
   if (f.revoked) return { kind: 'refuse', reason: 'revoked' }
-  if (f.renewalOf === 'valid-cert') return { kind: 'sign' }
   if (!f.proofOk) return { kind: 'refuse', reason: 'bad-proof' }
   if (f.policy === 'auto' || f.approved) return { kind: 'sign' }
   return { kind: 'pending' }
+}
+
+export interface RenewalFacts {
+  revoked: boolean
+  /** The requester holds a valid, unrevoked agent certificate of this cluster (by its connection key). */
+  member: boolean
+}
+
+export type RenewalDecision = { kind: 'sign' } | { kind: 'refuse'; reason: 'revoked' | 'no-valid-cert' }
+
+/** A renewal needs no secret: the current certificate speaks for the node, under any policy. */
+export function decideRenewal(f: RenewalFacts): RenewalDecision {
+  if (f.revoked) return { kind: 'refuse', reason: 'revoked' }
+  if (!f.member) return { kind: 'refuse', reason: 'no-valid-cert' }
+  return { kind: 'sign' }
+}
+
+export const REFUSAL_TEXT: Record<'bad-proof' | 'revoked' | 'no-valid-cert', string> = {
+  'bad-proof': 'the join secret proof does not verify for this connection',
+  revoked: 'this node has been revoked',
+  'no-valid-cert': 'renewal needs a valid certificate',
 }

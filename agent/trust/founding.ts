@@ -57,6 +57,7 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
       paths.clusterFile,
       paths.joinFile,
       paths.approvals,
+      paths.signedSettings,
       paths.adminConfig,
       paths.meshState,
     ]) {

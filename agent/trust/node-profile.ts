@@ -37,12 +37,13 @@ export type NodeProfileResult =
   | { ok: true; certPem: string; serial: string }
   | { ok: false; reason: NodeProfileRefusal; message: string }
 
-export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
-  const refuse = (reason: NodeProfileRefusal, message: string): NodeProfileResult => ({
-    ok: false,
-    reason,
-    message,
-  })
+export type NodeProfileCheck = Pick<NodeProfileRequest, 'profile' | 'requester' | 'askedName'>
+
+/** Who may have this identity at all, before the CSR is looked at (pure: the signer machine asks it). */
+export function checkNodeProfile(
+  r: NodeProfileCheck,
+): { ok: true } | { ok: false; reason: NodeProfileRefusal; message: string } {
+  const refuse = (reason: NodeProfileRefusal, message: string) => ({ ok: false as const, reason, message })
   if (r.requester.revoked) return refuse('revoked', 'this node has been revoked')
   if (!r.requester.member)
     return refuse('not-member', `a ${r.profile} certificate needs a valid node certificate`)
@@ -53,10 +54,16 @@ export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
       `a ${r.profile} certificate for ${r.askedName} was asked by ${r.requester.name}: a node may only ask for its own name`,
     )
   }
+  return { ok: true }
+}
+
+export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
+  const check = checkNodeProfile(r)
+  if (!check.ok) return check
   try {
     const cert = signCertificate({
       profile: r.profile,
-      identity: { nodeId: r.requester.id, nodeName: r.requester.name, ips: r.requesterAddresses ?? [] },
+      identity: { nodeId: r.requester.id, nodeName: r.askedName, ips: r.requesterAddresses ?? [] },
       reservedNames: r.reservedNames,
       csrPem: r.csrPem,
       ca: r.ca,
@@ -66,6 +73,6 @@ export function signNodeProfile(r: NodeProfileRequest): NodeProfileResult {
     return { ok: true, certPem: cert.certPem, serial: cert.serial }
   } catch (err) {
     const code = err instanceof HomecloudError ? `${err.code}: ` : ''
-    return refuse('bad-csr', `${code}${(err as Error).message}`)
+    return { ok: false, reason: 'bad-csr', message: `${code}${(err as Error).message}` }
   }
 }

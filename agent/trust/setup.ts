@@ -3,6 +3,7 @@ import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import type { PeerView } from '../mesh/peers.js'
 import type { MeshRouter } from '../mesh/router.js'
@@ -78,6 +79,7 @@ export interface TrustWiring {
   nodeName: string
   host: string
   clock: Clock
+  random: Random
   log: Logger
   events: EventLog
   counters: Counters
@@ -89,18 +91,19 @@ export interface TrustWiring {
 /** The trust protocols on the mesh's faces (they register their messages on the router). */
 export function createTrust(loaded: LoadedTrust, w: TrustWiring): Trust {
   const { saved, book, store, join, cluster } = loaded
-  const trust = new Trust(
+  return new Trust(
     {
       cluster,
+      signedSettings: saved.signedSettings,
       secret: join?.secret ?? null,
       ca: saved.caPem && saved.caKeyPem ? { certPem: saved.caPem, keyPem: saved.caKeyPem } : null,
       node: saved.node,
+      joinKeyPem: loaded.joinKeyPem,
       nodeName: w.nodeName,
       host: w.host,
       approvals: saved.approvals,
+      revocations: saved.revocations,
     },
     { ...w, book, store },
   )
-  if (loaded.joinKeyPem) trust.prepareJoin(loaded.joinKeyPem)
-  return trust
 }

@@ -13,8 +13,13 @@ import {
 } from '../pki/store.js'
 import { type ClusterFile, writeClusterFile } from '../state/cluster-file.js'
 import { statePaths } from '../state/paths.js'
+import { SignedApproval } from './approval.js'
+import { APPROVALS_MAX } from './approvals.js'
+import { SignedSettings } from './signed-settings.js'
 
-const Approvals = z.object({ v: z.literal(1), nodeIds: z.array(z.string().max(64)).max(1024) })
+// v1 held bare node ids, valid on the one signer that wrote them; v2 holds CA-signed
+// approvals any signer accepts. A v1 file is read as empty (the admin approves again).
+const Approvals = z.object({ v: z.literal(2), approvals: z.array(SignedApproval).max(APPROVALS_MAX) })
 
 /** Where trust state lives in the state directory; every write atomic, keys 0600. */
 export class TrustStore {
@@ -31,20 +36,18 @@ export class TrustStore {
     caKeyPem: string | null
     node: { certPem: string; keyPem: string } | null
     revocations: RevocationList | undefined
-    approvals: string[]
+    approvals: SignedApproval[]
+    signedSettings: SignedSettings | null
   }> {
     const caPem = (await readTextIfExists(this.pki.caCert)) ?? null
     const caKeyPem = (await readKeyFile(this.pki.caKey)) ?? null
     const certPem = await readTextIfExists(this.pki.nodeCert)
     const keyPem = await readKeyFile(this.pki.nodeKey)
     const revocations = await readRevocationsFile(this.pki.revocations).catch(() => undefined)
-    let approvals: string[] = []
-    try {
-      approvals = Approvals.parse(JSON.parse(await readFile(this.paths.approvals, 'utf8'))).nodeIds
-    } catch {
-      approvals = []
-    }
-    return { caPem, caKeyPem, node: certPem && keyPem ? { certPem, keyPem } : null, revocations, approvals }
+    const approvals = (await readOptional(this.paths.approvals, Approvals))?.approvals ?? []
+    const signedSettings = (await readOptional(this.paths.signedSettings, SignedSettings)) ?? null
+    const node = certPem && keyPem ? { certPem, keyPem } : null
+    return { caPem, caKeyPem, node, revocations, approvals, signedSettings }
   }
 
   /** The join key: generated once and kept, so retries after a restart reuse it. */
@@ -57,26 +60,33 @@ export class TrustStore {
     return keyPem
   }
 
-  async saveMembership(m: {
-    certPem: string
-    keyPem: string
-    caPem: string
-    cluster: ClusterFile
-  }): Promise<void> {
+  /** Our agent certificate and key, and the CA that signed it (joined or renewed). */
+  async saveCertificate(m: { certPem: string; keyPem: string; caPem: string }): Promise<void> {
     await writeCertFile(this.pki.caCert, m.caPem)
     await writeCertAndKey(this.pki.profile('agent'), { certPem: m.certPem, keyPem: m.keyPem })
-    await writeClusterFile(this.paths.clusterFile, m.cluster)
   }
 
-  async saveCluster(cluster: ClusterFile): Promise<void> {
+  /** The signed document first: a cluster file whose version has no signature beside it is not passed on. */
+  async saveSettings(cluster: ClusterFile, signed: SignedSettings | null): Promise<void> {
+    if (signed) await writeFileAtomic(this.paths.signedSettings, `${JSON.stringify(signed)}\n`, 0o644)
     await writeClusterFile(this.paths.clusterFile, cluster)
   }
 
-  async saveApprovals(nodeIds: string[]): Promise<void> {
-    await writeFileAtomic(this.paths.approvals, `${JSON.stringify({ v: 1, nodeIds })}\n`, 0o600)
+  async saveApprovals(approvals: SignedApproval[]): Promise<void> {
+    await writeFileAtomic(this.paths.approvals, `${JSON.stringify({ v: 2, approvals })}\n`, 0o600)
   }
 
   async saveRevocations(list: RevocationList): Promise<void> {
     await writeRevocationsFile(this.pki.revocations, list)
+  }
+}
+
+/** A small optional file: missing or unreadable is "none" (it is re-learned from peers). */
+async function readOptional<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  try {
+    const r = schema.safeParse(JSON.parse(await readFile(path, 'utf8')))
+    return r.success ? r.data : undefined
+  } catch {
+    return undefined
   }
 }

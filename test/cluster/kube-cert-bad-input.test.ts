@@ -67,7 +67,7 @@ describe('Kubernetes node certificates asked for over the mesh', () => {
     const by = (what: string) => replies.find((r) => r.what === what)
     assert.equal(by('a valid join')?.t, 'join-signed', report)
     const own = by('kubelet certificate for our own name')
-    assert.equal(own?.t, 'join-signed', report)
+    assert.equal(own?.t, 'node-cert', report)
     assert.equal(own?.certCn, `system:node:rogue-${id.slice(0, 6)}`, report)
     for (const [what, reason] of [
       [`kubelet certificate for ${taken.name}`, 'name-not-own'],
@@ -76,7 +76,7 @@ describe('Kubernetes node certificates asked for over the mesh', () => {
       ['kubelet certificate under our name asking for system:masters', 'bad-csr'],
     ] as const) {
       const r = by(what)
-      assert.equal(r?.t, 'join-refused', `${what}\n${report}`)
+      assert.equal(r?.t, 'node-cert-refused', `${what}\n${report}`)
       assert.equal(r?.reason, reason, `${what}\n${report}`)
     }
     // The signer counted each refusal by profile and reason.

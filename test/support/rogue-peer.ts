@@ -34,7 +34,7 @@ import {
   signSha256,
 } from '../../agent/pki/keys.js'
 import { joinProof, proofMatches, replyProof } from '../../agent/trust/join-proof.js'
-import { TRUST_LIMITS, TrustMessage } from '../../agent/trust/messages.js'
+import { TRUST_LIMITS, TRUST_SCHEMAS } from '../../agent/trust/wire.js'
 import { newIdentity, recordBody } from './records.js'
 
 export const SCENARIOS = [
@@ -115,13 +115,25 @@ export interface RogueLine {
   [k: string]: unknown
 }
 
+/** Every answer a request (join, renewal, node certificate) can get from a signer. */
+const REPLY_TYPES = [
+  'join-signed',
+  'join-pending',
+  'join-refused',
+  'renewed',
+  'renew-refused',
+  'node-cert',
+  'node-cert-refused',
+] as const
+type ReplyType = (typeof REPLY_TYPES)[number]
+
 /** What came back for a join: the trust layer's answer, summarised for the test. */
 export interface JoinReply {
-  t: 'join-signed' | 'join-pending' | 'join-refused' | 'join-not-signer' | 'unparsed' | 'none'
+  t: ReplyType | 'unparsed' | 'none'
   reason?: string
   message?: string
   code?: string
-  /** join-signed: the certificate's CN and profile, and whether the reply proof verified. */
+  /** join-signed, renewed, node-cert: the certificate's CN and profile; join-signed: whether the reply proof verified. */
   certCn?: string
   certProfile?: string
   certDnsNames?: string[]
@@ -205,7 +217,7 @@ async function opensslCsr(commonName: string, addext: string[]): Promise<string>
 /** Every message type the agent speaks, so the rogue reads what it is sent the way the agent would. */
 const AnyMessage = z.discriminatedUnion('t', [
   ...MeshMessage.options,
-  ...TrustMessage.options,
+  ...TRUST_SCHEMAS,
   EtcdAssign,
   EtcdRetire,
   SnapshotChunk,
@@ -217,7 +229,22 @@ const parseMessage = (payload: Buffer) => {
   return r.ok ? { ok: true as const, msg: r.msg as AnyMessage } : r
 }
 
-const JOIN_REPLIES = new Set(['join-signed', 'join-pending', 'join-refused', 'join-not-signer'])
+const JOIN_REPLIES = new Set<string>(REPLY_TYPES)
+
+/** The parts of a certificate the tests look at; empty when it does not parse. */
+function certSummary(pem: string): Pick<JoinReply, 'certCn' | 'certProfile' | 'certDnsNames' | 'certIps'> {
+  try {
+    const info = readCertificate(pem)
+    return {
+      certCn: info.commonName,
+      certProfile: info.profile,
+      certDnsNames: info.dnsNames,
+      certIps: info.ips,
+    }
+  } catch {
+    return { certCn: '', certProfile: 'unknown', certDnsNames: [], certIps: [] }
+  }
+}
 
 /** One Noise connection to the victim and everything it told us. */
 class Conn {
@@ -285,35 +312,23 @@ class Conn {
   private summarise(msg: AnyMessage): JoinReply {
     switch (msg.t) {
       case 'join-refused':
+      case 'renew-refused':
+      case 'node-cert-refused':
         return { t: msg.t, reason: msg.reason, message: msg.message }
       case 'join-pending':
         return { t: msg.t, code: msg.code }
       case 'join-signed': {
         this.signedCert = msg.cert
-        let info: Pick<ReturnType<typeof readCertificate>, 'commonName' | 'profile' | 'dnsNames' | 'ips'> = {
-          commonName: '',
-          profile: 'unknown',
-          dnsNames: [],
-          ips: [],
-        }
-        try {
-          info = readCertificate(msg.cert)
-        } catch {}
         const replyProofOk =
           this.secret !== undefined &&
-          msg.proof !== undefined &&
           proofMatches(replyProof(this.secret, this.handshakeHash, this.nodeId, msg.cert, msg.ca), msg.proof)
-        return {
-          t: msg.t,
-          certCn: info.commonName,
-          certProfile: info.profile,
-          certDnsNames: info.dnsNames,
-          certIps: info.ips,
-          replyProofOk,
-        }
+        return { t: msg.t, ...certSummary(msg.cert), replyProofOk }
       }
+      case 'renewed':
+      case 'node-cert':
+        return { t: msg.t, ...certSummary(msg.cert) }
       default:
-        return { t: 'join-not-signer' }
+        return { t: 'unparsed', detail: `not an answer: ${msg.t}` }
     }
   }
 
@@ -421,8 +436,7 @@ async function main(): Promise<void> {
   /** A join as the agent sends it: the proof binds secret, this connection, our id and the CSR. */
   const joinFrame = (o: { secret: string; csrPem: string; name?: string; c?: Conn }) =>
     frame({
-      t: 'join',
-      mode: 'join',
+      t: 'join-request',
       name: o.name ?? ownName,
       csr: o.csrPem,
       proof: joinProof(o.secret, (o.c ?? conn).handshakeHash, me.id, o.csrPem),
@@ -686,7 +700,7 @@ async function main(): Promise<void> {
       send(
         `join frame with a ${csr.length}-character csr`,
         'malformed',
-        rawFrame(JSON.stringify({ t: 'join', mode: 'join', name: ownName, csr, proof })),
+        rawFrame(JSON.stringify({ t: 'join-request', name: ownName, csr, proof })),
       )
       const reply = await conn.nextReply(3000)
       out({ event: 'reply', conn: conn.label, what: 'oversized csr', expect: 'none', ...reply })
@@ -848,32 +862,32 @@ async function main(): Promise<void> {
       let k = 0
       const nodeCsr = (cn: string, o: string) =>
         createCsr({ commonName: cn, organizations: [o], keyPem: keys[k++] }).csrPem
-      const renew = (name: string, csr: string, profile: 'kubelet' | 'kwok') =>
-        frame({ t: 'join', mode: 'renew', name, csr, profile })
+      const askNodeCert = (name: string, csr: string, profile: 'kubelet' | 'kwok') =>
+        frame({ t: 'node-cert-request', profile, name, csr })
       await ask(
         'kubelet certificate for our own name',
-        'join-signed',
-        renew(ownName, nodeCsr(`system:node:${ownName}`, 'system:nodes'), 'kubelet'),
+        'node-cert',
+        askNodeCert(ownName, nodeCsr(`system:node:${ownName}`, 'system:nodes'), 'kubelet'),
       )
       await ask(
         `kubelet certificate for ${other.name}`,
-        'join-refused:name-not-own',
-        renew(other.name, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
+        'node-cert-refused:name-not-own',
+        askNodeCert(other.name, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
       )
       await ask(
         `kubelet certificate under our name, CSR naming ${other.name}`,
-        'join-refused:bad-csr',
-        renew(ownName, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
+        'node-cert-refused:bad-csr',
+        askNodeCert(ownName, nodeCsr(`system:node:${other.name}`, 'system:nodes'), 'kubelet'),
       )
       await ask(
         `kwok certificate for ${other.name}`,
-        'join-refused:name-not-own',
-        renew(other.name, nodeCsr(`homecloud-kwok:${other.name}`, 'homecloud:kwok'), 'kwok'),
+        'node-cert-refused:name-not-own',
+        askNodeCert(other.name, nodeCsr(`homecloud-kwok:${other.name}`, 'homecloud:kwok'), 'kwok'),
       )
       await ask(
         'kubelet certificate under our name asking for system:masters',
-        'join-refused:bad-csr',
-        renew(ownName, nodeCsr(`system:node:${ownName}`, 'system:masters'), 'kubelet'),
+        'node-cert-refused:bad-csr',
+        askNodeCert(ownName, nodeCsr(`system:node:${ownName}`, 'system:masters'), 'kubelet'),
       )
       break
     }

@@ -233,4 +233,21 @@ describe('CertBook: revocation', () => {
     )
     assert.deepEqual(newly, [B])
   })
+
+  test("two signers raced to one version: the winner is kept, the loser's nodes stay refused", () => {
+    const { book } = newBook()
+    const a = agentCert(A)
+    const b = agentCert(B)
+    assert.ok(book.add(A, a.certPem).ok)
+    assert.ok(book.add(B, b.certPem).ok)
+    const forA = revocations(1, [{ serial: a.serial, nodeId: A }])
+    const forB = revocations(1, [{ serial: b.serial, nodeId: B }])
+    assert.deepEqual(book.adoptRevocations(forA), [A])
+    assert.deepEqual(book.adoptRevocations(forB), [B], 'the other list of the same version revokes B too')
+    const winner = forA.signature > forB.signature ? forA : forB
+    assert.equal(book.revocationList, winner, 'the same winner on every node, whatever the order')
+    assert.equal(book.isRevoked(A), true, 'losing the race never un-revokes A')
+    assert.equal(book.isRevoked(B), true)
+    assert.equal(book.revokedSerials().size, 2)
+  })
 })

@@ -1,0 +1,339 @@
+import type { Timer } from '../core/clock.js'
+import type { PeerConn } from '../mesh/swarm.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { readCertificate } from '../pki/cert.js'
+import { createCsr } from '../pki/csr.js'
+import { signRevocations } from '../pki/revocations.js'
+import { clusterSettings } from '../state/cluster-file.js'
+import { signApproval } from './approval.js'
+import {
+  type ApprovalsEffect,
+  type ApprovalsEvent,
+  type ApprovalsState,
+  approvalsStart,
+  approvalsStep,
+} from './approvals.js'
+import { CertExchange } from './cert-exchange.js'
+import { Driver, type EffectSinks } from './driver.js'
+import type { CommonEffect } from './effects.js'
+import type { IdentityEffect, IdentityEvent, IdentityState } from './identity.js'
+import { joinProof, replyProof, shortCode } from './join-proof.js'
+import { type JoinerEffect, type JoinerEvent, type JoinerState, joinerStart, joinerStep } from './joiner.js'
+import { OwnIdentity } from './own-identity.js'
+import {
+  type RevocationsEffect,
+  type RevocationsEvent,
+  type RevocationsState,
+  revocationsStart,
+  revocationsStep,
+} from './revocations.js'
+import {
+  type SettingsEffect,
+  type SettingsEvent,
+  type SettingsState,
+  settingsStart,
+  settingsStep,
+} from './settings.js'
+import { signSettings } from './signed-settings.js'
+import {
+  type IssueRequest,
+  type SignerEffect,
+  type SignerEvent,
+  type SignerState,
+  signerStart,
+  signerStep,
+} from './signer.js'
+import { caKeyMatches, issueFor } from './signing.js'
+import type { TrustComponents, TrustInit } from './trust.js'
+import type { PendingEntry } from './wire.js'
+
+export type CertificateMaterial = { certPem: string; keyPem: string; caPem: string }
+type Csr = { csrPem: string; keyPem: string }
+type NodeCertWait = Csr & {
+  resolve(c: { certPem: string; keyPem: string }): void
+  reject(e: Error): void
+  timer: Timer
+}
+
+const SAVES_FAILED = 'homecloud_trust_saves_failed_total'
+
+/**
+ * The shell around the trust state machines: it holds their states (through a Driver
+ * each), the CA key and our certificate, and applies what the machines ask for —
+ * keys, CSRs, signatures, the certificate book, files, messages.
+ */
+export class Machines {
+  readonly joiner: Driver<JoinerState, JoinerEvent, JoinerEffect>
+  readonly signer: Driver<SignerState, SignerEvent, SignerEffect>
+  readonly own: OwnIdentity
+  readonly revocations: Driver<RevocationsState, RevocationsEvent, RevocationsEffect>
+  readonly settings: Driver<SettingsState, SettingsEvent, SettingsEffect>
+  readonly approvals: Driver<ApprovalsState, ApprovalsEvent, ApprovalsEffect>
+  readonly exchange: CertExchange
+  readonly certificateListeners: ((c: CertificateMaterial) => void)[] = []
+  ca: CaMaterial | null
+  node: { certPem: string; keyPem: string } | null
+  private readonly joinCsr: Csr | null
+  private stopped = false
+
+  constructor(
+    readonly init: TrustInit,
+    readonly c: TrustComponents,
+  ) {
+    const sinks: EffectSinks = c
+    this.ca = init.ca
+    this.node = init.node
+    if (init.node) c.book.add(c.identity.id, init.node.certPem)
+    // One key and CSR per join attempt, reused across connections, retries and restarts.
+    this.joinCsr =
+      init.node || !init.joinKeyPem ? null : createCsr({ commonName: c.identity.id, keyPem: init.joinKeyPem })
+    const code = shortCode(c.identity.publicKey.toString('hex'))
+    this.joiner = new Driver(
+      joinerStart(code, init.nodeName, init.node !== null),
+      joinerStep,
+      (f) => this.onJoiner(f),
+      sinks,
+    )
+    this.signer = new Driver(signerStart(), signerStep, (f) => this.onSigner(f), sinks)
+    this.revocations = new Driver(
+      revocationsStart(init.cluster.id, init.revocations),
+      (s, e) => revocationsStep(s, e),
+      (f) => this.onRevocations(f),
+      sinks,
+    )
+    this.settings = new Driver(
+      settingsStart(init.cluster, init.signedSettings),
+      (s, e) => settingsStep(s, e),
+      (f) => this.onSettings(f),
+      sinks,
+    )
+    this.approvals = new Driver(
+      approvalsStart(init.approvals),
+      (s, e) => approvalsStep(s, e),
+      (f) => this.onApprovals(f),
+      sinks,
+    )
+    this.exchange = new CertExchange({ ...c, ownCert: () => this.node?.certPem ?? null })
+    this.own = new OwnIdentity(
+      {
+        c,
+        nodeName: init.nodeName,
+        host: init.host,
+        joinCsr: this.joinCsr,
+        cert: init.node ? validity(init.node.certPem) : null,
+        ca: () => this.ca,
+        validityMs: () => this.settings.state.cluster.certValidityMs,
+        adopt: (certPem, keyPem, renewing) => this.adopt(certPem, keyPem, renewing),
+        stopped: () => this.stopped,
+      },
+      sinks,
+    )
+  }
+
+  get identity(): Driver<IdentityState, IdentityEvent, IdentityEffect> {
+    return this.own.driver
+  }
+
+  setCaKey(keyPem: string | null): boolean {
+    if (keyPem === null) {
+      if (this.ca) this.c.log.info('no longer a signer: the CA key is gone from this node')
+      this.ca = null
+      return true
+    }
+    const caPem = this.c.book.ca
+    if (!caPem || !caKeyMatches(caPem, keyPem)) return false
+    if (!this.ca) this.c.log.info('now a signer: this node holds the CA key')
+    this.ca = { certPem: caPem, keyPem }
+    return true
+  }
+
+  certificate(): CertificateMaterial | null {
+    const caPem = this.c.book.ca
+    return this.node && caPem ? { certPem: this.node.certPem, keyPem: this.node.keyPem, caPem } : null
+  }
+
+  tick(): void {
+    if (!this.node) {
+      this.joiner.feed({ kind: 'retry' })
+      return
+    }
+    if (this.ca) this.signer.feed({ kind: 'tick' })
+    this.identity.feed({ kind: 'tick', signer: this.ca !== null })
+    const members = new Set(
+      this.c.peers
+        .members()
+        .map((m) => m.signed.body.id)
+        .filter((id) => this.c.book.isMember(id)),
+    )
+    this.approvals.feed({ kind: 'tick', members })
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.own.stop()
+  }
+
+  // ---- joiner ----
+
+  private onJoiner(f: Exclude<JoinerEffect, CommonEffect>): void {
+    switch (f.kind) {
+      case 'ask': {
+        const csr = this.joinCsr
+        if (!csr || !this.init.secret || this.node) return
+        const conns = f.conn === 'all' ? this.c.peers.connections() : [f.conn]
+        for (const conn of conns) {
+          const proof = joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem)
+          this.c.router.send(conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
+        }
+        return
+      }
+      case 'adopt':
+        if (!this.joinCsr) return
+        this.c.book.setCa(f.caPem)
+        if (!this.adopt(f.certPem, this.joinCsr.keyPem, false)) return
+        this.settings.feed({ kind: 'joined', settings: f.cluster })
+        this.joiner.feed({ kind: 'adopted' })
+        return
+      default:
+        return
+    }
+  }
+
+  /** Our certificate (first or renewed): verify it into the book, keep it, tell everyone. */
+  adopt(certPem: string, keyPem: string, renewing: boolean): boolean {
+    const added = this.c.book.add(this.c.identity.id, certPem)
+    if (!added.ok) {
+      this.c.log.warn(
+        { reason: added.reason, detail: added.detail },
+        'the signed certificate does not verify',
+      )
+      return false
+    }
+    const caPem = this.c.book.ca as string
+    this.node = { certPem, keyPem }
+    this.save('certificate', () => this.c.store.saveCertificate({ certPem, keyPem, caPem }))
+    for (const fn of this.certificateListeners) fn({ certPem, keyPem, caPem })
+    const what = renewing ? 'renewed its certificate' : 'joined: certificate received'
+    const info = added.info
+    this.c.log.info({ serial: info.serial, notAfter: new Date(info.notAfterMs).toISOString() }, what)
+    const name = this.init.nodeName
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: renewing ? 'renewed' : 'certified',
+      id: this.c.identity.id,
+      name,
+      message: `${name} ${what}`,
+    })
+    this.c.router.broadcast({ t: 'hello', cert: certPem, ask: !renewing })
+    this.identity.feed({ kind: 'adopted', cert: validity(certPem) })
+    return true
+  }
+
+  // ---- signer ----
+
+  private onSigner(f: Exclude<SignerEffect, CommonEffect>): void {
+    switch (f.kind) {
+      case 'issue':
+        this.issue(f.conn, f.request)
+        return
+      case 'reply-join-signed': {
+        const ca = this.ca
+        if (!ca || !this.init.secret) return
+        const proof = replyProof(this.init.secret, f.conn.handshakeHash, f.nodeId, f.certPem, ca.certPem)
+        const cluster = clusterSettings(this.settings.state.cluster)
+        this.c.router.send(f.conn, { t: 'join-signed', cert: f.certPem, ca: ca.certPem, cluster, proof })
+        return
+      }
+      case 'remember-cert':
+        this.c.book.add(f.nodeId, f.certPem)
+        return
+      default:
+        return
+    }
+  }
+
+  private issue(conn: PeerConn, request: IssueRequest): void {
+    const ca = this.ca
+    if (!ca) return
+    const others = this.c.peers.members().filter((m) => m.signed.body.id !== request.nodeId)
+    const record = this.c.peers.byId(request.nodeId)?.signed.body
+    // A Kubernetes serving certificate names exactly the addresses of the requester's signed record.
+    const addresses =
+      request.purpose === 'join' || request.purpose === 'renew'
+        ? conn.remoteHost
+          ? [conn.remoteHost]
+          : []
+        : (record?.addresses ?? [])
+    const out = issueFor(request, {
+      ca,
+      clock: this.c.clock,
+      validityMs: this.settings.state.cluster.certValidityMs,
+      reservedNames: others.flatMap((m) => [
+        m.signed.body.id,
+        m.signed.body.name,
+        ...m.signed.body.addresses,
+      ]),
+      addresses,
+    })
+    if (out.ok) this.signer.feed({ kind: 'issued', conn, request, certPem: out.certPem, serial: out.serial })
+    else this.signer.feed({ kind: 'issue-failed', conn, request, message: out.message })
+  }
+
+  // ---- gossip: revocations, settings, approvals ----
+
+  private onRevocations(f: Exclude<RevocationsEffect, CommonEffect>): void {
+    switch (f.kind) {
+      case 'apply': {
+        const newly = this.c.book.adoptRevocations(f.list)
+        if (newly.length === 0) return
+        this.c.log.warn({ nodes: newly, version: f.list.version }, 'nodes revoked')
+        this.c.onRevoked(newly)
+        return
+      }
+      case 'save':
+        this.save('revocations', () => this.c.store.saveRevocations(f.list))
+        return
+      case 'sign':
+        if (this.ca) this.revocations.feed({ kind: 'issued', list: signRevocations(f.body, this.ca.keyPem) })
+        return
+      default:
+        return
+    }
+  }
+
+  private onSettings(f: Exclude<SettingsEffect, CommonEffect>): void {
+    if (f.kind === 'save') this.save('settings', () => this.c.store.saveSettings(f.cluster, f.signed))
+    else if (f.kind === 'sign' && this.ca)
+      this.settings.feed({ kind: 'issued', signed: signSettings(f.version, f.settings, this.ca.keyPem) })
+  }
+
+  private onApprovals(f: Exclude<ApprovalsEffect, CommonEffect>): void {
+    if (f.kind === 'save') this.save('approvals', () => this.c.store.saveApprovals(f.approvals))
+  }
+
+  approveLocally(entry: PendingEntry, ca: CaMaterial): void {
+    const body = {
+      clusterId: this.init.cluster.id,
+      nodeId: entry.id,
+      name: entry.name,
+      approvedAtMs: this.c.clock.nowMs(),
+    }
+    this.approvals.feed({ kind: 'approval', approval: signApproval(body, ca.keyPem) })
+  }
+
+  /** State on disk must not fail silently: a failed save is logged and counted, and the state in memory goes on. */
+  private save(what: string, write: () => Promise<void>): void {
+    void write().catch((err) => {
+      this.c.counters.inc(SAVES_FAILED, { what })
+      this.c.log.error(
+        { err: (err as Error).message, what },
+        `could not save the ${what}: it is kept in memory only`,
+      )
+    })
+  }
+}
+
+function validity(certPem: string): { notBeforeMs: number; notAfterMs: number; serial: string } {
+  const info = readCertificate(certPem)
+  return { notBeforeMs: info.notBeforeMs, notAfterMs: info.notAfterMs, serial: info.serial }
+}

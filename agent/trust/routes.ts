@@ -1,0 +1,191 @@
+import { nodeIdFromPublicKey } from '../identity/identity.js'
+import type { PeerConn } from '../mesh/swarm.js'
+import { verifyRevocations } from '../pki/revocations.js'
+import { verifyApproval } from './approval.js'
+import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import type { Machines } from './machines.js'
+import { verifySettings } from './signed-settings.js'
+import type { Requester } from './signer.js'
+import type { TrustComponents } from './trust.js'
+import {
+  Approval,
+  JoinPending,
+  JoinRefused,
+  JoinRequest,
+  JoinSigned,
+  NodeCert,
+  NodeCertRefused,
+  NodeCertRequest,
+  Pending,
+  Renewed,
+  RenewRefused,
+  RenewRequest,
+  Revocations,
+  Settings,
+} from './wire.js'
+
+const DROPPED = 'homecloud_mesh_messages_dropped_total'
+
+/**
+ * The trust protocols' messages on the mesh router: each becomes an event of one state
+ * machine, carrying what the shell verified about it (proofs bound to this connection's
+ * handshake, signatures by our CA, the requester as our book and the mesh know it).
+ * Requests reach the signer machine only on nodes holding the CA key; others ignore them.
+ */
+export function registerRoutes(m: Machines, c: TrustComponents): void {
+  const { router } = c
+  router.onConnection((conn) => onConnection(m, conn))
+  registerJoin(m, c)
+  router.route('renew-request', RenewRequest, (conn, msg) => {
+    if (m.ca)
+      m.signer.feed({ kind: 'renew-request', conn, who: requester(m, conn), name: msg.name, csrPem: msg.csr })
+  })
+  router.route('renewed', Renewed, (conn, msg) =>
+    m.identity.feed({ kind: 'renewed', conn, certPem: msg.cert, ours: m.own.renewalIsOurs(msg.cert) }),
+  )
+  router.route('renew-refused', RenewRefused, (conn, msg) =>
+    m.identity.feed({ kind: 'renew-refused', from: short(conn), reason: msg.reason, message: msg.message }),
+  )
+  router.route('node-cert-request', NodeCertRequest, (conn, msg) => {
+    if (!m.ca) return
+    const who = requester(m, conn)
+    m.signer.feed({
+      kind: 'node-cert-request',
+      conn,
+      who,
+      profile: msg.profile,
+      name: msg.name,
+      csrPem: msg.csr,
+    })
+  })
+  router.route('node-cert', NodeCert, (_conn, msg) =>
+    m.identity.feed({
+      kind: 'node-cert',
+      profile: msg.profile,
+      certPem: msg.cert,
+      ours: m.own.nodeCertIsOurs(msg.profile, msg.cert),
+    }),
+  )
+  router.route('node-cert-refused', NodeCertRefused, (_conn, msg) =>
+    m.identity.feed({
+      kind: 'node-cert-refused',
+      profile: msg.profile,
+      reason: msg.reason,
+      message: msg.message,
+    }),
+  )
+  registerGossip(m, c)
+}
+
+function registerJoin(m: Machines, c: TrustComponents): void {
+  const { router } = c
+  router.route('join-request', JoinRequest, (conn, msg) => {
+    if (!m.ca) return
+    const who = requester(m, conn)
+    const secret = m.init.secret
+    m.signer.feed({
+      kind: 'join-request',
+      conn,
+      who,
+      name: msg.name,
+      csrPem: msg.csr,
+      proofOk:
+        secret !== null &&
+        proofMatches(joinProof(secret, conn.handshakeHash, who.nodeId, msg.csr), msg.proof),
+      code: shortCode(conn.remoteKeyHex),
+      policy: m.settings.state.cluster.joinPolicy,
+      approved: m.approvals.state.approvals.has(who.nodeId),
+    })
+  })
+  router.route('join-signed', JoinSigned, (conn, msg) => {
+    if (m.node) return
+    const secret = m.init.secret
+    const selfId = c.identity.id
+    m.joiner.feed({
+      kind: 'signed',
+      conn,
+      proofOk:
+        secret !== null &&
+        proofMatches(replyProof(secret, conn.handshakeHash, selfId, msg.cert, msg.ca), msg.proof),
+      clusterMatches: msg.cluster.id === m.init.cluster.id,
+      certForUs: m.own.joinCertIsOurs(msg.cert, msg.ca),
+      certPem: msg.cert,
+      caPem: msg.ca,
+      cluster: msg.cluster,
+    })
+  })
+  router.route('join-pending', JoinPending, (_conn, msg) =>
+    m.joiner.feed({ kind: 'pending', code: msg.code }),
+  )
+  router.route('join-refused', JoinRefused, (conn, msg) =>
+    m.joiner.feed({ kind: 'refused', from: short(conn), reason: msg.reason, message: msg.message }),
+  )
+}
+
+function registerGossip(m: Machines, c: TrustComponents): void {
+  const { router, book, counters, log } = c
+  const clusterId = m.init.cluster.id
+  router.route('revocations', Revocations, (conn, msg) => {
+    const ca = book.ca
+    if (!ca) return
+    const v = verifyRevocations(msg.list, ca, { clusterId })
+    if (!v.ok) {
+      counters.inc(DROPPED, { reason: 'bad-revocations' })
+      log.warn({ peer: short(conn), reason: v.reason }, 'refused a revocation list')
+      return
+    }
+    m.revocations.feed({ kind: 'received', list: v.list, signer: m.ca !== null })
+  })
+  router.route('settings', Settings, (_conn, msg) => {
+    const ca = book.ca
+    if (!ca || !verifySettings(msg.signed, ca, clusterId)) {
+      counters.inc(DROPPED, { reason: 'bad-settings' })
+      return
+    }
+    m.settings.feed({ kind: 'received', signed: msg.signed })
+  })
+  router.route('approval', Approval, (_conn, msg) => {
+    // A joiner has no CA to check it with, and no use for it.
+    const ca = book.ca
+    if (!ca) return
+    if (!verifyApproval(msg.approval, ca, clusterId)) {
+      counters.inc(DROPPED, { reason: 'bad-approval' })
+      return
+    }
+    m.approvals.feed({ kind: 'approval', approval: msg.approval })
+  })
+  router.route('pending', Pending, (conn, msg) => {
+    const from = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+    m.approvals.feed({ kind: 'pending-list', from, fromMember: book.isMember(from), entries: msg.entries })
+  })
+}
+
+/** A new connection: a member shows its certificates and what a newcomer must know; a joiner asks. */
+function onConnection(m: Machines, conn: PeerConn): void {
+  if (!m.node) {
+    m.joiner.feed({ kind: 'connected', conn })
+    return
+  }
+  m.exchange.sendCerts(conn)
+  m.revocations.feed({ kind: 'connected', conn })
+  m.settings.feed({ kind: 'connected', conn })
+  m.approvals.feed({ kind: 'connected', conn })
+  if (m.ca) m.signer.feed({ kind: 'connected', conn })
+}
+
+/** The requester as we know it: its id from the connection's Noise key, never from the request. */
+function requester(m: Machines, conn: PeerConn): Requester {
+  const { book, peers } = m.c
+  const nodeId = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+  const others = peers.members().filter((x) => x.signed.body.id !== nodeId)
+  return {
+    nodeId,
+    revoked: book.isRevoked(nodeId),
+    member: book.isMember(nodeId),
+    heldCertPem: book.get(nodeId)?.certPem,
+    recordName: peers.byId(nodeId)?.signed.body.name,
+    namesTaken: new Set(others.map((x) => x.signed.body.name)),
+  }
+}
+
+const short = (conn: PeerConn) => conn.remoteKeyHex.slice(0, 12)

@@ -1,0 +1,131 @@
+import { z } from 'zod'
+import { RevocationList } from '../pki/revocations.js'
+import { ClusterSettings } from '../state/cluster-file.js'
+import { SignedApproval } from './approval.js'
+import { SignedSettings } from './signed-settings.js'
+
+// The trust protocols' messages, one schema each, grouped by protocol. Each protocol
+// registers its own types on the mesh router (trust.ts); nothing else parses them.
+
+export const TRUST_LIMITS = {
+  certsPerFrameMax: 16,
+  pemCharsMax: 8192,
+  pendingEntriesMax: 64,
+  refusalCharsMax: 500,
+} as const
+
+const Pem = z.string().min(1).max(TRUST_LIMITS.pemCharsMax)
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/)
+const NodeName = z.string().min(1).max(63)
+const Reason = z.string().max(64)
+const Message = z.string().max(512)
+export const NodeProfileName = z.enum(['kubelet', 'kubelet-serving', 'kwok'])
+
+// ---- joining (a node without a certificate ↔ signers) ----
+
+/** Proof of the join secret, bound to this connection's Noise handshake, and a CSR for the agent certificate. */
+export const JoinRequest = z.object({ t: z.literal('join-request'), name: NodeName, csr: Pem, proof: Hex64 })
+/** The certificate, the CA and the settings, proven with the join secret for this connection. */
+export const JoinSigned = z.object({
+  t: z.literal('join-signed'),
+  cert: Pem,
+  ca: Pem,
+  cluster: ClusterSettings,
+  proof: Hex64,
+})
+export const JoinPending = z.object({ t: z.literal('join-pending'), code: z.string().max(16) })
+export const JoinRefused = z.object({ t: z.literal('join-refused'), reason: Reason, message: Message })
+
+// ---- node identity (members ↔ signers): renewal and Kubernetes node certificates ----
+
+/** A member's new agent CSR; its current certificate (by the connection's key) is what speaks for it. */
+export const RenewRequest = z.object({ t: z.literal('renew-request'), name: NodeName, csr: Pem })
+export const Renewed = z.object({ t: z.literal('renewed'), cert: Pem })
+export const RenewRefused = z.object({ t: z.literal('renew-refused'), reason: Reason, message: Message })
+/** A member asks for one of its Kubernetes node identities, under its own name only. */
+export const NodeCertRequest = z.object({
+  t: z.literal('node-cert-request'),
+  profile: NodeProfileName,
+  name: NodeName,
+  csr: Pem,
+})
+export const NodeCert = z.object({ t: z.literal('node-cert'), profile: NodeProfileName, cert: Pem })
+export const NodeCertRefused = z.object({
+  t: z.literal('node-cert-refused'),
+  profile: NodeProfileName,
+  reason: Reason,
+  message: Message,
+})
+
+// ---- certificate exchange (membership is certificate-gated) ----
+
+/** The sender's node certificate; `ask` requests the receiver's in return. */
+export const Hello = z.object({ t: z.literal('hello'), cert: Pem, ask: z.boolean().default(false) })
+/** Other members' certificates, for peers we are not connected to directly. */
+export const Certs = z.object({
+  t: z.literal('certs'),
+  certs: z.array(Pem).min(1).max(TRUST_LIMITS.certsPerFrameMax),
+})
+
+// ---- gossip of CA-signed documents and of who waits ----
+
+/** The CA-signed revocation list; a signer that sees two lists neither containing the other issues their union. */
+export const Revocations = z.object({ t: z.literal('revocations'), list: RevocationList })
+/** CA-signed cluster settings; the highest (version, signature) wins. */
+export const Settings = z.object({ t: z.literal('settings'), signed: SignedSettings })
+/** A CA-signed approval of one pending node: any signer it reaches signs that node. */
+export const Approval = z.object({ t: z.literal('approval'), approval: SignedApproval })
+export const PendingEntry = z.object({
+  id: z.string().max(64),
+  name: z.string().max(63),
+  code: z.string().max(16),
+  sinceMs: z.number(),
+})
+export type PendingEntry = z.infer<typeof PendingEntry>
+/** Joiners waiting for approval, as a signer sees them. */
+export const Pending = z.object({
+  t: z.literal('pending'),
+  entries: z.array(PendingEntry).max(TRUST_LIMITS.pendingEntriesMax),
+})
+
+export type JoinRequest = z.infer<typeof JoinRequest>
+export type JoinSigned = z.infer<typeof JoinSigned>
+export type RenewRequest = z.infer<typeof RenewRequest>
+export type NodeCertRequest = z.infer<typeof NodeCertRequest>
+export type TrustMessage =
+  | JoinRequest
+  | JoinSigned
+  | z.infer<typeof JoinPending>
+  | z.infer<typeof JoinRefused>
+  | RenewRequest
+  | z.infer<typeof Renewed>
+  | z.infer<typeof RenewRefused>
+  | NodeCertRequest
+  | z.infer<typeof NodeCert>
+  | z.infer<typeof NodeCertRefused>
+  | z.infer<typeof Hello>
+  | z.infer<typeof Certs>
+  | z.infer<typeof Revocations>
+  | z.infer<typeof Settings>
+  | z.infer<typeof Approval>
+  | z.infer<typeof Pending>
+
+/** Every trust schema, for tools that read frames (the rogue peer in tests). */
+export const TRUST_SCHEMAS = [
+  JoinRequest,
+  JoinSigned,
+  JoinPending,
+  JoinRefused,
+  RenewRequest,
+  Renewed,
+  RenewRefused,
+  NodeCertRequest,
+  NodeCert,
+  NodeCertRefused,
+  Hello,
+  Certs,
+  Revocations,
+  Settings,
+  Approval,
+  Pending,
+] as const
