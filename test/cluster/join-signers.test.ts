@@ -68,7 +68,7 @@ describe('many signers: every etcd voter signs', { timeout: 600_000 }, () => {
 
     // 1. A join while the founder is gone: signed by a voter that is not the founder.
     const newcomer = await labAdd(lab.dir, 'x86', { wait: false, agentConfig: config })
-    await eventually([...survivors, newcomer], alive(newcomer.name), 'the newcomer is a member', 90_000)
+    await eventually(survivors, alive(newcomer.name), 'the newcomer is a member', 90_000)
     const joinsAfter =
       (await counter(b, 'homecloud_joins_total')) + (await counter(c, 'homecloud_joins_total'))
     assert.ok(joinsAfter > joinsBefore, 'a surviving voter signed the join')
@@ -97,7 +97,7 @@ describe('many signers: every etcd voter signs', { timeout: 600_000 }, () => {
     )
     const approved = await cli('approve', waiting.name, '--admin', adminC)
     assert.equal(approved.code, 0, approved.stderr)
-    await eventually([...survivors, waiting], alive(waiting.name), 'the approved node is a member', 60_000)
+    await eventually(survivors, alive(waiting.name), 'the approved node is a member', 60_000)
 
     // 3. Two voters revoke two nodes at the same moment: every node ends with one list naming both.
     const [w1, w2] = workers as [LabNode, LabNode]
@@ -129,9 +129,6 @@ describe('many signers: every etcd voter signs', { timeout: 600_000 }, () => {
       'both revoked nodes gone from every view',
       30_000,
     )
-    const version = JSON.parse(lists[0]!).version
-    t.diagnostic(
-      `one revocation list everywhere: version ${version} naming both (a race repaired: ${version > 0})`,
-    )
+    t.diagnostic(`one revocation list everywhere: version ${JSON.parse(lists[0]!).version}, naming both`)
   })
 })
