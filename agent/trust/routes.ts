@@ -152,6 +152,8 @@ function registerGossip(m: Machines, c: TrustComponents): void {
       counters.inc(DROPPED, { reason: 'bad-approval' })
       return
     }
+    // Its node holds a certificate already: the approval was used (and forgotten) here.
+    if (book.isMember(msg.approval.nodeId)) return
     m.approvals.feed({ kind: 'approval', approval: msg.approval })
   })
   router.route('pending', Pending, (conn, msg) => {
