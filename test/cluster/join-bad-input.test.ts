@@ -26,7 +26,7 @@ import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
-import { onCleanup, runCleanups, startLab, view } from '../support/lab.js'
+import { onCleanup, runCleanups, startLab, stateOf, view } from '../support/lab.js'
 import { newIdentity } from '../support/records.js'
 import { type RogueArgs, type Scenario, sha256Hex } from '../support/rogue-peer.js'
 import {
@@ -322,6 +322,34 @@ describe('joins with bad input (a rogue process speaking to the founder)', () =>
     )
     assert.equal(await counter(founder, REFUSED), refusedBefore)
     assert.equal(await counter(founder, SIGNED), signedBefore)
+  })
+})
+
+describe('forged CA-signed gossip (a rogue process speaking to a member)', () => {
+  it('an approval, settings and a revocation list signed by another key → each dropped and counted, nothing changes', async () => {
+    const victim = lab.nodes[1]!
+    const founderNode = lab.nodes[0]!
+    const reasons = ['bad-approval', 'bad-settings', 'bad-revocations'] as const
+    const before = await Promise.all(reasons.map((reason) => counter(victim, DROPPED, { reason })))
+    const clusterBefore = await readClusterFile(statePaths(victim.stateDir).clusterFile)
+    const run = await runRogue(victim, 'forged-gossip', { other: other(founderNode) })
+    neverCertified.add(run.id)
+    const sent = run.lines.filter((l) => l.event === 'sent').map((l) => l.expect)
+    assert.deepEqual(sent, [...reasons], run.report)
+    for (const [i, reason] of reasons.entries())
+      assert.equal(await counterReaches(victim, DROPPED, { reason }, before[i]! + 1), before[i]! + 1, reason)
+    assert.equal(run.done.closedByPeer, false, run.report)
+    // Nothing changed: the policy and its version, nobody approved, the founder not revoked anywhere.
+    const clusterAfter = await readClusterFile(statePaths(victim.stateDir).clusterFile)
+    assert.equal(clusterAfter?.joinPolicy, clusterBefore?.joinPolicy)
+    assert.equal(clusterAfter?.settingsVersion, clusterBefore?.settingsVersion)
+    const approvals = await readFile(statePaths(victim.stateDir).approvals, 'utf8').catch(() => '')
+    assert.ok(!approvals.includes(run.id), approvals)
+    for (const n of lab.nodes) {
+      if (n !== founderNode) assert.equal(stateOf(await view(n), founderNode.name), 'alive', n.name)
+      const list = await readFile(pkiPaths(n.stateDir).revocations, 'utf8').catch(() => '')
+      assert.ok(!list.includes('forged'), `${n.name} stored the forged list`)
+    }
   })
 })
 

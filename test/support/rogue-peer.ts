@@ -33,7 +33,10 @@ import {
   generateRsaKeyPemAsync,
   signSha256,
 } from '../../agent/pki/keys.js'
+import { signRevocations } from '../../agent/pki/revocations.js'
+import { signApproval } from '../../agent/trust/approval.js'
 import { joinProof, proofMatches, replyProof } from '../../agent/trust/join-proof.js'
+import { signSettings } from '../../agent/trust/signed-settings.js'
 import { TRUST_LIMITS, TRUST_SCHEMAS } from '../../agent/trust/wire.js'
 import { newIdentity, recordBody } from './records.js'
 
@@ -67,6 +70,11 @@ export const SCENARIOS = [
    * certificates: its own kubelet (control), and kubelet/kwok ones for another member's name.
    */
   'node-cert-other-name',
+  /**
+   * CA-signed gossip signed with a key of its own making: an approval of itself, settings
+   * switching the join policy to approve at version 99, a revocation list naming `other`.
+   */
+  'forged-gossip',
   /** Sends nothing: reports what the agent shows a newcomer (records, certificates). */
   'listen',
   // Control plane (controlplane-bad-input.test.ts): a member by a valid join, then a liar.
@@ -889,6 +897,39 @@ async function main(): Promise<void> {
         'node-cert-refused:bad-csr',
         askNodeCert(ownName, nodeCsr(`system:node:${ownName}`, 'system:masters'), 'kubelet'),
       )
+      break
+    }
+    case 'forged-gossip': {
+      const other = needOther()
+      const key = generateRsaKeyPem()
+      const approval = signApproval(
+        { clusterId: args.clusterId, nodeId: me.id, name: ownName, approvedAtMs: Date.now() },
+        key,
+      )
+      send(
+        'an approval of ourselves signed by our own key',
+        'bad-approval',
+        frame({ t: 'approval', approval }),
+      )
+      const settings = {
+        id: args.clusterId,
+        name: 'forged',
+        joinPolicy: 'approve',
+        certValidityMs: 86_400_000,
+      }
+      send(
+        'settings (join policy approve, version 99) signed by our own key',
+        'bad-settings',
+        frame({ t: 'settings', signed: signSettings(99, settings as never, key) }),
+      )
+      const body = { clusterId: args.clusterId, version: 99, entries: [] as never[] }
+      const entry = { serial: '1f', nodeId: other.id, revokedAtMs: Date.now(), reason: 'forged' }
+      send(
+        `a revocation list naming ${other.name}, signed by our own key`,
+        'bad-revocations',
+        frame({ t: 'revocations', list: signRevocations({ ...body, entries: [entry] }, key) }),
+      )
+      await sleep(1500)
       break
     }
     case 'listen': {
