@@ -1,4 +1,5 @@
 import type { Timer } from '../core/clock.js'
+import { saveFailed } from '../core/saves.js'
 import type { PeerConn } from '../mesh/swarm.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { readCertificate } from '../pki/cert.js'
@@ -54,8 +55,6 @@ type NodeCertWait = Csr & {
   reject(e: Error): void
   timer: Timer
 }
-
-const SAVES_FAILED = 'homecloud_trust_saves_failed_total'
 
 /**
  * The shell around the trust state machines: it holds their states (through a Driver
@@ -321,15 +320,9 @@ export class Machines {
     this.approvals.feed({ kind: 'approval', approval: signApproval(body, ca.keyPem) })
   }
 
-  /** State on disk must not fail silently: a failed save is logged and counted, and the state in memory goes on. */
+  /** State on disk must not fail silently: a failed save is logged and counted, the state in memory goes on. */
   private save(what: string, write: () => Promise<void>): void {
-    void write().catch((err) => {
-      this.c.counters.inc(SAVES_FAILED, { what })
-      this.c.log.error(
-        { err: (err as Error).message, what },
-        `could not save the ${what}: it is kept in memory only`,
-      )
-    })
+    void write().catch(saveFailed(this.c.log, this.c.counters, what))
   }
 }
 
