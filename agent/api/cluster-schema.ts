@@ -1,4 +1,8 @@
 import { z } from 'zod'
+import { KubeNodeView } from '../kube/nodes-view.js'
+import { NodeStatsView } from '../stats/schema.js'
+
+export { KubeNodeView, NodeStatsView }
 
 // The body of GET /api/v1/cluster: the shape users, the CLI and tests rely on.
 // The CLI parses responses with the same schema the server is held to.
@@ -23,6 +27,10 @@ export const MemberView = z.object({
   url: z.string(),
   /** Pending nodes: the short code to compare with the node's own console. */
   code: z.string().optional(),
+  /** Its Kubernetes Node, when Kubernetes runs and a voter could read it. */
+  kube: KubeNodeView.optional(),
+  /** CPU, memory, disk, temperature, from the node itself (pulled over 7443). */
+  stats: NodeStatsView.optional(),
 })
 export type MemberView = z.infer<typeof MemberView>
 
@@ -37,10 +45,38 @@ export const ClusterViewSchema = z.object({
     leader: z.string().nullable(),
     quorum: z.boolean(),
     source: z.enum(['etcd', 'mesh']),
+    /** etcd's view read through this voter (over mutual TLS), not from a member on this node. */
+    via: z.object({ id: z.string(), name: z.string() }).optional(),
     /** From the coordinator's `/homecloud/placement`: why each board was chosen or passed over. */
     reasons: z
-      .array(z.object({ id: z.string(), name: z.string().optional(), why: z.string() }))
+      .array(
+        z.object({
+          id: z.string(),
+          name: z.string().optional(),
+          why: z.string(),
+          /** Placement may give it a vote (spares and voters); false: refused (the why says for what). */
+          eligible: z.boolean().optional(),
+          chosen: z.boolean().optional(),
+        }),
+      )
       .max(256)
+      .optional(),
+    /** The placement policy the coordinator decided by: what kind of board can take a seat. */
+    policy: z
+      .object({
+        eligibleArchs: z.array(z.string()).max(8),
+        fsyncP99MsMax: z.number(),
+        votersTarget: z.number().int(),
+        failoverGraceMs: z.number(),
+      })
+      .optional(),
+    /** The coordinator's next membership step, or why it waits. */
+    next: z
+      .object({
+        kind: z.enum(['none', 'promote', 'add-learner', 'remove', 'wait']),
+        id: z.string().optional(),
+        reason: z.string().max(256).optional(),
+      })
       .optional(),
     /** Quorum lost: the command that rebuilds the control plane on this surviving voter. */
     recovery: z.string().max(1024).optional(),

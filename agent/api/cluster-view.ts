@@ -1,7 +1,7 @@
 import type { ClusterEvent } from '../core/event-log.js'
 import type { Member } from '../mesh/membership.js'
 import type { NodeRecordBody } from '../mesh/record.js'
-import type { ClusterView, MemberView } from './cluster-schema.js'
+import type { ClusterView, KubeNodeView, MemberView, NodeStatsView } from './cluster-schema.js'
 
 export interface ClusterViewInput {
   cluster: { id: string; name: string }
@@ -19,6 +19,10 @@ export interface ClusterViewInput {
   coordinator?: string | null
   /** LAN Services (agent/kube/metallb); absent without Kubernetes or before the first read. */
   services?: ClusterView['services'] | null
+  /** The Kubernetes Nodes a voter read (matched to members by name); null: not known here. */
+  kube?: KubeNodeView[] | null
+  /** A node's load, when known (its own, or pulled from it). */
+  stats?: (id: string, self: boolean) => NodeStatsView | undefined
 }
 
 function memberView(
@@ -62,6 +66,13 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
       self: false,
     }),
   )
+  const kubeByName = new Map((input.kube ?? []).map((k) => [k.name, k]))
+  for (const m of [self, ...others]) {
+    const kube = kubeByName.get(m.name)
+    if (kube) m.kube = kube
+    const stats = input.stats?.(m.id, m.self)
+    if (stats) m.stats = stats
+  }
   const known = new Set([self.id, ...others.map((m) => m.id)])
   const pending = (input.pending ?? [])
     .filter((p) => !known.has(p.id))

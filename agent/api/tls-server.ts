@@ -5,6 +5,8 @@ import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { checkPeer, type PeerCheck, tlsMinVersion } from '../pki/tls.js'
 import type { JoinPolicy } from '../state/cluster-file.js'
+import type { StatsAnswer } from '../stats/schema.js'
+import type { ControlPlaneAnswer } from './control-plane-source.js'
 import { installErrorHandlers } from './error-handlers.js'
 
 export interface TlsApiDeps {
@@ -23,12 +25,18 @@ export interface TlsApiDeps {
   clusterView: () => unknown
   /** More routes (releases), given the same admin and signer guards. */
   register?: (app: FastifyInstance, guards: TlsGuards) => void
+  /** This node's own etcd view (and the Kubernetes Nodes it reads), or null: not a voter that reads etcd. */
+  controlPlane?: () => ControlPlaneAnswer | null
+  /** This node's readings newer than `sinceMs`, for other nodes' status pages. */
+  stats?: (sinceMs: number) => StatsAnswer
 }
 
 export interface TlsGuards {
   adminOnly: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>
   signerOnly: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 }
+
+const SinceQuery = z.object({ since: z.coerce.number().int().nonnegative().default(0) })
 
 const NodeBody = z
   .object({ node: z.string().min(1).max(64), reason: z.string().max(200).optional() })
@@ -115,6 +123,24 @@ export function buildTlsApi(
     serial: req.peer!.serial,
   }))
   app.get('/api/v1/cluster', async () => deps.clusterView())
+  // For other nodes' status pages (any member's certificate): the same truth everywhere.
+  app.get('/api/v1/control-plane', async (_req, reply) => {
+    const answer = deps.controlPlane?.() ?? null
+    if (!answer)
+      return reply
+        .code(503)
+        .send({
+          error: 'NO_ETCD_VIEW',
+          message: 'this node does not read etcd itself now: ask another voter',
+        })
+    return answer
+  })
+  app.get('/api/v1/stats', async (req, reply) => {
+    const q = parse(SinceQuery, req.query, reply)
+    if (!q) return reply
+    if (!deps.stats) return reply.code(503).send({ error: 'NOT_READY', message: 'no readings here yet' })
+    return deps.stats(q.since)
+  })
   app.post('/api/v1/approve', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
     const body = parse(NodeBody, req.body, reply)
     if (!body) return reply

@@ -222,6 +222,11 @@ export class ControlPlane {
     return this.view.current()
   }
 
+  /** etcd's view from this node's own member, or null (a worker, or a member that cannot read). */
+  etcdView() {
+    return this.view.etcdView()
+  }
+
   private onAssign(conn: PeerConn, msg: EtcdAssign): void {
     const from = conn.remoteKeyHex.slice(0, 12)
     this.c.log.info({ from, memberId: msg.memberId }, 'etcd assignment received')

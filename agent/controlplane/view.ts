@@ -2,6 +2,7 @@ import { memberNodeId } from '../../control/coordinator/observe.js'
 import {
   COORDINATOR_ELECTION,
   PLACEMENT_KEY,
+  type PlacementRecord,
   parsePlacementRecord,
   placementReasons,
 } from '../../control/coordinator/placement-record.js'
@@ -101,6 +102,12 @@ export class ControlView {
     return fromMesh(this.c.nodes())
   }
 
+  /** etcd's own view if this node read it recently (it runs a member that answers); else null. */
+  etcdView(): { controlPlane: ControlPlaneView; coordinator: string | null } | null {
+    const cached = this.cached
+    return cached && this.c.clock.monoMs() - cached.atMono <= freshMs ? cached : null
+  }
+
   /** etcd's membership if read recently (this node runs a member that answers); else null. */
   membership(): VerifiedMembership | null {
     const cached = this.cached
@@ -155,7 +162,7 @@ export function viewFromEtcd(
     leader: leaderMember ? memberNodeId(leaderMember, byPeer) : null,
     quorum: health.healthy,
     source: 'etcd',
-    ...(parsed?.ok ? { reasons: placementReasons(parsed.record) } : {}),
+    ...(parsed?.ok ? placementView(parsed.record) : {}),
     ...(parsed && !parsed.ok ? { placementError: parsed.error.slice(0, 1024) } : {}),
     ...(!health.healthy && stateDir !== undefined ? { recovery: recoveryCommand(stateDir) } : {}),
   }
@@ -168,6 +175,20 @@ export function viewFromEtcd(
       learners: new Set(controlPlane.learners),
       coordinator: coordinatorId,
       quorum: health.healthy,
+    },
+  }
+}
+
+/** What the status page shows from the coordinator's record: reasons, policy, next step. */
+function placementView(record: PlacementRecord): Partial<ControlPlaneView> {
+  const n = record.next
+  return {
+    reasons: placementReasons(record),
+    ...(record.policy ? { policy: record.policy } : {}),
+    next: {
+      kind: n.kind,
+      ...('id' in n && n.id !== undefined ? { id: n.id } : {}),
+      ...('reason' in n ? { reason: n.reason.slice(0, 256) } : {}),
     },
   }
 }

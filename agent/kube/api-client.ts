@@ -28,6 +28,7 @@ export class KubeApi {
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    accept = 'application/json',
   ): Promise<KubeResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     return new Promise((resolve, reject) => {
@@ -44,7 +45,7 @@ export class KubeApi {
           timeout: this.init.timeoutMs ?? 5000,
           agent: false,
           headers: {
-            accept: 'application/json',
+            accept,
             ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
           },
         },

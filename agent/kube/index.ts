@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { packageRoot } from '../core/package-root.js'
-import type { Random } from '../core/random.js'
+import { type Random, systemRandom } from '../core/random.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
@@ -24,6 +24,7 @@ import { LanServicesWatch } from './metallb/lan-watch.js'
 import { NodeLifecycle } from './node-lifecycle.js'
 import type { NodeFacts } from './node-object.js'
 import { KubeNode, podCidrFor } from './node-runner.js'
+import { type KubeNodesRead, NodesReader } from './nodes-reader.js'
 import { kubePaths } from './paths.js'
 import type { PodNetwork, PodNetworkStatus } from './podnet/pod-network.js'
 import { NodeRuntime } from './runtime/node-runtime.js'
@@ -78,6 +79,8 @@ export interface KubeStatus {
 interface KubeExtras {
   podnet: PodNetwork | null
   lanWatch: LanServicesWatch
+  /** Every Node, read by a voter for the status page. */
+  nodes: NodesReader
 }
 
 /**
@@ -302,6 +305,10 @@ export class Kube {
         mesh: c.mesh,
       },
     )
+    const nodes = new NodesReader(
+      { adminKubeconfig: paths.adminKubeconfig, lb: lbAddr },
+      { clock: c.clock, random: c.random ?? systemRandom(), log, isVoter: c.isVoter },
+    )
     return new Kube(
       lb,
       node,
@@ -309,7 +316,7 @@ export class Kube {
       duties,
       [addons, rbac, pool].filter((k) => k !== null),
       lifecycle,
-      { podnet, lanWatch: new LanServicesWatch({ clock: c.clock, log, api: nodeApi }) },
+      { podnet, lanWatch: new LanServicesWatch({ clock: c.clock, log, api: nodeApi }), nodes },
     )
   }
 
@@ -322,6 +329,7 @@ export class Kube {
     this.lifecycle.start()
     this.extras.podnet?.start()
     this.extras.lanWatch.start()
+    this.extras.nodes.start()
   }
 
   async stop(): Promise<void> {
@@ -330,6 +338,7 @@ export class Kube {
       ...this.keepers.map((k) => k.stop()),
       this.lifecycle.stop(),
       this.extras.lanWatch.stop(),
+      this.extras.nodes.stop(),
       this.extras.podnet?.stop(),
     ])
     await this.node.stop()
@@ -340,6 +349,11 @@ export class Kube {
   /** `control-plane` while this node runs the Kubernetes control plane. */
   roles(): Role[] {
     return this.cp.running ? ['control-plane'] : []
+  }
+
+  /** Every Kubernetes Node, read recently by this voter; null on a worker or when the API did not answer. */
+  nodesView(): KubeNodesRead | null {
+    return this.extras.nodes.current()
   }
 
   status(): KubeStatus {

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { z } from 'zod'
 import { nodeIdFromPublicKey } from '../../agent/identity/identity.js'
 import { canonicalJson } from '../../agent/mesh/canonical.js'
+import type { PlacementPolicy } from '../placement/policy.js'
 import type { MemberSet, Placement } from '../placement/types.js'
 
 // `/homecloud/placement`: what the coordinator decided and why (for the status page,
@@ -41,6 +42,15 @@ export const PlacementRecord = z.object({
     z.string(),
     z.object({ name: z.string().optional(), eligible: z.boolean(), chosen: z.boolean(), why: z.string() }),
   ),
+  /** The policy it decided by, for the status page: which kind of board can take a seat. */
+  policy: z
+    .object({
+      eligibleArchs: z.array(z.string().max(16)).max(8),
+      fsyncP99MsMax: z.number(),
+      votersTarget: z.number().int(),
+      failoverGraceMs: z.number(),
+    })
+    .optional(),
   /** etcd members seen down, since when (wall ms): kept from coordinator to coordinator. */
   deadSince: z
     .record(z.string().min(1).max(64), z.number().int().nonnegative())
@@ -76,6 +86,7 @@ export function placementRecord(
   names: ReadonlyMap<string, string>,
   atMs: number,
   deadSince: Readonly<Record<string, number>> = {},
+  policy?: Pick<PlacementPolicy, 'eligibleArchs' | 'fsyncP99MsMax' | 'votersTarget' | 'failoverGraceMs'>,
 ): PlacementRecord {
   const reasons: PlacementRecord['reasons'] = {}
   for (const [id, r] of Object.entries(p.reasons)) {
@@ -93,19 +104,37 @@ export function placementRecord(
     next: p.next,
     quorumLost: p.quorumLost,
     reasons,
+    ...(policy
+      ? {
+          policy: {
+            eligibleArchs: [...policy.eligibleArchs],
+            fsyncP99MsMax: policy.fsyncP99MsMax,
+            votersTarget: policy.votersTarget,
+            failoverGraceMs: policy.failoverGraceMs,
+          },
+        }
+      : {}),
     deadSince: { ...deadSince },
   }
 }
 
 /** The per-board reasons as the status view lists them: voters-to-be first, then eligible, then by name. */
-export function placementReasons(record: PlacementRecord): { id: string; name?: string; why: string }[] {
+export function placementReasons(
+  record: PlacementRecord,
+): { id: string; name?: string; why: string; eligible: boolean; chosen: boolean }[] {
   const rank = (r: PlacementRecord['reasons'][string]) => (r.chosen ? 0 : r.eligible ? 1 : 2)
   return Object.entries(record.reasons)
     .sort(
       ([ia, a], [ib, b]) =>
         rank(a) - rank(b) || (a.name ?? ia).localeCompare(b.name ?? ib) || (ia < ib ? -1 : 1),
     )
-    .map(([id, r]) => ({ id, ...(r.name !== undefined ? { name: r.name } : {}), why: r.why }))
+    .map(([id, r]) => ({
+      id,
+      ...(r.name !== undefined ? { name: r.name } : {}),
+      why: r.why,
+      eligible: r.eligible,
+      chosen: r.chosen,
+    }))
 }
 
 /** The parts that matter for "did anything change" (not the time it was written). */

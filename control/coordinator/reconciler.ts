@@ -272,6 +272,7 @@ export class Coordinator {
       names,
       this.c.clock.nowMs(),
       deaths,
+      this.init.policy,
     )
     if (before?.ok && sameDecision(before.record, next)) {
       this.lastRecord = before.record
