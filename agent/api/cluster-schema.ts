@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { KubeNodeView } from '../kube/nodes-view.js'
-import { NodeStatsView } from '../stats/schema.js'
+import { NodeStatsView, StatsPoint } from '../stats/schema.js'
 
-export { KubeNodeView, NodeStatsView }
+export { KubeNodeView, NodeStatsView, StatsPoint }
 
 // The body of GET /api/v1/cluster: the shape users, the CLI and tests rely on.
 // The CLI parses responses with the same schema the server is held to.

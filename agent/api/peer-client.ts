@@ -58,15 +58,19 @@ export class PeerClient {
         (res) => {
           const chunks: Buffer[] = []
           let size = 0
+          let over = false
           res.on('data', (c: Buffer) => {
             size += c.length
-            if (size > g.bodyBytesMax) {
-              req.destroy(new PeerApiError(`${g.url}: answer over ${g.bodyBytesMax} bytes`))
+            if (size > g.bodyBytesMax && !over) {
+              over = true
+              reject(new PeerApiError(`${g.url}: answer over ${g.bodyBytesMax} bytes`))
+              res.destroy()
               return
             }
             chunks.push(c)
           })
           res.on('end', () => {
+            if (over) return
             this.c.counters.inc('homecloud_peer_api_bytes_total', { what: g.what }, size)
             this.c.counters.inc('homecloud_peer_api_requests_total', { what: g.what })
             let body: unknown

@@ -12,9 +12,12 @@ import { packageRoot } from '../../core/package-root.js'
 export const PAGE_ASSETS: Readonly<Record<string, string>> = Object.freeze({
   'status.js': 'browser.js',
   'body.js': 'body.js',
+  'chart.js': 'chart.js',
   'control-plane.js': 'control-plane.js',
+  'findings.js': 'findings.js',
   'format.js': 'format.js',
   'links.js': 'links.js',
+  'machines.js': 'machines.js',
   'releases.js': 'releases.js',
   'services.js': 'services.js',
   'nodes.js': 'nodes.js',

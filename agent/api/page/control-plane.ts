@@ -15,7 +15,14 @@ export function controlPlaneSection(view: ClusterView): VNode {
     ['Leader', cp.leader ? names(view, [cp.leader], '') : 'none'],
     ['Coordinator', view.coordinator ? names(view, [view.coordinator], '') : 'not running yet'],
     ['Quorum', fromEtcd ? (cp.quorum ? 'yes' : 'LOST') : 'unknown (no etcd view)'],
-    ['Source', fromEtcd ? 'etcd' : 'the mesh (etcd not reachable from this node)'],
+    [
+      'Source',
+      fromEtcd
+        ? cp.via
+          ? `etcd, through ${cp.via.name}`
+          : 'etcd (this node’s own member)'
+        : 'the mesh (no etcd voter answers this node)',
+    ],
   ]
   return h(
     'section',

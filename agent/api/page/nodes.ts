@@ -6,7 +6,19 @@ import { type Child, h, type VNode } from './vnode.js'
 export const SLOW_FSYNC_MS = 10
 export const SLOW_DISK_WARNING = 'slow disk: etcd would refuse it'
 
-const COLUMNS = ['Node', 'Board', 'Arch', 'Roles', 'State', 'Last seen', 'Version', 'Storage', 'Addresses']
+const COLUMNS = [
+  'Node',
+  'Board',
+  'Arch',
+  'Roles',
+  'State',
+  'Kubernetes',
+  'Pods',
+  'Last seen',
+  'Version',
+  'Storage',
+  'Addresses',
+]
 
 function nameCell(m: MemberView): Child[] {
   const url = safeHttpUrl(m.url)
@@ -36,6 +48,23 @@ function stateCell(m: MemberView, nowMs: number): Child[] {
   return m.state === 'alive' ? [label] : [label, h('small', null, `since ${since(nowMs, m.stateSinceMs)}`)]
 }
 
+/** The Node's Ready condition, kubelet version, cordon/drain and (once upgrades exist) its upgrade step. */
+function kubeCell(m: MemberView): Child[] {
+  const k = m.kube
+  if (!k) return [h('span', { class: 'muted' }, m.state === 'pending' ? '—' : 'not known')]
+  const ready = k.ready === 'True' ? 'Ready' : k.ready === 'False' ? 'NotReady' : 'Unknown'
+  const out: Child[] = [
+    h('span', { class: `kube-state kube-${ready.toLowerCase()}` }, ready),
+    ` · ${k.kubeletVersion || 'no kubelet version'}`,
+  ]
+  if (k.ready !== 'True' && k.reason) out.push(h('small', null, k.reason))
+  if (k.unschedulable) out.push(h('small', { class: 'cordon' }, `cordoned by ${k.cordonedBy ?? 'someone'}`))
+  if (k.drain)
+    out.push(h('small', null, `drain: ${k.drain.status}${k.drain.message ? ` (${k.drain.message})` : ''}`))
+  if (k.upgradeStep) out.push(h('small', null, `upgrade: ${k.upgradeStep}`))
+  return out
+}
+
 function row(m: MemberView, nowMs: number): VNode {
   const cells: Child[][] = [
     nameCell(m),
@@ -43,6 +72,8 @@ function row(m: MemberView, nowMs: number): VNode {
     [m.arch],
     [m.roles.length > 0 ? m.roles.join(', ') : '—'],
     stateCell(m, nowMs),
+    kubeCell(m),
+    [m.kube ? String(m.kube.podsRunning) : '—'],
     [lastSeen(m, nowMs)],
     [m.version],
     storage(m),

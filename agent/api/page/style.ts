@@ -6,7 +6,7 @@ export const PAGE_CSS = `
 *{box-sizing:border-box}
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:var(--bg);color:var(--fg)}
 a{color:inherit}
-header.top{display:flex;justify-content:space-between;align-items:center;gap:1rem;padding:.5rem 1rem;border-bottom:1px solid var(--line)}
+header.top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem;padding:.5rem 1rem;border-bottom:1px solid var(--line)}
 .brand{font-weight:700}
 .live{font-size:.85rem;color:var(--muted)}
 .live-on::before{content:"● ";color:var(--ok)}
@@ -21,6 +21,29 @@ h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .verdict-quorum-lost{border-left-color:var(--bad)}
 .verdict-quorum-lost h1{color:var(--bad)}
 .verdict-details{margin:.5rem 0 0;padding-left:1.2rem}
+.verdict-at-risk{border-left-color:var(--bad)}
+.verdict-at-risk h1{color:var(--bad)}
+.findings{margin:.5rem 0 0;padding-left:1.4rem}
+.findings>li{margin:.6rem 0}
+.findings p{margin:.15rem 0}
+.finding-what{font-weight:600}
+.finding-label{color:var(--muted);font-weight:600}
+.source-via{padding:.5rem .75rem;border:1px solid var(--line);border-radius:.4rem}
+.kube-state{font-weight:700}
+.kube-ready{color:var(--ok)}
+.kube-notready,.kube-unknown{color:var(--bad)}
+.cordon{color:var(--warn)}
+.machines{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(15rem,1fr));gap:.75rem}
+.machine{border:1px solid var(--line);border-radius:.5rem;padding:.5rem .75rem}
+.machine h3{margin:0 0 .3rem;font-size:1rem}
+.machine.member-dead{border-color:var(--bad);color:var(--muted)}
+.gauge{display:flex;justify-content:space-between;align-items:center;gap:.5rem;margin:.2rem 0;font-size:.9rem}
+.chart{flex:none;width:7.5rem;height:2rem;color:var(--ok)}
+.chart-mem{color:var(--warn)}
+.chart-line{stroke:currentColor;stroke-width:1.5;vector-effect:non-scaling-stroke}
+.chart-axis{stroke:var(--line);stroke-width:1}
+.machine-facts{font-size:.85rem;margin-top:.3rem}
+.warn-inline{color:var(--warn);font-weight:600}
 code.command{font-size:1.1rem;padding:.15rem .5rem;background:var(--bg);border:1px solid var(--line);border-radius:.3rem;user-select:all}
 .cluster p{margin:.25rem 0;overflow-wrap:anywhere}
 .source-mesh{padding:.5rem .75rem;border:1px dashed var(--warn);border-radius:.4rem}
@@ -51,7 +74,10 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 .pending li{margin:.4rem 0}
 .short-code{font-size:1.1rem;font-weight:700}
 form.approve{display:inline;margin-left:.5rem}
-button{font:inherit;padding:.3rem .8rem;border-radius:.4rem;border:1px solid var(--line);background:var(--card);color:inherit;cursor:pointer}
+button{font:inherit;min-height:2.75rem;padding:.3rem .8rem;border-radius:.4rem;border:1px solid var(--line);background:var(--card);color:inherit;cursor:pointer}
+.account-links{display:flex;gap:.75rem;align-items:center}
+a.account,.links a,td a,a.login,footer a{display:inline-block;min-height:1.5rem;min-width:1.5rem;padding:.25rem 0}
+.links li{margin:.2rem 0}
 .links{padding-left:1.2rem}
 footer{max-width:80rem;margin:0 auto;padding:1rem;color:var(--muted);font-size:.85rem;border-top:1px solid var(--line)}
 @media (max-width:700px){

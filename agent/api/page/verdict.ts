@@ -1,97 +1,99 @@
-import type { ClusterView, MemberView } from '../cluster-schema.js'
-import { plural, shortCode, since } from './format.js'
+import type { ClusterView } from '../cluster-schema.js'
+import {
+  boardWanted,
+  DEFAULT_POLICY,
+  FINDING_RANK,
+  type Finding,
+  nodeFindings,
+  noSpare,
+  quorumLost,
+  seatUnfillable,
+} from './findings.js'
+import { plural, shortCode } from './format.js'
 
-export type VerdictLevel = 'healthy' | 'waiting' | 'degraded' | 'quorum-lost'
+export type VerdictLevel = 'healthy' | 'waiting' | 'degraded' | 'at-risk' | 'quorum-lost'
 
 export interface Verdict {
   level: VerdictLevel
   /** The one line at the top of the page (and in the tab title, first word). */
   headline: string
-  /** What is wrong, since when, and what homecloud is doing about it; one sentence each. */
+  /** What is wrong, most urgent first, each with what homecloud does and what to do. */
+  findings: Finding[]
+  /** When nothing is wrong: a line or two about the cluster. */
   details: string[]
-  /** A command the owner should run, shown verbatim. */
-  command: string | null
 }
 
 /** The command that rebuilds the control plane from the newest etcd snapshot. */
 export const RECOVER_COMMAND = 'homecloud recover'
 
-function nameOf(view: ClusterView, id: string): string {
-  return view.members.find((m) => m.id === id)?.name ?? id
+function level(top: Finding | undefined): VerdictLevel {
+  if (!top) return 'healthy'
+  if (top.kind === 'quorum-lost') return 'quorum-lost'
+  if (top.kind === 'no-spare' || top.kind === 'seat') return 'at-risk'
+  if (top.kind === 'pending') return 'healthy'
+  return 'degraded'
 }
 
-function whatWeDo(view: ClusterView, m: MemberView): string {
-  if (m.state === 'suspect') {
-    return `${m.name} was asked to answer; it is marked dead if it stays silent.`
-  }
-  const back = `homecloud keeps watching for ${m.name}: it rejoins by itself when it comes back.`
-  if (!view.coordinator) return `${back} No work is moved: the coordinator is not running yet.`
-  const coordinator = `the coordinator (${nameOf(view, view.coordinator)})`
-  return view.controlPlane.voters.includes(m.id)
-    ? `${back} It is an etcd voter: ${coordinator} replaces it if it stays away past the failover grace.`
-    : `${back} Its work is up to ${coordinator}.`
+function degradedHeadline(view: ClusterView, findings: readonly Finding[]): string {
+  const count = (k: Finding['kind']) => findings.filter((f) => f.kind === k).length
+  const parts = [
+    count('node-dead') > 0 ? `${count('node-dead')} dead` : '',
+    count('node-suspect') > 0 ? `${count('node-suspect')} not answering` : '',
+    count('node-not-ready') > 0 ? `${count('node-not-ready')} not Ready` : '',
+  ].filter(Boolean)
+  return `Degraded: ${parts.join(', ')} of ${plural(view.members.filter((m) => m.state !== 'pending').length, 'node')}`
+}
+
+const HEADLINES: Partial<Record<Finding['kind'], string>> = {
+  'quorum-lost': 'Quorum lost',
+  'no-spare': 'At risk: no failure to spare',
+  seat: 'At risk: a control-plane seat cannot be refilled',
 }
 
 /**
- * Quorum lost outranks degraded outranks healthy. Quorum is only judged from etcd's
- * own view: a mesh-only view says nothing about quorum, so it never claims it lost.
+ * Quorum lost > no failure to spare > a seat that cannot be refilled > a dead or silent
+ * node > a Node not Ready > someone waiting. Quorum is judged from etcd's view only
+ * (here or through a voter): a mesh-only view never claims it lost.
  */
 export function verdict(view: ClusterView, nowMs: number): Verdict {
-  const total = view.members.length
-  const troubled = view.members
-    .filter((m) => m.state === 'dead' || m.state === 'suspect')
-    .sort((a, b) => a.stateSinceMs - b.stateSinceMs)
-  const pending = view.members.filter((m) => m.state === 'pending').length
-  const troubleDetails = troubled.flatMap((m) => [
-    `${m.name} ${m.state === 'dead' ? 'is dead' : 'stopped answering'} since ${since(nowMs, m.stateSinceMs)}.`,
-    whatWeDo(view, m),
-  ])
-  const pendingDetail = pending > 0 ? [`${plural(pending, 'node')} waiting for approval (below).`] : []
-
-  const cp = view.controlPlane
-  if (cp.source === 'etcd' && !cp.quorum) {
-    const down = cp.voters.filter((id) => view.members.find((m) => m.id === id)?.state !== 'alive')
-    return {
-      level: 'quorum-lost',
-      headline: 'Quorum lost',
-      details: [
-        down.length > 0
-          ? `etcd has lost quorum: ${plural(down.length, 'voter')} of ${cp.voters.length} unreachable (${down.map((id) => nameOf(view, id)).join(', ')}).`
-          : `etcd has lost quorum (${plural(cp.voters.length, 'voter')}).`,
-        'Nothing destructive happens automatically. If the voters cannot come back, stop the agent on this surviving voter and rebuild the control plane from the newest etcd snapshot it holds with the command below; the coordinator then grows back to 3 voters by itself.',
-        ...troubleDetails,
-        ...pendingDetail,
-      ],
-      command: cp.recovery ?? RECOVER_COMMAND,
-    }
-  }
-  if (troubled.length > 0) {
-    const dead = troubled.filter((m) => m.state === 'dead').length
-    const suspect = troubled.length - dead
-    const parts = [dead > 0 ? `${dead} dead` : '', suspect > 0 ? `${suspect} not answering` : '']
-    return {
-      level: 'degraded',
-      headline: `Degraded: ${parts.filter(Boolean).join(', ')} of ${plural(total, 'node')}`,
-      details: [...troubleDetails, ...pendingDetail],
-      command: null,
-    }
-  }
   const self = view.members.find((m) => m.self)
-  if (self?.state === 'pending') {
+  if (self?.state === 'pending')
     return {
       level: 'waiting',
       headline: `Waiting for approval: code ${self.code ?? shortCode(self.id)}`,
+      findings: [],
       details: [
         `${self.name} has asked to join cluster ${view.cluster.name}. Approve it on the status page of any member, after checking the code there matches this one.`,
       ],
-      command: null,
     }
+  const findings = [
+    quorumLost(view, nowMs),
+    noSpare(view, nowMs),
+    seatUnfillable(view),
+    ...nodeFindings(view, nowMs),
+  ]
+    .filter((f): f is Finding => f !== null)
+    .sort((a, b) => FINDING_RANK[a.kind] - FINDING_RANK[b.kind])
+  const top = findings[0]
+  const lv = level(top)
+  const headline =
+    lv === 'healthy'
+      ? 'Healthy'
+      : lv === 'degraded'
+        ? degradedHeadline(view, findings)
+        : HEADLINES[top!.kind]!
+  return { level: lv, headline, findings, details: lv === 'healthy' ? healthyDetails(view) : [] }
+}
+
+function healthyDetails(view: ClusterView): string[] {
+  const alive = view.members.filter((m) => m.state === 'alive').length
+  const cp = view.controlPlane
+  const out = [`${alive === 1 ? 'The only node is' : `All ${alive} nodes are`} alive.`]
+  if (cp.voters.length === 1 && cp.source === 'etcd') {
+    const policy = cp.policy ?? DEFAULT_POLICY
+    out.push(
+      `etcd runs on one board: it has no failure to spare until ${policy.votersTarget - 1} more boards can hold a vote (${boardWanted(policy)}).`,
+    )
   }
-  const alive = total - pending
-  return {
-    level: 'healthy',
-    headline: 'Healthy',
-    details: [`${alive === 1 ? 'The only node is' : `All ${alive} nodes are`} alive.`, ...pendingDetail],
-    command: null,
-  }
+  return out
 }

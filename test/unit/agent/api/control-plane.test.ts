@@ -92,7 +92,13 @@ describe('control plane section: placement reasons', () => {
       { id: 'n1', name: 'a-pi', why: 'voter (sticky)', eligible: true, chosen: true },
       { id: 'n2', name: 'b-pi', why: 'voter (ranked 2nd)', eligible: true, chosen: true },
       { id: 'n4', why: 'spare: ranked 4th', eligible: true, chosen: false },
-      { id: 'n3', name: 'c-pi', why: 'refused: SD card fsync p99 40 ms > 10 ms', eligible: false, chosen: false },
+      {
+        id: 'n3',
+        name: 'c-pi',
+        why: 'refused: SD card fsync p99 40 ms > 10 ms',
+        eligible: false,
+        chosen: false,
+      },
     ])
   })
 })

@@ -30,6 +30,7 @@ class FakeElement implements DomElement {
 }
 const fakeDocument: DomDocument = {
   createElement: (tag) => new FakeElement(tag),
+  createElementNS: (_ns, tag) => new FakeElement(tag),
   createTextNode: (text) => new FakeText(text),
 }
 const VOID = new Set(['input', 'meta', 'br'])
