@@ -57,8 +57,8 @@ export async function startAgent(
     ? controlPlaneComponent(n, cluster.id, trust, book, mesh, roles)
     : null
   const controlPlane = cp?.controlPlane ?? null
-
   const kube = config.kube.enabled ? kubeComponent(n, facts, trust, book, mesh, controlPlane, roles) : null
+
   const components: Component[] = [
     network,
     { name: 'trust', start: () => trust.start(), stop: () => trust.stop() },
@@ -73,6 +73,8 @@ export async function startAgent(
       transport,
       controlPlane,
       lanServices: () => kube?.lanServices() ?? null,
+      kube,
+      facts,
     }),
   ]
   const started = await startInOrder(components, n.log)

@@ -127,12 +127,10 @@ export function buildTlsApi(
   app.get('/api/v1/control-plane', async (_req, reply) => {
     const answer = deps.controlPlane?.() ?? null
     if (!answer)
-      return reply
-        .code(503)
-        .send({
-          error: 'NO_ETCD_VIEW',
-          message: 'this node does not read etcd itself now: ask another voter',
-        })
+      return reply.code(503).send({
+        error: 'NO_ETCD_VIEW',
+        message: 'this node does not read etcd itself now: ask another voter',
+      })
     return answer
   })
   app.get('/api/v1/stats', async (req, reply) => {

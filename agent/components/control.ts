@@ -3,6 +3,7 @@ import type { Component } from '../core/lifecycle.js'
 import type { Facts } from '../facts/index.js'
 import type { Kube } from '../kube/index.js'
 import type { LanService } from '../kube/metallb/lan-services.js'
+import type { KubeNodesRead } from '../kube/nodes-reader.js'
 import type { Mesh } from '../mesh/mesh.js'
 import type { CertBook } from '../trust/cert-book.js'
 import type { Trust } from '../trust/trust.js'
@@ -59,7 +60,7 @@ export function kubeComponent(
   mesh: Mesh,
   controlPlane: ControlPlane | null,
   roles: RoleBoard,
-): Component & { lanServices(): LanService[] | null } {
+): Component & { lanServices(): LanService[] | null; nodesView(): KubeNodesRead | null } {
   let kube: Kube | null = null
   roles.add(() => kube?.roles() ?? [])
   return {
@@ -82,10 +83,13 @@ export function kubeComponent(
         peers: mesh.peers,
         controlPlane,
         events: n.events,
+        random: n.random,
       })
     },
     async stop() {
       await kube?.stop()
     },
+    /** The Kubernetes Nodes this node read (a voter with admin rights), for the status page. */
+    nodesView: () => kube?.nodesView() ?? null,
   }
 }

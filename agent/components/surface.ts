@@ -1,9 +1,12 @@
 import { buildClusterView } from '../api/cluster-view.js'
+import { createStatusModel, type StatusModel } from '../api/status-model.js'
 import { type StatusServers, startStatusServers } from '../api/status-servers.js'
 import { startTlsApi, type TlsApiHandle } from '../api/tls-lifecycle.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Component } from '../core/lifecycle.js'
+import type { Facts } from '../facts/index.js'
 import type { LanService } from '../kube/metallb/lan-services.js'
+import type { KubeNodesRead } from '../kube/nodes-reader.js'
 import { formatHostPort } from '../mesh/bootstrap.js'
 import { clusterTag } from '../mesh/cluster-id.js'
 import type { Mesh } from '../mesh/mesh.js'
@@ -24,12 +27,17 @@ export interface SurfaceDeps {
   controlPlane: ControlPlane | null
   /** Services on the LAN and the node answering each (Kubernetes nodes); null before the first read. */
   lanServices?: () => LanService[] | null
+  /** Kubernetes on this node, when enabled: the Nodes it reads as a voter. */
+  kube: { nodesView(): KubeNodesRead | null } | null
+  facts: Facts
 }
 
 /** The parts built as the surface starts: each needs the one before it (routes are registered at build). */
 interface Built {
   releases: Releases | null
   netboot: NetbootService | null
+  /** The view every page and API reads (same truth: etcd here or through a voter, Nodes, load). */
+  model: StatusModel | null
 }
 
 /**
@@ -40,9 +48,10 @@ interface Built {
  * node's certificate.
  */
 export function surfaceComponents(n: NodeBase, d: SurfaceDeps): Component[] {
-  const built: Built = { releases: null, netboot: null }
+  const built: Built = { releases: null, netboot: null, model: null }
   return [
     releasesComponent(n, d, built),
+    modelComponent(n, d, built),
     statusComponent(n, d, built),
     {
       name: 'netboot',
@@ -57,19 +66,52 @@ export function surfaceComponents(n: NodeBase, d: SurfaceDeps): Component[] {
 }
 
 function clusterView(n: NodeBase, d: SurfaceDeps, built: Built) {
-  const { trust, mesh, controlPlane } = d
   const releases = built.releases
+  const view = built.model ? built.model.clusterView() : buildClusterView(baseView(n, d))
+  return { ...view, ...(releases ? { releases: releases.summary() } : {}) }
+}
+
+/** Members, pending joiners and events: what the mesh and trust say, before the control plane. */
+function baseView(n: NodeBase, d: SurfaceDeps) {
+  const { trust, mesh } = d
   return {
-    ...buildClusterView({
-      cluster: { id: d.clusterId, name: trust.settings.name },
-      self: { record: mesh.peers.self(), nowMs: n.clock.nowMs(), status: trust.status },
-      members: mesh.peers.members(),
-      pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
-      events: n.events.recent(100),
-      ...controlPlane?.clusterView(),
-      services: d.lanServices?.(),
-    }),
-    ...(releases ? { releases: releases.summary() } : {}),
+    cluster: { id: d.clusterId, name: trust.settings.name },
+    self: { record: mesh.peers.self(), nowMs: n.clock.nowMs(), status: trust.status },
+    members: mesh.peers.members(),
+    pending: trust.pendingEntries().map((e) => ({ ...e, record: trust.candidate(e.id) })),
+    events: n.events.recent(100),
+    services: d.lanServices?.(),
+  }
+}
+
+function modelComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
+  return {
+    name: 'status-model',
+    start() {
+      built.model = createStatusModel({
+        clock: n.clock,
+        random: n.random,
+        log: n.log,
+        counters: n.counters,
+        stateDir: n.stateDir,
+        facts: d.facts,
+        peers: () =>
+          d.mesh.peers.members().map((m) => ({
+            id: m.signed.body.id,
+            name: m.signed.body.name,
+            address: m.signed.body.addresses[0],
+            tlsPort: m.signed.body.ports.tls,
+            voter: m.signed.body.roles.includes('etcd-voter'),
+            alive: m.state === 'alive',
+          })),
+        certificate: () => d.trust.certificate(),
+        controlPlane: d.controlPlane,
+        kube: d.kube,
+        base: () => baseView(n, d),
+      })
+      built.model.start()
+    },
+    stop: () => built.model?.stop(),
   }
 }
 
@@ -225,6 +267,8 @@ function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
           setJoinPolicy: (p) => trust.setJoinPolicy(p),
           clusterView: () => clusterView(n, d, built),
           register: releases ? (app, guards) => releases.registerAdmin(app, guards) : undefined,
+          controlPlane: () => built.model?.controlPlaneAnswer() ?? null,
+          stats: (since) => built.model?.statsAnswer(since) ?? { source: 'machine', samples: [] },
         },
       })
       tls = handle

@@ -85,6 +85,8 @@ export const HTTP_ERROR_CODES = {
   BAD_REQUEST: 'a request body, parameter or path failed validation; the message names the field',
   NOT_FOUND: 'no such route, asset or file',
   NOT_READY: 'this node holds no certificate yet',
+  NO_ETCD_VIEW:
+    'this node reads no etcd view of its own now (not a voter, or its member cannot read): ask another voter',
   UNAUTHENTICATED: 'the status page requires a login (or the action a session)',
   CSRF: 'the form token does not match the session',
   URI_TOO_LONG: 'the URL is longer than the server accepts',

@@ -6,12 +6,12 @@
 // TLS) and a verdict naming the kind of board to plug in; the kubelet node's Node
 // condition and pod count appear; axe-core, run in the page, finds no violations.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import axe from 'axe-core'
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
-import { packageRoot } from '../../agent/core/package-root.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { labAdd, labCaPem, labUnplug, nodeHttpsUrl, nodeUrl } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
@@ -69,8 +69,7 @@ async function openPage(browser: Browser, url: string, opts: BrowserContextOptio
 
 /** axe-core's own script, run in the page (evaluated over the devtools protocol: the page's CSP forbids inline scripts). */
 async function axeViolations(page: Page): Promise<string[]> {
-  const source = await readFile(join(packageRoot(), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8')
-  await page.evaluate(source)
+  await page.evaluate(axe.source)
   const result = (await page.evaluate(
     `axe.run(document, { rules: { 'target-size': { enabled: true } } }).then((r) => ({
       passes: r.passes.length,
