@@ -11,7 +11,8 @@ import { ClusterViewSchema } from './cluster-schema.js'
 // member; any other node asks a voter over the agent API (mutual TLS, 7443) for that
 // voter's own etcd view and shows it, saying through whom. Only when no voter answers
 // does the page fall back to what the mesh gossips (roles nodes announce), and says so.
-// The voter also hands over the Kubernetes Nodes it reads with admin rights.
+// The voter also hands over the Kubernetes Nodes it reads with admin rights. A voter is
+// asked every 2 s while someone reads this node's view, every 10 s otherwise.
 
 type ControlPlaneView = z.infer<typeof ClusterViewSchema>['controlPlane']
 
@@ -103,15 +104,22 @@ export interface ControlPlaneSourceComponents {
   fetch(voter: VoterCandidate, path: string): Promise<unknown>
 }
 
+/** While someone reads this node's view: ask a voter this often. */
 export const controlPlaneRefreshMs = 2000
+/** While nobody reads: this often, so a first reader finds a recent answer. */
+export const idleRefreshMs = 10_000
+/** Someone read the view within this long. */
+export const readerDemandMs = 120_000
 /** A voter's answer older than this is not shown as etcd's word any more. */
-export const remoteFreshMs = 6000
+export const remoteFreshMs = idleRefreshMs + 2000
 
 export class ControlPlaneSource {
   private remote: { answer: ControlPlaneAnswer; from: VoterCandidate; atMono: number } | null = null
   private lastGood: string | null = null
   private lastFailed: string | null = null
   private lastProblem = ''
+  private lastAskMono = Number.NEGATIVE_INFINITY
+  private readUntilMono = Number.NEGATIVE_INFINITY
   private readonly loop: Controller<'control-plane'>
 
   constructor(private readonly c: ControlPlaneSourceComponents) {
@@ -134,6 +142,13 @@ export class ControlPlaneSource {
     return this.loop.stop()
   }
 
+  /** Someone reads the view: keep it fresh (asked every 2 s) for a while, starting now. */
+  touch(): void {
+    const idle = this.c.clock.monoMs() >= this.readUntilMono
+    this.readUntilMono = this.c.clock.monoMs() + readerDemandMs
+    if (idle) this.loop.add('control-plane')
+  }
+
   current(): ChosenControlPlane {
     const r = this.remote
     const fresh = r && this.c.clock.monoMs() - r.atMono <= remoteFreshMs ? r : null
@@ -148,6 +163,9 @@ export class ControlPlaneSource {
   /** Asks one voter, unless this node reads etcd itself. Never throws: a failure tries the next voter. */
   private async refresh(): Promise<void> {
     if (this.c.local()) return
+    const now = this.c.clock.monoMs()
+    if (now >= this.readUntilMono && now - this.lastAskMono < idleRefreshMs) return
+    this.lastAskMono = now
     const voter = pickVoter(this.c.voters(), this.lastGood, this.lastFailed)
     if (!voter) return this.problem('no alive voter to ask: showing the mesh view')
     try {

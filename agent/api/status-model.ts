@@ -102,6 +102,7 @@ export function createStatusModel(d: StatusModelDeps): StatusModel {
   return {
     clusterView() {
       stats.touch()
+      source.touch()
       const cp = source.current()
       return buildClusterView({
         ...d.base(),

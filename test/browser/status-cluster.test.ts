@@ -105,13 +105,11 @@ describe('the same truth on every node, and what to do', { skip, timeout: 900_00
       (await row(page, kubelet.name).locator('td[data-label="Kubernetes"]').textContent()) ?? '',
       /^Ready · v1\.37\.1/,
     )
-    // kwok's Nodes are there too, each Ready.
+    // kwok's Nodes are there too, each Ready once its kwok reports (the page reloads itself).
     for (const n of lab.nodes)
-      assert.match(
-        (await row(page, n.name).locator('td[data-label="Kubernetes"]').textContent()) ?? '',
-        /^Ready/,
-        n.name,
-      )
+      await row(page, n.name)
+        .locator('td[data-label="Kubernetes"]', { hasText: /^Ready · kwok-/ })
+        .waitFor({ timeout: WAIT_MS })
     // Every node's load, pulled from it over 7443, with a chart of the last hour.
     await page.locator('#machines .machine svg.chart-cpu').nth(lab.nodes.length).waitFor({ timeout: WAIT_MS })
     assert.match((await page.locator('#machines').textContent()) ?? '', /Lab boards share one computer/)

@@ -97,10 +97,14 @@ describe('what the page shows', () => {
       },
     })
     const runFor = async (ms: number) => {
-      clock.advance(ms)
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+      // In steps, letting each sync finish: a sync in flight holds back that key's next one.
+      for (let left = ms; left > 0; left -= 500) {
+        clock.advance(Math.min(500, left))
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+      }
     }
     source.start()
+    source.touch()
     await runFor(1)
     assert.equal(source.current().controlPlane.source, 'mesh', 'pi5-1 did not answer')
     await runFor(2000)
@@ -109,8 +113,18 @@ describe('what the page shows', () => {
     answers.b = () => etcdView({ source: 'mesh' })
     await runFor(2000)
     assert.equal(source.current().controlPlane.via?.id, 'b', 'the last good answer holds a while')
-    await runFor(6000)
+    await runFor(12_000)
     assert.equal(source.current().controlPlane.source, 'mesh', 'then the mesh again')
+    // Nobody reading: a voter is asked every 10 s instead of every 2 s.
+    answers.c = () => etcdView()
+    await runFor(120_000)
+    const before = asked.length
+    await runFor(30_000)
+    assert.equal(
+      asked.length - before,
+      3,
+      `asked ${asked.slice(before).join()} in 30 s while nobody read (all: ${asked.join()})`,
+    )
     await source.stop()
   })
 })
