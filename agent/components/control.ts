@@ -83,7 +83,6 @@ export function kubeComponent(
         peers: mesh.peers,
         controlPlane,
         events: n.events,
-        random: n.random,
       })
     },
     async stop() {

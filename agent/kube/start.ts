@@ -29,7 +29,6 @@ export interface StartKubeInit {
   peers: PeerView
   controlPlane: ControlPlane | null
   events?: EventLog
-  random?: Random
 }
 
 export async function startKube(i: StartKubeInit): Promise<Kube> {
