@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { execa } from 'execa'
 import { systemClock } from '../../agent/core/clock.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
@@ -49,9 +49,10 @@ describe('releases: signed, spread peer to peer, served by every node', {
   let admin: string
   const node = (name: string): LabNode => lab.nodes.find((n) => n.name === name)!
   const storeDir = (n: LabNode, id: string) => join(n.stateDir, 'releases', 'store', id)
+  const checks: [string, () => Promise<void>][] = []
   const alive = () => lab.nodes.filter((n) => n.name !== 'x86-4' && n.name !== 'x86-7')
 
-  before(async () => {
+  const setUp = async () => {
     lab = await startLab({
       boards: 'pi5,pi5,pi4,x86,x86,x86',
       netns: true,
@@ -63,303 +64,333 @@ describe('releases: signed, spread peer to peer, served by every node', {
     })
     key = await readReleaseKey(labReleaseKeyFile(lab.dir))
     admin = join(lab.dir, 'admin.json')
-  })
+  }
 
-  it('a 100 MB release published to one node ends complete and verified on all six', async () => {
-    // The lab's own release (the netboot image) already went from x86-6 to the others.
-    const labRelease = lab.netboot!.releaseId!
-    for (const n of lab.nodes) {
-      const v = await releasesOf(n)
-      assert.ok(
-        v.local.held.some((h) => h.id === labRelease && h.have === h.of),
-        `${n.name} holds the lab release`,
-      )
-      assert.equal(v.current.amd64?.id, labRelease)
-    }
-    const big = await makeSignedRelease(join(lab.dir, 'r-big'), key, {
-      version: 'big',
-      from: lab.netboot!.imageDir,
-      padBytes: 40 * 1024 * 1024,
-    })
-    assert.ok(big.bytes >= 100 * MB, `${big.bytes} bytes`)
-    const start = performance.now()
-    await publishRelease({ admin, dir: big.dir, node: 'x86-5' })
-    await waitNodesHold(lab, big.id, { timeoutMs: 600_000 })
-    const uploaded = (await releasesOf(node('x86-5'))).local.uploadedBytes[big.id] ?? 0
-    console.log(
-      `# ${(big.bytes / MB).toFixed(1)} MB on 6 nodes in ${((performance.now() - start) / 1000).toFixed(1)} s; origin uploaded ${(uploaded / MB).toFixed(1)} MB (${(uploaded / big.bytes).toFixed(2)} × the release)`,
-    )
-    for (const n of lab.nodes) await checkReleaseFiles(await readReleaseDir(storeDir(n, big.id)))
-    // `release list`: the holders' records name all six (each node writes its own every few seconds).
-    await waitFor(
-      async () => {
-        const list = (await releasesOf(node('pi5-1'))).releases.find((r) => r.id === big.id)
-        return list?.completeOn.length === 6 ? true : `complete on ${list?.completeOn}`
-      },
-      { timeoutMs: 30_000 },
-    )
-  })
-
-  it('unsigned, forged, untrusted, tampered, unknown-architecture releases and truncated pieces are refused, nothing written', async () => {
-    const target = node('pi5-2')
-    const url = `https://${target.address}:7443`
-    // Each refusal is the node's own answer to the upload's first request (the CLI checks nothing first).
-    const refusedWith = async (dir: string, code: string) => {
-      const bytes = await readFile(join(dir, 'manifest.json'))
-      const sig = await readFile(join(dir, SIGNATURE_FILE), 'utf8')
-      const r = await adminCallAt(admin, url, 'POST', '/api/v1/releases', {
-        manifest: bytes.toString('base64'),
-        sig,
-      })
-      assert.equal(r.body.error, code, JSON.stringify(r.body))
-      assert.ok(r.status >= 400 && r.status < 500, `${code}: HTTP ${r.status}`)
-      const id = createHash('sha256').update(bytes).digest('hex')
-      assert.equal(existsSync(storeDir(target, id)), false, `${code}: nothing of ${id} stored`)
-    }
-    const base = await makeSignedRelease(join(lab.dir, 'r-bad'), key, { version: 'bad' })
-    const manifest = await readFile(join(base.dir, 'manifest.json'))
-    const sigFile = join(base.dir, SIGNATURE_FILE)
-    const sign = async (bytes: Buffer, k: ReleaseKey, as = k.publicHex) =>
-      writeFile(sigFile, JSON.stringify({ ...signManifest(bytes, k), key: as }))
-    const stranger = generateReleaseKey()
-    await sign(manifest, stranger)
-    await refusedWith(base.dir, 'RELEASE_KEY_UNTRUSTED')
-    await sign(manifest, stranger, key.publicHex)
-    await refusedWith(base.dir, 'RELEASE_SIGNATURE_INVALID')
-    await writeFile(sigFile, '')
-    await refusedWith(base.dir, 'RELEASE_UNSIGNED')
-    await sign(manifest, key)
-    const tampered = Buffer.from(manifest.toString().replace('"version": "bad"', '"version": "good"'))
-    await writeFile(join(base.dir, 'manifest.json'), tampered)
-    await refusedWith(base.dir, 'RELEASE_SIGNATURE_INVALID')
-    const riscv = Buffer.from(manifest.toString().replace('"arch": "amd64"', '"arch": "riscv64"'))
-    await writeFile(join(base.dir, 'manifest.json'), riscv)
-    await sign(riscv, key)
-    await refusedWith(base.dir, 'RELEASE_ARCH_UNKNOWN')
-    // A truncated piece of a good release: refused, the piece not held.
-    await writeFile(join(base.dir, 'manifest.json'), manifest)
-    await sign(manifest, key)
-    const up = await adminCallAt(admin, url, 'POST', '/api/v1/releases', {
-      manifest: manifest.toString('base64'),
-      sig: await readFile(sigFile, 'utf8'),
-    })
-    assert.equal(up.status, 200)
-    // Piece 0 is the start of initrd.img (files in name order).
-    const whole = await readFile(join(base.dir, 'initrd.img'))
-    const cut = await adminCallAt(
-      admin,
-      url,
-      'PUT',
-      `/api/v1/releases/${base.id}/pieces/0`,
-      whole.subarray(0, 1000),
-    )
-    assert.equal(cut.status, 400)
-    assert.equal(cut.body.error, 'RELEASE_PIECE_INVALID')
-    const held = (await releasesOf(target)).local.held.find((h) => h.id === base.id)
-    assert.equal(held?.have, 0)
-  })
-
-  it('only an admin changes the trusted keys; a member replaying an older key set in etcd is refused', async () => {
-    const k2 = generateReleaseKey()
-    const added = await adminCall(admin, 'POST', '/api/v1/releases/keys', { key: k2.publicHex })
-    assert.equal(added.status, 200, JSON.stringify(added.body))
-    const v2 = Number(added.body.keysVersion)
-    const member = await memberClientConfig(lab, node('x86-5'), node('pi5-1'))
-    const denied = await adminCallAt(
-      member,
-      `https://${node('pi5-1').address}:7443`,
-      'POST',
-      '/api/v1/releases/keys',
-      {
-        key: generateReleaseKey().publicHex,
-      },
-    )
-    assert.equal(denied.status, 403)
-    // A member writes etcd directly (any CA client certificate can): the founding key set
-    // (older, without k2), then one signed by another CA.
-    const p = pkiPaths(node('x86-5').stateDir)
-    const etcd = new EtcdClient(
-      {
-        endpoints: ['pi5-1', 'pi5-2', 'pi4-3'].map((n) => `https://${node(n).address}:2379`),
-        tls: {
-          caPem: await readFile(p.caCert, 'utf8'),
-          certPem: await readFile(p.nodeCert, 'utf8'),
-          keyPem: await readFile(p.nodeKey, 'utf8'),
-        },
-      },
-      { clock: systemClock() },
-    )
-    const initial = await readFile(join(node('pi5-1').stateDir, 'releases', 'initial-keys.json'), 'utf8')
-    await etcd.put(KEYS_KEY, initial)
-    await waitFor(
-      async () => {
-        for (const n of alive()) {
-          const v = await releasesOf(n)
-          if (v.keysVersion !== v2 || !v.problems.some((x) => x.includes('older than version')))
-            return `${n.name}: ${v.keysVersion} ${v.problems}`
-        }
-        return true
-      },
-      { timeoutMs: 30_000 },
-    )
-    const evil = createCa({ clusterId: lab.clusterId, clusterName: 'evil', clock: systemClock() })
-    await etcd.put(
-      KEYS_KEY,
-      signCaRecord(
-        'release-keys',
-        withKey(null, lab.clusterId, generateReleaseKey().publicHex, 1),
-        evil.keyPem,
-      ),
-    )
-    await waitFor(
-      async () =>
-        (await releasesOf(node('x86-6'))).problems.some((x) => x.includes("not signed by this cluster's CA"))
-          ? true
-          : 'not refused yet',
-      { timeoutMs: 30_000 },
-    )
-    assert.equal((await releasesOf(node('x86-6'))).keysVersion, v2)
-    etcd.close()
-    // The admin writes the key set again: the next version, above anything seen.
-    const again = await adminCall(admin, 'POST', '/api/v1/releases/keys', { key: k2.publicHex })
-    assert.equal(Number(again.body.keysVersion), v2 + 1)
-  })
-
-  it('the origin unplugged halfway: the others finish from each other', async () => {
-    const r = await makeSignedRelease(join(lab.dir, 'r-half'), key, {
-      version: 'half',
-      padBytes: 80 * 1024 * 1024,
-    })
-    const others = alive().filter((n) => n.name !== 'x86-4')
-    await publishRelease({ admin, dir: r.dir, node: 'x86-4' })
-    let progress = ''
-    await waitFor(
-      async () => {
-        const held = await Promise.all(
-          others.map(async (n) => (await releasesOf(n)).local.held.find((h) => h.id === r.id)),
+  checks.push([
+    'a 100 MB release published to one node ends complete and verified on all six',
+    async () => {
+      // The lab's own release (the netboot image) already went from x86-6 to the others.
+      const labRelease = lab.netboot!.releaseId!
+      for (const n of lab.nodes) {
+        const v = await releasesOf(n)
+        assert.ok(
+          v.local.held.some((h) => h.id === labRelease && h.have === h.of),
+          `${n.name} holds the lab release`,
         )
-        if (held.some((h) => !h)) return 'not started everywhere'
-        const of = held[0]!.of
-        const union = new Bitfield(of)
-        for (const h of held)
-          for (let i = 0; i < of; i++) if (Bitfield.fromBase64(of, h!.bits).has(i)) union.set(i)
-        progress = held.map((h) => `${h!.have}/${of}`).join(' ')
-        return union.complete() ? true : `union ${union.count()}/${of}`
-      },
-      { timeoutMs: 300_000, intervalMs: 100 },
-    )
-    await labUnplug(lab.dir, 'x86-4')
-    console.log(`# origin unplugged with the others at ${progress}`)
-    assert.ok(
-      progress.split(' ').some((x) => x.split('/')[0] !== x.split('/')[1]),
-      'someone was still fetching',
-    )
-    await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: others.map((n) => n.name) })
-  })
+        assert.equal(v.current.amd64?.id, labRelease)
+      }
+      const big = await makeSignedRelease(join(lab.dir, 'r-big'), key, {
+        version: 'big',
+        from: lab.netboot!.imageDir,
+        padBytes: 40 * 1024 * 1024,
+      })
+      assert.ok(big.bytes >= 100 * MB, `${big.bytes} bytes`)
+      const start = performance.now()
+      await publishRelease({ admin, dir: big.dir, node: 'x86-5' })
+      await waitNodesHold(lab, big.id, { timeoutMs: 600_000 })
+      const uploaded = (await releasesOf(node('x86-5'))).local.uploadedBytes[big.id] ?? 0
+      console.log(
+        `# ${(big.bytes / MB).toFixed(1)} MB on 6 nodes in ${((performance.now() - start) / 1000).toFixed(1)} s; origin uploaded ${(uploaded / MB).toFixed(1)} MB (${(uploaded / big.bytes).toFixed(2)} × the release)`,
+      )
+      for (const n of lab.nodes) await checkReleaseFiles(await readReleaseDir(storeDir(n, big.id)))
+      // `release list`: the holders' records name all six (each node writes its own every few seconds).
+      await waitFor(
+        async () => {
+          const list = (await releasesOf(node('pi5-1'))).releases.find((r) => r.id === big.id)
+          return list?.completeOn.length === 6 ? true : `complete on ${list?.completeOn}`
+        },
+        { timeoutMs: 30_000 },
+      )
+    },
+  ])
 
-  it('a rogue member serving corrupted pieces is dropped; nothing corrupt is stored', async () => {
-    const rogue = await labAdd(lab.dir, 'x86', {
-      agentConfig: { mesh: TEST_MESH, releases: { enabled: false } },
-    })
-    lab.nodes.push(rogue)
-    const r = await makeSignedRelease(join(lab.dir, 'r-rogue'), key, {
-      version: 'rogue',
-      padBytes: 40 * 1024 * 1024,
-    })
-    const peers = alive()
-      .filter((n) => n.name !== rogue.name)
-      .map((n) => `${n.key}@${n.address}`)
-    const log = join(lab.dir, 'rogue.log')
-    spawnLabProcess(
-      lab.dir,
-      'ip',
-      [
-        'netns',
-        'exec',
-        labNetworkAdapter.namespace(lab.index, rogue.slot),
-        process.execPath,
-        '--import',
-        'tsx',
-        join(import.meta.dirname, '../support/rogue-release-peer.ts'),
-        rogue.stateDir,
-        rogue.address,
-        '7082',
-        lab.clusterId,
-        r.dir,
-        peers.join(','),
-      ],
-      log,
-    )
-    await waitFor(
-      async () =>
-        (await readFile(log, 'utf8').catch(() => '')).includes('rogue provider up') ? true : 'rogue starting',
-      { timeoutMs: 60_000 },
-    )
-    const before = (
-      await Promise.all(alive().map((n) => counter(n, 'homecloud_release_bad_pieces_total')))
-    ).reduce((a, b) => a + b, 0)
-    await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
-    await waitNodesHold(lab, r.id, {
-      timeoutMs: 300_000,
-      names: alive()
+  checks.push([
+    'unsigned, forged, untrusted, tampered, unknown-architecture releases and truncated pieces are refused, nothing written',
+    async () => {
+      const target = node('pi5-2')
+      const url = `https://${target.address}:7443`
+      // Each refusal is the node's own answer to the upload's first request (the CLI checks nothing first).
+      const refusedWith = async (dir: string, code: string) => {
+        const bytes = await readFile(join(dir, 'manifest.json'))
+        const sig = await readFile(join(dir, SIGNATURE_FILE), 'utf8')
+        const r = await adminCallAt(admin, url, 'POST', '/api/v1/releases', {
+          manifest: bytes.toString('base64'),
+          sig,
+        })
+        assert.equal(r.body.error, code, JSON.stringify(r.body))
+        assert.ok(r.status >= 400 && r.status < 500, `${code}: HTTP ${r.status}`)
+        const id = createHash('sha256').update(bytes).digest('hex')
+        assert.equal(existsSync(storeDir(target, id)), false, `${code}: nothing of ${id} stored`)
+      }
+      const base = await makeSignedRelease(join(lab.dir, 'r-bad'), key, { version: 'bad' })
+      const manifest = await readFile(join(base.dir, 'manifest.json'))
+      const sigFile = join(base.dir, SIGNATURE_FILE)
+      const sign = async (bytes: Buffer, k: ReleaseKey, as = k.publicHex) =>
+        writeFile(sigFile, JSON.stringify({ ...signManifest(bytes, k), key: as }))
+      const stranger = generateReleaseKey()
+      await sign(manifest, stranger)
+      await refusedWith(base.dir, 'RELEASE_KEY_UNTRUSTED')
+      await sign(manifest, stranger, key.publicHex)
+      await refusedWith(base.dir, 'RELEASE_SIGNATURE_INVALID')
+      await writeFile(sigFile, '')
+      await refusedWith(base.dir, 'RELEASE_UNSIGNED')
+      await sign(manifest, key)
+      const tampered = Buffer.from(manifest.toString().replace('"version": "bad"', '"version": "good"'))
+      await writeFile(join(base.dir, 'manifest.json'), tampered)
+      await refusedWith(base.dir, 'RELEASE_SIGNATURE_INVALID')
+      const riscv = Buffer.from(manifest.toString().replace('"arch": "amd64"', '"arch": "riscv64"'))
+      await writeFile(join(base.dir, 'manifest.json'), riscv)
+      await sign(riscv, key)
+      await refusedWith(base.dir, 'RELEASE_ARCH_UNKNOWN')
+      // A truncated piece of a good release: refused, the piece not held.
+      await writeFile(join(base.dir, 'manifest.json'), manifest)
+      await sign(manifest, key)
+      const up = await adminCallAt(admin, url, 'POST', '/api/v1/releases', {
+        manifest: manifest.toString('base64'),
+        sig: await readFile(sigFile, 'utf8'),
+      })
+      assert.equal(up.status, 200)
+      // Piece 0 is the start of initrd.img (files in name order).
+      const whole = await readFile(join(base.dir, 'initrd.img'))
+      const cut = await adminCallAt(
+        admin,
+        url,
+        'PUT',
+        `/api/v1/releases/${base.id}/pieces/0`,
+        whole.subarray(0, 1000),
+      )
+      assert.equal(cut.status, 400)
+      assert.equal(cut.body.error, 'RELEASE_PIECE_INVALID')
+      const held = (await releasesOf(target)).local.held.find((h) => h.id === base.id)
+      assert.equal(held?.have, 0)
+    },
+  ])
+
+  checks.push([
+    'only an admin changes the trusted keys; a member replaying an older key set in etcd is refused',
+    async () => {
+      const k2 = generateReleaseKey()
+      const added = await adminCall(admin, 'POST', '/api/v1/releases/keys', { key: k2.publicHex })
+      assert.equal(added.status, 200, JSON.stringify(added.body))
+      const v2 = Number(added.body.keysVersion)
+      const member = await memberClientConfig(lab, node('x86-5'), node('pi5-1'))
+      const denied = await adminCallAt(
+        member,
+        `https://${node('pi5-1').address}:7443`,
+        'POST',
+        '/api/v1/releases/keys',
+        {
+          key: generateReleaseKey().publicHex,
+        },
+      )
+      assert.equal(denied.status, 403)
+      // A member writes etcd directly (any CA client certificate can): the founding key set
+      // (older, without k2), then one signed by another CA.
+      const p = pkiPaths(node('x86-5').stateDir)
+      const etcd = new EtcdClient(
+        {
+          endpoints: ['pi5-1', 'pi5-2', 'pi4-3'].map((n) => `https://${node(n).address}:2379`),
+          tls: {
+            caPem: await readFile(p.caCert, 'utf8'),
+            certPem: await readFile(p.nodeCert, 'utf8'),
+            keyPem: await readFile(p.nodeKey, 'utf8'),
+          },
+        },
+        { clock: systemClock() },
+      )
+      const initial = await readFile(join(node('pi5-1').stateDir, 'releases', 'initial-keys.json'), 'utf8')
+      await etcd.put(KEYS_KEY, initial)
+      await waitFor(
+        async () => {
+          for (const n of alive()) {
+            const v = await releasesOf(n)
+            if (v.keysVersion !== v2 || !v.problems.some((x) => x.includes('older than version')))
+              return `${n.name}: ${v.keysVersion} ${v.problems}`
+          }
+          return true
+        },
+        { timeoutMs: 30_000 },
+      )
+      const evil = createCa({ clusterId: lab.clusterId, clusterName: 'evil', clock: systemClock() })
+      await etcd.put(
+        KEYS_KEY,
+        signCaRecord(
+          'release-keys',
+          withKey(null, lab.clusterId, generateReleaseKey().publicHex, 1),
+          evil.keyPem,
+        ),
+      )
+      await waitFor(
+        async () =>
+          (await releasesOf(node('x86-6'))).problems.some((x) =>
+            x.includes("not signed by this cluster's CA"),
+          )
+            ? true
+            : 'not refused yet',
+        { timeoutMs: 30_000 },
+      )
+      assert.equal((await releasesOf(node('x86-6'))).keysVersion, v2)
+      etcd.close()
+      // The admin writes the key set again: the next version, above anything seen.
+      const again = await adminCall(admin, 'POST', '/api/v1/releases/keys', { key: k2.publicHex })
+      assert.equal(Number(again.body.keysVersion), v2 + 1)
+    },
+  ])
+
+  checks.push([
+    'the origin unplugged halfway: the others finish from each other',
+    async () => {
+      const r = await makeSignedRelease(join(lab.dir, 'r-half'), key, {
+        version: 'half',
+        padBytes: 80 * 1024 * 1024,
+      })
+      const others = alive().filter((n) => n.name !== 'x86-4')
+      await publishRelease({ admin, dir: r.dir, node: 'x86-4' })
+      let progress = ''
+      await waitFor(
+        async () => {
+          const held = await Promise.all(
+            others.map(async (n) => (await releasesOf(n)).local.held.find((h) => h.id === r.id)),
+          )
+          if (held.some((h) => !h)) return 'not started everywhere'
+          const of = held[0]!.of
+          const union = new Bitfield(of)
+          for (const h of held)
+            for (let i = 0; i < of; i++) if (Bitfield.fromBase64(of, h!.bits).has(i)) union.set(i)
+          progress = held.map((h) => `${h!.have}/${of}`).join(' ')
+          return union.complete() ? true : `union ${union.count()}/${of}`
+        },
+        { timeoutMs: 300_000, intervalMs: 100 },
+      )
+      await labUnplug(lab.dir, 'x86-4')
+      console.log(`# origin unplugged with the others at ${progress}`)
+      assert.ok(
+        progress.split(' ').some((x) => x.split('/')[0] !== x.split('/')[1]),
+        'someone was still fetching',
+      )
+      await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: others.map((n) => n.name) })
+    },
+  ])
+
+  checks.push([
+    'a rogue member serving corrupted pieces is dropped; nothing corrupt is stored',
+    async () => {
+      const rogue = await labAdd(lab.dir, 'x86', {
+        agentConfig: { mesh: TEST_MESH, releases: { enabled: false } },
+      })
+      lab.nodes.push(rogue)
+      const r = await makeSignedRelease(join(lab.dir, 'r-rogue'), key, {
+        version: 'rogue',
+        padBytes: 40 * 1024 * 1024,
+      })
+      const peers = alive()
         .filter((n) => n.name !== rogue.name)
-        .map((n) => n.name),
-    })
-    const after = (
-      await Promise.all(alive().map((n) => counter(n, 'homecloud_release_bad_pieces_total')))
-    ).reduce((a, b) => a + b, 0)
-    assert.ok(after > before, `bad pieces counted: ${before} → ${after}`)
-    assert.match(await readFile(log, 'utf8'), /served a corrupted piece/)
-    for (const n of alive().filter((x) => x.name !== rogue.name))
-      await checkReleaseFiles(await readReleaseDir(storeDir(n, r.id)))
-  })
+        .map((n) => `${n.key}@${n.address}`)
+      const log = join(lab.dir, 'rogue.log')
+      spawnLabProcess(
+        lab.dir,
+        'ip',
+        [
+          'netns',
+          'exec',
+          labNetworkAdapter.namespace(lab.index, rogue.slot),
+          process.execPath,
+          '--import',
+          'tsx',
+          join(import.meta.dirname, '../support/rogue-release-peer.ts'),
+          rogue.stateDir,
+          rogue.address,
+          '7082',
+          lab.clusterId,
+          r.dir,
+          peers.join(','),
+        ],
+        log,
+      )
+      await waitFor(
+        async () =>
+          (await readFile(log, 'utf8').catch(() => '')).includes('rogue provider up')
+            ? true
+            : 'rogue starting',
+        { timeoutMs: 60_000 },
+      )
+      const before = (
+        await Promise.all(alive().map((n) => counter(n, 'homecloud_release_bad_pieces_total')))
+      ).reduce((a, b) => a + b, 0)
+      await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
+      await waitNodesHold(lab, r.id, {
+        timeoutMs: 300_000,
+        names: alive()
+          .filter((n) => n.name !== rogue.name)
+          .map((n) => n.name),
+      })
+      const after = (
+        await Promise.all(alive().map((n) => counter(n, 'homecloud_release_bad_pieces_total')))
+      ).reduce((a, b) => a + b, 0)
+      assert.ok(after > before, `bad pieces counted: ${before} → ${after}`)
+      assert.match(await readFile(log, 'utf8'), /served a corrupted piece/)
+      for (const n of alive().filter((x) => x.name !== rogue.name))
+        await checkReleaseFiles(await readReleaseDir(storeDir(n, r.id)))
+    },
+  ])
 
-  it('a full disk is a clear error, held releases stay intact, and the download resumes once there is room', async () => {
-    const n = node('x86-5')
-    const labRelease = lab.netboot!.releaseId!
-    await labUnplug(lab.dir, n.name)
-    // x86-5's store moves onto a 100 MB tmpfs holding only the current release (72 MB).
-    const store = join(n.stateDir, 'releases', 'store')
-    await rename(store, `${store}.aside`)
-    await mkdir(store)
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=100m', 'tmpfs', store])
-    onCleanup(async () => void (await execa('umount', ['-l', store], { reject: false })))
-    await cp(join(`${store}.aside`, labRelease), join(store, labRelease), { recursive: true })
-    await labPlug(lab.dir, n.name)
-    const r = await makeSignedRelease(join(lab.dir, 'r-full'), key, {
-      version: 'full',
-      padBytes: 60 * 1024 * 1024,
-    })
-    await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
-    await waitFor(
-      async () => {
-        const own = (await releasesOf(n)).local.problem ?? ''
-        const seen = (await releasesOf(node('pi5-1'))).problems.some((p) => p.startsWith(`${n.name}:`))
-        return own.includes('needs') && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
-      },
-      { timeoutMs: 120_000 },
-    )
-    // The status page of any node says which node is full and what it needs.
-    const page = await (await fetch(`http://${node('pi5-1').address}:7080/`)).text()
-    assert.match(page, /x86-5: release store .* needs [\d.]+ MB/)
-    const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
-    assert.equal(held?.have, held?.of, 'the current release is still whole')
-    await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
-    await execa('mount', ['-o', 'remount,size=300m', store])
-    await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: [n.name] })
-    assert.equal((await releasesOf(n)).local.problem, null)
-  })
+  checks.push([
+    'a full disk is a clear error, held releases stay intact, and the download resumes once there is room',
+    async () => {
+      const n = node('x86-5')
+      const labRelease = lab.netboot!.releaseId!
+      await labUnplug(lab.dir, n.name)
+      // x86-5's store moves onto a 100 MB tmpfs holding only the current release (72 MB).
+      const store = join(n.stateDir, 'releases', 'store')
+      await rename(store, `${store}.aside`)
+      await mkdir(store)
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=100m', 'tmpfs', store])
+      onCleanup(async () => void (await execa('umount', ['-l', store], { reject: false })))
+      await cp(join(`${store}.aside`, labRelease), join(store, labRelease), { recursive: true })
+      await labPlug(lab.dir, n.name)
+      const r = await makeSignedRelease(join(lab.dir, 'r-full'), key, {
+        version: 'full',
+        padBytes: 60 * 1024 * 1024,
+      })
+      await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
+      await waitFor(
+        async () => {
+          const own = (await releasesOf(n)).local.problem ?? ''
+          const seen = (await releasesOf(node('pi5-1'))).problems.some((p) => p.startsWith(`${n.name}:`))
+          return own.includes('needs') && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
+        },
+        { timeoutMs: 120_000 },
+      )
+      // The status page of any node says which node is full and what it needs.
+      const page = await (await fetch(`http://${node('pi5-1').address}:7080/`)).text()
+      assert.match(page, /x86-5: release store .* needs [\d.]+ MB/)
+      const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
+      assert.equal(held?.have, held?.of, 'the current release is still whole')
+      await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
+      await execa('mount', ['-o', 'remount,size=300m', store])
+      await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: [n.name] })
+      assert.equal((await releasesOf(n)).local.problem, null)
+    },
+  ])
 
-  it('netboot: the origin is unplugged, a VM boots from a node that got the release from peers, and joins', async () => {
-    await labUnplug(lab.dir, 'x86-6')
-    const vm = await addTestVm(lab)
-    const served = await servedBy(
-      lab,
-      vm.mac,
-      alive().filter((n) => n.name !== 'x86-6'),
-    )
-    assert.equal(served.length, 1)
-    assert.notEqual(served[0], 'x86-6')
-    assert.match(await consoleText(vm), /homecloud: image verified/)
+  checks.push([
+    'netboot: the origin is unplugged, a VM boots from a node that got the release from peers, and joins',
+    async () => {
+      await labUnplug(lab.dir, 'x86-6')
+      const vm = await addTestVm(lab)
+      const served = await servedBy(
+        lab,
+        vm.mac,
+        alive().filter((n) => n.name !== 'x86-6'),
+      )
+      assert.equal(served.length, 1)
+      assert.notEqual(served[0], 'x86-6')
+      assert.match(await consoleText(vm), /homecloud: image verified/)
+    },
+  ])
+  // One lab for every check (startLab tears it down after the test that started it).
+  it('one lab: spreading, refusals, trust, unplugged origin, rogue peer, full disk, netboot', async (t) => {
+    await setUp()
+    for (const [name, check] of checks) await t.test(name, check)
   })
 })
