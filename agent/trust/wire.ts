@@ -92,24 +92,6 @@ export type JoinRequest = z.infer<typeof JoinRequest>
 export type JoinSigned = z.infer<typeof JoinSigned>
 export type RenewRequest = z.infer<typeof RenewRequest>
 export type NodeCertRequest = z.infer<typeof NodeCertRequest>
-export type TrustMessage =
-  | JoinRequest
-  | JoinSigned
-  | z.infer<typeof JoinPending>
-  | z.infer<typeof JoinRefused>
-  | RenewRequest
-  | z.infer<typeof Renewed>
-  | z.infer<typeof RenewRefused>
-  | NodeCertRequest
-  | z.infer<typeof NodeCert>
-  | z.infer<typeof NodeCertRefused>
-  | z.infer<typeof Hello>
-  | z.infer<typeof Certs>
-  | z.infer<typeof Revocations>
-  | z.infer<typeof Settings>
-  | z.infer<typeof Approval>
-  | z.infer<typeof Pending>
-
 /** Every trust schema, for tools that read frames (the rogue peer in tests). */
 export const TRUST_SCHEMAS = [
   JoinRequest,
@@ -129,3 +111,4 @@ export const TRUST_SCHEMAS = [
   Approval,
   Pending,
 ] as const
+export type TrustMessage = z.infer<(typeof TRUST_SCHEMAS)[number]>
