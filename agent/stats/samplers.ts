@@ -67,6 +67,9 @@ export interface LabBoard {
   diskGB: number
 }
 
+/** A lab node's state directory is walked once every this many readings (a minute at 15 s). */
+export const diskWalkEverySamples = 4
+
 export function labSampler(init: {
   rootPid: number
   stateDir: string
@@ -74,6 +77,8 @@ export function labSampler(init: {
   clock: Pick<Clock, 'nowMs' | 'monoMs'>
 }): Sampler {
   let prev: { ticks: number; atMono: number } | null = null
+  let diskBytes = 0
+  let samples = 0
   return {
     source: 'lab',
     async sample() {
@@ -84,7 +89,9 @@ export function labSampler(init: {
       const elapsedS = prev ? (atMono - prev.atMono) / 1000 : 0
       const cpuS = prev ? Math.max(0, ticks - prev.ticks) / clockTicksPerSec : 0
       prev = { ticks, atMono }
-      const diskBytes = init.board.diskGB > 0 ? await treeBytes(init.stateDir) : 0
+      // Walking the state directory costs more than the rest: once every few readings is enough.
+      if (init.board.diskGB > 0 && samples++ % diskWalkEverySamples === 0)
+        diskBytes = await treeBytes(init.stateDir)
       return {
         atMs: init.clock.nowMs(),
         cpuPct: elapsedS > 0 ? clampPct((100 * cpuS) / (elapsedS * init.board.cores)) : 0,
