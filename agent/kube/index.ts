@@ -10,12 +10,10 @@ import { type Random, systemRandom } from '../core/random.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { CaMaterial } from '../pki/ca.js'
-import { pkiPaths, readCertAndKey } from '../pki/store.js'
+import { pkiPaths } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
 import { AddonKeeper } from './addons/keeper.js'
-import { KubeApi } from './api-client.js'
-import { clusterDnsDefault, podCidrDefault } from './args.js'
-import { findKubePrograms, kubeBinDir, kubeImagesDir } from './binaries.js'
+import { findKubePrograms, kubeBinDir } from './binaries.js'
 import { ClusterDuties } from './cluster-duties.js'
 import { KubeControlPlane } from './control-plane.js'
 import { LoadBalancer } from './lb/proxy.js'
@@ -27,9 +25,13 @@ import { KubeNode, podCidrFor } from './node-runner.js'
 import { type KubeNodesRead, NodesReader } from './nodes-reader.js'
 import { kubePaths } from './paths.js'
 import type { PodNetwork, PodNetworkStatus } from './podnet/pod-network.js'
-import { NodeRuntime } from './runtime/node-runtime.js'
-import { runtimePaths } from './runtime/paths.js'
-import { lbPool, podNetworkAnnotations, podNetworkFor, writePoolManifest } from './services-wiring.js'
+import {
+  kubeletParts,
+  lbPool,
+  nodeApiFor,
+  podNetworkAnnotations,
+  writePoolManifest,
+} from './services-wiring.js'
 
 // Kubernetes on this node, composed: the local API load balancer (every node), the Node
 // (every node), the control plane (while an etcd voter) and the coordinator's duties.
@@ -143,50 +145,17 @@ export class Kube {
         backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
       },
     )
-    // The API as this node (its kubelet certificate), for what every node reads itself.
-    const nodeApi = async (): Promise<KubeApi | null> => {
-      const caPem = c.caPem()
-      const pair = caPem ? await readCertAndKey(pki.profile('kubelet')).catch(() => undefined) : undefined
-      return caPem && pair ? new KubeApi({ ...lbAddr, caPem, ...pair }) : null
-    }
-    const podnet =
-      cfg.kubelet === 'kubelet' ? await podNetworkFor(init, paths, { clock: c.clock, log }, nodeApi) : null
-    const kubeProxy =
+    const nodeApi = nodeApiFor(c.caPem, pki.profile('kubelet'), lbAddr)
+    const { runtime, podnet } =
       cfg.kubelet === 'kubelet'
-        ? await findKubePrograms(['kube-proxy']).catch((err: Error) => {
-            log.warn({ err: err.message }, 'no kube-proxy: Services are not routed on this node')
-            return null
+        ? await kubeletParts({
+            init,
+            paths,
+            kubelet: (programs as Record<string, string>).kubelet!,
+            c: { clock: c.clock, random: c.random, log },
+            nodeApi,
           })
-        : null
-    const runtime =
-      cfg.kubelet === 'kubelet'
-        ? new NodeRuntime(
-            {
-              nodeName: init.nodeName,
-              address: init.host,
-              caCert: paths.caCert,
-              serving: pki.profile('kubelet-serving'),
-              kubeconfig: paths.nodeKubeconfig,
-              paths: runtimePaths(paths.dir),
-              clusterDns: clusterDnsDefault,
-              cgroupRoot: cfg.runtime.cgroupRoot,
-              podCidr: podCidrFor(init.host),
-              sandboxImage: cfg.runtime.sandboxImage,
-              cniBinDirs: cfg.runtime.cniBinDirs,
-              imageDirs: [kubeImagesDir(), ...cfg.runtime.imageDirs],
-              programs: {
-                kubelet: (programs as Record<string, string>).kubelet!,
-                containerd: cfg.runtime.containerd,
-                ctr: cfg.runtime.ctr,
-              },
-              ...(cfg.podNetwork.encrypt ? { podMtu: cfg.podNetwork.mtu } : {}),
-              ...(kubeProxy
-                ? { kubeProxy: { binary: kubeProxy['kube-proxy'], clusterCidr: podCidrDefault } }
-                : {}),
-            },
-            { clock: c.clock, log },
-          )
-        : undefined
+        : { runtime: undefined, podnet: null }
     const node = new KubeNode(
       {
         paths,

@@ -4,18 +4,22 @@ import type { AgentConfig } from '../config/schema.js'
 import type { Clock } from '../core/clock.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
-import type { KubeApi } from './api-client.js'
-import { podCidrDefault, serviceCidrDefault } from './args.js'
-import { findWireguardGo } from './binaries.js'
+import type { Random } from '../core/random.js'
+import { type CertKeyPaths, pkiPaths, readCertAndKey } from '../pki/store.js'
+import { KubeApi } from './api-client.js'
+import { clusterDnsDefault, podCidrDefault, serviceCidrDefault } from './args.js'
+import { findKubePrograms, findWireguardGo, kubeImagesDir } from './binaries.js'
 import { poolManifest } from './metallb/pool.js'
 import { podCidrFor } from './node-runner.js'
 import type { KubePaths } from './paths.js'
 import { listObservedNodes } from './podnet/observe.js'
 import { podNetworkAnnotation, wireguardKeyAnnotation } from './podnet/plan.js'
 import { PodNetwork } from './podnet/pod-network.js'
+import { NodeRuntime } from './runtime/node-runtime.js'
+import { runtimePaths } from './runtime/paths.js'
 
-// How the pod network and the LAN address pool are put together from the agent config
-// (kept out of index.ts, which composes everything else).
+// How a kubelet node's runtime, its pod network and the LAN address pool are put
+// together from the agent config (kept out of index.ts, which composes everything else).
 
 export interface PodNetworkInitOf {
   stateDir?: string
@@ -41,7 +45,7 @@ export async function writePoolManifest(paths: KubePaths, addresses: readonly st
 export async function podNetworkFor(
   init: PodNetworkInitOf,
   paths: KubePaths,
-  c: { clock: Clock; log: Logger },
+  c: { clock: Clock; random?: Random; log: Logger },
   nodeApi: () => Promise<KubeApi | null>,
 ): Promise<PodNetwork> {
   const pn = init.config.podNetwork
@@ -62,6 +66,7 @@ export async function podNetworkFor(
     },
     {
       clock: c.clock,
+      ...(c.random ? { random: c.random } : {}),
       log: c.log.child({ component: 'podnet' }),
       listNodes: async () => {
         const api = await nodeApi()
@@ -81,4 +86,55 @@ export async function podNetworkAnnotations(
     [podNetworkAnnotation]: cfg.podNetwork.encrypt ? 'wireguard' : 'plain',
     ...(key ? { [wireguardKeyAnnotation]: key } : {}),
   }
+}
+
+/** The API as this node (its kubelet certificate, through the local balancer), for what every node reads itself. */
+export function nodeApiFor(
+  caPem: () => string | null,
+  kubeletCert: CertKeyPaths,
+  lb: { host: string; port: number },
+): () => Promise<KubeApi | null> {
+  return async () => {
+    const ca = caPem()
+    const pair = ca ? await readCertAndKey(kubeletCert).catch(() => undefined) : undefined
+    return ca && pair ? new KubeApi({ ...lb, caPem: ca, ...pair }) : null
+  }
+}
+
+/** kubelet mode: containerd + kubelet + kube-proxy, and the pod network beside them. */
+export async function kubeletParts(o: {
+  init: PodNetworkInitOf & { stateDir: string }
+  paths: KubePaths
+  kubelet: string
+  c: { clock: Clock; random?: Random; log: Logger }
+  nodeApi: () => Promise<KubeApi | null>
+}): Promise<{ runtime: NodeRuntime; podnet: PodNetwork }> {
+  const cfg = o.init.config
+  const pki = pkiPaths(o.init.stateDir)
+  const podnet = await podNetworkFor(o.init, o.paths, o.c, o.nodeApi)
+  const kubeProxy = await findKubePrograms(['kube-proxy']).catch((err: Error) => {
+    o.c.log.warn({ err: err.message }, 'no kube-proxy: Services are not routed on this node')
+    return null
+  })
+  const runtime = new NodeRuntime(
+    {
+      nodeName: o.init.nodeName,
+      address: o.init.host,
+      caCert: o.paths.caCert,
+      serving: pki.profile('kubelet-serving'),
+      kubeconfig: o.paths.nodeKubeconfig,
+      paths: runtimePaths(o.paths.dir),
+      clusterDns: clusterDnsDefault,
+      cgroupRoot: cfg.runtime.cgroupRoot,
+      podCidr: podCidrFor(o.init.host),
+      sandboxImage: cfg.runtime.sandboxImage,
+      cniBinDirs: cfg.runtime.cniBinDirs,
+      imageDirs: [kubeImagesDir(), ...cfg.runtime.imageDirs],
+      programs: { kubelet: o.kubelet, containerd: cfg.runtime.containerd, ctr: cfg.runtime.ctr },
+      ...(cfg.podNetwork.encrypt ? { podMtu: cfg.podNetwork.mtu } : {}),
+      ...(kubeProxy ? { kubeProxy: { binary: kubeProxy['kube-proxy'], clusterCidr: podCidrDefault } } : {}),
+    },
+    { clock: o.c.clock, log: o.c.log },
+  )
+  return { runtime, podnet }
 }
