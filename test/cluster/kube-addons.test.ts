@@ -42,6 +42,22 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
     c = await KubeTestCluster.create({ block: 217 })
     await c.addNode({ name: 'pi-a', arch: 'arm64', board: 'pi4' }, 1)
     await c.addNode({ name: 'pi-b', arch: 'arm64', board: 'pi5' }, 2)
+    // Both Nodes Ready before anything is scheduled: a Node its kwok has not marked Ready yet
+    // is tainted not-ready, and both CoreDNS pods would then land on the other one.
+    await waitFor(
+      'both kwok Nodes Ready',
+      120_000,
+      async () => {
+        const r = await c.kubectl([
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+        ])
+        return r.stdout.split(' ').filter((s) => s === 'True').length === 2
+      },
+      500,
+    )
   })
   after(async () => {
     await c?.cleanup()
@@ -159,7 +175,7 @@ describe('add-ons applied with server-side apply', { timeout: 600_000 }, () => {
       .split(/^---$/m)
       .find((d) => /kind: Deployment/.test(d))!
       .replace('coredns', 'dns-typo')
-      .replace('imagePullPolicy: IfNotPresent', 'imagePullPolice: IfNotPresent')
+      .replace('imagePullPolicy: Never', 'imagePullPolice: Never')
     await writeFile(
       join(dir, 'broken.yaml'),
       `${configMap('before-the-typo', 'kept')}---\n${deployment.trim()}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n`,
