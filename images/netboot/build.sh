@@ -33,7 +33,7 @@ KERNEL_META=linux-image-cloud-amd64
 MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net
 	llc stp bridge veth overlay)
 # --kube: what wireguard-go (TUN), kube-proxy (iptables on nf_tables) and the pod network's
-# masquerade need; their dependencies are found with modinfo and loaded first.
+# masquerade need; their dependencies (each module's .modinfo) are loaded first.
 KUBE_MODULES=(tun br_netfilter nf_tables nft_compat nft_chain_nat nft_masq nft_ct nft_reject_ipv4
 	xt_MASQUERADE xt_conntrack xt_comment xt_mark xt_addrtype xt_statistic xt_nat xt_tcpudp xt_multiport
 	xt_physdev xt_recent ipt_REJECT iptable_nat iptable_filter iptable_mangle)
@@ -91,8 +91,8 @@ if ((kube)); then
 	wg_bin=$(bash "$ROOT/images/addons/build.sh" --print-bin)/wireguard-go
 	[[ -x $wg_bin ]] && ls "$images_dir"/coredns-*.tar >/dev/null 2>&1 ||
 		die "the add-on images or wireguard-go are not built" "build them once: images/addons/build.sh"
-	for tool in iptables ip modinfo; do
-		command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install iptables iproute2 kmod"
+	for tool in iptables xtables-nft-multi ip; do
+		command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install iptables iproute2"
 	done
 fi
 # The pinned Node.js LTS (scripts/node.sh: the official binary from the npm registry).
@@ -147,7 +147,7 @@ export SOURCE_DATE_EPOCH=0
 pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
 pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
 
-# kube_modules <module tree> <out>: each of KUBE_MODULES and what it depends on (modinfo),
+# kube_modules <module tree> <out>: each of KUBE_MODULES and what it depends on (.modinfo),
 # dependencies first, as <out>/<name>.ko and the load order in <out>/order.
 kube_modules() {
 	local tree=$1 out=$2 m
@@ -158,7 +158,8 @@ kube_modules() {
 		seen[$name]=1
 		ko=$(find "$tree" -name "$name.ko" | head -1)
 		[[ -n $ko ]] || return 0 # built into this kernel
-		for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do visit "$dep"; done
+		# The module's own .modinfo says what it needs ("depends=a,b"): no kmod needed here.
+		for dep in $(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do visit "$dep"; done
 		cp "$ko" "$out/$name.ko"
 		echo "$name" >>"$out/order"
 	}
