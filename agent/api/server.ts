@@ -76,6 +76,96 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 })
 
+type Session = ReturnType<typeof registerAuthRoutes>
+
+/** URLs over 2 KiB, and (config `requireLogin`) reading without a session, are refused first. */
+function installGate(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  ctx: { secure: boolean; httpsUrl: (host: string | undefined) => string | null; auth: () => Session | null },
+): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url.length > URL_BYTES_MAX) {
+      deps.counters.inc('homecloud_http_rejected_total', { reason: 'url-too-long' })
+      return reply
+        .code(414)
+        .send({ error: 'URI_TOO_LONG', message: `URL longer than ${URL_BYTES_MAX} bytes` })
+    }
+    if (!deps.requireLogin || isOpenPath(req.url.split('?')[0]!) || ctx.auth()?.sessionOf(req)) return
+    deps.counters.inc('homecloud_http_rejected_total', { reason: 'login-required' })
+    const login = ctx.secure
+      ? LOGIN_PATH
+      : new URL(LOGIN_PATH, ctx.httpsUrl(req.headers.host) ?? 'https://invalid/').href
+    if ((req.headers.accept ?? '').includes('text/html'))
+      return reply.code(303).header('location', login).header('cache-control', 'no-store').send()
+    return reply.code(401).send({
+      error: 'UNAUTHENTICATED',
+      message: `this cluster requires a login to read: log in at ${login}`,
+    })
+  })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(SECURITY_HEADERS)
+    return payload
+  })
+}
+
+function registerReadRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/readyz', async (_req, reply) => {
+    const ok = deps.ready()
+    return reply.code(ok ? 200 : 503).send({ ok })
+  })
+  app.get('/api/v1/cluster', async () => deps.clusterView())
+  app.get('/api/v1/mesh', async () => deps.meshInfo())
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4')
+    return renderMetrics(deps.clusterView(), deps.counters)
+  })
+}
+
+/** The browser script's modules and the icon; nothing else is served from disk. */
+function registerAssetRoutes(app: FastifyInstance, assets: PageAssets): void {
+  app.get('/assets/icon.svg', async (_req, reply) => {
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400')
+    return ICON_SVG
+  })
+  app.get('/assets/:name', async (req, reply) => {
+    const asset = assets.get((req.params as { name: string }).name)
+    if (!asset) return reply.code(404).send({ error: 'NOT_FOUND' })
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('etag', asset.etag)
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send()
+    return asset.body
+  })
+}
+
+function registerEventStream(app: FastifyInstance, hub: SseHub, counters: Counters): void {
+  // Open event streams would keep close() waiting forever.
+  app.addHook('preClose', async () => hub.closeAll())
+  app.get('/api/v1/events', async (req, reply) => {
+    const headers = {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    }
+    if (req.method === 'HEAD') return reply.headers(headers).send()
+    if (hub.full) {
+      counters.inc('homecloud_http_rejected_total', { reason: 'too-many-event-streams' })
+      return reply
+        .code(503)
+        .header('retry-after', '10')
+        .send({ error: 'TOO_MANY_STREAMS', message: 'too many live viewers; the page still works without' })
+    }
+    reply.hijack()
+    reply.raw.writeHead(200, headers)
+    if (!hub.add(reply.raw)) reply.raw.end()
+    return reply
+  })
+}
+
 /**
  * The status page and read-only API: on plain HTTP (7080) for reading, and on HTTPS
  * (7444, `tls` set) where logging in and actions live too. Built by a factory so
@@ -83,12 +173,11 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
  */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const clock = deps.clock ?? systemClock()
-  const assets = new PageAssets(deps.assetsDir)
   const hub = new SseHub(
     { clusterView: deps.clusterView, clock, log: deps.log, counters: deps.counters },
     { ...DEFAULT_SSE_LIMITS, ...deps.sseLimits },
   )
-  let auth: ReturnType<typeof registerAuthRoutes> | null = null
+  let auth: Session | null = null
   const secure = deps.tls !== undefined
   const httpsUrl = deps.httpsUrl ?? (() => null)
   const app = Fastify({
@@ -104,40 +193,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   })
   registerCookies(app)
   if (!secure) installPlainHttpGuards(app, { counters: deps.counters, httpsUrl })
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url.length > URL_BYTES_MAX) {
-      deps.counters.inc('homecloud_http_rejected_total', { reason: 'url-too-long' })
-      return reply
-        .code(414)
-        .send({ error: 'URI_TOO_LONG', message: `URL longer than ${URL_BYTES_MAX} bytes` })
-    }
-    if (!deps.requireLogin || isOpenPath(req.url.split('?')[0]!) || auth?.sessionOf(req)) return
-    deps.counters.inc('homecloud_http_rejected_total', { reason: 'login-required' })
-    const login = secure ? '/login' : new URL('/login', httpsUrl(req.headers.host) ?? 'https://invalid/').href
-    if ((req.headers.accept ?? '').includes('text/html'))
-      return reply.code(303).header('location', login).header('cache-control', 'no-store').send()
-    return reply.code(401).send({
-      error: 'UNAUTHENTICATED',
-      message: `this cluster requires a login to read: log in at ${login}`,
-    })
-  })
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.headers(SECURITY_HEADERS)
-    return payload
-  })
-  // Open event streams would keep close() waiting forever.
-  app.addHook('preClose', async () => hub.closeAll())
-  app.get('/healthz', async () => ({ ok: true }))
-  app.get('/readyz', async (_req, reply) => {
-    const ok = deps.ready()
-    return reply.code(ok ? 200 : 503).send({ ok })
-  })
-  app.get('/api/v1/cluster', async () => deps.clusterView())
-  app.get('/api/v1/mesh', async () => deps.meshInfo())
-  app.get('/metrics', async (_req, reply) => {
-    reply.type('text/plain; version=0.0.4')
-    return renderMetrics(deps.clusterView(), deps.counters)
-  })
+  installGate(app, deps, { secure, httpsUrl, auth: () => auth })
+  registerReadRoutes(app, deps)
   auth =
     deps.auth && secure
       ? registerAuthRoutes(app, { ...deps.auth, log: deps.log, counters: deps.counters, clock, secure })
@@ -155,40 +212,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       loginUrl: secure ? LOGIN_PATH : https && new URL(LOGIN_PATH, https).href,
     })
   })
-  app.get('/assets/icon.svg', async (_req, reply) => {
-    reply.type('image/svg+xml').header('cache-control', 'max-age=86400')
-    return ICON_SVG
-  })
-  app.get('/assets/:name', async (req, reply) => {
-    const asset = assets.get((req.params as { name: string }).name)
-    if (!asset) return reply.code(404).send({ error: 'NOT_FOUND' })
-    reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .header('etag', asset.etag)
-    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send()
-    return asset.body
-  })
-  app.get('/api/v1/events', async (req, reply) => {
-    const headers = {
-      ...SECURITY_HEADERS,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    }
-    if (req.method === 'HEAD') return reply.headers(headers).send()
-    if (hub.full) {
-      deps.counters.inc('homecloud_http_rejected_total', { reason: 'too-many-event-streams' })
-      return reply
-        .code(503)
-        .header('retry-after', '10')
-        .send({ error: 'TOO_MANY_STREAMS', message: 'too many live viewers; the page still works without' })
-    }
-    reply.hijack()
-    reply.raw.writeHead(200, headers)
-    if (!hub.add(reply.raw)) reply.raw.end()
-    return reply
-  })
+  registerAssetRoutes(app, new PageAssets(deps.assetsDir))
+  registerEventStream(app, hub, deps.counters)
   deps.register?.(app)
   installErrorHandlers(app, deps.log, 'api')
   return app

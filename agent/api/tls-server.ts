@@ -123,22 +123,7 @@ export function buildTlsApi(
     serial: req.peer!.serial,
   }))
   app.get('/api/v1/cluster', async () => deps.clusterView())
-  // For other nodes' status pages (any member's certificate): the same truth everywhere.
-  app.get('/api/v1/control-plane', async (_req, reply) => {
-    const answer = deps.controlPlane?.() ?? null
-    if (!answer)
-      return reply.code(503).send({
-        error: 'NO_ETCD_VIEW',
-        message: 'this node does not read etcd itself now: ask another voter',
-      })
-    return answer
-  })
-  app.get('/api/v1/stats', async (req, reply) => {
-    const q = parse(SinceQuery, req.query, reply)
-    if (!q) return reply
-    if (!deps.stats) return reply.code(503).send({ error: 'NOT_READY', message: 'no readings here yet' })
-    return deps.stats(q.since)
-  })
+  registerPeerReads(app, deps)
   app.post('/api/v1/approve', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
     const body = parse(NodeBody, req.body, reply)
     if (!body) return reply
@@ -165,4 +150,26 @@ export function buildTlsApi(
   deps.register?.(app, { adminOnly, signerOnly })
   installErrorHandlers(app, deps.log, 'tls api')
   return app
+}
+
+/** For other nodes' status pages (any member's certificate): the same truth everywhere. */
+function registerPeerReads(app: FastifyInstance, deps: TlsApiDeps): void {
+  app.get('/api/v1/control-plane', async (_req, reply) => {
+    const answer = deps.controlPlane?.() ?? null
+    if (!answer)
+      return reply.code(503).send({
+        error: 'NO_ETCD_VIEW',
+        message: 'this node does not read etcd itself now: ask another voter',
+      })
+    return answer
+  })
+  app.get('/api/v1/stats', async (req, reply) => {
+    const q = SinceQuery.safeParse(req.query)
+    if (!q.success)
+      return reply
+        .code(400)
+        .send({ error: 'BAD_REQUEST', message: `since: ${q.error.issues[0]?.message ?? 'invalid'}` })
+    if (!deps.stats) return reply.code(503).send({ error: 'NOT_READY', message: 'no readings here yet' })
+    return deps.stats(q.data.since)
+  })
 }
