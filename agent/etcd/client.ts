@@ -165,7 +165,7 @@ export class EtcdClient {
 
   /**
    * Adds a learner, waiting while etcd refuses for now: with strict reconfig checks
-   * (kept on) etcd 3.4 answers "unhealthy cluster" until every voter has been connected
+   * (kept on) etcd answers "unhealthy cluster" until every voter has been connected
    * for 5 s, e.g. right after a promotion. If an earlier attempt went through (the
    * answer was lost), the existing learner with that peer URL is returned.
    */

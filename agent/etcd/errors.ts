@@ -27,7 +27,7 @@ export function etcdMessageOf(err: unknown): string {
   return err instanceof EtcdError ? (err.failure.etcdMessage ?? '') : ''
 }
 
-// etcd 3.4 rpctypes messages we act on.
+// etcd's rpctypes messages we act on (the same words in 3.4, 3.5 and 3.6).
 export const etcdMessages = {
   learnerNotReady: 'etcdserver: can only promote a learner member which is in sync with leader',
   memberNotLearner: 'etcdserver: can only promote a learner member',

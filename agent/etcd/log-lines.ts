@@ -61,7 +61,7 @@ export interface EtcdLogLine {
   fields: Record<string, unknown>
 }
 
-/** Messages etcd 3.4 logs at warn on every routine event; kept at debug. */
+/** Messages etcd (3.4 to 3.6) logs at warn on every routine event; kept at debug. */
 export const noisyMessages: ReadonlySet<string> = new Set([
   // Every JSON gateway request with a client certificate and auth disabled.
   'ignoring common name in gRPC-gateway proxy request',

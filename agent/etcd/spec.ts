@@ -35,7 +35,7 @@ export interface EtcdMemberSpec {
   /** etcd's defaults (100 ms / 1000 ms) suit a LAN; raise both on slow Wi-Fi. */
   heartbeatMs?: number
   electionTimeoutMs?: number
-  /** Raft entries between snapshots: etcd 3.4's 100 000 keeps too much in memory on a 1 GB board. */
+  /** Raft entries between snapshots: 3.6's default (3.4 had 100 000, too much memory on a 1 GB board). */
   snapshotCount?: number
   /** Hours of history kept (periodic auto-compaction), so the database does not grow forever. */
   compactionRetentionHours?: number
@@ -61,7 +61,7 @@ export function peerUrl(spec: EtcdMemberSpec): string {
 }
 
 /**
- * The arguments for `etcd` (3.4). Always `--flag=value`, so a stale process can be
+ * The arguments for `etcd` (3.6; 3.4 and 3.5 take the same ones: the upgrade path). Always `--flag=value`, so a stale process can be
  * recognised from /proc/<pid>/cmdline by its exact `--data-dir=` argument.
  */
 export function buildEtcdArgs(spec: EtcdMemberSpec): string[] {
@@ -100,7 +100,7 @@ export function buildEtcdArgs(spec: EtcdMemberSpec): string[] {
     'heartbeat-interval': heartbeatMs,
     'election-timeout': electionTimeoutMs,
     // A member cut off from the others must not force an election when it returns
-    // (the default from 3.5 on; off in 3.4).
+    // (the default from 3.5 on; said anyway for a member still on 3.4 mid-upgrade).
     'pre-vote': true,
     'snapshot-count': spec.snapshotCount ?? snapshotCountDefault,
     'auto-compaction-mode': 'periodic',

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { Int64Number, Uint64 } from './ids.js'
 import { MemberWire } from './members.js'
 
-// Schemas of the JSON gateway's answers (etcd 3.4, grpc-gateway JSON: proto field
+// Schemas of the JSON gateway's answers (etcd 3.4 to 3.6, grpc-gateway JSON: proto field
 // names, int64 as strings, bytes as base64, zero values and empty lists left out).
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')

@@ -65,7 +65,10 @@ describe('buildEtcdArgs', () => {
     assert.equal(flag(args, 'logger'), 'zap')
     assert.equal(flag(args, 'pre-vote'), true)
     assert.ok(args.every((a) => a.startsWith('--')))
-    assert.ok(!args.some((a) => a.startsWith('--experimental')), 'etcd 3.4 needs no experimental flags')
+    assert.ok(
+      !args.some((a) => a.startsWith('--experimental')),
+      'no experimental flags: 3.6 deprecated or renamed them all',
+    )
   })
 
   it('applies tuning and board limits', () => {
