@@ -60,10 +60,6 @@ export function apiserverArgs(s: ApiserverSpec): string[] {
     '--allow-privileged=true',
     `--endpoint-reconciler-type=${s.endpointReconciler ?? 'lease'}`,
     '--profiling=false',
-    // Streaming lists need etcd progress notifications, which the API server keeps off with
-    // etcd 3.4; clients (kwok) then got an error inside every watch stream and re-listed in
-    // a loop, seeing pods minutes late. Off, they are refused at once and use list+watch.
-    '--feature-gates=WatchList=false',
     // Small boards: fewer in-flight requests and a smaller watch cache than a cloud default.
     '--max-requests-inflight=200',
     '--max-mutating-requests-inflight=100',

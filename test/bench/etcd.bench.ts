@@ -1,10 +1,14 @@
-// etcd run by the agents: founding → first quorum, founding → three voters, and dead
-// voter → three healthy voters again, measured from the end of the failover grace (as
-// the coordinator counts it: the time of death it keeps in the placement record),
-// under a continuous write load whose every acknowledged write is then looked for on
-// every voter. Loopback lab of ARM boards with the test timings (grace 5 s).
-import { readFile } from 'node:fs/promises'
+// etcd run by the agents, Debian's 3.4 (what installed clusters run) beside the
+// pinned 3.6 built from source, in the same run: founding → first quorum, founding →
+// three voters, etcd and agent RSS, and dead voter → three healthy voters again,
+// measured from the end of the failover grace (as the coordinator counts it: the time
+// of death it keeps in the placement record), under a continuous write load whose
+// every acknowledged write is then looked for on every voter. Loopback lab of ARM
+// boards with the test timings (grace 5 s). Then Kubernetes on each (etcd-kube.ts).
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { etcdBinDir, etcdProgram, etcdVersion } from '../../agent/etcd/binaries.js'
 import type { EtcdClient } from '../../agent/etcd/client.js'
 import { clientUrlOf } from '../../agent/etcd/spec.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
@@ -19,7 +23,9 @@ import {
   nodeIdOf,
   readPlacement,
 } from '../support/controlplane.js'
+import { etcdBuild } from '../support/etcd-builds.js'
 import { missingOn, startWriteLoad } from '../support/write-load.js'
+import { agentRssMB, etcdRssMB, kubeOnEtcd, settledVoters } from './etcd-kube.js'
 import { benchLab } from './lab.js'
 import { max, median, runsNote } from './stats.js'
 import type { BenchContext, Row } from './types.js'
@@ -87,6 +93,49 @@ function watchFounding(dir: string) {
 }
 
 export async function run(ctx: BenchContext): Promise<Row[]> {
+  // Debian's 3.4 has no etcdutl: the agent's snapshot status uses 3.6's, which reads 3.4 files.
+  const baseline = await mkdtemp(join(tmpdir(), 'hc-bench-etcd34-'))
+  const debian = await etcdBuild('3.4')
+  await symlink(etcdProgram('etcd', debian), join(baseline, 'etcd'))
+  await symlink(etcdProgram('etcdctl', debian), join(baseline, 'etcdctl'))
+  await symlink(etcdProgram('etcdutl', etcdBinDir()), join(baseline, 'etcdutl'))
+  const releases = [
+    { tag: `${debian.split('/').at(-3)} Debian`, binDir: baseline },
+    { tag: `${etcdVersion} built`, binDir: undefined },
+  ]
+  const results: Row[][] = []
+  const saved = process.env.HOMECLOUD_ETCD_BIN
+  try {
+    for (const r of releases) {
+      // The lab's agents inherit the environment: this is the etcd they run.
+      if (r.binDir) process.env.HOMECLOUD_ETCD_BIN = r.binDir
+      else delete process.env.HOMECLOUD_ETCD_BIN
+      ctx.progress(`etcd: lab on ${r.tag}`)
+      results.push([...(await etcdLab(ctx)), ...(await kubeOnEtcd(ctx, r.tag.split(' ')[0]!))])
+    }
+  } finally {
+    if (saved === undefined) delete process.env.HOMECLOUD_ETCD_BIN
+    else process.env.HOMECLOUD_ETCD_BIN = saved
+    await rm(baseline, { recursive: true, force: true })
+  }
+  return sideBySide(
+    results,
+    releases.map((r) => r.tag),
+  )
+}
+
+/** Each metric once per release, next to each other, in the order first measured. */
+export function sideBySide(results: Row[][], tags: string[]): Row[] {
+  const metrics = [...new Set(results.flat().map((r) => r.metric))]
+  return metrics.flatMap((m) =>
+    results.map((rows, i) => {
+      const row = rows.find((r) => r.metric === m) ?? { metric: m, value: null, unit: '' }
+      return { ...row, metric: `${m} [etcd ${tags[i]}]` }
+    }),
+  )
+}
+
+async function etcdLab(ctx: BenchContext): Promise<Row[]> {
   const rows: Row[] = []
   // Three voters and a spare per replacement: quick replaces one voter, the full run three
   // (a plain voter, the coordinator, then the etcd leader if it is another board).
@@ -122,6 +171,24 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       unit: 'ms',
       note: 'two learners added, assigned, started and promoted one at a time; mesh convergence included',
     })
+
+    // Memory once three voters serve, before any load.
+    const { voters: settled, coordinator } = await settledVoters(nodes)
+    await sleep(5000)
+    const etcdRss = await Promise.all(settled.map(etcdRssMB))
+    rows.push(
+      {
+        metric: 'etcd RSS, 3 voters idle, median',
+        value: median(etcdRss),
+        unit: 'MB',
+        note: `max ${max(etcdRss)} MB, 5 s after three voters`,
+      },
+      {
+        metric: 'agent RSS: the coordinator (JSON gateway client)',
+        value: await agentRssMB(coordinator),
+        unit: 'MB',
+      },
+    )
 
     const byId = new Map<string, LabNode>()
     for (const n of nodes) byId.set(await nodeIdOf(n), n)
