@@ -73,6 +73,10 @@ export const ERROR_CODES = {
   RELEASE_UNKNOWN: 'no release with that id or version is known',
   RELEASE_RECORD_INVALID:
     'a release record in etcd (trusted keys, current release) is malformed, not signed by the cluster CA, or older than one already seen',
+  // Boot slots and rollouts (issue 14).
+  SLOT_REFUSED:
+    'a boot-slot change was refused: nothing installed to try, both slots in use, or the booted slot is not the one being tried',
+  SLOT_FAILED: 'a boot slot could not be written or read (disk, bundle, or the firmware state)',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
