@@ -42,7 +42,8 @@ interface Built {
 
 /**
  * What people and machines talk to, in start order: releases (their routes and what
- * netboot serves), the status page and API (7080, and 7444 once this node has a
+ * netboot serves), the status model (the view every page and API shows: etcd's word
+ * here or through a voter, Nodes, load), the status page and API (7080, and 7444 once this node has a
  * certificate), the netboot server (after the API: dnsmasq points machines at routes
  * that must already answer), and the mutual-TLS API (7443). The listeners follow the
  * node's certificate.
