@@ -115,7 +115,7 @@ export function quorumLost(view: ClusterView, nowMs: number): Finding | null {
       down.length > 0
         ? `etcd has lost quorum: ${plural(down.length, 'voter')} of ${cp.voters.length} unreachable (${downText}). The control plane cannot change anything.`
         : `etcd has lost quorum (${plural(cp.voters.length, 'voter')}). The control plane cannot change anything.`,
-    doing: 'Nothing destructive happens automatically: homecloud waits for the voters to come back.',
+    doing: 'does nothing destructive by itself: it waits for the voters to come back.',
     todo: 'Plug the missing voters back in. If they cannot come back, stop the agent on the surviving voter and rebuild the control plane from the newest etcd snapshot it holds; the coordinator then grows back to 3 voters by itself.',
     command: { text: cp.recovery ?? 'homecloud recover --state DIR', where: voterHere(view) },
   }
@@ -220,8 +220,7 @@ export function seatUnfillable(view: ClusterView): Finding | null {
   return {
     kind: 'seat',
     what: `${seat}${why.length > 0 ? ` (${why.join('; ')})` : ''}.`,
-    doing:
-      'homecloud keeps etcd on the boards it has and adds a voter as soon as an eligible board is alive.',
+    doing: 'keeps etcd on the boards it has and adds a voter as soon as an eligible board is alive.',
     todo: todo.join(' '),
   }
 }
@@ -236,8 +235,7 @@ export function nodeFindings(view: ClusterView, nowMs: number): Finding[] {
         kind: 'node-not-ready',
         node: m.id,
         what: `${m.name}'s Kubernetes Node is not Ready (${m.kube.ready}${m.kube.reason ? `: ${m.kube.reason}` : ''}) although the node is alive.`,
-        doing:
-          'Kubernetes schedules no new pods there while it is not Ready; the agent keeps its kubelet running.',
+        doing: 'keeps its kubelet running; Kubernetes schedules no new pods there while it is not Ready.',
         todo: `If it stays so, read the agent's log on ${m.name}.`,
       })
   }
@@ -246,7 +244,7 @@ export function nodeFindings(view: ClusterView, nowMs: number): Finding[] {
     out.push({
       kind: 'pending',
       what: `${plural(pending.length, 'node')} waiting for approval (below).`,
-      doing: 'They wait, holding no certificate, until someone approves them.',
+      doing: 'lets them wait, holding no certificate, until someone approves them.',
       todo: 'Approve a node only if its console shows the same code.',
     })
   return out
@@ -258,7 +256,7 @@ function nodeDown(m: MemberView, voter: boolean, nowMs: number): Finding {
       kind: 'node-suspect',
       node: m.id,
       what: `${m.name} stopped answering since ${since(nowMs, m.stateSinceMs)}.`,
-      doing: `${m.name} was asked to answer; it is marked dead if it stays silent.`,
+      doing: `asked ${m.name} to answer; marks it dead if it stays silent.`,
     }
   const moving =
     m.kube && m.kube.ready !== 'True'
@@ -268,7 +266,7 @@ function nodeDown(m: MemberView, voter: boolean, nowMs: number): Finding {
     kind: 'node-dead',
     node: m.id,
     what: `${m.name} is dead since ${since(nowMs, m.stateSinceMs)}.`,
-    doing: `homecloud keeps watching for ${m.name}: it rejoins by itself when it comes back.${
+    doing: `keeps watching for ${m.name}: it rejoins by itself when it comes back.${
       voter ? ' It is an etcd voter (see above).' : ''
     }${moving}`,
     todo: `Power ${m.name} back on, or if it is gone for good, revoke it so it can never come back with its old certificate.`,

@@ -219,7 +219,7 @@ describe('verdict', () => {
     assert.equal(v.level, 'degraded')
     assert.equal(v.headline, 'Degraded: 1 dead, 1 not answering of 5 nodes')
     assert.equal(v.findings[0]!.what, 'x86-5 is dead since 13:57:55 UTC (2 min ago).')
-    assert.match(v.findings[1]!.doing, /marked dead if it stays silent/)
+    assert.match(v.findings[1]!.doing, /marks it dead if it stays silent/)
   })
 
   test('an alive node whose Kubernetes Node is not Ready', () => {
