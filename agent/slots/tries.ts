@@ -141,6 +141,7 @@ export function slotReport(s: BootState, kind: SlotReport['kind'], arch: SlotRep
   return {
     kind,
     arch,
+    installed: s.slots,
     booted: s.booted,
     bootedRelease: content(s.booted),
     good: s.good,

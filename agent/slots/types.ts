@@ -79,6 +79,8 @@ export const SlotReport = z
     kind: z.enum(['lab', 'netboot', 'grub', 'rpi-tryboot', 'none']),
     /** The architecture of the releases this machine boots (a lab board simulating arm64 runs amd64). */
     arch: z.enum(['amd64', 'arm64']),
+    /** What each slot holds. */
+    installed: z.object({ a: SlotContent.nullable(), b: SlotContent.nullable() }).strict(),
     booted: SlotName.nullable(),
     bootedRelease: SlotContent.nullable(),
     good: SlotName.nullable(),

@@ -83,15 +83,20 @@ export type PublishedRelease = z.infer<typeof PublishedRelease>
 
 const Signed = z.object({ body: z.unknown(), sig: z.string().min(1).max(2048) }).strict()
 
+/** What a CA-signed record is about: the domain tag its signature covers (a signature never fits another kind). */
+export type CaRecordDomain = 'release-keys' | 'release-current' | 'rollout'
+
+const domainKeys: Record<CaRecordDomain, string> = {
+  'release-keys': KEYS_KEY,
+  'release-current': CURRENT_KEY,
+  rollout: '/homecloud/rollout',
+}
+
 const bytesOf = (domain: string, body: unknown) =>
   Buffer.from(`homecloud/${domain}/v1\n${canonicalJson(body)}`)
 
 /** Signs a record body with the CA key: the value to put in etcd. */
-export function signCaRecord(
-  domain: 'release-keys' | 'release-current',
-  body: unknown,
-  caKeyPem: string,
-): string {
+export function signCaRecord(domain: CaRecordDomain, body: unknown, caKeyPem: string): string {
   const sig = sign('sha256', bytesOf(domain, body), createPrivateKey(caKeyPem)).toString('base64')
   return JSON.stringify({ body, sig })
 }
@@ -104,12 +109,12 @@ export type Verified<T> = { ok: true; body: T } | { ok: false; error: string }
  * `seenVersion` (a replayed record).
  */
 export function verifyCaRecord<T extends { clusterId: string; version: number }>(
-  domain: 'release-keys' | 'release-current',
+  domain: CaRecordDomain,
   text: string,
   schema: z.ZodType<T>,
   ctx: { caPem: string; clusterId: string; seenVersion?: number },
 ): Verified<T> {
-  const where = domain === 'release-keys' ? KEYS_KEY : CURRENT_KEY
+  const where = domainKeys[domain]
   let json: unknown
   try {
     json = JSON.parse(text)

@@ -1,0 +1,111 @@
+import type { SlotReport } from '../../agent/slots/types.js'
+import type { RolloutBody, TargetRelease } from './record.js'
+
+// What the rollout decision reads (the shell observes it: mesh, each node's slot report
+// over 7443, etcd, Kubernetes, the lock, its own drain job) and the effects it returns.
+
+export interface KubeNodeState {
+  ready: boolean
+  kubeletVersion: string
+  unschedulable: boolean
+  cordonedByHomecloud: boolean
+  drainStatus: 'draining' | 'drained' | 'gave-up' | null
+  drainMessage: string | null
+  /** DaemonSet pods on the node that are Ready. */
+  daemonPodsReady: number
+  /** The kubelet (or kwok) renewed the Node's lease at this time (ms), if known. */
+  heartbeatMs: number | null
+}
+
+export interface RolloutNode {
+  id: string
+  name: string
+  /** Alive in the mesh (suspect counts as alive). */
+  alive: boolean
+  /** When the mesh saw it go down; null while alive. */
+  deadSinceMs: number | null
+  voter: boolean
+  /** This node runs the rollout now (it goes last among the voters). */
+  coordinator: boolean
+  /** The agent version in its mesh record. */
+  version: string | null
+  /** When its agent started, by its own clock (mesh record): a kubelet heartbeat after it is from this boot. */
+  startedAtMs: number | null
+  /** Its slot report, read over 7443 with its certificate checked; null when it did not answer. */
+  slots: SlotReport | null
+  /** Why the report could not be read (unreachable, bad certificate, no boot slots). */
+  slotsError: string | null
+  /** Its Kubernetes Node, when Kubernetes runs and the Node exists. */
+  kube: KubeNodeState | null
+  /** For a voter: its etcd member answers healthy. */
+  etcdHealthy: boolean
+}
+
+export interface EtcdState {
+  votersTotal: number
+  votersHealthy: number
+  /** Voters placement wants (its target size). */
+  votersTarget: number
+  leader: string | null
+  /** Since when the same leader has been seen (ms). */
+  leaderSinceMs: number | null
+}
+
+export interface DrainJob {
+  node: string
+  state: 'running' | 'drained' | 'timeout' | 'failed'
+  detail: string
+}
+
+export interface ObservedCluster {
+  nowMs: number
+  nodes: RolloutNode[]
+  etcd: EtcdState
+  /** The cluster lock: free, held by this coordinator for the rollout, or by someone else. */
+  lock: { state: 'free' | 'ours' | 'other'; holder: string | null }
+  drain: DrainJob | null
+  /** Kubernetes runs in this cluster (drains and Node checks apply). */
+  kube: boolean
+}
+
+export interface RolloutPolicy {
+  triesPerBoot: number
+  /** How long a rebooted node may take to pass its gate before it is reverted. */
+  gateTimeoutMs: number
+  /** A drain that cannot finish in this time is given up: the node is uncordoned and skipped. */
+  drainTimeoutMs: number
+  /** A voter is touched only once the etcd leader has been the same this long. */
+  leaderStableMs: number
+  /** A node dead this long during its upgrade is deferred (the lock freed) until it is back. */
+  nodeGoneMs: number
+  /** Orders not yet taken (an install, a reboot) are sent again after this long. */
+  resendMs: number
+}
+
+export const rolloutPolicyDefault: RolloutPolicy = {
+  triesPerBoot: 3,
+  gateTimeoutMs: 5 * 60_000,
+  drainTimeoutMs: 5 * 60_000,
+  leaderStableMs: 5_000,
+  nodeGoneMs: 60_000,
+  resendMs: 10_000,
+}
+
+/** What a node is told to do with its boot slots (the node acts on a CA-signed order). */
+export type SlotOrderAction = 'install' | 'try' | 'reboot' | 'commit' | 'fallback'
+
+export type RolloutEffect =
+  /** Persist the rollout record (compare-and-swap on what was read); later effects only if it took. */
+  | { kind: 'record'; body: RolloutBody }
+  | { kind: 'take-lock'; node: string }
+  | { kind: 'release-lock' }
+  | { kind: 'drain'; node: string; timeoutMs: number }
+  | { kind: 'undrain'; node: string }
+  | { kind: 'order'; node: string; action: SlotOrderAction; release?: TargetRelease; tries?: number }
+  | { kind: 'set-current'; arch: 'amd64' | 'arm64'; release: TargetRelease }
+
+export interface RolloutDecision {
+  effects: RolloutEffect[]
+  /** What it waits for now (also in the record when it changed). */
+  waiting: string | null
+}

@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { startRollout } from '../../../../control/rollout/admin.js'
+import { orderedCandidates } from '../../../../control/rollout/order.js'
+import type { RolloutBody } from '../../../../control/rollout/record.js'
+import { nextRolloutStep } from '../../../../control/rollout/step.js'
+import {
+  type ObservedCluster,
+  type RolloutDecision,
+  rolloutPolicyDefault,
+} from '../../../../control/rollout/types.js'
+import { sixNodes, v1, v2, v3, World } from './world.js'
+
+const policy = { ...rolloutPolicyDefault, resendMs: 2_000, leaderStableMs: 3_000 }
+
+function start(w: World, target = v2, canary = 1): void {
+  const r = startRollout(w.record, {
+    clusterId: 'c1',
+    spec: target.version,
+    canary,
+    retryBad: false,
+    nowMs: w.nowMs,
+    published: [{ ...target, arch: 'amd64', publishedAtMs: 1 }],
+    running: {},
+  })
+  assert.ok(r.ok, r.ok ? '' : r.message)
+  w.record = r.body
+}
+
+/** One pass: observe, decide, apply in order until an effect fails; then time moves on. */
+function pass(w: World, observed?: (o: ObservedCluster) => ObservedCluster): RolloutDecision {
+  const o = w.observe()
+  const d = nextRolloutStep(observed ? observed(o) : o, w.record, w.policy)
+  try {
+    for (const e of d.effects) w.apply(e)
+  } catch (err) {
+    w.log.push(`failed: ${(err as Error).message}`)
+  }
+  w.nowMs += 1_000
+  return d
+}
+
+function runUntil(w: World, done: () => boolean, passesMax = 500): void {
+  for (let i = 0; i < passesMax; i++) {
+    if (done()) return
+    pass(w)
+  }
+  assert.fail(
+    `not done after ${passesMax} passes; waiting: ${w.record?.waiting}; last: ${w.log.slice(-8).join(' | ')}`,
+  )
+}
+
+const finished = (w: World) => () => !!w.record && w.record.phase !== 'running' && w.record.current === null
+
+function lockedOrder(w: World): string[] {
+  return w.log.filter((l) => l.startsWith('take-lock')).map((l) => l.split(' ')[1] as string)
+}
+
+describe('nextRolloutStep', () => {
+  it('moves every node to the new release, one at a time: canary worker, voters (coordinator last), workers', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    for (const n of w.nodes) {
+      assert.equal(n.boot.slots[n.boot.good ?? 'a']?.releaseId, v2.id, `${n.name} committed on v2`)
+      assert.equal(n.boot.booted, n.boot.good)
+      assert.equal(n.unschedulable, false, `${n.name} uncordoned`)
+    }
+    assert.deepEqual(lockedOrder(w), ['x86-4', 'pi5-2', 'pi5-3', 'pi5-1', 'x86-5', 'x86-6'])
+    assert.equal(w.cordonedMax, 1, 'never two nodes cordoned at once')
+    assert.equal(w.lock.holder, null, 'the lock is released at the end')
+    assert.deepEqual(w.current, { amd64: '2.0.0' })
+    assert.ok(Object.values(w.record?.nodes ?? {}).every((o) => o.state === 'done'))
+  })
+
+  it('moving Kubernetes puts every API server before any kubelet, whatever the canary', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    const r = w.record as RolloutBody
+    w.record = { ...r, target: { version: '2.0.0', releases: { amd64: { ...v2, kubernetes: 'v1.38.0' } } } }
+    const order = orderedCandidates(w.observe(), w.record).map((n) => n.name)
+    assert.deepEqual(order, ['pi5-2', 'pi5-3', 'pi5-1'], 'only voters are candidates while one is behind')
+  })
+
+  it('a bad release: the canary falls back by itself, the rollout halts, the release is bad, nobody else is touched', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, finished(w))
+    w.badIds.add(v3.id)
+    start(w, v3)
+    runUntil(w, finished(w))
+    const r = w.record as RolloutBody
+    assert.equal(r.phase, 'halted')
+    assert.match(r.halt?.reason ?? '', /3\.0\.0 failed on x86-4: .*came back on 2\.0\.0 by itself/)
+    assert.deepEqual(
+      r.bad.map((b) => b.id),
+      [v3.id],
+    )
+    assert.equal(r.nodes.id3?.state, 'failed')
+    const canary = w.node('x86-4')
+    assert.equal(canary.boot.slots[canary.boot.booted ?? 'a']?.version, '2.0.0')
+    assert.equal(canary.boot.lastFallback?.reason, 'tries-exhausted')
+    assert.equal(canary.unschedulable, false, 'the canary is uncordoned again')
+    for (const n of w.nodes.filter((x) => x.name !== 'x86-4'))
+      assert.ok(!Object.values(n.boot.slots).some((s) => s?.releaseId === v3.id), `${n.name} untouched`)
+    assert.equal(w.lock.holder, null)
+    // Never retried until an admin says so.
+    const again = startRollout(w.record, {
+      clusterId: 'c1',
+      spec: '3.0.0',
+      canary: 1,
+      retryBad: false,
+      nowMs: w.nowMs,
+      published: [{ ...v3, arch: 'amd64', publishedAtMs: 2 }],
+      running: {},
+    })
+    assert.equal(again.ok, false)
+    assert.match(again.ok ? '' : again.message, /marked bad/)
+    // No pass changes anything more.
+    assert.deepEqual(nextRolloutStep(w.observe(), w.record, policy).effects, [])
+  })
+
+  it('a node that boots but never passes its gate is sent back after the gate timeout, and the rollout halts', () => {
+    const w = new World(sixNodes, { ...policy, gateTimeoutMs: 20_000 })
+    start(w)
+    // Its Node never turns Ready on v2.
+    const sick = (o: ObservedCluster): ObservedCluster => ({
+      ...o,
+      nodes: o.nodes.map((n) =>
+        n.name === 'x86-4' && n.version === '2.0.0' && n.kube
+          ? { ...n, kube: { ...n.kube, ready: false } }
+          : n,
+      ),
+    })
+    for (let i = 0; i < 300 && !finished(w)(); i++) pass(w, sick)
+    const r = w.record as RolloutBody
+    assert.equal(r.phase, 'halted')
+    assert.match(r.halt?.reason ?? '', /not healthy .* waited for Node Ready; sent back/)
+    const n = w.node('x86-4')
+    assert.equal(n.boot.slots[n.boot.booted ?? 'a']?.version, '1.0.0')
+    assert.equal(n.boot.lastFallback?.reason, 'asked')
+    assert.equal(r.nodes.id3?.state, 'failed')
+  })
+
+  it('a drain blocked past its timeout: uncordoned, skipped with the budget named, the rollout goes on', () => {
+    const w = new World(sixNodes, policy)
+    w.node('x86-4').pdbBlocks = 'blocked by PodDisruptionBudget default/web (default/web-1)'
+    start(w)
+    runUntil(w, finished(w))
+    const r = w.record as RolloutBody
+    assert.equal(r.nodes.id3?.state, 'skipped')
+    assert.match(r.nodes.id3?.detail ?? '', /PodDisruptionBudget default\/web/)
+    assert.equal(w.node('x86-4').unschedulable, false)
+    assert.equal(w.node('x86-4').boot.slots.b, null, 'nothing installed on a skipped node')
+    assert.equal(r.phase, 'completed')
+    assert.equal(w.cordonedMax, 1)
+  })
+
+  it('waits while the lock is held by someone else, a Node is NotReady, etcd has no failure to spare, or the leader is new', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    w.lock.holder = 'cli:laptop:42'
+    assert.match(pass(w).waiting ?? '', /lock is held by cli:laptop:42/)
+    w.lock.holder = null
+    w.node('x86-6').up = false
+    assert.match(pass(w).waiting ?? '', /Node x86-6 NotReady/)
+    w.node('x86-6').up = true
+    w.votersHealthy = 2
+    assert.match(pass(w).waiting ?? '', /no failure to spare: 2 of 3/)
+    w.votersHealthy = null
+    // The canary (a worker) is done; the next is a voter, which waits for a stable leader.
+    runUntil(w, () => w.record?.nodes.id3?.state === 'done')
+    w.leaderSinceMs = w.nowMs
+    assert.match(pass(w).waiting ?? '', /leader changed less than 3 s ago/)
+    w.nowMs += 3_000
+    assert.ok(pass(w).effects.some((e) => e.kind === 'take-lock'))
+  })
+
+  it('records every transition before acting, and resends an order not taken only after resendMs', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.step === 'install')
+    // The node's answer is lost (it did not install): the order goes out once, then waits.
+    const lost = (o: ObservedCluster) => o
+    const first = nextRolloutStep(lost(w.observe()), w.record, policy)
+    assert.deepEqual(
+      first.effects.map((e) => e.kind),
+      ['record', 'order'],
+    )
+    w.record = (first.effects[0] as { body: RolloutBody }).body
+    w.nowMs += 1_000
+    assert.deepEqual(nextRolloutStep(w.observe(), w.record, policy).effects, [])
+    w.nowMs += 1_500
+    assert.ok(nextRolloutStep(w.observe(), w.record, policy).effects.some((e) => e.kind === 'order'))
+  })
+
+  it('a node unplugged during its gate frees the lock, and is upgraded when it comes back', () => {
+    const w = new World(sixNodes, { ...policy, nodeGoneMs: 10_000 })
+    start(w)
+    runUntil(w, () => w.record?.current?.step === 'gate')
+    const n = w.node('x86-4')
+    n.up = false
+    n.deadSinceMs = w.nowMs
+    runUntil(w, () => w.record?.current === null)
+    assert.equal(w.lock.holder, null, 'the lock is freed')
+    assert.match(w.record?.waiting ?? '', /went away during its gate/)
+    // The other nodes wait (its Node is NotReady); plugged in again it boots its tried slot.
+    for (let i = 0; i < 5; i++) pass(w)
+    assert.equal(w.record?.current, null)
+    w.powerOn(n)
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    assert.equal(n.boot.slots[n.boot.good ?? 'a']?.releaseId, v2.id)
+  })
+
+  it('a new coordinator resumes from the record (no memory of the old one needed)', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.name === 'pi5-2' && w.record.current.step === 'gate')
+    // The old coordinator's lock lapses with its lease.
+    w.lock.holder = null
+    const d = nextRolloutStep(w.observe('id1'), w.record, policy)
+    assert.equal(d.effects[0]?.kind, 'take-lock', 'the node in progress is locked again first')
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+  })
+
+  it('pause finishes the node in progress and starts no other; resume goes on; abort ends it', async () => {
+    const { pauseRollout, resumeRollout, abortRollout } = await import('../../../../control/rollout/admin.js')
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.step === 'install')
+    const p = pauseRollout(w.record)
+    assert.ok(p.ok)
+    w.record = p.body
+    runUntil(w, () => w.record?.current === null)
+    for (let i = 0; i < 5; i++) pass(w)
+    assert.equal(w.record?.current, null)
+    assert.equal(Object.keys(w.record?.nodes ?? {}).length, 1)
+    const q = resumeRollout(w.record)
+    assert.ok(q.ok)
+    w.record = q.body
+    runUntil(w, () => Object.keys(w.record?.nodes ?? {}).length === 2)
+    const a = abortRollout(w.record)
+    assert.ok(a.ok)
+    w.record = a.body
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'aborted')
+    assert.equal(w.cordonedMax, 1)
+  })
+
+  it('a node with no release for its architecture is skipped, named', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    const d = nextRolloutStep(
+      {
+        ...w.observe(),
+        nodes: w
+          .observe()
+          .nodes.map((n) =>
+            n.name === 'x86-5' && n.slots ? { ...n, slots: { ...n.slots, arch: 'arm64' } } : n,
+          ),
+      },
+      w.record,
+      policy,
+    )
+    const body = (d.effects.find((e) => e.kind === 'record') as { body: RolloutBody }).body
+    assert.match(body.nodes.id4?.detail ?? '', /no release for arm64/)
+  })
+
+  it('nodes already on the target are not touched', () => {
+    const w = new World(sixNodes, policy)
+    start(w, v1)
+    const d = nextRolloutStep(w.observe(), w.record, policy)
+    assert.deepEqual(
+      d.effects.map((e) => e.kind),
+      ['set-current', 'record'],
+    )
+  })
+})
