@@ -79,7 +79,8 @@ export const ERROR_CODES = {
   SLOT_FAILED: 'a boot slot could not be written or read (disk, bundle, or the firmware state)',
   ROLLOUT_REFUSED:
     'a rollout command was refused: another rollout runs, the release is marked bad, or it would skip a minor version',
-  ROLLOUT_RECORD_INVALID: 'the rollout record in etcd is malformed, not signed by the cluster CA, or older than one already seen',
+  ROLLOUT_RECORD_INVALID:
+    'the rollout record in etcd is malformed, not signed by the cluster CA, or older than one already seen',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
