@@ -19,10 +19,15 @@ export function agentCommand(): Command {
         bootstrap: opts.bootstrap ? String(opts.bootstrap).split(',') : undefined,
       })
       const agent = await startAgent(opts.state, config)
+      // A stop signal can come twice (Ctrl-C reaches bin/homecloud.js's old-node wrapper
+      // too, which forwards it): the second is the same request, not a harder one.
+      let stopping = false
       const shutdown = () => {
+        if (stopping) return
+        stopping = true
         void agent.stop().finally(() => process.exit(0))
       }
-      process.once('SIGTERM', shutdown)
-      process.once('SIGINT', shutdown)
+      process.on('SIGTERM', shutdown)
+      process.on('SIGINT', shutdown)
     })
 }
