@@ -35,6 +35,10 @@ command -v runc >/dev/null || need_debs+=(runc)
 # capture check of its test (no pod payload in clear on the wire).
 command -v iptables >/dev/null || need_debs+=(iptables)
 command -v tcpdump >/dev/null || need_debs+=(tcpdump)
+# Disk boot slots (agent/slots): GRUB's own envblk reader/writer and script checker, and
+# sfdisk, check the grubenv, grub.cfg and partition table the unit tests generate.
+command -v grub-editenv >/dev/null || need_debs+=(grub-common)
+command -v sfdisk >/dev/null || need_debs+=(fdisk)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2

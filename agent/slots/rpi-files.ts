@@ -1,0 +1,81 @@
+import type { ReleaseArch } from '../release/manifest.js'
+import { PART } from './disk-layout.js'
+import type { BootState, SlotName } from './types.js'
+
+// The Raspberry Pi's own A/B mechanism, as files (pure). Its EEPROM bootloader reads
+// autoboot.txt from partition 1: with `tryboot_a_b=1` it boots the partition named in
+// [all], and — once, after `reboot '0 tryboot'` — the one named in [tryboot]. Every
+// other boot (a crash, the watchdog, a power cut) is a normal boot. So the Pi honours
+// exactly one try, and the firmware keeps no counter of its own: rpi-state.ts counts
+// the try before the reboot, as tries.ts's boot() would have at power-on.
+//
+// Each slot partition is a complete Pi boot partition: the firmware (start4.elf,
+// fixup4.dat), the device trees and kernel from Debian's linux-image-arm64, the
+// initramfs, and this slot's own config.txt and cmdline.txt (the command line says which
+// slot it is, so /init and the agent know what booted).
+
+export const AUTOBOOT_FILE = 'autoboot.txt'
+export const CONFIG_FILE = 'config.txt'
+export const CMDLINE_FILE = 'cmdline.txt'
+
+/** Kernel consoles on a Pi 4 under the upstream kernel: the screen, then the GPIO 14/15 UART. */
+export const RPI_CONSOLE_ARGS = ['console=tty0', 'console=ttyS1,115200'] as const
+
+/**
+ * autoboot.txt for a state: [all] boots the good slot; [tryboot] the slot being tried,
+ * or the good one again when nothing is (a stray `reboot '0 tryboot'` then changes
+ * nothing, and never boots a slot being written).
+ */
+export function renderAutobootTxt(s: Pick<BootState, 'good' | 'trying'>): string {
+  const good = PART[s.good ?? 'a']
+  const tryboot = s.trying ? PART[s.trying] : good
+  return [
+    '# Written by the homecloud agent (agent/slots/rpi-files.ts): the A/B slots.',
+    '[all]',
+    'tryboot_a_b=1',
+    `boot_partition=${good}`,
+    '[tryboot]',
+    `boot_partition=${tryboot}`,
+    '',
+  ].join('\n')
+}
+
+/** config.txt of a slot: 64-bit, the upstream kernel and device trees, the serial console. */
+export function renderSlotConfigTxt(): string {
+  return [
+    '# Written by the homecloud agent (agent/slots/rpi-files.ts) with this slot.',
+    '[pi4]',
+    'arm_64bit=1',
+    'upstream_kernel=1',
+    'enable_uart=1',
+    'kernel=vmlinuz',
+    'initramfs initrd.img followkernel',
+    '[all]',
+    '',
+  ].join('\n')
+}
+
+/** A FAT volume id (8 hex digits, as mkfs.vfat -i takes it) the way blkid and findfs print it. */
+export function fatVolumeUuid(hex8: string): string {
+  if (!/^[0-9a-fA-F]{8}$/.test(hex8)) throw new Error(`assertion: FAT volume id ${hex8}`)
+  const up = hex8.toUpperCase()
+  return `${up.slice(0, 4)}-${up.slice(4)}`
+}
+
+/** cmdline.txt of a slot: one line; the slot and its filesystem, so /init mounts what booted. */
+export function renderSlotCmdline(slot: SlotName, volumeUuid: string): string {
+  return `${[
+    ...RPI_CONSOLE_ARGS,
+    'panic=-1',
+    'quiet',
+    'homecloud.firmware=rpi',
+    `homecloud.slot=${slot}`,
+    `homecloud.slotfs=${volumeUuid}`,
+  ].join(' ')}\n`
+}
+
+/** The generated files a slot carries besides the release (none on amd64: GRUB passes the command line). */
+export function slotFilesFor(arch: ReleaseArch, slot: SlotName, volumeUuid: string): Record<string, string> {
+  if (arch !== 'arm64') return {}
+  return { [CONFIG_FILE]: renderSlotConfigTxt(), [CMDLINE_FILE]: renderSlotCmdline(slot, volumeUuid) }
+}
