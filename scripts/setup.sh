@@ -36,9 +36,11 @@ command -v runc >/dev/null || need_debs+=(runc)
 command -v iptables >/dev/null || need_debs+=(iptables)
 command -v tcpdump >/dev/null || need_debs+=(tcpdump)
 # Disk boot slots (agent/slots): GRUB's own envblk reader/writer and script checker, and
-# sfdisk, check the grubenv, grub.cfg and partition table the unit tests generate.
+# sfdisk and mkfs.vfat check the grubenv, grub.cfg, partition table and slot files the unit
+# tests generate.
 command -v grub-editenv >/dev/null || need_debs+=(grub-common)
 command -v sfdisk >/dev/null || need_debs+=(fdisk)
+command -v mkfs.vfat >/dev/null || need_debs+=(dosfstools)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2
