@@ -14,7 +14,8 @@ trap 'node --import tsx test/support/reap.ts || true' EXIT
 
 echo "» static checks"
 npx tsc -p tsconfig.test.json --noEmit
-npx biome check --diagnostic-level=error .
+npx biome check --diagnostic-level=error .   # includes the 70-line function and 400-line file limits
+npx depcruise --config .dependency-cruiser.cjs --output-type err agent control cli lab bin   # import rules (layers)
 
 # The netboot image (cached by its inputs: instant unless the agent changed); the netboot
 # tests need root for namespaces and taps, so only root builds it.

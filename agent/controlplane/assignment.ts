@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import { parseInitialCluster } from '../etcd/initial-cluster.js'
+import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import { caKeyMatches } from '../trust/signing.js'
 import { checkEtcdCerts, type EtcdCerts } from './certs.js'

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { ClientTls } from '../etcd/client.js'
-import { parseInitialCluster } from '../etcd/initial-cluster.js'
+import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { type EtcdMemberSpec, etcdFiles } from '../etcd/spec.js'
 import type { LocalEtcdState } from './local-state.js'
 

@@ -1,8 +1,8 @@
 import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
 import type { Clock } from '../core/clock.js'
 import { type ClientTls, EtcdClient } from '../etcd/client.js'
-import { idHex } from '../etcd/ids.js'
-import { parseInitialCluster } from '../etcd/initial-cluster.js'
+import { idHex } from '../etcd/model/ids.js'
+import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import type { LocalEtcdState } from './local-state.js'
 

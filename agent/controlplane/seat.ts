@@ -1,9 +1,10 @@
+import { Candidate } from '../../control/lease/election.js'
 import type { Clock } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
 import type { Logger } from '../core/log.js'
 import { type Random, systemRandom } from '../core/random.js'
-import type { EtcdClient, LeaderKey } from '../etcd/client.js'
-import { Candidate } from '../etcd/election.js'
+import type { EtcdClient } from '../etcd/client.js'
+import type { LeaderKey } from '../etcd/model/types.js'
 
 // The coordinator's seat: while this node is an etcd voter it campaigns in etcd's
 // election; whoever holds the election (and a lease it is certain of) coordinates.

@@ -1,21 +1,34 @@
 import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
-import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './errors.js'
 import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
+import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
 import {
   findMemberByPeerUrl,
   type Member,
   type MemberList,
   memberFromWire,
   parseMemberList,
-} from './members.js'
-import { classifyPromoteError } from './promote.js'
+} from './model/members.js'
+import { classifyPromoteError } from './model/promote.js'
+import type {
+  Compare,
+  ElectionLeader,
+  EndpointHealth,
+  EndpointStatus,
+  KeyValue,
+  LeaderKey,
+  RangeOptions,
+  TxnOp,
+  TxnOpResult,
+  TxnResult,
+} from './model/types.js'
 import {
   CampaignResponse,
+  compareWire,
   DeleteRangeResponse,
+  electionLeaderOf,
   fromB64,
   HealthBody,
-  type KeyValue,
   kvFromWire,
   LeaderResponse,
   LeaseGrantResponse,
@@ -24,15 +37,17 @@ import {
   LeaseTimeToLiveResponse,
   MemberAddResponse,
   MemberChangeResponse,
+  opWire,
   PutResponse,
   prefixRangeEnd,
+  putBody,
   RangeResponse,
   ResignResponse,
   StatusResponse,
   TxnResponse,
   toB64,
   VersionBody,
-} from './wire.js'
+} from './model/wire.js'
 
 // What the coordinator needs from etcd, over the v3 JSON gateway (see gateway.ts for
 // why not etcdctl). Keys and values are UTF-8 strings; ids are bigint. Membership
@@ -45,75 +60,6 @@ export interface EtcdClientInit extends GatewayInit {}
 
 export interface EtcdClientComponents {
   clock: Clock
-}
-
-export interface EndpointHealth {
-  endpoint: string
-  healthy: boolean
-  tookMs: number
-  error?: string
-}
-
-export interface EndpointStatus {
-  endpoint: string
-  memberId: bigint
-  /** 0n while the member knows no leader. */
-  leaderId: bigint
-  isLearner: boolean
-  raftIndex: number
-  raftTerm: number
-  raftAppliedIndex: number
-  dbSizeBytes: number
-  version: string
-  errors: string[]
-}
-
-export interface LeaderKey {
-  /** The election name. */
-  name: string
-  /** The winner's key: `<name>/<lease id in hex>`. */
-  key: string
-  rev: number
-  lease: bigint
-}
-
-export interface ElectionLeader {
-  key: string
-  value: string
-  lease: bigint
-  createRevision: number
-}
-
-export type Compare =
-  | { key: string; target: 'create_revision'; op: CompareOp; value: number }
-  | { key: string; target: 'mod_revision'; op: CompareOp; value: number }
-  | { key: string; target: 'version'; op: CompareOp; value: number }
-  | { key: string; target: 'value'; op: CompareOp; value: string }
-  | { key: string; target: 'lease'; op: CompareOp; value: bigint }
-export type CompareOp = 'equal' | 'greater' | 'less' | 'not_equal'
-
-export type TxnOp =
-  | { put: { key: string; value: string; lease?: bigint } }
-  | { get: { key: string; prefix?: boolean } }
-  | { delete: { key: string; prefix?: boolean } }
-
-export type TxnOpResult =
-  | { kind: 'put'; revision: number }
-  | { kind: 'get'; kvs: KeyValue[] }
-  | { kind: 'delete'; deleted: number }
-
-export interface TxnResult {
-  succeeded: boolean
-  revision: number
-  results: TxnOpResult[]
-}
-
-export interface RangeOptions {
-  /** Answer from this member's local state (no quorum needed; learners serve these). */
-  serializable?: boolean
-  keysOnly?: boolean
-  limit?: number
-  endpoint?: string
 }
 
 export interface PromoteOptions {
@@ -473,43 +419,6 @@ function notFound(id: bigint, cause: unknown): EtcdError {
     undefined,
     cause,
   )
-}
-
-function putBody(key: string, value: string, lease?: bigint) {
-  return { key: toB64(key), value: toB64(value), ...(lease ? { lease } : {}) }
-}
-
-const compareTargets = {
-  create_revision: 'CREATE',
-  mod_revision: 'MOD',
-  version: 'VERSION',
-  value: 'VALUE',
-  lease: 'LEASE',
-} as const
-
-function compareWire(c: Compare) {
-  const value = c.target === 'value' ? toB64(c.value) : c.value
-  return {
-    key: toB64(c.key),
-    target: compareTargets[c.target],
-    result: c.op.toUpperCase(),
-    [c.target]: value,
-  }
-}
-
-function opWire(op: TxnOp) {
-  if ('put' in op) return { request_put: putBody(op.put.key, op.put.value, op.put.lease) }
-  const target = 'get' in op ? op.get : op.delete
-  const range = {
-    key: toB64(target.key),
-    ...(target.prefix ? { range_end: prefixRangeEnd(target.key) } : {}),
-  }
-  return 'get' in op ? { request_range: range } : { request_delete_range: range }
-}
-
-function electionLeaderOf(kv: Parameters<typeof kvFromWire>[0]): ElectionLeader {
-  const v = kvFromWire(kv)
-  return { key: v.key, value: v.value, lease: v.lease, createRevision: v.createRevision }
 }
 
 function safeJson(text: string): unknown {

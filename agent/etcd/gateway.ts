@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import { Agent, request } from 'node:https'
 import type { z } from 'zod'
 import { type Clock, systemClock } from '../core/clock.js'
-import { EtcdError, etcdMessages } from './errors.js'
-import { LineSplitter } from './log-lines.js'
+import { LineSplitter } from '../core/lines.js'
+import { EtcdError, etcdMessages } from './model/errors.js'
 
 // HTTPS transport to etcd's v3 JSON gateway (grpc-gateway on the client port), with
 // our etcd-client certificate. Why the gateway rather than etcdctl for the client:

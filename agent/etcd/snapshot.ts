@@ -4,8 +4,8 @@ import { open, rename, rm, stat } from 'node:fs/promises'
 import { execa } from 'execa'
 import { z } from 'zod'
 import { type EtcdProgram, etcdBinDir, etcdBuildHint, etcdProgram } from './binaries.js'
-import { EtcdError } from './errors.js'
-import { formatInitialCluster, type InitialClusterEntry } from './initial-cluster.js'
+import { EtcdError } from './model/errors.js'
+import { formatInitialCluster, type InitialClusterEntry } from './model/initial-cluster.js'
 
 // Snapshots for `homecloud recover`, through etcd's own tools: etcdctl streams a
 // snapshot from a member (`snapshot save`), etcdutl reads and restores a file offline

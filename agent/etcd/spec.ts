@@ -2,7 +2,7 @@ import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { HomecloudError } from '../core/errors.js'
 import { pkiPaths } from '../pki/store.js'
-import { formatInitialCluster, type InitialClusterEntry } from './initial-cluster.js'
+import { formatInitialCluster, type InitialClusterEntry } from './model/initial-cluster.js'
 
 // What one etcd member is, and the exact command line that runs it (pure). Every
 // listener is mutual TLS with certificates from the cluster CA; nothing listens on

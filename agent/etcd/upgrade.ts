@@ -1,5 +1,5 @@
 import { execa } from 'execa'
-import { EtcdError } from './errors.js'
+import { EtcdError } from './model/errors.js'
 import { snapshotCountDefault } from './spec.js'
 
 // What moving an installed cluster to a newer etcd takes, for the rollout (issue #11).

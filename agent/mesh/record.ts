@@ -1,9 +1,9 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { canonicalJson } from '../core/canonical.js'
 import { FactsSummary } from '../facts/summary.js'
 import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
-import { canonicalJson } from './canonical.js'
 import { ClusterId } from './cluster-id.js'
 
 export const ROLES = ['etcd-voter', 'etcd-learner', 'control-plane', 'worker', 'coordinator'] as const

@@ -1,7 +1,7 @@
 import { z } from 'zod'
+import { Sha256Hex } from '../core/ids.js'
 import { ClusterId } from '../mesh/cluster-id.js'
 import { Mac } from './mac.js'
-import { Sha256Hex } from './manifest.js'
 
 // The kernel command line is how the serving node tells the booted machine where it came
 // from: images/netboot/init reads these keys with sed. Building and parsing live together

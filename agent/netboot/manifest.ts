@@ -4,12 +4,12 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { HomecloudError } from '../core/errors.js'
+import { Sha256Hex } from '../core/ids.js'
 
 // The netboot image: a directory holding manifest.json and the artifacts it lists
 // (images/netboot/build.sh writes it). The image id is the sha256 of manifest.json, so
 // every node serving the same id serves the same bytes, whoever answers the machine.
 
-export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lower-case hex characters')
 /** Artifact names: one path segment, no dot files, nothing a URL could climb out with. */
 export const ArtifactName = z
   .string()

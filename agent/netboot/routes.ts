@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Counters } from '../core/counters.js'
+import { Sha256Hex } from '../core/ids.js'
 import { type ImageArch, IpxeArch, imageArchFor } from './arch.js'
 import type { BootParams } from './cmdline.js'
 import { renderBootScript, renderChainScript, renderRefusalScript } from './ipxe-script.js'
 import { Mac } from './mac.js'
 import type { MachineBook, MachineEntry, Stage } from './machines.js'
-import { ArtifactName, MANIFEST_FILE, type NetbootImage, Sha256Hex } from './manifest.js'
+import { ArtifactName, MANIFEST_FILE, type NetbootImage } from './manifest.js'
 
 // HTTP side of netboot on the 7080 server. Every input is parsed strictly: a malformed
 // MAC, an unknown architecture, a path that tries to climb out, an image id we do not

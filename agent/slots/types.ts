@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Sha256Hex } from '../netboot/manifest.js'
+import { Sha256Hex } from '../core/ids.js'
 import type { Release, ReleaseArch } from '../release/manifest.js'
 
 // Two boot slots on every kind of machine, one interface (issue 14). A machine boots its

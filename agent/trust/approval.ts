@@ -1,6 +1,6 @@
 import { createPrivateKey, sign, verify, X509Certificate } from 'node:crypto'
 import { z } from 'zod'
-import { canonicalJson } from '../mesh/canonical.js'
+import { canonicalJson } from '../core/canonical.js'
 
 /**
  * An admin's approval of one pending node, signed with the CA key by the signer that

@@ -45,7 +45,7 @@ import {
   signerStep,
 } from './signer.js'
 import { caKeyMatches, issueFor } from './signing.js'
-import type { TrustComponents, TrustInit } from './trust.js'
+import type { TrustComponents, TrustInit } from './trust-init.js'
 import type { PendingEntry } from './wire.js'
 
 export type CertificateMaterial = { certPem: string; keyPem: string; caPem: string }

@@ -15,7 +15,7 @@ import {
 } from './identity.js'
 import type { NodeProfile } from './node-profile.js'
 import { certIsOurs, issueOwn } from './signing.js'
-import type { TrustComponents } from './trust.js'
+import type { TrustComponents } from './trust-init.js'
 
 type Csr = { csrPem: string; keyPem: string }
 type Issued = { certPem: string; keyPem: string }

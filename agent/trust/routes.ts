@@ -6,7 +6,7 @@ import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
 import type { Machines } from './machines.js'
 import { verifySettings } from './signed-settings.js'
 import type { Requester } from './signer.js'
-import type { TrustComponents } from './trust.js'
+import type { TrustComponents } from './trust-init.js'
 import {
   Approval,
   JoinPending,

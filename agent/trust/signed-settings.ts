@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto'
 import { z } from 'zod'
-import { canonicalJson } from '../mesh/canonical.js'
+import { canonicalJson } from '../core/canonical.js'
 import { ClusterSettings, type ClusterSettings as Settings } from '../state/cluster-file.js'
 
 /**

@@ -19,44 +19,12 @@ import { type CertificateMaterial, Machines } from './machines.js'
 import type { NodeProfile } from './node-profile.js'
 import { registerRoutes } from './routes.js'
 import type { SignedSettings } from './signed-settings.js'
+import type { TrustComponents, TrustInit } from './trust-init.js'
 import type { TrustStore } from './trust-store.js'
 import type { PendingEntry } from './wire.js'
 
+export type { TrustComponents, TrustInit } from './trust-init.js'
 export type { PendingEntry } from './wire.js'
-
-export interface TrustInit {
-  cluster: ClusterFile
-  signedSettings: SignedSettings | null
-  /** The join secret: present on the founder and on nodes given join material. */
-  secret: string | null
-  /** The CA key pair: only on nodes that may sign. */
-  ca: CaMaterial | null
-  /** Our certificate and key, once we have them. */
-  node: { certPem: string; keyPem: string } | null
-  /** A node without a certificate: the key its join CSR is made with. */
-  joinKeyPem: string | null
-  nodeName: string
-  host: string
-  approvals: SignedApproval[]
-  revocations: RevocationList | undefined
-}
-
-export interface TrustComponents {
-  identity: Identity
-  clock: Clock
-  /** Jitter of the retry loop's backoff (core/controller). */
-  random: Random
-  log: Logger
-  events: EventLog
-  counters: Counters
-  book: CertBook
-  store: TrustStore
-  /** The mesh's faces: members (names, ids and addresses a signer must not hand out twice), connections. */
-  peers: PeerView
-  router: MeshRouter
-  /** These nodes were revoked: cut their connections, forget them. */
-  onRevoked: (nodeIds: string[]) => void
-}
 
 /** Joins, renewals, node certificates and gossip run on this period when nothing else prompts them. */
 const RETRY_MS = 2000

@@ -1,5 +1,5 @@
-import { idHex } from '../../agent/etcd/ids.js'
-import type { Member } from '../../agent/etcd/members.js'
+import { idHex } from '../../agent/etcd/model/ids.js'
+import type { Member } from '../../agent/etcd/model/members.js'
 import type { NodeRecordBody } from '../../agent/mesh/record.js'
 import type { MemberSet, NodeState, NodeView } from '../placement/types.js'
 

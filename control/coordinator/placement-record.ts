@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { z } from 'zod'
+import { canonicalJson } from '../../agent/core/canonical.js'
 import { nodeIdFromPublicKey } from '../../agent/identity/identity.js'
-import { canonicalJson } from '../../agent/mesh/canonical.js'
 import type { PlacementPolicy } from '../placement/policy.js'
 import type { MemberSet, Placement } from '../placement/types.js'
 

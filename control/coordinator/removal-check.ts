@@ -1,5 +1,5 @@
-import type { EndpointStatus } from '../../agent/etcd/client.js'
-import type { Member } from '../../agent/etcd/members.js'
+import type { Member } from '../../agent/etcd/model/members.js'
+import type { EndpointStatus } from '../../agent/etcd/model/types.js'
 import { majority, safeToRemoveVoter } from '../placement/next-action.js'
 
 // The last look before a voter is removed. Placement decides from the mesh view, which

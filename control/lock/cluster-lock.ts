@@ -2,10 +2,9 @@ import type { Clock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import type { Logger } from '../../agent/core/log.js'
 import type { Random } from '../../agent/core/random.js'
-import type { Compare, TxnOp, TxnResult } from '../../agent/etcd/client.js'
-import { idHex } from '../../agent/etcd/ids.js'
-import { type LeaseApi, LeaseKeeper } from '../../agent/etcd/lease-keeper.js'
-import type { KeyValue } from '../../agent/etcd/wire.js'
+import { idHex } from '../../agent/etcd/model/ids.js'
+import type { Compare, KeyValue, TxnOp, TxnResult } from '../../agent/etcd/model/types.js'
+import { type LeaseApi, LeaseKeeper } from '../lease/lease-keeper.js'
 import { describeHolder, LOCK_KEY, type LockOperation, type LockRecord, parseLockRecord } from './record.js'
 
 // The cluster lock: one key bound to the holder's lease, created only if absent. The

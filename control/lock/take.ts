@@ -1,6 +1,6 @@
 import { HomecloudError } from '../../agent/core/errors.js'
-import type { EndpointHealth } from '../../agent/etcd/client.js'
-import type { MemberList } from '../../agent/etcd/members.js'
+import type { MemberList } from '../../agent/etcd/model/members.js'
+import type { EndpointHealth } from '../../agent/etcd/model/types.js'
 import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-record.js'
 import type { KubeApi } from '../kubeapi/types.js'
 import {

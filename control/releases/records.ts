@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto'
 import { z } from 'zod'
-import { canonicalJson } from '../../agent/mesh/canonical.js'
+import { canonicalJson } from '../../agent/core/canonical.js'
 import { ReleaseKeyHex } from '../../agent/release/signature.js'
 
 // The cluster's release decisions in etcd. Any client certificate of the CA can write

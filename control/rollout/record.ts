@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Sha256Hex } from '../../agent/netboot/manifest.js'
+import { Sha256Hex } from '../../agent/core/ids.js'
 
 // `/homecloud/rollout`: the one rollout, in etcd, so a new coordinator resumes where the
 // last one stopped. CA-signed like the release records (control/releases/records.ts):

@@ -1,6 +1,5 @@
 import { HomecloudError } from '../../agent/core/errors.js'
-import type { Compare, TxnOp, TxnResult } from '../../agent/etcd/client.js'
-import type { KeyValue } from '../../agent/etcd/wire.js'
+import type { Compare, KeyValue, TxnOp, TxnResult } from '../../agent/etcd/model/types.js'
 import { signCaRecord, verifyCaRecord } from '../releases/records.js'
 import { ROLLOUT_KEY, RolloutBody } from './record.js'
 

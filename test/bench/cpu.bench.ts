@@ -2,7 +2,7 @@
 // its sender (sign, encode) and each receiver (frame split, JSON + schema, verify).
 import { createPublicKey, verify as edVerify } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { canonicalJson } from '../../agent/mesh/canonical.js'
+import { canonicalJson } from '../../agent/core/canonical.js'
 import { parseMessage } from '../../agent/mesh/intake.js'
 import { signRecord, verifyRecord } from '../../agent/mesh/record.js'
 import { encodeFrame, FrameDecoder, WIRE_LIMITS } from '../../agent/mesh/wire.js'

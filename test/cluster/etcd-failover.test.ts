@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { silentLogger } from '../../agent/core/log.js'
 import type { EtcdClient } from '../../agent/etcd/client.js'
-import { Candidate } from '../../agent/etcd/election.js'
+import { Candidate } from '../../control/lease/election.js'
 import { EtcdLab, type LabMember, realClock, sleep, waitFor } from '../support/etcd-lab.js'
 
 // Three voters; the election API keeps one coordinator at a time, and a leader whose

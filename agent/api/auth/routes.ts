@@ -5,8 +5,8 @@ import { z } from 'zod'
 import type { Clock } from '../../core/clock.js'
 import type { Counters } from '../../core/counters.js'
 import type { Logger } from '../../core/log.js'
+import { verifyPassword } from '../../core/password.js'
 import { loginPage } from './login-page.js'
-import { verifyPassword } from './password.js'
 import { type Session, Sessions } from './sessions.js'
 
 export interface AuthDeps {

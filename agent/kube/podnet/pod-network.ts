@@ -5,10 +5,10 @@ import { execa } from 'execa'
 import type { Clock } from '../../core/clock.js'
 import { Controller } from '../../core/controller.js'
 import { HomecloudError } from '../../core/errors.js'
+import type { LogLevel } from '../../core/lines.js'
 import type { Logger } from '../../core/log.js'
 import { type Random, systemRandom } from '../../core/random.js'
 import { Supervisor } from '../../core/supervisor.js'
-import type { LogLevel } from '../../etcd/log-lines.js'
 import { networkAddress, parseCidr } from './cidr.js'
 import {
   desiredRoutes,

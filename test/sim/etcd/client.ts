@@ -1,14 +1,14 @@
+import { EtcdError, etcdMessages } from '../../../agent/etcd/model/errors.js'
+import type { Member, MemberList } from '../../../agent/etcd/model/members.js'
 import type {
   Compare,
   EndpointHealth,
   EndpointStatus,
+  KeyValue,
   LeaderKey,
   TxnOp,
   TxnResult,
-} from '../../../agent/etcd/client.js'
-import { EtcdError, etcdMessages } from '../../../agent/etcd/errors.js'
-import type { Member, MemberList } from '../../../agent/etcd/members.js'
-import type { KeyValue } from '../../../agent/etcd/wire.js'
+} from '../../../agent/etcd/model/types.js'
 import type { SimProcess } from '../process.js'
 import type { EtcdStandIn } from './standin.js'
 import type { SimMember } from './state.js'

@@ -1,5 +1,4 @@
-import type { Compare, TxnOp, TxnOpResult, TxnResult } from '../../../agent/etcd/client.js'
-import type { KeyValue } from '../../../agent/etcd/wire.js'
+import type { Compare, KeyValue, TxnOp, TxnOpResult, TxnResult } from '../../../agent/etcd/model/types.js'
 
 // The data of the simulated etcd cluster: members, keys with revisions, leases. No
 // time and no network here (etcd-standin.ts adds quorum, latency and lease expiry);

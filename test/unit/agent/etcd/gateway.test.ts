@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { systemClock } from '../../../../agent/core/clock.js'
 import { EtcdClient } from '../../../../agent/etcd/client.js'
-import { EtcdError } from '../../../../agent/etcd/errors.js'
+import { EtcdError } from '../../../../agent/etcd/model/errors.js'
 import { createCa } from '../../../../agent/pki/ca.js'
 import { issueCertificate } from '../../../../agent/pki/sign.js'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { canonicalJson } from '../../../../agent/mesh/canonical.js'
+import { canonicalJson } from '../../../../agent/core/canonical.js'
 import { isNewer, RecordVerifier, verifyRecord } from '../../../../agent/mesh/record.js'
 import { newIdentity, signed } from '../../../support/records.js'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Member } from '../../../../agent/etcd/members.js'
+import type { Member } from '../../../../agent/etcd/model/members.js'
 import { isUnstarted, memberNodeId, memberSetFrom } from '../../../../control/coordinator/observe.js'
 
 const member = (id: bigint, name: string, peer: string, isLearner = false): Member => ({

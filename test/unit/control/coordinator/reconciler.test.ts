@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseInitialCluster } from '../../../../agent/etcd/initial-cluster.js'
+import { parseInitialCluster } from '../../../../agent/etcd/model/initial-cluster.js'
 import {
   PLACEMENT_KEY,
   parsePlacementRecord,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { generatePassword, hashPassword, verifyPassword } from '../../../../../agent/api/auth/password.js'
 import { Sessions } from '../../../../../agent/api/auth/sessions.js'
 import { manualClock } from '../../../../../agent/core/clock.js'
+import { generatePassword, hashPassword, verifyPassword } from '../../../../../agent/core/password.js'
 
 describe('status page password', () => {
   it('verifies the right password only, and never stores it in clear', async () => {

@@ -4,7 +4,7 @@ import {
   classifyPromoteError,
   isRetryablePromoteError,
   learnerCaughtUp,
-} from '../../../../agent/etcd/promote.js'
+} from '../../../../../agent/etcd/model/promote.js'
 
 describe('promote errors', () => {
   it('retries while the learner catches up (etcd 3.4 wording)', () => {

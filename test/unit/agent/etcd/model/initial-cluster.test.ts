@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HomecloudError } from '../../../../agent/core/errors.js'
+import { HomecloudError } from '../../../../../agent/core/errors.js'
 import {
   formatInitialCluster,
   initialClusterForJoin,
   parseInitialCluster,
-} from '../../../../agent/etcd/initial-cluster.js'
-import type { Member } from '../../../../agent/etcd/members.js'
+} from '../../../../../agent/etcd/model/initial-cluster.js'
+import type { Member } from '../../../../../agent/etcd/model/members.js'
 
 const member = (id: bigint, name: string, ip: string, isLearner = false): Member => ({
   id,

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HomecloudError } from '../../../../agent/core/errors.js'
-import { idHex, parseIdHex } from '../../../../agent/etcd/ids.js'
-import { parseJsonKeepingBigInts, quoteLongIntegers } from '../../../../agent/etcd/json-bigint.js'
+import { HomecloudError } from '../../../../../agent/core/errors.js'
+import { idHex, parseIdHex } from '../../../../../agent/etcd/model/ids.js'
+import { parseJsonKeepingBigInts, quoteLongIntegers } from '../../../../../agent/etcd/model/json-bigint.js'
 import {
   findMemberByPeerUrl,
-  memberSetOf,
   parseMemberList,
   parseMemberListJson,
-} from '../../../../agent/etcd/members.js'
+} from '../../../../../agent/etcd/model/members.js'
 
 // Real output of etcd 3.4.23 (etcdctl member list -w json, and the gateway's answer).
 const etcdctlJson =
@@ -88,15 +87,10 @@ describe('member ids beyond 2^53', () => {
   })
 })
 
-describe('memberSetOf', () => {
-  it('lists voters and learners by name, an unstarted learner by whoever the caller says', () => {
+describe('findMemberByPeerUrl', () => {
+  it('finds an unstarted learner (no name yet) by the peer URL it was added with', () => {
     const { members } = parseMemberList(gatewayJson)
-    assert.deepEqual(memberSetOf(members), { voters: ['n1'], learners: ['3f0afe07c6e23213'] })
-    const byUrl = new Map([['https://127.0.209.2:2380', 'n2']])
-    assert.deepEqual(
-      memberSetOf(members, (m) => byUrl.get(m.peerUrls[0] ?? '')),
-      { voters: ['n1'], learners: ['n2'] },
-    )
     assert.equal(findMemberByPeerUrl(members, 'https://127.0.209.2:2380')?.id, 4542722483511505427n)
+    assert.equal(findMemberByPeerUrl(members, 'https://127.0.209.9:2380'), undefined)
   })
 })

@@ -1,7 +1,7 @@
-import type { Clock, Timer } from '../core/clock.js'
-import { Controller } from '../core/controller.js'
-import type { Logger } from '../core/log.js'
-import { type Random, systemRandom } from '../core/random.js'
+import type { Clock, Timer } from '../../agent/core/clock.js'
+import { Controller } from '../../agent/core/controller.js'
+import type { Logger } from '../../agent/core/log.js'
+import { type Random, systemRandom } from '../../agent/core/random.js'
 
 // Keeps one etcd lease alive and knows, on its own clock, until when the lease is
 // certainly still valid. The bound uses the time a keepalive was *sent*: etcd restarts

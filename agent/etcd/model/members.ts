@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import type { MemberSet } from '../../control/placement/types.js'
-import { HomecloudError } from '../core/errors.js'
+import { HomecloudError } from '../../core/errors.js'
 import { idHex, Uint64 } from './ids.js'
 import { parseJsonKeepingBigInts } from './json-bigint.js'
 
@@ -70,22 +69,6 @@ export function parseMemberListJson(text: string): MemberList {
 }
 
 const byId = (a: Member, b: Member) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-
-/**
- * Placement's view of the membership, by node id (= member name). An unstarted member
- * has no name yet: `nameOf` may say whose it is (the caller knows whose peer URL it
- * added); otherwise it is listed by its hex id.
- */
-export function memberSetOf(
-  members: readonly Member[],
-  nameOf?: (m: Member) => string | undefined,
-): MemberSet {
-  const label = (m: Member) => (m.name !== '' ? m.name : (nameOf?.(m) ?? idHex(m.id)))
-  return {
-    voters: members.filter((m) => !m.isLearner).map(label),
-    learners: members.filter((m) => m.isLearner).map(label),
-  }
-}
 
 export function findMemberByPeerUrl(members: readonly Member[], peerUrl: string): Member | undefined {
   return members.find((m) => m.peerUrls.includes(peerUrl))

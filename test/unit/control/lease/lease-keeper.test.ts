@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { manualClock } from '../../../../agent/core/clock.js'
 import { silentLogger } from '../../../../agent/core/log.js'
-import { type LeaseApi, LeaseKeeper, leaseBoundAfter } from '../../../../agent/etcd/lease-keeper.js'
+import { type LeaseApi, LeaseKeeper, leaseBoundAfter } from '../../../../control/lease/lease-keeper.js'
 
 // A fake etcd lease API whose answers the test controls, on a manual clock.
 function fakeApi() {

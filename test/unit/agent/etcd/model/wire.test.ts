@@ -8,7 +8,7 @@ import {
   RangeResponse,
   StatusResponse,
   toB64,
-} from '../../../../agent/etcd/wire.js'
+} from '../../../../../agent/etcd/model/wire.js'
 
 // Gateway answers as etcd 3.4.23 sends them (int64 as strings, zero values left out).
 

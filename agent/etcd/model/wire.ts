@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { Int64Number, Uint64 } from './ids.js'
 import { MemberWire } from './members.js'
+import type { Compare, ElectionLeader, KeyValue, TxnOp } from './types.js'
 
 // Schemas of the JSON gateway's answers (etcd 3.4 to 3.6, grpc-gateway JSON: proto field
 // names, int64 as strings, bytes as base64, zero values and empty lists left out).
@@ -46,16 +47,6 @@ export const KeyValueWire = z.object({
   version: Int64Number.optional().default(0),
   lease: Uint64.optional().default(0n),
 })
-
-export interface KeyValue {
-  key: string
-  value: string
-  createRevision: number
-  modRevision: number
-  version: number
-  /** 0n when the key has no lease. */
-  lease: bigint
-}
 
 export function kvFromWire(kv: z.infer<typeof KeyValueWire>): KeyValue {
   return {
@@ -167,3 +158,42 @@ export const HealthBody = z.object({ health: z.enum(['true', 'false']), reason: 
  * `etcdcluster` is "not_decided" while the cluster has not agreed yet.
  */
 export const VersionBody = z.object({ etcdserver: z.string().max(40), etcdcluster: z.string().max(40) })
+
+// Encoding of transactions and election answers for the JSON gateway.
+
+export function putBody(key: string, value: string, lease?: bigint) {
+  return { key: toB64(key), value: toB64(value), ...(lease ? { lease } : {}) }
+}
+
+const compareTargets = {
+  create_revision: 'CREATE',
+  mod_revision: 'MOD',
+  version: 'VERSION',
+  value: 'VALUE',
+  lease: 'LEASE',
+} as const
+
+export function compareWire(c: Compare) {
+  const value = c.target === 'value' ? toB64(c.value) : c.value
+  return {
+    key: toB64(c.key),
+    target: compareTargets[c.target],
+    result: c.op.toUpperCase(),
+    [c.target]: value,
+  }
+}
+
+export function opWire(op: TxnOp) {
+  if ('put' in op) return { request_put: putBody(op.put.key, op.put.value, op.put.lease) }
+  const target = 'get' in op ? op.get : op.delete
+  const range = {
+    key: toB64(target.key),
+    ...(target.prefix ? { range_end: prefixRangeEnd(target.key) } : {}),
+  }
+  return 'get' in op ? { request_range: range } : { request_delete_range: range }
+}
+
+export function electionLeaderOf(kv: Parameters<typeof kvFromWire>[0]): ElectionLeader {
+  const v = kvFromWire(kv)
+  return { key: v.key, value: v.value, lease: v.lease, createRevision: v.createRevision }
+}

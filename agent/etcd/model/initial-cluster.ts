@@ -1,4 +1,4 @@
-import { HomecloudError } from '../core/errors.js'
+import { HomecloudError } from '../../core/errors.js'
 import { idHex } from './ids.js'
 import type { Member } from './members.js'
 

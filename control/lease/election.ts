@@ -1,9 +1,9 @@
-import type { Clock } from '../core/clock.js'
-import type { Logger } from '../core/log.js'
-import type { Random } from '../core/random.js'
-import type { EtcdClient, LeaderKey } from './client.js'
-import { EtcdError } from './errors.js'
-import { LeaseKeeper, type LeaseLossReason } from './lease-keeper.js'
+import type { Clock } from '../../agent/core/clock.js'
+import type { Logger } from '../../agent/core/log.js'
+import type { Random } from '../../agent/core/random.js'
+import { EtcdError } from '../../agent/etcd/model/errors.js'
+import type { LeaderKey } from '../../agent/etcd/model/types.js'
+import { type LeaseApi, LeaseKeeper, type LeaseLossReason } from './lease-keeper.js'
 
 // "One coordinator at a time": a candidate holds a lease, campaigns in etcd's election
 // API, and counts as leader only while it has won *and* its lease is certainly alive
@@ -19,8 +19,14 @@ export interface CandidateInit {
   safetyMarginMs?: number
 }
 
+/** What a candidate needs from etcd (the etcd adapter's EtcdClient is one): leases and the election API. */
+export interface ElectionApi extends LeaseApi {
+  campaign(name: string, lease: bigint, value: string, opts?: { signal?: AbortSignal }): Promise<LeaderKey>
+  resign(leader: LeaderKey): Promise<void>
+}
+
 export interface CandidateComponents {
-  client: EtcdClient
+  client: ElectionApi
   clock: Clock
   logger: Logger
   /** For the keepalive loop's retry jitter (the simulator's is seeded). */

@@ -1,4 +1,4 @@
-import { type ErrorCode, HomecloudError } from '../core/errors.js'
+import { type ErrorCode, HomecloudError } from '../../core/errors.js'
 
 // What etcd said when it refused, kept apart from our message so callers can decide
 // (retry, treat as done) on etcd's words rather than on ours.
