@@ -1,33 +1,52 @@
 import type { Bitfield } from './bitfield.js'
 import type { Refusal } from './piece-protocol.js'
 
-// The pure decisions of spreading a release. Two rules keep the origin's upload near
+// The pure decisions of spreading a release. Three rules keep the origin's upload near
 // one copy however many nodes fetch:
 //  - downloaders ask for the rarest piece first (ties at random, so they do not all chase
 //    the same one) and prefer holders that are still downloading over complete ones;
-//  - an uploader that sent a piece moments ago answers `elsewhere` to the next request
-//    for it (the node it went to is serving it by now), unless resendAfterMs has passed
-//    (that node may have died). The asker backs off that piece briefly and asks peers.
+//  - an uploader that sent a piece answers `elsewhere` to the next request for it,
+//    naming the node it went to, while that node is still connected and resendAfterMs
+//    has not passed (after that, or once that node is gone, it sends again);
+//  - peers tell each other who else fetches the release (peer exchange in the `have`
+//    answer), so a node holding a piece is found by the others within one bitfield
+//    round, not when a provider lookup happens to run.
+
+/** One piece sent by this node: when, and to whom. */
+export interface Sent {
+  atMs: number
+  to: string
+}
 
 export interface UploadState {
   slotsUsed: number
   slotsMax: number
-  /** When this node last sent each piece (monotonic ms). */
-  sentAtMs: ReadonlyMap<number, number>
+  /** What this node last sent of each piece (monotonic ms). */
+  sent: ReadonlyMap<number, Sent>
+  /** Peers this node has a live connection to now. */
+  connected: ReadonlySet<string>
 }
+
+export type UploadVerdict = { send: true } | { send: false; why: Refusal; to?: string }
 
 export function uploadDecision(
   s: UploadState,
-  piece: number,
+  req: { piece: number; from: string },
   held: boolean,
   nowMs: number,
   resendAfterMs: number,
-): 'send' | Refusal {
-  if (!held) return 'missing'
-  if (s.slotsUsed >= s.slotsMax) return 'busy'
-  const sent = s.sentAtMs.get(piece)
-  if (sent !== undefined && nowMs - sent < resendAfterMs) return 'elsewhere'
-  return 'send'
+): UploadVerdict {
+  if (!held) return { send: false, why: 'missing' }
+  if (s.slotsUsed >= s.slotsMax) return { send: false, why: 'busy' }
+  const sent = s.sent.get(req.piece)
+  if (
+    sent !== undefined &&
+    sent.to !== req.from &&
+    s.connected.has(sent.to) &&
+    nowMs - sent.atMs < resendAfterMs
+  )
+    return { send: false, why: 'elsewhere', to: sent.to }
+  return { send: true }
 }
 
 export interface PeerView {
@@ -37,6 +56,8 @@ export interface PeerView {
   inFlight: number
   /** Not asked again before this (monotonic ms): busy, or failed. */
   backoffUntilMs: number
+  /** Pieces this peer said `elsewhere` for: not asked of it again before the time given. */
+  refusedUntilMs?: ReadonlyMap<number, number>
 }
 
 export interface PickInput {
@@ -63,7 +84,7 @@ export function pickRequests(x: PickInput): PieceAsk[] {
   const load = new Map(usable.map((p) => [p.key, p.inFlight]))
   const candidates = x.missing
     .filter((i) => !x.inFlight.has(i) && (x.pieceBackoff.get(i) ?? 0) <= x.nowMs)
-    .map((i) => ({ i, holders: usable.filter((p) => p.have.has(i)), r: x.random() }))
+    .map((i) => ({ i, holders: usable.filter((p) => offers(p, i, x.nowMs)), r: x.random() }))
     .filter((c) => c.holders.length > 0)
     .sort((a, b) => a.holders.length - b.holders.length || a.r - b.r)
   const out: PieceAsk[] = []
@@ -82,3 +103,6 @@ export function pickRequests(x: PickInput): PieceAsk[] {
   }
   return out
 }
+
+const offers = (p: PeerView, piece: number, nowMs: number): boolean =>
+  p.have.has(piece) && (p.refusedUntilMs?.get(piece) ?? 0) <= nowMs

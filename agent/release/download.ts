@@ -9,9 +9,10 @@ import { type AskResult, ask, DOWNLOAD_BYTES } from './exchange.js'
 import type { ReleaseP2p } from './p2p.js'
 import type { ReleaseStore } from './store.js'
 
-// Fetching one release: who provides it (kad-dht provider records, plus its origin),
-// which pieces each provider holds (their bitfields, refreshed every 500 ms), then
-// pickRequests (decide.ts) keeps up to inFlightMax requests going. Every piece goes
+// Fetching one release: who provides it (kad-dht provider records, plus its origin, plus
+// the peers others name: in their `have` answers, and the node an `elsewhere` answer
+// says a piece went to), which pieces each holds (their bitfields, refreshed every
+// 500 ms), then pickRequests (decide.ts) keeps up to inFlightMax requests going. Every piece goes
 // through the store's hash check; a peer whose piece fails it is dropped for this
 // release, disconnected and counted. A node announces itself as a provider after its
 // first verified piece, so it seeds while it downloads.
@@ -21,7 +22,10 @@ export const perPeerMaxDefault = 2
 const providersEveryMs = 3_000
 const haveEveryMs = 500
 const busyBackoffMs = 500
-const elsewhereBackoffMs = 700
+/** A piece refused with `elsewhere` is not asked of that peer again for this long. */
+const elsewhereBackoffMs = 2_000
+/** Peers one download talks to at most (the provider records and peer exchange can name more). */
+const peersMax = 24
 const failedBackoffMs = 3_000
 const diskFullPauseMs = 10_000
 export const BAD_PIECES = 'homecloud_release_bad_pieces_total'
@@ -43,6 +47,7 @@ export interface DownloadDeps {
 interface Peer extends PeerView {
   haveAtMs: number
   asking: boolean
+  refusedUntilMs: Map<number, number>
 }
 
 export class Download {
@@ -107,19 +112,26 @@ export class Download {
     const found = await this.d.p2p.findProviders(this.id, abort.signal).catch(() => [] as string[])
     timer.cancel()
     this.findingProviders = false
-    for (const key of [...found, ...this.d.extraPeers()]) {
-      if (key === this.d.selfKey || this.dropped.has(key) || this.peers.has(key)) continue
-      const s = this.d.store.get(this.id)
-      if (!s) return
-      this.peers.set(key, {
-        key,
-        have: new Bitfield(s.pieces.length),
-        inFlight: 0,
-        backoffUntilMs: 0,
-        haveAtMs: -Infinity,
-        asking: false,
-      })
+    for (const key of [...found, ...this.d.extraPeers()]) this.addPeer(key)
+  }
+
+  /** A peer to ask from now on (its bitfield at the next tick); known, dropped, or one too many: ignored. */
+  private addPeer(key: string): Peer | undefined {
+    const s = this.d.store.get(this.id)
+    if (!s || key === this.d.selfKey || this.dropped.has(key)) return undefined
+    const known = this.peers.get(key)
+    if (known || this.peers.size >= peersMax) return known
+    const p: Peer = {
+      key,
+      have: new Bitfield(s.pieces.length),
+      inFlight: 0,
+      backoffUntilMs: 0,
+      haveAtMs: -Infinity,
+      asking: false,
+      refusedUntilMs: new Map(),
     }
+    this.peers.set(key, p)
+    return p
   }
 
   private async refreshHave(p: Peer): Promise<void> {
@@ -137,8 +149,10 @@ export class Download {
         )
       : { kind: 'failed', error: 'not a live member' }
     p.asking = false
-    if (r.kind === 'have') p.have = r.have
-    else if (r.kind === 'bad') this.drop(p.key, r.error)
+    if (r.kind === 'have') {
+      p.have = r.have
+      for (const k of r.peers) this.addPeer(k)
+    } else if (r.kind === 'bad') this.drop(p.key, r.error)
     else p.backoffUntilMs = this.d.clock.monoMs() + failedBackoffMs
     this.pump()
   }
@@ -182,8 +196,7 @@ export class Download {
         this.fromPeer.set(key, (this.fromPeer.get(key) ?? 0) + r.data.length)
         this.problem = null
       } else if (r.kind === 'bad') this.drop(key, r.error)
-      else if (r.kind === 'refused' && r.why === 'elsewhere')
-        this.pieceBackoff.set(piece, now + elsewhereBackoffMs)
+      else if (r.kind === 'refused' && r.why === 'elsewhere') this.elsewhere(peer, piece, r.to, now)
       else if (r.kind === 'refused' && r.why === 'busy') peer.backoffUntilMs = now + busyBackoffMs
       else if (r.kind === 'refused') peer.have.clear(piece)
       else peer.backoffUntilMs = now + failedBackoffMs
@@ -200,6 +213,21 @@ export class Download {
     if (this.done()) this.d.log.info({ release: this.id }, 'release complete and verified')
     this.announce()
     this.pump()
+  }
+
+  /**
+   * The peer sent this piece to another node moments ago: do not ask it again for a
+   * while, and ask the node it names (at once, if it was unknown). A peer that names
+   * nobody (older version) makes the piece wait for everyone.
+   */
+  private elsewhere(peer: Peer, piece: number, to: string | undefined, now: number): void {
+    if (!to) {
+      this.pieceBackoff.set(piece, now + elsewhereBackoffMs)
+      return
+    }
+    peer.refusedUntilMs.set(piece, now + elsewhereBackoffMs)
+    const holder = this.addPeer(to)
+    if (holder && !holder.asking && holder.backoffUntilMs <= now) void this.refreshHave(holder)
   }
 
   private drop(key: string, why: string): void {

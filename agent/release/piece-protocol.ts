@@ -10,6 +10,10 @@ import { pieceBytesMax } from './manifest.js'
 
 export const lineBytesMax = 16 * 1024
 const Sha = z.string().regex(/^[0-9a-f]{64}$/)
+/** A node's ed25519 public key (hex): how peers name each other here. */
+const NodeKey = z.string().regex(/^[0-9a-f]{64}$/)
+/** Peers named in one `have` answer (peer exchange). */
+export const peersPerAnswerMax = 16
 
 export const PieceRequest = z.discriminatedUnion('t', [
   z.object({ t: z.literal('have'), id: Sha }).strict(),
@@ -22,9 +26,18 @@ export const Refusal = z.enum(['busy', 'missing', 'elsewhere', 'unknown'])
 export type Refusal = z.infer<typeof Refusal>
 
 export const PieceAnswer = z.union([
-  z.object({ ok: z.literal(true), have: z.string().max(16_384) }).strict(),
+  z
+    .object({
+      ok: z.literal(true),
+      have: z.string().max(16_384),
+      // Others fetching or holding this release, as the answering node saw them ask:
+      // only a hint (a connection still needs a member's key, every piece its hash).
+      peers: z.array(NodeKey).max(peersPerAnswerMax).optional(),
+    })
+    .strict(),
   z.object({ ok: z.literal(true), bytes: z.number().int().nonnegative().max(pieceBytesMax) }).strict(),
-  z.object({ ok: z.literal(false), why: Refusal }).strict(),
+  // `to`, with `elsewhere`: the node the piece went to, which serves it by now.
+  z.object({ ok: z.literal(false), why: Refusal, to: NodeKey.optional() }).strict(),
 ])
 export type PieceAnswer = z.infer<typeof PieceAnswer>
 

@@ -100,7 +100,13 @@ export class ReleaseService {
     this.p2p = p2p
     const server = new PieceServer(
       {},
-      { store: this.store, clock: this.c.clock, log: this.log, counters: this.c.counters },
+      {
+        store: this.store,
+        clock: this.c.clock,
+        log: this.log,
+        counters: this.c.counters,
+        connectedKeys: () => p2p.connectedKeys(),
+      },
     )
     this.server = server
     await p2p.node.handle(p2p.piecesProtocol, (s, conn) => server.handle(s, conn), {

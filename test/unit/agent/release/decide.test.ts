@@ -30,14 +30,39 @@ const base = {
 }
 
 describe('spreading decisions', () => {
-  it('an uploader sends a held piece once, then says elsewhere until the resend time passed', () => {
-    const sent = new Map([[3, 900]])
-    const s = { slotsUsed: 0, slotsMax: 2, sentAtMs: sent }
-    assert.equal(uploadDecision(s, 1, false, 1000, 500), 'missing')
-    assert.equal(uploadDecision(s, 1, true, 1000, 500), 'send')
-    assert.equal(uploadDecision(s, 3, true, 1000, 500), 'elsewhere')
-    assert.equal(uploadDecision(s, 3, true, 1500, 500), 'send')
-    assert.equal(uploadDecision({ ...s, slotsUsed: 2 }, 1, true, 1000, 500), 'busy')
+  it('an uploader sends a held piece once, then names where it went until that node is gone or the resend time passed', () => {
+    const s = {
+      slotsUsed: 0,
+      slotsMax: 2,
+      sent: new Map([[3, { atMs: 900, to: 'b' }]]),
+      connected: new Set(['a', 'b']),
+    }
+    const ask = (piece: number, from = 'a') => ({ piece, from })
+    assert.deepEqual(uploadDecision(s, ask(1), false, 1000, 500), { send: false, why: 'missing' })
+    assert.deepEqual(uploadDecision(s, ask(1), true, 1000, 500), { send: true })
+    assert.deepEqual(uploadDecision(s, ask(3), true, 1000, 500), { send: false, why: 'elsewhere', to: 'b' })
+    assert.deepEqual(uploadDecision(s, ask(3), true, 1500, 500), { send: true }, 'resend time passed')
+    assert.deepEqual(
+      uploadDecision({ ...s, connected: new Set(['a']) }, ask(3), true, 1000, 500),
+      { send: true },
+      'the node it went to is gone',
+    )
+    assert.deepEqual(uploadDecision(s, ask(3, 'b'), true, 1000, 500), { send: true }, 'it went to the asker')
+    assert.deepEqual(uploadDecision({ ...s, slotsUsed: 2 }, ask(1), true, 1000, 500), {
+      send: false,
+      why: 'busy',
+    })
+  })
+
+  it('a peer that said elsewhere for a piece is not asked for it again until its refusal ends', () => {
+    const peers = [
+      peer('origin', bits(2, 'all'), { refusedUntilMs: new Map([[0, 1500]]) }),
+      peer('b', bits(2, [1])),
+    ]
+    const asks = pickRequests({ ...base, missing: [0, 1], peers })
+    assert.deepEqual(asks, [{ piece: 1, peer: 'b' }])
+    const later = pickRequests({ ...base, missing: [0], peers, nowMs: 1500 })
+    assert.deepEqual(later, [{ piece: 0, peer: 'origin' }])
   })
 
   it('asks for the rarest piece first and never for one nobody has', () => {

@@ -52,5 +52,23 @@ describe('piece protocol', () => {
       ok: false,
       why: 'elsewhere',
     })
+    const k = 'b'.repeat(64)
+    assert.deepEqual(parseLine(PieceAnswer, JSON.stringify({ ok: false, why: 'elsewhere', to: k })), {
+      ok: false,
+      why: 'elsewhere',
+      to: k,
+    })
+    assert.deepEqual(parseLine(PieceAnswer, JSON.stringify({ ok: true, have: 'AA==', peers: [k] })), {
+      ok: true,
+      have: 'AA==',
+      peers: [k],
+    })
+    // Peer exchange is bounded and names keys only.
+    assert.equal(
+      parseLine(PieceAnswer, JSON.stringify({ ok: true, have: '', peers: Array(17).fill(k) })),
+      null,
+    )
+    assert.equal(parseLine(PieceAnswer, JSON.stringify({ ok: true, have: '', peers: ['10.0.0.1'] })), null)
+    assert.equal(parseLine(PieceAnswer, JSON.stringify({ ok: false, why: 'elsewhere', to: 'x' })), null)
   })
 })
