@@ -88,6 +88,8 @@ export async function publishRelease(o: PublishOptions) {
     sent += p.bytes
     o.progress?.(progressBar(sent, total, start), true)
   }
+  // The benchmark's plain copy: the node holds it, the cluster is not told (nobody fetches it).
+  if (o.announce === false) return { ...s, url, current: false, uploadedBytes: sent }
   const pub = await adminCallAt(o.admin, url, 'POST', `/api/v1/releases/${s.id}/publish`, {
     current: !!o.current,
   })

@@ -71,6 +71,7 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
     {
       stateDir: x.stateDir,
       seed: x.identity.seed,
+      identityKey: x.identity.privateKey,
       selfKey: x.identity.publicKey.toString('hex'),
       selfId: x.identity.id,
       selfName: x.name,

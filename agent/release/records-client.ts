@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
+import { type HoldersBody, verifyHolders } from '../../control/releases/holders.js'
 import {
   CURRENT_KEY,
   CurrentBody,
@@ -20,7 +21,8 @@ import { checkSignature } from './signature.js'
 // Reads the cluster's release records from etcd and believes only what verifies: the
 // key set and `current` by the CA signature and a version not below the highest seen
 // (kept in <state>/releases/seen.json, so a restart does not forget and accept a
-// replay), each published manifest by a trusted release key.
+// replay), each published manifest by a trusted release key, each node's holders record
+// by that member's identity key (control/releases/holders.ts).
 
 export const RECORD_REFUSED = 'homecloud_release_records_refused_total'
 const Seen = z.object({ keys: z.number().int().nonnegative(), current: z.number().int().nonnegative() })
@@ -33,13 +35,8 @@ export interface PublishedEntry {
   signedBy: string
 }
 
-export interface HolderEntry {
-  node: string
-  name: string
-  atMs: number
-  held: { id: string; have: number; of: number }[]
-  problem: string | null
-}
+/** What one node holds (its own signed record). */
+export type HolderEntry = Omit<HoldersBody, 'v'>
 
 export class ReleaseRecords {
   keys: KeysBody | null = null
@@ -55,7 +52,13 @@ export class ReleaseRecords {
 
   constructor(
     private readonly init: { clusterId: string; seenFile: string },
-    private readonly c: { log: Logger; counters: Counters; caPem: () => string | null },
+    private readonly c: {
+      log: Logger
+      counters: Counters
+      caPem: () => string | null
+      /** The identity key (hex) of a member by node id; null: not a member. */
+      memberKey: (nodeId: string) => string | null
+    },
   ) {}
 
   async load(): Promise<void> {
@@ -106,11 +109,12 @@ export class ReleaseRecords {
       if (why) problems.push(why)
     }
     this.holders = holders.flatMap((kv) => {
-      try {
-        return [JSON.parse(kv.value) as HolderEntry]
-      } catch {
-        return []
-      }
+      // A node that is no longer a member: its last record says nothing to anyone.
+      const key = this.c.memberKey(kv.key.slice(HOLDERS_PREFIX.length))
+      if (!key) return []
+      const v = verifyHolders(kv.key, kv.value, key)
+      if (!v.ok) problems.push(v.error)
+      return v.ok ? [v.body] : []
     })
     for (const p of problems) {
       if (this.logged.has(p)) continue

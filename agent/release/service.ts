@@ -1,4 +1,6 @@
+import type { KeyObject } from 'node:crypto'
 import { join } from 'node:path'
+import { holdersHeldMax } from '../../control/releases/holders.js'
 import { protectedIds, wantedIds } from '../../control/releases/records.js'
 import type { Clock } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
@@ -33,6 +35,8 @@ export interface MemberInfo {
 export interface ReleaseServiceInit {
   stateDir: string
   seed: Uint8Array
+  /** The node identity's private key (signs this node's holders record). */
+  identityKey: KeyObject
   selfKey: string
   selfId: string
   selfName: string
@@ -82,7 +86,12 @@ export class ReleaseService {
     this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), { clock: c.clock, log: this.log })
     this.records = new ReleaseRecords(
       { clusterId: init.clusterId, seenFile: join(init.stateDir, 'releases', 'seen.json') },
-      { log: this.log, counters: c.counters, caPem: () => c.tlsMaterial()?.caPem ?? null },
+      {
+        log: this.log,
+        counters: c.counters,
+        caPem: () => c.tlsMaterial()?.caPem ?? null,
+        memberKey: (id) => c.members().find((m) => m.id === id)?.key ?? null,
+      },
     )
   }
 
@@ -311,13 +320,17 @@ export class ReleaseService {
       .map((s) => ({ id: s.release.id, have: s.have.count(), of: s.pieces.length }))
     const text = JSON.stringify({ held, problem: this.problem })
     if (text === this.lastHolders) return
-    await writeHolders(etcd, {
-      node: this.init.selfId,
-      name: this.init.selfName,
-      atMs: this.c.clock.nowMs(),
-      held,
-      problem: this.problem,
-    })
+    await writeHolders(
+      etcd,
+      {
+        node: this.init.selfId,
+        name: this.init.selfName,
+        atMs: this.c.clock.nowMs(),
+        held: held.slice(0, holdersHeldMax),
+        problem: this.problem?.slice(0, 500) ?? null,
+      },
+      this.init.identityKey,
+    )
     this.lastHolders = text
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
@@ -147,7 +147,7 @@ export class ReleaseStore {
     try {
       const fh = await open(join(s.dir, p.file), 'r+')
       try {
-        await fh.write(data, 0, data.length, p.offset)
+        await writeAllAt(fh, data, p.offset)
         await fh.datasync()
       } finally {
         await fh.close()
@@ -228,6 +228,21 @@ export class ReleaseStore {
       next.catch(() => {}),
     )
     return next
+  }
+}
+
+/**
+ * Writes all of `data` at `offset`. A disk that fills up part-way makes write(2) return
+ * short, without an error: one write would leave the piece half on disk (only the
+ * have.json write after it happened to fail too, on a tmpfs). The next write fails
+ * with ENOSPC.
+ */
+async function writeAllAt(fh: FileHandle, data: Buffer, offset: number): Promise<void> {
+  let at = 0
+  while (at < data.length) {
+    const { bytesWritten } = await fh.write(data, at, data.length - at, offset + at)
+    if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: nothing written'), { code: 'ENOSPC' })
+    at += bytesWritten
   }
 }
 

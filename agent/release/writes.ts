@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { signHolders } from '../../control/releases/holders.js'
 import {
   CURRENT_KEY,
   HOLDERS_PREFIX,
@@ -117,7 +119,7 @@ export async function publishManifest(
   return etcd.createIfAbsent(`${MANIFEST_PREFIX}${o.release.id}`, JSON.stringify(value))
 }
 
-/** What this node holds, for `release list` and the status page (informational: nothing trusts it). */
-export async function writeHolders(etcd: EtcdClient, h: HolderEntry): Promise<void> {
-  await etcd.put(`${HOLDERS_PREFIX}${h.node}`, JSON.stringify(h))
+/** What this node holds, for `release list` and the status page: signed with its identity key. */
+export async function writeHolders(etcd: EtcdClient, h: HolderEntry, identityKey: KeyObject): Promise<void> {
+  await etcd.put(`${HOLDERS_PREFIX}${h.node}`, signHolders({ v: 1, ...h }, identityKey))
 }

@@ -26,3 +26,4 @@ export {
   restoreLink,
   sweepStaleLabNetworks,
 } from './network.js'
+export { shapeLink, shapePlan, unshapeLink, unshapePlan } from './shape.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { execa } from 'execa'
@@ -11,6 +11,7 @@ import { createCa } from '../../agent/pki/ca.js'
 import { pkiPaths } from '../../agent/pki/store.js'
 import { Bitfield } from '../../agent/release/bitfield.js'
 import { checkReleaseFiles, readReleaseDir } from '../../agent/release/dir.js'
+import { DOWNLOAD_BYTES } from '../../agent/release/exchange.js'
 import {
   generateReleaseKey,
   type ReleaseKey,
@@ -24,12 +25,20 @@ import { KEYS_KEY, signCaRecord, withKey } from '../../control/releases/records.
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { labAdd, labPlug, labUnplug } from '../../lab/launcher.js'
 import { labReleaseKeyFile, waitNodesHold } from '../../lab/netboot/release.js'
+import { shapeLink, unshapeLink } from '../../lab/netns/index.js'
 import { labNetworkAdapter } from '../../lab/network.js'
 import { spawnLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
-import { onCleanup, startLab, TEST_MESH } from '../support/lab.js'
+import { onCleanup, startLab, TEST_MESH, view } from '../support/lab.js'
 import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
-import { counter, makeSignedRelease, memberClientConfig, releasesOf } from '../support/releases.js'
+import {
+  checkHeldPieces,
+  counter,
+  fillDisk,
+  makeSignedRelease,
+  memberClientConfig,
+  releasesOf,
+} from '../support/releases.js'
 
 // Releases for real (issue 13): one namespace lab of six agents (three ARM voters,
 // three x86) whose netboot image came as a release published to x86-6. Each check
@@ -335,7 +344,7 @@ describe('releases: signed, spread peer to peer, served by every node', {
   ])
 
   checks.push([
-    'a full disk is a clear error, held releases stay intact, and the download resumes once there is room',
+    'a full disk: a clear error, held releases intact, and the download resumes where it stopped once there is room',
     async () => {
       const n = node('x86-5')
       const labRelease = lab.netboot!.releaseId!
@@ -353,6 +362,7 @@ describe('releases: signed, spread peer to peer, served by every node', {
         padBytes: 60 * 1024 * 1024,
       })
       await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
+      // No room to start it: said by x86-5, seen by the others, on the status page.
       await waitFor(
         async () => {
           const own = (await releasesOf(n)).local.problem ?? ''
@@ -361,15 +371,53 @@ describe('releases: signed, spread peer to peer, served by every node', {
         },
         { timeoutMs: 120_000 },
       )
-      // The status page of any node says which node is full and what it needs.
       const page = await (await fetch(`http://${node('pi5-1').address}:7080/`)).text()
       assert.match(page, /x86-5: release store .* needs [\d.]+ MB/)
-      const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
-      assert.equal(held?.have, held?.of, 'the current release is still whole')
-      await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
-      await execa('mount', ['-o', 'remount,size=300m', store])
+      const whole = async () => {
+        const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
+        assert.equal(held?.have, held?.of, 'the current release is still whole')
+        await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
+      }
+      await whole()
+      // Room to start (150 MB), then the disk fills up in the middle of the download.
+      // x86-5's link is slowed to 40 Mbit/s, so the test sees the download part-way
+      // however fast this machine is.
+      await shapeLink(lab.index, n.slot, 40)
+      onCleanup(() => unshapeLink(lab.index, n.slot).catch(() => {}))
+      const fetchedBefore = await counter(n, DOWNLOAD_BYTES)
+      await execa('mount', ['-o', 'remount,size=150m', store])
+      const heldOf = async () => (await releasesOf(n)).local.held.find((h) => h.id === r.id)
+      await waitFor(async () => ((await heldOf())?.have ?? 0) >= 2 || 'not started', {
+        timeoutMs: 120_000,
+        intervalMs: 100,
+      })
+      const filler = join(store, '.filler')
+      await fillDisk(filler)
+      await waitFor(
+        async () => {
+          const own = (await releasesOf(n)).local.problem ?? ''
+          const seen = (await releasesOf(node('pi5-1'))).problems.some((p) => p.startsWith(`${n.name}:`))
+          return own.includes('full') && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
+        },
+        { timeoutMs: 120_000 },
+      )
+      const stuck = (await heldOf())!
+      assert.ok(stuck.have < stuck.of, `stopped part-way: ${stuck.have}/${stuck.of}`)
+      assert.equal(
+        await checkHeldPieces(join(store, r.id)),
+        stuck.have,
+        'every piece it says it holds is whole',
+      )
+      await whole()
+      console.log(`# x86-5's disk filled up at ${stuck.have}/${stuck.of} pieces`)
+      await rm(filler)
       await waitNodesHold(lab, r.id, { timeoutMs: 300_000, names: [n.name] })
       assert.equal((await releasesOf(n)).local.problem, null)
+      await checkReleaseFiles(await readReleaseDir(join(store, r.id)))
+      // Resumed, not started over: what it fetched adds up to one copy.
+      const fetched = (await counter(n, DOWNLOAD_BYTES)) - fetchedBefore
+      assert.ok(fetched <= r.bytes, `x86-5 fetched ${fetched} bytes of a ${r.bytes}-byte release`)
+      await unshapeLink(lab.index, n.slot)
     },
   ])
 
@@ -386,6 +434,10 @@ describe('releases: signed, spread peer to peer, served by every node', {
       assert.equal(served.length, 1)
       assert.notEqual(served[0], 'x86-6')
       assert.match(await consoleText(vm), /homecloud: image verified/)
+      // It joined (addTestVm waits for that on every live node): a member, alive, as seen by its server.
+      const joined = (await view(node(served[0]!))).members.find((m) => m.name === vm.name)
+      assert.equal(joined?.state, 'alive', `${vm.name} as ${served[0]} sees it`)
+      console.log(`# ${vm.name} netbooted from ${served[0]} (which got the release from its peers) and joined`)
     },
   ])
   // One lab for every check (startLab tears it down after the test that started it).

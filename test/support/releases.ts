@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pkiPaths } from '../../agent/pki/store.js'
+import { Bitfield } from '../../agent/release/bitfield.js'
+import { readReleaseDir } from '../../agent/release/dir.js'
 import { makeRelease } from '../../agent/release/make.js'
+import { pieceList } from '../../agent/release/manifest.js'
 import { type ReleaseKey, SIGNATURE_FILE, signManifest } from '../../agent/release/signature.js'
+import { HAVE_FILE } from '../../agent/release/store.js'
 import type { ReleasesView } from '../../agent/release/view.js'
 import { writeAdminConfig } from '../../agent/trust/admin-config.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
@@ -63,4 +67,44 @@ export async function memberClientConfig(lab: LabFile, node: LabNode, target: La
     key: p.nodeKey,
   })
   return path
+}
+
+/**
+ * A store entry still downloading: every piece its have.json says it holds matches its
+ * manifest hash on disk (nothing half-written counts as held). Returns how many it holds.
+ */
+export async function checkHeldPieces(dir: string): Promise<number> {
+  const d = await readReleaseDir(dir)
+  const pieces = pieceList(d.release.manifest)
+  const have = Bitfield.fromBase64(
+    pieces.length,
+    (JSON.parse(await readFile(join(dir, HAVE_FILE), 'utf8')) as { have: string }).have,
+  )
+  for (const p of pieces.filter((x) => have.has(x.index))) {
+    const buf = Buffer.alloc(p.bytes)
+    const fh = await open(join(dir, p.file), 'r')
+    await fh.read(buf, 0, p.bytes, p.offset).finally(() => fh.close())
+    if (createHash('sha256').update(buf).digest('hex') !== p.sha256)
+      throw new Error(`${dir}: piece ${p.index} is held but does not match its hash`)
+  }
+  return have.count()
+}
+
+/** Fills the filesystem of `path` (a file written until ENOSPC); returns the bytes written. */
+export async function fillDisk(path: string): Promise<number> {
+  const fh = await open(path, 'w')
+  const chunk = Buffer.alloc(1024 * 1024, 0x42)
+  let bytes = 0
+  try {
+    for (;;) {
+      const { bytesWritten } = await fh.write(chunk, 0, chunk.length, bytes)
+      bytes += bytesWritten
+      if (bytesWritten < chunk.length) break
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+  } finally {
+    await fh.close()
+  }
+  return bytes
 }

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { execa } from 'execa'
 import { manualClock } from '../../../../agent/core/clock.js'
 import { createLogger } from '../../../../agent/core/log.js'
 import { makeRelease } from '../../../../agent/release/make.js'
@@ -108,5 +109,40 @@ describe('release store', () => {
       store.all().map((s) => s.release.manifest.version),
       ['kept', 'new'],
     )
+  })
+
+  // A real full disk (a 1 MiB tmpfs; root only): the piece that meets the end of the
+  // room is written part-way (write(2) returns short, then fails) and must not count as held.
+  it('a disk that fills up in the middle of a piece: RELEASE_DISK_FULL, the piece not held, the others intact', {
+    skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs',
+  }, async () => {
+    const mnt = join(tmp, 'small')
+    await mkdir(mnt)
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
+    try {
+      const { r, dir } = await release('full', [20 * pieceBytes, 10, 10])
+      const store = new ReleaseStore(join(mnt, 'store'), {
+        clock: manualClock(),
+        log,
+        freeBytes: async () => 1e9,
+      })
+      await store.load()
+      await store.add(r, 's', new Set())
+      // 1 MiB holds 16 pieces of 64 KiB less the manifest, signature and have.json: the
+      // 20 pieces of 1.25 MiB fill it part-way through one of them.
+      let full: unknown = null
+      for (let i = 0; i < pieceList(r.manifest).length && !full; i++)
+        await store.writePiece(r.id, i, await pieceOf(dir, r, i)).catch((err) => {
+          full = err
+        })
+      assert.equal((full as { code?: string })?.code, 'RELEASE_DISK_FULL')
+      const s = store.get(r.id)!
+      assert.ok(s.have.count() >= 12 && !s.have.complete(), `${s.have.count()} pieces held`)
+      for (const i of s.have.missing().slice(0, 1)) assert.equal(await store.readPiece(r.id, i), null)
+      for (let i = 0; i < s.pieces.length; i++)
+        if (s.have.has(i)) assert.deepEqual(await store.readPiece(r.id, i), await pieceOf(dir, r, i))
+    } finally {
+      await execa('umount', ['-l', mnt], { reject: false })
+    }
   })
 })
