@@ -207,6 +207,18 @@ describe('releases: signed, spread peer to peer, served by every node', {
         },
         { clock: systemClock() },
       )
+      // Every node reads the records every 2 s: the replay must come after each has seen v2
+      // (a node that never read v2 has nothing to tell the older set from the newest).
+      await waitFor(
+        async () => {
+          for (const n of alive()) {
+            const v = await releasesOf(n)
+            if (v.keysVersion !== v2) return `${n.name} has not read version ${v2} yet: ${v.keysVersion}`
+          }
+          return true
+        },
+        { timeoutMs: 30_000 },
+      )
       const initial = await readFile(join(node('pi5-1').stateDir, 'releases', 'initial-keys.json'), 'utf8')
       await etcd.put(KEYS_KEY, initial)
       await waitFor(
@@ -357,6 +369,9 @@ describe('releases: signed, spread peer to peer, served by every node', {
       onCleanup(async () => void (await execa('umount', ['-l', store], { reject: false })))
       await cp(join(`${store}.aside`, labRelease), join(store, labRelease), { recursive: true })
       await labPlug(lab.dir, n.name)
+      await waitFor(async () => ((await releasesOf(n).catch(() => null)) ? true : `${n.name} starting`), {
+        timeoutMs: 60_000,
+      })
       const r = await makeSignedRelease(join(lab.dir, 'r-full'), key, {
         version: 'full',
         padBytes: 60 * 1024 * 1024,
@@ -437,7 +452,9 @@ describe('releases: signed, spread peer to peer, served by every node', {
       // It joined (addTestVm waits for that on every live node): a member, alive, as seen by its server.
       const joined = (await view(node(served[0]!))).members.find((m) => m.name === vm.name)
       assert.equal(joined?.state, 'alive', `${vm.name} as ${served[0]} sees it`)
-      console.log(`# ${vm.name} netbooted from ${served[0]} (which got the release from its peers) and joined`)
+      console.log(
+        `# ${vm.name} netbooted from ${served[0]} (which got the release from its peers) and joined`,
+      )
     },
   ])
   // One lab for every check (startLab tears it down after the test that started it).

@@ -38,9 +38,14 @@ export async function makeSignedRelease(
   return { dir, id: r.id, bytes }
 }
 
-export async function releasesOf(node: { address: string }): Promise<ReleasesView> {
+export async function releasesOf(node: { address: string; name?: string }): Promise<ReleasesView> {
   const res = await fetch(`http://${node.address}:7080/api/v1/releases`, {
     signal: AbortSignal.timeout(5000),
+  }).catch((err: Error) => {
+    // Say which node: a bare "fetch failed" does not.
+    throw new Error(
+      `${node.name ?? node.address} does not answer on :7080: ${(err.cause as Error)?.message ?? err.message}`,
+    )
   })
   return (await res.json()) as ReleasesView
 }
