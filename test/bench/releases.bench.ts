@@ -41,10 +41,14 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
   const pad = (ctx.quick ? 40 : 100) * 1024 * 1024
   const mbit = Number(process.env.HOMECLOUD_BENCH_LINK_MBIT ?? linkMbitDefault)
   const root = process.getuid?.() === 0
-  const settings: Setting[] = [
-    ...(root ? [{ kind: 'links' as const, mbit }] : []),
-    { kind: 'loopback', mbit: null },
-  ]
+  // HOMECLOUD_BENCH_RELEASE_SETTINGS=links (or loopback) runs one setting only.
+  const only = process.env.HOMECLOUD_BENCH_RELEASE_SETTINGS
+  const settings = (
+    [
+      ...(root ? [{ kind: 'links' as const, mbit }] : []),
+      { kind: 'loopback', mbit: null },
+    ] satisfies Setting[]
+  ).filter((s) => !only || only.split(',').includes(s.kind))
   if (!root) ctx.progress('not root: no namespace lab, loopback only')
   for (const setting of settings)
     for (const n of sizes) {
