@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { z } from 'zod'
+import { canonicalJson } from '../../agent/core/canonical.js'
 import { nodeIdFromPublicKey } from '../../agent/identity/identity.js'
-import { canonicalJson } from '../../agent/mesh/canonical.js'
 import { HOLDERS_PREFIX } from './records.js'
 
 // /homecloud/releases/holders/<node id>: what one node holds of each release and its
