@@ -101,6 +101,27 @@ describe('decideNodeActions', () => {
     })
     assert.equal(decide([w])[0]!.kind, 'delete')
   })
+
+  it('deletes an untainted Node the mesh has had dead past the delete time, however recently it went NotReady', () => {
+    // The cluster test's case: the mesh's time of death counts, not the Ready transition.
+    const w = obs({
+      name: 'w',
+      mesh: 'dead',
+      meshDeadSinceMs: now - policy.nodeDeleteAfterMs,
+      ready: false,
+      readySinceMs: now - 1000,
+    })
+    assert.deepEqual(
+      decide([w]).map((a) => [a.kind, a.node]),
+      [['delete', 'w']],
+    )
+    assert.deepEqual(
+      decide([{ ...w, meshDeadSinceMs: now - policy.nodeDeleteAfterMs + 1 }]).map((a) => a.kind),
+      ['taint'],
+      'a millisecond short of the delete time: tainted, not deleted',
+    )
+    assert.deepEqual(decide([w], false), [], 'never in a minority')
+  })
 })
 
 describe('observeNode', () => {
