@@ -21,3 +21,53 @@ export function saveFailed(
     )
   }
 }
+
+/**
+ * Background saves of one piece of state, one at a time and in the order asked. Two
+ * saves of the same file fired together (an adopted list, then the union signed a moment
+ * later) each write a temp file and rename it; their renames land in any order, so the
+ * older content could win on disk while memory holds the newer, and nothing would save
+ * it again. Here a save waits for the one in flight; while it waits a newer save of the
+ * same state replaces it (only the newest content matters), so the last save asked is
+ * the last written.
+ */
+export class SaveLanes {
+  private readonly lanes = new Map<string, Lane>()
+
+  constructor(private readonly failed: (what: string) => (err: unknown) => void) {}
+
+  /** Queues `write` as the newest save of `what`; resolves once it (or a newer one) is on disk or failed. */
+  save(what: string, write: () => Promise<void>): Promise<void> {
+    let lane = this.lanes.get(what)
+    if (!lane) {
+      lane = { next: null, idle: null }
+      this.lanes.set(what, lane)
+    }
+    lane.next = write
+    if (!lane.idle) lane.idle = this.drain(what, lane)
+    return lane.idle
+  }
+
+  /** Resolves once every save asked so far has run. */
+  async flushed(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((l) => l.idle))
+  }
+
+  private async drain(what: string, lane: Lane): Promise<void> {
+    // Let the caller's synchronous saves of this tick queue up first: only the newest runs.
+    await Promise.resolve()
+    while (lane.next) {
+      const write = lane.next
+      lane.next = null
+      await write().catch(this.failed(what))
+    }
+    lane.idle = null
+  }
+}
+
+interface Lane {
+  /** The newest save not started yet. */
+  next: (() => Promise<void>) | null
+  /** While saves run: resolves when the lane is empty. */
+  idle: Promise<void> | null
+}

@@ -102,8 +102,25 @@ export function verifyRevocations(
  * version, more entries, then the signature, so every node picks the same winner.
  */
 export function compareRevocations(a: RevocationList, b: RevocationList): number {
+  return compareRevocationKeys(revocationKey(a), revocationKey(b))
+}
+
+/** What the total order looks at: enough to tell, without the entries, which of two lists wins. */
+export interface RevocationKey {
+  version: number
+  count: number
+  signature: string
+}
+
+export const revocationKey = (l: RevocationList): RevocationKey => ({
+  version: l.version,
+  count: l.entries.length,
+  signature: l.signature,
+})
+
+export function compareRevocationKeys(a: RevocationKey, b: RevocationKey): number {
   if (a.version !== b.version) return a.version - b.version
-  if (a.entries.length !== b.entries.length) return a.entries.length - b.entries.length
+  if (a.count !== b.count) return a.count - b.count
   return a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0
 }
 

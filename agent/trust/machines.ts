@@ -1,11 +1,13 @@
 import type { Timer } from '../core/clock.js'
-import { saveFailed } from '../core/saves.js'
+import { SaveLanes, saveFailed } from '../core/saves.js'
+import { nodeIdFromPublicKey } from '../identity/identity.js'
 import type { PeerConn } from '../mesh/swarm.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { readCertificate } from '../pki/cert.js'
 import { createCsr } from '../pki/csr.js'
 import { signRevocations } from '../pki/revocations.js'
 import { clusterSettings } from '../state/cluster-file.js'
+import { digestOf, type TrustDocs } from './anti-entropy.js'
 import { signApproval } from './approval.js'
 import {
   type ApprovalsEffect,
@@ -73,6 +75,8 @@ export class Machines {
   ca: CaMaterial | null
   node: { certPem: string; keyPem: string } | null
   private readonly joinCsr: Csr | null
+  /** Each file's saves in the order asked: an older list must never land after a newer one. */
+  readonly saves: SaveLanes
   private stopped = false
 
   constructor(
@@ -82,6 +86,7 @@ export class Machines {
     const sinks: EffectSinks = c
     this.ca = init.ca
     this.node = init.node
+    this.saves = new SaveLanes((what) => saveFailed(c.log, c.counters, what))
     if (init.node) c.book.add(c.identity.id, init.node.certPem)
     // One key and CSR per join attempt, reused across connections, retries and restarts.
     this.joinCsr =
@@ -165,6 +170,26 @@ export class Machines {
         .filter((id) => this.c.book.isMember(id)),
     )
     this.approvals.feed({ kind: 'tick', members })
+    this.digestToOne()
+  }
+
+  /** What this node holds of the CA-signed documents (anti-entropy.ts). */
+  docs(): TrustDocs {
+    return {
+      revocations: this.revocations.state.list,
+      settings: this.settings.state.signed,
+      approvals: this.approvals.state.approvals,
+    }
+  }
+
+  /** Anti-entropy: each period one member we are connected to, picked at random, gets our digest. */
+  private digestToOne(): void {
+    const { book, peers, random, router } = this.c
+    const conns = peers
+      .connections()
+      .filter((conn) => book.isMember(nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))))
+    const conn = conns[Math.floor(random.next() * conns.length)]
+    if (conn) router.send(conn, digestOf(this.docs(), true))
   }
 
   stop(): void {
@@ -224,6 +249,9 @@ export class Machines {
       message: `${name} ${what}`,
     })
     this.c.router.broadcast({ t: 'hello', cert: certPem, ask: !renewing })
+    // What went round while we were joining was dropped here (no CA to check it with):
+    // ask every peer for what we lack now, right after the hello that makes us a member to it.
+    if (!renewing) this.c.router.broadcast(digestOf(this.docs(), true))
     this.identity.feed({ kind: 'adopted', cert: validity(certPem) })
     return true
   }
@@ -320,9 +348,12 @@ export class Machines {
     this.approvals.feed({ kind: 'approval', approval: signApproval(body, ca.keyPem) })
   }
 
-  /** State on disk must not fail silently: a failed save is logged and counted, the state in memory goes on. */
+  /**
+   * State on disk must not fail silently: a failed save is logged and counted, the state
+   * in memory goes on. Saves of one file run in the order asked (SaveLanes).
+   */
   private save(what: string, write: () => Promise<void>): void {
-    void write().catch(saveFailed(this.c.log, this.c.counters, what))
+    void this.saves.save(what, write)
   }
 }
 

@@ -1,6 +1,7 @@
 import { nodeIdFromPublicKey } from '../identity/identity.js'
 import type { PeerConn } from '../mesh/swarm.js'
 import { verifyRevocations } from '../pki/revocations.js'
+import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
 import type { Machines } from './machines.js'
@@ -22,9 +23,12 @@ import {
   RenewRequest,
   Revocations,
   Settings,
+  TrustDigest,
 } from './wire.js'
 
 const DROPPED = 'homecloud_mesh_messages_dropped_total'
+/** Documents sent because a peer's digest showed it lacked them: pushes that had not reached it. */
+const REPAIRS = 'homecloud_trust_repairs_total'
 
 /**
  * The trust protocols' messages on the mesh router: each becomes an event of one state
@@ -156,8 +160,16 @@ function registerGossip(m: Machines, c: TrustComponents): void {
     if (book.isMember(msg.approval.nodeId)) return
     m.approvals.feed({ kind: 'approval', approval: msg.approval })
   })
+  router.route('trust-digest', TrustDigest, (conn, msg) => {
+    // Members only: a stranger must not make us send every approval we hold.
+    if (!book.ca || !book.isMember(nodeIdOf(conn))) return
+    for (const out of answerDigest(m.docs(), msg)) {
+      if (out.t !== 'trust-digest') counters.inc(REPAIRS, { what: out.t })
+      router.send(conn, out)
+    }
+  })
   router.route('pending', Pending, (conn, msg) => {
-    const from = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
+    const from = nodeIdOf(conn)
     m.approvals.feed({ kind: 'pending-list', from, fromMember: book.isMember(from), entries: msg.entries })
   })
 }
@@ -191,3 +203,4 @@ function requester(m: Machines, conn: PeerConn): Requester {
 }
 
 const short = (conn: PeerConn) => conn.remoteKeyHex.slice(0, 12)
+const nodeIdOf = (conn: PeerConn) => nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))

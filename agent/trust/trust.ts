@@ -107,6 +107,7 @@ export class Trust {
   async stop(): Promise<void> {
     await this.loop.stop()
     this.m.stop()
+    await this.m.saves.flushed()
   }
 
   candidate(id: string): NodeRecordBody | undefined {

@@ -12,6 +12,8 @@ export const TRUST_LIMITS = {
   pemCharsMax: 8192,
   pendingEntriesMax: 64,
   refusalCharsMax: 500,
+  /** Approval ids one digest lists (≤ 64 characters each: 33 KiB, well inside a frame). */
+  digestApprovalsMax: 512,
 } as const
 
 const Pem = z.string().min(1).max(TRUST_LIMITS.pemCharsMax)
@@ -88,6 +90,28 @@ export const Pending = z.object({
   entries: z.array(PendingEntry).max(TRUST_LIMITS.pendingEntriesMax),
 })
 
+/**
+ * Anti-entropy: what a node holds of the CA-signed documents, small enough to send every
+ * period. The receiver sends back what the sender lacks and, when `reply`, its own
+ * digest so the sender does the same (push-pull in one exchange).
+ */
+export const TrustDigest = z.object({
+  t: z.literal('trust-digest'),
+  revocations: z
+    .object({
+      version: z.number().int().nonnegative(),
+      count: z.number().int().nonnegative(),
+      signature: z.string().max(4096),
+    })
+    .nullable(),
+  settings: z.object({ version: z.number().int().nonnegative(), sig: z.string().max(1024) }).nullable(),
+  /** Approved node ids, sorted; `approvalsMore` when more were held than a digest lists. */
+  approvals: z.array(z.string().max(64)).max(TRUST_LIMITS.digestApprovalsMax),
+  approvalsMore: z.boolean(),
+  reply: z.boolean(),
+})
+
+export type TrustDigest = z.infer<typeof TrustDigest>
 export type JoinRequest = z.infer<typeof JoinRequest>
 export type JoinSigned = z.infer<typeof JoinSigned>
 export type RenewRequest = z.infer<typeof RenewRequest>
@@ -110,5 +134,6 @@ export const TRUST_SCHEMAS = [
   Settings,
   Approval,
   Pending,
+  TrustDigest,
 ] as const
 export type TrustMessage = z.infer<(typeof TRUST_SCHEMAS)[number]>

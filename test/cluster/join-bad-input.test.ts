@@ -326,18 +326,24 @@ describe('joins with bad input (a rogue process speaking to the founder)', () =>
 })
 
 describe('forged CA-signed gossip (a rogue process speaking to a member)', () => {
-  it('an approval, settings and a revocation list signed by another key → each dropped and counted, nothing changes', async () => {
+  it("an approval, settings and a revocation list signed by another key → each dropped and counted, nothing changes; a stranger's digest gets no answer, an oversized one is malformed", async () => {
     const victim = lab.nodes[1]!
     const founderNode = lab.nodes[0]!
     const reasons = ['bad-approval', 'bad-settings', 'bad-revocations'] as const
     const before = await Promise.all(reasons.map((reason) => counter(victim, DROPPED, { reason })))
+    const malformedBefore = await counter(victim, DROPPED, { reason: 'malformed' })
     const clusterBefore = await readClusterFile(statePaths(victim.stateDir).clusterFile)
     const run = await runRogue(victim, 'forged-gossip', { other: other(founderNode) })
     neverCertified.add(run.id)
     const sent = run.lines.filter((l) => l.event === 'sent').map((l) => l.expect)
-    assert.deepEqual(sent, [...reasons], run.report)
+    assert.deepEqual(sent, [...reasons, 'ignored', 'malformed'], run.report)
     for (const [i, reason] of reasons.entries())
       assert.equal(await counterReaches(victim, DROPPED, { reason }, before[i]! + 1), before[i]! + 1, reason)
+    assert.equal(
+      await counterReaches(victim, DROPPED, { reason: 'malformed' }, malformedBefore + 1),
+      malformedBefore + 1,
+    )
+    assert.equal(run.done.digestsReceived, 0, `a stranger is not answered with a digest\n${run.report}`)
     assert.equal(run.done.closedByPeer, false, run.report)
     // Nothing changed: the policy and its version, nobody approved, the founder not revoked anywhere.
     const clusterAfter = await readClusterFile(statePaths(victim.stateDir).clusterFile)

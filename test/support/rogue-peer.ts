@@ -261,6 +261,8 @@ class Conn {
   readonly certs = new Map<string, string>()
   readonly certPems = new Map<string, string>()
   frames = 0
+  /** Anti-entropy digests the agent sent us (it answers members only). */
+  digests = 0
   closed = false
   readonly closedP: Promise<void>
   private readonly replies: JoinReply[] = []
@@ -302,6 +304,7 @@ class Conn {
         continue
       }
       const msg = p.msg
+      if (msg.t === 'trust-digest') this.digests++
       const recs = msg.t === 'rec' ? [msg.r] : msg.t === 'relay' ? msg.rs : []
       // Keep the first copy seen of each member: the oldest evidence, replayed later.
       for (const r of recs) if (!this.captured.has(r.body.id)) this.captured.set(r.body.id, r)
@@ -929,6 +932,22 @@ async function main(): Promise<void> {
         'bad-revocations',
         frame({ t: 'revocations', list: signRevocations({ ...body, entries: [entry] }, key) }),
       )
+      // Anti-entropy: a stranger claiming a newer list asks for a digest back (members only get one).
+      const digest = {
+        t: 'trust-digest',
+        revocations: { version: 99, count: 1, signature: 'AAAA' },
+        settings: null,
+        approvals: [],
+        approvalsMore: false,
+        reply: true,
+      }
+      send('a digest from a stranger claiming revocations version 99', 'ignored', frame(digest as never))
+      const ids = Array.from({ length: TRUST_LIMITS.digestApprovalsMax + 1 }, (_, i) => `${i}`)
+      send(
+        `a digest listing ${ids.length} approvals (over the limit)`,
+        'malformed',
+        frame({ ...digest, approvals: ids } as never),
+      )
       await sleep(1500)
       break
     }
@@ -944,6 +963,7 @@ async function main(): Promise<void> {
     event: 'done',
     closedByPeer: conn.closed,
     framesReceived: conn.frames,
+    digestsReceived: conn.digests,
     captured: [...conn.captured.keys()],
     certs: Object.fromEntries(conn.certs),
     unasked: conn.unasked(),

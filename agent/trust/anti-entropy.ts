@@ -1,0 +1,93 @@
+import {
+  compareRevocationKeys,
+  type RevocationKey,
+  type RevocationList,
+  revocationKey,
+} from '../pki/revocations.js'
+import type { SignedApproval } from './approval.js'
+import type { SignedSettings } from './signed-settings.js'
+import { TRUST_LIMITS, type TrustDigest, type TrustMessage } from './wire.js'
+
+// Anti-entropy for the CA-signed documents (revocation list, settings, approvals). They
+// are pushed when they change and handed to every new connection, but a push is one
+// shot: a frame written to a connection that then closes is lost, and a node that was
+// still joining when a list went round dropped it (no CA yet to check it with) and never
+// hears it again while its connections last. So every period each member sends a digest
+// to one peer; the peer sends back whatever the sender lacks and, when asked, its own
+// digest, so the sender does the same. Two nodes that differ agree after one exchange;
+// a stale node is found within a few periods however it missed the push.
+//
+//   tick ─▶ digest(reply) to one random member ─▶ answer: what it lacks + digest(no reply)
+//                                                     └─▶ answer: what we lack (no digest: it ends)
+
+/** What a node holds, as the digest and the answer read it. */
+export interface TrustDocs {
+  readonly revocations: RevocationList | undefined
+  readonly settings: SignedSettings | null
+  readonly approvals: ReadonlyMap<string, SignedApproval>
+}
+
+export function digestOf(docs: TrustDocs, reply: boolean): TrustDigest {
+  const ids = [...docs.approvals.keys()].sort()
+  return {
+    t: 'trust-digest',
+    revocations: docs.revocations ? revocationKey(docs.revocations) : null,
+    settings: docs.settings ? { version: docs.settings.version, sig: docs.settings.sig } : null,
+    approvals: ids.slice(0, TRUST_LIMITS.digestApprovalsMax),
+    approvalsMore: ids.length > TRUST_LIMITS.digestApprovalsMax,
+    reply,
+  }
+}
+
+/**
+ * The answer to a peer's digest: every document of ours that wins over what it holds,
+ * then, if it asked for a reply and holds something we lack, our own digest.
+ */
+export function answerDigest(docs: TrustDocs, theirs: TrustDigest): TrustMessage[] {
+  const send: TrustMessage[] = []
+  let behind = false
+  const ours = docs.revocations
+  const r = compareKeys(ours ? revocationKey(ours) : null, theirs.revocations)
+  // A list that lost a same-version race goes too: its entries are not in the winner,
+  // and a signer that receives it issues the union (revocations.ts).
+  const raced = r < 0 && ours !== undefined && theirs.revocations?.version === ours.version
+  if (ours && (r > 0 || raced)) send.push({ t: 'revocations', list: ours })
+  behind ||= r < 0
+  const s = compareSettings(docs.settings, theirs.settings)
+  if (s > 0 && docs.settings) send.push({ t: 'settings', signed: docs.settings })
+  behind ||= s < 0
+  const a = approvalsGap(docs.approvals, theirs)
+  for (const approval of a.theyLack) send.push({ t: 'approval', approval })
+  behind ||= a.weLack
+  if (behind && theirs.reply) send.push(digestOf(docs, false))
+  return send
+}
+
+/** > 0 when ours wins (or only we hold one), < 0 when theirs does, 0 when the same. */
+function compareKeys(ours: RevocationKey | null, theirs: RevocationKey | null): number {
+  if (!ours || !theirs) return (ours ? 1 : 0) - (theirs ? 1 : 0)
+  return compareRevocationKeys(ours, theirs)
+}
+
+/** The settings order (settings.ts `greater`): version, then signature. */
+function compareSettings(ours: SignedSettings | null, theirs: TrustDigest['settings']): number {
+  if (!ours || !theirs) return (ours ? 1 : 0) - (theirs ? 1 : 0)
+  if (ours.version !== theirs.version) return ours.version - theirs.version
+  return ours.sig < theirs.sig ? -1 : ours.sig > theirs.sig ? 1 : 0
+}
+
+/**
+ * Approvals are a set: send those the peer does not list. A truncated digest lists the
+ * lowest ids, so above its last one nothing can be told (the peer's own digest covers it).
+ */
+function approvalsGap(
+  ours: ReadonlyMap<string, SignedApproval>,
+  theirs: TrustDigest,
+): { theyLack: SignedApproval[]; weLack: boolean } {
+  const listed = new Set(theirs.approvals)
+  const last = theirs.approvals.at(-1)
+  const judged = (id: string) => !theirs.approvalsMore || (last !== undefined && id <= last)
+  const theyLack = [...ours.values()].filter((a) => !listed.has(a.nodeId) && judged(a.nodeId))
+  const weLack = theirs.approvalsMore || theirs.approvals.some((id) => !ours.has(id))
+  return { theyLack, weLack }
+}
