@@ -128,6 +128,41 @@ describe('revocations: several signers', () => {
     )
   })
 
+  test('a signer adopting a race winner and signing the union saves twice in one step: the union is the last save asked', () => {
+    // The shell must write these in order (core/saves.ts SaveLanes): fired and forgotten,
+    // the winner's rename could land after the union's and leave the loser's entry off disk.
+    const a = signRevocations(
+      { clusterId: CLUSTER, version: 0, entries: [entry('A', 'a1')] },
+      testCa().keyPem,
+    )
+    const b = signRevocations(
+      { clusterId: CLUSTER, version: 0, entries: [entry('B', 'b1')] },
+      testCa().keyPem,
+    )
+    const [winner, loser] = a.signature > b.signature ? [a, b] : [b, a]
+    const cl = new Cluster(1, 1, () => 0)
+    const saves: RevocationList[] = []
+    const feed = (e: RevocationsEvent) => {
+      const r = revocationsStep(cl.states[0]!, e)
+      cl.states[0] = r.state
+      for (const f of r.effects) {
+        if (f.kind === 'save') saves.push(f.list)
+        if (f.kind === 'sign') feed({ kind: 'issued', list: signRevocations(f.body, testCa().keyPem) })
+      }
+    }
+    feed({ kind: 'issued', list: loser })
+    saves.length = 0
+    feed({ kind: 'received', list: winner, signer: true })
+    assert.deepEqual(
+      saves.map((l) => [l.version, l.entries.length]),
+      [
+        [0, 1],
+        [1, 2],
+      ],
+    )
+    assert.equal(cl.states[0]!.list, saves.at(-1))
+  })
+
   test('any order of delivery, two signers revoking at once: every node ends with one list naming both', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const cl = new Cluster(5, 2, seeded(seed))
