@@ -71,52 +71,7 @@ export function buildTlsApi(
       minVersion: tlsMinVersion,
     },
   })
-  app.addHook('onRequest', async (req, reply) => {
-    const ca = deps.caPem()
-    if (!ca)
-      return reply.code(503).send({ error: 'NOT_READY', message: 'this node holds no certificate yet' })
-    const check = checkPeer(req.raw.socket as TLSSocket, {
-      caPem: ca,
-      nowMs: deps.nowMs(),
-      revoked: deps.revokedSerials(),
-      profiles: ['admin', 'agent'],
-    })
-    const revokedNode = check.ok && check.profile === 'agent' && deps.isRevoked(check.commonName)
-    if (!check.ok || revokedNode) {
-      const reason = check.ok ? 'revoked' : check.reason
-      deps.counters.inc('homecloud_api_rejected_total', { reason })
-      return reply.code(401).send({
-        error: 'ADMIN_UNAUTHORIZED',
-        reason,
-        message: `client certificate refused: ${reason}`,
-      })
-    }
-    req.peer = check
-  })
-  const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.peer?.profile !== 'admin') {
-      return reply
-        .code(403)
-        .send({ error: 'ADMIN_UNAUTHORIZED', message: 'this action needs the admin certificate' })
-    }
-  }
-  const signerOnly = async (_req: FastifyRequest, reply: FastifyReply) => {
-    if (!deps.isSigner()) {
-      return reply
-        .code(409)
-        .send({ error: 'NOT_SIGNER', message: 'this node does not hold the CA key; ask the founder' })
-    }
-  }
-  const parse = <T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined => {
-    const r = schema.safeParse(body)
-    if (r.success) return r.data
-    const issue = r.error.issues[0]
-    void reply
-      .code(400)
-      .send({ error: 'BAD_REQUEST', message: `${issue?.path.join('.') || 'body'}: ${issue?.message}` })
-    return undefined
-  }
-
+  app.addHook('onRequest', peerGate(deps))
   app.get('/api/v1/whoami', async (req) => ({
     commonName: req.peer!.commonName,
     profile: req.peer!.profile,
@@ -124,30 +79,8 @@ export function buildTlsApi(
   }))
   app.get('/api/v1/cluster', async () => deps.clusterView())
   registerPeerReads(app, deps)
-  app.post('/api/v1/approve', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
-    const body = parse(NodeBody, req.body, reply)
-    if (!body) return reply
-    const entry = deps.approve(body.node)
-    if (!entry)
-      return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no pending node "${body.node}"` })
-    deps.log.info({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'join approved')
-    return { approved: entry }
-  })
-  app.post('/api/v1/revoke', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
-    const body = parse(NodeBody, req.body, reply)
-    if (!body) return reply
-    const entry = deps.revoke(body.node, body.reason ?? 'revoked by the administrator')
-    if (!entry) return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no member "${body.node}"` })
-    deps.log.warn({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'node revoked')
-    return { revoked: entry }
-  })
-  app.post('/api/v1/settings', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
-    const body = parse(SettingsBody, req.body, reply)
-    if (!body) return reply
-    deps.setJoinPolicy(body.joinPolicy)
-    return { joinPolicy: body.joinPolicy }
-  })
-  deps.register?.(app, { adminOnly, signerOnly })
+  const guards = registerAdminActions(app, deps)
+  deps.register?.(app, guards)
   installErrorHandlers(app, deps.log, 'tls api')
   return app
 }
@@ -172,4 +105,82 @@ function registerPeerReads(app: FastifyInstance, deps: TlsApiDeps): void {
     if (!deps.stats) return reply.code(503).send({ error: 'NOT_READY', message: 'no readings here yet' })
     return deps.stats(q.data.since)
   })
+}
+
+/** Every request: a certificate of the cluster CA, valid, not revoked, of an admin or agent. */
+function peerGate(deps: TlsApiDeps) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const ca = deps.caPem()
+    if (!ca)
+      return reply.code(503).send({ error: 'NOT_READY', message: 'this node holds no certificate yet' })
+    const check = checkPeer(req.raw.socket as TLSSocket, {
+      caPem: ca,
+      nowMs: deps.nowMs(),
+      revoked: deps.revokedSerials(),
+      profiles: ['admin', 'agent'],
+    })
+    const revokedNode = check.ok && check.profile === 'agent' && deps.isRevoked(check.commonName)
+    if (!check.ok || revokedNode) {
+      const reason = check.ok ? 'revoked' : check.reason
+      deps.counters.inc('homecloud_api_rejected_total', { reason })
+      return reply.code(401).send({
+        error: 'ADMIN_UNAUTHORIZED',
+        reason,
+        message: `client certificate refused: ${reason}`,
+      })
+    }
+    req.peer = check
+  }
+}
+
+/** The admin's actions (approve, revoke, settings), on a node holding the CA key. */
+function registerAdminActions(app: FastifyInstance, deps: TlsApiDeps) {
+  const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.peer?.profile !== 'admin') {
+      return reply
+        .code(403)
+        .send({ error: 'ADMIN_UNAUTHORIZED', message: 'this action needs the admin certificate' })
+    }
+  }
+  const signerOnly = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.isSigner()) {
+      return reply
+        .code(409)
+        .send({ error: 'NOT_SIGNER', message: 'this node does not hold the CA key; ask the founder' })
+    }
+  }
+  const parse = <T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined => {
+    const r = schema.safeParse(body)
+    if (r.success) return r.data
+    const issue = r.error.issues[0]
+    void reply
+      .code(400)
+      .send({ error: 'BAD_REQUEST', message: `${issue?.path.join('.') || 'body'}: ${issue?.message}` })
+    return undefined
+  }
+
+  app.post('/api/v1/approve', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(NodeBody, req.body, reply)
+    if (!body) return reply
+    const entry = deps.approve(body.node)
+    if (!entry)
+      return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no pending node "${body.node}"` })
+    deps.log.info({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'join approved')
+    return { approved: entry }
+  })
+  app.post('/api/v1/revoke', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(NodeBody, req.body, reply)
+    if (!body) return reply
+    const entry = deps.revoke(body.node, body.reason ?? 'revoked by the administrator')
+    if (!entry) return reply.code(404).send({ error: 'NODE_UNKNOWN', message: `no member "${body.node}"` })
+    deps.log.warn({ node: entry.id, name: entry.name, by: req.peer!.commonName }, 'node revoked')
+    return { revoked: entry }
+  })
+  app.post('/api/v1/settings', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
+    const body = parse(SettingsBody, req.body, reply)
+    if (!body) return reply
+    deps.setJoinPolicy(body.joinPolicy)
+    return { joinPolicy: body.joinPolicy }
+  })
+  return { adminOnly, signerOnly }
 }

@@ -52,8 +52,14 @@ function bad(reply: FastifyReply, counters: Counters, error: z.ZodError, what: s
 }
 
 export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDeps): void {
-  const { counters, book } = deps
+  registerBootScript(app, deps)
+  registerImageFiles(app, deps)
+  registerJoinAndReports(app, deps)
+}
 
+/** iPXE's script: a chain to itself with MAC and architecture, then the boot or a refusal. */
+function registerBootScript(app: FastifyInstance, deps: NetbootRouteDeps): void {
+  const { counters, book } = deps
   app.get('/netboot/boot.ipxe', async (req, reply) => {
     const q = BootQuery.safeParse(req.query)
     if (!q.success) return bad(reply, counters, q.error, 'boot.ipxe query')
@@ -81,7 +87,11 @@ export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDe
     }
     return renderBootScript({ params, servedBy: deps.nodeName })
   })
+}
 
+/** The image's files (kernel, initrd, manifest), and the stage marks their downloads make. */
+function registerImageFiles(app: FastifyInstance, deps: NetbootRouteDeps): void {
+  const { counters, book } = deps
   app.get('/netboot/image/:sha/:file', async (req, reply) => {
     const p = ImageParams.safeParse(req.params)
     if (!p.success) return bad(reply, counters, p.error, 'image path')
@@ -116,7 +126,11 @@ export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDe
     if (file === 'vmlinuz') book.note(mac, 'kernel-download')
     if (file === 'initrd.img') book.note(mac, 'initrd-download')
   })
+}
 
+/** Join material for a machine this node served, the guest's stage reports, the machine list. */
+function registerJoinAndReports(app: FastifyInstance, deps: NetbootRouteDeps): void {
+  const { counters, book } = deps
   app.get('/netboot/join/:mac', async (req, reply) => {
     const p = MacParam.safeParse(req.params)
     if (!p.success) return bad(reply, counters, p.error, 'join path')

@@ -75,9 +75,38 @@ export function checkSigningRequest(csr: ParsedCsr, req: SigningRequest): Policy
   if (!commonName)
     return refuse('PKI_REQUEST_INVALID', 'identity-incomplete', `${req.profile} has no common name`)
   const organizations = [...(req.subject?.organizations ?? spec.organizations)]
+  const names = plannedNames(req)
+  if ('ok' in names) return names
+  const refusal =
+    requestedRights(csr, req, commonName, organizations) ??
+    namesOfOthers(csr, req, commonName, names.nodeIps) ??
+    namesNotPlanned(csr, names)
+  if (refusal) return refusal
+  return {
+    ok: true,
+    plan: {
+      profile: req.profile,
+      commonName,
+      organizations,
+      organizationalUnit: profileMarker(req.profile),
+      dnsNames: names.dnsNames,
+      ips: names.ips,
+      serverAuth: spec.serverAuth,
+      clientAuth: spec.clientAuth,
+    },
+  }
+}
 
-  // Names and addresses, canonical, checked for syntax.
-  const planned = profileSans(req.profile, id)
+interface PlannedNames {
+  dnsNames: string[]
+  /** The node's own addresses (the requester's, checked against `allowedIps`). */
+  nodeIps: string[]
+  ips: string[]
+}
+
+/** Names and addresses, canonical, checked for syntax. */
+function plannedNames(req: SigningRequest): PlannedNames | PolicyRefusal {
+  const planned = profileSans(req.profile, req.identity)
   const dnsNames = unique([...planned.dnsNames, ...(req.sans?.dnsNames ?? [])].map((n) => n.toLowerCase()))
   const badName = dnsNames.find((n) => !isDnsName(n))
   if (badName !== undefined)
@@ -87,11 +116,19 @@ export function checkSigningRequest(csr: ParsedCsr, req: SigningRequest): Policy
   if (badIp !== undefined) return refuse('PKI_REQUEST_INVALID', 'bad-name', `not an IP address: ${badIp}`)
   const nodeIps = unique(rawNodeIps.map((ip) => canonicalIp(ip)!))
   const ips = unique([...nodeIps, ...planned.fixedIps.map((ip) => canonicalIp(ip)!)])
-  if (spec.san.ipRequired && ips.length === 0) {
+  if (PROFILES[req.profile].san.ipRequired && ips.length === 0) {
     return refuse('PKI_REQUEST_INVALID', 'ip-required', `${req.profile} certificates need an IP SAN`)
   }
+  return { dnsNames, nodeIps, ips }
+}
 
-  // What the requester asked for.
+/** What the requester asked for: no CA rights, a strong key, the profile's name and organizations. */
+function requestedRights(
+  csr: ParsedCsr,
+  req: SigningRequest,
+  commonName: string,
+  organizations: readonly string[],
+): PolicyRefusal | null {
   if (csr.requestsCa) return refuse('PKI_FORBIDDEN_REQUEST', 'ca-requested', 'the CSR asks for CA rights')
   const minBits = req.minKeyBits ?? minKeyBits
   if (csr.keyBits < minBits) {
@@ -108,8 +145,17 @@ export function checkSigningRequest(csr: ParsedCsr, req: SigningRequest): Policy
   if (extraOrg !== undefined) {
     return refuse('PKI_FORBIDDEN_REQUEST', 'org-not-allowed', `the CSR asks for organization ${extraOrg}`)
   }
+  return null
+}
 
-  // Another node's names are never granted, whoever asks.
+/** Another node's names are never granted, whoever asks; nor addresses not the requester's. */
+function namesOfOthers(
+  csr: ParsedCsr,
+  req: SigningRequest,
+  commonName: string,
+  nodeIps: readonly string[],
+): PolicyRefusal | null {
+  const id = req.identity
   const reserved = new Set((req.reservedNames ?? []).map((n) => canonicalIp(n) ?? n.toLowerCase()))
   const claimed = [
     id.nodeId,
@@ -123,7 +169,6 @@ export function checkSigningRequest(csr: ParsedCsr, req: SigningRequest): Policy
   const taken = claimed.find((n) => reserved.has(canonicalIp(n) ?? n.toLowerCase()))
   if (taken !== undefined)
     return refuse('PKI_FORBIDDEN_REQUEST', 'name-taken', `${taken} belongs to another node`)
-
   if (req.allowedIps) {
     const allowed = new Set(req.allowedIps.map((ip) => canonicalIp(ip) ?? ip))
     const notAllowed = [...nodeIps, ...csr.ips].find((ip) => !allowed.has(ip))
@@ -135,26 +180,18 @@ export function checkSigningRequest(csr: ParsedCsr, req: SigningRequest): Policy
       )
     }
   }
-  const extraDns = csr.dnsNames.find((n) => !dnsNames.includes(n.toLowerCase()))
+  return null
+}
+
+/** The CSR asks for no name or address beyond the planned ones. */
+function namesNotPlanned(csr: ParsedCsr, names: PlannedNames): PolicyRefusal | null {
+  const extraDns = csr.dnsNames.find((n) => !names.dnsNames.includes(n.toLowerCase()))
   if (extraDns !== undefined) {
     return refuse('PKI_FORBIDDEN_REQUEST', 'san-not-allowed', `the CSR asks for DNS name ${extraDns}`)
   }
-  const extraIp = csr.ips.find((ip) => !ips.includes(ip))
+  const extraIp = csr.ips.find((ip) => !names.ips.includes(ip))
   if (extraIp !== undefined) {
     return refuse('PKI_FORBIDDEN_REQUEST', 'san-not-allowed', `the CSR asks for address ${extraIp}`)
   }
-
-  return {
-    ok: true,
-    plan: {
-      profile: req.profile,
-      commonName,
-      organizations,
-      organizationalUnit: profileMarker(req.profile),
-      dnsNames,
-      ips,
-      serverAuth: spec.serverAuth,
-      clientAuth: spec.clientAuth,
-    },
-  }
+  return null
 }

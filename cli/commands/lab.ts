@@ -37,8 +37,20 @@ export function labCommand(): Command {
   const lab = new Command('lab').description(
     'a whole cluster on this machine, one agent process per simulated board',
   )
-  const dirOpt = ['--dir <dir>', 'lab directory', defaultLabDir()] as const
+  const dirOpt: DirOpt = ['--dir <dir>', 'lab directory', defaultLabDir()]
 
+  upCommand(lab, dirOpt)
+  addCommand(lab, dirOpt)
+  faultCommands(lab, dirOpt)
+  statusCommand(lab, dirOpt)
+  accessCommands(lab, dirOpt)
+  return lab
+}
+
+type DirOpt = readonly [string, string, string]
+
+/** `lab up`: start, show, follow. */
+function upCommand(lab: Command, dirOpt: DirOpt): void {
   lab
     .command('up')
     .description('start a lab and wait until every node sees every other')
@@ -77,7 +89,10 @@ export function labCommand(): Command {
       }
       await followLab(l)
     })
+}
 
+/** `lab add`: a board or a netbooting VM. */
+function addCommand(lab: Command, dirOpt: DirOpt): void {
   lab
     .command('add')
     .description('plug a new board into the lab')
@@ -98,7 +113,10 @@ export function labCommand(): Command {
       const n = await labAdd(opts.dir, opts.board, { progress, wait: opts.wait, kubelet: !!opts.kubelet })
       process.stdout.write(`${n.name} ${opts.wait ? 'joined' : 'started'}: ${nodeUrl(n)}\n`)
     })
+}
 
+/** What happens to one node: unplug, plug, cut, heal. */
+function faultCommands(lab: Command, dirOpt: DirOpt): void {
   lab
     .command('unplug <name>')
     .description('pull the plug on a node (SIGKILL, no warning)')
@@ -107,7 +125,6 @@ export function labCommand(): Command {
       await labUnplug(opts.dir, name)
       process.stdout.write(`${name} unplugged\n`)
     })
-
   lab
     .command('plug <name>')
     .description('power a node back on with its old state')
@@ -116,7 +133,6 @@ export function labCommand(): Command {
       const n = await labPlug(opts.dir, name)
       process.stdout.write(`${name} plugged back in: ${nodeUrl(n)}\n`)
     })
-
   lab
     .command('cut <name>')
     .description('cut a node off the network, leaving it running (namespace labs: its link goes down)')
@@ -125,7 +141,6 @@ export function labCommand(): Command {
       await labCut(opts.dir, name)
       process.stdout.write(`${name} cut off the network\n`)
     })
-
   lab
     .command('heal <name>')
     .description('put a cut node back on the network')
@@ -134,7 +149,10 @@ export function labCommand(): Command {
       await labHeal(opts.dir, name)
       process.stdout.write(`${name} back on the network\n`)
     })
+}
 
+/** `lab status`: every node's process and what it sees. */
+function statusCommand(lab: Command, dirOpt: DirOpt): void {
   lab
     .command('status')
     .description('every lab node: process, and what it sees')
@@ -169,7 +187,10 @@ export function labCommand(): Command {
         )}\n`,
       )
     })
+}
 
+/** The admin kubeconfig, and taking the lab down. */
+function accessCommands(lab: Command, dirOpt: DirOpt): void {
   lab
     .command('kubeconfig')
     .description("the lab's admin kubeconfig, through one node's local API load balancer")
@@ -178,7 +199,6 @@ export function labCommand(): Command {
     .action(async (opts) => {
       process.stdout.write(await labKubeconfig(opts.dir, opts.node))
     })
-
   lab
     .command('down')
     .description('stop every process and remove every namespace and bridge of the lab')
@@ -187,8 +207,6 @@ export function labCommand(): Command {
       const { killed } = await labDown(opts.dir)
       process.stdout.write(`lab stopped (${killed} processes)\n`)
     })
-
-  return lab
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { type Clock, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import {
@@ -19,7 +20,55 @@ export async function kubeApiFromKubeconfig(
   clock: Pick<Clock, 'nowMs'> = systemClock(),
 ): Promise<KubeApi> {
   const k8s = await import('@kubernetes/client-node')
-  const kc = new k8s.KubeConfig()
+  const kc = loadKubeconfig(new k8s.KubeConfig(), file)
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const policy = kc.makeApiClient(k8s.PolicyV1Api)
+  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  const server = kc.getCurrentCluster()?.server ?? file
+
+  const { fail, orAbsent, call } = callsTo(server)
+
+  return {
+    getNode: (name) => orAbsent(`get node ${name}`, () => core.readNode({ name })),
+    listNodes: async () => (await call('list nodes', () => core.listNode())).items,
+    patchNode: (name, body) => call(`patch node ${name}`, () => core.patchNode({ name, body }, mergePatch)),
+    async deleteNode(name) {
+      return (await orAbsent(`delete node ${name}`, () => core.deleteNode({ name }))) !== undefined
+    },
+    podsOnNode: async (node): Promise<V1Pod[]> =>
+      (
+        await call(`list pods on ${node}`, () =>
+          core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
+        )
+      ).items,
+    getPod: (namespace, name) =>
+      orAbsent(`get pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),
+    listPdbs: async (): Promise<V1PodDisruptionBudget[]> =>
+      (await call('list PodDisruptionBudgets', () => policy.listPodDisruptionBudgetForAllNamespaces())).items,
+    evict: (namespace, name) => evictPod(core, fail, namespace, name),
+    async nodeEvent(node, type, reason, message) {
+      const now = new Date(clock.nowMs())
+      await core
+        .createNamespacedEvent({
+          namespace: 'default',
+          body: {
+            metadata: { generateName: `${node}.homecloud.` },
+            involvedObject: { kind: 'Node', name: node, uid: node, apiVersion: 'v1' },
+            reason,
+            message,
+            type,
+            source: { component: 'homecloud' },
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        })
+        .catch(() => {})
+    },
+  } satisfies KubeApi
+}
+
+function loadKubeconfig(kc: KubeConfig, file: string): KubeConfig {
   try {
     kc.loadFromFile(file)
   } catch (err) {
@@ -29,12 +78,14 @@ export async function kubeApiFromKubeconfig(
       'pass --kubeconfig FILE: an admin kubeconfig (a control-plane node keeps one as STATE/kube/admin.kubeconfig)',
     )
   }
-  const core = kc.makeApiClient(k8s.CoreV1Api)
-  const policy = kc.makeApiClient(k8s.PolicyV1Api)
-  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
-  const server = kc.getCurrentCluster()?.server ?? file
+  return kc
+}
 
-  const fail = (what: string, err: unknown): never => {
+type Fail = (what: string, err: unknown) => never
+
+/** Calls that turn every failure into KUBE_API_FAILED (`orAbsent`: a 404 is an answer). */
+function callsTo(server: string) {
+  const fail: Fail = (what, err) => {
     const status = statusOf(err)
     const detail = bodyOf(err).message ?? (err as Error).message
     throw new KubeApiError(
@@ -59,65 +110,35 @@ export async function kubeApiFromKubeconfig(
       return fail(what, err)
     }
   }
+  return { fail, orAbsent, call }
+}
 
-  return {
-    getNode: (name) => orAbsent(`get node ${name}`, () => core.readNode({ name })),
-    listNodes: async () => (await call('list nodes', () => core.listNode())).items,
-    patchNode: (name, body) => call(`patch node ${name}`, () => core.patchNode({ name, body }, mergePatch)),
-    async deleteNode(name) {
-      return (await orAbsent(`delete node ${name}`, () => core.deleteNode({ name }))) !== undefined
-    },
-    podsOnNode: async (node): Promise<V1Pod[]> =>
-      (
-        await call(`list pods on ${node}`, () =>
-          core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
-        )
-      ).items,
-    getPod: (namespace, name) =>
-      orAbsent(`get pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),
-    listPdbs: async (): Promise<V1PodDisruptionBudget[]> =>
-      (await call('list PodDisruptionBudgets', () => policy.listPodDisruptionBudgetForAllNamespaces())).items,
-    async evict(namespace, name): Promise<EvictionAnswer> {
-      try {
-        await core.createNamespacedPodEviction({
-          name,
-          namespace,
-          body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
-        })
-        return { kind: 'evicted' }
-      } catch (err) {
-        const status = statusOf(err)
-        if (!status) return fail(`evict ${namespace}/${name}`, err)
-        const b = bodyOf(err)
-        return {
-          kind: 'refused',
-          status,
-          reason: b.reason ?? '',
-          message: b.message ?? (err as Error).message,
-          causes: (b.details?.causes ?? []).map((c) => `${c.reason ?? ''}: ${c.message ?? ''}`),
-        }
-      }
-    },
-    async nodeEvent(node, type, reason, message) {
-      const now = new Date(clock.nowMs())
-      await core
-        .createNamespacedEvent({
-          namespace: 'default',
-          body: {
-            metadata: { generateName: `${node}.homecloud.` },
-            involvedObject: { kind: 'Node', name: node, uid: node, apiVersion: 'v1' },
-            reason,
-            message,
-            type,
-            source: { component: 'homecloud' },
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        })
-        .catch(() => {})
-    },
-  } satisfies KubeApi
+/** An eviction: done, or refused with the API's reason (a PodDisruptionBudget, mostly). */
+async function evictPod(
+  core: CoreV1Api,
+  fail: Fail,
+  namespace: string,
+  name: string,
+): Promise<EvictionAnswer> {
+  try {
+    await core.createNamespacedPodEviction({
+      name,
+      namespace,
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
+    })
+    return { kind: 'evicted' }
+  } catch (err) {
+    const status = statusOf(err)
+    if (!status) return fail(`evict ${namespace}/${name}`, err)
+    const b = bodyOf(err)
+    return {
+      kind: 'refused',
+      status,
+      reason: b.reason ?? '',
+      message: b.message ?? (err as Error).message,
+      causes: (b.details?.causes ?? []).map((c) => `${c.reason ?? ''}: ${c.message ?? ''}`),
+    }
+  }
 }
 
 interface StatusBody {
