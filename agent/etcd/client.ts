@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.js'
 import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
 import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
 import {
+  type EtcdMember,
   findMemberByPeerUrl,
-  type Member,
   type MemberList,
   memberFromWire,
   parseMemberList,
@@ -100,7 +100,9 @@ export class EtcdClient {
   }
 
   /** Adds a learner (a non-voting member that must then be started with state `existing`). */
-  async memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }> {
+  async memberAddLearner(
+    peerUrls: readonly string[],
+  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
     const r = await this.gw.call(
       '/v3/cluster/member/add',
       { peerURLs: peerUrls, isLearner: true },
@@ -118,7 +120,7 @@ export class EtcdClient {
   async addLearnerWhenAllowed(
     peerUrl: string,
     opts: { timeoutMs?: number; intervalMs?: number } = {},
-  ): Promise<{ member: Member; members: Member[] }> {
+  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
     const deadline = this.clock.monoMs() + (opts.timeoutMs ?? addTimeoutMsDefault)
     for (;;) {
       try {

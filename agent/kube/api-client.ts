@@ -6,7 +6,7 @@ import { apiserverTlsName } from './kubeconfig.js'
 // control-plane Nodes), as plain HTTPS with a client certificate through the local load
 // balancer. Nothing here needs a watch or a client library.
 
-export interface KubeApiInit {
+export interface KubeHttpClientInit {
   host: string
   port: number
   caPem: string
@@ -20,8 +20,8 @@ export interface KubeResponse {
   body: unknown
 }
 
-export class KubeApi {
-  constructor(private readonly init: KubeApiInit) {}
+export class KubeHttpClient {
+  constructor(private readonly init: KubeHttpClientInit) {}
 
   request(
     method: string,

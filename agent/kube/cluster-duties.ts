@@ -4,7 +4,7 @@ import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { type Random, systemRandom } from '../core/random.js'
-import { KubeApi } from './api-client.js'
+import { KubeHttpClient } from './api-client.js'
 import type { KubePaths } from './paths.js'
 import { type NodeRoleState, nodeRolePatches, type Taint } from './roles.js'
 
@@ -66,7 +66,7 @@ export class ClusterDuties {
   private async tick(mayAct: () => boolean): Promise<void> {
     const admin = await readAdmin(this.init.paths.adminKubeconfig)
     if (!admin) return
-    const api = new KubeApi({ host: this.init.lb.host, port: this.init.lb.port, ...admin })
+    const api = new KubeHttpClient({ host: this.init.lb.host, port: this.init.lb.port, ...admin })
     const list = await api.ok('GET', '/api/v1/nodes')
     const items = (list.body as { items?: RawNode[] }).items ?? []
     const nodes: NodeRoleState[] = items.map((n) => ({

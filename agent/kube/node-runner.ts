@@ -11,7 +11,7 @@ import { readCertificate } from '../pki/cert.js'
 import { PROFILES } from '../pki/profiles.js'
 import { type CertKeyPaths, readCertAndKey, writeCertAndKey } from '../pki/store.js'
 import type { NodeProfile } from '../trust/node-profile.js'
-import { KubeApi } from './api-client.js'
+import { KubeHttpClient } from './api-client.js'
 import { kwokArgs } from './args.js'
 import { writeNodeKubeconfig } from './certs.js'
 import { apiserverTlsName } from './kubeconfig.js'
@@ -209,9 +209,9 @@ export class KubeNode {
     }
   }
 
-  private api(caPem: string): KubeApi {
+  private api(caPem: string): KubeHttpClient {
     const pair = this.pairs.get('kubelet')!
-    return new KubeApi({ host: this.init.lb.host, port: this.init.lb.port, caPem, ...pair })
+    return new KubeHttpClient({ host: this.init.lb.host, port: this.init.lb.port, caPem, ...pair })
   }
 
   /** Creates the Node with this node's own identity, or brings its labels up to date. */

@@ -5,7 +5,7 @@ import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
-import { KubeApi } from './api-client.js'
+import { KubeHttpClient } from './api-client.js'
 import { readAdmin } from './cluster-duties.js'
 import { type KubeNodeView, kubeNodesView, type PodTable } from './nodes-view.js'
 
@@ -77,7 +77,7 @@ export class NodesReader {
   private async read(): Promise<void> {
     const admin = await readAdmin(this.init.adminKubeconfig)
     if (!admin) throw new Error(`cannot read ${this.init.adminKubeconfig}`)
-    const api = new KubeApi({ ...this.init.lb, ...admin })
+    const api = new KubeHttpClient({ ...this.init.lb, ...admin })
     const nodes = await api.ok('GET', '/api/v1/nodes')
     const pods = await api.request(
       'GET',

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import { type CertKeyPaths, pkiPaths, readCertAndKey } from '../pki/store.js'
-import { KubeApi } from './api-client.js'
+import { KubeHttpClient } from './api-client.js'
 import { clusterDnsDefault, podCidrDefault, serviceCidrDefault } from './args.js'
 import { findKubePrograms, findWireguardGo, kubeImagesDir } from './binaries.js'
 import { poolManifest } from './metallb/pool.js'
@@ -46,7 +46,7 @@ export async function podNetworkFor(
   init: PodNetworkInitOf,
   paths: KubePaths,
   c: { clock: Clock; random?: Random; log: Logger },
-  nodeApi: () => Promise<KubeApi | null>,
+  nodeApi: () => Promise<KubeHttpClient | null>,
 ): Promise<PodNetwork> {
   const pn = init.config.podNetwork
   return new PodNetwork(
@@ -93,11 +93,11 @@ export function nodeApiFor(
   caPem: () => string | null,
   kubeletCert: CertKeyPaths,
   lb: { host: string; port: number },
-): () => Promise<KubeApi | null> {
+): () => Promise<KubeHttpClient | null> {
   return async () => {
     const ca = caPem()
     const pair = ca ? await readCertAndKey(kubeletCert).catch(() => undefined) : undefined
-    return ca && pair ? new KubeApi({ ...lb, caPem: ca, ...pair }) : null
+    return ca && pair ? new KubeHttpClient({ ...lb, caPem: ca, ...pair }) : null
   }
 }
 
@@ -107,7 +107,7 @@ export async function kubeletParts(o: {
   paths: KubePaths
   kubelet: string
   c: { clock: Clock; random?: Random; log: Logger }
-  nodeApi: () => Promise<KubeApi | null>
+  nodeApi: () => Promise<KubeHttpClient | null>
 }): Promise<{ runtime: NodeRuntime; podnet: PodNetwork }> {
   const cfg = o.init.config
   const pki = pkiPaths(o.init.stateDir)

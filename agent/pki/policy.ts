@@ -1,7 +1,7 @@
 import type { ParsedCsr } from './csr.js'
 import { minKeyBits } from './keys.js'
 import { canonicalIp, isDnsName, unique } from './names.js'
-import { type Identity, PROFILES, type ProfileName, profileMarker, profileSans } from './profiles.js'
+import { type CertSubject, PROFILES, type ProfileName, profileMarker, profileSans } from './profiles.js'
 
 // The signer's decision, kept pure: given what a CSR asks for and what the caller
 // (join protocol, control plane) is willing to grant, either a plan of exactly what
@@ -10,7 +10,7 @@ import { type Identity, PROFILES, type ProfileName, profileMarker, profileSans }
 
 export interface SigningRequest {
   profile: ProfileName
-  identity: Identity
+  identity: CertSubject
   /** Replaces the profile's subject; decided by the signer, never by the requester. */
   subject?: { commonName?: string; organizations?: readonly string[] }
   /** Extra SANs on top of the profile's (e.g. a name a load balancer is reached by). */

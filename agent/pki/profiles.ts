@@ -19,7 +19,7 @@ export const PROFILE_NAMES = [
 export type ProfileName = (typeof PROFILE_NAMES)[number]
 
 /** Who a certificate is for; each profile uses the parts it needs. */
-export interface Identity {
+export interface CertSubject {
   nodeId?: string
   nodeName?: string
   /** The node's own addresses; the signer may restrict them with `allowedIps`. */
@@ -32,7 +32,7 @@ export interface Identity {
   clusterDomain?: string
 }
 
-export type IdentityField = 'nodeId' | 'nodeName' | 'ips'
+export type SubjectField = 'nodeId' | 'nodeName' | 'ips'
 
 export interface SanRule {
   nodeName: boolean
@@ -49,9 +49,9 @@ export interface ProfileSpec {
   purpose: string
   serverAuth: boolean
   clientAuth: boolean
-  needs: readonly IdentityField[]
+  needs: readonly SubjectField[]
   /** undefined when the identity lacks what the name is made from (`needs` says which). */
-  commonName(id: Identity): string | undefined
+  commonName(id: CertSubject): string | undefined
   organizations: readonly string[]
   san: SanRule
 }
@@ -72,7 +72,7 @@ const noSans: SanRule = {
 
 const nodeSans: SanRule = { ...noSans, nodeName: true, nodeId: true, nodeIps: true, localhost: 'optional' }
 
-const nodeCn = (id: Identity) => id.nodeName && `system:node:${id.nodeName}`
+const nodeCn = (id: CertSubject) => id.nodeName && `system:node:${id.nodeName}`
 
 export const PROFILES: Readonly<Record<ProfileName, ProfileSpec>> = {
   agent: {
@@ -233,7 +233,7 @@ export interface PlannedSans {
 }
 
 /** The SANs a profile gives an identity (uncanonicalised; the policy check cleans them). */
-export function profileSans(profile: ProfileName, id: Identity): PlannedSans {
+export function profileSans(profile: ProfileName, id: CertSubject): PlannedSans {
   const rule = PROFILES[profile].san
   const dnsNames: string[] = []
   const fixedIps: string[] = []

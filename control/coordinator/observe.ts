@@ -1,5 +1,5 @@
 import { idHex } from '../../agent/etcd/model/ids.js'
-import type { Member } from '../../agent/etcd/model/members.js'
+import type { EtcdMember } from '../../agent/etcd/model/members.js'
 import type { NodeRecordBody } from '../../agent/mesh/record.js'
 import type { MemberSet, NodeState, NodeView } from '../placement/types.js'
 
@@ -43,7 +43,7 @@ export function observedNode(
  * Whose member is this: its name once started (we name members by node id), else the
  * node whose peer URL it was added with; else its hex id (a member nobody claims).
  */
-export function memberNodeId(m: Member, nodeIdByPeerUrl: ReadonlyMap<string, string>): string {
+export function memberNodeId(m: EtcdMember, nodeIdByPeerUrl: ReadonlyMap<string, string>): string {
   if (m.name !== '') return m.name
   for (const u of m.peerUrls) {
     const id = nodeIdByPeerUrl.get(u)
@@ -54,7 +54,7 @@ export function memberNodeId(m: Member, nodeIdByPeerUrl: ReadonlyMap<string, str
 
 /** The membership as placement reads it; `caughtUp` by member id (hex). */
 export function memberSetFrom(
-  members: readonly Member[],
+  members: readonly EtcdMember[],
   nodeIdByPeerUrl: ReadonlyMap<string, string>,
   caughtUp: ReadonlyMap<string, boolean> = new Map(),
 ): MemberSet {
@@ -73,6 +73,6 @@ export function memberSetFrom(
 }
 
 /** A learner that never started has not published a name or client URLs. */
-export function isUnstarted(m: Member): boolean {
+export function isUnstarted(m: EtcdMember): boolean {
   return m.name === '' || m.clientUrls.length === 0
 }

@@ -7,7 +7,7 @@ import { type Random, systemRandom } from '../../agent/core/random.js'
 import { etcdMessageOf, etcdMessages, isTransientEtcdMessage } from '../../agent/etcd/model/errors.js'
 import { idHex } from '../../agent/etcd/model/ids.js'
 import { type InitialClusterEntry, initialClusterForJoin } from '../../agent/etcd/model/initial-cluster.js'
-import type { Member, MemberList } from '../../agent/etcd/model/members.js'
+import type { EtcdMember, MemberList } from '../../agent/etcd/model/members.js'
 import { learnerCaughtUp } from '../../agent/etcd/model/promote.js'
 import type { EndpointStatus, KeyValue, LeaderKey, TxnResult } from '../../agent/etcd/model/types.js'
 import { placeControlPlane } from '../placement/place.js'
@@ -37,7 +37,7 @@ import { removalLosesQuorum } from './removal-check.js'
 /** The slice of EtcdClient the coordinator uses (a fake in unit tests). */
 export interface CoordinatorEtcd {
   memberList(): Promise<MemberList>
-  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }>
+  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: EtcdMember; members: EtcdMember[] }>
   memberPromote(id: bigint): Promise<'promoted' | 'already-voter'>
   memberRemove(id: bigint): Promise<{ removed: boolean }>
   status(endpoint: string, timeoutMs?: number): Promise<EndpointStatus>
@@ -217,7 +217,7 @@ export class Coordinator {
   }
 
   /** Learner caught up = its applied index close to the leader's (etcd decides for real on promote). */
-  private async learnerProgress(members: readonly Member[]): Promise<Map<string, boolean>> {
+  private async learnerProgress(members: readonly EtcdMember[]): Promise<Map<string, boolean>> {
     const out = new Map<string, boolean>()
     const learners = members.filter((m) => m.isLearner && !isUnstarted(m))
     if (learners.length === 0) return out
@@ -292,7 +292,7 @@ export class Coordinator {
   private async sendAssignment(
     nodeId: string,
     memberId: bigint,
-    members: readonly Member[],
+    members: readonly EtcdMember[],
     address: string,
   ): Promise<boolean> {
     const self = { name: nodeId, peerUrl: this.init.peerUrlOf(address) }
@@ -304,7 +304,7 @@ export class Coordinator {
 
   private async act(
     action: PlacementAction,
-    members: readonly Member[],
+    members: readonly EtcdMember[],
     nodeIdByPeerUrl: ReadonlyMap<string, string>,
     byId: ReadonlyMap<string, ObservedNode>,
   ): Promise<string> {
@@ -320,7 +320,7 @@ export class Coordinator {
         if (!node?.address) return `cannot add ${nameOf(action.id)}: no address`
         const peerUrl = this.init.peerUrlOf(node.address)
         if (!this.lead()) return 'not leader'
-        let added: { member: Member; members: Member[] }
+        let added: { member: EtcdMember; members: EtcdMember[] }
         try {
           added = await this.c.etcd.memberAddLearner([peerUrl])
         } catch (err) {

@@ -1,4 +1,4 @@
-import type { Member } from '../../agent/etcd/model/members.js'
+import type { EtcdMember } from '../../agent/etcd/model/members.js'
 import type { EndpointStatus } from '../../agent/etcd/model/types.js'
 import { majority, safeToRemoveVoter } from '../placement/next-action.js'
 
@@ -11,7 +11,7 @@ import { majority, safeToRemoveVoter } from '../placement/next-action.js'
 
 /** Why removing voter `id` now would lose quorum by etcd's own account, or null if it would not. */
 export async function removalLosesQuorum(
-  members: readonly Member[],
+  members: readonly EtcdMember[],
   id: bigint,
   status: (endpoint: string) => Promise<EndpointStatus>,
 ): Promise<string | null> {

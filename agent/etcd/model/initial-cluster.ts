@@ -1,6 +1,6 @@
 import { HomecloudError } from '../../core/errors.js'
 import { idHex } from './ids.js'
-import type { Member } from './members.js'
+import type { EtcdMember } from './members.js'
 
 // `--initial-cluster name=peerURL,...`. With state `existing` etcd compares these peer
 // URLs with the running cluster's member list and refuses to start on any difference,
@@ -48,7 +48,7 @@ export function parseInitialCluster(text: string): InitialClusterEntry[] {
  * own name, other unstarted members under a placeholder (etcd matches by URL only).
  */
 export function initialClusterForJoin(
-  members: readonly Member[],
+  members: readonly EtcdMember[],
   self: InitialClusterEntry,
 ): InitialClusterEntry[] {
   if (!members.some((m) => m.peerUrls.includes(self.peerUrl))) {

@@ -16,7 +16,7 @@ export const MemberWire = z.object({
   isLearner: z.boolean().optional().default(false),
 })
 
-export interface Member {
+export interface EtcdMember {
   id: bigint
   /** '' until the member has started and published itself. */
   name: string
@@ -32,10 +32,10 @@ export const MemberListWire = z.object({
 
 export interface MemberList {
   clusterId: bigint | undefined
-  members: Member[]
+  members: EtcdMember[]
 }
 
-export function memberFromWire(m: z.infer<typeof MemberWire>): Member {
+export function memberFromWire(m: z.infer<typeof MemberWire>): EtcdMember {
   return { id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner }
 }
 
@@ -68,12 +68,12 @@ export function parseMemberListJson(text: string): MemberList {
   return parseMemberList(json)
 }
 
-const byId = (a: Member, b: Member) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+const byId = (a: EtcdMember, b: EtcdMember) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
-export function findMemberByPeerUrl(members: readonly Member[], peerUrl: string): Member | undefined {
+export function findMemberByPeerUrl(members: readonly EtcdMember[], peerUrl: string): EtcdMember | undefined {
   return members.find((m) => m.peerUrls.includes(peerUrl))
 }
 
-export function findMemberByName(members: readonly Member[], name: string): Member | undefined {
+export function findMemberByName(members: readonly EtcdMember[], name: string): EtcdMember | undefined {
   return members.find((m) => m.name === name)
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js'
 import { Controller } from '../../core/controller.js'
 import type { Logger } from '../../core/log.js'
 import { type Random, systemRandom } from '../../core/random.js'
-import type { KubeApi } from '../api-client.js'
+import type { KubeHttpClient } from '../api-client.js'
 import { type LanService, lanServices } from './lan-services.js'
 
 // Keeps this node's copy of the LAN Services table for its status page: every few seconds
@@ -15,7 +15,7 @@ export interface LanWatchComponents {
   log: Logger
   random?: Random
   /** The API as this node; null until its certificate is there. */
-  api(): Promise<KubeApi | null>
+  api(): Promise<KubeHttpClient | null>
   everyMs?: number
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { KubeApi } from '../api-client.js'
+import type { KubeHttpClient } from '../api-client.js'
 import type { ObservedNode } from './plan.js'
 
 // The Nodes as the pod network needs them, read with this node's own identity (a node may
@@ -29,6 +29,6 @@ export function observedNodes(body: unknown): ObservedNode[] {
   })
 }
 
-export async function listObservedNodes(api: KubeApi): Promise<ObservedNode[]> {
+export async function listObservedNodes(api: KubeHttpClient): Promise<ObservedNode[]> {
   return observedNodes((await api.ok('GET', '/api/v1/nodes')).body)
 }

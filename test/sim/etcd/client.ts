@@ -1,5 +1,5 @@
 import { EtcdError, etcdMessages } from '../../../agent/etcd/model/errors.js'
-import type { Member, MemberList } from '../../../agent/etcd/model/members.js'
+import type { EtcdMember, MemberList } from '../../../agent/etcd/model/members.js'
 import type {
   Compare,
   EndpointHealth,
@@ -54,7 +54,7 @@ export class SimEtcdClient {
     })
   }
 
-  private member(m: SimMember): Member {
+  private member(m: SimMember): EtcdMember {
     return {
       id: m.id,
       name: m.started ? m.nodeId : '',
@@ -64,7 +64,7 @@ export class SimEtcdClient {
     }
   }
 
-  private list(): Member[] {
+  private list(): EtcdMember[] {
     return [...this.etcd.state.members.values()]
       .sort((a, b) => (a.id < b.id ? -1 : 1))
       .map((m) => this.member(m))
@@ -74,7 +74,7 @@ export class SimEtcdClient {
     return this.call(() => ({ clusterId: 1n, members: this.list() }))
   }
 
-  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }> {
+  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
     return this.call(() => {
       const s = this.etcd.state
       const peerUrl = peerUrls[0]!

@@ -8,12 +8,12 @@ import {
 import { decideSeat } from '../../../../agent/controlplane/seat.js'
 import { pickTargets, type SnapshotTarget } from '../../../../agent/controlplane/snapshot-keeper.js'
 import { type EtcdObserved, type ViewInput, viewFromEtcd } from '../../../../agent/controlplane/view.js'
-import type { Member } from '../../../../agent/etcd/model/members.js'
+import type { EtcdMember } from '../../../../agent/etcd/model/members.js'
 import type { PeerConn } from '../../../../agent/mesh/swarm.js'
 
 // The decisions of the control-plane loops (each runs on core/controller).
 
-const member = (id: bigint, name: string, peer: string, isLearner = false): Member => ({
+const member = (id: bigint, name: string, peer: string, isLearner = false): EtcdMember => ({
   id,
   name,
   peerUrls: [peer],

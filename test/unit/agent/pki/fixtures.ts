@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { manualClock } from '../../../../agent/core/clock.js'
 import { type CaMaterial, createCa } from '../../../../agent/pki/ca.js'
-import type { Identity, ProfileName } from '../../../../agent/pki/profiles.js'
+import type { CertSubject, ProfileName } from '../../../../agent/pki/profiles.js'
 
 // Shared material for the PKI tests. One real 3072-bit CA per test file (≈0.5 s);
 // leaves are RSA 2048 as in production.
@@ -24,7 +24,7 @@ export function testCa(): CaMaterial {
 export const node = { nodeId: 'n1a2b3c4', nodeName: 'pi5-1', ips: ['10.77.0.2'] } as const
 
 /** An identity for every profile, as the control plane would pass it. */
-export const IDENTITIES: Record<ProfileName, Identity> = {
+export const IDENTITIES: Record<ProfileName, CertSubject> = {
   agent: { ...node, ips: [...node.ips] },
   'etcd-peer': { ...node, ips: [...node.ips] },
   'etcd-server': { ...node, ips: [...node.ips], localhost: true },

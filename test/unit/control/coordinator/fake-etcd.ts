@@ -1,5 +1,5 @@
 import { EtcdError, etcdMessages } from '../../../../agent/etcd/model/errors.js'
-import type { Member, MemberList } from '../../../../agent/etcd/model/members.js'
+import type { EtcdMember, MemberList } from '../../../../agent/etcd/model/members.js'
 import type { EndpointStatus, KeyValue, LeaderKey, TxnResult } from '../../../../agent/etcd/model/types.js'
 import type { ObservedNode } from '../../../../control/coordinator/observe.js'
 import type { CoordinatorEtcd, Leadership } from '../../../../control/coordinator/reconciler.js'
@@ -12,7 +12,7 @@ export const peerUrlOf = (a: string) => `https://${a}:2380`
 export const clientUrlOf = (a: string) => `https://${a}:2379`
 
 export class FakeEtcd implements CoordinatorEtcd {
-  members: Member[] = []
+  members: EtcdMember[] = []
   kv = new Map<string, string>()
   calls: string[] = []
   nextId = 0x100n
@@ -22,7 +22,7 @@ export class FakeEtcd implements CoordinatorEtcd {
   /** Called before every effect: lets a test take leadership away mid-step. */
   beforeEffect: () => void = () => {}
 
-  found(name: string, address: string): Member {
+  found(name: string, address: string): EtcdMember {
     const m = {
       id: this.nextId++,
       name,
@@ -51,7 +51,7 @@ export class FakeEtcd implements CoordinatorEtcd {
     this.calls.push(`add ${peerUrls[0]}`)
     if (this.members.some((m) => m.isLearner))
       throw new EtcdError('ETCD_REQUEST_FAILED', 'x', { etcdMessage: etcdMessages.tooManyLearners })
-    const member: Member = {
+    const member: EtcdMember = {
       id: this.nextId++,
       name: '',
       peerUrls: [...peerUrls],

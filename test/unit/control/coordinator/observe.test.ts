@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Member } from '../../../../agent/etcd/model/members.js'
+import type { EtcdMember } from '../../../../agent/etcd/model/members.js'
 import { isUnstarted, memberNodeId, memberSetFrom } from '../../../../control/coordinator/observe.js'
 
-const member = (id: bigint, name: string, peer: string, isLearner = false): Member => ({
+const member = (id: bigint, name: string, peer: string, isLearner = false): EtcdMember => ({
   id,
   name,
   peerUrls: [peer],

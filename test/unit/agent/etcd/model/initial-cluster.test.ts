@@ -6,9 +6,9 @@ import {
   initialClusterForJoin,
   parseInitialCluster,
 } from '../../../../../agent/etcd/model/initial-cluster.js'
-import type { Member } from '../../../../../agent/etcd/model/members.js'
+import type { EtcdMember } from '../../../../../agent/etcd/model/members.js'
 
-const member = (id: bigint, name: string, ip: string, isLearner = false): Member => ({
+const member = (id: bigint, name: string, ip: string, isLearner = false): EtcdMember => ({
   id,
   name,
   peerUrls: [`https://${ip}:2380`],
