@@ -53,7 +53,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
     await applyWhenAccepted(k, lab.dir, 'client-a', clientPod('client-a', a!.name))
     await applyWhenAccepted(k, lab.dir, 'client-c', clientPod('client-c', c!.name))
     for (const p of ['web-a', 'web-b', 'web-d', 'client-a', 'client-c']) await podReady(k, p)
-    const rate = async (client: string, server: string) => throughput(k, client, await podIp(k, server))
+    const rate = async (client: string, server: string) => throughput(ctx, k, client, await podIp(k, server))
     rows.push(
       {
         metric: 'pod → pod across nodes, WireGuard (wireguard-go)',
@@ -110,7 +110,7 @@ async function podIp(k: Kubectl, pod: string): Promise<string> {
 }
 
 /** MB/s of a bulk HTTP fetch between pods, less the time the same exec takes for a tiny one. */
-async function throughput(k: Kubectl, client: string, ip: string): Promise<number | null> {
+async function throughput(ctx: BenchContext, k: Kubectl, client: string, ip: string): Promise<number | null> {
   const timed = async (path: string) => {
     const t0 = performance.now()
     const get = `printf 'GET /${path} HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 60 ${ip} 8080 > /dev/null`
@@ -118,6 +118,20 @@ async function throughput(k: Kubectl, client: string, ip: string): Promise<numbe
     if (r.exitCode !== 0) throw new Error(`GET ${path}: ${r.stderr}`)
     return performance.now() - t0
   }
+  // Ready pods are not yet a path between them: the nodes' pod-network passes (every 2 s)
+  // add a peer once its Node has a range and a key. Measure only once a small GET gets through.
+  const t0 = performance.now()
+  await waitFor(
+    async () =>
+      timed('index.html').then(
+        () => true as const,
+        (err: Error) => err.message.trim(),
+      ),
+    { timeoutMs: 120_000, intervalMs: 1000 },
+  )
+  ctx.progress(
+    `services: ${client} → ${ip} reachable ${Math.round(performance.now() - t0)} ms after both pods were Ready`,
+  )
   await timed('bulk.bin') // warm: handshake, caches
   const small = await timed('index.html')
   const big = await timed('bulk.bin')
