@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { packageRoot } from '../../agent/core/package-root.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
@@ -9,11 +12,12 @@ import { addTestVm, consoleText } from '../support/netboot.js'
 // The whole moment: a machine with no disk is plugged into the LAN, netboots from the
 // nodes (real dnsmasq, iPXE, qemu TCG), and becomes a real Kubernetes node: the image
 // built with --kube carries the kubelet, containerd, runc, the CNI plugins and the pause
-// image, so a pod runs on it with nothing pulled from anywhere. Needs root.
+// image, so a pod runs on it with nothing pulled from anywhere; it carries the add-on images
+// too, imported into containerd before the kubelet starts. Needs root.
 const root = process.getuid?.() === 0
 
 describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces, taps and dnsmasq' }, () => {
-  it('a netbooted VM becomes a Ready kubelet Node and runs a pod', { timeout: 2_400_000 }, async () => {
+  it('a netbooted VM becomes a Ready kubelet Node and runs a pod', { timeout: 2_400_000 }, async (t) => {
     const lab = await startLab({
       boards: 'pi5,pi5,pi4',
       netns: true,
@@ -39,6 +43,22 @@ describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces,
       },
       { timeoutMs: 900_000, intervalMs: 2000 },
     )
+    // Every image the add-on manifests name came with the image and is in the VM's containerd
+    // (the kubelet lists a node's images in its status; its image list refreshes every 30 s).
+    const wanted = await addonImages()
+    assert.ok(wanted.length >= 5, `add-on images named by manifests/addons: ${wanted.join(', ')}`)
+    await waitFor(
+      async () => {
+        const r = await kubectl(['get', 'node', vm.name, '-o', 'jsonpath={.status.images[*].names[*]}'])
+        const onNode = new Set(r.stdout.split(' '))
+        const missing = wanted.filter((i) => !onNode.has(i))
+        return missing.length === 0
+          ? true
+          : `missing on ${vm.name}: ${missing.join(', ')}; it has: ${r.stdout}`
+      },
+      { timeoutMs: 120_000, intervalMs: 2000 },
+    )
+    t.diagnostic(`${vm.name} has every add-on image: ${wanted.join(', ')}`)
     // The pause image itself is the workload: it is in every node image, never pulled.
     const pod = {
       apiVersion: 'v1',
@@ -65,3 +85,14 @@ describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces,
     )
   })
 })
+
+/** The images manifests/addons names (all built here: localhost/homecloud/...). */
+async function addonImages(): Promise<string[]> {
+  const dir = join(packageRoot(), 'manifests', 'addons')
+  const out = new Set<string>()
+  for (const f of (await readdir(dir)).filter((x) => x.endsWith('.yaml'))) {
+    for (const m of (await readFile(join(dir, f), 'utf8')).matchAll(/image:\s*(localhost\/homecloud\/\S+)/g))
+      out.add(m[1]!)
+  }
+  return [...out].sort()
+}
