@@ -1,10 +1,11 @@
 import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
 import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
+import { addLearnerWhenAllowed, promoteWhenReady, type WaitOptions } from './membership-waits.js'
 import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
 import {
-  type EtcdMember,
   findMemberByPeerUrl,
+  type Member,
   type MemberList,
   memberFromWire,
   parseMemberList,
@@ -62,17 +63,6 @@ export interface EtcdClientComponents {
   clock: Clock
 }
 
-export interface PromoteOptions {
-  /** Give up (ETCD_LEARNER_NOT_READY) after this long. */
-  timeoutMs?: number
-  intervalMs?: number
-}
-
-export const promoteTimeoutMsDefault = 60_000
-export const promoteIntervalMsDefault = 200
-/** Covers etcd's 5 s wait after a membership change, with room for a leader election. */
-export const addTimeoutMsDefault = 20_000
-
 const empty = z.object({}).passthrough()
 
 export class EtcdClient {
@@ -100,9 +90,7 @@ export class EtcdClient {
   }
 
   /** Adds a learner (a non-voting member that must then be started with state `existing`). */
-  async memberAddLearner(
-    peerUrls: readonly string[],
-  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
+  async memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }> {
     const r = await this.gw.call(
       '/v3/cluster/member/add',
       { peerURLs: peerUrls, isLearner: true },
@@ -111,34 +99,12 @@ export class EtcdClient {
     return { member: memberFromWire(r.member), members: r.members.map(memberFromWire) }
   }
 
-  /**
-   * Adds a learner, waiting while etcd refuses for now: with strict reconfig checks
-   * (kept on) etcd answers "unhealthy cluster" until every voter has been connected
-   * for 5 s, e.g. right after a promotion. If an earlier attempt went through (the
-   * answer was lost), the existing learner with that peer URL is returned.
-   */
-  async addLearnerWhenAllowed(
+  /** Adds a learner, waiting while etcd refuses for now (see membership-waits.ts). */
+  addLearnerWhenAllowed(
     peerUrl: string,
-    opts: { timeoutMs?: number; intervalMs?: number } = {},
-  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
-    const deadline = this.clock.monoMs() + (opts.timeoutMs ?? addTimeoutMsDefault)
-    for (;;) {
-      try {
-        return await this.memberAddLearner([peerUrl])
-      } catch (err) {
-        const said = etcdMessageOf(err)
-        if (said === etcdMessages.peerUrlExists) {
-          const { members } = await this.memberList()
-          const member = findMemberByPeerUrl(members, peerUrl)
-          if (member?.isLearner) return { member, members }
-          throw err
-        }
-        const retry =
-          isTransientEtcdMessage(said) || (err instanceof EtcdError && err.code === 'ETCD_UNREACHABLE')
-        if (!retry || this.clock.monoMs() >= deadline) throw err
-      }
-      await this.sleep(opts.intervalMs ?? promoteIntervalMsDefault)
-    }
+    opts: WaitOptions = {},
+  ): Promise<{ member: Member; members: Member[] }> {
+    return addLearnerWhenAllowed(this, this.clock, peerUrl, opts)
   }
 
   /** One promote attempt; `already-voter` when an earlier attempt went through. */
@@ -154,32 +120,9 @@ export class EtcdClient {
     }
   }
 
-  /** Promotes as soon as etcd agrees the learner has caught up (it refuses until then). */
-  async promoteWhenReady(id: bigint, opts: PromoteOptions = {}): Promise<'promoted' | 'already-voter'> {
-    const deadline = this.clock.monoMs() + (opts.timeoutMs ?? promoteTimeoutMsDefault)
-    let last: unknown
-    for (;;) {
-      try {
-        return await this.memberPromote(id)
-      } catch (err) {
-        last = err
-        const retry =
-          classifyPromoteError(etcdMessageOf(err)) === 'retry' ||
-          (err instanceof EtcdError && err.code === 'ETCD_UNREACHABLE')
-        if (!retry) throw err
-      }
-      if (this.clock.monoMs() >= deadline) {
-        throw new EtcdError(
-          'ETCD_LEARNER_NOT_READY',
-          `learner ${id.toString(16)} was not promoted within ${opts.timeoutMs ?? promoteTimeoutMsDefault} ms: ${
-            (last as Error).message
-          }`,
-          (last as EtcdError).failure ?? {},
-          'check that the learner runs and can reach the leader on port 2380',
-        )
-      }
-      await this.sleep(opts.intervalMs ?? promoteIntervalMsDefault)
-    }
+  /** Promotes as soon as etcd agrees the learner has caught up (see membership-waits.ts). */
+  promoteWhenReady(id: bigint, opts: WaitOptions = {}): Promise<'promoted' | 'already-voter'> {
+    return promoteWhenReady(this, this.clock, id, opts)
   }
 
   /** Removes a member; `removed: false` when it was not there (already removed). */
