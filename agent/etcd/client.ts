@@ -350,10 +350,6 @@ export class EtcdClient {
     })
     return r.kvs.map(kvFromWire)
   }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.clock.setTimeout(resolve, ms))
-  }
 }
 
 function notFound(id: bigint, cause: unknown): EtcdError {
