@@ -1,29 +1,25 @@
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { PORTS } from '../agent/config/schema.js'
-import { systemClock } from '../agent/core/clock.js'
 import { HomecloudError } from '../agent/core/errors.js'
-import { writeFileAtomic } from '../agent/core/files.js'
-import { generatePassword } from '../agent/core/password.js'
 import { listProfiles } from '../agent/facts/index.js'
-import { loadOrCreateIdentity } from '../agent/identity/identity.js'
-import { adminKubeconfigFrom } from '../agent/kube/admin-kubeconfig.js'
-import { pkiPaths } from '../agent/pki/store.js'
-import { writeInitialReleaseKeys } from '../agent/release/writes.js'
-import { statePaths } from '../agent/state/paths.js'
-import { readAdminConfig } from '../agent/trust/admin-config.js'
-import { foundCluster } from '../agent/trust/founding.js'
-import { readJoinMaterial, writeJoinMaterial } from '../agent/trust/join-material.js'
-import { chooseBoards, loopbackAddress, netnsAddress, nodeName } from './boards.js'
+import { nodeUrl } from './access.js'
+import { chooseBoards, loopbackAddress, netnsAddress } from './boards.js'
 import { claimLabIndex, labIndexHeldByOther, releaseLabIndex } from './index-lock.js'
-import { cleanKubeletNode, labCgroupRoot } from './kubelet-node.js'
+import { cleanKubeletNode } from './kubelet-node.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
 import { ensureNetbootImage } from './netboot/image.js'
 import { removeLabTaps, startLabRouter } from './netboot/network.js'
-import { labReleaseKey, prepareLabRelease, publishLabRelease } from './netboot/release.js'
+import { prepareLabRelease, publishLabRelease } from './netboot/release.js'
 import { labNetworkAdapter } from './network.js'
-import { findLabProcesses, isLabProcess, killHard, spawnAgent } from './processes.js'
+import { nodeDir, startNewNode } from './node-start.js'
+import { findLabProcesses, isLabProcess, killHard } from './processes.js'
 import { meshConverged, waitFor } from './wait.js'
+
+// The lab's face (what cli/commands/lab.ts and the tests use): up, add, down. One node's
+// start is node-start.ts, faults (unplug, plug, cut, heal) faults.ts, access access.ts.
+export { findNode, labCaPem, labKubeconfig, labPassword, nodeHttpsUrl, nodeUrl } from './access.js'
+export { labCut, labHeal, labPlug, labUnplug } from './faults.js'
+export { labLoadBalancerRange } from './node-start.js'
 
 export interface LabUpOptions {
   dir: string
@@ -47,29 +43,6 @@ export interface LabUpOptions {
   firstIndex?: number
   /** The node the lab's release is uploaded to (default: the first); the others fetch it from peers. */
   releaseOrigin?: string
-}
-
-const API_PORT = 7080
-const DHT_PORT = 49737
-
-export function nodeUrl(node: Pick<LabNode, 'address'>): string {
-  return `http://${node.address}:${API_PORT}/`
-}
-
-/** The node's HTTPS status page (login and actions); its certificate is from the lab's CA. */
-export function nodeHttpsUrl(node: Pick<LabNode, 'address'>): string {
-  return `https://${node.address}:${PORTS.https}/`
-}
-
-/** The lab cluster's CA (what a browser must trust for the HTTPS page), from the founder. */
-export async function labCaPem(lab: Pick<LabFile, 'nodes'>): Promise<string> {
-  const founder = lab.nodes[0]
-  if (!founder) throw new HomecloudError('LAB_INVALID', 'the lab has no nodes')
-  return readFile(pkiPaths(founder.stateDir).caCert, 'utf8')
-}
-
-function nodeDir(lab: Pick<LabFile, 'dir'>, name: string): string {
-  return join(lab.dir, 'nodes', name)
 }
 
 /**
@@ -150,135 +123,6 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
   return lab
 }
 
-/**
- * A namespace lab's LoadBalancer Services get addresses on its bridge: 10.77.<lab>.64/27,
- * above the nodes (.2 upwards) and below the netboot router's DHCP range (.100–.250).
- */
-export function labLoadBalancerRange(labIndex: number): string {
-  return `10.77.${labIndex}.64/27`
-}
-
-function labKubeExtras(lab: LabFile): Record<string, unknown> {
-  return lab.mode === 'netns' ? { loadBalancer: { addresses: [labLoadBalancerRange(lab.index)] } } : {}
-}
-
-async function startNewNode(
-  lab: LabFile,
-  board: string,
-  slot: number,
-  extra: Record<string, unknown> = {},
-  founding: Pick<LabUpOptions, 'joinPolicy' | 'certValidityMs' | 'progress'> = {},
-  kubelet = false,
-): Promise<LabNode> {
-  const name = nodeName(board, slot)
-  const cgroupRoot = kubelet ? labCgroupRoot(lab.index, name) : undefined
-  const address = lab.mode === 'netns' ? netnsAddress(lab.index, slot) : loopbackAddress(lab.index, slot)
-  const dir = nodeDir(lab, name)
-  const stateDir = join(dir, 'state')
-  await mkdir(stateDir, { recursive: true, mode: 0o700 })
-  // The lab provisions each node as a netboot server would: the first founds the
-  // cluster (CA, join secret); every later one gets join material and joins by itself.
-  // Identities are made up front so later nodes can be handed the keys of earlier ones.
-  const { identity } = await loadOrCreateIdentity(statePaths(stateDir).identityKey)
-  if (lab.nodes.length === 0) {
-    const founded = await foundCluster({
-      stateDir,
-      clusterName: lab.clusterName,
-      nodeName: name,
-      host: address,
-      joinPolicy: founding.joinPolicy ?? 'auto',
-      certValidityMs: founding.certValidityMs,
-      uiPassword: await labPassword(lab.dir),
-      clock: systemClock(),
-    })
-    lab.clusterId = founded.clusterId
-    founding.progress?.(`${name} founded cluster ${lab.clusterName} (${founded.clusterId})`)
-    await copyFile(founded.adminConfig, join(lab.dir, 'admin.json'))
-    // Every lab trusts its own release key (lab/netboot/release.ts publishes with it).
-    await writeInitialReleaseKeys(stateDir, founded.clusterId, [(await labReleaseKey(lab.dir)).publicHex])
-  } else {
-    const founder = lab.nodes[0]!
-    const material = await readJoinMaterial(statePaths(founder.stateDir).joinFile)
-    if (!material) throw new HomecloudError('LAB_INVALID', `the founder ${founder.name} has no join material`)
-    await writeJoinMaterial(statePaths(stateDir).joinFile, {
-      ...material,
-      // In namespaces nodes find each other by mDNS alone, as on a real LAN.
-      bootstrap: lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`),
-    })
-  }
-  // Loopback has no multicast between addresses, so loopback nodes start from the
-  // nodes already running; in namespaces they find each other with mDNS alone.
-  const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`)
-  const extraBootstrap = Array.isArray(extra.bootstrap) ? (extra.bootstrap as string[]) : []
-  const config = {
-    host: address,
-    name,
-    board,
-    mdns: lab.mode === 'netns',
-    fsyncProbe: false,
-    // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
-    ...(lab.kube
-      ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address }, ...labKubeExtras(lab) } }
-      : {}),
-    ...extra,
-    ...(cgroupRoot
-      ? {
-          kube: {
-            ...labKubeExtras(lab),
-            ...(extra.kube as object | undefined),
-            enabled: true,
-            kubelet: 'kubelet',
-            lb: { host: address },
-            runtime: { ...((extra.kube as { runtime?: object } | undefined)?.runtime ?? {}), cgroupRoot },
-            // wireguard-go names its control socket in /var/run/wireguard after the device:
-            // lab nodes share that directory, so each gets its own device name.
-            podNetwork: {
-              interface: `hw${lab.index}n${slot}`,
-              ...(extra.kube as { podNetwork?: object } | undefined)?.podNetwork,
-            },
-          },
-        }
-      : {}),
-    // Tests may set netboot options (adoption, known MACs) on top of the lab's image.
-    ...(lab.netboot
-      ? {
-          netboot: {
-            // No image directory: each node serves the lab's current release from its own store.
-            enabled: true,
-            ...(extra.netboot as object | undefined),
-          },
-        }
-      : {}),
-    bootstrap: [...bootstrap, ...extraBootstrap],
-  }
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
-  const node: LabNode = {
-    name,
-    board,
-    slot,
-    address,
-    stateDir,
-    pid: null,
-    key: identity.publicKey.toString('hex'),
-    ...(cgroupRoot ? { kubelet: { cgroupRoot } } : {}),
-  }
-  node.pid = launch(lab, node)
-  lab.nodes.push(node)
-  return node
-}
-
-function launch(lab: LabFile, node: LabNode): number {
-  const dir = nodeDir(lab, node.name)
-  return spawnAgent({
-    labDir: lab.dir,
-    stateDir: node.stateDir,
-    configPath: join(dir, 'config.json'),
-    logPath: join(dir, 'agent.log'),
-    netns: lab.mode === 'netns' ? labNetworkAdapter.namespace(lab.index, node.slot) : undefined,
-    netOnly: !!node.kubelet,
-  })
-}
-
 async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: string) => void): Promise<void> {
   const running = lab.nodes.filter((n) => n.pid !== null)
   const urls = new Map(running.map((n) => [n.name, nodeUrl(n)]))
@@ -326,100 +170,6 @@ export async function labAdd(
   return node
 }
 
-function findNode(lab: LabFile, name: string): LabNode {
-  const node = lab.nodes.find((n) => n.name === name)
-  if (!node) {
-    throw new HomecloudError(
-      'LAB_INVALID',
-      `no node "${name}" in this lab`,
-      `nodes: ${lab.nodes.map((n) => n.name).join(', ')}`,
-    )
-  }
-  return node
-}
-
-/** SIGKILL with no warning, like pulling the cable; the node keeps its state directory. */
-export async function labUnplug(dirIn: string, name: string): Promise<LabNode> {
-  const lab = await readLabFile(resolve(dirIn))
-  const node = findNode(lab, name)
-  if (node.pid === null || !(await isLabProcess(node.pid, lab.dir))) {
-    throw new HomecloudError(
-      'LAB_INVALID',
-      `${name} is already unplugged`,
-      `plug it back with \`homecloud lab plug ${name}\``,
-    )
-  }
-  await killHard(node.pid, lab.dir)
-  // A board losing power loses its containers too.
-  if (node.kubelet) await cleanKubeletNode(node.stateDir, node.kubelet.cgroupRoot)
-  node.pid = null
-  await writeLabFile(lab)
-  return node
-}
-
-/** Power the node back on with the same state directory (same identity). */
-export async function labPlug(dirIn: string, name: string): Promise<LabNode> {
-  const lab = await readLabFile(resolve(dirIn))
-  const node = findNode(lab, name)
-  if (node.pid !== null && (await isLabProcess(node.pid, lab.dir))) {
-    throw new HomecloudError('LAB_INVALID', `${name} is already running`)
-  }
-  node.pid = launch(lab, node)
-  await writeLabFile(lab)
-  return node
-}
-
-/**
- * Cuts a node off the network (namespace labs only): its link goes down at the bridge,
- * the agent keeps running and sees everyone vanish, as everyone sees it vanish.
- */
-export async function labCut(dirIn: string, name: string): Promise<LabNode> {
-  const { lab, node } = await netnsNode(dirIn, name, 'cut')
-  await labNetworkAdapter.cut(lab.index, node.slot)
-  return node
-}
-
-/** Puts a cut node's link back up. */
-export async function labHeal(dirIn: string, name: string): Promise<LabNode> {
-  const { lab, node } = await netnsNode(dirIn, name, 'heal')
-  await labNetworkAdapter.heal(lab.index, node.slot)
-  return node
-}
-
-async function netnsNode(
-  dirIn: string,
-  name: string,
-  verb: string,
-): Promise<{ lab: LabFile; node: LabNode }> {
-  const lab = await readLabFile(resolve(dirIn))
-  const node = findNode(lab, name)
-  if (lab.mode !== 'netns') {
-    throw new HomecloudError(
-      'LAB_INVALID',
-      `cannot ${verb} ${name}: links exist only in a namespace lab`,
-      'start the lab with `homecloud lab up --netns` (root), or use `lab unplug` to stop a node',
-    )
-  }
-  return { lab, node }
-}
-
-/** The lab's admin kubeconfig through a node's load balancer (each lab node's is on its own address). */
-export async function labKubeconfig(dirIn: string, nodeName?: string): Promise<string> {
-  const lab = await readLabFile(resolve(dirIn))
-  if (!lab.kube) {
-    throw new HomecloudError(
-      'LAB_INVALID',
-      'this lab runs no Kubernetes',
-      'start one with `homecloud lab up` (without --no-kube)',
-    )
-  }
-  const running = []
-  for (const n of lab.nodes) if (n.pid !== null && (await isLabProcess(n.pid, lab.dir))) running.push(n)
-  const node = nodeName ? findNode(lab, nodeName) : running[0]
-  if (!node) throw new HomecloudError('LAB_INVALID', 'no lab node is running', '`homecloud lab plug NAME`')
-  return adminKubeconfigFrom(await readAdminConfig(join(lab.dir, 'admin.json')), { host: node.address })
-}
-
 /** Stops everything the lab started, found by environment marker, even after a launcher crash. */
 export async function labDown(dirIn: string): Promise<{ killed: number }> {
   const dir = resolve(dirIn)
@@ -446,14 +196,4 @@ export async function labDown(dirIn: string): Promise<{ killed: number }> {
 export async function labRemoveDir(dir: string): Promise<void> {
   await labDown(dir)
   await rm(resolve(dir), { recursive: true, force: true })
-}
-
-/** The lab's status-page password: made once, kept in DIR/password.txt (0600) for the user. */
-export async function labPassword(dir: string): Promise<string> {
-  const path = join(dir, 'password.txt')
-  const existing = await readFile(path, 'utf8').catch(() => '')
-  if (existing.trim()) return existing.trim()
-  const pw = generatePassword()
-  await writeFileAtomic(path, `${pw}\n`, 0o600)
-  return pw
 }
