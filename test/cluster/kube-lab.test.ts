@@ -178,29 +178,37 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     const victimName = prior.coordinator ?? prior.voters[0]!
     const victim = lab.nodes.find((n) => n.name === victimName)!
     unplugged = victim
-    // Requests every 200 ms through the worker's balancer, from before the unplug on.
+    // Requests every 200 ms through the worker's balancer, from before the unplug on. Each
+    // answer is kept with the phase it was asked in, so the checks below can say which
+    // failed and why (not only how many).
     let stop = false
+    type Phase = 'before' | 'failover' | 'after'
+    let phase = 'before' as Phase
     let lastOkMs = Date.now()
     let longestGapMs = 0
-    let failures = 0
+    const probes: { phase: Phase; ok: boolean; said: string }[] = []
     const prober = (async () => {
       while (!stop) {
+        const asked = phase
         const r = await execa(
           kubectlBin,
           ['--kubeconfig', kubeconfig, '--request-timeout=2s', 'get', '--raw', '/readyz'],
-          {
-            reject: false,
-          },
+          { reject: false },
         )
         const now = Date.now()
         if (r.exitCode === 0) {
           longestGapMs = Math.max(longestGapMs, now - lastOkMs)
           lastOkMs = now
-        } else failures++
+        }
+        probes.push({ phase: asked, ok: r.exitCode === 0, said: r.exitCode === 0 ? '' : firstLine(r.stderr) })
         await new Promise((res) => setTimeout(res, 200))
       }
     })()
-    await new Promise((r) => setTimeout(r, 1000))
+    await waitFor(async () => probes.length >= 3 || 'fewer than 3 probes answered yet', {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    })
+    phase = 'failover'
     await labUnplug(lab.dir, victim.name)
     const unpluggedAt = Date.now()
     // A listing right after the unplug works through the balancer.
@@ -239,8 +247,32 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
       },
       { timeoutMs: 300_000, intervalMs: 1000 },
     )
+    // Failed over: from now on the balancer must answer again, and keep answering.
+    phase = 'after'
+    await waitFor(
+      async () => {
+        const last = probes.slice(-3)
+        return (
+          (last.length === 3 && last.every((p) => p.phase === 'after' && p.ok)) ||
+          `last answers through the balancer: ${last.map((p) => `${p.phase} ${p.ok ? 'ok' : p.said}`).join('; ')}`
+        )
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
     stop = true
     await prober
+    const failed = (ph: Phase) => probes.filter((p) => p.phase === ph && !p.ok)
+    const reasons = (ph: Phase) => [...new Set(failed(ph).map((p) => p.said))].join(' | ')
+    // A healthy cluster answers every probe: a failure before the unplug is a balancer fault.
+    assert.ok(
+      probes.some((p) => p.phase === 'before' && p.ok),
+      'no probe succeeded before the unplug',
+    )
+    assert.equal(failed('before').length, 0, `probes failed before the unplug: ${reasons('before')}`)
+    // During the failover probes may fail (the victim's backend until the balancer marks it
+    // down, etcd electing a leader), but never for a reason that would not heal by itself.
+    for (const p of failed('failover'))
+      assert.doesNotMatch(p.said, /certificate|x509|Unauthorized|Forbidden/i)
     // The records say which nodes run the Kubernetes control plane: the voters, not the victim.
     const view = await (await fetch(`http://${worker.address}:7080/api/v1/cluster`)).json()
     const running = (view as { members: { name: string; roles: string[]; state: string }[] }).members
@@ -251,7 +283,7 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     const r = await kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}'])
     assert.equal(r.exitCode, 0, r.stderr)
     console.log(
-      `unplugged ${victim.name} (coordinator: ${prior.coordinator}): longest gap between successful /readyz through ${worker.name}'s balancer ${longestGapMs} ms, ${failures} failed probes; first full node list ${firstListMs} ms after the unplug; voters now ${after!.voters.join(', ')}; ${alive.length} boards left`,
+      `unplugged ${victim.name} (coordinator: ${prior.coordinator}): longest gap between successful /readyz through ${worker.name}'s balancer ${longestGapMs} ms, ${failed('failover').length} of ${probes.length} probes failed during the failover (${reasons('failover') || 'none'}); first full node list ${firstListMs} ms after the unplug; voters now ${after!.voters.join(', ')}; ${alive.length} boards left`,
     )
   }
 
@@ -308,3 +340,8 @@ describe('Kubernetes in a lab of real agents', { timeout: 600_000 }, () => {
     )
   }
 })
+
+/** kubectl's first line of complaint, short enough to list in a message. */
+function firstLine(text: string): string {
+  return (text.trim().split('\n')[0] ?? '').slice(0, 200)
+}
