@@ -4,8 +4,8 @@ import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './g
 import { addLearnerWhenAllowed, promoteWhenReady, type WaitOptions } from './membership-waits.js'
 import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
 import {
+  type EtcdMember,
   findMemberByPeerUrl,
-  type Member,
   type MemberList,
   memberFromWire,
   parseMemberList,
@@ -90,7 +90,9 @@ export class EtcdClient {
   }
 
   /** Adds a learner (a non-voting member that must then be started with state `existing`). */
-  async memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }> {
+  async memberAddLearner(
+    peerUrls: readonly string[],
+  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
     const r = await this.gw.call(
       '/v3/cluster/member/add',
       { peerURLs: peerUrls, isLearner: true },
@@ -103,7 +105,7 @@ export class EtcdClient {
   addLearnerWhenAllowed(
     peerUrl: string,
     opts: WaitOptions = {},
-  ): Promise<{ member: Member; members: Member[] }> {
+  ): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
     return addLearnerWhenAllowed(this, this.clock, peerUrl, opts)
   }
 

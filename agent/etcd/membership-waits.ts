@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
-import { findMemberByPeerUrl, type Member, type MemberList } from './model/members.js'
+import { type EtcdMember, findMemberByPeerUrl, type MemberList } from './model/members.js'
 import { classifyPromoteError } from './model/promote.js'
 
 // Membership changes that etcd refuses "for now": asked again until etcd agrees or the
@@ -9,7 +9,7 @@ import { classifyPromoteError } from './model/promote.js'
 /** The calls the waits make (EtcdClient's). */
 export interface MembershipCalls {
   memberList(): Promise<MemberList>
-  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: Member; members: Member[] }>
+  memberAddLearner(peerUrls: readonly string[]): Promise<{ member: EtcdMember; members: EtcdMember[] }>
   memberPromote(id: bigint): Promise<'promoted' | 'already-voter'>
 }
 
@@ -35,7 +35,7 @@ export async function addLearnerWhenAllowed(
   clock: Clock,
   peerUrl: string,
   opts: WaitOptions = {},
-): Promise<{ member: Member; members: Member[] }> {
+): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
   const deadline = clock.monoMs() + (opts.timeoutMs ?? addTimeoutMsDefault)
   for (;;) {
     try {
