@@ -2,14 +2,8 @@ import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
 import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
 import { addLearnerWhenAllowed, promoteWhenReady, type WaitOptions } from './membership-waits.js'
-import { EtcdError, etcdMessageOf, etcdMessages, isTransientEtcdMessage } from './model/errors.js'
-import {
-  type EtcdMember,
-  findMemberByPeerUrl,
-  type MemberList,
-  memberFromWire,
-  parseMemberList,
-} from './model/members.js'
+import { EtcdError, etcdMessageOf, etcdMessages } from './model/errors.js'
+import { type EtcdMember, type MemberList, memberFromWire, parseMemberList } from './model/members.js'
 import { classifyPromoteError } from './model/promote.js'
 import type {
   Compare,

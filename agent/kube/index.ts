@@ -1,72 +1,27 @@
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { MeshNodeState } from '../../control/nodes/reconcile.js'
-import type { AgentConfig } from '../config/schema.js'
-import type { Clock } from '../core/clock.js'
-import type { EventLog } from '../core/event-log.js'
-import type { Logger } from '../core/log.js'
 import { packageRoot } from '../core/package-root.js'
-import { type Random, systemRandom } from '../core/random.js'
-import { clientUrlOf } from '../etcd/spec.js'
+import { systemRandom } from '../core/random.js'
 import type { Role } from '../mesh/record.js'
-import type { CaMaterial } from '../pki/ca.js'
 import { pkiPaths } from '../pki/store.js'
-import type { NodeProfile } from '../trust/node-profile.js'
-import { AddonKeeper } from './addons/keeper.js'
-import { findKubePrograms, kubeBinDir } from './binaries.js'
+import type { AddonKeeper } from './addons/keeper.js'
 import { ClusterDuties } from './cluster-duties.js'
-import { KubeControlPlane } from './control-plane.js'
+import { controlPlanePart, findPrograms, type KubeParts, keeperParts, nodePart } from './compose.js'
+import type { KubeControlPlane } from './control-plane.js'
+import type { KubeComponents, KubeInit } from './kube-init.js'
 import { LoadBalancer } from './lb/proxy.js'
 import type { LanService } from './metallb/lan-services.js'
 import { LanServicesWatch } from './metallb/lan-watch.js'
 import { NodeLifecycle } from './node-lifecycle.js'
-import type { NodeFacts } from './node-object.js'
-import { KubeNode, podCidrFor } from './node-runner.js'
+import type { KubeNode } from './node-runner.js'
 import { type KubeNodesRead, NodesReader } from './nodes-reader.js'
 import { kubePaths } from './paths.js'
 import type { PodNetwork, PodNetworkStatus } from './podnet/pod-network.js'
-import {
-  kubeletParts,
-  lbPool,
-  nodeApiFor,
-  podNetworkAnnotations,
-  writePoolManifest,
-} from './services-wiring.js'
+import { kubeletParts, nodeApiFor } from './services-wiring.js'
 
 // Kubernetes on this node, composed: the local API load balancer (every node), the Node
 // (every node), the control plane (while an etcd voter) and the coordinator's duties.
 
-export interface KubeInit {
-  stateDir: string
-  nodeId: string
-  nodeName: string
-  host: string
-  config: AgentConfig['kube']
-  facts: NodeFacts
-  etcdClientPort: number
-}
-
-export interface VoterNode {
-  name: string
-  address: string
-}
-
-export interface KubeComponents {
-  clock: Clock
-  /** Jitter and choices of every loop below; default the system source. */
-  random?: Random
-  log: Logger
-  caPem(): string | null
-  ca(): CaMaterial | null
-  requestCertificate(profile: NodeProfile): Promise<{ certPem: string; keyPem: string }>
-  isVoter(): boolean
-  isCoordinator(): boolean
-  /** The etcd voters now (alive or suspect), this node included when it is one. */
-  voters(): VoterNode[]
-  /** The mesh's view of a node, by id or name (dead-node handling). */
-  mesh(idOrName: string): MeshNodeState | undefined
-  events?: EventLog
-}
+export type { KubeComponents, KubeInit, VoterNode } from './kube-init.js'
 
 export interface KubeStatus {
   lb: ReturnType<LoadBalancer['status']>
@@ -85,12 +40,7 @@ interface KubeExtras {
   nodes: NodesReader
 }
 
-/**
- * kwok's RBAC: its manifests directory (under manifests/) and the ConfigMap recording it,
- * its own since a keeper forgets files missing from its directory. Tried every `retryMs`
- * until first applied (the coordinator's duties tick): kwok's Nodes wait for it.
- */
-export const kwokRbac = { dir: 'kwok-rbac', stateConfigMap: 'homecloud-kwok-rbac', retryMs: 3000 }
+export { kwokRbac } from './kwok-rbac.js'
 
 /** Loopback labs share 127.0.0.1: each node's balancer listens on its own address there. */
 export function lbHostFor(host: string, configured: string | undefined): string {
@@ -112,29 +62,19 @@ export class Kube {
   static async create(init: KubeInit, c: KubeComponents): Promise<Kube> {
     const cfg = init.config
     const log = c.log.child({ component: 'kube' })
-    const nodePrograms = await findKubePrograms([
-      ...(cfg.kubelet === 'kwok' ? (['kwok'] as const) : []),
-      ...(cfg.kubelet === 'kubelet' ? (['kubelet'] as const) : []),
-    ])
-    // A worker image (the netboot image carries only the kubelet) has no control-plane
-    // programs: it still runs its Node; were it ever made a voter, starting the API server
-    // fails with KUBE_NOT_INSTALLED in the log, and the balancers skip it as unhealthy.
-    const cpNames = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const
-    const cpPrograms = await findKubePrograms(cpNames).catch((err: Error) => {
-      log.warn(
-        { err: err.message },
-        'no Kubernetes control-plane programs here: this node runs its Node only',
-      )
-      return Object.fromEntries(cpNames.map((n) => [n, join(kubeBinDir(), n)])) as Record<
-        (typeof cpNames)[number],
-        string
-      >
-    })
-    const programs = { ...nodePrograms, ...cpPrograms }
+    const programs = await findPrograms(cfg, log)
     const paths = kubePaths(init.stateDir)
-    const pki = pkiPaths(init.stateDir)
     const lbAddr = { host: lbHostFor(init.host, cfg.lb.host), port: cfg.lb.port }
-    const manifests = join(packageRoot(), 'manifests')
+    const parts: KubeParts = {
+      init,
+      c,
+      cfg,
+      log,
+      paths,
+      pki: pkiPaths(init.stateDir),
+      lbAddr,
+      manifests: join(packageRoot(), 'manifests'),
+    }
     const lb = new LoadBalancer(
       { ...lbAddr, healthMs: cfg.lb.healthMs },
       {
@@ -145,77 +85,19 @@ export class Kube {
         backends: () => c.voters().map((v) => ({ host: v.address, port: cfg.apiPort })),
       },
     )
-    const nodeApi = nodeApiFor(c.caPem, pki.profile('kubelet'), lbAddr)
+    const nodeApi = nodeApiFor(c.caPem, parts.pki.profile('kubelet'), lbAddr)
     const { runtime, podnet } =
       cfg.kubelet === 'kubelet'
         ? await kubeletParts({
             init,
             paths,
-            kubelet: (programs as Record<string, string>).kubelet!,
+            kubelet: programs.kubelet!,
             c: { clock: c.clock, random: c.random, log },
             nodeApi,
           })
         : { runtime: undefined, podnet: null }
-    const node = new KubeNode(
-      {
-        paths,
-        certs: {
-          kubelet: pki.profile('kubelet'),
-          'kubelet-serving': pki.profile('kubelet-serving'),
-          kwok: pki.profile('kwok'),
-        },
-        facts: init.facts,
-        mode: cfg.kubelet,
-        lb: lbAddr,
-        ...(runtime ? { runtime, podCidr: podCidrFor(init.host) } : {}),
-        ...(podnet ? { annotations: () => podNetworkAnnotations(cfg, podnet) } : {}),
-        ...(cfg.kubelet === 'kwok'
-          ? {
-              kwok: {
-                binary: (programs as Record<string, string>).kwok!,
-                stagesFile: join(manifests, 'kwok', 'stages.yaml'),
-                leaseSeconds: cfg.nodeLeaseSeconds,
-                podCidr: podCidrFor(init.host),
-              },
-            }
-          : {}),
-      },
-      { clock: c.clock, random: c.random, log, caPem: c.caPem, requestCertificate: c.requestCertificate },
-    )
-    const cp = new KubeControlPlane(
-      {
-        paths,
-        nodeId: init.nodeId,
-        nodeName: init.nodeName,
-        address: init.host,
-        apiPort: cfg.apiPort,
-        advertise: cfg.advertise,
-        nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
-        lb: lbAddr,
-        programs: {
-          apiserver: programs['kube-apiserver'],
-          controllerManager: programs['kube-controller-manager'],
-          scheduler: programs['kube-scheduler'],
-        },
-      },
-      {
-        clock: c.clock,
-        random: c.random,
-        log,
-        isVoter: c.isVoter,
-        ca: c.ca,
-        etcdServers: () => {
-          const others = c.voters().filter((v) => v.address !== init.host)
-          return [init.host, ...others.map((v) => v.address)].map((a) => clientUrlOf(a, init.etcdClientPort))
-        },
-      },
-    )
     const duties = new ClusterDuties(
-      {
-        paths,
-        lb: lbAddr,
-        taintControlPlane: cfg.taintControlPlane,
-      },
+      { paths, lb: lbAddr, taintControlPlane: cfg.taintControlPlane },
       {
         clock: c.clock,
         random: c.random,
@@ -224,45 +106,7 @@ export class Kube {
         controlPlaneNames: () => c.voters().map((v) => v.name),
       },
     )
-    // The add-ons, applied by the coordinator only, once it has an admin kubeconfig
-    // (written when this node became a voter). client-node loads on the first pass.
-    const mayApply = () => c.isCoordinator() && existsSync(paths.adminKubeconfig)
-    const addons = cfg.addons
-      ? new AddonKeeper({
-          kubeconfigPath: paths.adminKubeconfig,
-          dir: join(manifests, 'addons'),
-          log,
-          clock: c.clock,
-          random: c.random,
-          mayAct: mayApply,
-        })
-      : null
-    // kwok's RBAC, applied the same way (server-side apply), from its own directory.
-    const rbac =
-      cfg.kubelet === 'kwok'
-        ? new AddonKeeper({
-            kubeconfigPath: paths.adminKubeconfig,
-            dir: join(manifests, kwokRbac.dir),
-            stateConfigMap: kwokRbac.stateConfigMap,
-            log: log.child({ manifests: kwokRbac.dir }),
-            clock: c.clock,
-            random: c.random,
-            retryMs: kwokRbac.retryMs,
-            mayAct: mayApply,
-          })
-        : null
-    // The LAN address pool for LoadBalancer Services, from the coordinator's config.
-    const pool = cfg.addons
-      ? new AddonKeeper({
-          kubeconfigPath: paths.adminKubeconfig,
-          dir: await writePoolManifest(paths, cfg.loadBalancer.addresses),
-          stateConfigMap: lbPool.stateConfigMap,
-          log: log.child({ manifests: lbPool.dir }),
-          clock: c.clock,
-          everyMs: lbPool.everyMs,
-          mayAct: mayApply,
-        })
-      : null
+    const { keepers, mayApply } = await keeperParts(parts)
     const lifecycle = new NodeLifecycle(
       { kubeconfigPath: paths.adminKubeconfig, policy: cfg.nodes },
       {
@@ -280,10 +124,10 @@ export class Kube {
     )
     return new Kube(
       lb,
-      node,
-      cp,
+      nodePart(parts, programs, runtime, podnet),
+      controlPlanePart(parts, programs),
       duties,
-      [addons, rbac, pool].filter((k) => k !== null),
+      keepers,
       lifecycle,
       { podnet, lanWatch: new LanServicesWatch({ clock: c.clock, log, api: nodeApi }), nodes },
     )

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { HomecloudError } from '../../core/errors.js'
-import { idHex, Uint64 } from './ids.js'
+import { Uint64 } from './ids.js'
 import { parseJsonKeepingBigInts } from './json-bigint.js'
 
 // etcd membership as etcd reports it, from either the JSON gateway or `etcdctl -w json`
