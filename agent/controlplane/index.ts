@@ -1,28 +1,22 @@
 import { type ObservedNode, observedNode } from '../../control/coordinator/observe.js'
-import { COORDINATOR_ELECTION, type PlacementSigner } from '../../control/coordinator/placement-record.js'
-import { Coordinator, type CoordinatorEtcd } from '../../control/coordinator/reconciler.js'
-import { PlacementPolicy } from '../../control/placement/policy.js'
-import type { AgentConfig } from '../config/schema.js'
-import type { Clock } from '../core/clock.js'
-import type { Counters } from '../core/counters.js'
-import type { EventLog } from '../core/event-log.js'
+import { COORDINATOR_ELECTION } from '../../control/coordinator/placement-record.js'
+import type { Coordinator, CoordinatorEtcd } from '../../control/coordinator/reconciler.js'
 import type { Logger } from '../core/log.js'
-import type { Random } from '../core/random.js'
 import { EtcdError } from '../etcd/model/errors.js'
 import { idHex } from '../etcd/model/ids.js'
 import { formatInitialCluster, type InitialClusterEntry } from '../etcd/model/initial-cluster.js'
-import { clientUrlOf, peerUrlOf } from '../etcd/spec.js'
-import type { PeerView } from '../mesh/peers.js'
+import { peerUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
 import type { MeshRouter } from '../mesh/router.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import type { CaMaterial } from '../pki/ca.js'
 import { type EtcdCerts, issueEtcdCerts } from './certs.js'
-import { LocalMember } from './local-member.js'
+import type { ControlPlaneComponents, ControlPlaneInit } from './control-plane-init.js'
+import type { LocalMember } from './local-member.js'
 import { EtcdAssign, EtcdRetire, SnapshotChunk } from './messages.js'
+import { coordinatorFor, localMemberFor, snapshotKeeperFor } from './parts.js'
 import { ClaimWatch, contradictedClaims } from './role-claims.js'
 import { CoordinatorSeat } from './seat.js'
-import { SnapshotKeeper, type SnapshotTarget } from './snapshot-keeper.js'
+import type { SnapshotKeeper, SnapshotTarget } from './snapshot-keeper.js'
 import { SnapshotReceiver } from './snapshot-transfer.js'
 import { ControlView, type VerifiedMembership, type ViewInput } from './view.js'
 
@@ -31,31 +25,7 @@ import { ControlView, type VerifiedMembership, type ViewInput } from './view.js'
 // (control/coordinator), and the status view. It is the mesh's control hook: it
 // receives etcd-assign / etcd-retire and sends them.
 
-export interface ControlPlaneInit {
-  stateDir: string
-  nodeId: string
-  /** This node's key: it signs the placement record while this node coordinates. */
-  identity: PlacementSigner
-  clusterId: string
-  address: string
-  config: AgentConfig['controlPlane']
-}
-
-export interface ControlPlaneComponents {
-  clock: Clock
-  /** Jitter and choices of every loop below; default the system source. */
-  random?: Random
-  log: Logger
-  events: EventLog
-  /** Where the coordinator counts failovers (shown on /metrics). */
-  counters?: Counters
-  trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
-  caPem(): string | null
-  isRevoked(nodeId: string): boolean
-  /** The mesh's faces: who is there, and where our message types are registered. */
-  peers: PeerView
-  router: MeshRouter
-}
+export type { ControlPlaneComponents, ControlPlaneInit } from './control-plane-init.js'
 
 const certCacheMax = 8
 /** Control-plane messages and claims refused, by reason (docs/errors.md lists them). */
@@ -79,30 +49,7 @@ export class ControlPlane {
     const cfg = init.config
     const log = c.log.child({ component: 'control-plane' })
     this.log = log
-    this.local = new LocalMember(
-      {
-        stateDir: init.stateDir,
-        nodeId: init.nodeId,
-        clusterId: init.clusterId,
-        address: init.address,
-        etcd: cfg.etcd,
-      },
-      {
-        clock: c.clock,
-        random: c.random,
-        // The root logger: the etcd process stamps its own component on its lines.
-        log: c.log,
-        events: c.events,
-        trust: c.trust,
-        caPem: c.caPem,
-        otherMembers: () =>
-          c.peers
-            .members()
-            .map((m) => m.signed.body)
-            .filter((b) => b.roles.includes('etcd-voter') || b.roles.includes('etcd-learner'))
-            .flatMap((b) => (b.addresses[0] ? [clientUrlOf(b.addresses[0], cfg.etcd.clientPort)] : [])),
-      },
-    )
+    this.local = localMemberFor(init, c)
     this.seat = new CoordinatorSeat(
       { election: COORDINATOR_ELECTION, nodeId: init.nodeId, ttlSeconds: cfg.leaseTtlSeconds },
       {
@@ -114,63 +61,22 @@ export class ControlPlane {
         generation: () => this.local.generation,
       },
     )
-    const policy = PlacementPolicy.parse({
-      eligibleArchs: cfg.eligibleArchs,
-      fsyncP99MsMax: cfg.fsyncP99MsMax,
-      failoverGraceMs: cfg.failoverGraceMs,
-      votersTarget: cfg.votersTarget,
+    this.coordinator = coordinatorFor(init, c, log, {
+      etcd: this.etcdAdapter(),
+      leadership: { isLeader: () => this.seat.isLeader(), leaderKey: () => this.seat.leaderKey() },
+      nodes: () => this.observedNodes(),
+      assign: (id, memberId, ic) => this.sendAssign(id, memberId, ic),
+      retire: (id, memberId) => this.sendRetire(id, memberId),
     })
-    this.coordinator = new Coordinator(
-      {
-        selfId: init.nodeId,
-        signer: init.identity,
-        policy,
-        reconcileMs: cfg.reconcileMs,
-        peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
-      },
-      {
-        etcd: this.etcdAdapter(),
-        leadership: { isLeader: () => this.seat.isLeader(), leaderKey: () => this.seat.leaderKey() },
-        clock: c.clock,
-        random: c.random,
-        log,
-        events: c.events,
-        ...(c.counters ? { counters: c.counters } : {}),
-        nodes: () => this.observedNodes(),
-        assign: (id, memberId, ic) => this.sendAssign(id, memberId, ic),
-        retire: (id, memberId) => this.sendRetire(id, memberId),
-      },
-    )
-    this.snapshots = new SnapshotKeeper(
-      {
-        stateDir: init.stateDir,
-        nodeId: init.nodeId,
-        clientUrl: this.local.clientUrl,
-        intervalMs: cfg.snapshotIntervalMs,
-        ...(cfg.etcd.binDir ? { etcdBinDir: cfg.etcd.binDir } : {}),
-      },
-      {
-        clock: c.clock,
-        random: c.random,
-        log,
-        isLeader: () => this.seat.isLeader(),
-        targets: () => this.snapshotTargets(),
-      },
-    )
+    this.snapshots = snapshotKeeperFor(init, c, log, {
+      clientUrl: this.local.clientUrl,
+      isLeader: () => this.seat.isLeader(),
+      targets: () => this.snapshotTargets(),
+    })
     this.receiver = new SnapshotReceiver(init.stateDir, {
       clock: c.clock,
       log,
-      voterIdOfKey: (key) => {
-        const m = c.peers.byKey(key)
-        const b = m?.state === 'alive' ? m.signed.body : undefined
-        // etcd's voter list when this node can read it; a node without etcd can only go by the claim.
-        const verified = this.view.membership()
-        const voter =
-          b !== undefined && (verified ? verified.voters.has(b.id) : b.roles.includes('etcd-voter'))
-        if (!voter)
-          this.refuse(key, 'snapshot-not-voter', 'snapshot chunk from a node that is not an etcd voter')
-        return voter ? b.id : null
-      },
+      voterIdOfKey: (key) => this.snapshotVoterId(key),
     })
     this.view = new ControlView({
       clock: c.clock,
@@ -182,8 +88,23 @@ export class ControlPlane {
       peerUrlOf: (a) => peerUrlOf(a, cfg.etcd.peerPort),
       onMembership: (m) => this.checkClaims(m),
     })
-    c.router.route('etcd-assign', EtcdAssign, (conn, msg) => this.onAssign(conn, msg), { from: 'members' })
-    c.router.route(
+    this.registerRoutes(c.router)
+  }
+
+  /** The snapshot chunk's sender, when it is an etcd voter (else refused and counted). */
+  private snapshotVoterId(key: string): string | null {
+    const m = this.c.peers.byKey(key)
+    const b = m?.state === 'alive' ? m.signed.body : undefined
+    // etcd's voter list when this node can read it; a node without etcd can only go by the claim.
+    const verified = this.view.membership()
+    const voter = b !== undefined && (verified ? verified.voters.has(b.id) : b.roles.includes('etcd-voter'))
+    if (!voter) this.refuse(key, 'snapshot-not-voter', 'snapshot chunk from a node that is not an etcd voter')
+    return voter ? b.id : null
+  }
+
+  private registerRoutes(router: MeshRouter): void {
+    router.route('etcd-assign', EtcdAssign, (conn, msg) => this.onAssign(conn, msg), { from: 'members' })
+    router.route(
       'etcd-retire',
       EtcdRetire,
       (conn, msg) => void this.retireFrom(conn.remoteKeyHex, msg.memberId),
@@ -191,7 +112,7 @@ export class ControlPlane {
         from: 'members',
       },
     )
-    c.router.route('snapshot-chunk', SnapshotChunk, (conn, msg) => this.receiver.accept(conn, msg), {
+    router.route('snapshot-chunk', SnapshotChunk, (conn, msg) => this.receiver.accept(conn, msg), {
       from: 'members',
     })
   }
