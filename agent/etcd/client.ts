@@ -339,6 +339,7 @@ export class EtcdClient {
       ...(opts.serializable ? { serializable: true } : {}),
       ...(opts.keysOnly ? { keys_only: true } : {}),
       ...(opts.limit ? { limit: opts.limit } : {}),
+      ...(opts.revision ? { revision: opts.revision } : {}),
     }
     const r = await this.gw.call('/v3/kv/range', req, RangeResponse, {
       idempotent: true,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { type HoldersBody, verifyHolders } from '../../control/releases/holders.js'
 import {
+  type CaRecordDomain,
   CURRENT_KEY,
   CurrentBody,
   HOLDERS_PREFIX,
@@ -15,6 +16,7 @@ import type { Counters } from '../core/counters.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import type { EtcdClient } from '../etcd/client.js'
+import type { KeyValue } from '../etcd/model/types.js'
 import { parseRelease, type Release } from './manifest.js'
 import { checkSignature } from './signature.js'
 
@@ -25,6 +27,8 @@ import { checkSignature } from './signature.js'
 // by that member's identity key (control/releases/holders.ts).
 
 export const RECORD_REFUSED = 'homecloud_release_records_refused_total'
+/** Writes to one record between two reads that are looked at (a member could write many). */
+const missedWritesMax = 16
 const Seen = z.object({ keys: z.number().int().nonnegative(), current: z.number().int().nonnegative() })
 
 export interface PublishedEntry {
@@ -48,6 +52,8 @@ export class ReleaseRecords {
   /** Refusals of the last read, for the status view. */
   problems: string[] = []
   private seen = { keys: 0, current: 0 }
+  /** Each CA-signed record's key as last read (its etcd revisions), to find writes made in between. */
+  private readonly lastRead = new Map<string, KeyValue>()
   private readonly logged = new Set<string>()
 
   constructor(
@@ -83,21 +89,21 @@ export class ReleaseRecords {
     ])
     const ctx = { caPem, clusterId: this.init.clusterId }
     if (keysKv) {
-      const v = verifyCaRecord('release-keys', keysKv.value, KeysBody, {
+      const v = await this.readCaRecord(etcd, keysKv, 'release-keys', KeysBody, this.keys, {
         ...ctx,
         seenVersion: this.seen.keys,
       })
-      if (v.ok) this.keys = v.body
-      else problems.push(v.error)
+      this.keys = v.body
+      if (v.error) problems.push(v.error)
     }
     this.currentRev = currentKv?.modRevision ?? 0
     if (currentKv) {
-      const v = verifyCaRecord('release-current', currentKv.value, CurrentBody, {
+      const v = await this.readCaRecord(etcd, currentKv, 'release-current', CurrentBody, this.current, {
         ...ctx,
         seenVersion: this.seen.current,
       })
-      if (v.ok) this.current = v.body
-      else problems.push(v.error)
+      this.current = v.body
+      if (v.error) problems.push(v.error)
     }
     await this.remember()
     const trusted = this.trusted()
@@ -123,6 +129,38 @@ export class ReleaseRecords {
       this.c.log.warn({ err: p, code: 'RELEASE_RECORD_INVALID' }, 'release record refused')
     }
     this.problems = problems
+  }
+
+  /**
+   * A CA-signed record as it stands, checked also against the writes made to its key since
+   * this node last read it: the records are polled, so a member replaying an older record
+   * right after an admin's write would otherwise hide the newer one from every node that
+   * had not polled in between. The newest verified record among those writes counts as
+   * seen (and is kept, when the one standing is refused as older).
+   */
+  private async readCaRecord<T extends { clusterId: string; version: number }>(
+    etcd: EtcdClient,
+    kv: KeyValue,
+    domain: CaRecordDomain,
+    schema: z.ZodType<T>,
+    held: T | null,
+    ctx: { caPem: string; clusterId: string; seenVersion: number },
+  ): Promise<{ body: T | null; error: string | null }> {
+    const last = this.lastRead.get(kv.key)
+    this.lastRead.set(kv.key, kv)
+    let best = held
+    // Walk back through the writes this node did not read (bounded; compacted history ends the walk).
+    let rev = last && kv.version !== last.version + 1 ? kv.modRevision - 1 : 0
+    for (let i = 0; i < missedWritesMax && last && rev > last.modRevision; i++) {
+      const old = await etcd.get(kv.key, { revision: rev }).catch(() => undefined)
+      if (!old || old.modRevision <= last.modRevision) break
+      const v = verifyCaRecord(domain, old.value, schema, ctx)
+      if (v.ok && v.body.version > (best?.version ?? 0)) best = v.body
+      rev = old.modRevision - 1
+    }
+    const seenVersion = Math.max(ctx.seenVersion, best?.version ?? 0)
+    const v = verifyCaRecord(domain, kv.value, schema, { ...ctx, seenVersion })
+    return v.ok ? { body: v.body, error: null } : { body: best, error: v.error }
   }
 
   /** Verifies one published manifest; returns why it is refused, or null. */

@@ -77,5 +77,7 @@ export interface RangeOptions {
   serializable?: boolean
   keysOnly?: boolean
   limit?: number
+  /** Read the key as it was at this revision (etcd keeps history until compaction). */
+  revision?: number
   endpoint?: string
 }
