@@ -207,8 +207,8 @@ describe('releases: signed, spread peer to peer, served by every node', {
         },
         { clock: systemClock() },
       )
-      // Every node reads the records every 2 s: the replay must come after each has seen v2
-      // (a node that never read v2 has nothing to tell the older set from the newest).
+      // Every node reads the records every 2 s: here the replay comes after each has read v2
+      // (a replay before a node's next read is release-records.test.ts's case).
       await waitFor(
         async () => {
           for (const n of alive()) {
