@@ -13,7 +13,7 @@ import { addTestVm, consoleText } from '../support/netboot.js'
 // nodes (real dnsmasq, iPXE, qemu TCG), and becomes a real Kubernetes node: the image
 // built with --kube carries the kubelet, containerd, runc, the CNI plugins and the pause
 // image, so a pod runs on it with nothing pulled from anywhere; it carries the add-on images
-// too, imported into containerd before the kubelet starts. Needs root.
+// too, imported into containerd before the kubelet starts, and MetalLB runs on it. Needs root.
 const root = process.getuid?.() === 0
 
 describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces, taps and dnsmasq' }, () => {
@@ -83,8 +83,56 @@ describe('netboot into Kubernetes', { skip: !root && 'needs root for namespaces,
       },
       { timeoutMs: 600_000, intervalMs: 2000 },
     )
+    await metallbRunsOn(kubectl, vm.name)
   })
 })
+
+type Kubectl = Awaited<ReturnType<typeof labKubectl>>['kubectl']
+
+/**
+ * Add-ons running in the VM: MetalLB's controller and its speaker (host network: it reaches
+ * the API server through the Service address, so kube-proxy's rules and the agent's Service
+ * route work there). The add-ons were applied while only kwok Nodes existed, so the
+ * controller sits on a kwok stand-in that runs nothing (its preference for real Nodes counts
+ * only when it is scheduled) and the speakers wait for its memberlist secret: move it once.
+ */
+async function metallbRunsOn(kubectl: Kubectl, node: string): Promise<void> {
+  const ns = ['-n', 'metallb-system']
+  const where = await kubectl([
+    ...ns,
+    'get',
+    'pods',
+    '-l',
+    'component=controller',
+    '-o',
+    'jsonpath={.items[*].spec.nodeName}',
+  ])
+  if (where.stdout !== node) {
+    const r = await kubectl([...ns, 'delete', 'pods', '-l', 'component=controller', '--wait=false'])
+    assert.equal(r.exitCode, 0, r.stderr)
+  }
+  for (const component of ['controller', 'speaker']) {
+    await waitFor(
+      async () => {
+        const r = await kubectl([
+          ...ns,
+          'get',
+          'pods',
+          '-l',
+          `component=${component}`,
+          '--field-selector',
+          `spec.nodeName=${node}`,
+          '-o',
+          'jsonpath={.items[*].status.containerStatuses[0].ready}',
+        ])
+        return r.stdout === 'true'
+          ? true
+          : `MetalLB ${component} on ${node}: ready=${r.stdout || r.stderr.trim()}`
+      },
+      { timeoutMs: 300_000, intervalMs: 2000 },
+    )
+  }
+}
 
 /** The images manifests/addons names (all built here: localhost/homecloud/...). */
 async function addonImages(): Promise<string[]> {
