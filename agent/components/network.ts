@@ -45,6 +45,8 @@ export async function buildNetwork(
       dhtPort: config.ports.dht,
       bootstrap,
       topic: meshTopic(trust.cluster.id),
+      // Outgoing connections hyperswarm may hold: our links, others' picks of us, joiners.
+      maxPeers: 2 * config.mesh.connectionsMax + DEFAULT_MESH_INIT.links.strangersMax,
       clock: n.clock,
       firewall: (pk) => {
         const refused = trust.book.isRevoked(nodeIdFromPublicKey(pk))
@@ -59,8 +61,17 @@ export async function buildNetwork(
     {
       ...DEFAULT_MESH_INIT,
       clusterId: trust.cluster.id,
-      heartbeatMs: config.mesh.heartbeatMs,
-      timings: { suspectAfterMs: config.mesh.suspectAfterMs, deadAfterMs: config.mesh.deadAfterMs },
+      swim: {
+        ...DEFAULT_MESH_INIT.swim,
+        probeIntervalMs: config.mesh.probeIntervalMs,
+        probeTimeoutMs: config.mesh.probeTimeoutMs,
+        suspicionMult: config.mesh.suspicionMult,
+      },
+      links: {
+        ...DEFAULT_MESH_INIT.links,
+        connectionsMax: config.mesh.connectionsMax,
+        fullMeshPeersMax: Math.min(DEFAULT_MESH_INIT.links.fullMeshPeersMax, config.mesh.connectionsMax - 4),
+      },
       frameBytesMax: config.mesh.frameBytesMax,
       bootstrap: [...config.bootstrap, ...fromJoin],
     },

@@ -128,6 +128,24 @@ export class Liveness<R> {
     this.apply(this.swim.receive(from, msg, now))
   }
 
+  /** A digest exchange with every linked peer now (this node could not use records before). */
+  resync(): void {
+    const now = this.c.clock.monoMs()
+    for (const id of this.book.connected()) this.apply(this.swim.syncWith(id, now))
+  }
+
+  /** Plan links now (the transport just came up, say). */
+  kick(): void {
+    this.replan()
+  }
+
+  /** We are stopping: the neighbours hear it now (sent as it is, nothing scheduled). */
+  leave(): void {
+    if (this.stopped) return
+    for (const e of this.swim.leave(this.c.clock.monoMs()))
+      if (e.kind === 'send') this.c.transport.send(e.to, e.msg)
+  }
+
   /** Our own record changed. */
   announce(record: R): void {
     this.apply(this.swim.announce(record, this.c.clock.monoMs()))

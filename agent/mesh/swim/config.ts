@@ -45,7 +45,7 @@ export interface SwimConfig {
 }
 
 export const DEFAULT_SWIM_CONFIG: SwimConfig = {
-  probeIntervalMs: 500,
+  probeIntervalMs: 400,
   probeTimeoutMs: 200,
   indirectChecks: 3,
   suspicionMult: 2,

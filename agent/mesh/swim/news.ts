@@ -47,6 +47,7 @@ export class News<R> {
    * passed it on has not heard our refutation (the caller sends it our record).
    */
   staleAboutSelf = false
+  private urgent = false
   private lastStaleCheckMono = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -294,7 +295,15 @@ export class News<R> {
    * Queue news for gossip. Claims and refutations are urgent (priority 0) and travel in
    * full; a plain record change (priority 1) travels as a `have` that peers pull from.
    */
+  /** Urgent news was queued since the caller last asked (it goes out without waiting a gossip period). */
+  takeUrgent(): boolean {
+    const u = this.urgent
+    this.urgent = false
+    return u
+  }
+
   private enqueue(u: Update<R>, priority = 0): void {
+    if (priority === 0) this.urgent = true
     if ((u.kind === 'alive' || u.kind === 'member') && priority > 0) {
       const m = this.c.meta(u.record)
       const have: Update<R> = { kind: 'have', id: m.id, incarnation: m.incarnation, version: m.version }

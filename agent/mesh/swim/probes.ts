@@ -32,7 +32,10 @@ export class Probes {
   nextStartMono = 0
   private seq = 0
   private readonly relays = new Map<number, { origin: string; originSeq: number; deadline: number }>()
-  private readonly confirms = new Map<number, { target: string; incarnation: number; deadline: number }>()
+  private readonly confirms = new Map<
+    number,
+    { target: string; incarnation: number; deadline: number; retried: boolean; timeoutMs: number }
+  >()
   private readonly linksBy = new Map<string, string[]>()
 
   start(target: string, nowMono: number, timeoutMs: number, periodMs: number): number {
@@ -109,12 +112,16 @@ export class Probes {
     return seq
   }
 
-  /** Ping a member someone else suspects; unanswered by `deadline` we confirm. */
-  confirm(target: string, incarnation: number, deadline: number): number | null {
+  /**
+   * Ping a member someone else suspects; unanswered within `timeoutMs`, ping once more;
+   * unanswered again, we confirm. Two tries: under message loss one lost ping must not
+   * become a confirmation (those bring the suspicion's deadline closer).
+   */
+  confirm(target: string, incarnation: number, nowMono: number, timeoutMs: number): number | null {
     if (this.confirms.size >= OUTSTANDING_MAX) return null
     for (const c of this.confirms.values()) if (c.target === target) return null
     const seq = ++this.seq
-    this.confirms.set(seq, { target, incarnation, deadline })
+    this.confirms.set(seq, { target, incarnation, deadline: nowMono + timeoutMs, retried: false, timeoutMs })
     return seq
   }
 
@@ -128,13 +135,20 @@ export class Probes {
     return out
   }
 
-  expiredConfirms(nowMono: number): { target: string; incarnation: number }[] {
-    const out: { target: string; incarnation: number }[] = []
-    for (const [seq, c] of this.confirms)
-      if (c.deadline <= nowMono) {
+  /** Confirmation pings due: `retry` ones get a second ping (same seq), the others are confirmed. */
+  expiredConfirms(nowMono: number): { target: string; incarnation: number; seq: number; retry: boolean }[] {
+    const out: { target: string; incarnation: number; seq: number; retry: boolean }[] = []
+    for (const [seq, c] of this.confirms) {
+      if (c.deadline > nowMono) continue
+      if (!c.retried) {
+        c.retried = true
+        c.deadline = nowMono + c.timeoutMs
+        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: true })
+      } else {
         this.confirms.delete(seq)
-        out.push(c)
+        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: false })
       }
+    }
     return out
   }
 

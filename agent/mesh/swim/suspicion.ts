@@ -10,6 +10,8 @@ interface Suspicion {
   /** Who said so: the first accuser and each confirmer once. */
   confirmers: Set<string>
   deadlineMono: number
+  /** Asked the neighbours for news of the suspect shortly before the deadline. */
+  pulled: boolean
 }
 
 /**
@@ -36,6 +38,7 @@ export class Suspicions {
       k,
       confirmers: new Set([from]),
       deadlineMono: nowMono + suspicionTimeoutMs(bounds, 0, k),
+      pulled: false,
     }
     this.byId.set(id, s)
   }
@@ -66,6 +69,21 @@ export class Suspicions {
     return out
   }
 
+  /**
+   * Suspicions within `leadMs` of their deadline that have not asked for news yet: a
+   * refutation gossip failed to bring us may still be had from a neighbour, and one
+   * question saves a false death (each is returned once).
+   */
+  pullDue(nowMono: number, leadMs: number): string[] {
+    const out: string[] = []
+    for (const [id, s] of this.byId)
+      if (!s.pulled && s.deadlineMono - nowMono <= leadMs) {
+        s.pulled = true
+        out.push(id)
+      }
+    return out
+  }
+
   /** This node stalled for `ms`: nobody's time ran out during it. */
   postpone(ms: number): void {
     for (const s of this.byId.values()) {
@@ -74,9 +92,10 @@ export class Suspicions {
     }
   }
 
-  nextDeadline(): number {
+  nextDeadline(leadMs = 0): number {
     let next = Number.POSITIVE_INFINITY
-    for (const s of this.byId.values()) next = Math.min(next, s.deadlineMono)
+    for (const s of this.byId.values())
+      next = Math.min(next, s.pulled ? s.deadlineMono : s.deadlineMono - leadMs)
     return next
   }
 }

@@ -8,6 +8,8 @@ import { ProbeOrder } from './probe-order.js'
 import { Probes } from './probes.js'
 import type { RecordMeta, SwimEffect, SwimMember, SwimMessage, Update } from './types.js'
 
+/** Neighbours asked for news of a suspect shortly before its suspicion runs out. */
+const NEWS_ASKED = 2
 /** A member we hold dead is told so at most this often. */
 const TELL_DEAD_EVERY_MS = 1000
 /** Records asked for in one `want`. */
@@ -51,6 +53,7 @@ export class Swim<R> {
   private watch = new Set<string>()
   private readonly sync: AntiEntropy<R>
   private nextGossipMono = 0
+  private lastGossipMono = Number.NEGATIVE_INFINITY
   private left = false
   /** When each member we hold dead was last told so. */
   private readonly toldDead = new Map<string, number>()
@@ -174,7 +177,7 @@ export class Swim<R> {
   nextWakeMono(): number {
     return Math.min(
       this.probes.nextDeadline(),
-      this.news.suspicions.nextDeadline(),
+      this.news.suspicions.nextDeadline(this.pullLeadMs()),
       this.news.hasNews() ? this.nextGossipMono : Number.POSITIVE_INFINITY,
       this.nextPushPullMono,
     )
@@ -183,6 +186,7 @@ export class Swim<R> {
   tick(nowMono: number): SwimEffect<R>[] {
     if (this.left) return []
     this.begin(nowMono)
+    for (const id of this.news.suspicions.pullDue(nowMono, this.pullLeadMs())) this.askForNews(id)
     this.news.declareDue(nowMono)
     this.probeStep(nowMono)
     if (nowMono >= this.nextGossipMono) this.gossip(nowMono)
@@ -231,15 +235,33 @@ export class Swim<R> {
 
   private probeStep(nowMono: number): void {
     for (const r of this.probes.expiredRelays(nowMono)) this.send(r.origin, { t: 'nack', seq: r.originSeq })
-    for (const c of this.probes.expiredConfirms(nowMono)) this.news.confirm(c.target, c.incarnation)
+    for (const c of this.probes.expiredConfirms(nowMono)) {
+      if (!c.retry) this.news.confirm(c.target, c.incarnation)
+      else if (this.links.has(c.target)) this.ping(c.target, c.seq, [])
+    }
     const p = this.probes.current
-    if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) this.askOthers(p.target)
+    if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) {
+      // Ping it once more as well (memberlist's second channel): under message loss one
+      // lost ping or ack must not make a suspect of a member no neighbour of ours can reach.
+      if (this.links.has(p.target)) this.ping(p.target, p.seq, [])
+      this.askOthers(p.target)
+    }
     if (p && nowMono >= p.periodEnd) {
       const verdict = this.probes.finish()
       if (verdict.kind === 'failed') {
         this.awareness.apply(verdict.askedNone ? 1 : verdict.missingNacks)
         const m = this.news.table.get(p.target)
-        if (m && m.state !== 'dead') this.news.applySuspect(p.target, m.incarnation, this.selfId, nowMono)
+        if (m && m.state !== 'dead') {
+          this.news.applySuspect(p.target, m.incarnation, this.selfId, nowMono)
+          // Tell the suspect itself too (Lifeguard's buddy system): alive, it refutes to us at once.
+          const claim: Update<R> = {
+            kind: 'suspect',
+            id: p.target,
+            incarnation: m.incarnation,
+            from: this.selfId,
+          }
+          if (this.links.has(p.target)) this.send(p.target, { t: 'gossip', gossip: [claim] })
+        }
       }
     }
     if (!this.probes.current && nowMono >= this.probes.nextStartMono) this.startProbe(nowMono)
@@ -276,8 +298,22 @@ export class Swim<R> {
     const seq = this.probes.start(target, nowMono, this.awareness.scale(cfg.probeTimeoutMs), periodMs)
     // A member we cannot reach ourselves (our dials fail) is probed through others at once;
     // with nobody to ask, that is a failed probe like any other (and counts against us too).
-    if (this.links.has(target)) this.send(target, { t: 'ping', seq, target, gossip: this.piggyback() })
+    if (this.links.has(target)) this.ping(target, seq, this.piggyback())
     else this.askOthers(target)
+  }
+
+  /**
+   * A ping; to a member we suspect it carries the suspicion itself, whatever the gossip
+   * queue still holds (Lifeguard's buddy system): a suspect that is only slow, or was cut
+   * off while the news went round, hears of it from the next probe and refutes.
+   */
+  private ping(target: string, seq: number, gossip: Update<R>[]): void {
+    const m = this.news.table.get(target)
+    const claim: Update<R>[] =
+      m?.state === 'suspect'
+        ? [{ kind: 'suspect', id: target, incarnation: m.incarnation, from: this.selfId }]
+        : []
+    this.send(target, { t: 'ping', seq, target, gossip: [...claim, ...gossip] })
   }
 
   private askOthers(target: string): void {
@@ -312,7 +348,7 @@ export class Swim<R> {
     const mySeq = this.links.has(target) ? this.probes.relay(from, seq, nowMono + timeoutMs) : null
     // Not connected to it (or too busy): say so now, which still proves the asker is heard.
     if (mySeq === null) this.send(from, { t: 'nack', seq })
-    else this.send(target, { t: 'ping', seq: mySeq, target, gossip: this.piggyback() })
+    else this.ping(target, mySeq, this.piggyback())
   }
 
   /**
@@ -325,9 +361,9 @@ export class Swim<R> {
       this.send(from, { t: 'want', ids: wanted.slice(i, i + WANT_IDS_MAX) })
     for (const s of suspected) {
       if (!this.links.has(s.id)) continue
-      const deadline = nowMono + this.awareness.scale(this.init.config.probeTimeoutMs)
-      const seq = this.probes.confirm(s.id, s.incarnation, deadline)
-      if (seq !== null) this.send(s.id, { t: 'ping', seq, target: s.id, gossip: this.piggyback() })
+      const timeoutMs = this.awareness.scale(this.init.config.probeTimeoutMs)
+      const seq = this.probes.confirm(s.id, s.incarnation, nowMono, timeoutMs)
+      if (seq !== null) this.ping(s.id, seq, this.piggyback())
     }
   }
 
@@ -348,6 +384,17 @@ export class Swim<R> {
     })
   }
 
+  /** Two round trips before a suspicion's deadline: time to hear back from a neighbour. */
+  private pullLeadMs(): number {
+    return 2 * this.awareness.scale(this.init.config.probeTimeoutMs)
+  }
+
+  /** Before declaring `id` dead, ask two neighbours for its record: a refutation may be there. */
+  private askForNews(id: string): void {
+    const others = this.shuffle([...this.linkedMembers()].filter((x) => x !== id)).slice(0, NEWS_ASKED)
+    for (const to of others) this.send(to, { t: 'want', ids: [id] })
+  }
+
   // ── gossip and anti-entropy ────────────────────────────────────────────────
 
   private piggyback(): Update<R>[] {
@@ -362,6 +409,7 @@ export class Swim<R> {
   private gossip(nowMono: number): void {
     const cfg = this.init.config
     this.nextGossipMono = nowMono + cfg.gossipIntervalMs
+    this.lastGossipMono = nowMono
     if (!this.news.hasNews()) return
     const targets = this.shuffle(this.gossipTargets()).slice(0, cfg.gossipFanout)
     for (const id of targets) {
@@ -375,7 +423,9 @@ export class Swim<R> {
     const interval = pushPullIntervalMs(this.init.config, this.size())
     // Jittered so a cluster started at once does not sync in waves.
     this.nextPushPullMono = nowMono + interval / 2 + this.c.random.next() * interval
-    const targets = this.gossipTargets()
+    // Any link, a peer we hold no record of included: an exchange is how it becomes known
+    // (a joiner that could not take our records when its link opened, say).
+    const targets = [...this.links]
     if (targets.length === 0) return
     this.sync.sendDigest(targets[randomBelow(this.c.random, targets.length)]!, true, nowMono)
   }
@@ -398,6 +448,10 @@ export class Swim<R> {
   }
 
   private end(nowMono: number): SwimEffect<R>[] {
+    // A suspicion, a death or a refutation races timers all over the cluster: it leaves
+    // now rather than at the next gossip period (but not more often than four times one).
+    if (this.news.takeUrgent() && nowMono - this.lastGossipMono >= this.init.config.gossipIntervalMs / 4)
+      this.gossip(nowMono)
     // A deadline already passed is due now, not late: it waited for news, not for us.
     this.expectedWakeMono = Math.max(this.nextWakeMono(), nowMono)
     return this.out
