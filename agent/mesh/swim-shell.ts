@@ -5,7 +5,8 @@ import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
-import { formatHostPort, type HostPort } from './bootstrap.js'
+import type { HostPort } from './bootstrap.js'
+import { FirstContact, type ShellTransport } from './first-contact.js'
 import type { DropReason } from './intake.js'
 import type { LinkTimings } from './links/book.js'
 import type { LinkLimits } from './links/choose.js'
@@ -31,15 +32,7 @@ export interface SwimShellInit {
   bootstrap: HostPort[]
 }
 
-/** The transport as the shell uses it (SwarmTransport; a fake in unit tests). */
-export interface ShellTransport {
-  connections(): PeerConn[]
-  dial(hp: Required<Pick<HostPort, 'key'>> & HostPort): void
-  /** Close every connection to a peer (and do not redial it by itself). */
-  close(keyHex: string): void
-  /** Peers announcing our topic (for a node that knows no peer's key). */
-  lookup(limit: number): Promise<HostPort[]>
-}
+export type { ShellTransport }
 
 export interface SwimShellComponents {
   identity: Identity
@@ -66,10 +59,6 @@ export interface SwimShellComponents {
 /** Our record is compared with what other layers say every this often; a change is announced. */
 const SELF_CHECK_MS = 1000
 const PERSIST_MS = 10_000
-/** Bootstrap peers held at once while no member is linked. */
-const BOOTSTRAP_DIALS = 3
-/** A bootstrap link that has not made us a member in this long is swapped (a join on a starved machine takes seconds). */
-const BOOTSTRAP_TRY_MS = 30_000
 const EVENT_TEXT: Record<Exclude<MemberEvent['kind'], 'updated'>, string> = {
   joined: 'joined the mesh',
   suspect: 'stopped answering: suspect',
@@ -94,19 +83,18 @@ export class SwimShell {
   private readonly idOfKey = new Map<string, string>()
   private readonly verifier = new RecordVerifier()
   private readonly bytes = new WeakMap<SignedRecord, number>()
-  private readonly learned = new Map<string, HostPort>()
-  private bootTurn = 0
-  /** Bootstrap peers dialled while no member was linked: key → since when. */
-  private readonly bootTries = new Map<string, number>()
+  private readonly first: FirstContact
   private couldAdmit = true
-  private lookingUp = false
-  private peersDirty = false
+  /** The incarnation moved since it was saved. */
+  private incarnationDirty = false
   private readonly timers: Timer[] = []
 
   constructor(
     private readonly init: SwimShellInit,
     private readonly c: SwimShellComponents,
-  ) {}
+  ) {
+    this.first = new FirstContact(c.identity.publicKey.toString('hex'), c.clock, c.transport)
+  }
 
   get selfIncarnation(): number {
     return this.incarnation
@@ -121,7 +109,7 @@ export class SwimShell {
     const saved = await this.c.store.load()
     // A restart always comes back with a higher incarnation than anything it sent before.
     this.incarnation = saved.incarnation + 1
-    for (const p of [...saved.peers, ...this.init.bootstrap]) this.learn(p)
+    for (const p of [...saved.peers, ...this.init.bootstrap]) this.first.learn(p)
     await this.c.store.save(this.incarnation, this.knownPeers())
     this.live = new Liveness<SignedRecord>(
       {
@@ -141,7 +129,7 @@ export class SwimShell {
           send: (id, msg) => this.sendTo(id, msg),
           dial: (id) => this.dial(id),
           close: (id) => this.closeLinks(id),
-          dialBootstrap: () => this.dialBootstrap(),
+          dialBootstrap: () => this.first.dial(),
         },
         meta: (r) => this.meta(r),
         resign: (incarnation) => this.refuted(incarnation),
@@ -229,7 +217,7 @@ export class SwimShell {
   }
 
   knownPeers(): HostPort[] {
-    return [...this.learned.values()]
+    return this.first.known()
   }
 
   /** Is the node with this key a member we know (in any state)? */
@@ -297,7 +285,7 @@ export class SwimShell {
   private refuted(incarnation: number): SignedRecord {
     this.incarnation = incarnation
     this.c.log.info({ incarnation }, 'refuting a suspicion about this node')
-    this.peersDirty = true
+    this.incarnationDirty = true
     void this.persist()
     return this.signSelf()
   }
@@ -316,69 +304,13 @@ export class SwimShell {
     const host = b?.addresses[0]
     if (!b || !host) return
     const hp = { host, port: b.ports.dht, key: b.publicKey }
-    this.learn(hp)
+    this.first.learn(hp)
     this.c.transport.dial(hp)
   }
 
   private closeLinks(id: string): void {
     const keys = new Set(this.c.transport.connections().map((c) => c.remoteKeyHex))
     for (const key of keys) if (this.idOf(key) === id) this.c.transport.close(key)
-  }
-
-  /**
-   * No member linked: hold links to a few remembered or configured peers (else look the
-   * topic up). Never more than BOOTSTRAP_DIALS at once, and each given BOOTSTRAP_TRY_MS to
-   * bring us a member before it is dropped for the next: fifty joiners each dialling three
-   * new peers every second would bury the founder in handshakes.
-   */
-  private dialBootstrap(): void {
-    const own = this.c.identity.publicKey.toString('hex')
-    const keyed = [...this.learned.values()].filter((p) => p.key && p.key !== own)
-    if (keyed.length === 0) {
-      this.lookUp(own)
-      return
-    }
-    const now = this.c.clock.monoMs()
-    const linked = new Set(this.c.transport.connections().map((c) => c.remoteKeyHex))
-    let holding = 0
-    for (const [key, since] of this.bootTries) {
-      if (!linked.has(key) && now - since > BOOTSTRAP_TRY_MS / 4) this.bootTries.delete(key)
-      else if (now - since > BOOTSTRAP_TRY_MS) {
-        this.bootTries.delete(key)
-        this.c.transport.close(key)
-      } else holding++
-    }
-    for (let i = 0; holding < BOOTSTRAP_DIALS && i < keyed.length; i++) {
-      const p = keyed[this.bootTurn++ % keyed.length]!
-      if (this.bootTries.has(p.key!) || linked.has(p.key!)) continue
-      this.bootTries.set(p.key!, now)
-      this.c.transport.dial({ ...p, key: p.key! })
-      holding++
-    }
-  }
-
-  private lookUp(own: string): void {
-    if (this.lookingUp) return
-    this.lookingUp = true
-    void this.c.transport
-      .lookup(BOOTSTRAP_DIALS)
-      .then((found) => {
-        for (const p of found.filter((f) => f.key !== own)) {
-          this.learn(p)
-          this.c.transport.dial({ ...p, key: p.key! })
-        }
-      })
-      .finally(() => {
-        this.lookingUp = false
-      })
-  }
-
-  private learn(p: HostPort): void {
-    const addr = formatHostPort(p)
-    if (p.key || !this.learned.get(addr)?.key) {
-      if (this.learned.get(addr)?.key !== p.key) this.peersDirty = true
-      this.learned.set(addr, p)
-    }
   }
 
   private event(e: MemberEvent): void {
@@ -398,8 +330,9 @@ export class SwimShell {
   }
 
   private async persist(): Promise<void> {
-    if (!this.peersDirty) return
-    this.peersDirty = false
+    if (!this.incarnationDirty && !this.first.dirty) return
+    this.incarnationDirty = false
+    this.first.dirty = false
     await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
       this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
     })

@@ -4,12 +4,9 @@ import { Awareness } from './awareness.js'
 import { pushPullIntervalMs, type SwimConfig } from './config.js'
 import type { MemberTable } from './members.js'
 import { News } from './news.js'
-import { ProbeOrder } from './probe-order.js'
-import { Probes } from './probes.js'
+import { Prober, shuffle } from './prober.js'
 import type { RecordMeta, SwimEffect, SwimMember, SwimMessage, Update } from './types.js'
 
-/** Neighbours asked for news of a suspect shortly before its suspicion runs out. */
-const NEWS_ASKED = 2
 /** A member we hold dead is told so at most this often. */
 const TELL_DEAD_EVERY_MS = 1000
 /** Records asked for in one `want`. */
@@ -47,10 +44,7 @@ export interface SwimComponents<R> {
 export class Swim<R> {
   private readonly news: News<R>
   private readonly awareness: Awareness
-  private readonly order: ProbeOrder
-  private readonly probes = new Probes()
-  private links = new Set<string>()
-  private watch = new Set<string>()
+  private readonly prober: Prober<R>
   private readonly sync: AntiEntropy<R>
   private nextGossipMono = 0
   private lastGossipMono = Number.NEGATIVE_INFINITY
@@ -66,7 +60,6 @@ export class Swim<R> {
     private readonly c: SwimComponents<R>,
   ) {
     this.awareness = new Awareness(init.config.awarenessMax)
-    this.order = new ProbeOrder(c.random)
     this.news = new News(init.selfId, init.config, init.self, {
       meta: c.meta,
       resign: c.resign,
@@ -74,6 +67,15 @@ export class Swim<R> {
       onRefute: () => this.awareness.apply(1),
     })
     this.sync = new AntiEntropy(init.config, this.news, c.meta, (to, msg) => this.send(to, msg))
+    this.prober = new Prober({
+      selfId: init.selfId,
+      config: init.config,
+      random: c.random,
+      news: this.news,
+      awareness: this.awareness,
+      send: (to, msg) => this.send(to, msg),
+      piggyback: () => this.piggyback(),
+    })
   }
 
   get selfId(): string {
@@ -124,13 +126,13 @@ export class Swim<R> {
     const next = new Set([...ids].filter((id) => id !== this.selfId))
     // A new link is synced unless this node synced recently: a newcomer whose links open
     // all at once must not be sent the whole view by every one of them.
+    const links = this.prober.links
     for (const id of next)
-      if (!this.links.has(id) && this.sync.maySync(nowMono)) this.sync.sendDigest(id, true, nowMono)
-    for (const id of this.links) if (!next.has(id)) this.sync.linkClosed(id)
-    this.links = next
+      if (!links.has(id) && this.sync.maySync(nowMono)) this.sync.sendDigest(id, true, nowMono)
+    for (const id of links) if (!next.has(id)) this.sync.linkClosed(id)
+    this.prober.links = next
     // The link to the member we are pinging closed (shed, or it went away): ask others now.
-    const p = this.probes.current
-    if (p && !p.acked && !p.indirect && !next.has(p.target)) this.askOthers(p.target)
+    this.prober.linksChanged()
     return this.end(nowMono)
   }
 
@@ -139,13 +141,13 @@ export class Swim<R> {
    * through linked members, so a member nobody can reach directly is still judged.
    */
   setWatch(ids: Iterable<string>): void {
-    this.watch = new Set(ids)
+    this.prober.watch = new Set(ids)
   }
 
   /** A digest exchange with `id` now (say, once this node holds its certificate). */
   syncWith(id: string, nowMono: number): SwimEffect<R>[] {
     this.begin(nowMono)
-    if (this.links.has(id)) this.sync.sendDigest(id, true, nowMono)
+    if (this.prober.links.has(id)) this.sync.sendDigest(id, true, nowMono)
     return this.end(nowMono)
   }
 
@@ -164,19 +166,19 @@ export class Swim<R> {
     const gossip: Update<R>[] = [
       { kind: 'dead', id: this.selfId, incarnation: this.incarnation, from: this.selfId },
     ]
-    for (const id of this.links) this.send(id, { t: 'gossip', gossip })
+    for (const id of this.prober.links) this.send(id, { t: 'gossip', gossip })
     return this.end(nowMono)
   }
 
   /** Forget a member for good (revoked): no state, no timers, no news about it. */
   forget(id: string): void {
     this.news.forget(id)
-    this.probes.forget(id)
+    this.prober.probes.forget(id)
   }
 
   nextWakeMono(): number {
     return Math.min(
-      this.probes.nextDeadline(),
+      this.prober.probes.nextDeadline(),
       this.news.suspicions.nextDeadline(this.pullLeadMs()),
       this.news.hasNews() ? this.nextGossipMono : Number.POSITIVE_INFINITY,
       this.nextPushPullMono,
@@ -186,9 +188,9 @@ export class Swim<R> {
   tick(nowMono: number): SwimEffect<R>[] {
     if (this.left) return []
     this.begin(nowMono)
-    for (const id of this.news.suspicions.pullDue(nowMono, this.pullLeadMs())) this.askForNews(id)
+    for (const id of this.news.suspicions.pullDue(nowMono, this.pullLeadMs())) this.prober.askForNews(id)
     this.news.declareDue(nowMono)
-    this.probeStep(nowMono)
+    this.prober.step(nowMono)
     if (nowMono >= this.nextGossipMono) this.gossip(nowMono)
     // A record we asked for never came (the peer left): a digest exchange fetches it.
     if (nowMono >= this.nextPushPullMono || (this.news.stalePulls(nowMono) > 0 && this.sync.maySync(nowMono)))
@@ -210,19 +212,19 @@ export class Swim<R> {
     this.tellIfDead(from, nowMono)
     switch (msg.t) {
       case 'ping':
-        if (msg.target === this.selfId) this.sendAck(from, msg.seq)
+        this.prober.onPing(from, msg.seq, msg.target)
         break
       case 'ack':
-        this.onAck(from, msg.seq, msg.links)
+        this.prober.onAck(from, msg.seq, msg.links)
         break
       case 'ping-req':
-        this.onPingReq(from, msg.seq, msg.target, nowMono)
+        this.prober.onPingReq(from, msg.seq, msg.target, nowMono)
         break
       case 'nack':
-        this.probes.nack(msg.seq)
+        this.prober.probes.nack(msg.seq)
         break
       case 'digest':
-        this.sync.onDigest(from, msg, this.links.has(from), nowMono)
+        this.sync.onDigest(from, msg, this.prober.links.has(from), nowMono)
         break
       case 'want':
         this.sync.sendRecords(from, msg.ids.slice(0, WANT_IDS_MAX))
@@ -231,125 +233,7 @@ export class Swim<R> {
     return this.end(nowMono)
   }
 
-  // ── probing ────────────────────────────────────────────────────────────────
-
-  private probeStep(nowMono: number): void {
-    for (const r of this.probes.expiredRelays(nowMono)) this.send(r.origin, { t: 'nack', seq: r.originSeq })
-    for (const c of this.probes.expiredConfirms(nowMono)) {
-      if (!c.retry) this.news.confirm(c.target, c.incarnation)
-      else if (this.links.has(c.target)) this.ping(c.target, c.seq, [])
-    }
-    const p = this.probes.current
-    if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) {
-      // Ping it once more as well (memberlist's second channel): under message loss one
-      // lost ping or ack must not make a suspect of a member no neighbour of ours can reach.
-      if (this.links.has(p.target)) this.ping(p.target, p.seq, [])
-      this.askOthers(p.target)
-    }
-    if (p && nowMono >= p.periodEnd) {
-      const verdict = this.probes.finish()
-      if (verdict.kind === 'failed') {
-        this.awareness.apply(verdict.askedNone ? 1 : verdict.missingNacks)
-        const m = this.news.table.get(p.target)
-        if (m && m.state !== 'dead') {
-          this.news.applySuspect(p.target, m.incarnation, this.selfId, nowMono)
-          // Tell the suspect itself too (Lifeguard's buddy system): alive, it refutes to us at once.
-          const claim: Update<R> = {
-            kind: 'suspect',
-            id: p.target,
-            incarnation: m.incarnation,
-            from: this.selfId,
-          }
-          if (this.links.has(p.target)) this.send(p.target, { t: 'gossip', gossip: [claim] })
-        }
-      }
-    }
-    if (!this.probes.current && nowMono >= this.probes.nextStartMono) this.startProbe(nowMono)
-  }
-
-  /** Linked members not dead: whom we can ping ourselves, and ask to ping for us. */
-  private linkedMembers(): Set<string> {
-    const out = new Set<string>()
-    for (const id of this.links) {
-      const m = this.news.table.get(id)
-      if (m && m.state !== 'dead') out.add(id)
-    }
-    return out
-  }
-
-  /** Whom to probe: linked members, and members we should be linked to but are not. */
-  private probeCandidates(): Set<string> {
-    const out = this.linkedMembers()
-    for (const id of this.watch) {
-      const m = this.news.table.get(id)
-      if (m && m.state !== 'dead') out.add(id)
-    }
-    return out
-  }
-
-  private startProbe(nowMono: number): void {
-    const cfg = this.init.config
-    const target = this.order.next(this.probeCandidates())
-    const periodMs = this.awareness.scale(cfg.probeIntervalMs)
-    if (target === null) {
-      this.probes.idle(nowMono + periodMs)
-      return
-    }
-    const seq = this.probes.start(target, nowMono, this.awareness.scale(cfg.probeTimeoutMs), periodMs)
-    // A member we cannot reach ourselves (our dials fail) is probed through others at once;
-    // with nobody to ask, that is a failed probe like any other (and counts against us too).
-    if (this.links.has(target)) this.ping(target, seq, this.piggyback())
-    else this.askOthers(target)
-  }
-
-  /**
-   * A ping; to a member we suspect it carries the suspicion itself, whatever the gossip
-   * queue still holds (Lifeguard's buddy system): a suspect that is only slow, or was cut
-   * off while the news went round, hears of it from the next probe and refutes.
-   */
-  private ping(target: string, seq: number, gossip: Update<R>[]): void {
-    const m = this.news.table.get(target)
-    const claim: Update<R>[] =
-      m?.state === 'suspect'
-        ? [{ kind: 'suspect', id: target, incarnation: m.incarnation, from: this.selfId }]
-        : []
-    this.send(target, { t: 'ping', seq, target, gossip: [...claim, ...gossip] })
-  }
-
-  private askOthers(target: string): void {
-    const known = new Set(this.probes.linksOf(target))
-    const others = [...this.linkedMembers()].filter((id) => id !== target)
-    // Neighbours connected to the target first: the others can only say they cannot reach it.
-    const ranked = [
-      ...this.shuffle(others.filter((id) => known.has(id))),
-      ...this.shuffle(others.filter((id) => !known.has(id))),
-    ].slice(0, this.init.config.indirectChecks)
-    const seq = this.probes.goIndirect(ranked.length)
-    for (const id of ranked) this.send(id, { t: 'ping-req', seq, target, gossip: this.piggyback() })
-  }
-
-  private sendAck(to: string, seq: number): void {
-    this.send(to, { t: 'ack', seq, links: [...this.links], gossip: this.piggyback() })
-  }
-
-  private onAck(from: string, seq: number, links: string[]): void {
-    const hit = this.probes.ack(seq, from, links)
-    if (hit.kind === 'probe' && hit.direct) this.awareness.apply(-1)
-    else if (hit.kind === 'relay')
-      this.send(hit.origin, { t: 'ack', seq: hit.originSeq, links: [], gossip: this.piggyback() })
-  }
-
-  private onPingReq(from: string, seq: number, target: string, nowMono: number): void {
-    if (target === this.selfId) {
-      this.sendAck(from, seq)
-      return
-    }
-    const timeoutMs = this.awareness.scale(this.init.config.probeTimeoutMs)
-    const mySeq = this.links.has(target) ? this.probes.relay(from, seq, nowMono + timeoutMs) : null
-    // Not connected to it (or too busy): say so now, which still proves the asker is heard.
-    if (mySeq === null) this.send(from, { t: 'nack', seq })
-    else this.ping(target, mySeq, this.piggyback())
-  }
+  // ── news ───────────────────────────────────────────────────────────────────
 
   /**
    * News from `from`. Records it announced that we lack are pulled from it; a suspicion
@@ -359,12 +243,7 @@ export class Swim<R> {
     const { suspected, wanted } = this.news.applyAll(from, updates, nowMono)
     for (let i = 0; i < wanted.length; i += WANT_IDS_MAX)
       this.send(from, { t: 'want', ids: wanted.slice(i, i + WANT_IDS_MAX) })
-    for (const s of suspected) {
-      if (!this.links.has(s.id)) continue
-      const timeoutMs = this.awareness.scale(this.init.config.probeTimeoutMs)
-      const seq = this.probes.confirm(s.id, s.incarnation, nowMono, timeoutMs)
-      if (seq !== null) this.ping(s.id, seq, this.piggyback())
-    }
+    this.prober.checkSuspects(suspected, nowMono)
   }
 
   /**
@@ -389,12 +268,6 @@ export class Swim<R> {
     return 2 * this.awareness.scale(this.init.config.probeTimeoutMs)
   }
 
-  /** Before declaring `id` dead, ask two neighbours for its record: a refutation may be there. */
-  private askForNews(id: string): void {
-    const others = this.shuffle([...this.linkedMembers()].filter((x) => x !== id)).slice(0, NEWS_ASKED)
-    for (const to of others) this.send(to, { t: 'want', ids: [id] })
-  }
-
   // ── gossip and anti-entropy ────────────────────────────────────────────────
 
   private piggyback(): Update<R>[] {
@@ -403,7 +276,7 @@ export class Swim<R> {
 
   /** Members this node can send to: linked and known (the dead too: they may refute). */
   private gossipTargets(): string[] {
-    return [...this.links].filter((id) => this.news.table.get(id) !== undefined)
+    return [...this.prober.links].filter((id) => this.news.table.get(id) !== undefined)
   }
 
   private gossip(nowMono: number): void {
@@ -411,7 +284,7 @@ export class Swim<R> {
     this.nextGossipMono = nowMono + cfg.gossipIntervalMs
     this.lastGossipMono = nowMono
     if (!this.news.hasNews()) return
-    const targets = this.shuffle(this.gossipTargets()).slice(0, cfg.gossipFanout)
+    const targets = shuffle(this.c.random, this.gossipTargets()).slice(0, cfg.gossipFanout)
     for (const id of targets) {
       const gossip = this.news.take(cfg.gossipBytesMax)
       if (gossip.length === 0) break
@@ -425,7 +298,7 @@ export class Swim<R> {
     this.nextPushPullMono = nowMono + interval / 2 + this.c.random.next() * interval
     // Any link, a peer we hold no record of included: an exchange is how it becomes known
     // (a joiner that could not take our records when its link opened, say).
-    const targets = [...this.links]
+    const targets = [...this.prober.links]
     if (targets.length === 0) return
     this.sync.sendDigest(targets[randomBelow(this.c.random, targets.length)]!, true, nowMono)
   }
@@ -441,7 +314,7 @@ export class Swim<R> {
     this.out = []
     const late = nowMono - this.expectedWakeMono
     if (late > this.init.config.stallToleranceMs) {
-      this.probes.abandon(nowMono)
+      this.prober.probes.abandon(nowMono)
       this.news.suspicions.postpone(late)
       this.awareness.apply(1)
     }
@@ -459,13 +332,5 @@ export class Swim<R> {
 
   private send(to: string, msg: SwimMessage<R>): void {
     this.out.push({ kind: 'send', to, msg })
-  }
-
-  private shuffle<T>(xs: T[]): T[] {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = randomBelow(this.c.random, i + 1)
-      ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
-    }
-    return xs
   }
 }
