@@ -11,6 +11,10 @@ export type Fault =
   | { atMs: number; kind: 'heal' }
   | { atMs: number; kind: 'loss'; dropRate: number; duplicateRate: number }
   | { atMs: number; kind: 'clock-jump'; node: number; ms: number }
+  /** A new node starts with join material and no certificate (trust simulator). */
+  | { atMs: number; kind: 'join'; node: number }
+  /** An admin on signer `by` revokes `node` (trust simulator). */
+  | { atMs: number; kind: 'revoke'; node: number; by: number }
 
 export interface ScheduleLimits {
   /** Faults happen in [0, faultsMs); afterwards the network heals and nothing more fails. */
@@ -82,5 +86,9 @@ export function describeFault(f: Fault): string {
       return `${t} loss drop=${f.dropRate.toFixed(2)} dup=${f.duplicateRate.toFixed(2)}`
     case 'clock-jump':
       return `${t} clock-jump n${f.node} ${Math.round(f.ms)}ms`
+    case 'join':
+      return `${t} join n${f.node}`
+    case 'revoke':
+      return `${t} revoke n${f.node} by n${f.by}`
   }
 }

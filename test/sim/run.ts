@@ -1,11 +1,14 @@
 // Run the simulator on demand: many random fault schedules, or one seed again.
 //   npm run sim -- --seeds 5000 [--from 1] [--nodes N]      membership only (fast)
 //   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
-//   npm run sim -- [--cluster] --seed 123                   replay one, printing its schedule
+//   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
+//                                                           (--strict: the known findings too, notes/sim.md)
+//   npm run sim -- [--cluster|--trust] --seed 123           replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
 import { parseArgs } from 'node:util'
 import { describeClusterRun, runClusterSchedule } from './cluster-run.js'
 import { describeRun, runMembershipSchedule } from './membership-run.js'
+import { describeTrustRun, runTrustSchedule } from './trust-run.js'
 
 const { values } = parseArgs({
   options: {
@@ -14,6 +17,8 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     nodes: { type: 'string' },
     cluster: { type: 'boolean', default: false },
+    trust: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
   },
 })
 const nodes = values.nodes ? Number(values.nodes) : undefined
@@ -23,6 +28,11 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
   if (values.cluster) {
     const r = await runClusterSchedule(seed, opts)
     return { ok: r.ok, text: describeClusterRun(r) }
+  }
+  if (values.trust) {
+    const sizes = nodes ? { membersMin: nodes, membersMax: nodes } : {}
+    const r = runTrustSchedule(seed, { ...sizes, strict: values.strict })
+    return { ok: r.ok, text: describeTrustRun(r) }
   }
   const r = runMembershipSchedule(seed, opts)
   return { ok: r.ok, text: describeRun(r) }

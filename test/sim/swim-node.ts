@@ -32,6 +32,13 @@ export interface NodeExtension {
   started?(node: SwimNode): void
   crashed?(): void
   receive?(from: string, msg: ControlMessage): void
+  /** A link to `peer` opened (after membership heard of it). */
+  linkOpened?(peer: string): void
+  /**
+   * The certificate gate, as the agent's mesh shell applies it before SWIM sees a
+   * message: returns the message with the records this node may not admit taken out.
+   */
+  admit?(from: string, msg: LivenessMessage<SimRecord>): LivenessMessage<SimRecord>
 }
 
 /** A real signed node record (facts, addresses, signature) is about this big on the wire. */
@@ -183,6 +190,7 @@ export class SwimNode implements Endpoint {
       if (!this.env.net.holds(this.id, peer, conn)) return
       this.conns.set(peer, conn)
       this.liveness?.connectionOpened(peer)
+      this.ext.linkOpened?.(peer)
     }, 'io')
   }
 
@@ -197,7 +205,11 @@ export class SwimNode implements Endpoint {
   deliver(from: string, msg: unknown): void {
     const t = (msg as { t: string }).t
     if (t.startsWith('ctl-')) this.proc.run(() => this.ext.receive?.(from, msg as ControlMessage), 'io')
-    else this.proc.run(() => this.liveness?.receive(from, msg as LivenessMessage<SimRecord>), 'io')
+    else
+      this.proc.run(() => {
+        const m = msg as LivenessMessage<SimRecord>
+        this.liveness?.receive(from, this.ext.admit ? this.ext.admit(from, m) : m)
+      }, 'io')
   }
 }
 

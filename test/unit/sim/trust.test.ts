@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { TrustCluster } from '../../sim/trust-cluster.js'
+import { describeTrustRun, runTrustSchedule } from '../../sim/trust-run.js'
+
+// The trust simulator: the production joiner, signer and revocations machines and the
+// trust anti-entropy, on the production membership (SWIM, links) over a simulated
+// network, with joiners and revocations in the fault schedules. Behaviour only;
+// `npm run sim -- --trust` runs more schedules, `--strict` the known findings too.
+
+/** Schedules run here; HOMECLOUD_SIM_TRUST_SEEDS runs more. */
+const SEEDS = Number(process.env.HOMECLOUD_SIM_TRUST_SEEDS ?? 300)
+/** Stop early rather than run past this on a slow or busy machine (the count ran is printed). */
+const BUDGET_MS = Number(process.env.HOMECLOUD_SIM_TRUST_BUDGET_MS ?? 5000)
+
+describe('simulated trust', () => {
+  it('a joiner is signed once and admitted; a revoked member is expelled from every view', () => {
+    const c = new TrustCluster({ seed: 3, members: 5, joiners: 1 })
+    for (const n of c.nodes.slice(0, 5)) n.start()
+    c.run(15_000)
+    const joiner = c.nodes[5]!
+    joiner.start()
+    const seen = (id: string) => c.members().every((n) => n.id === id || c.view(n).get(id) === 'alive')
+    assert.notEqual(
+      c.runUntil(() => c.part(joiner.id).cert !== null && seen(joiner.id), 30_000),
+      null,
+      'the joiner is signed and every member sees it alive',
+    )
+    assert.equal(c.signings.filter((s) => s.nodeId === joiner.id).length, 1, 'signed once')
+    const victim = c.nodes[3]!
+    c.revokedAt.set(victim.id, c.now)
+    c.parts[1]!.revoke(victim.id, 'n3', c.nodes[1]!.proc.clock().nowMs())
+    const expelled = () =>
+      c.members().every((n) => c.part(n.id).book.isRevoked(victim.id) && c.view(n).get(victim.id) !== 'alive')
+    assert.notEqual(c.runUntil(expelled, 30_000), null, 'expelled by every member')
+    c.run(10_000)
+    assert.ok(expelled(), 'and it stays out')
+    assert.deepEqual(c.violations, [])
+  })
+
+  it('a seed replays exactly', () => {
+    assert.deepEqual(runTrustSchedule(7), runTrustSchedule(7))
+  })
+
+  it(`the invariants hold under ${SEEDS} random schedules with joins and revocations`, () => {
+    const start = performance.now()
+    let ran = 0
+    const failed: string[] = []
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      if (performance.now() - start > BUDGET_MS) break
+      const r = runTrustSchedule(seed)
+      ran++
+      if (!r.ok) failed.push(describeTrustRun(r))
+    }
+    console.log(`ran ${ran} trust fault schedules in ${Math.round(performance.now() - start)} ms`)
+    assert.deepEqual(failed, [], `replay with: npm run sim -- --trust --seed <seed>\n${failed.join('\n')}`)
+  })
+
+  // Known findings (notes/sim.md), left for the trust owner: these fail until fixed.
+  it('each joiner is signed once even when two signers hear its request', {
+    todo: 'two signers linked to one joiner both sign it (seed 20)',
+  }, () => {
+    const r = runTrustSchedule(20, { strict: true })
+    assert.ok(r.ok, describeTrustRun(r))
+  })
+
+  it('two revocations of nodes the signer holds no certificate for both hold', {
+    todo: 'trust.ts revoke names serial 0 and lists keep one entry per serial (seeds 85, 227)',
+  }, () => {
+    for (const seed of [85, 227]) {
+      const r = runTrustSchedule(seed, { strict: true })
+      assert.ok(r.ok, describeTrustRun(r))
+    }
+  })
+})
