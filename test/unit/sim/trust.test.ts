@@ -56,16 +56,21 @@ describe('simulated trust', () => {
     assert.deepEqual(failed, [], `replay with: npm run sim -- --trust --seed <seed>\n${failed.join('\n')}`)
   })
 
-  // Known findings (notes/sim.md), left for the trust owner: these fail until fixed.
+  // Known findings (notes/sim.md), left for the trust owner: these fail until fixed, so they
+  // run only with HOMECLOUD_SIM_FINDINGS=1 (a todo's failure would print in every landing).
+  const findings = (what: string) => (process.env.HOMECLOUD_SIM_FINDINGS ? false : `known finding: ${what}`)
+
   it('each joiner is signed once even when two signers hear its request', {
-    todo: 'two signers linked to one joiner both sign it (seed 20)',
+    skip: findings(
+      'two signers linked to one joiner both sign it (npm run sim -- --trust --strict --seed 20)',
+    ),
   }, () => {
     const r = runTrustSchedule(20, { strict: true })
     assert.ok(r.ok, describeTrustRun(r))
   })
 
   it('two revocations of nodes the signer holds no certificate for both hold', {
-    todo: 'trust.ts revoke names serial 0 and lists keep one entry per serial (seeds 85, 227)',
+    skip: findings('revoke names serial 0, a list keeps one entry per serial (--trust --strict --seed 85)'),
   }, () => {
     for (const seed of [85, 227]) {
       const r = runTrustSchedule(seed, { strict: true })
