@@ -95,23 +95,16 @@ export class GrubBootSlots implements BootSlots {
 
   async install(source: InstallSource): Promise<SlotReport> {
     const { env, state } = await this.load()
-    const slot = tries.inactiveSlot(state)
-    const content = {
-      releaseId: source.release.id,
-      version: source.release.manifest.version,
-      installedAtMs: this.deps.clock.nowMs(),
-    }
-    const next = tries.stepOrThrow(tries.install(state, content), 'install')
-    if (!slot) throw new Error('assertion: install succeeded without an inactive slot')
+    const { slot, content, writing, next } = tries.planInstall(state, source.release, this.deps.clock.nowMs())
     // No try may point at the slot while it is written (fillSlot removes its slot.json first).
-    await this.save(env, { ...state, trying: null, triesLeft: 0 })
+    await this.save(env, writing)
     await fillSlot(this.deps.paths.slots[slot], {
       releaseDir: source.dir,
       manifestFiles: source.release.manifest.files,
       extra: {},
       content,
     })
-    return this.save(withGrubEnv(env, grubEnvFor({ ...state, trying: null, triesLeft: 0 })), next)
+    return this.save(withGrubEnv(env, grubEnvFor(writing)), next)
   }
 
   async tryNext(n: number): Promise<SlotReport> {

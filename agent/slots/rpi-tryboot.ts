@@ -83,16 +83,9 @@ export class RpiTrybootSlots implements BootSlots {
 
   async install(source: InstallSource): Promise<SlotReport> {
     const { state } = await this.load()
-    const slot = tries.inactiveSlot(state)
-    const content = {
-      releaseId: source.release.id,
-      version: source.release.manifest.version,
-      installedAtMs: this.deps.clock.nowMs(),
-    }
-    const next = tries.stepOrThrow(tries.install(state, content), 'install')
-    if (!slot) throw new Error('assertion: install succeeded without an inactive slot')
+    const { slot, content, writing, next } = tries.planInstall(state, source.release, this.deps.clock.nowMs())
     // No tryboot may name the slot while it is written.
-    await this.move({ ...state, trying: null, triesLeft: 0 })
+    await this.move(writing)
     await fillSlot(this.deps.slots[slot], {
       releaseDir: source.dir,
       manifestFiles: source.release.manifest.files,

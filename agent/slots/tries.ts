@@ -155,6 +155,23 @@ export function slotReport(s: BootState, kind: SlotReport['kind'], arch: SlotRep
   }
 }
 
+/**
+ * What installing a release means for every backend: the slot written, what it will hold,
+ * the state to persist *before* writing it (no try may point at a slot being rewritten,
+ * so a power cut mid-write boots the good slot), and the state once it is written.
+ */
+export function planInstall(
+  s: BootState,
+  release: { id: string; manifest: { version: string } },
+  nowMs: number,
+): { slot: SlotName; content: SlotContent; writing: BootState; next: BootState } {
+  const content = { releaseId: release.id, version: release.manifest.version, installedAtMs: nowMs }
+  const next = stepOrThrow(install(s, content), 'install')
+  const slot = inactiveSlot(s)
+  if (!slot) throw new Error('assertion: install succeeded without an inactive slot')
+  return { slot, content, writing: { ...s, trying: null, triesLeft: 0 }, next }
+}
+
 /** A step's state, or SLOT_REFUSED naming why (for backends). */
 export function stepOrThrow(r: SlotsStep, what: string): BootState {
   if (r.ok) return r.state
