@@ -109,6 +109,23 @@ function adopt(
   return { state, effects }
 }
 
+/**
+ * The entry that revokes `nodeId`: the serial of its certificate when the revoking signer
+ * holds it, else the node id itself as a placeholder serial (hex, like every serial).
+ * Lists keep one entry per serial, so one shared placeholder ('0', as before) made a
+ * second revocation of a not-yet-certified node replace the first: that node could then
+ * be signed and admitted (found by the simulator, seeds 85 and 227). Nodes are refused by
+ * id as well as by serial, so the placeholder refuses a certificate signed later too.
+ */
+export function revocationEntry(
+  certSerial: string | undefined,
+  nodeId: string,
+  revokedAtMs: number,
+  reason: string,
+): RevocationEntry {
+  return { serial: certSerial ?? nodeId, nodeId, revokedAtMs, reason }
+}
+
 /** Entries of `a` or `b` that the winner lacks (the loser of a same-version race). */
 export function lostEntries(
   a: RevocationList | undefined,

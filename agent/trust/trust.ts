@@ -21,6 +21,7 @@ import { registerRoutes } from './routes.js'
 import type { SignedSettings } from './signed-settings.js'
 import type { TrustComponents, TrustInit } from './trust-init.js'
 import type { TrustStore } from './trust-store.js'
+import { revocationEntry } from './revocations.js'
 import type { PendingEntry } from './wire.js'
 
 export type { TrustComponents, TrustInit } from './trust-init.js'
@@ -137,8 +138,8 @@ export class Trust {
   /** Admin: refuse a node's certificate everywhere from now on. */
   revoke(nodeId: string, name: string, reason: string): void {
     if (!this.m.ca) throw new Error('assertion failed: revoke on a node without the CA key')
-    const serial = this.m.c.book.get(nodeId)?.serial ?? '0'
-    const entry = { serial, nodeId, revokedAtMs: this.m.c.clock.nowMs(), reason }
+    const serial = this.m.c.book.get(nodeId)?.serial
+    const entry = revocationEntry(serial, nodeId, this.m.c.clock.nowMs(), reason)
     this.m.revocations.feed({ kind: 'revoke', entry, name })
   }
 

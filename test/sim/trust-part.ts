@@ -10,6 +10,7 @@ import {
   type RevocationsEffect,
   type RevocationsEvent,
   type RevocationsState,
+  revocationEntry,
   revocationsStart,
   revocationsStep,
 } from '../../agent/trust/revocations.js'
@@ -120,13 +121,12 @@ export class TrustPart implements NodeExtension {
     this.node = null
   }
 
-  /** Admin on this node: revoke `nodeId` (trust.ts revoke: the serial its book holds, else '0'). */
+  /** Admin on this node: revoke `nodeId` (as trust.ts revoke: revocationEntry). */
   revoke(nodeId: string, name: string, nowMs: number): void {
     if (!this.persisted.signer || !this.up) return
-    const serial = this.book.get(nodeId)?.serial ?? '0'
     this.feedRevocations({
       kind: 'revoke',
-      entry: { serial, nodeId, revokedAtMs: nowMs, reason: 'sim' },
+      entry: revocationEntry(this.book.get(nodeId)?.serial, nodeId, nowMs, 'sim'),
       name,
     })
   }

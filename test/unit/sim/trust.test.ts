@@ -56,8 +56,8 @@ describe('simulated trust', () => {
     assert.deepEqual(failed, [], `replay with: npm run sim -- --trust --seed <seed>\n${failed.join('\n')}`)
   })
 
-  // Known findings (notes/sim.md), left for the trust owner: these fail until fixed, so they
-  // run only with HOMECLOUD_SIM_FINDINGS=1 (a todo's failure would print in every landing).
+  // The known finding (notes/sim.md), left for the trust owner: it fails until fixed, so it
+  // runs only with HOMECLOUD_SIM_FINDINGS=1 (a todo's failure would print in every landing).
   const findings = (what: string) => (process.env.HOMECLOUD_SIM_FINDINGS ? false : `known finding: ${what}`)
 
   it('each joiner is signed once even when two signers hear its request', {
@@ -69,9 +69,9 @@ describe('simulated trust', () => {
     assert.ok(r.ok, describeTrustRun(r))
   })
 
-  it('two revocations of nodes the signer holds no certificate for both hold', {
-    skip: findings('revoke names serial 0, a list keeps one entry per serial (--trust --strict --seed 85)'),
-  }, () => {
+  // Found by the simulator (revoke named serial '0' for every node without a known
+  // certificate, and a list keeps one entry per serial): fixed by revocationEntry.
+  it('two revocations of nodes the signer holds no certificate for both hold', () => {
     for (const seed of [85, 227]) {
       const r = runTrustSchedule(seed, { strict: true })
       assert.ok(r.ok, describeTrustRun(r))

@@ -5,6 +5,7 @@ import {
   type RevocationsEffect,
   type RevocationsEvent,
   type RevocationsState,
+  revocationEntry,
   revocationsStart,
   revocationsStep,
 } from '../../../../agent/trust/revocations.js'
@@ -191,5 +192,20 @@ describe('revocations: several signers', () => {
       revocationsStep(revocationsStart(CLUSTER, undefined), { kind: 'connected', conn }).effects,
       [],
     )
+  })
+})
+
+describe('revocations: the entry an admin adds', () => {
+  test('names the certificate it knows, else the node id, so two uncertified nodes never share a serial', () => {
+    assert.equal(revocationEntry('1f2e', 'aaaa', 5, 'lost').serial, '1f2e')
+    const a = revocationEntry(undefined, '0123456789abcdef0123', 5, 'lost')
+    const b = revocationEntry(undefined, 'fedcba98765432100123', 6, 'lost')
+    assert.notEqual(a.serial, b.serial)
+    assert.deepEqual(a, {
+      serial: '0123456789abcdef0123',
+      nodeId: '0123456789abcdef0123',
+      revokedAtMs: 5,
+      reason: 'lost',
+    })
   })
 })
