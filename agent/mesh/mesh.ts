@@ -1,10 +1,6 @@
-import type { Clock, Timer } from '../core/clock.js'
-import type { Counters } from '../core/counters.js'
-import type { EventLog } from '../core/event-log.js'
-import type { Logger } from '../core/log.js'
-import { type Random, randomBelow, systemRandom } from '../core/random.js'
+import type { Timer } from '../core/clock.js'
+import { randomBelow, systemRandom } from '../core/random.js'
 import { saveFailed } from '../core/saves.js'
-import type { Identity } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
 import { checkRecord, type DropReason } from './intake.js'
 import {
@@ -12,14 +8,22 @@ import {
   heartbeatPeriodMs,
   type MembershipEvent,
   MembershipTable,
-  type MembershipTimings,
   refute,
 } from './membership.js'
+import {
+  DIAL_DEAD_FOR_MS_MAX,
+  DROP_LOG_INTERVAL_MS,
+  DropLog,
+  type MeshComponents,
+  type MeshInit,
+  REFRESH_FAST_PEERS,
+  RELAY_QUEUE_MAX,
+  TICK_MS,
+} from './mesh-init.js'
 import { type PeerView, peerView } from './peers.js'
-import type { MeshStateStore } from './peers-store.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import { type MeshRouter, MessageRouter } from './router.js'
-import type { PeerConn, SwarmTransport } from './swarm.js'
+import type { PeerConn } from './swarm.js'
 import {
   DeadMessage,
   encodeFrame,
@@ -30,62 +34,6 @@ import {
   SuspectMessage,
   WIRE_LIMITS,
 } from './wire.js'
-
-export interface MeshInit {
-  clusterId: string
-  timings: MembershipTimings
-  heartbeatMs: number
-  /** Past this many heartbeats per second arriving at each node, periods grow with the cluster. */
-  heartbeatsPerSecMax: number
-  /** How often to look the topic up again while the view is young, then when stable. */
-  refreshFastMs: number
-  refreshSlowMs: number
-  /** Newly learned records are pushed on to this many random peers (for partial meshes). */
-  relayFanout: number
-  frameBytesMax: number
-  /** Configured peers; those with a key are dialled directly. */
-  bootstrap: HostPort[]
-}
-
-export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
-  timings: { suspectAfterMs: 1200, deadAfterMs: 1200 },
-  heartbeatMs: 500,
-  heartbeatsPerSecMax: 32,
-  refreshFastMs: 2000,
-  refreshSlowMs: 15000,
-  relayFanout: 2,
-  frameBytesMax: WIRE_LIMITS.frameBytesMax,
-  bootstrap: [],
-}
-
-export interface MeshComponents {
-  identity: Identity
-  clock: Clock
-  random?: Random
-  log: Logger
-  transport: SwarmTransport
-  store: MeshStateStore
-  events: EventLog
-  counters: Counters
-  /** Who may take part (certificates): absent, every correctly signed record of the cluster is admitted. */
-  gate?: MeshGate
-  /** The parts of our own record that other layers own (roles, addresses, facts). */
-  selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
-}
-
-/** Admission by certificate (agent/trust builds it from its certificate book). */
-export interface MeshGate {
-  /** False while this node holds no certificate of its own: it can admit nobody yet. */
-  canAdmit(): boolean
-  admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
-}
-
-const RELAY_QUEUE_MAX = 256
-const TICK_MS = 100
-const DIAL_DEAD_FOR_MS_MAX = 10 * 60_000
-const DROP_LOG_INTERVAL_MS = 5000
-/** Up to this many peers the topic is looked up again every refreshFastMs while the view is young. */
-const REFRESH_FAST_PEERS = 8
 
 /**
  * The effectful shell around MembershipTable: it turns bytes from hyperswarm into
@@ -105,7 +53,7 @@ export class Mesh {
   private relayQueue: SignedRecord[] = []
   private readonly learnedPeers = new Map<string, HostPort>()
   private peersDirty = false
-  private readonly lastDropLog = new Map<string, { atMono: number; suppressed: number }>()
+  private readonly dropLog = new DropLog(DROP_LOG_INTERVAL_MS)
   private startedMono = 0
   private stopped = false
   private heartbeatTimer: Timer | null = null
@@ -429,23 +377,10 @@ export class Mesh {
     this.c.counters.inc('homecloud_mesh_messages_dropped_total', { reason })
     // Duplicates are normal with relaying; joiners send heartbeats before they hold a certificate.
     if (reason === 'stale' || reason === 'uncertified') return
-    const now = this.c.clock.monoMs()
-    const last = this.lastDropLog.get(reason)
-    if (last && now - last.atMono < DROP_LOG_INTERVAL_MS) {
-      last.suppressed++
-      return
-    }
-    this.lastDropLog.set(reason, { atMono: now, suppressed: 0 })
-    this.c.log.warn(
-      {
-        peer: conn.remoteKeyHex.slice(0, 12),
-        host: conn.remoteHost,
-        reason,
-        detail,
-        suppressed: last?.suppressed ?? 0,
-      },
-      'dropped peer message',
-    )
+    const suppressed = this.dropLog.due(reason, this.c.clock.monoMs())
+    if (suppressed === null) return
+    const peer = conn.remoteKeyHex.slice(0, 12)
+    this.c.log.warn({ peer, host: conn.remoteHost, reason, detail, suppressed }, 'dropped peer message')
   }
 
   private async persistPeers(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { MeshGate } from '../mesh/mesh.js'
+import type { MeshGate } from '../mesh/mesh-init.js'
 import type { NodeRecordBody } from '../mesh/record.js'
 import type { CertBook } from './cert-book.js'
 

@@ -1,0 +1,88 @@
+import type { Clock } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import type { EventLog } from '../core/event-log.js'
+import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
+import type { Identity } from '../identity/identity.js'
+import type { HostPort } from './bootstrap.js'
+import type { MembershipTimings } from './membership.js'
+import type { MeshStateStore } from './peers-store.js'
+import type { NodeRecordBody } from './record.js'
+import type { SwarmTransport } from './swarm.js'
+import { WIRE_LIMITS } from './wire.js'
+
+// The mesh's settings, what it is built from, and its fixed limits (mesh.ts is the shell).
+
+export interface MeshInit {
+  clusterId: string
+  timings: MembershipTimings
+  heartbeatMs: number
+  /** Past this many heartbeats per second arriving at each node, periods grow with the cluster. */
+  heartbeatsPerSecMax: number
+  /** How often to look the topic up again while the view is young, then when stable. */
+  refreshFastMs: number
+  refreshSlowMs: number
+  /** Newly learned records are pushed on to this many random peers (for partial meshes). */
+  relayFanout: number
+  frameBytesMax: number
+  /** Configured peers; those with a key are dialled directly. */
+  bootstrap: HostPort[]
+}
+
+export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
+  timings: { suspectAfterMs: 1200, deadAfterMs: 1200 },
+  heartbeatMs: 500,
+  heartbeatsPerSecMax: 32,
+  refreshFastMs: 2000,
+  refreshSlowMs: 15000,
+  relayFanout: 2,
+  frameBytesMax: WIRE_LIMITS.frameBytesMax,
+  bootstrap: [],
+}
+
+export interface MeshComponents {
+  identity: Identity
+  clock: Clock
+  random?: Random
+  log: Logger
+  transport: SwarmTransport
+  store: MeshStateStore
+  events: EventLog
+  counters: Counters
+  /** Who may take part (certificates): absent, every correctly signed record of the cluster is admitted. */
+  gate?: MeshGate
+  /** The parts of our own record that other layers own (roles, addresses, facts). */
+  selfRecord: () => Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
+}
+
+/** Admission by certificate (agent/trust builds it from its certificate book). */
+export interface MeshGate {
+  /** False while this node holds no certificate of its own: it can admit nobody yet. */
+  canAdmit(): boolean
+  admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
+}
+
+export const RELAY_QUEUE_MAX = 256
+export const TICK_MS = 100
+export const DIAL_DEAD_FOR_MS_MAX = 10 * 60_000
+export const DROP_LOG_INTERVAL_MS = 5000
+/** Up to this many peers the topic is looked up again every refreshFastMs while the view is young. */
+export const REFRESH_FAST_PEERS = 8
+
+/** Drop warnings: one line per reason per interval; the ones in between are counted into the next. */
+export class DropLog {
+  private readonly last = new Map<string, { atMono: number; suppressed: number }>()
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** How many were kept quiet since the last line, when a line is due now; null to stay quiet. */
+  due(reason: string, nowMono: number): number | null {
+    const last = this.last.get(reason)
+    if (last && nowMono - last.atMono < this.intervalMs) {
+      last.suppressed++
+      return null
+    }
+    this.last.set(reason, { atMono: nowMono, suppressed: 0 })
+    return last?.suppressed ?? 0
+  }
+}
