@@ -1,6 +1,6 @@
 import { randomBelow, seededRandom } from '../../agent/core/random.js'
 import { SimCluster } from './cluster.js'
-import { describeFault, type Fault, randomSchedule } from './faults.js'
+import { applyCommonFault, describeFault, type Fault, randomSchedule } from './faults.js'
 
 export interface ClusterRunResult {
   seed: number
@@ -113,30 +113,7 @@ function members(c: SimCluster): string {
 
 function apply(c: SimCluster, f: Fault): void {
   const node = 'node' in f ? c.agents[f.node]?.node : undefined
-  switch (f.kind) {
-    case 'crash':
-      if (node?.isUp()) node.crash()
-      return
-    case 'restart':
-      if (node && !node.isUp()) node.start()
-      return
-    case 'pause':
-      node?.proc.pause(f.ms)
-      return
-    case 'clock-jump':
-      node?.proc.jumpWallClock(f.ms)
-      return
-    case 'partition':
-      c.net.partition(f.groups.map((g) => g.map((i) => c.agents[i]!.id)))
-      return
-    case 'heal':
-      c.net.partition(null)
-      return
-    case 'loss':
-      c.net.opts.dropRate = f.dropRate
-      c.net.opts.duplicateRate = f.duplicateRate
-      return
-  }
+  applyCommonFault(f, node, c.net, (i) => c.agents[i]!.id)
 }
 
 export function describeClusterRun(r: ClusterRunResult): string {

@@ -1,4 +1,6 @@
 import { type Random, randomBelow } from '../../agent/core/random.js'
+import type { SimNetwork } from './network.js'
+import type { SwimNode } from './swim-node.js'
 
 // Random fault schedules, drawn from a seed: what happens to which node, when. A schedule
 // is data, so a failing one can be printed, and its seed replays it exactly.
@@ -90,5 +92,44 @@ export function describeFault(f: Fault): string {
       return `${t} join n${f.node}`
     case 'revoke':
       return `${t} revoke n${f.node} by n${f.by}`
+  }
+}
+
+/**
+ * Applies the faults every simulation handles alike (crash, restart, pause, clock jump,
+ * partition, heal, loss) to `node` (the fault's node, if any) and `net`; `idOf(i)` is node
+ * i's network id. False for a kind the caller applies itself ('join', 'revoke').
+ */
+export function applyCommonFault(
+  f: Fault,
+  node: SwimNode | undefined,
+  net: SimNetwork,
+  idOf: (i: number) => string,
+): boolean {
+  switch (f.kind) {
+    case 'crash':
+      if (node?.isUp()) node.crash()
+      return true
+    case 'restart':
+      if (node && !node.isUp()) node.start()
+      return true
+    case 'pause':
+      node?.proc.pause(f.ms)
+      return true
+    case 'clock-jump':
+      node?.proc.jumpWallClock(f.ms)
+      return true
+    case 'partition':
+      net.partition(f.groups.map((g) => g.map(idOf)))
+      return true
+    case 'heal':
+      net.partition(null)
+      return true
+    case 'loss':
+      net.opts.dropRate = f.dropRate
+      net.opts.duplicateRate = f.duplicateRate
+      return true
+    default:
+      return false
   }
 }

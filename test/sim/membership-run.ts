@@ -1,5 +1,5 @@
 import { randomBelow, seededRandom } from '../../agent/core/random.js'
-import { describeFault, type Fault, randomSchedule } from './faults.js'
+import { applyCommonFault, describeFault, type Fault, randomSchedule } from './faults.js'
 import { SwimCluster } from './swim-cluster.js'
 
 export interface RunResult {
@@ -63,30 +63,7 @@ function finish(c: SwimCluster, r: RunResult): RunResult {
 
 function apply(c: SwimCluster, f: Fault): void {
   const node = 'node' in f ? c.nodes[f.node] : undefined
-  switch (f.kind) {
-    case 'crash':
-      if (node?.isUp()) node.crash()
-      return
-    case 'restart':
-      if (node && !node.isUp()) node.start()
-      return
-    case 'pause':
-      node?.proc.pause(f.ms)
-      return
-    case 'clock-jump':
-      node?.proc.jumpWallClock(f.ms)
-      return
-    case 'partition':
-      c.net.partition(f.groups.map((g) => g.map((i) => c.nodes[i]!.id)))
-      return
-    case 'heal':
-      c.net.partition(null)
-      return
-    case 'loss':
-      c.net.opts.dropRate = f.dropRate
-      c.net.opts.duplicateRate = f.duplicateRate
-      return
-  }
+  applyCommonFault(f, node, c.net, (i) => c.nodes[i]!.id)
 }
 
 /** Each live node's view, for a failure report. */

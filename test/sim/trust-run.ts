@@ -1,6 +1,6 @@
 import { type Random, randomBelow, seededRandom } from '../../agent/core/random.js'
 import { revocationKey } from '../../agent/pki/revocations.js'
-import { describeFault, type Fault, randomSchedule } from './faults.js'
+import { applyCommonFault, describeFault, type Fault, randomSchedule } from './faults.js'
 import { SIGNERS, TrustCluster } from './trust-cluster.js'
 
 export interface TrustRunResult {
@@ -148,29 +148,10 @@ function settled(c: TrustCluster): string[] {
 
 function apply(c: TrustCluster, f: Fault): void {
   const node = 'node' in f ? c.nodes[f.node] : undefined
+  if (applyCommonFault(f, node, c.net, (i) => c.nodes[i]!.id)) return
   switch (f.kind) {
-    case 'crash':
-      if (node?.isUp()) node.crash()
-      return
-    case 'restart':
     case 'join':
       if (node && !node.isUp()) node.start()
-      return
-    case 'pause':
-      node?.proc.pause(f.ms)
-      return
-    case 'clock-jump':
-      node?.proc.jumpWallClock(f.ms)
-      return
-    case 'partition':
-      c.net.partition(f.groups.map((g) => g.map((i) => c.nodes[i]!.id)))
-      return
-    case 'heal':
-      c.net.partition(null)
-      return
-    case 'loss':
-      c.net.opts.dropRate = f.dropRate
-      c.net.opts.duplicateRate = f.duplicateRate
       return
     case 'revoke': {
       const by = c.parts[f.by]!
