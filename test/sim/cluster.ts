@@ -2,11 +2,8 @@ import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { type Random, seededRandom } from '../../agent/core/random.js'
 import { clientUrlOf, peerUrlOf } from '../../agent/etcd/spec.js'
 import { nodeIdFromPublicKey } from '../../agent/identity/identity.js'
-import { DEFAULT_LINK_TIMINGS } from '../../agent/mesh/links/book.js'
-import { DEFAULT_LINK_LIMITS } from '../../agent/mesh/links/choose.js'
 import type { NodeRecordBody, Role } from '../../agent/mesh/record.js'
-import { DEFAULT_SWIM_CONFIG } from '../../agent/mesh/swim/config.js'
-import type { MemberEvent, MemberState } from '../../agent/mesh/swim/types.js'
+import type { MemberState } from '../../agent/mesh/swim/types.js'
 import { COORDINATOR_ELECTION, type PlacementSigner } from '../../control/coordinator/placement-record.js'
 import { PlacementPolicy } from '../../control/placement/policy.js'
 import { ControlPart } from './control-part.js'
@@ -14,7 +11,7 @@ import { DrainPart } from './drain-part.js'
 import { EtcdStandIn } from './etcd/standin.js'
 import { DEFAULT_NETWORK, type NetworkOptions, SimNetwork } from './network.js'
 import { Scheduler } from './scheduler.js'
-import { SwimNode } from './swim-node.js'
+import { defaultSwimEnv, SwimNode } from './swim-node.js'
 
 export interface ClusterOptions {
   nodes: number
@@ -113,20 +110,7 @@ export class SimCluster {
   }
 
   private swimEnv(boot: string[]) {
-    return {
-      sched: this.sched,
-      net: this.net,
-      seed: this.opts.seed,
-      swim: DEFAULT_SWIM_CONFIG,
-      links: DEFAULT_LINK_LIMITS,
-      linkTimings: DEFAULT_LINK_TIMINGS,
-      replanMs: 1000,
-      reconnectDeadMs: 10_000,
-      reconnectForMs: 3_600_000,
-      wallStartMs: 1_700_000_000_000,
-      bootstrap: (self: string) => boot.filter((b) => b !== self),
-      onEvent: (_o: string, _e: MemberEvent) => {},
-    }
+    return defaultSwimEnv(this.sched, this.net, this.opts.seed, boot)
   }
 
   get now(): number {

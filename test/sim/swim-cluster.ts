@@ -5,7 +5,7 @@ import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../../agent/mesh/swim/conf
 import type { MemberEvent, MemberState } from '../../agent/mesh/swim/types.js'
 import { DEFAULT_NETWORK, type NetworkOptions, SimNetwork } from './network.js'
 import { Scheduler } from './scheduler.js'
-import { SwimNode } from './swim-node.js'
+import { defaultSwimEnv, SwimNode } from './swim-node.js'
 
 export interface SwimClusterOptions {
   nodes: number
@@ -53,18 +53,12 @@ export class SwimCluster {
     const ids = simIds(this.random, opts.nodes)
     const boot = ids.slice(0, Math.max(1, opts.bootstrapNodes ?? 3))
     const env = {
-      sched: this.sched,
-      net: this.net,
-      seed: opts.seed,
+      ...defaultSwimEnv(this.sched, this.net, opts.seed, boot, (observer, e, atMs) =>
+        this.onEvent(observer, e, atMs),
+      ),
       swim: { ...DEFAULT_SWIM_CONFIG, ...opts.swim },
       links: { ...DEFAULT_LINK_LIMITS, ...opts.links },
       linkTimings: { ...DEFAULT_LINK_TIMINGS, ...opts.linkTimings },
-      replanMs: 1000,
-      reconnectDeadMs: 10_000,
-      reconnectForMs: 3_600_000,
-      wallStartMs: 1_700_000_000_000,
-      bootstrap: (self: string) => boot.filter((b) => b !== self),
-      onEvent: (observer: string, e: MemberEvent, atMs: number) => this.onEvent(observer, e, atMs),
     }
     this.nodes = ids.map((id) => new SwimNode(id, env))
     for (const n of this.nodes) this.byId.set(n.id, n)

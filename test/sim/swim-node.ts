@@ -1,9 +1,9 @@
 import { seededRandom } from '../../agent/core/random.js'
-import type { LinkTimings } from '../../agent/mesh/links/book.js'
-import type { LinkLimits } from '../../agent/mesh/links/choose.js'
+import { DEFAULT_LINK_TIMINGS, type LinkTimings } from '../../agent/mesh/links/book.js'
+import { DEFAULT_LINK_LIMITS, type LinkLimits } from '../../agent/mesh/links/choose.js'
 import { Liveness, type LivenessMessage } from '../../agent/mesh/liveness.js'
 import type { NodeRecordBody } from '../../agent/mesh/record.js'
-import type { SwimConfig } from '../../agent/mesh/swim/config.js'
+import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../../agent/mesh/swim/config.js'
 import type { MemberEvent, RecordMeta } from '../../agent/mesh/swim/types.js'
 import type { Endpoint, SimNetwork } from './network.js'
 import { SimProcess } from './process.js'
@@ -58,6 +58,33 @@ export interface SwimNodeEnv {
   /** Peers a starting node dials while it knows no member (the join material's list). */
   bootstrap(self: string): string[]
   onEvent(observer: string, event: MemberEvent, atMs: number): void
+}
+
+/**
+ * The agent's membership settings (the mesh's defaults) for nodes on `net`; a starting
+ * node dials the `boot` nodes other than itself while it knows no member.
+ */
+export function defaultSwimEnv(
+  sched: Scheduler,
+  net: SimNetwork,
+  seed: number,
+  boot: readonly string[],
+  onEvent: SwimNodeEnv['onEvent'] = () => {},
+): SwimNodeEnv {
+  return {
+    sched,
+    net,
+    seed,
+    swim: DEFAULT_SWIM_CONFIG,
+    links: DEFAULT_LINK_LIMITS,
+    linkTimings: DEFAULT_LINK_TIMINGS,
+    replanMs: 1000,
+    reconnectDeadMs: 10_000,
+    reconnectForMs: 3_600_000,
+    wallStartMs: 1_700_000_000_000,
+    bootstrap: (self) => boot.filter((b) => b !== self),
+    onEvent,
+  }
 }
 
 /** Estimated wire size of a message (JSON would cost more to compute than the rest of the step). */

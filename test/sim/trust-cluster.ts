@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto'
 import { type Random, seededRandom } from '../../agent/core/random.js'
-import { DEFAULT_LINK_TIMINGS } from '../../agent/mesh/links/book.js'
-import { DEFAULT_LINK_LIMITS } from '../../agent/mesh/links/choose.js'
-import { DEFAULT_SWIM_CONFIG } from '../../agent/mesh/swim/config.js'
 import type { MemberState } from '../../agent/mesh/swim/types.js'
 import { type RevocationBody, type RevocationList, signedBytes } from '../../agent/pki/revocations.js'
 import type { IssueRequest } from '../../agent/trust/signer.js'
 import { DEFAULT_NETWORK, SimNetwork } from './network.js'
 import { Scheduler } from './scheduler.js'
 import { simIds } from './swim-cluster.js'
-import { SwimNode } from './swim-node.js'
+import { defaultSwimEnv, SwimNode } from './swim-node.js'
 import { TrustPart } from './trust-part.js'
 
 // A cluster's membership and trust in one process: the first `members` nodes hold
@@ -62,20 +59,7 @@ export class TrustCluster {
     const total = opts.members + opts.joiners
     const ids = simIds(this.random, total)
     const boot = ids.slice(0, SIGNERS)
-    const env = {
-      sched: this.sched,
-      net: this.net,
-      seed: opts.seed,
-      swim: DEFAULT_SWIM_CONFIG,
-      links: DEFAULT_LINK_LIMITS,
-      linkTimings: DEFAULT_LINK_TIMINGS,
-      replanMs: 1000,
-      reconnectDeadMs: 10_000,
-      reconnectForMs: 3_600_000,
-      wallStartMs: 1_700_000_000_000,
-      bootstrap: (self: string) => boot.filter((b) => b !== self),
-      onEvent: () => {},
-    }
+    const env = defaultSwimEnv(this.sched, this.net, opts.seed, boot)
     ids.forEach((id, i) => {
       this.index.set(id, i)
       const member = i < opts.members
