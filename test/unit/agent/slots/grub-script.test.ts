@@ -9,7 +9,7 @@ import { PART } from '../../../../agent/slots/disk-layout.js'
 import { DISK_CONSOLE_ARGS, renderGrubCfg } from '../../../../agent/slots/grub-script.js'
 import { grubBookFor, grubEnvFor, grubMarksMax, settleGrub } from '../../../../agent/slots/grub-state.js'
 import { parseGrubEnv, renderGrubEnv } from '../../../../agent/slots/grubenv.js'
-import { boot } from '../../../../agent/slots/tries.js'
+import { boot, emptyBootState } from '../../../../agent/slots/tries.js'
 import type { BootState, SlotContent, SlotName } from '../../../../agent/slots/types.js'
 import { type GrubRun, runGrubCfg } from './grub-interp.js'
 
@@ -27,16 +27,7 @@ const rel = (n: number): SlotContent => ({
   version: `0.${n}.0`,
   installedAtMs: n,
 })
-const boot0: BootState = {
-  v: 1,
-  slots: { a: null, b: null },
-  good: null,
-  trying: null,
-  triesLeft: 0,
-  booted: null,
-  boots: 0,
-  lastFallback: null,
-}
+const boot0 = emptyBootState()
 const dev = (slot: SlotName) => `(hd0,msdos${PART[slot]})`
 
 /** Every combination of the names GRUB reads and the slots it finds (1188 states). */
