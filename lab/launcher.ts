@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
@@ -14,6 +14,9 @@ import { labNetworkAdapter } from './network.js'
 import { nodeDir, startNewNode } from './node-start.js'
 import { findLabProcesses, isLabProcess, killHard } from './processes.js'
 import { meshConverged, waitFor } from './wait.js'
+
+/** How much of a dead agent's log the lab prints. */
+const EXITED_LOG_TAIL_LINES = 20
 
 // The lab's face (what cli/commands/lab.ts and the tests use): up, add, down. One node's
 // start is node-start.ts, faults (unplug, plug, cut, heal) faults.ts, access access.ts.
@@ -129,9 +132,8 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
   await waitFor(
     async () => {
       for (const n of running) {
-        if (n.pid && !(await isLabProcess(n.pid, lab.dir))) {
-          return `${n.name} exited: see ${join(nodeDir(lab, n.name), 'agent.log')}`
-        }
+        // An agent that died will never converge: say so now, not after the whole timeout.
+        if (n.pid && !(await isLabProcess(n.pid, lab.dir))) throw await nodeExited(lab, n.name)
       }
       // Netbooted VMs still powered on are members too.
       const vms: string[] = []
@@ -141,6 +143,20 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
       return meshConverged(urls, new Set([...running.map((n) => n.name), ...vms]))
     },
     { timeoutMs, progress },
+  )
+}
+
+/** The error for an agent that exited during a wait, with the end of its log. */
+async function nodeExited(lab: LabFile, name: string): Promise<HomecloudError> {
+  const log = join(nodeDir(lab, name), 'agent.log')
+  const tail = await readFile(log, 'utf8').then(
+    (t) => t.trimEnd().split('\n').slice(-EXITED_LOG_TAIL_LINES).join('\n'),
+    () => '(no log written)',
+  )
+  return new HomecloudError(
+    'LAB_NODE_EXITED',
+    `${name} exited before the lab converged; the end of ${log}:\n${tail}`,
+    `read ${log}, fix the cause, then \`homecloud lab down\` and start the lab again`,
   )
 }
 

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   IDENTITY_INVALID: 'the node identity key is unreadable or malformed',
   LAB_INVALID: 'a lab command was given something it cannot do',
   LAB_NOT_FOUND: 'no lab exists in that directory',
+  LAB_NODE_EXITED: 'a lab agent exited while the lab waited for its mesh to converge',
   NETNS_FAILED: 'creating or removing a network namespace failed',
   API_UNREACHABLE: 'the agent API could not be reached',
   PROFILE_UNKNOWN: 'no board profile has that name',
