@@ -70,6 +70,11 @@ export const ClusterViewSchema = z.object({
         failoverGraceMs: z.number(),
       })
       .optional(),
+    /**
+     * Boards of a fallback architecture placement gives a seat because too few preferred
+     * boards can hold etcd (e.g. an x86 laptop beside two Pis); absent when there are none.
+     */
+    fallback: z.array(z.string()).max(64).optional(),
     /** The coordinator's next membership step, or why it waits. */
     next: z
       .object({

@@ -184,6 +184,7 @@ function placementView(record: PlacementRecord): Partial<ControlPlaneView> {
   return {
     reasons: placementReasons(record),
     ...(record.policy ? { policy: record.policy } : {}),
+    ...(record.fallback && record.fallback.length > 0 ? { fallback: record.fallback } : {}),
     next: {
       kind: n.kind,
       ...('id' in n && n.id !== undefined ? { id: n.id } : {}),

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import { diskHoldingPath, LINUX_PATHS, readBlockInfo, type SysPaths } from './block-device.js'
 import { probeFsync } from './fsync-probe.js'
+import { inRam } from './in-ram.js'
 import { archFromNode, boardName, cpuModelName, hardwareMacs } from './machine-parse.js'
 import { Facts, type FsyncProbe, type StorageClass, type StorageDevice } from './schema.js'
 import { type BlockDeviceInfo, classifyStorage } from './storage-class.js'
@@ -80,6 +81,7 @@ export async function readMachineFacts(init: MachineFactsInit): Promise<Facts> {
     dataStorageClass,
     macs,
     fsync,
+    ramOnly: await inRam(init.dataDir),
     source: 'machine',
   })
 }

@@ -17,10 +17,12 @@ export const BoardProfile = z
     cpuModel: z.string().min(1).max(128),
     cores: z.number().int().positive(),
     memoryMB: z.number().int().positive(),
-    storage: z.array(StorageDevice).min(1).max(64),
+    storage: z.array(StorageDevice).max(64),
     dataStorageClass: StorageClass,
     fsyncP50Ms: z.number().nonnegative(),
     fsyncP99Ms: z.number().nonnegative(),
+    /** Netbooted without a state disk: its state is in RAM (never an etcd seat). */
+    ramOnly: z.boolean().default(false),
   })
   .refine((p) => p.fsyncP50Ms <= p.fsyncP99Ms, {
     message: 'must not exceed fsyncP99Ms',
@@ -105,6 +107,7 @@ export function profileFacts(profile: NamedProfile, init: ProfileFactsInit): Fac
     dataStorageClass: profile.dataStorageClass,
     macs: [seededMac(init.seed)],
     fsync: { path: init.dataDir, samples: 0, p50Ms: profile.fsyncP50Ms, p99Ms: profile.fsyncP99Ms },
+    ramOnly: profile.ramOnly,
     source: `profile:${profile.name}`,
   })
 }

@@ -38,6 +38,8 @@ export const Facts = z.object({
   dataStorageClass: StorageClass,
   macs: z.array(z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)).max(32),
   fsync: FsyncProbe.nullable(),
+  /** The data directory is in RAM (tmpfs/ramfs: netbooted without a state disk); lost at power-off. */
+  ramOnly: z.boolean().default(false),
   /** 'machine' when read from the hardware, 'profile:NAME' when simulated. */
   source: z.string().max(64),
 })

@@ -15,6 +15,11 @@ export const FactsSummary = z.object({
   /** null when the probe did not run. */
   fsyncP99Ms: z.number().nonnegative().nullable(),
   macs: z.array(z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)).max(summaryMacsMax),
+  /**
+   * Present (true) only when the node's state is in RAM: records of nodes with a state
+   * disk stay byte for byte what agents without this field sign and verify.
+   */
+  ramOnly: z.literal(true).optional(),
 })
 export type FactsSummary = z.infer<typeof FactsSummary>
 
@@ -28,5 +33,6 @@ export function factsSummary(f: Facts): FactsSummary {
     storageClass: f.dataStorageClass,
     fsyncP99Ms: f.fsync ? f.fsync.p99Ms : null,
     macs: f.macs.slice(0, summaryMacsMax),
+    ...(f.ramOnly ? { ramOnly: true as const } : {}),
   }
 }

@@ -34,6 +34,7 @@ export function observedNode(
       cores: f.cores,
       storageClass: f.storageClass,
       fsyncP99Ms: f.fsyncP99Ms,
+      ...(f.ramOnly === true ? { ramOnly: true } : {}),
     },
     address: body.addresses[0] ?? null,
   }

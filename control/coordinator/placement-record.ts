@@ -36,6 +36,12 @@ export const PlacementRecord = z.object({
   voters: z.array(z.string()).max(64),
   learners: z.array(z.string()).max(64),
   target: z.array(z.string()).max(64),
+  /**
+   * Target boards of a fallback architecture (an x86 laptop beside two Pis), for the
+   * status page. Written only when there are any, so a record without them is byte for
+   * byte what coordinators before the field sign and verify.
+   */
+  fallback: z.array(z.string()).max(64).optional(),
   next: Action,
   quorumLost: z.boolean(),
   reasons: z.record(
@@ -101,6 +107,7 @@ export function placementRecord(
     voters: [...current.voters].sort(),
     learners: [...current.learners].sort(),
     target: p.target,
+    ...(p.fallback.length > 0 ? { fallback: [...p.fallback] } : {}),
     next: p.next,
     quorumLost: p.quorumLost,
     reasons,

@@ -11,6 +11,7 @@ export type RefusalCode =
   | 'pending'
   | 'opted-out'
   | 'arch'
+  | 'ram-only'
   | 'no-fsync-probe'
   | 'slow-fsync'
   | 'dead'
@@ -34,12 +35,23 @@ export interface Liveness {
   beyondGrace: boolean
 }
 
+/** Which seats a node's architecture may take: any (`preferred`), or only those no preferred board can fill. */
+export type Tier = 'preferred' | 'fallback'
+
+export function archTier(arch: NodeView['arch'], policy: PlacementPolicy): Tier | null {
+  if (policy.eligibleArchs.includes(arch)) return 'preferred'
+  if (policy.fallbackArchs.includes(arch)) return 'fallback'
+  return null
+}
+
 export interface Eligibility {
   eligible: boolean
+  /** null when the architecture may hold no seat at all (then `arch` is among the refusals). */
+  tier: Tier | null
   /** Every failing check, most permanent first (what to fix comes before "it's down"). */
   refusals: Refusal[]
   liveness: Liveness
-  /** "eligible" or "refused: <first refusal>". */
+  /** "eligible", "eligible (fallback: amd64)" or "refused: <first refusal>". */
   why: string
 }
 
@@ -73,7 +85,10 @@ export function refusals(node: NodeView, policy: PlacementPolicy): Refusal[] {
   if (node.revoked) out.push({ code: 'revoked', text: 'revoked' })
   if (node.state === 'pending') out.push({ code: 'pending', text: 'pending approval' })
   if (node.optedOut) out.push({ code: 'opted-out', text: 'opted out' })
-  if (!policy.eligibleArchs.includes(node.arch)) out.push({ code: 'arch', text: `${node.arch} not eligible` })
+  if (archTier(node.arch, policy) === null) out.push({ code: 'arch', text: `${node.arch} not eligible` })
+  // Its state (etcd's data with it) is in RAM: a power cut would lose the member's data,
+  // however fast its fsync is.
+  if (node.ramOnly === true) out.push({ code: 'ram-only', text: 'no state disk (RAM-only)' })
   if (node.fsyncP99Ms === null) {
     if (!policy.allowUnknownFsync) out.push({ code: 'no-fsync-probe', text: 'no fsync probe' })
   } else if (!(node.fsyncP99Ms <= policy.fsyncP99MsMax)) {
@@ -92,10 +107,13 @@ export function refusals(node: NodeView, policy: PlacementPolicy): Refusal[] {
 export function eligibility(node: NodeView, policy: PlacementPolicy, nowMs: number): Eligibility {
   const found = refusals(node, policy)
   const first = found[0]
+  const tier = archTier(node.arch, policy)
+  const eligibleWhy = tier === 'fallback' ? `eligible (fallback: ${node.arch})` : 'eligible'
   return {
     eligible: first === undefined,
+    tier,
     refusals: found,
     liveness: liveness(node, policy, nowMs),
-    why: first === undefined ? 'eligible' : `refused: ${first.text}`,
+    why: first === undefined ? eligibleWhy : `refused: ${first.text}`,
   }
 }

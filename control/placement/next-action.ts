@@ -74,6 +74,7 @@ export function leaveReason(
     return `${role} revoked`
   }
   if (cls === 'soft') return `${role} not eligible: ${refusalText(e)}`
+  if (e?.tier === 'fallback') return `${role} not needed: its fallback seat went back to a preferred board`
   return `${role} not needed`
 }
 

@@ -41,15 +41,24 @@ export function placeControlPlane(
   for (const id of ids) {
     reasons[id] = nodeReason({
       id,
+      arch: byId.get(id)?.arch,
       e: elig.get(id),
       cls: plan.classes.get(id),
       rank: rankOf.get(id),
       current,
       targetSet,
       targetSize: plan.target.length,
+      preferredCount: plan.preferredCount,
       next,
       policy,
     })
   }
-  return { target: plan.target, next, reasons, quorumLost: !quorum }
+  return {
+    target: plan.target,
+    fallback: plan.fallback,
+    preferredCandidates: plan.preferredCount,
+    next,
+    reasons,
+    quorumLost: !quorum,
+  }
 }

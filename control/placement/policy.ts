@@ -6,6 +6,13 @@ import { Arch } from '../../agent/facts/schema.js'
 export const PlacementPolicy = z.object({
   /** Architectures allowed to run etcd; config may widen it (e.g. amd64 laptops). */
   eligibleArchs: z.array(Arch).min(1).default(['arm64', 'arm']),
+  /**
+   * Architectures that fill voter seats only while fewer than `votersTarget` boards of
+   * `eligibleArchs` can hold etcd (two Pis and three laptops: the best laptop takes the
+   * third seat rather than leaving the cluster with no failure to spare). Their seats go
+   * back to an eligibleArchs board as soon as one can take them. [] turns this off.
+   */
+  fallbackArchs: z.array(Arch).default(['amd64']),
   /** etcd needs fast fsync; slower data disks (most SD cards) are refused. */
   fsyncP99MsMax: z.number().positive().default(10),
   /** Accept nodes that have not reported an fsync probe yet. */

@@ -1,5 +1,5 @@
 import type { StorageClass } from '../../agent/facts/schema.js'
-import { refusals } from './eligibility.js'
+import { archTier, refusals } from './eligibility.js'
 import type { PlacementPolicy } from './policy.js'
 import type { NodeView } from './types.js'
 
@@ -31,9 +31,12 @@ export function compareRank(a: NodeView, b: NodeView): number {
   )
 }
 
-/** Eligible nodes, best first. Eligibility of a candidate does not depend on time. */
+/** Eligible nodes, best first: the preferred architectures, then the fallback ones. Time plays no part. */
 export function rankCandidates(nodes: readonly NodeView[], policy: PlacementPolicy): NodeView[] {
-  return nodes.filter((n) => refusals(n, policy).length === 0).sort(compareRank)
+  const fallback = (n: NodeView) => Number(archTier(n.arch, policy) === 'fallback')
+  return nodes
+    .filter((n) => refusals(n, policy).length === 0)
+    .sort((a, b) => fallback(a) - fallback(b) || compareRank(a, b))
 }
 
 /** Sorts ids by rank; ids the view does not know (a member the mesh forgot) go last, by id. */

@@ -18,6 +18,8 @@ function seconds(ms: number): string {
 
 export interface ReasonInput {
   id: string
+  /** The node's architecture, when the mesh knows the node. */
+  arch?: string
   e: Eligibility | undefined
   cls: MemberClass | undefined
   /** 1-based position among eligible nodes; undefined when not eligible. */
@@ -25,8 +27,23 @@ export interface ReasonInput {
   current: MemberSet
   targetSet: ReadonlySet<string>
   targetSize: number
+  /** Boards of the preferred architectures that could hold a vote. */
+  preferredCount: number
   next: PlacementAction
   policy: PlacementPolicy
+}
+
+/** "an arm64/arm board" */
+function boardOf(policy: PlacementPolicy): string {
+  const archs = policy.eligibleArchs.join('/')
+  return `${/^[aeiou]/.test(archs) ? 'an' : 'a'} ${archs} board`
+}
+
+/** "only 2 arm64/arm boards can hold etcd" — why a fallback board holds (or would hold) a seat. */
+function fallbackWhy(x: ReasonInput): string {
+  const archs = x.policy.eligibleArchs.join('/')
+  const n = x.preferredCount
+  return `only ${n} ${archs} board${n === 1 ? '' : 's'} can hold etcd`
 }
 
 function sticky(e: Eligibility | undefined, policy: PlacementPolicy): string {
@@ -50,6 +67,7 @@ function leaving(role: string, x: ReasonInput): string {
     return `${role}, leaving: revoked`
   }
   if (cls === 'soft') return `${role}, leaving: ${e?.refusals[0]?.text ?? 'not eligible'}`
+  if (e?.tier === 'fallback') return `${role}, leaving: ${boardOf(x.policy)} takes its fallback seat`
   if (role === 'voter') return `voter, leaving: surplus (${x.current.voters.length} voters > ${x.targetSize})`
   return 'learner, leaving: not needed'
 }
@@ -65,6 +83,10 @@ export function nodeReason(x: ReasonInput): NodeReason {
     if (!chosen) return why(leaving('voter', x))
     if (cls === 'soft')
       return why(`voter (kept: no replacement yet): ${e?.refusals[0]?.text ?? 'not eligible'}`)
+    if (e?.tier === 'fallback' && e.liveness.status === 'up')
+      return why(
+        `voter (fallback ${x.arch ?? 'board'}): ${fallbackWhy(x)}; the seat moves to one when it appears`,
+      )
     return why(sticky(e, x.policy))
   }
   if (current.learners.includes(id)) {
@@ -73,7 +95,16 @@ export function nodeReason(x: ReasonInput): NodeReason {
     if (current.learnerCaughtUp?.[id] === true) return why('learner: caught up, promote next')
     return why('learner: catching up')
   }
+  const fallback = e?.tier === 'fallback'
+  if (chosen && fallback)
+    return why(
+      `chosen (fallback ${x.arch ?? 'board'}): ${fallbackWhy(x)}; ranked ${ordinal(rank ?? 0)}${isNext ? ', adding next' : ''}`,
+    )
   if (chosen) return why(`chosen: ranked ${ordinal(rank ?? 0)}${isNext ? ', adding next' : ''}`)
+  if (eligible && fallback && x.preferredCount >= x.targetSize)
+    return why(
+      `spare (fallback ${x.arch ?? 'board'}): not needed, ${x.preferredCount} ${x.policy.eligibleArchs.join('/')} boards can hold etcd`,
+    )
   if (eligible) return why(`spare: ranked ${ordinal(rank ?? 0)}`)
   return why(e?.why ?? 'unknown')
 }

@@ -54,13 +54,22 @@ export function largestOddAtMost(n: number): number {
 }
 
 export interface TargetPlan {
-  /** Desired voters, best-ranked first. */
+  /** Desired voters, best-ranked first (preferred architectures before fallback ones). */
   target: string[]
   /** Boards that could hold a vote (E in the size rule). */
   candidateCount: number
+  /** Of those, boards of the preferred architectures. */
+  preferredCount: number
+  /** Target boards of a fallback architecture (filling seats no preferred board can). */
+  fallback: string[]
   classes: ReadonlyMap<string, MemberClass>
 }
 
+// Fallback tier: a board whose architecture is only in `fallbackArchs` takes a seat only
+// when no preferred board can, and gives it back when one can. So the fill order below
+// puts every preferred candidate (sticky members first) before any fallback one, and a
+// fallback voter — sticky among the fallback boards — yields its seat to a preferred
+// newcomer (next-action retires it make-before-break, once the newcomer votes).
 export function planTarget(
   byId: ReadonlyMap<string, NodeView>,
   elig: ReadonlyMap<string, Eligibility>,
@@ -71,30 +80,51 @@ export function planTarget(
   const classes = new Map<string, MemberClass>()
   for (const id of [...voters, ...learners]) classes.set(id, classifyMember(elig.get(id)))
   const members = new Set([...voters, ...learners])
-  const of = (ids: readonly string[], cls: MemberClass) =>
+  // A member unknown to the mesh keeps its place (no evidence it is a fallback board).
+  const isFallback = (id: string) => elig.get(id)?.tier === 'fallback'
+  const of = (ids: readonly string[], cls: MemberClass, fallback: boolean) =>
     sortIdsByRank(
-      ids.filter((id) => classes.get(id) === cls),
+      ids.filter((id) => classes.get(id) === cls && isFallback(id) === fallback),
       byId,
     )
-  const newcomers = sortIdsByRank(
-    [...byId.keys()].filter((id) => !members.has(id) && elig.get(id)?.eligible),
-    byId,
-  )
+  const newcomers = (fallback: boolean) =>
+    sortIdsByRank(
+      [...byId.keys()].filter(
+        (id) => !members.has(id) && elig.get(id)?.eligible && isFallback(id) === fallback,
+      ),
+      byId,
+    )
   // Fill order = stickiness: current voters, then in-flight learners (so a dead
   // voter's replacement is not swapped when the old board comes back), then new
-  // boards by rank, then soft voters as a last resort.
-  const pool = [
-    ...of(voters, 'healthy'),
-    ...of(voters, 'transient'),
-    ...of(learners, 'healthy'),
-    ...of(learners, 'transient'),
-    ...newcomers,
-    ...of(voters, 'soft'),
+  // boards by rank — the preferred tier, then the fallback tier — then soft voters as
+  // a last resort.
+  const tier = (fallback: boolean) => [
+    ...of(voters, 'healthy', fallback),
+    ...of(voters, 'transient', fallback),
+    ...of(learners, 'healthy', fallback),
+    ...of(learners, 'transient', fallback),
+    ...newcomers(fallback),
   ]
+  const preferred = tier(false)
+  const pool = [...preferred, ...tier(true), ...of(voters, 'soft', false), ...of(voters, 'soft', true)]
   const keptVoters = voters.filter((id) => classes.get(id) !== 'hard').length
   const size = Math.max(
     largestOddAtMost(Math.min(policy.votersTarget, pool.length)),
     Math.min(keptVoters, policy.votersTarget),
   )
-  return { target: sortIdsByRank(pool.slice(0, size), byId), candidateCount: pool.length, classes }
+  const chosen = pool.slice(0, size)
+  const target = [
+    ...sortIdsByRank(
+      chosen.filter((id) => !isFallback(id)),
+      byId,
+    ),
+    ...sortIdsByRank(chosen.filter(isFallback), byId),
+  ]
+  return {
+    target,
+    candidateCount: pool.length,
+    preferredCount: preferred.length,
+    fallback: target.filter(isFallback),
+    classes,
+  }
 }

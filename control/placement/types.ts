@@ -21,6 +21,8 @@ export interface NodeView {
   storageClass: StorageClass
   /** p99 of the fsync probe on the data directory; null when the node has no probe result. */
   fsyncP99Ms: number | null
+  /** Its state lives in RAM (netbooted without a state disk): never an etcd seat. Absent = on disk. */
+  ramOnly?: boolean
 }
 
 /** etcd membership as etcd reports it. Learners are in-flight additions. */
@@ -49,6 +51,13 @@ export interface NodeReason {
 export interface Placement {
   /** Desired voter ids, best-ranked first. */
   target: string[]
+  /**
+   * Target boards of a fallback architecture, filling seats no preferred board can (e.g.
+   * an x86 laptop beside two Pis); empty when every seat goes to a preferred board.
+   */
+  fallback: string[]
+  /** Boards of the preferred architectures that could hold a vote. */
+  preferredCandidates: number
   /** The single next membership change (or why there is none). */
   next: PlacementAction
   reasons: Record<string, NodeReason>

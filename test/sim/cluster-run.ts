@@ -1,5 +1,5 @@
 import { randomBelow, seededRandom } from '../../agent/core/random.js'
-import { SimCluster } from './cluster.js'
+import { SimCluster, simBoard } from './cluster.js'
 import { applyCommonFault, describeFault, type Fault, randomSchedule } from './faults.js'
 
 export interface ClusterRunResult {
@@ -26,7 +26,9 @@ export interface ClusterRunOptions {
  * membership change was made by the election's holder at that moment); homecloud never
  * removes a member and so loses quorum; no node wipes data etcd still lists; never two
  * lock holders at once; every live view converges after the faults stop; and, when a
- * quorum survived, the coordinator replaces every dead voter.
+ * quorum survived, the coordinator replaces every dead voter; a node without a state
+ * disk never becomes a member; and once three Pis are up, no laptop keeps a seat (the
+ * x86 fallback gives its seat back).
  */
 export async function runClusterSchedule(
   seed: number,
@@ -56,6 +58,8 @@ export async function runClusterSchedule(
   // Placement gets its grace and a few reconcile rounds to replace what died.
   if ((await c.runUntil(() => healed(c), 60_000)) === null)
     r.violations.push(`a quorum survived but dead voters stayed: ${members(c)}`)
+  else if ((await c.runUntil(() => fallbackReturned(c), 60_000)) === null)
+    r.violations.push(`three Pis are up but a laptop kept its seat: ${members(c)}`)
   r.violations.push(
     ...safety(
       c,
@@ -71,6 +75,14 @@ export async function runClusterSchedule(
 function healed(c: SimCluster): boolean {
   if (c.etcd.quorum() === null) return true
   return c.etcd.state.voters().every((m) => c.byId.get(m.nodeId)?.node.isUp())
+}
+
+/** With a quorum and at least three Pis up, every member is a Pi (laptops only fill in). */
+function fallbackReturned(c: SimCluster): boolean {
+  if (c.etcd.quorum() === null) return true
+  const pisUp = c.agents.filter((a) => simBoard(a.index) === 'pi' && a.node.isUp()).length
+  if (pisUp < 3) return true
+  return [...c.etcd.state.members.values()].every((m) => simBoard(c.byId.get(m.nodeId)?.index ?? 0) === 'pi')
 }
 
 /**
@@ -91,6 +103,9 @@ function safety(c: SimCluster, faultTimes: number[]): string[] {
     if (ch.kind === 'remove' && ch.quorumBefore && !ch.quorumAfter && !raced(ch.atMs))
       out.push(`removing ${name(ch.member)} at ${ch.atMs} ms lost etcd's quorum`)
   }
+  for (const ch of c.etcd.changes)
+    if (ch.kind === 'add' && simBoard(c.byId.get(ch.member)?.index ?? 0) === 'pi-ram')
+      out.push(`${name(ch.member)} (no state disk) was added to etcd at ${ch.atMs} ms`)
   for (const w of c.wipes)
     if (w.stillListed)
       out.push(`${name(w.nodeId)} wiped member ${w.memberId} at ${w.atMs} ms while etcd still listed it`)

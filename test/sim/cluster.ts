@@ -164,6 +164,59 @@ export class SimCluster {
   }
 }
 
+/**
+ * What each simulated node is, by index (cycling): Raspberry Pis with NVMe (etcd's
+ * preferred boards), x86 laptops (its fallback while fewer than three Pis can hold a
+ * vote) and a Pi netbooted without a state disk (never a seat). Node 0, the founder, is
+ * a Pi; 4 nodes are two Pis and two laptops, so the fallback is in play from the start.
+ */
+export const SIM_BOARDS = ['pi', 'pi', 'laptop', 'laptop', 'pi', 'pi-ram', 'laptop', 'pi'] as const
+export type SimBoard = (typeof SIM_BOARDS)[number]
+
+export function simBoard(index: number): SimBoard {
+  return SIM_BOARDS[index % SIM_BOARDS.length]!
+}
+
+function simFacts(index: number): NodeRecordBody['facts'] {
+  const memoryMB = 4096 + 1024 * (index % 4)
+  switch (simBoard(index)) {
+    case 'laptop':
+      return {
+        arch: 'amd64',
+        board: 'ThinkPad T480',
+        cpuModel: 'Core i5-8250U',
+        cores: 8,
+        memoryMB: 2 * memoryMB,
+        storageClass: 'ssd',
+        fsyncP99Ms: 3,
+        macs: [],
+      }
+    case 'pi-ram':
+      return {
+        arch: 'arm64',
+        board: 'Raspberry Pi 5',
+        cpuModel: 'Cortex-A76',
+        cores: 4,
+        memoryMB,
+        storageClass: 'unknown',
+        fsyncP99Ms: 0.02,
+        macs: [],
+        ramOnly: true,
+      }
+    default:
+      return {
+        arch: 'arm64',
+        board: 'Raspberry Pi 5',
+        cpuModel: 'Cortex-A76',
+        cores: 4,
+        memoryMB,
+        storageClass: 'nvme',
+        fsyncP99Ms: 2,
+        macs: [],
+      }
+  }
+}
+
 function recordBody(
   identity: PlacementSigner,
   index: number,
@@ -178,16 +231,7 @@ function recordBody(
     name: `n${index}`,
     addresses: [address],
     ports: { api: 7080, tls: 7443, dht: 49737 },
-    facts: {
-      arch: 'arm64',
-      board: 'Raspberry Pi 5',
-      cpuModel: 'Cortex-A76',
-      cores: 4,
-      memoryMB: 4096 + 1024 * (index % 4),
-      storageClass: 'nvme',
-      fsyncP99Ms: 2,
-      macs: [],
-    },
+    facts: simFacts(index),
     version: '0.1.0',
     roles,
     incarnation: 0,

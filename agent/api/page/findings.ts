@@ -12,6 +12,7 @@ export type FindingKind =
   | 'node-dead'
   | 'node-suspect'
   | 'node-not-ready'
+  | 'fallback'
   | 'pending'
 
 /** Most urgent first: the verdict's headline is the first finding's. */
@@ -22,7 +23,8 @@ export const FINDING_RANK: Readonly<Record<FindingKind, number>> = {
   'node-dead': 3,
   'node-suspect': 4,
   'node-not-ready': 5,
-  pending: 6,
+  fallback: 6,
+  pending: 7,
 }
 
 export interface Finding {
@@ -222,6 +224,32 @@ export function seatUnfillable(view: ClusterView): Finding | null {
     what: `${seat}${why.length > 0 ? ` (${why.join('; ')})` : ''}.`,
     doing: 'keeps etcd on the boards it has and adds a voter as soon as an eligible board is alive.',
     todo: todo.join(' '),
+  }
+}
+
+/**
+ * Boards of a fallback architecture holding a seat (an x86 laptop beside two Pis): not a
+ * fault — etcd keeps a failure to spare — but the person should know, and what to plug in.
+ */
+export function fallbackSeats(view: ClusterView): Finding | null {
+  const cp = view.controlPlane
+  const ids = cp.fallback ?? []
+  if (ids.length === 0) return null
+  const policy = cp.policy ?? DEFAULT_POLICY
+  const who = ids.map((id) => {
+    const m = memberOf(view, id)
+    return `${nameOf(view, id)}${m ? ` (${m.arch})` : ''}`
+  })
+  const preferred = (cp.reasons ?? []).filter(
+    (r) => r.eligible === true && policy.eligibleArchs.includes(memberOf(view, r.id)?.arch ?? ''),
+  ).length
+  const kind = boardWanted(policy).replace(/ with .*$/, '')
+  const seated = ids.filter((id) => cp.voters.includes(id)).length === ids.length
+  return {
+    kind: 'fallback',
+    what: `${who.join(' and ')} ${seated ? (ids.length === 1 ? 'holds' : 'hold') : 'will take'} an etcd seat in place of ${kind}: only ${plural(preferred, 'such board')} can hold etcd.`,
+    doing: `keeps ${plural(policy.votersTarget, 'voter')} so etcd has a failure to spare; when ${kind} can hold a vote, it joins, gets its vote, and only then does ${who.length === 1 ? 'the fallback voter leave' : 'a fallback voter leave'}, one step at a time.`,
+    todo: `Plug in ${boardWanted(policy)}; the seat moves to it by itself.`,
   }
 }
 

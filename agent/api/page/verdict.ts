@@ -4,6 +4,7 @@ import {
   DEFAULT_POLICY,
   FINDING_RANK,
   type Finding,
+  fallbackSeats,
   nodeFindings,
   noSpare,
   quorumLost,
@@ -30,7 +31,8 @@ function level(top: Finding | undefined): VerdictLevel {
   if (!top) return 'healthy'
   if (top.kind === 'quorum-lost') return 'quorum-lost'
   if (top.kind === 'no-spare' || top.kind === 'seat') return 'at-risk'
-  if (top.kind === 'pending') return 'healthy'
+  // Neither is a fault: someone waits for approval; a laptop holds a Pi's seat.
+  if (top.kind === 'pending' || top.kind === 'fallback') return 'healthy'
   return 'degraded'
 }
 
@@ -71,6 +73,7 @@ export function verdict(view: ClusterView, nowMs: number): Verdict {
     noSpare(view, nowMs),
     seatUnfillable(view),
     ...nodeFindings(view, nowMs),
+    fallbackSeats(view),
   ]
     .filter((f): f is Finding => f !== null)
     .sort((a, b) => FINDING_RANK[a.kind] - FINDING_RANK[b.kind])

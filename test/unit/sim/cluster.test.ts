@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { SimCluster } from '../../sim/cluster.js'
+import { SimCluster, simBoard } from '../../sim/cluster.js'
 import { describeClusterRun, runClusterSchedule } from '../../sim/cluster-run.js'
 
 // The whole-cluster simulator: every agent's production membership, coordinator seat,
@@ -37,6 +37,34 @@ describe('simulated cluster', () => {
       c.wipes.filter((w) => w.stillListed),
       [],
     )
+  })
+
+  it('two Pis and two laptops: a laptop takes the third seat; a Pi that joins later takes it back', async () => {
+    const c = new SimCluster({ nodes: 5, seed: 13, drains: false })
+    assert.deepEqual(
+      c.agents.map((a) => simBoard(a.index)),
+      ['pi', 'pi', 'laptop', 'laptop', 'pi'],
+    )
+    for (const a of c.agents.slice(0, 4)) c.sched.at(c.now, () => a.node.start())
+    const board = (nodeId: string) => simBoard(c.byId.get(nodeId)!.index)
+    const voterBoards = () =>
+      c.etcd.state
+        .voters()
+        .map((m) => board(m.nodeId))
+        .sort()
+    const seated = await c.runUntil(() => voterBoards().join() === 'laptop,pi,pi', 60_000)
+    assert.notEqual(seated, null, `a laptop holds the third seat (voters: ${voterBoards().join()})`)
+    c.agents[4]!.node.start()
+    const back = await c.runUntil(
+      () => c.etcd.state.members.size === 3 && voterBoards().join() === 'pi,pi,pi',
+      60_000,
+    )
+    assert.notEqual(back, null, `the seat went back to a Pi (voters: ${voterBoards().join()})`)
+    // One step at a time and quorum kept: the Pi was added and promoted before the laptop left.
+    const steps = c.etcd.changes.filter((ch) => ch.atMs > c.now - (back ?? 0) - 1)
+    const kinds = steps.map((ch) => `${ch.kind} ${board(ch.member)}`)
+    assert.deepEqual(kinds.slice(-3), ['add pi', 'promote pi', 'remove laptop'])
+    for (const ch of c.etcd.changes) assert.ok(!ch.quorumBefore || ch.quorumAfter, `${ch.kind} kept quorum`)
   })
 
   it('a seed replays exactly', async () => {

@@ -70,6 +70,8 @@ describe('control plane section: placement reasons', () => {
     const record = placementRecord(
       {
         target: ['n1', 'n2'],
+        fallback: [],
+        preferredCandidates: 3,
         next: { kind: 'none' },
         quorumLost: false,
         reasons: {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ClusterView, MemberView } from '../../../../agent/api/cluster-schema.js'
+import { type ClusterView, ClusterViewSchema, type MemberView } from '../../../../agent/api/cluster-schema.js'
 import { renderStatusPage } from '../../../../agent/api/page/document.js'
 import { boardWanted, DEFAULT_POLICY } from '../../../../agent/api/page/findings.js'
 import { verdict } from '../../../../agent/api/page/verdict.js'
@@ -281,5 +281,52 @@ describe('verdict', () => {
     const v = verdict(view, NOW)
     assert.equal(v.headline, 'At risk: a control-plane seat cannot be refilled')
     assert.match(v.findings[0]!.what, /x86-2: amd64 not eligible/)
+  })
+
+  test('two Pis and a laptop in the third seat: healthy, and a finding says the seat is a fallback', () => {
+    const { view, pi5, rock, x86 } = lab()
+    view.controlPlane.voters = [pi5.id, rock.id, x86.id]
+    view.controlPlane.fallback = [x86.id]
+    view.controlPlane.reasons = [
+      { id: pi5.id, name: 'pi5-1', why: 'voter (sticky)', eligible: true, chosen: true },
+      { id: rock.id, name: 'rock5b-2', why: 'voter (sticky)', eligible: true, chosen: true },
+      {
+        id: x86.id,
+        name: 'x86-5',
+        why: 'voter (fallback amd64): only 2 arm64/arm boards can hold etcd; the seat moves to one when it appears',
+        eligible: true,
+        chosen: true,
+      },
+    ]
+    const v = verdict(view, NOW)
+    assert.equal(v.level, 'healthy')
+    assert.equal(v.headline, 'Healthy')
+    const f = v.findings.find((x) => x.kind === 'fallback')
+    assert.ok(f, 'a fallback finding')
+    assert.equal(
+      f.what,
+      'x86-5 (amd64) holds an etcd seat in place of an ARM board (arm64 or arm): only 2 such boards can hold etcd.',
+    )
+    assert.match(f.doing, /joins, gets its vote, and only then does the fallback voter leave/)
+    assert.match(f.todo ?? '', /^Plug in an ARM board \(arm64 or arm\) with an SSD or NVMe disk/)
+    const html = renderStatusPage(view, NOW)
+    assert.match(html, /x86-5 \(amd64\) holds an etcd seat in place of an ARM board/)
+  })
+
+  test('chosen but not yet seated, the laptop "will take" the seat; no fallback, no finding', () => {
+    const { view, x86 } = lab()
+    assert.equal(
+      verdict(view, NOW).findings.find((x) => x.kind === 'fallback'),
+      undefined,
+    )
+    view.controlPlane.fallback = [x86.id]
+    const f = verdict(view, NOW).findings.find((x) => x.kind === 'fallback')
+    assert.match(f?.what ?? '', /^x86-5 \(amd64\) will take an etcd seat/)
+  })
+
+  test('the view carrying fallback ids passes the API schema; the field stays optional', () => {
+    const { view, x86 } = lab()
+    view.controlPlane.fallback = [x86.id]
+    assert.ok(ClusterViewSchema.safeParse(view).success)
   })
 })

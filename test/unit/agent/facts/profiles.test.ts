@@ -13,7 +13,7 @@ import {
 } from '../../../../agent/facts/profiles.js'
 import { Facts } from '../../../../agent/facts/schema.js'
 
-const SHIPPED = ['opi5', 'pi4', 'pi4-ssd', 'pi5', 'rock5b', 'x86', 'x86-hdd']
+const SHIPPED = ['opi5', 'pi4', 'pi4-ssd', 'pi5', 'pi5-netboot', 'rock5b', 'x86', 'x86-hdd']
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'hc-profiles-'))
@@ -34,8 +34,8 @@ test('every shipped profile parses and gives valid Facts', async () => {
     const p = await loadProfile(name)
     assert.equal(p.name, name)
     assert.ok(
-      p.storage.some((d) => d.class === p.dataStorageClass),
-      `${name}: data class has a device`,
+      p.ramOnly || p.storage.some((d) => d.class === p.dataStorageClass),
+      `${name}: data class has a device (or its state is in RAM)`,
     )
     const f = profileFacts(p, { seed: 'node-a', dataDir: '/var/lib/homecloud' })
     Facts.parse(f)
@@ -58,6 +58,11 @@ test('the shipped profiles say what the scheduler needs to know', async () => {
   assert.equal((await loadProfile('rock5b')).cores, 8)
   assert.equal((await loadProfile('x86')).arch, 'amd64')
   assert.equal((await loadProfile('x86-hdd')).dataStorageClass, 'hdd')
+  // A netbooted Pi without a disk: fast "fsync" (RAM), but its state is lost at power-off.
+  const ram = await loadProfile('pi5-netboot')
+  assert.equal(ram.ramOnly, true)
+  assert.equal(profileFacts(ram, { seed: 's', dataDir: '/d' }).ramOnly, true)
+  assert.equal(profileFacts(pi4, { seed: 's', dataDir: '/d' }).ramOnly, false)
 })
 
 test('an unknown profile lists the known names', async () => {

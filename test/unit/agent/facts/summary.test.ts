@@ -36,9 +36,18 @@ test('factsSummary: no probe gives null, and at most four MACs', () => {
       '00:00:00:00:00:05',
     ],
     fsync: null,
+    ramOnly: false,
     source: 'machine',
   }
   const s = FactsSummary.parse(factsSummary(f))
   assert.equal(s.fsyncP99Ms, null)
   assert.deepEqual(s.macs, f.macs.slice(0, 4))
+})
+
+test('factsSummary says ramOnly only when true: records of nodes with a state disk are unchanged', async () => {
+  const pi5 = profileFacts(await loadProfile('pi5'), { seed: 's', dataDir: '/d' })
+  assert.equal('ramOnly' in factsSummary(pi5), false)
+  const ram = profileFacts(await loadProfile('pi5-netboot'), { seed: 's', dataDir: '/d' })
+  assert.equal(FactsSummary.parse(factsSummary(ram)).ramOnly, true)
+  assert.equal(FactsSummary.safeParse({ ...factsSummary(pi5), ramOnly: false }).success, false)
 })

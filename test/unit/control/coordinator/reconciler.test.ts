@@ -49,11 +49,11 @@ describe('coordinator reconcile loop', () => {
     assert.equal(t.membershipCalls().length, 4, 'add, promote, add, promote')
   })
 
-  it('keeps one voter with two eligible boards; x86 and a slow SD card never vote', async () => {
+  it('keeps one voter with two eligible boards; riscv64 and a slow SD card never vote', async () => {
     const t = coordinatorRig([
       node(A),
       node('b'),
-      node('x', { arch: 'amd64' }),
+      node('x', { arch: 'riscv64' }),
       node('sd', { storageClass: 'sd', fsyncP99Ms: 40 }),
     ])
     const r = await t.coordinator.tick()
@@ -62,9 +62,26 @@ describe('coordinator reconcile loop', () => {
     const rec = parsePlacementRecord(t.etcd.kv.get(PLACEMENT_KEY)!)
     assert.ok(rec.ok)
     assert.deepEqual(rec.record.target, [A])
+    assert.equal(rec.record.fallback, undefined, 'no fallback field when nobody falls back')
     assert.match(rec.record.reasons.sd!.why, /SD card fsync p99 40 ms > 10 ms/)
-    assert.match(rec.record.reasons.x!.why, /amd64 not eligible/)
+    assert.match(rec.record.reasons.x!.why, /riscv64 not eligible/)
     assert.equal(rec.record.reasons.sd!.name, 'sd-board')
+  })
+
+  it('two ARM boards and an x86 laptop: the laptop is the third voter, and the record says it is a fallback', async () => {
+    const t = coordinatorRig([node(A), node('b'), node('x', { arch: 'amd64' })])
+    const r = await t.coordinator.tick()
+    assert.equal(r.kind === 'acted' && r.action.kind, 'add-learner')
+    assert.equal(r.kind === 'acted' && r.action.kind === 'add-learner' && r.action.id, 'b')
+    const rec = parsePlacementRecord(t.etcd.kv.get(PLACEMENT_KEY)!)
+    assert.ok(rec.ok)
+    assert.deepEqual(new Set(rec.record.target), new Set([A, 'b', 'x']))
+    assert.equal(rec.record.target.at(-1), 'x', 'the fallback board ranks after the ARM boards')
+    assert.deepEqual(rec.record.fallback, ['x'])
+    assert.match(
+      rec.record.reasons.x!.why,
+      /^chosen \(fallback amd64\): only 2 arm64\/arm boards can hold etcd/,
+    )
   })
 
   it('does nothing at all when it is not the leader', async () => {

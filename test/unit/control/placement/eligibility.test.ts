@@ -12,9 +12,15 @@ describe('placement eligibility', () => {
     assert.equal(eligibility(board('a', { arch: 'arm' }), policy, NOW).eligible, true)
   })
 
-  it('refuses other architectures unless the policy widens it', () => {
-    assert.equal(why(board('x', { arch: 'amd64' })), 'refused: amd64 not eligible')
+  it('refuses other architectures unless the policy widens it; amd64 is a fallback by default', () => {
+    const x86 = eligibility(board('x', { arch: 'amd64' }), policy, NOW)
+    assert.equal(x86.why, 'eligible (fallback: amd64)')
+    assert.equal(x86.tier, 'fallback')
+    assert.equal(eligibility(board('a'), policy, NOW).tier, 'preferred')
     assert.equal(why(board('x', { arch: 'riscv64' })), 'refused: riscv64 not eligible')
+    assert.equal(eligibility(board('x', { arch: 'riscv64' }), policy, NOW).tier, null)
+    const noFallback = { ...policy, fallbackArchs: [] }
+    assert.equal(why(board('x', { arch: 'amd64' }), noFallback), 'refused: amd64 not eligible')
     const wide = { ...policy, eligibleArchs: ['arm64' as const, 'amd64' as const] }
     assert.equal(why(board('x', { arch: 'amd64' }), wide), 'eligible')
   })
@@ -62,8 +68,19 @@ describe('placement eligibility', () => {
     assert.equal(why(board('a', { state: 'suspect' })), 'refused: suspect')
   })
 
+  it('refuses a board whose state is in RAM (netbooted, no state disk), however fast its fsync', () => {
+    const ram = eligibility(board('n', { ramOnly: true, fsyncP99Ms: 0.02 }), policy, NOW)
+    assert.equal(ram.eligible, false)
+    assert.equal(ram.why, 'refused: no state disk (RAM-only)')
+    assert.deepEqual(
+      eligibility(board('x', { arch: 'amd64', ramOnly: true }), policy, NOW).refusals.map((r) => r.code),
+      ['ram-only'],
+    )
+    assert.equal(eligibility(board('d', { ramOnly: false }), policy, NOW).eligible, true)
+  })
+
   it('reports the most permanent refusal first and lists them all', () => {
-    const e = eligibility(dead(board('a', { arch: 'amd64', optedOut: true }), 5), policy, NOW)
+    const e = eligibility(dead(board('a', { arch: 'riscv64', optedOut: true }), 5), policy, NOW)
     assert.deepEqual(
       e.refusals.map((r) => r.code),
       ['opted-out', 'arch', 'dead'],
@@ -105,6 +122,7 @@ describe('placement policy schema', () => {
   it('has the documented defaults', () => {
     assert.deepEqual(PlacementPolicy.parse({}), {
       eligibleArchs: ['arm64', 'arm'],
+      fallbackArchs: ['amd64'],
       fsyncP99MsMax: 10,
       allowUnknownFsync: false,
       failoverGraceMs: 30_000,

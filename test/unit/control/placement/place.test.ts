@@ -20,11 +20,19 @@ describe('placement: voter count', () => {
     assert.deepEqual(place(boards('abcde'), members(['a'])).target, ['a', 'b', 'c'])
   })
 
-  it('counts only eligible boards: 3 boards with one amd64 stay at 1 voter', () => {
-    const nodes = [...boards('ab'), board('x', { arch: 'amd64' })]
+  it('counts only eligible boards: 3 boards with one riscv64 stay at 1 voter', () => {
+    const nodes = [...boards('ab'), board('x', { arch: 'riscv64' })]
     const p = place(nodes, members(['a']))
     assert.deepEqual(p.target, ['a'])
     assert.deepEqual(p.next, { kind: 'none' })
+    assert.deepEqual(p.reasons.x, { eligible: false, chosen: false, why: 'refused: riscv64 not eligible' })
+  })
+
+  it('without fallback architectures, 3 boards with one amd64 stay at 1 voter', () => {
+    const nodes = [...boards('ab'), board('x', { arch: 'amd64' })]
+    const p = place(nodes, members(['a']), true, { ...policy, fallbackArchs: [] })
+    assert.deepEqual(p.target, ['a'])
+    assert.deepEqual(p.fallback, [])
     assert.deepEqual(p.reasons.x, { eligible: false, chosen: false, why: 'refused: amd64 not eligible' })
   })
 
@@ -219,11 +227,11 @@ describe('placement: never 2 by choice, but never shrink to 1 either', () => {
     assert.deepEqual(p.next, { kind: 'wait', reason: WAIT.lastVoter, id: 'a' })
   })
 
-  it('keeps a lone voter that is not eligible (e.g. an amd64 founder) when nothing else exists', () => {
-    const p = place([board('a', { arch: 'amd64' })], members(['a']))
+  it('keeps a lone voter that is not eligible (e.g. a riscv64 founder) when nothing else exists', () => {
+    const p = place([board('a', { arch: 'riscv64' })], members(['a']))
     assert.deepEqual(p.target, ['a'])
     assert.deepEqual(p.next, { kind: 'none' })
-    assert.equal(p.reasons.a?.why, 'voter (kept: no replacement yet): amd64 not eligible')
+    assert.equal(p.reasons.a?.why, 'voter (kept: no replacement yet): riscv64 not eligible')
   })
 })
 

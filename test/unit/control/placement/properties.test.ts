@@ -46,6 +46,7 @@ function randomScenario(rand: () => number): Scenario {
     failoverGraceMs: pick(rand, [0, 30_000, 60_000]),
     allowUnknownFsync: rand() < 0.2,
     eligibleArchs: pick(rand, [['arm64', 'arm'] as const, ['arm64', 'arm', 'amd64'] as const]).slice(),
+    fallbackArchs: pick(rand, [['amd64'] as const, ['amd64'] as const, [] as const]).slice(),
   }
   const count = Math.floor(rand() * 9)
   const nodes = Array.from({ length: count }, (_, i) =>
@@ -90,9 +91,34 @@ function checkInvariants(s: Scenario, out: Placement): void {
   }
   assert.equal(out.quorumLost, !s.quorum)
 
-  // the target: distinct, rank-sorted, no larger than asked, only eligible boards or kept members
+  // the target: distinct, rank-sorted (preferred architectures first), no larger than asked,
+  // only eligible boards or kept members
+  const isFallback = (id: string) => elig(id)?.tier === 'fallback'
   assert.equal(new Set(out.target).size, out.target.length)
-  assert.deepEqual(sortIdsByRank(out.target, byId), out.target)
+  assert.deepEqual(
+    [
+      ...sortIdsByRank(
+        out.target.filter((id) => !isFallback(id)),
+        byId,
+      ),
+      ...sortIdsByRank(out.target.filter(isFallback), byId),
+    ],
+    out.target,
+  )
+  assert.deepEqual(out.fallback, out.target.filter(isFallback))
+  // a fallback board holds a seat only while every eligible preferred board does
+  if (out.fallback.length > 0) {
+    for (const n of s.nodes) {
+      const e = elig(n.id)
+      if (e?.eligible && e.tier === 'preferred')
+        assert.ok(out.target.includes(n.id), `${n.id} left out for a fallback board`)
+    }
+  }
+  // with enough preferred boards, no fallback board is chosen
+  const preferredEligible = s.nodes.filter(
+    (n) => elig(n.id)?.eligible && elig(n.id)?.tier === 'preferred',
+  ).length
+  if (preferredEligible >= out.target.length) assert.equal(out.fallback.length, 0)
   assert.ok(out.target.length <= p.votersTarget)
   for (const id of out.target) assert.ok(elig(id)?.eligible || (members.has(id) && cls(id) !== 'hard'), id)
 
@@ -101,11 +127,12 @@ function checkInvariants(s: Scenario, out: Placement): void {
   if (p.votersTarget === 3 && eligibleCount >= 3) assert.equal(out.target.length, 3)
   if (out.target.length % 2 === 0 && out.target.length > 0) assert.equal(out.target.length, keptVoters.length)
 
-  // sticky: while not over-sized, every voter that is eligible or briefly down stays in the target
+  // sticky: while not over-sized, every voter that is eligible or briefly down stays in the
+  // target — but a fallback voter yields its seat to a preferred board
   if (keptVoters.length <= p.votersTarget) {
     for (const id of current.voters) {
       const c = cls(id)
-      if (c === 'healthy' || c === 'transient')
+      if ((c === 'healthy' || c === 'transient') && !isFallback(id))
         assert.ok(out.target.includes(id), `sticky voter ${id} dropped`)
     }
   }
@@ -131,8 +158,15 @@ function checkInvariants(s: Scenario, out: Placement): void {
         assert.ok(remaining.filter(up).length >= majority(remaining.length), 'removal keeps quorum')
         assert.ok(!out.target.includes(next.id))
         const c = cls(next.id)
-        // neither a healthy voter nor a flapping one is removed, unless over-sized
-        if (c === 'healthy' || c === 'transient') assert.ok(keptVoters.length > p.votersTarget)
+        // neither a healthy voter nor a flapping one is removed, unless over-sized or a
+        // fallback voter whose seat a preferred board took (once that board votes)
+        if ((c === 'healthy' || c === 'transient') && !isFallback(next.id))
+          assert.ok(keptVoters.length > p.votersTarget)
+        if (isFallback(next.id) && (c === 'healthy' || c === 'transient'))
+          assert.ok(
+            out.target.every((t) => current.voters.includes(t)),
+            'make-before-break',
+          )
       }
       break
     }

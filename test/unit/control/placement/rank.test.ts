@@ -41,10 +41,22 @@ describe('placement ranking', () => {
 
   it('leaves out ineligible nodes', () => {
     const r = rankCandidates(
-      [board('a'), board('x', { arch: 'amd64' }), dead(board('d'), 1), board('o', { optedOut: true })],
+      [board('a'), board('r', { arch: 'riscv64' }), dead(board('d'), 1), board('o', { optedOut: true })],
       policy,
     )
     assert.deepEqual(ids(r), ['a'])
+  })
+
+  it('ranks fallback architectures after every preferred board, however big', () => {
+    const r = rankCandidates(
+      [
+        board('x', { arch: 'amd64', memoryMB: 32768 }),
+        board('a', { memoryMB: 1024 }),
+        board('y', { arch: 'amd64' }),
+      ],
+      policy,
+    )
+    assert.deepEqual(ids(r), ['a', 'x', 'y'])
   })
 
   it('is a total order: any input order gives the same ranking', () => {
