@@ -5,6 +5,7 @@ import { agentCommand } from './commands/agent.js'
 import { caCommand } from './commands/ca.js'
 import { drainCommand, undrainCommand } from './commands/drain.js'
 import { initCommand } from './commands/init.js'
+import { installCommand, uninstallCommand } from './commands/install.js'
 import { kubeconfigCommand } from './commands/kubeconfig.js'
 import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
@@ -33,6 +34,9 @@ program.addCommand(caCommand())
 program.addCommand(drainCommand())
 program.addCommand(undrainCommand())
 program.addCommand(releaseCommand())
+// On an existing Debian / Raspberry Pi OS machine (issue 15).
+program.addCommand(installCommand())
+program.addCommand(uninstallCommand())
 
 try {
   await program.parseAsync(process.argv)

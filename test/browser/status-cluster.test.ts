@@ -31,6 +31,9 @@ import { busyboxDeployment, packBusybox } from '../support/oci.js'
 const root = process.getuid?.() === 0
 const skip = chromiumMissing() ?? (!root && 'needs root (namespaces, a real kubelet)')
 const WAIT_MS = 120_000
+// No x86 fallback here: this lab is about a seat no board can take (an x86 machine would
+// otherwise fill it; controlplane-fallback.test.ts shows that on the page).
+const CONFIG = { ...CP_CONFIG, controlPlane: { ...CP_CONFIG.controlPlane, fallbackArchs: [] } }
 
 async function setUp(): Promise<{ lab: LabFile; kubelet: LabNode; browser: Browser }> {
   const images = await mkdtemp(join(tmpdir(), 'hc-test-images-'))
@@ -40,12 +43,12 @@ async function setUp(): Promise<{ lab: LabFile; kubelet: LabNode; browser: Brows
     boards: 'pi5,pi5,pi5,pi4',
     netns: true,
     kube: true,
-    agentConfig: CP_CONFIG,
+    agentConfig: CONFIG,
     timeoutMs: 180_000,
   })
   const kubelet = await labAdd(lab.dir, 'x86', {
     kubelet: true,
-    agentConfig: { ...CP_CONFIG, kube: { runtime: { imageDirs: [images] } } },
+    agentConfig: { ...CONFIG, kube: { runtime: { imageDirs: [images] } } },
     timeoutMs: 120_000,
   })
   const browser = await launchChromium({ trustCa: await labCaPem(lab) })
