@@ -4,6 +4,7 @@ import { approveCommand, revokeCommand, settingsCommand } from './commands/admin
 import { agentCommand } from './commands/agent.js'
 import { caCommand } from './commands/ca.js'
 import { drainCommand, undrainCommand } from './commands/drain.js'
+import { imageCommand } from './commands/image.js'
 import { initCommand } from './commands/init.js'
 import { installCommand, uninstallCommand } from './commands/install.js'
 import { kubeconfigCommand } from './commands/kubeconfig.js'
@@ -37,6 +38,7 @@ program.addCommand(releaseCommand())
 // On an existing Debian / Raspberry Pi OS machine (issue 15).
 program.addCommand(installCommand())
 program.addCommand(uninstallCommand())
+program.addCommand(imageCommand())
 
 try {
   await program.parseAsync(process.argv)
