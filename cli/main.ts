@@ -3,6 +3,7 @@ import { HomecloudError } from '../agent/core/errors.js'
 import { approveCommand, revokeCommand, settingsCommand } from './commands/admin.js'
 import { agentCommand } from './commands/agent.js'
 import { caCommand } from './commands/ca.js'
+import { diskBootCommand } from './commands/disk-boot.js'
 import { drainCommand, undrainCommand } from './commands/drain.js'
 import { imageCommand } from './commands/image.js'
 import { initCommand } from './commands/init.js'
@@ -39,6 +40,8 @@ program.addCommand(releaseCommand())
 program.addCommand(installCommand())
 program.addCommand(uninstallCommand())
 program.addCommand(imageCommand())
+// Run by /init on a machine booted from a homecloud disk (images/netboot/disk.sh).
+program.addCommand(diskBootCommand(), { hidden: true })
 
 try {
   await program.parseAsync(process.argv)

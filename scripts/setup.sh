@@ -41,6 +41,8 @@ command -v tcpdump >/dev/null || need_debs+=(tcpdump)
 command -v grub-editenv >/dev/null || need_debs+=(grub-common)
 command -v sfdisk >/dev/null || need_debs+=(fdisk)
 command -v mkfs.vfat >/dev/null || need_debs+=(dosfstools)
+# `homecloud image disk` and its qemu test: files into FAT partitions of an image file (no loop devices).
+command -v mcopy >/dev/null || need_debs+=(mtools)
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2

@@ -82,6 +82,8 @@ export const ERROR_CODES = {
     'a boot-slot change was refused: nothing installed to try, both slots in use, or the booted slot is not the one being tried',
   SLOT_FAILED: 'a boot slot could not be written or read (disk, bundle, or the firmware state)',
   DISK_IMAGE_FAILED: 'building a disk image failed: a tool is missing or refused its part',
+  FIRST_BOOT_INVALID:
+    "a homecloud disk's first-boot settings (homecloud/first-boot.json, join.json on its boot partition) are malformed or incomplete",
   STATE_DISK_REFUSED:
     "no local disk may hold this node's state (none labelled homecloud-state; the others hold data or the policy adopts none), or the labelled filesystem is ambiguous, read-only or not ext4",
   ROLLOUT_REFUSED:

@@ -29,7 +29,8 @@ export const SLOT_LABELS = { a: 'HC-SLOT-A', b: 'HC-SLOT-B' } as const
 export const slotMiBMin = 96
 export const slotMiBMax = 8192
 export const slotMiBDefault = 512
-export const stateMiBMin = 64
+/** etcd alone preallocates a 64 MB write-ahead log segment (a 64 MiB state partition booted and failed with ENOSPC). */
+export const stateMiBMin = 256
 export const stateMiBDefault = 1024
 export const bootMiB = 64
 

@@ -28,10 +28,11 @@ CACHE=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot
 # Bump when the recipe changes in a way the input hash cannot see.
 RECIPE=1
 KERNEL_META=linux-image-cloud-amd64
-# Loaded in this order by /init: each needs the ones before it. The last five are for
+# Loaded in this order by /init: each needs the ones before it. Then a homecloud disk's
+# (virtio_blk, FAT for its boot partition and slots; ext4 is built in), and five for
 # containers (the pod bridge, its veth pairs, overlayfs snapshots).
 MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net
-	llc stp bridge veth overlay)
+	virtio_blk fat vfat nls_cp437 nls_ascii llc stp bridge veth overlay)
 # --kube: what wireguard-go (TUN), kube-proxy (iptables on nf_tables) and the pod network's
 # masquerade need; their dependencies (each module's .modinfo) are loaded first.
 KUBE_MODULES=(tun br_netfilter nf_tables nft_compat nft_chain_nat nft_masq nft_ct nft_reject_ipv4
@@ -113,7 +114,7 @@ inputs=$(
 		echo "iptables $(iptables -V) ip $(ip -V)"
 		echo "kube-modules ${KUBE_MODULES[*]}"
 	fi
-	cd "$HERE" && sha256sum build.sh init udhcpc.script prod-deps.mjs
+	cd "$HERE" && sha256sum build.sh init disk.sh udhcpc.script prod-deps.mjs
 )
 version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
 out=${out_override:-$CACHE/$version}
@@ -195,6 +196,7 @@ ldd "$(command -v zstd)" | awk '/=> \//{print $3}' | while read -r lib; do cp -L
 cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib/zstd/"
 install -m 0755 "$HERE/init" "$rd/init"
 install -m 0755 "$HERE/udhcpc.script" "$rd/etc/udhcpc.script"
+install -D -m 0644 "$HERE/disk.sh" "$rd/lib/homecloud/disk.sh"
 pack_cpio "$rd" >"$stage/initrd.img"
 
 # ---- agent bundle --------------------------------------------------------------------
