@@ -1,6 +1,7 @@
 import { controlPlaneComponent, kubeComponent } from './components/control.js'
 import { buildNetwork, mdnsComponent } from './components/network.js'
 import { openNode, RoleBoard, readFacts } from './components/node.js'
+import { rolloutPart } from './components/rollout.js'
 import { surfaceComponents } from './components/surface.js'
 import type { AgentConfig } from './config/schema.js'
 import { type Clock, systemClock } from './core/clock.js'
@@ -13,6 +14,8 @@ export { defaultHost } from './components/node.js'
 export interface RunningAgent {
   id: string
   stop(): Promise<void>
+  /** Resolves when the agent asks for its machine to boot again (a boot-slot change). */
+  restartRequested: Promise<void>
 }
 
 /**
@@ -59,6 +62,8 @@ export async function startAgent(
   const controlPlane = cp?.controlPlane ?? null
   const kube = config.kube.enabled ? kubeComponent(n, facts, trust, book, mesh, controlPlane, roles) : null
 
+  const slots = rolloutPart(n, { clusterId: cluster.id, trust, book, mesh, controlPlane })
+
   const components: Component[] = [
     network,
     { name: 'trust', start: () => trust.start(), stop: () => trust.stop() },
@@ -75,7 +80,10 @@ export async function startAgent(
       lanServices: () => kube?.lanServices() ?? null,
       kube,
       facts,
+      register: (app, guards) => slots.register(app, guards),
+      onReleases: (r) => slots.setReleases(r),
     }),
+    slots.component,
   ]
   const started = await startInOrder(components, n.log)
   n.events.add({
@@ -87,6 +95,7 @@ export async function startAgent(
   })
   return {
     id: n.identity.id,
+    restartRequested: slots.restartRequested,
     stop: () => {
       n.log.info('agent stopping')
       return started.stop()

@@ -13,6 +13,7 @@ import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
 import { releaseCommand } from './commands/release/index.js'
 import { statusCommand } from './commands/status.js'
+import { upgradeCommand } from './commands/upgrade.js'
 import { survivePipeClose } from './pipes.js'
 
 survivePipeClose({ stdout: process.stdout, stderr: process.stderr })
@@ -42,6 +43,8 @@ program.addCommand(uninstallCommand())
 program.addCommand(imageCommand())
 // Run by /init on a machine booted from a homecloud disk (images/netboot/disk.sh).
 program.addCommand(diskBootCommand(), { hidden: true })
+// A/B upgrades (issue 14).
+program.addCommand(upgradeCommand())
 
 try {
   await program.parseAsync(process.argv)

@@ -16,6 +16,8 @@ export const LabNode = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),
   /** Runs the real kubelet + containerd (namespace labs); its pods live under this cgroup. */
   kubelet: z.object({ cgroupRoot: z.string() }).optional(),
+  /** Boots through the lab's firmware from two slots (`lab up --slots`): `<node dir>/slots`. */
+  slotsDir: z.string().optional(),
 })
 export type LabNode = z.infer<typeof LabNode>
 
@@ -48,6 +50,8 @@ export const LabFile = z.object({
     .object({ imageDir: z.string(), releaseDir: z.string().optional(), releaseId: z.string().optional() })
     .optional(),
   vms: z.array(LabVm).default([]),
+  /** `lab up --slots`: every node boots the lab's release from its slot a, through the lab firmware. */
+  slots: z.object({ releaseDir: z.string(), releaseId: z.string().optional() }).optional(),
 })
 export type LabFile = z.infer<typeof LabFile>
 

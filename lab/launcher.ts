@@ -46,6 +46,11 @@ export interface LabUpOptions {
   firstIndex?: number
   /** The node the lab's release is uploaded to (default: the first); the others fetch it from peers. */
   releaseOrigin?: string
+  /**
+   * Two boot slots per node (A/B upgrades): each node's slot a holds the lab's release
+   * (the netboot image's agent bundle, unpacked) and the lab firmware boots it from there.
+   */
+  slots?: boolean
 }
 
 /**
@@ -75,9 +80,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     throw new HomecloudError('LAB_INVALID', 'netboot needs a namespace lab', 'add --netns (as root)')
   }
   // Before anything is started: the first build takes a minute or two, later ones are instant.
-  const imageDir = opts.netboot
-    ? (opts.imageDir ?? (await ensureNetbootImage(progress, { kube: opts.kube ?? false })))
-    : undefined
+  const imageDir =
+    opts.netboot || opts.slots
+      ? (opts.imageDir ??
+        (await ensureNetbootImage(progress, { kube: (opts.netboot && opts.kube) ?? false })))
+      : undefined
   await mkdir(dir, { recursive: true })
   const index = await claimLabIndex(
     dir,
@@ -94,11 +101,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     clusterName: 'lab',
     kube: opts.kube ?? false,
     nodes: [],
-    netboot: imageDir
-      ? { imageDir: resolve(imageDir), releaseDir: await prepareLabRelease(dir, resolve(imageDir)) }
-      : undefined,
     vms: [],
   }
+  const releaseDir = imageDir ? await prepareLabRelease(dir, resolve(imageDir)) : undefined
+  if (imageDir && opts.netboot) lab.netboot = { imageDir: resolve(imageDir), releaseDir }
+  if (releaseDir && opts.slots) lab.slots = { releaseDir }
   await writeLabFile(lab)
   try {
     if (mode === 'netns') {
@@ -113,9 +120,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
     await writeLabFile(lab)
     await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
-    if (lab.netboot?.releaseDir) {
-      const r = await publishLabRelease(lab, lab.netboot.releaseDir, { origin: opts.releaseOrigin, progress })
-      lab.netboot.releaseId = r.id
+    if (releaseDir) {
+      const r = await publishLabRelease(lab, releaseDir, { origin: opts.releaseOrigin, progress })
+      if (lab.netboot) lab.netboot.releaseId = r.id
+      if (lab.slots) lab.slots.releaseId = r.id
       await writeLabFile(lab)
     }
   } catch (err) {

@@ -14,6 +14,7 @@ import type { LabFile, LabNode } from './lab-file.js'
 import { labReleaseKey } from './netboot/release.js'
 import { labNetworkAdapter } from './network.js'
 import { spawnAgent } from './processes.js'
+import { provisionSlots } from './slots.js'
 
 // Starting one lab node: its state directory, identity, founding or join material, its
 // agent config, and the agent process itself.
@@ -61,7 +62,10 @@ export async function startNewNode(
   const { identity } = await loadOrCreateIdentity(statePaths(stateDir).identityKey)
   await provisionNode(lab, name, address, stateDir, founding)
   const config = nodeConfig(lab, { name, board, slot, address, cgroupRoot }, extra)
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
+  // A slotted node (`lab up --slots`): its slot a holds the lab's release, booted by the lab firmware.
+  const slotsDir = lab.slots ? await provisionSlots(lab.slots.releaseDir, join(dir, 'slots')) : undefined
+  const slots = slotsDir ? { slots: { backend: 'lab', dir: slotsDir } } : {}
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify({ ...config, ...slots }, null, 2)}\n`)
   const node: LabNode = {
     name,
     board,
@@ -71,6 +75,7 @@ export async function startNewNode(
     pid: null,
     key: identity.publicKey.toString('hex'),
     ...(cgroupRoot ? { kubelet: { cgroupRoot } } : {}),
+    ...(slotsDir ? { slotsDir } : {}),
   }
   node.pid = launch(lab, node)
   lab.nodes.push(node)
@@ -179,5 +184,6 @@ export function launch(lab: LabFile, node: LabNode): number {
     logPath: join(dir, 'agent.log'),
     netns: lab.mode === 'netns' ? labNetworkAdapter.namespace(lab.index, node.slot) : undefined,
     netOnly: !!node.kubelet,
+    ...(node.slotsDir ? { slotsDir: node.slotsDir } : {}),
   })
 }

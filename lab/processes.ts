@@ -39,9 +39,24 @@ export interface SpawnAgentInit {
 }
 
 /** Starts one agent as its own process group, detached from the launcher. */
-export function spawnAgent(init: SpawnAgentInit): number {
+export function spawnAgent(init: SpawnAgentInit & { slotsDir?: string }): number {
   const bin = join(packageRoot(), 'bin', 'homecloud.js')
-  const args = [...AGENT_NODE_FLAGS, bin, 'agent', '--state', init.stateDir, '--config', init.configPath]
+  // A slotted node: the lab's firmware (lab/firmware.ts) boots the agent from a slot's bundle.
+  const args = init.slotsDir
+    ? [
+        bin,
+        'lab',
+        'firmware',
+        '--slots',
+        init.slotsDir,
+        '--state',
+        init.stateDir,
+        '--config',
+        init.configPath,
+        '--log',
+        init.logPath,
+      ]
+    : [...AGENT_NODE_FLAGS, bin, 'agent', '--state', init.stateDir, '--config', init.configPath]
   const [cmd, argv] = !init.netns
     ? [process.execPath, args]
     : init.netOnly

@@ -41,6 +41,15 @@ export class PeerClient {
 
   /** The JSON body of a 200 answer; PeerApiError otherwise. */
   get(g: PeerGet): Promise<unknown> {
+    return this.call('GET', g)
+  }
+
+  /** POSTs a JSON body (e.g. a CA-signed slot order); the answer as for get. */
+  post(g: PeerGet & { body: string }): Promise<unknown> {
+    return this.call('POST', g, g.body)
+  }
+
+  private call(method: 'GET' | 'POST', g: PeerGet, payload?: string): Promise<unknown> {
     const m = this.c.material()
     if (!m) return Promise.reject(new PeerApiError('this node holds no certificate yet'))
     const agent = this.agentOf(m)
@@ -53,7 +62,13 @@ export class PeerClient {
             cert.subject?.CN === g.nodeId
               ? undefined
               : new PeerApiError(`${g.url} answered as ${cert.subject?.CN ?? 'nobody'}, not ${g.nodeId}`),
-          headers: { accept: 'application/json' },
+          method,
+          headers: {
+            accept: 'application/json',
+            ...(payload !== undefined
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = []
@@ -94,7 +109,7 @@ export class PeerClient {
         req.destroy(new PeerApiError(`${g.url}: no answer in ${g.timeoutMs} ms`)),
       )
       req.on('error', reject)
-      req.end()
+      req.end(payload)
     })
   }
 

@@ -1,7 +1,9 @@
+import type { FastifyInstance } from 'fastify'
 import { buildClusterView } from '../api/cluster-view.js'
 import { createStatusModel, type StatusModel } from '../api/status-model.js'
 import { type StatusServers, startStatusServers } from '../api/status-servers.js'
 import { startTlsApi, type TlsApiHandle } from '../api/tls-lifecycle.js'
+import type { TlsGuards } from '../api/tls-server.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Component } from '../core/lifecycle.js'
 import type { Facts } from '../facts/index.js'
@@ -30,6 +32,10 @@ export interface SurfaceDeps {
   /** Kubernetes on this node, when enabled: the Nodes it reads as a voter. */
   kube: { nodesView(): KubeNodesRead | null } | null
   facts: Facts
+  /** More 7443 routes (boot slots, upgrades), given the same guards. */
+  register?: (app: FastifyInstance, guards: TlsGuards) => void
+  /** Told the release service once it started (null: it did not). */
+  onReleases?: (r: Releases | null) => void
 }
 
 /** The parts built as the surface starts: each needs the one before it (routes are registered at build). */
@@ -143,6 +149,7 @@ function releasesComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component
         n.log.error({ err: (err as Error).message }, 'releases did not start')
         return null
       })
+      d.onReleases?.(built.releases)
     },
     stop: () => built.releases?.stop(),
   }
@@ -267,7 +274,10 @@ function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
           },
           setJoinPolicy: (p) => trust.setJoinPolicy(p),
           clusterView: () => clusterView(n, d, built),
-          register: releases ? (app, guards) => releases.registerAdmin(app, guards) : undefined,
+          register: (app, guards) => {
+            releases?.registerAdmin(app, guards)
+            d.register?.(app, guards)
+          },
           controlPlane: () => built.model?.controlPlaneAnswer() ?? null,
           stats: (since) => built.model?.statsAnswer(since) ?? { source: 'machine', samples: [] },
         },

@@ -190,6 +190,52 @@ export const AgentConfig = z
       .prefault({}),
     /** Answer netboot (proxyDHCP + TFTP + HTTP) with a local image: agent/netboot. */
     netboot: NetbootConfig.prefault({}),
+    /** This machine's two boot slots (agent/slots): who plays the firmware. */
+    slots: z
+      .object({
+        /** `none`: no slots (not upgraded in place); `lab`: the lab firmware; `netboot`: the serving nodes. */
+        backend: z.enum(['none', 'lab', 'netboot']).default('none'),
+        /** lab: the directory holding boot.json and the slot directories. */
+        dir: z.string().min(1).optional(),
+        /** netboot: this machine's MAC (the serving nodes keep its slot choice by it). */
+        mac: z
+          .string()
+          .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** The rollout controller on the coordinator (control/rollout): whether it runs, its timings. */
+    rollout: z
+      .object({
+        /** Off until the lab rollout test proves it (test/cluster/rollout*.test.ts switch it on). */
+        enabled: z.boolean().default(false),
+        triesPerBoot: z.number().int().min(1).max(10).default(3),
+        gateTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(3600_000)
+          .default(5 * 60_000),
+        drainTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(3600_000)
+          .default(5 * 60_000),
+        leaderStableMs: z.number().int().min(0).max(600_000).default(5000),
+        nodeGoneMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(3600_000)
+          .default(3 * 60_000),
+        resendMs: z.number().int().min(500).max(600_000).default(10_000),
+        /** How often the coordinator looks at the rollout. */
+        everyMs: z.number().int().min(200).max(60_000).default(2000),
+      })
+      .strict()
+      .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */
     fsyncProbe: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),

@@ -31,6 +31,8 @@ export const ImageManifest = z.object({
   node: z.string().max(40).optional(),
   /** The etcd release the bundle carries (images/etcd/build.sh). */
   etcd: z.string().max(40).optional(),
+  /** The Kubernetes version its kubelet runs (a --kube image), for the rollout's version-skew rules. */
+  kubernetes: z.string().max(40).optional(),
   /** Built with --kube: booted machines run a real kubelet + containerd. */
   kube: z.boolean().optional(),
   /** Releases (agent/release): the piece size every file is cut into, the last piece shorter. */

@@ -1,6 +1,8 @@
 import { Command } from 'commander'
+import { execa } from 'execa'
 import { startAgent } from '../../agent/agent.js'
 import { loadConfig } from '../../agent/config/load.js'
+import { AGENT_VERSION, builtToExitAtStart } from '../../agent/version.js'
 
 export function agentCommand(): Command {
   return new Command('agent')
@@ -12,6 +14,10 @@ export function agentCommand(): Command {
     .option('--board <profile>', 'pretend to be this board (lab mode)')
     .option('--bootstrap <list>', 'comma-separated IP:PORT DHT peers to start from')
     .action(async (opts) => {
+      if (builtToExitAtStart()) {
+        process.stderr.write(`homecloud ${AGENT_VERSION} was built with --test-exit-at-start: exiting\n`)
+        process.exit(1)
+      }
       const config = await loadConfig(opts.config, {
         host: opts.host,
         name: opts.name,
@@ -29,5 +35,14 @@ export function agentCommand(): Command {
       }
       process.on('SIGTERM', shutdown)
       process.on('SIGINT', shutdown)
+      // A boot-slot change: stop cleanly, then the machine boots again (the lab's firmware
+      // starts the agent from the chosen slot; a netbooted machine reboots for real).
+      void agent.restartRequested.then(async () => {
+        if (stopping) return
+        stopping = true
+        await agent.stop()
+        if (config.slots.backend === 'netboot') await execa('reboot', ['-f'], { reject: false })
+        process.exit(0)
+      })
     })
 }

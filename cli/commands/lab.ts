@@ -1,5 +1,5 @@
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Command } from 'commander'
 import { type LabFile, readLabFile } from '../../lab/lab-file.js'
 import {
@@ -42,6 +42,7 @@ export function labCommand(): Command {
   upCommand(lab, dirOpt)
   addCommand(lab, dirOpt)
   faultCommands(lab, dirOpt)
+  firmwareCommand(lab)
   statusCommand(lab, dirOpt)
   accessCommands(lab, dirOpt)
   return lab
@@ -148,6 +149,28 @@ function faultCommands(lab: Command, dirOpt: DirOpt): void {
     .action(async (name, opts) => {
       await labHeal(opts.dir, name)
       process.stdout.write(`${name} back on the network\n`)
+    })
+}
+
+/** Internal: what `lab up --slots` starts per node (lab/firmware.ts): it boots the agent
+ * from the node's slots and boots again when it exits. Not for people to run. */
+function firmwareCommand(lab: Command): void {
+  lab
+    .command('firmware', { hidden: true })
+    .requiredOption('--slots <dir>', 'the node slots directory (boot.json, a/, b/)')
+    .requiredOption('--state <dir>', 'the node state directory')
+    .requiredOption('--config <file>', 'the agent config')
+    .requiredOption('--log <file>', 'the agent log')
+    .action(async (opts: { slots: string; state: string; config: string; log: string }) => {
+      const { runFirmware } = await import('../../lab/firmware.js')
+      const code = await runFirmware({
+        slotsDir: opts.slots,
+        stateDir: opts.state,
+        configPath: opts.config,
+        logPath: opts.log,
+        firmwareLog: join(dirname(opts.slots), 'firmware.log'),
+      })
+      process.exit(code)
     })
 }
 

@@ -84,12 +84,13 @@ export type PublishedRelease = z.infer<typeof PublishedRelease>
 const Signed = z.object({ body: z.unknown(), sig: z.string().min(1).max(2048) }).strict()
 
 /** What a CA-signed record is about: the domain tag its signature covers (a signature never fits another kind). */
-export type CaRecordDomain = 'release-keys' | 'release-current' | 'rollout'
+export type CaRecordDomain = 'release-keys' | 'release-current' | 'rollout' | 'slot-order'
 
 const domainKeys: Record<CaRecordDomain, string> = {
   'release-keys': KEYS_KEY,
   'release-current': CURRENT_KEY,
   rollout: '/homecloud/rollout',
+  'slot-order': 'a slot order',
 }
 
 const bytesOf = (domain: string, body: unknown) =>

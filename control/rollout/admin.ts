@@ -122,13 +122,13 @@ export function startRollout(
 }
 
 export function pauseRollout(r: RolloutBody | null): AdminResult {
-  if (!r || r.phase !== 'running')
+  if (r?.phase !== 'running')
     return refused(`no running rollout to pause (${r?.phase ?? 'none'})`, '`homecloud upgrade status`')
   return { ok: true, body: { ...r, version: r.version + 1, phase: 'paused' } }
 }
 
 export function resumeRollout(r: RolloutBody | null): AdminResult {
-  if (!r || r.phase !== 'paused')
+  if (r?.phase !== 'paused')
     return refused(
       `no paused rollout to resume (${r?.phase ?? 'none'})`,
       r?.phase === 'halted'

@@ -13,8 +13,13 @@
 # netfilter and TUN; such a machine joins Kubernetes as a kubelet node and runs the
 # cluster's own pods with nothing pulled.
 #
-#   images/netboot/build.sh [--kube] [--out DIR] [--force]
+#   images/netboot/build.sh [--kube] [--version V] [--out DIR] [--force]
 #   images/netboot/build.sh --print-dir
+#
+# --version V stamps the release version: the manifest's `version` and the agent's own
+# (app/VERSION, read by agent/version.ts), so a node booted from it announces V. Without
+# it the version is the package version + the input hash. --test-exit-at-start (tests
+# only) makes an agent that exits at start: a bad release, built honestly.
 #
 # Output: ${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot/<version>/ where <version>
 # is a hash of every input (package versions, node binary, dist/, lock file, these
@@ -46,14 +51,16 @@ die() {
 	exit 1
 }
 
-out_override='' force=0 print_dir=0 kube=0
+out_override='' force=0 print_dir=0 kube=0 stamp='' exit_at_start=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--out) out_override=$2; shift 2 ;;
 	--force) force=1; shift ;;
 	--kube) kube=1; shift ;;
+	--version) stamp=$2; shift 2 ;;
+	--test-exit-at-start) exit_at_start=1; shift ;;
 	--print-dir) print_dir=1; shift ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1" "see --help" ;;
 	esac
 done
@@ -63,6 +70,7 @@ done
 for tool in apt-get apt-cache dpkg-deb cpio gzip zstd sha256sum tar strip; do
 	command -v "$tool" >/dev/null || die "$tool is missing" "sudo apt-get install cpio binutils zstd (or run scripts/setup.sh)"
 done
+[[ -z $stamp || $stamp =~ ^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$ ]] || die "--version $stamp: letters, digits, . + _ - (at most 32)" "e.g. --version 1.2.0"
 [[ -f $ROOT/dist/cli/main.js ]] || die "no compiled agent in $ROOT/dist" "run: npx tsc -p tsconfig.json"
 
 # ---- resolve the exact package versions (the meta-package names today's kernel) -----
@@ -114,10 +122,13 @@ inputs=$(
 		echo "iptables $(iptables -V) ip $(ip -V)"
 		echo "kube-modules ${KUBE_MODULES[*]}"
 	fi
+	echo "stamp $stamp exit-at-start $exit_at_start"
 	cd "$HERE" && sha256sum build.sh init disk.sh udhcpc.script prod-deps.mjs
 )
 version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
 out=${out_override:-$CACHE/$version}
+# The release version the agent announces (the output directory stays named by the inputs).
+release_version=${stamp:-$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$ROOT/package.json" | head -1)+$version}
 if [[ $print_dir == 1 ]]; then echo "$out"; exit 0; fi
 if [[ $force == 0 && -f $out/manifest.json ]]; then
 	log "image $version is up to date in $out"
@@ -212,6 +223,9 @@ done
 cp -L /lib64/ld-linux-x86-64.so.2 "$b/node/lib/ld-linux-x86-64.so.2"
 # manifests/: a netbooted node may become the coordinator, which applies the add-ons.
 cp -r "$ROOT/dist" "$ROOT/bin" "$ROOT/manifests" "$ROOT/package.json" "$b/app/"
+echo "$release_version" >"$b/app/VERSION"
+# A deliberately bad release for tests: its agent exits at start (agent/version.ts).
+if ((exit_at_start)); then echo "built with --test-exit-at-start" >"$b/app/TEST_EXIT_AT_START"; fi
 # Only the run-time closure of package.json's dependencies; type declarations, source
 # maps and docs stay behind (a third of the bytes, all unused at run time).
 node "$HERE/prod-deps.mjs" "$ROOT" | while read -r rel; do
@@ -253,7 +267,7 @@ pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 # ---- manifest ------------------------------------------------------------------------
 # One artifact per line: /init reads it with sed, without a JSON parser.
 {
-	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n  "kube": %s,\n' "$version" "$( ((kube)) && echo true || echo false)"
+	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "amd64",\n  "kube": %s,\n' "$release_version" "$( ((kube)) && echo true || echo false)"
 	printf '  "kernel": "%s %s",\n  "node": "%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version" "$etcd_version"
 	printf '  "files": {\n'
 	sep=''
@@ -273,9 +287,9 @@ if ! mv -T "$next" "$out" 2>/dev/null; then
 	rm -rf "$next"
 	[[ -f $out/manifest.json ]] || die "could not publish the image to $out" "remove $out and build again"
 fi
-log "image $version: $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' '))"
+log "image $version (release version $release_version): $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' '))"
 # Every agent change makes a new image: keep the newest few in the cache, not all of them.
 if [[ -z $out_override ]]; then
-	ls -1dt "$CACHE"/*/manifest.json 2>/dev/null | tail -n +4 | while read -r m; do rm -rf "$(dirname "$m")"; done
+	ls -1dt "$CACHE"/*/manifest.json 2>/dev/null | tail -n +7 | while read -r m; do rm -rf "$(dirname "$m")"; done
 fi
 echo "$out"

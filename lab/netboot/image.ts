@@ -9,13 +9,22 @@ import { packageRoot } from '../../agent/core/package-root.js'
  */
 export async function ensureNetbootImage(
   progress: (line: string) => void,
-  opts: { kube?: boolean; arch?: 'amd64' | 'arm64' } = {},
+  opts: {
+    kube?: boolean
+    arch?: 'amd64' | 'arm64'
+    /** Stamp this release version (the manifest's and the agent's own). */
+    version?: string
+    /** Tests only: an agent that exits at start (a bad release). */
+    testExitAtStart?: boolean
+  } = {},
 ): Promise<string> {
   const script = join(packageRoot(), 'images', 'netboot', 'build.sh')
   // --kube: the machines it boots run a real kubelet + containerd (a bigger download).
   const args = [
     ...(opts.kube ? ['--kube'] : []),
     ...(opts.arch && opts.arch !== 'amd64' ? ['--arch', opts.arch] : []),
+    ...(opts.version ? ['--version', opts.version] : []),
+    ...(opts.testExitAtStart ? ['--test-exit-at-start'] : []),
   ]
   const child = execa('bash', [script, ...args], {
     stdout: 'pipe',

@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { writeFileAtomic } from '../../../agent/core/files.js'
+import { readImage } from '../../../agent/netboot/manifest.js'
 import { checkReleaseFiles, readReleaseDir } from '../../../agent/release/dir.js'
 import { makeRelease } from '../../../agent/release/make.js'
 import { summarize } from '../../../agent/release/manifest.js'
@@ -46,7 +47,11 @@ export function buildCommand(): Command {
     .description('build the netboot image (images/netboot/build.sh) and make a release directory of it')
     .option('--kube', 'the Kubernetes node image (kubelet, containerd)')
     .addOption(new Option('--arch <arch>', 'architecture').choices(['amd64', 'arm64']).default('amd64'))
-    .option('--version <v>', 'release version (default: package version + image hash)')
+    .option(
+      '--version <v>',
+      'stamp this release version into the image and its agent (default: package version + image hash)',
+    )
+    .option('--test-exit-at-start', 'tests only: a release whose agent exits at start')
     .option('--from <dir>', 'an image directory already built (skips build.sh)')
     .option('--out <dir>', 'release directory (default: the cache, by version)')
     .option('--piece-mb <n>', 'piece size in MiB', (v) => Number.parseFloat(v), 4)
@@ -55,13 +60,24 @@ export function buildCommand(): Command {
         kube?: boolean
         arch: 'amd64' | 'arm64'
         version?: string
+        testExitAtStart?: boolean
         from?: string
         out?: string
         pieceMb: number
       }) => {
-        const from = opts.from ?? (await ensureNetbootImage(progress, { kube: !!opts.kube, arch: opts.arch }))
-        const image = from.split('/').filter(Boolean).at(-1) ?? 'image'
-        const version = opts.version ?? `${AGENT_VERSION}+${image}${opts.kube ? '.kube' : ''}`
+        const from =
+          opts.from ??
+          (await ensureNetbootImage(progress, {
+            kube: !!opts.kube,
+            arch: opts.arch,
+            ...(opts.version ? { version: opts.version } : {}),
+            testExitAtStart: !!opts.testExitAtStart,
+          }))
+        // The image's manifest carries the version its agent announces (build.sh stamps both).
+        const stamped = await readImage(from)
+          .then((i) => i.manifest.version)
+          .catch(() => null)
+        const version = opts.from && opts.version ? opts.version : (stamped ?? opts.version ?? AGENT_VERSION)
         const dir = resolve(opts.out ?? join(releasesCacheDir(), `${version}-${opts.arch}`))
         progress(`hashing ${from} in ${opts.pieceMb} MiB pieces`)
         const r = await makeRelease({

@@ -1,0 +1,153 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import type { UpgradeAnswer } from '../../agent/components/upgrade-routes.js'
+import { packageRoot } from '../../agent/core/package-root.js'
+import { readReleaseDir } from '../../agent/release/dir.js'
+import { makeRelease } from '../../agent/release/make.js'
+import { SIGNATURE_FILE, signManifest } from '../../agent/release/signature.js'
+import { publishRelease } from '../../cli/release-publish.js'
+import type { LabFile } from '../../lab/lab-file.js'
+import { ensureNetbootImage } from '../../lab/netboot/image.js'
+import { labReleaseKey } from '../../lab/netboot/release.js'
+
+// Helpers for the rollout tests and benchmark: releases of the agent stamped with a
+// version (a real build each: images/netboot/build.sh --version), the CLI, and a
+// watcher that samples Kubernetes while a rollout runs.
+
+/** The netboot image of this code stamped `version` (cached by its inputs). */
+export function stampedImage(
+  version: string,
+  o: { testExitAtStart?: boolean; progress?: (l: string) => void } = {},
+) {
+  return ensureNetbootImage(o.progress ?? (() => {}), { version, testExitAtStart: !!o.testExitAtStart })
+}
+
+/** The image signed with the lab's release key, as a release directory in the lab. */
+export async function labSignedRelease(lab: Pick<LabFile, 'dir'>, imageDir: string, name: string) {
+  const out = join(lab.dir, `release-${name}`)
+  const r = await makeRelease({ from: imageDir, out })
+  await writeFile(
+    join(out, SIGNATURE_FILE),
+    `${JSON.stringify(signManifest(r.manifestBytes, await labReleaseKey(lab.dir)))}\n`,
+  )
+  return { dir: out, id: r.id, version: r.manifest.version }
+}
+
+export async function publishTo(lab: LabFile, dir: string, node: string): Promise<string> {
+  const r = await publishRelease({ admin: join(lab.dir, 'admin.json'), dir, node, current: false })
+  return r.id
+}
+
+export async function releaseIdOfDir(dir: string): Promise<string> {
+  return (await readReleaseDir(dir)).release.id
+}
+
+/** `homecloud ARGS --admin lab/admin.json`: exit code and output. */
+export async function homecloud(lab: Pick<LabFile, 'dir'>, args: string[]) {
+  const r = await execa(
+    process.execPath,
+    [join(packageRoot(), 'bin', 'homecloud.js'), ...args, '--admin', join(lab.dir, 'admin.json')],
+    { reject: false },
+  )
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+
+export async function upgradeStatus(lab: Pick<LabFile, 'dir'>): Promise<UpgradeAnswer | string> {
+  const r = await homecloud(lab, ['upgrade', 'status', '--json'])
+  if (r.exitCode !== 0) return r.stderr.trim() || `exit ${r.exitCode}`
+  return JSON.parse(r.stdout) as UpgradeAnswer
+}
+
+export interface WatchReport {
+  /** Most Nodes cordoned at once, over every change a watch of the Nodes saw. */
+  cordonedMax: number
+  /** Times the budget's current healthy pods went below its desired healthy, over every change. */
+  budgetViolations: number
+  /** Longest time (ms) the Deployment had fewer ready replicas than the budget allows. */
+  belowBudgetMsMax: number
+  /** Longest time (ms) between two answers of the API through the balancer. */
+  apiGapMsMax: number
+  events: number
+}
+
+/**
+ * Watches through `kubectl` (restarted when the connection breaks: the balancer's node may
+ * be the one rebooting): every change of every Node's cordon, every change of the budget's
+ * healthy count; and samples the API every `everyMs` for the longest gap.
+ */
+export function watchCluster(bin: string, kubeconfig: string, o: { pdb: string; everyMs?: number }) {
+  const r: WatchReport = {
+    cordonedMax: 0,
+    budgetViolations: 0,
+    belowBudgetMsMax: 0,
+    apiGapMsMax: 0,
+    events: 0,
+  }
+  let running = true
+  const cordoned = new Map<string, boolean>()
+  let belowSince: number | null = null
+  const base = ['--kubeconfig', kubeconfig]
+  const watch = async (args: string[], onLine: (cells: string[]) => void) => {
+    while (running) {
+      const child = execa(bin, [...base, 'get', ...args, '-w', '--no-headers'], {
+        reject: false,
+        buffer: false,
+      })
+      stop.push(() => child.kill('SIGKILL'))
+      let rest = ''
+      child.stdout?.on('data', (b: Buffer) => {
+        const lines = (rest + b.toString('utf8')).split('\n')
+        rest = lines.pop() ?? ''
+        for (const l of lines) if (l.trim()) onLine(l.trim().split(/\s+/))
+      })
+      await child
+      if (running) await new Promise((res) => setTimeout(res, 500))
+    }
+  }
+  const stop: (() => void)[] = []
+  const nodes = watch(
+    ['nodes', '-o', 'custom-columns=N:.metadata.name,U:.spec.unschedulable'],
+    ([name, u]) => {
+      r.events++
+      cordoned.set(name ?? '', u === 'true')
+      r.cordonedMax = Math.max(r.cordonedMax, [...cordoned.values()].filter(Boolean).length)
+    },
+  )
+  const pdb = watch(
+    ['pdb', o.pdb, '-o', 'custom-columns=H:.status.currentHealthy,D:.status.desiredHealthy'],
+    ([h, d]) => {
+      r.events++
+      const now = Date.now()
+      if (Number(h) < Number(d)) {
+        if (belowSince === null) r.budgetViolations++
+        belowSince ??= now
+        r.belowBudgetMsMax = Math.max(r.belowBudgetMsMax, now - belowSince)
+      } else belowSince = null
+    },
+  )
+  let lastAnswer = Date.now()
+  const gaps = (async () => {
+    while (running) {
+      const t0 = Date.now()
+      const a = await execa(bin, [...base, '--request-timeout=3s', 'get', '--raw', '/readyz'], {
+        reject: false,
+      })
+      if (a.exitCode === 0) {
+        r.apiGapMsMax = Math.max(r.apiGapMsMax, Date.now() - lastAnswer)
+        lastAnswer = Date.now()
+      }
+      await new Promise((res) => setTimeout(res, Math.max(0, (o.everyMs ?? 1000) - (Date.now() - t0))))
+    }
+  })()
+  return {
+    report: r,
+    async stop(): Promise<WatchReport> {
+      running = false
+      for (const s of stop) s()
+      await Promise.all([nodes, pdb, gaps])
+      r.apiGapMsMax = Math.max(r.apiGapMsMax, Date.now() - lastAnswer)
+      return r
+    },
+  }
+}
