@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises'
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import type { UpgradeAnswer } from '../../agent/components/upgrade-routes.js'
@@ -7,9 +8,11 @@ import { readReleaseDir } from '../../agent/release/dir.js'
 import { makeRelease } from '../../agent/release/make.js'
 import { SIGNATURE_FILE, signManifest } from '../../agent/release/signature.js'
 import { publishRelease } from '../../cli/release-publish.js'
-import type { LabFile } from '../../lab/lab-file.js'
+import type { LabFile, LabNode } from '../../lab/lab-file.js'
+import { nodeUrl } from '../../lab/launcher.js'
 import { ensureNetbootImage } from '../../lab/netboot/image.js'
 import { labReleaseKey } from '../../lab/netboot/release.js'
+import { waitFor } from '../../lab/wait.js'
 
 // Helpers for the rollout tests and benchmark: releases of the agent stamped with a
 // version (a real build each: images/netboot/build.sh --version), the CLI, and a
@@ -150,4 +153,57 @@ export function watchCluster(bin: string, kubeconfig: string, o: { pdb: string; 
       return r
     },
   }
+}
+
+/** What the lab firmware reads at every boot: `<node dir>/slots/boot.json`. */
+export interface LabBootJson {
+  good: 'a' | 'b'
+  booted: 'a' | 'b'
+  slots: Record<'a' | 'b', { version: string; releaseId: string } | null>
+  lastFallback: { releaseId: string; version?: string; reason: string } | null
+}
+
+export async function labNodeSlots(n: Pick<LabNode, 'stateDir'>): Promise<LabBootJson> {
+  return JSON.parse(await readFile(join(n.stateDir, '..', 'slots', 'boot.json'), 'utf8')) as LabBootJson
+}
+
+/** The rollout's timings for a lab (fast passes; a gate that waits long enough for a loaded machine). */
+export const LAB_ROLLOUT = {
+  enabled: true,
+  gateTimeoutMs: 180_000,
+  leaderStableMs: 2000,
+  nodeGoneMs: 60_000,
+  everyMs: 1000,
+  resendMs: 5000,
+}
+
+/** Every node booted `version` from slot a and committed; every member announces it. */
+export async function assertBootedOn(lab: LabFile, version: string): Promise<void> {
+  for (const n of lab.nodes) {
+    const s = await labNodeSlots(n)
+    assert.equal(s.booted, 'a', n.name)
+    assert.equal(s.slots.a?.version, version, n.name)
+  }
+  const v = (await (await fetch(`${nodeUrl(lab.nodes[0]!)}api/v1/cluster`)).json()) as {
+    members: { name: string; version: string }[]
+  }
+  for (const m of v.members) assert.equal(m.version, version, `${m.name} announces ${version}`)
+}
+
+/** Waits for the rollout's phase to satisfy `done`; returns the last answer. */
+export async function waitRollout(
+  lab: Pick<LabFile, 'dir'>,
+  done: (s: UpgradeAnswer) => boolean,
+  o: { timeoutMs: number; progress?: (l: string) => void },
+): Promise<UpgradeAnswer> {
+  let last: UpgradeAnswer | string = ''
+  await waitFor(
+    async () => {
+      last = await upgradeStatus(lab)
+      if (typeof last === 'string') return last
+      return done(last) || `${last.rollout?.phase}: ${last.rollout?.waiting}`
+    },
+    { timeoutMs: o.timeoutMs, progress: o.progress, intervalMs: 3000 },
+  )
+  return last as unknown as UpgradeAnswer
 }
