@@ -108,7 +108,7 @@ fi
 . "$ROOT/scripts/node.sh"
 node_bin=$(homecloud_node_dir amd64)/bin/node || die "no Node.js binary" "check the npm registry setting"
 node_version=$("$node_bin" -v)
-dist_hash=$(cd "$ROOT" && find dist bin manifests package.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+dist_hash=$(cd "$ROOT" && find dist bin manifests package.json agent/facts/boards -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
 inputs=$(
 	echo "recipe $RECIPE"
 	for p in "${!VERSIONS[@]}"; do echo "deb $p ${VERSIONS[$p]}"; done | sort
@@ -223,6 +223,8 @@ done
 cp -L /lib64/ld-linux-x86-64.so.2 "$b/node/lib/ld-linux-x86-64.so.2"
 # manifests/: a netbooted node may become the coordinator, which applies the add-ons.
 cp -r "$ROOT/dist" "$ROOT/bin" "$ROOT/manifests" "$ROOT/package.json" "$b/app/"
+# The board profiles (agent/facts/boards): a lab node booted from a slot plays its board.
+mkdir -p "$b/app/agent/facts" && cp -r "$ROOT/agent/facts/boards" "$b/app/agent/facts/"
 echo "$release_version" >"$b/app/VERSION"
 # A deliberately bad release for tests: its agent exits at start (agent/version.ts).
 if ((exit_at_start)); then echo "built with --test-exit-at-start" >"$b/app/TEST_EXIT_AT_START"; fi
