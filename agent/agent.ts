@@ -82,6 +82,7 @@ export async function startAgent(
       facts,
       register: (app, guards) => slots.register(app, guards),
       onReleases: (r) => slots.setReleases(r),
+      rollout: () => slots.view(),
     }),
     slots.component,
   ]

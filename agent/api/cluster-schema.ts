@@ -95,6 +95,35 @@ export const ClusterViewSchema = z.object({
       problems: z.array(z.string().max(1024)).max(64),
     })
     .optional(),
+  /** The rollout (control/rollout), when there is one: where it is, what it waits for, why it halted. */
+  rollout: z
+    .object({
+      phase: z.string().max(32),
+      target: z.string().max(64).nullable(),
+      waiting: z.string().max(1024).nullable(),
+      current: z
+        .object({ name: z.string().max(253), step: z.string().max(32), sinceMs: z.number() })
+        .nullable(),
+      halt: z.string().max(1024).nullable(),
+      bad: z
+        .array(
+          z.object({ version: z.string().max(64), node: z.string().max(253), reason: z.string().max(1024) }),
+        )
+        .max(64),
+      nodes: z
+        .array(
+          z.object({
+            name: z.string().max(253),
+            version: z.string().max(64).nullable(),
+            /** The slot it booted and whether it is committed, e.g. "b (committed)". */
+            slot: z.string().max(128).nullable(),
+            step: z.string().max(32).nullable(),
+            outcome: z.string().max(1024).nullable(),
+          }),
+        )
+        .max(1000),
+    })
+    .optional(),
   /** Services of type LoadBalancer: their LAN addresses and the node answering for each (kubelet clusters). */
   services: z
     .array(

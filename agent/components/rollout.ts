@@ -18,7 +18,8 @@ import type { BootSlots, SlotReport } from '../slots/types.js'
 import type { NodeBase } from './node.js'
 import { meshNodes, type RolloutDeps, tlsUrl } from './rollout-deps.js'
 import { rolloutKubeFromKubeconfig } from './rollout-kube.js'
-import { registerUpgradeRoutes } from './upgrade-routes.js'
+import { type RolloutSummary, RolloutView } from './rollout-view.js'
+import { registerUpgradeRoutes, upgradeView } from './upgrade-routes.js'
 
 // Boot slots and rollouts in the agent: every node runs the slots service (its report
 // and the CA-signed orders it takes over 7443); a node with the control plane also runs
@@ -32,6 +33,8 @@ export interface RolloutPart {
   restartRequested: Promise<void>
   /** The surface tells it the release service once that started (null: it did not). */
   setReleases(r: Releases | null): void
+  /** What the status page shows of the rollout (null: none, or not known here yet). */
+  view(): RolloutSummary | null
   register(app: FastifyInstance, guards: TlsGuards): void
   component: Component
 }
@@ -58,10 +61,16 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
   // node with the control plane; it acts only while that node is the coordinator.
   const rollout =
     d.controlPlane && n.config.rollout.enabled ? rolloutController(n, d, d.controlPlane, peers) : null
+  const cp = d.controlPlane
+  const view = new RolloutView(n, d, {
+    peers,
+    local: cp ? () => upgradeView({ n, d, controlPlane: cp, rollout, peers }) : null,
+  })
   return {
     slots,
     rollout,
     restartRequested,
+    view: () => view.summary(),
     setReleases: (r) => {
       releases = r
     },
@@ -72,8 +81,12 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
     },
     component: {
       name: 'rollout',
-      start: () => rollout?.start(),
+      start: () => {
+        rollout?.start()
+        view.start()
+      },
       stop: async () => {
+        await view.stop()
         await rollout?.stop()
         peers.close()
       },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { ClusterView } from '../api/cluster-schema.js'
 import { buildClusterView } from '../api/cluster-view.js'
 import { createStatusModel, type StatusModel } from '../api/status-model.js'
 import { type StatusServers, startStatusServers } from '../api/status-servers.js'
@@ -36,6 +37,8 @@ export interface SurfaceDeps {
   register?: (app: FastifyInstance, guards: TlsGuards) => void
   /** Told the release service once it started (null: it did not). */
   onReleases?: (r: Releases | null) => void
+  /** The rollout as the page shows it (null: none). */
+  rollout?: () => ClusterView['rollout'] | null
 }
 
 /** The parts built as the surface starts: each needs the one before it (routes are registered at build). */
@@ -75,7 +78,8 @@ export function surfaceComponents(n: NodeBase, d: SurfaceDeps): Component[] {
 function clusterView(n: NodeBase, d: SurfaceDeps, built: Built) {
   const releases = built.releases
   const view = built.model ? built.model.clusterView() : buildClusterView(baseView(n, d))
-  return { ...view, ...(releases ? { releases: releases.summary() } : {}) }
+  const rollout = d.rollout?.()
+  return { ...view, ...(releases ? { releases: releases.summary() } : {}), ...(rollout ? { rollout } : {}) }
 }
 
 /** Members, pending joiners and events: what the mesh and trust say, before the control plane. */

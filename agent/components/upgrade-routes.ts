@@ -45,7 +45,7 @@ export interface UpgradeAnswer {
   nodes: UpgradeNodeView[]
 }
 
-interface Ctx {
+export interface UpgradeCtx {
   n: NodeBase
   d: RolloutDeps
   controlPlane: ControlPlane
@@ -53,7 +53,7 @@ interface Ctx {
   peers: PeerClient
 }
 
-export function registerUpgradeRoutes(app: FastifyInstance, g: TlsGuards, x: Ctx): void {
+export function registerUpgradeRoutes(app: FastifyInstance, g: TlsGuards, x: UpgradeCtx): void {
   app.get('/api/v1/upgrade', async (_req, reply) => {
     try {
       return await upgradeView(x)
@@ -89,7 +89,7 @@ export function registerUpgradeRoutes(app: FastifyInstance, g: TlsGuards, x: Ctx
 
 /** Read, decide, write with compare-and-swap (a few tries if the coordinator wrote in between). */
 async function change(
-  x: Ctx,
+  x: UpgradeCtx,
   reply: FastifyReply,
   decide: (prev: RolloutBody | null) => Promise<AdminResult>,
 ) {
@@ -137,7 +137,7 @@ function refuse(reply: FastifyReply, err: unknown) {
   return reply.code(code).send({ error: err.code, message: err.message, hint: err.hint })
 }
 
-function published(x: Ctx): PublishedTarget[] {
+function published(x: UpgradeCtx): PublishedTarget[] {
   const r = x.d.releases()
   if (!r) return []
   return [...r.service.records.published.values()].map((p) => ({
@@ -151,7 +151,7 @@ function published(x: Ctx): PublishedTarget[] {
 }
 
 /** What runs now: etcd's cluster version, and the Kubernetes version of the current release. */
-async function running(x: Ctx): Promise<{ etcd?: string; kubernetes?: string }> {
+async function running(x: UpgradeCtx): Promise<{ etcd?: string; kubernetes?: string }> {
   const etcd = x.controlPlane.local.client()
   const v = await etcd?.version(x.controlPlane.local.clientUrl, 2000).catch(() => null)
   const r = x.d.releases()
@@ -162,7 +162,7 @@ async function running(x: Ctx): Promise<{ etcd?: string; kubernetes?: string }> 
   return { ...(v ? { etcd: v.cluster } : {}), ...(kube ? { kubernetes: kube } : {}) }
 }
 
-export async function upgradeView(x: Ctx): Promise<UpgradeAnswer> {
+export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
   const etcd = x.controlPlane.local.client()
   const caPem = x.d.book.ca
   if (!etcd || !caPem)
@@ -172,6 +172,8 @@ export async function upgradeView(x: Ctx): Promise<UpgradeAnswer> {
       'ask a control-plane node',
     )
   const { body } = await readRollout(etcd, { caPem, clusterId: x.d.clusterId })
+  // No rollout: nothing to say about the nodes' slots (and no 7443 round to every node).
+  if (!body) return { rollout: null, nodes: [] }
   const self = x.d.mesh.peers.self()
   const all = [
     { b: self, alive: true },

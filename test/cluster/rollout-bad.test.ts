@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { nodeUrl } from '../../lab/launcher.js'
 import { waitNodesHold } from '../../lab/netboot/release.js'
+import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
 import {
@@ -69,6 +71,15 @@ describe('A/B rollout in a lab: a bad release', { timeout: 1_200_000 }, () => {
 
     const status = await homecloud(lab, ['upgrade', 'status'])
     assert.match(status.stdout, /halted: .*came back on 0\.1\.0-rollout\.1 by itself/)
+    // Every node's status page says so, a worker's too (it asks a voter).
+    const worker = lab.nodes.find((n) => n.board === 'x86')!
+    await waitFor(
+      async () => {
+        const page = await (await fetch(nodeUrl(worker))).text()
+        return /came back on 0\.1\.0-rollout\.1 by itself/.test(page) || 'the page does not say why yet'
+      },
+      { timeoutMs: 30_000 },
+    )
     const again = await homecloud(lab, ['upgrade', 'start', V3])
     assert.notEqual(again.exitCode, 0)
     assert.match(again.stderr, /marked bad/)

@@ -6,6 +6,7 @@ import { machinesSection } from './machines.js'
 import { nodesSection } from './nodes.js'
 import { type PageAuth, pendingSection } from './pending.js'
 import { releasesSection } from './releases.js'
+import { rolloutSection } from './rollout.js'
 import { servicesSection } from './services.js'
 import { timelineSection } from './timeline.js'
 import { verdict } from './verdict.js'
@@ -95,6 +96,7 @@ export function pageSections(view: ClusterView, nowMs: number, auth: PageAuth = 
     machinesSection(view, nowMs),
     controlPlaneSection(view),
     releasesSection(view),
+    rolloutSection(view),
     servicesSection(view),
     timelineSection(view, nowMs),
     linksSection(view),
