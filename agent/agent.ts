@@ -13,7 +13,8 @@ export { defaultHost } from './components/node.js'
 
 export interface RunningAgent {
   id: string
-  stop(): Promise<void>
+  /** `drain`: a shutdown on purpose (SIGTERM), so the node drains itself first when configured to. */
+  stop(o?: { drain?: boolean }): Promise<void>
   /** Resolves when the agent asks for its machine to boot again (a boot-slot change). */
   restartRequested: Promise<void>
 }
@@ -97,7 +98,8 @@ export async function startAgent(
   return {
     id: n.identity.id,
     restartRequested: slots.restartRequested,
-    stop: () => {
+    stop: async (o = {}) => {
+      if (o.drain) await slots.beforeShutdown()
       n.log.info('agent stopping')
       return started.stop()
     },

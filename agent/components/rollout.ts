@@ -15,10 +15,12 @@ import { setCurrentRelease } from '../release/writes.js'
 import { LabSlots } from '../slots/lab.js'
 import { SlotsService } from '../slots/service.js'
 import type { BootSlots, SlotReport } from '../slots/types.js'
+import { registerDrainRoutes } from './drain-routes.js'
 import type { NodeBase } from './node.js'
 import { meshNodes, type RolloutDeps, tlsUrl } from './rollout-deps.js'
 import { rolloutKubeFromKubeconfig } from './rollout-kube.js'
 import { type RolloutSummary, RolloutView } from './rollout-view.js'
+import { SelfDrain } from './self-drain.js'
 import { registerUpgradeRoutes, upgradeView } from './upgrade-routes.js'
 
 // Boot slots and rollouts in the agent: every node runs the slots service (its report
@@ -35,6 +37,8 @@ export interface RolloutPart {
   setReleases(r: Releases | null): void
   /** What the status page shows of the rollout (null: none, or not known here yet). */
   view(): RolloutSummary | null
+  /** A shutdown on purpose: drain this node first (bounded; never throws). */
+  beforeShutdown(): Promise<void>
   register(app: FastifyInstance, guards: TlsGuards): void
   component: Component
 }
@@ -66,26 +70,32 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
     peers,
     local: cp ? () => upgradeView({ n, d, controlPlane: cp, rollout, peers }) : null,
   })
+  const selfDrain =
+    n.config.kube.enabled && n.config.shutdownDrain.enabled ? new SelfDrain(n, d.mesh, peers) : null
   return {
     slots,
     rollout,
     restartRequested,
     view: () => view.summary(),
+    beforeShutdown: async () => selfDrain?.beforeShutdown(n.config.shutdownDrain.timeoutMs),
     setReleases: (r) => {
       releases = r
     },
     register(app, guards) {
       slots.register(app)
-      if (d.controlPlane)
-        registerUpgradeRoutes(app, guards, { n, d, controlPlane: d.controlPlane, rollout, peers })
+      if (!d.controlPlane) return
+      registerUpgradeRoutes(app, guards, { n, d, controlPlane: d.controlPlane, rollout, peers })
+      if (n.config.kube.enabled) registerDrainRoutes(app, { n, mesh: d.mesh, controlPlane: d.controlPlane })
     },
     component: {
       name: 'rollout',
       start: () => {
         rollout?.start()
         view.start()
+        selfDrain?.start()
       },
       stop: async () => {
+        await selfDrain?.stop()
         await view.stop()
         await rollout?.stop()
         peers.close()

@@ -236,6 +236,16 @@ export const AgentConfig = z
       })
       .strict()
       .prefault({}),
+    /** A node shut down on purpose (SIGTERM) drains itself first through a voter, then leaves (agent/components/self-drain.ts). */
+    shutdownDrain: z
+      .object({
+        /** Off until the lab test proves it. */
+        enabled: z.boolean().default(false),
+        /** How long the drain may take before the node leaves anyway. */
+        timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */
     fsyncProbe: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),

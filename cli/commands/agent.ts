@@ -31,7 +31,7 @@ export function agentCommand(): Command {
       const shutdown = () => {
         if (stopping) return
         stopping = true
-        void agent.stop().finally(() => process.exit(0))
+        void agent.stop({ drain: true }).finally(() => process.exit(0))
       }
       process.on('SIGTERM', shutdown)
       process.on('SIGINT', shutdown)

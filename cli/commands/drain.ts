@@ -12,6 +12,7 @@ import { kubeApiFromKubeconfig } from '../../control/kubeapi/client.js'
 import type { KubeApi } from '../../control/kubeapi/types.js'
 import type { LockOperation } from '../../control/lock/record.js'
 import { takeClusterLock } from '../../control/lock/take.js'
+import { adminCallAt } from '../admin-client.js'
 import { parseDuration } from '../duration.js'
 import { defaultAdminConfig } from './admin.js'
 
@@ -25,6 +26,7 @@ interface CommonOpts {
   admin?: string
   etcd?: string
   force?: boolean
+  api?: boolean
 }
 
 const timeoutPolicies: readonly TimeoutPolicy[] = ['wait', 'give-up']
@@ -34,6 +36,7 @@ function withCommon(c: Command): Command {
     .option('--kubeconfig <file>', 'admin kubeconfig (default $KUBECONFIG, then ~/.kube/config)')
     .option('--admin <file>', 'admin client config (its certificate takes the cluster lock in etcd)')
     .option('--etcd <urls>', 'etcd client URLs, comma-separated (default: the admin config nodes, port 2379)')
+    .option('--api', "through a voter's 7443 API with the admin certificate (no kubeconfig needed)")
     .option(
       '--force',
       'go ahead although a node is NotReady or etcd has no failure to spare; evict unmanaged pods',
@@ -57,6 +60,7 @@ export function drainCommand(): Command {
       if (!timeoutPolicies.includes(opts.onTimeout as TimeoutPolicy))
         throw new HomecloudError('CONFIG_INVALID', `--on-timeout ${opts.onTimeout}: expected wait or give-up`)
       const timeoutMs = parseDuration(opts.timeout, '--timeout')
+      if (opts.api && !opts.dryRun) return drainThroughApi(opts, { node, undrain: false, timeoutMs })
       const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
       const lock = opts.dryRun ? noLock : await lockTaker(opts, kube)
       try {
@@ -83,6 +87,7 @@ export function undrainCommand(): Command {
       .description('uncordon a node homecloud drained (a node cordoned by someone else stays cordoned)')
       .argument('<node>', 'Kubernetes node name'),
   ).action(async (node: string, opts: CommonOpts) => {
+    if (opts.api) return drainThroughApi(opts, { node, undrain: true, timeoutMs: 120_000 })
     const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
     const lock = await lockTaker(opts, kube)
     try {
@@ -145,4 +150,32 @@ async function lockTaker(opts: CommonOpts, kube: KubeApi) {
       ),
     close: () => etcd.close(),
   }
+}
+
+/**
+ * POST /api/v1/drain on the admin config's nodes in turn: the first voter that reaches etcd
+ * does it under the cluster lock (agent/components/drain-routes.ts) and answers when done.
+ */
+async function drainThroughApi(opts: CommonOpts, b: { node: string; undrain: boolean; timeoutMs: number }) {
+  const adminPath = opts.admin ?? defaultAdminConfig()
+  const admin = await readAdminConfig(adminPath)
+  let last = 'no node in the admin config'
+  for (const url of admin.urls) {
+    const r = await adminCallAt(adminPath, url, 'POST', '/api/v1/drain', b, {
+      timeoutMs: b.timeoutMs + 30_000,
+    }).catch((err: Error) => ({ status: 0, body: { message: err.message } as Record<string, unknown> }))
+    if (r.status === 200) {
+      for (const l of (r.body.lines as string[] | undefined) ?? []) say(l)
+      say(`${b.node}: ${String(r.body.outcome)}`)
+      return
+    }
+    last = `${url}: ${String(r.body.message ?? `HTTP ${r.status}`)}`
+    // This node does not reach etcd (or is no voter): ask the next; any other refusal is the answer.
+    if (r.status !== 0 && r.status !== 503 && r.status !== 404) break
+  }
+  throw new HomecloudError(
+    'API_UNREACHABLE',
+    `the drain was not done: ${last}`,
+    '`homecloud upgrade status` shows who holds the lock',
+  )
 }

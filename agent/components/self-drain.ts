@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PeerClient } from '../api/peer-client.js'
+import { Controller } from '../core/controller.js'
+import { writeFileAtomic } from '../core/files.js'
+import type { Mesh } from '../mesh/mesh.js'
+import type { DrainAnswer } from './drain-routes.js'
+import type { NodeBase } from './node.js'
+import { meshNodes, tlsUrl } from './rollout-deps.js'
+
+// A node shut down on purpose (SIGTERM from the init system) drains itself first, within
+// a bounded time, through a voter's POST /api/v1/drain (its own certificate may drain
+// only itself), then leaves. It remembers that it did (a file in its state directory) and,
+// back again, undrains itself — only then, so a node drained by an admin or a rollout
+// stays as they left it. A reboot the rollout asked for is not a shutdown: no drain.
+
+export const SHUTDOWN_DRAIN_FILE = 'drained-for-shutdown'
+const drainAnswerBytesMax = 64 * 1024
+
+export class SelfDrain {
+  private readonly ctl: Controller
+  private readonly marker: string
+
+  constructor(
+    private readonly n: NodeBase,
+    private readonly mesh: Mesh,
+    private readonly peers: PeerClient,
+  ) {
+    this.marker = join(n.stateDir, SHUTDOWN_DRAIN_FILE)
+    // Back after a shutdown drain: undrain, again and again until a voter does it (the
+    // lock's preconditions refuse while this node's Node is not Ready yet).
+    this.ctl = new Controller(
+      {
+        name: 'self-undrain',
+        keys: () => (existsSync(this.marker) ? ['undrain'] : []),
+        resyncMs: 5000,
+        backoff: { initialDelayMs: 2000, factor: 2, delayMsMax: 30_000 },
+        sync: async () => {
+          const a = await this.ask(true, 30_000)
+          this.n.log.info({ outcome: a.outcome }, 'back after a shutdown drain: undrained')
+          await rm(this.marker, { force: true })
+        },
+      },
+      { clock: n.clock, random: n.random, log: n.log, counters: n.counters },
+    )
+  }
+
+  start(): void {
+    this.ctl.start()
+  }
+
+  stop(): Promise<void> {
+    return this.ctl.stop()
+  }
+
+  /** Drains this node before it stops; never throws, never takes longer than `timeoutMs` + a margin. */
+  async beforeShutdown(timeoutMs: number): Promise<void> {
+    const name = this.n.name
+    this.n.log.info({ timeoutMs }, `shutting down: draining ${name} first`)
+    try {
+      const a = await this.ask(false, timeoutMs)
+      if (a.outcome === 'drained') await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600)
+      this.n.log.info({ outcome: a.outcome, evicted: a.evicted }, `shutdown drain of ${name}: ${a.outcome}`)
+    } catch (err) {
+      this.n.log.warn(
+        { err: (err as Error).message },
+        `shutdown drain of ${name} did not finish; leaving anyway`,
+      )
+    }
+  }
+
+  /** POST /api/v1/drain to the voters in turn (this node first when it is one). */
+  private async ask(undrain: boolean, timeoutMs: number): Promise<DrainAnswer> {
+    const self = this.mesh.peers.self().id
+    const voters = meshNodes(this.mesh)
+      .filter((m) => m.voter && m.alive && m.address)
+      .sort((a, b) => Number(b.id === self) - Number(a.id === self))
+    let last: Error = new Error('no voter is reachable')
+    for (const v of voters) {
+      try {
+        return (await this.peers.post({
+          url: `${tlsUrl(v)}/api/v1/drain`,
+          nodeId: v.id,
+          bodyBytesMax: drainAnswerBytesMax,
+          timeoutMs: timeoutMs + 10_000,
+          what: 'drain',
+          body: JSON.stringify({
+            node: this.n.name,
+            undrain,
+            timeoutMs,
+            reason: undrain ? 'back' : 'shutdown',
+          }),
+        })) as DrainAnswer
+      } catch (err) {
+        last = err as Error
+        // A refusal from a voter that answered (the lock is held, a drain timed out) is the answer.
+        if ((err as { status?: number }).status === 409) throw err
+      }
+    }
+    throw last
+  }
+}
