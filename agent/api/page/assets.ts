@@ -19,6 +19,7 @@ export const PAGE_ASSETS: Readonly<Record<string, string>> = Object.freeze({
   'links.js': 'links.js',
   'machines.js': 'machines.js',
   'releases.js': 'releases.js',
+  'rollout.js': 'rollout.js',
   'services.js': 'services.js',
   'nodes.js': 'nodes.js',
   'pending.js': 'pending.js',
