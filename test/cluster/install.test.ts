@@ -88,6 +88,8 @@ describe('homecloud install / uninstall on a machine (temporary root, own namesp
     ip('-n', NS, 'addr', 'add', `${ADDR}/30`, 'dev', 'eth0')
     ip('-n', NS, 'link', 'set', 'lo', 'up')
     ip('-n', NS, 'link', 'set', 'eth0', 'up')
+    // mDNS has a way out (as on a LAN); no default route: nothing leaves the namespace pair.
+    ip('-n', NS, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
 
     const installed = cli(['install', '--root', r, '--node-name', 'laptop-1'])
     assert.equal(installed.code, 0, installed.out)
