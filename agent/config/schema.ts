@@ -208,8 +208,8 @@ export const AgentConfig = z
     /** The rollout controller on the coordinator (control/rollout): whether it runs, its timings. */
     rollout: z
       .object({
-        /** Off until the lab rollout test proves it (test/cluster/rollout*.test.ts switch it on). */
-        enabled: z.boolean().default(false),
+        /** On: proven by test/cluster/rollout.test.ts (six lab nodes 1 → 2); it acts only on a rollout record. */
+        enabled: z.boolean().default(true),
         triesPerBoot: z.number().int().min(1).max(10).default(3),
         gateTimeoutMs: z
           .number()
