@@ -86,8 +86,17 @@ describe('control plane: x86 fallback while too few ARM boards can hold etcd', {
       { timeoutMs: 90_000, intervalMs: 500 },
     )
     const other = laptop === x4 ? x5 : x4
-    const record = await readPlacement(client)
     const laptopId = await nodeIdOf(laptop!)
+    // The record is rewritten on the coordinator's next step after the promotion.
+    let record: Awaited<ReturnType<typeof readPlacement>>
+    await waitFor(
+      async () => {
+        record = await readPlacement(client)
+        const why = record?.reasons[laptopId]?.why ?? ''
+        return why.startsWith('voter') ? true : `the laptop's reason: ${why}`
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    )
     assert.deepEqual(record?.fallback, [laptopId], 'the placement record names the fallback board')
     assert.match(
       record!.reasons[laptopId]!.why,
@@ -97,11 +106,18 @@ describe('control plane: x86 fallback while too few ARM boards can hold etcd', {
     assert.match(record!.reasons[await nodeIdOf(other)]!.why, /^spare: ranked 4th$/)
 
     // The status page (every node's, here a worker's) says a laptop holds an ARM board's seat.
-    const view = await fetchClusterView(nodeUrl(ram))
-    assert.deepEqual(view?.controlPlane.fallback, [laptopId])
     const finding = `${laptop!.name} (amd64) holds an etcd seat in place of an ARM board (arm64 or arm): only 2 such boards can hold etcd.`
-    const html = await (await fetch(nodeUrl(ram))).text()
-    assert.ok(html.includes(finding), 'the served page carries the fallback finding')
+    // A worker reads etcd's view through a voter every 2 s: wait for the one after the promotion.
+    await waitFor(
+      async () => {
+        const view = await fetchClusterView(nodeUrl(ram))
+        if (JSON.stringify(view?.controlPlane.fallback) !== JSON.stringify([laptopId]))
+          return `the view's fallback: ${JSON.stringify(view?.controlPlane.fallback)}`
+        const html = await (await fetch(nodeUrl(ram))).text()
+        return html.includes(finding) ? true : 'the served page lacks the fallback finding'
+      },
+      { timeoutMs: 20_000, intervalMs: 500 },
+    )
     const noChromium = chromiumMissing()
     if (noChromium) t.diagnostic(`Chromium check skipped: ${noChromium}`)
     else {
