@@ -15,7 +15,7 @@ export function controlPlaneComponent(
   clusterId: string,
   trust: Trust,
   book: CertBook,
-  mesh: Pick<Mesh, 'peers' | 'router'>,
+  mesh: Pick<Mesh, 'peers' | 'router' | 'reach'>,
   roles: RoleBoard,
 ): { controlPlane: ControlPlane; component: Component } {
   const controlPlane = new ControlPlane(
@@ -38,6 +38,7 @@ export function controlPlaneComponent(
       isRevoked: (id) => book.isRevoked(id),
       peers: mesh.peers,
       router: mesh.router,
+      reach: (id) => mesh.reach(id),
     },
   )
   roles.add(() => controlPlane.roles())

@@ -4,7 +4,7 @@ import { nodeIdFromPublicKey } from '../identity/identity.js'
 import { buildBootstrapList, formatHostPort, type HostPort, HostPortString } from '../mesh/bootstrap.js'
 import { clusterTag, meshTopic } from '../mesh/cluster-id.js'
 import { Mesh } from '../mesh/mesh.js'
-import { DEFAULT_MESH_INIT } from '../mesh/mesh-init.js'
+import { DEFAULT_MESH_INIT, type MeshInit } from '../mesh/mesh-init.js'
 import { MeshStateStore } from '../mesh/peers-store.js'
 import { SwarmTransport } from '../mesh/swarm.js'
 import { certificateGate } from '../trust/gate.js'
@@ -21,9 +21,7 @@ export interface Network {
 
 /**
  * The mesh over hyperswarm: the transport (its firewall refuses revoked keys), the
- * membership shell with the certificate gate, and our own record. One component:
- * the mesh listens before the transport can bring a connection, and stops before
- * the transport is destroyed.
+ * membership shell with the certificate gate, and our own record.
  */
 export async function buildNetwork(
   n: NodeBase,
@@ -46,6 +44,8 @@ export async function buildNetwork(
       dhtPort: config.ports.dht,
       bootstrap,
       topic: meshTopic(trust.cluster.id),
+      // Outgoing connections hyperswarm may hold: our links, others' picks of us, joiners.
+      maxPeers: 2 * config.mesh.connectionsMax + DEFAULT_MESH_INIT.links.strangersMax,
       clock: n.clock,
       firewall: (pk) => {
         const refused = trust.book.isRevoked(nodeIdFromPublicKey(pk))
@@ -56,37 +56,35 @@ export async function buildNetwork(
     log,
   )
   const startedAtMs = n.clock.nowMs()
-  const mesh = new Mesh(
-    {
-      ...DEFAULT_MESH_INIT,
-      clusterId: trust.cluster.id,
-      heartbeatMs: config.mesh.heartbeatMs,
-      timings: { suspectAfterMs: config.mesh.suspectAfterMs, deadAfterMs: config.mesh.deadAfterMs },
-      frameBytesMax: config.mesh.frameBytesMax,
-      bootstrap: [...config.bootstrap, ...fromJoin],
-    },
-    {
-      identity,
-      clock: n.clock,
-      random: n.random,
-      log,
-      transport,
-      store,
-      events: n.events,
-      counters,
-      gate: certificateGate(trust.book, identity.id),
-      selfRecord: () => ({
-        name: n.name,
-        addresses: [host],
-        ports: { api: config.ports.api, tls: config.ports.tls, dht: config.ports.dht },
-        facts: factsSummary(facts),
-        version: AGENT_VERSION,
-        roles: roles.roles(),
-        startedAtMs,
-      }),
-    },
-  )
-  const component: Component = {
+  const mesh = new Mesh(meshInit(config, trust.cluster.id, [...config.bootstrap, ...fromJoin]), {
+    identity,
+    clock: n.clock,
+    random: n.random,
+    log,
+    transport,
+    store,
+    events: n.events,
+    counters,
+    gate: certificateGate(trust.book, identity.id),
+    selfRecord: () => ({
+      name: n.name,
+      addresses: [host],
+      ports: { api: config.ports.api, tls: config.ports.tls, dht: config.ports.dht },
+      facts: factsSummary(facts),
+      version: AGENT_VERSION,
+      roles: roles.roles(),
+      startedAtMs,
+    }),
+  })
+  return { mesh, transport, component: meshComponent(mesh, transport, log) }
+}
+
+/**
+ * One component: the mesh listens before the transport can bring a connection, and
+ * stops before the transport is destroyed.
+ */
+function meshComponent(mesh: Mesh, transport: SwarmTransport, log: NodeBase['log']): Component {
+  return {
     name: 'mesh',
     async start() {
       // The mesh listens (and knows its incarnation) before the first connection can
@@ -106,7 +104,6 @@ export async function buildNetwork(
       await transport.destroy()
     },
   }
-  return { mesh, transport, component }
 }
 
 /** First contact on a LAN by mDNS (libp2p): a peer found is added to the DHT and dialled. */
@@ -134,6 +131,28 @@ export function mdnsComponent(n: NodeBase, clusterId: string, transport: SwarmTr
     async stop() {
       await stop?.().catch(() => {})
     },
+  }
+}
+
+/** The mesh's settings: the defaults with the configured SWIM timings and link limit. */
+function meshInit(config: NodeBase['config'], clusterId: string, bootstrap: HostPort[]): MeshInit {
+  return {
+    ...DEFAULT_MESH_INIT,
+    clusterId,
+    swim: {
+      ...DEFAULT_MESH_INIT.swim,
+      probeIntervalMs: config.mesh.probeIntervalMs,
+      probeTimeoutMs: config.mesh.probeTimeoutMs,
+      suspicionMult: config.mesh.suspicionMult,
+    },
+    links: {
+      ...DEFAULT_MESH_INIT.links,
+      connectionsMax: config.mesh.connectionsMax,
+      // Room for others' picks of us above the full mesh.
+      fullMeshPeersMax: Math.min(DEFAULT_MESH_INIT.links.fullMeshPeersMax, config.mesh.connectionsMax - 4),
+    },
+    frameBytesMax: config.mesh.frameBytesMax,
+    bootstrap,
   }
 }
 

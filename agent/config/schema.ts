@@ -48,9 +48,14 @@ export const AgentConfig = z
     mdns: z.boolean().default(true),
     mesh: z
       .object({
-        heartbeatMs: z.number().int().min(50).max(60_000).default(500),
-        suspectAfterMs: z.number().int().min(100).max(600_000).default(1200),
-        deadAfterMs: z.number().int().min(100).max(600_000).default(1200),
+        /** SWIM: one member is probed per period. */
+        probeIntervalMs: z.number().int().min(50).max(60_000).default(400),
+        /** A direct probe waits this long for its ack before asking others to try. */
+        probeTimeoutMs: z.number().int().min(10).max(60_000).default(200),
+        /** A confirmed suspicion lasts suspicionMult × max(1, log10 n) probe periods (4× that unconfirmed). */
+        suspicionMult: z.number().min(0.5).max(20).default(2),
+        /** Links to members a node holds at most (others' picks included); up to 12 peers, everyone links to everyone. */
+        connectionsMax: z.number().int().min(4).max(256).default(16),
         frameBytesMax: z
           .number()
           .int()

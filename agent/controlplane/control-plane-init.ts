@@ -35,4 +35,6 @@ export interface ControlPlaneComponents {
   /** The mesh's faces: who is there, and where our message types are registered. */
   peers: PeerView
   router: MeshRouter
+  /** Ask the mesh to hold a link to a member for a while (links are bounded). */
+  reach?(nodeId: string): void
 }

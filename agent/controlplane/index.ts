@@ -261,7 +261,11 @@ export class ControlPlane {
     const address = body?.addresses[0]
     if (!body || !address) return false
     const conn = this.c.peers.connectionFor(body.publicKey)
-    if (!conn) return false
+    // Links are bounded: hold one to the new member; the coordinator sends again shortly.
+    if (!conn) {
+      this.c.reach?.(nodeId)
+      return false
+    }
     const key = `${nodeId}/${idHex(memberId)}`
     let certs = this.certCache.get(key)
     if (!certs) {
@@ -291,6 +295,8 @@ export class ControlPlane {
     }
     const body = this.c.peers.byId(nodeId)?.signed.body
     const conn = body && this.c.peers.connectionFor(body.publicKey)
+    // Best effort: without a link the removed member finds out by its own check.
+    if (!conn) this.c.reach?.(nodeId)
     if (conn) this.c.router.send(conn, { t: 'etcd-retire', memberId: idHex(memberId) } satisfies EtcdRetire)
   }
 }

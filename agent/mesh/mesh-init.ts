@@ -5,37 +5,41 @@ import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import type { HostPort } from './bootstrap.js'
-import type { MembershipTimings } from './membership.js'
+import { DEFAULT_LINK_TIMINGS, type LinkTimings } from './links/book.js'
+import { DEFAULT_LINK_LIMITS, type LinkLimits } from './links/choose.js'
 import type { MeshStateStore } from './peers-store.js'
 import type { NodeRecordBody } from './record.js'
 import type { SwarmTransport } from './swarm.js'
+import { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim/config.js'
 import { WIRE_LIMITS } from './wire.js'
 
 // The mesh's settings, what it is built from, and its fixed limits (mesh.ts is the shell).
 
 export interface MeshInit {
   clusterId: string
-  timings: MembershipTimings
-  heartbeatMs: number
-  /** Past this many heartbeats per second arriving at each node, periods grow with the cluster. */
-  heartbeatsPerSecMax: number
-  /** How often to look the topic up again while the view is young, then when stable. */
-  refreshFastMs: number
-  refreshSlowMs: number
-  /** Newly learned records are pushed on to this many random peers (for partial meshes). */
-  relayFanout: number
+  swim: SwimConfig
+  links: LinkLimits
+  linkTimings: LinkTimings
+  /** Links are re-planned this often, and whenever membership changes. */
+  replanMs: number
+  /** One member held dead is dialled this often (partitions heal by someone reaching across). */
+  reconnectDeadMs: number
+  reconnectForMs: number
+  /** The topic is announced again this often (hyperswarm itself does it every ~10 minutes). */
+  announceMs: number
   frameBytesMax: number
-  /** Configured peers; those with a key are dialled directly. */
+  /** Configured peers; those with a key are dialled while no member is linked. */
   bootstrap: HostPort[]
 }
 
 export const DEFAULT_MESH_INIT: Omit<MeshInit, 'clusterId'> = {
-  timings: { suspectAfterMs: 1200, deadAfterMs: 1200 },
-  heartbeatMs: 500,
-  heartbeatsPerSecMax: 32,
-  refreshFastMs: 2000,
-  refreshSlowMs: 15000,
-  relayFanout: 2,
+  swim: DEFAULT_SWIM_CONFIG,
+  links: DEFAULT_LINK_LIMITS,
+  linkTimings: DEFAULT_LINK_TIMINGS,
+  replanMs: 1000,
+  reconnectDeadMs: 10_000,
+  reconnectForMs: 24 * 3_600_000,
+  announceMs: 60_000,
   frameBytesMax: WIRE_LIMITS.frameBytesMax,
   bootstrap: [],
 }
@@ -62,12 +66,7 @@ export interface MeshGate {
   admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
 }
 
-export const RELAY_QUEUE_MAX = 256
-export const TICK_MS = 100
-export const DIAL_DEAD_FOR_MS_MAX = 10 * 60_000
 export const DROP_LOG_INTERVAL_MS = 5000
-/** Up to this many peers the topic is looked up again every refreshFastMs while the view is young. */
-export const REFRESH_FAST_PEERS = 8
 
 /** Drop warnings: one line per reason per interval; the ones in between are counted into the next. */
 export class DropLog {

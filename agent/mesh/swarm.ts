@@ -21,12 +21,17 @@ export interface SwarmInit {
   clock?: Clock
 }
 
-/** The one hyperswarm internal we use: feeding it a peer as if a lookup had found it. */
+/**
+ * The hyperswarm internals we touch, asserted at run time: feeding it a peer as if a
+ * lookup had found it, and its per-peer record, whose topics make it reconnect to a peer
+ * after a close (we close links on purpose: membership decides which to hold).
+ */
 interface SwarmInternals {
   _handlePeer(
     peer: { publicKey: Buffer; relayAddresses: { host: string; port: number }[] },
     topic: Buffer,
   ): void
+  peers: Map<string, { topics: Buffer[]; _seenTopics: Set<string> }>
 }
 
 export interface PeerConn {
@@ -84,7 +89,9 @@ export class SwarmTransport extends EventEmitter {
       firewall: (pk: Buffer) => init.firewall?.(pk) ?? false,
     })
     this.swarm.on('connection', (socket: any) => this.onConnection(socket))
-    this.discovery = this.swarm.join(init.topic, { server: true, client: true })
+    // Announce only: hyperswarm as a client connects to every peer a lookup finds, and
+    // the mesh holds a bounded set of links that it chooses itself (dial, lookup).
+    this.discovery = this.swarm.join(init.topic, { server: true, client: false })
     // Don't block start-up on the first announce: a lone first node has nobody to tell.
     this.swarm.flush().catch(() => {})
   }
@@ -145,6 +152,41 @@ export class SwarmTransport extends EventEmitter {
     if (typeof swarm._handlePeer !== 'function')
       throw new Error('assertion failed: hyperswarm lacks _handlePeer')
     swarm._handlePeer({ publicKey, relayAddresses: [{ host: hp.host, port: hp.port }] }, this.init.topic)
+  }
+
+  /**
+   * Close every connection to a peer, and keep hyperswarm from dialling it again by
+   * itself: a link closed on purpose stays closed until the mesh dials it.
+   */
+  close(keyHex: string): void {
+    for (const c of this.conns.get(keyHex) ?? []) c.destroy()
+    const swarm = this.swarm as unknown as SwarmInternals | null
+    const info = swarm?.peers?.get(keyHex)
+    if (!info) return
+    if (!Array.isArray(info.topics) || !(info._seenTopics instanceof Set))
+      throw new Error('assertion failed: hyperswarm peer info lacks topics')
+    info.topics = []
+    info._seenTopics.clear()
+  }
+
+  /** Peers announcing the topic, found by a DHT lookup (for a node that knows no key at all). */
+  async lookup(limit: number): Promise<HostPort[]> {
+    const dht = this.dht
+    if (!dht) return []
+    const out: HostPort[] = []
+    try {
+      for await (const data of dht.lookup(this.init.topic)) {
+        for (const peer of data.peers ?? []) {
+          const key = Buffer.from(peer.publicKey).toString('hex')
+          const addr = peer.relayAddresses?.[0]
+          if (addr && !out.some((p) => p.key === key)) out.push({ host: addr.host, port: addr.port, key })
+        }
+        if (out.length >= limit) break
+      }
+    } catch {
+      // A failed lookup finds nobody; the caller tries again later.
+    }
+    return out.slice(0, limit)
   }
 
   /**

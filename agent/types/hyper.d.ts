@@ -9,6 +9,10 @@ declare module 'hyperdht' {
     address(): { host: string; port: number; family: number } | null
     addNode(node: { host: string; port: number }): void
     connect(publicKey: Buffer, opts?: Record<string, unknown>): EventEmitter
+    /** Peers announcing a topic, as the query reaches the nodes closest to it. */
+    lookup(
+      topic: Buffer,
+    ): AsyncIterable<{ peers?: { publicKey: Buffer; relayAddresses?: { host: string; port: number }[] }[] }>
     destroy(opts?: { force?: boolean }): Promise<void>
   }
 }

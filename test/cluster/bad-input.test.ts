@@ -15,7 +15,7 @@ import { SwarmTransport } from '../../agent/mesh/swarm.js'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
-import { dropped, runCleanups, startLab, stateOf, TEST_MESH, view } from '../support/lab.js'
+import { dropped, runCleanups, startLab, stateOf, TEST_DEAD_WAIT_MS, view } from '../support/lab.js'
 import type { Scenario } from '../support/rogue-peer.js'
 import { spawnRogue } from '../support/rogue-run.js'
 
@@ -237,8 +237,8 @@ describe('bad input from a rogue peer process', () => {
     const victim = lab.nodes[2]!
     const run = await runRogue(lab, victim, 'forged-notice')
     assert.equal(run.code, 0, run.stderr)
-    // Give a few heartbeats and the suspect + dead timeouts time to act.
-    await sleep(TEST_MESH.heartbeatMs * 3 + TEST_MESH.suspectAfterMs + TEST_MESH.deadAfterMs)
+    // Give probing and the suspicion timeouts time to act.
+    await sleep(TEST_DEAD_WAIT_MS)
     const own = (await (await fetch(new URL('/api/v1/mesh', nodeUrl(victim)))).json()) as {
       incarnation: number
     }

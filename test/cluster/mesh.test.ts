@@ -15,7 +15,6 @@ describe('mesh: two clusters on one machine', () => {
     const b = await startLab({
       nodes: 2,
       agentConfig: {
-        mesh: { heartbeatMs: 300, suspectAfterMs: 2000, deadAfterMs: 2000 },
         // Lab B dials lab A's nodes directly, keys and all: they connect, and only
         // the cluster id inside every signed record keeps the two apart.
         bootstrap: a.nodes.map((n) => `${n.key}@${n.address}:49737`),

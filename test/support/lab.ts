@@ -39,8 +39,13 @@ export async function runCleanups(): Promise<void> {
   }
 }
 
-/** Test timings: short enough to be quick, lenient enough for a loaded 2-core machine. */
-export const TEST_MESH = { heartbeatMs: 300, suspectAfterMs: 2000, deadAfterMs: 2000 }
+/** Test timings: the defaults (SWIM's own health score slows a starved agent's probing). */
+export const TEST_MESH = {}
+/**
+ * Long enough for the mesh to have declared a silent member dead everywhere, however
+ * loaded the machine: probe + suspicion at their stretched worst, and the news spread.
+ */
+export const TEST_DEAD_WAIT_MS = 12_000
 
 /** A lab in a fresh temp dir, torn down (processes, namespaces, files) after the test file. */
 export async function startLab(opts: Omit<LabUpOptions, 'dir'> & { keep?: boolean } = {}): Promise<LabFile> {

@@ -24,6 +24,7 @@ import { type Identity, identityFromPem, nodeIdFromPublicKey } from '../../agent
 import { newClusterId } from '../../agent/mesh/cluster-id.js'
 import { type SignedRecord, signRecord } from '../../agent/mesh/record.js'
 import { parseWith } from '../../agent/mesh/router.js'
+import { SWIM_SCHEMAS } from '../../agent/mesh/swim-wire.js'
 import { encodeFrame, FrameDecoder, MeshMessage, WIRE_LIMITS } from '../../agent/mesh/wire.js'
 import { readCertificate } from '../../agent/pki/cert.js'
 import { createCsr } from '../../agent/pki/csr.js'
@@ -226,6 +227,7 @@ async function opensslCsr(commonName: string, addext: string[]): Promise<string>
 const AnyMessage = z.discriminatedUnion('t', [
   ...MeshMessage.options,
   ...TRUST_SCHEMAS,
+  ...Object.values(SWIM_SCHEMAS),
   EtcdAssign,
   EtcdRetire,
   SnapshotChunk,
@@ -305,7 +307,18 @@ class Conn {
       }
       const msg = p.msg
       if (msg.t === 'trust-digest') this.digests++
-      const recs = msg.t === 'rec' ? [msg.r] : msg.t === 'relay' ? msg.rs : []
+      // Answer probes as any agent does, so a scenario that means to stay a member is not
+      // declared dead by the failure detector meanwhile (it is a liar, not a corpse).
+      if (msg.t === 'ping' && msg.target === this.nodeId)
+        this.socket.write(encodeFrame({ t: 'ack', seq: msg.seq, links: [], gossip: [] }))
+      const recs =
+        msg.t === 'rec'
+          ? [msg.r]
+          : msg.t === 'relay'
+            ? msg.rs
+            : 'gossip' in msg
+              ? msg.gossip.flatMap((u) => ('record' in u ? [u.record] : []))
+              : []
       // Keep the first copy seen of each member: the oldest evidence, replayed later.
       for (const r of recs) if (!this.captured.has(r.body.id)) this.captured.set(r.body.id, r)
       const pems = msg.t === 'hello' ? [msg.cert] : msg.t === 'certs' ? msg.certs : []
@@ -454,6 +467,8 @@ async function main(): Promise<void> {
     })
   /** Other members' real records, as relayed to us by the victim. */
   const othersCaptured = async (): Promise<SignedRecord[]> => {
+    // An empty digest asks the agent for everything it holds (SWIM's anti-entropy).
+    conn.socket.write(frame({ t: 'digest', entries: [], reply: false, last: true, gossip: [] }))
     const deadline = Date.now() + captureTimeoutMs
     for (;;) {
       const others = [...conn.captured.values()].filter((r) => r.body.publicKey !== target.key)

@@ -41,7 +41,7 @@ describe('agent config', () => {
     await rejects('{"host": "my-laptop"}', /host: host must be an IPv4 address/)
     await rejects('{"ports": {"api": 70000}}', /ports\.api/)
     await rejects('{"bootstrap": ["nowhere"]}', /bootstrap\.0/)
-    await rejects('{"mesh": {"heartbeatMs": 1}}', /mesh\.heartbeatMs/)
+    await rejects('{"mesh": {"probeIntervalMs": 1}}', /mesh\.probeIntervalMs/)
     await rejects('{"hots": "10.0.0.1"}', /hots|unrecognized/i)
   })
 

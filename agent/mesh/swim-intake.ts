@@ -1,0 +1,52 @@
+import type { DropReason } from './intake.js'
+import type { NodeRecordBody, RecordVerifier, SignedRecord } from './record.js'
+import type { SwimUpdate } from './swim-wire.js'
+
+// The checks every record in a SWIM message passes before the machine may see it, in
+// cost order: our cluster, news at all (a duplicate costs no signature check), the
+// signature (and that the id is the key's), then admission by certificate. Claims and
+// announcements carry no record: the machine weighs them by who sent them.
+
+export interface UpdateIntake {
+  clusterId: string
+  verifier: RecordVerifier
+  /** Would this record change anything here? `dead-incarnation`: not at an incarnation we hold it dead at. */
+  classify(record: SignedRecord): 'news' | 'stale' | 'dead-incarnation'
+  /** The certificate gate; absent, every well-signed record of the cluster is admitted. */
+  admits?(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
+}
+
+export interface Dropped {
+  reason: DropReason | 'stale'
+  body: NodeRecordBody
+}
+
+/** The updates that may reach the machine, and the records dropped (with why). */
+export function checkUpdates(
+  updates: readonly SwimUpdate[],
+  c: UpdateIntake,
+): { accepted: SwimUpdate[]; dropped: Dropped[] } {
+  const accepted: SwimUpdate[] = []
+  const dropped: Dropped[] = []
+  for (const u of updates) {
+    if (u.kind !== 'alive' && u.kind !== 'member') {
+      accepted.push(u)
+      continue
+    }
+    const why = checkRecord(u.record, c)
+    if (why === null) accepted.push(u)
+    else dropped.push({ reason: why, body: u.record.body })
+  }
+  return { accepted, dropped }
+}
+
+function checkRecord(r: SignedRecord, c: UpdateIntake): DropReason | 'stale' | null {
+  if (r.body.cluster !== c.clusterId) return 'other-cluster'
+  const cls = c.classify(r)
+  if (cls === 'stale') return 'stale'
+  // A forged record must not earn its sender a "you are dead" answer either.
+  if (!c.verifier.verify(r)) return 'bad-signature'
+  if (cls === 'dead-incarnation') return cls
+  const admitted = c.admits?.(r.body) ?? 'member'
+  return admitted === 'member' ? null : admitted
+}

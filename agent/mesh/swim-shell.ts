@@ -1,0 +1,354 @@
+import { canonicalJson } from '../core/canonical.js'
+import type { Clock, Timer } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
+import type { EventLog } from '../core/event-log.js'
+import type { Logger } from '../core/log.js'
+import type { Random } from '../core/random.js'
+import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
+import type { HostPort } from './bootstrap.js'
+import { FirstContact, type ShellTransport } from './first-contact.js'
+import type { DropReason } from './intake.js'
+import type { LinkTimings } from './links/book.js'
+import type { LinkLimits } from './links/choose.js'
+import { Liveness, type LivenessMessage } from './liveness.js'
+import type { Member } from './membership.js'
+import type { MeshStateStore } from './peers-store.js'
+import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
+import type { PeerConn } from './swarm.js'
+import type { SwimConfig } from './swim/config.js'
+import type { MemberEvent, RecordMeta, SwimMember } from './swim/types.js'
+import { checkUpdates } from './swim-intake.js'
+import type { SwimWireMessage } from './swim-wire.js'
+
+export interface SwimShellInit {
+  clusterId: string
+  swim: SwimConfig
+  links: LinkLimits
+  linkTimings: LinkTimings
+  replanMs: number
+  reconnectDeadMs: number
+  reconnectForMs: number
+  /** Configured peers; those with a key are dialled while we know no member. */
+  bootstrap: HostPort[]
+}
+
+export type { ShellTransport }
+
+export interface SwimShellComponents {
+  identity: Identity
+  clock: Clock
+  random: Random
+  log: Logger
+  events: EventLog
+  counters: Counters
+  transport: ShellTransport
+  store: MeshStateStore
+  /** The certificate gate: absent, every well-signed record of the cluster is admitted. */
+  gate?: {
+    canAdmit(): boolean
+    admits(body: NodeRecordBody): 'member' | 'uncertified' | 'revoked'
+  }
+  /** The parts of our record other layers own (name, addresses, facts, roles). */
+  selfRecord(): Omit<NodeRecordBody, 'v' | 'cluster' | 'id' | 'publicKey' | 'incarnation' | 'heartbeat'>
+  send(conn: PeerConn, msg: SwimWireMessage): void
+  /** A well-signed record of a node whose certificate we lack (trust asks for it). */
+  uncertified(conn: PeerConn, body: NodeRecordBody): void
+  drop(conn: PeerConn, reason: DropReason, detail: string): void
+}
+
+/** Our record is compared with what other layers say every this often; a change is announced. */
+const SELF_CHECK_MS = 1000
+const PERSIST_MS = 10_000
+const EVENT_TEXT: Record<Exclude<MemberEvent['kind'], 'updated'>, string> = {
+  joined: 'joined the mesh',
+  suspect: 'stopped answering: suspect',
+  refuted: 'answered again: alive',
+  dead: 'marked dead',
+  rejoined: 'came back',
+}
+
+/**
+ * The agent's membership: the SWIM machine and link book (Liveness) over hyperswarm
+ * connections, with signed records checked at the door (cluster, signature, certificate),
+ * our own record re-signed when it changes or when we must refute, and the incarnation
+ * persisted so a restart always comes back higher. Members are judged by probes, not by
+ * heartbeats: per-node load does not grow with the cluster.
+ */
+export class SwimShell {
+  private live: Liveness<SignedRecord> | null = null
+  private incarnation = 0
+  private version = 0
+  private selfContent = ''
+  private self: SignedRecord | null = null
+  private readonly idOfKey = new Map<string, string>()
+  private readonly verifier = new RecordVerifier()
+  private readonly bytes = new WeakMap<SignedRecord, number>()
+  private readonly first: FirstContact
+  private couldAdmit = true
+  /** The incarnation moved since it was saved. */
+  private incarnationDirty = false
+  private readonly timers: Timer[] = []
+
+  constructor(
+    private readonly init: SwimShellInit,
+    private readonly c: SwimShellComponents,
+  ) {
+    this.first = new FirstContact(c.identity.publicKey.toString('hex'), c.clock, c.transport)
+  }
+
+  get selfIncarnation(): number {
+    return this.incarnation
+  }
+
+  get liveness(): Liveness<SignedRecord> {
+    if (!this.live) throw new Error('assertion failed: the mesh has not started')
+    return this.live
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.c.store.load()
+    // A restart always comes back with a higher incarnation than anything it sent before.
+    this.incarnation = saved.incarnation + 1
+    for (const p of [...saved.peers, ...this.init.bootstrap]) this.first.learn(p)
+    await this.c.store.save(this.incarnation, this.knownPeers())
+    this.live = new Liveness<SignedRecord>(
+      {
+        selfId: this.c.identity.id,
+        self: this.signSelf(),
+        swim: this.init.swim,
+        links: this.init.links,
+        linkTimings: this.init.linkTimings,
+        replanMs: this.init.replanMs,
+        reconnectDeadMs: this.init.reconnectDeadMs,
+        reconnectForMs: this.init.reconnectForMs,
+      },
+      {
+        clock: this.c.clock,
+        random: this.c.random,
+        transport: {
+          send: (id, msg) => this.sendTo(id, msg),
+          dial: (id) => this.dial(id),
+          close: (id) => this.closeLinks(id),
+          dialBootstrap: () => this.first.dial(),
+        },
+        meta: (r) => this.meta(r),
+        resign: (incarnation) => this.refuted(incarnation),
+        onEvent: (e) => this.event(e),
+        onRefute: () => {},
+      },
+    )
+    this.live.start()
+    this.timers.push(this.c.clock.setInterval(() => this.checkSelf(), SELF_CHECK_MS))
+    this.timers.push(this.c.clock.setInterval(() => void this.persist(), PERSIST_MS))
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) t.cancel()
+    // Tell the neighbours we are going: nobody needs to wait out a suspicion for us.
+    this.live?.leave()
+    this.live?.stop()
+    await this.persist()
+  }
+
+  /** Our own record as it is now. */
+  selfSigned(): SignedRecord {
+    return this.self ?? this.signSelf()
+  }
+
+  /** Every member we know, in the shape the rest of the agent reads. */
+  members(): Member[] {
+    if (!this.live) return []
+    const nowMs = this.c.clock.nowMs()
+    const mono = this.c.clock.monoMs()
+    return this.live.swim.members().map((m) => memberView(m, nowMs, mono))
+  }
+
+  opened(conn: PeerConn): void {
+    this.live?.connectionOpened(this.idOf(conn.remoteKeyHex))
+  }
+
+  closed(conn: PeerConn): void {
+    const still = this.c.transport.connections().some((c) => c.remoteKeyHex === conn.remoteKeyHex)
+    if (!still) this.live?.connectionClosed(this.idOf(conn.remoteKeyHex))
+  }
+
+  receive(conn: PeerConn, msg: SwimWireMessage): void {
+    const live = this.live
+    if (!live) return
+    const from = this.idOf(conn.remoteKeyHex)
+    if (!('gossip' in msg)) {
+      live.receive(from, msg as LivenessMessage<SignedRecord>)
+      return
+    }
+    // A digest's record is its sender's own: anything else there is a forgery.
+    if (
+      msg.t === 'digest' &&
+      msg.gossip.some((u) => 'record' in u && u.record.body.publicKey !== conn.remoteKeyHex)
+    ) {
+      this.c.drop(conn, 'impersonation', 'a digest carrying another node’s record')
+      return
+    }
+    // A node waiting for its certificate can admit nobody: checking signatures would be waste.
+    const canAdmit = this.c.gate?.canAdmit() ?? true
+    const { accepted, dropped } = checkUpdates(canAdmit ? msg.gossip : [], {
+      clusterId: this.init.clusterId,
+      verifier: this.verifier,
+      classify: (r) => this.classify(r),
+      ...(this.c.gate ? { admits: (b: NodeRecordBody) => this.c.gate!.admits(b) } : {}),
+    })
+    for (const d of dropped) {
+      if (d.reason === 'uncertified') this.c.uncertified(conn, d.body)
+      this.c.drop(conn, d.reason as DropReason, `record of ${d.body.id}`)
+    }
+    live.receive(from, {
+      ...msg,
+      gossip: canAdmit ? accepted : msg.gossip.filter((u) => !('record' in u)),
+    } as LivenessMessage<SignedRecord>)
+  }
+
+  /** Revoked nodes: forgotten, their links cut. */
+  expel(ids: string[]): void {
+    for (const id of ids) this.live?.expel(id)
+  }
+
+  /** Hold a link to member `id` for a while (a protocol must reach it directly). */
+  reach(id: string, forMs: number): void {
+    this.live?.pin(id, forMs)
+  }
+
+  knownPeers(): HostPort[] {
+    return this.first.known()
+  }
+
+  /** Is the node with this key a member we know (in any state)? */
+  knows(keyHex: string): boolean {
+    return this.live?.swim.table.get(this.idOf(keyHex)) !== undefined
+  }
+
+  idOf(keyHex: string): string {
+    let id = this.idOfKey.get(keyHex)
+    if (id === undefined) {
+      if (this.idOfKey.size >= 4096) this.idOfKey.clear()
+      id = nodeIdFromPublicKey(Buffer.from(keyHex, 'hex'))
+      this.idOfKey.set(keyHex, id)
+    }
+    return id
+  }
+
+  private classify(r: SignedRecord): 'news' | 'stale' | 'dead-incarnation' {
+    const live = this.liveness
+    if (live.swim.isNews(r)) return 'news'
+    const m = live.swim.table.get(r.body.id)
+    return m?.state === 'dead' && r.body.incarnation <= m.incarnation ? 'dead-incarnation' : 'stale'
+  }
+
+  private meta(r: SignedRecord): RecordMeta {
+    let bytes = this.bytes.get(r)
+    if (bytes === undefined) {
+      bytes = JSON.stringify(r).length + 24
+      this.bytes.set(r, bytes)
+    }
+    return { id: r.body.id, incarnation: r.body.incarnation, version: r.body.heartbeat, bytes }
+  }
+
+  private signSelf(): SignedRecord {
+    const { identity } = this.c
+    const content = this.c.selfRecord()
+    this.selfContent = canonicalJson(content)
+    const body: NodeRecordBody = {
+      ...content,
+      v: 1,
+      cluster: this.init.clusterId,
+      id: identity.id,
+      publicKey: identity.publicKey.toString('hex'),
+      incarnation: this.incarnation,
+      heartbeat: this.version,
+    }
+    this.self = signRecord(body, identity)
+    return this.self
+  }
+
+  private canAdmit(): boolean {
+    return this.c.gate?.canAdmit() ?? true
+  }
+
+  /** Other layers changed our record (roles, addresses): a new version, announced. */
+  private checkSelf(): void {
+    const admit = this.canAdmit()
+    if (admit && !this.couldAdmit) this.live?.resync()
+    this.couldAdmit = admit
+    if (canonicalJson(this.c.selfRecord()) === this.selfContent) return
+    this.version++
+    this.live?.announce(this.signSelf())
+  }
+
+  private refuted(incarnation: number): SignedRecord {
+    this.incarnation = incarnation
+    this.c.log.info({ incarnation }, 'refuting a suspicion about this node')
+    this.incarnationDirty = true
+    void this.persist()
+    return this.signSelf()
+  }
+
+  private sendTo(id: string, msg: LivenessMessage<SignedRecord>): boolean {
+    // A node without its certificate would only be sent records it must drop: it asks for
+    // none (no digest) until it can admit them, then syncs (checkSelf).
+    if (msg.t === 'digest' && !this.canAdmit()) return true
+    const conns = this.c.transport.connections().filter((c) => this.idOf(c.remoteKeyHex) === id)
+    for (const conn of conns) this.c.send(conn, msg as SwimWireMessage)
+    return conns.length > 0
+  }
+
+  private dial(id: string): void {
+    const b = this.live?.swim.table.get(id)?.record.body
+    const host = b?.addresses[0]
+    if (!b || !host) return
+    const hp = { host, port: b.ports.dht, key: b.publicKey }
+    this.first.learn(hp)
+    this.c.transport.dial(hp)
+  }
+
+  private closeLinks(id: string): void {
+    const keys = new Set(this.c.transport.connections().map((c) => c.remoteKeyHex))
+    for (const key of keys) if (this.idOf(key) === id) this.c.transport.close(key)
+  }
+
+  private event(e: MemberEvent): void {
+    if (e.kind === 'updated') return
+    const body = this.live?.swim.table.get(e.id)?.record.body
+    const name = body?.name ?? e.id
+    const text = EVENT_TEXT[e.kind]
+    this.c.log.info({ member: e.id, name, incarnation: e.incarnation, event: e.kind }, `member ${text}`)
+    this.c.events.add({
+      atMs: this.c.clock.nowMs(),
+      kind: e.kind,
+      id: e.id,
+      name,
+      message: `${name} ${text}`,
+    })
+    this.c.counters.inc('homecloud_mesh_member_events_total', { kind: e.kind })
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.incarnationDirty && !this.first.dirty) return
+    this.incarnationDirty = false
+    this.first.dirty = false
+    await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
+      this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
+    })
+  }
+}
+
+/** A SWIM member in the shape the status page, placement and trust read. */
+function memberView(m: SwimMember<SignedRecord>, nowMs: number, nowMono: number): Member {
+  const sinceMs = nowMs - (nowMono - m.stateSinceMono)
+  return {
+    signed: m.record,
+    state: m.state,
+    lastHeardMono: m.state === 'alive' ? nowMono : m.stateSinceMono,
+    lastHeardMs: m.state === 'alive' ? nowMs : sinceMs,
+    stateSinceMs: sinceMs,
+    firstSeenMs: sinceMs,
+    deadIncarnation: m.deadIncarnation,
+  }
+}

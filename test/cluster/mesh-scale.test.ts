@@ -1,0 +1,108 @@
+// The mesh beyond a full mesh's size: 20 agent processes on loopback (SWIM membership,
+// at most 16 links each, so not everyone links to everyone), one of them stopped for 5 s
+// without anyone else looking dead, then one unplugged and noticed by all. Real processes,
+// real hyperswarm. The size is modest so the file stays a few minutes on a loaded 2-core
+// box; `HOMECLOUD_MESH_SCALE_NODES=50` runs the same checks bigger, and the benchmark
+// (`npm run bench -- --only mesh`) measures convergence, failure detection, links and
+// memory at 5, 20 and 50 agents. The timings printed here are for reading, not asserted.
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { it } from 'node:test'
+import { DEFAULT_LINK_LIMITS } from '../../agent/mesh/links/choose.js'
+import { labUnplug, nodeUrl } from '../../lab/launcher.js'
+import { eventually, startLab, stateOf, view } from '../support/lab.js'
+
+const NODES = Number(process.env.HOMECLOUD_MESH_SCALE_NODES ?? 20)
+/** A bound on a wait that cannot succeed, not a timing goal: each agent starts in turn on shared cores. */
+const LAB_UP_MS_MAX = Math.max(300_000, NODES * 6_000)
+/** Views settle well within this once the faults stop (a failure says who still lags). */
+const SETTLE_MS_MAX = 120_000
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const alive = (v: { members: { state: string }[] }) => v.members.filter((m) => m.state === 'alive').length
+
+/** Distinct peers a node holds mesh connections to (its /api/v1/mesh). */
+async function linkedPeers(node: { address: string }): Promise<number> {
+  const res = await fetch(new URL('/api/v1/mesh', nodeUrl(node)), { signal: AbortSignal.timeout(5000) })
+  const info = (await res.json()) as { links: { peer: string }[] }
+  return new Set(info.links.map((l) => l.peer)).size
+}
+
+async function rssMB(pid: number | null | undefined): Promise<number | null> {
+  if (!pid) return null
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)
+  return kb ? Number(kb[1]) / 1024 : null
+}
+
+// One test starts the lab and runs every check as a subtest: startLab tears its lab down
+// after the test that started it (in a before hook, that is right after the hook).
+it(`mesh at scale: ${NODES} agents`, async (t) => {
+  const t0 = Date.now()
+  // labUp returns once every node sees all NODES alive (its own check).
+  const lab = await startLab({ nodes: NODES, kube: false, timeoutMs: LAB_UP_MS_MAX })
+  t.diagnostic(`${NODES} agents up and converged in ${Date.now() - t0} ms (spawned one by one)`)
+
+  await t.test('every node sees all alive, through bounded links', async (t) => {
+    for (const n of lab.nodes) assert.equal(alive(await view(n)), NODES, `${n.name} sees all ${NODES} alive`)
+    // Past a full mesh's size no node links to everyone: joins' extra links are shed.
+    const limit = DEFAULT_LINK_LIMITS.connectionsMax
+    let counts: number[] = []
+    for (let i = 0; i < SETTLE_MS_MAX / 1000; i++) {
+      counts = await Promise.all(lab.nodes.map(linkedPeers))
+      if (counts.every((c) => c <= limit)) break
+      await sleep(1000)
+    }
+    assert.ok(
+      counts.every((c) => c <= limit),
+      `links per node ≤ ${limit}: ${lab.nodes.map((n, i) => `${n.name} ${counts[i]}`).join(', ')}`,
+    )
+    const rss = (await Promise.all(lab.nodes.map((n) => rssMB(n.pid)))).filter((x) => x !== null)
+    t.diagnostic(
+      `links per node: min ${Math.min(...counts)}, max ${Math.max(...counts)}; ` +
+        `RSS per agent: mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(0)} MB, max ${Math.max(...rss).toFixed(0)} MB`,
+    )
+  })
+
+  await t.test('one stopped for 5 s (SIGSTOP) makes no other node look dead', async () => {
+    const stopped = lab.nodes[11 % NODES]!
+    assert.ok(stopped.pid, 'the agent has a pid')
+    const since = Date.now()
+    process.kill(stopped.pid, 'SIGSTOP')
+    try {
+      await sleep(5000)
+    } finally {
+      process.kill(stopped.pid, 'SIGCONT')
+    }
+    // Everyone, the stopped one included, sees all alive again…
+    await eventually(lab.nodes, (v) => alive(v) === NODES, `all ${NODES} alive again`, SETTLE_MS_MAX)
+    // …and nobody but the stopped agent was ever declared dead (by anyone, the stopped one
+    // included: waking up, it must not accuse the peers it could not hear).
+    for (const n of lab.nodes) {
+      const v = await view(n)
+      const wrong = v.events.filter((e) => e.kind === 'dead' && e.atMs >= since && e.name !== stopped.name)
+      assert.deepEqual(
+        wrong.map((e) => `${e.name} at +${e.atMs - since} ms`),
+        [],
+        `${n.name} declared others dead`,
+      )
+    }
+  })
+
+  await t.test('an unplugged one is noticed by all, the others stay alive', async (t) => {
+    const victim = lab.nodes[NODES - 3]!
+    const others = lab.nodes.filter((n) => n !== victim)
+    const t0 = Date.now()
+    await labUnplug(lab.dir, victim.name)
+    await eventually(
+      others,
+      (v) => stateOf(v, victim.name) === 'dead',
+      `${victim.name} dead everywhere`,
+      SETTLE_MS_MAX,
+    )
+    t.diagnostic(
+      `unplugged → dead on all ${others.length} others: ${Date.now() - t0} ms (polled, ${others.length} views a round)`,
+    )
+    for (const n of others)
+      assert.equal(alive(await view(n)), NODES - 1, `${n.name}: the other ${NODES - 1} alive`)
+  })
+})
