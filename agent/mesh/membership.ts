@@ -12,6 +12,7 @@ export interface Member {
   lastHeardMono: number
   /** Wall time of the same moment, for display. */
   lastHeardMs: number
+  /** Wall time, whole milliseconds (it ends up in signed records: the placement's deadSince). */
   stateSinceMs: number
   firstSeenMs: number
   /** Records at or below this incarnation can no longer bring the member back. */

@@ -339,9 +339,13 @@ export class SwimShell {
   }
 }
 
-/** A SWIM member in the shape the status page, placement and trust read. */
-function memberView(m: SwimMember<SignedRecord>, nowMs: number, nowMono: number): Member {
-  const sinceMs = nowMs - (nowMono - m.stateSinceMono)
+/**
+ * A SWIM member in the shape the status page, placement and trust read. Wall times are
+ * whole milliseconds: the monotonic clock is fractional, and a time of death with a
+ * fraction is a record the coordinator then refuses (its schema wants an integer).
+ */
+export function memberView(m: SwimMember<SignedRecord>, nowMs: number, nowMono: number): Member {
+  const sinceMs = Math.round(nowMs - (nowMono - m.stateSinceMono))
   return {
     signed: m.record,
     state: m.state,

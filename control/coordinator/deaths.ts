@@ -29,7 +29,9 @@ export function carryDeaths(
       seen,
       before !== undefined && before <= nowMs ? before : Number.POSITIVE_INFINITY,
     )
-    out[id] = Math.min(earliest, nowMs)
+    // Whole milliseconds: the record's schema refuses a fraction (a coordinator would
+    // then refuse the record it wrote itself, and the time of death would be lost).
+    out[id] = Math.floor(Math.min(earliest, nowMs))
   }
   return out
 }

@@ -27,6 +27,12 @@ describe('times of death carried between coordinators', () => {
     assert.deepEqual(carryDeaths(['dead'], views, { dead: NOW + 60_000 }, NOW), { dead: NOW - 5000 })
   })
 
+  it('records whole milliseconds, whatever the mesh reported (the record schema refuses a fraction)', () => {
+    const frac = node('frac', { alive: false, state: 'dead', deadSinceMs: NOW - 5000.625 }).view
+    const out = carryDeaths(['frac', 'gone'], new Map([[frac.id, frac]]), {}, NOW + 0.5)
+    assert.deepEqual(out, { frac: NOW - 5001, gone: NOW })
+  })
+
   it('applies recorded times to down views only, and adds unknown members as dead, never eligible boards', () => {
     const out = applyDeaths([up, dead], { up: 1, dead: NOW - 7000, gone: NOW - 3000 })
     assert.equal(out.find((v) => v.id === 'up')?.deadSinceMs, null)
