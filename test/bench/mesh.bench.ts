@@ -40,7 +40,22 @@ const BIG_LAB_NODES = 50
 const BIG_LAB_TIMEOUT_MS = 300_000
 const LOAD_SAMPLE_MS = 10_000
 
+/**
+ * Which lab sizes to run: HOMECLOUD_BENCH_MESH_SIZES=5,20,50 (the default, all three), so
+ * each can have a turn of its own on a shared machine.
+ */
+export function meshBenchSizes(env: string | undefined): Set<number> {
+  const all = [5, 20, BIG_LAB_NODES]
+  if (!env) return new Set(all)
+  const asked = env.split(',').map((s) => Number(s.trim()))
+  const bad = asked.filter((n) => !all.includes(n))
+  if (bad.length > 0)
+    throw new Error(`HOMECLOUD_BENCH_MESH_SIZES: ${bad.join(', ')} (sizes are ${all.join(', ')})`)
+  return new Set(asked)
+}
+
 export async function run(ctx: BenchContext): Promise<Row[]> {
+  const sizes = meshBenchSizes(process.env.HOMECLOUD_BENCH_MESH_SIZES)
   const reps = ctx.quick ? 1 : 3
   const idleMs = ctx.quick ? 3000 : 10_000
   const joinRuns: JoinRun[] = []
@@ -50,7 +65,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
   // lab stays up for the failure-detection and 5-node memory measurements. A lab that
   // does not converge is a finding (noted), and the run is retried with a fresh one.
   const trouble: string[] = []
-  for (let attempt = 1; joinRuns.length < reps && attempt <= reps + 2; attempt++) {
+  for (let attempt = 1; sizes.has(5) && joinRuns.length < reps && attempt <= reps + 2; attempt++) {
     const rep = joinRuns.length + 1
     let lab: BenchLab | null = null
     try {
@@ -77,6 +92,7 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
   }
 
   await section(ctx, 'idle 20 nodes', async () => {
+    if (!sizes.has(20)) return
     ctx.progress('starting a 20-node lab')
     let lab: BenchLab
     try {
@@ -102,12 +118,12 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
   })
 
   if (ctx.quick) ctx.progress(`--quick: skipping the ${BIG_LAB_NODES}-node lab`)
-  else
+  else if (sizes.has(BIG_LAB_NODES))
     await section(ctx, `converge ${BIG_LAB_NODES}`, async () =>
       later.push(...(await measureBigLab(ctx, idleMs))),
     )
 
-  return [...joinRows(joinRuns, trouble), ...later]
+  return [...(sizes.has(5) ? joinRows(joinRuns, trouble) : []), ...later]
 }
 
 async function section(ctx: BenchContext, what: string, fn: () => Promise<unknown>): Promise<void> {
