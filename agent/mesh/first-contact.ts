@@ -17,7 +17,7 @@ const BOOTSTRAP_DIALS = 3
 /** A bootstrap link that has not made us a member in this long is swapped (a join on a starved machine takes seconds). */
 const BOOTSTRAP_TRY_MS = 30_000
 /** Remembered peer addresses kept at most (configured, persisted and learned from records). */
-const LEARNED_MAX = 4096
+export const LEARNED_MAX = 4096
 
 /**
  * How a node that holds no member link finds one: the peers it remembers or was

@@ -5,8 +5,8 @@ import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
-import type { HostPort } from './bootstrap.js'
-import { FirstContact, type ShellTransport } from './first-contact.js'
+import { formatHostPort, type HostPort } from './bootstrap.js'
+import { FirstContact, LEARNED_MAX, type ShellTransport } from './first-contact.js'
 import type { DropReason } from './intake.js'
 import type { LinkTimings } from './links/book.js'
 import type { LinkLimits } from './links/choose.js'
@@ -87,6 +87,9 @@ export class SwimShell {
   private couldAdmit = true
   /** The incarnation moved since it was saved. */
   private incarnationDirty = false
+  /** A member came, went or came back since the peers were last saved. */
+  private membersChanged = false
+  private saving: Promise<void> = Promise.resolve()
   private readonly timers: Timer[] = []
 
   constructor(
@@ -216,8 +219,22 @@ export class SwimShell {
     this.live?.pin(id, forMs)
   }
 
+  /**
+   * The peers remembered for the next start (its DHT bootstrap list and first dials):
+   * the members we hold up first, then the rest we learned or were given. The full mesh
+   * remembered every member it was connected to; with bounded links a node dials only a
+   * few, and a restart whose only remembered peers were dead took ~12 s just to get its
+   * DHT up (and then found nobody to dial).
+   */
   knownPeers(): HostPort[] {
-    return this.first.known()
+    const own = this.c.identity.publicKey.toString('hex')
+    const up = (this.live?.swim.members() ?? [])
+      .filter((m) => m.state !== 'dead' && m.record.body.addresses[0])
+      .map((m) => hostPortOf(m.record.body))
+    const out = new Map<string, HostPort>()
+    for (const p of [...up, ...this.first.known()])
+      if (p.key !== own && !out.has(formatHostPort(p))) out.set(formatHostPort(p), p)
+    return [...out.values()].slice(0, LEARNED_MAX)
   }
 
   /** Is the node with this key a member we know (in any state)? */
@@ -301,9 +318,8 @@ export class SwimShell {
 
   private dial(id: string): void {
     const b = this.live?.swim.table.get(id)?.record.body
-    const host = b?.addresses[0]
-    if (!b || !host) return
-    const hp = { host, port: b.ports.dht, key: b.publicKey }
+    if (!b?.addresses[0]) return
+    const hp = hostPortOf(b)
     this.first.learn(hp)
     this.c.transport.dial(hp)
   }
@@ -316,6 +332,9 @@ export class SwimShell {
   private event(e: MemberEvent): void {
     if (e.kind === 'updated') return
     const body = this.live?.swim.table.get(e.id)?.record.body
+    // Every member's address is remembered (what is saved puts the ones up first).
+    if (body?.addresses[0]) this.first.learn(hostPortOf(body))
+    this.membersChanged = true
     const name = body?.name ?? e.id
     const text = EVENT_TEXT[e.kind]
     this.c.log.info({ member: e.id, name, incarnation: e.incarnation, event: e.kind }, `member ${text}`)
@@ -329,14 +348,24 @@ export class SwimShell {
     this.c.counters.inc('homecloud_mesh_member_events_total', { kind: e.kind })
   }
 
-  private async persist(): Promise<void> {
-    if (!this.incarnationDirty && !this.first.dirty) return
-    this.incarnationDirty = false
-    this.first.dirty = false
-    await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
-      this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
+  /** Saves one after another (a stop waits for the one in flight, then writes the last word). */
+  private persist(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      if (!this.incarnationDirty && !this.first.dirty && !this.membersChanged) return
+      this.incarnationDirty = false
+      this.first.dirty = false
+      this.membersChanged = false
+      await this.c.store.save(this.incarnation, this.knownPeers()).catch((err) => {
+        this.c.log.warn({ err: (err as Error).message }, 'could not save mesh peers')
+      })
     })
+    return this.saving
   }
+}
+
+/** Where a member's DHT node listens, with its key (dialled directly). */
+function hostPortOf(b: NodeRecordBody): HostPort & { key: string } {
+  return { host: b.addresses[0] ?? '', port: b.ports.dht, key: b.publicKey }
 }
 
 /**

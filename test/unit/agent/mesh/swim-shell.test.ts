@@ -36,7 +36,7 @@ interface Node {
 function harness() {
   const clock = manualClock()
   const nodes = new Map<string, Node>()
-  const make = async (identity: Identity, file: string) => {
+  const make = async (identity: Identity, file: string, address?: string) => {
     const node: Node = {
       identity,
       shell: null as unknown as SwimShell,
@@ -71,7 +71,8 @@ function harness() {
         },
         store: new MeshStateStore(join(dir, file)),
         selfRecord: () => {
-          const { v, cluster, id, publicKey, incarnation, heartbeat, ...rest } = recordBody(identity)
+          const over = address ? { addresses: [address] } : {}
+          const { v, cluster, id, publicKey, incarnation, heartbeat, ...rest } = recordBody(identity, over)
           return rest
         },
         send: (conn, msg) => conn.write(Buffer.from(JSON.stringify(msg))),
@@ -138,6 +139,41 @@ describe('the agent membership shell (SWIM over signed records)', () => {
     assert.equal(h.stateOf(a, c2), 'alive')
     assert.ok(
       (a.shell.members().find((m) => m.signed.body.id === c.identity.id)?.signed.body.incarnation ?? 0) >= 2,
+    )
+  })
+
+  it('remembers every member it has seen for the next start, the ones up first, never itself', async () => {
+    const h = harness()
+    const [a, b, c] = await Promise.all([
+      h.make(newIdentity(), 'r-a.json', '127.0.1.1'),
+      h.make(newIdentity(), 'r-b.json', '127.0.1.2'),
+      h.make(newIdentity(), 'r-c.json', '127.0.1.3'),
+    ])
+    // a links to b only: c it knows from gossip, never from a dial of its own.
+    h.link(a, b)
+    h.link(b, c)
+    h.clock.advance(3000)
+    assert.equal(h.stateOf(a, c), 'alive')
+    assert.deepEqual(
+      a.shell
+        .knownPeers()
+        .map((p) => p.host)
+        .sort(),
+      ['127.0.1.2', '127.0.1.3'],
+    )
+    c.up = false
+    h.clock.advance(10_000)
+    assert.equal(h.stateOf(a, c), 'dead')
+    assert.deepEqual(
+      a.shell.knownPeers().map((p) => p.host),
+      ['127.0.1.2', '127.0.1.3'],
+      'the dead one last: a restart bootstraps from the living first',
+    )
+    await a.shell.stop()
+    const saved = await new MeshStateStore(join(dir, 'r-a.json')).load()
+    assert.deepEqual(
+      saved.peers.map((p) => p.host),
+      ['127.0.1.2', '127.0.1.3'],
     )
   })
 
