@@ -11,12 +11,13 @@ import type { DropReason } from './intake.js'
 import type { LinkTimings } from './links/book.js'
 import type { LinkLimits } from './links/choose.js'
 import { Liveness, type LivenessMessage } from './liveness.js'
+import { MemberViews } from './member-view.js'
 import type { Member } from './membership.js'
 import type { MeshStateStore } from './peers-store.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn } from './swarm.js'
 import type { SwimConfig } from './swim/config.js'
-import type { MemberEvent, RecordMeta, SwimMember } from './swim/types.js'
+import type { MemberEvent, RecordMeta } from './swim/types.js'
 import { checkUpdates } from './swim-intake.js'
 import type { SwimWireMessage } from './swim-wire.js'
 
@@ -90,6 +91,7 @@ export class SwimShell {
   /** A member came, went or came back since the peers were last saved. */
   private membersChanged = false
   private saving: Promise<void> = Promise.resolve()
+  private readonly views = new MemberViews()
   private readonly timers: Timer[] = []
 
   constructor(
@@ -163,7 +165,7 @@ export class SwimShell {
     if (!this.live) return []
     const nowMs = this.c.clock.nowMs()
     const mono = this.c.clock.monoMs()
-    return this.live.swim.members().map((m) => memberView(m, nowMs, mono))
+    return this.views.of(this.live.swim.members(), nowMs, mono)
   }
 
   opened(conn: PeerConn): void {
@@ -366,22 +368,4 @@ export class SwimShell {
 /** Where a member's DHT node listens, with its key (dialled directly). */
 function hostPortOf(b: NodeRecordBody): HostPort & { key: string } {
   return { host: b.addresses[0] ?? '', port: b.ports.dht, key: b.publicKey }
-}
-
-/**
- * A SWIM member in the shape the status page, placement and trust read. Wall times are
- * whole milliseconds: the monotonic clock is fractional, and a time of death with a
- * fraction is a record the coordinator then refuses (its schema wants an integer).
- */
-export function memberView(m: SwimMember<SignedRecord>, nowMs: number, nowMono: number): Member {
-  const sinceMs = Math.round(nowMs - (nowMono - m.stateSinceMono))
-  return {
-    signed: m.record,
-    state: m.state,
-    lastHeardMono: m.state === 'alive' ? nowMono : m.stateSinceMono,
-    lastHeardMs: m.state === 'alive' ? nowMs : sinceMs,
-    stateSinceMs: sinceMs,
-    firstSeenMs: sinceMs,
-    deadIncarnation: m.deadIncarnation,
-  }
 }

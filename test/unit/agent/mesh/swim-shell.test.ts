@@ -15,7 +15,7 @@ import { MeshStateStore } from '../../../../agent/mesh/peers-store.js'
 import { signRecord } from '../../../../agent/mesh/record.js'
 import type { PeerConn } from '../../../../agent/mesh/swarm.js'
 import { DEFAULT_SWIM_CONFIG } from '../../../../agent/mesh/swim/config.js'
-import { memberView, SwimShell } from '../../../../agent/mesh/swim-shell.js'
+import { SwimShell } from '../../../../agent/mesh/swim-shell.js'
 import type { SwimWireMessage } from '../../../../agent/mesh/swim-wire.js'
 import { CLUSTER, newIdentity, recordBody } from '../../../support/records.js'
 
@@ -203,28 +203,5 @@ describe('the agent membership shell (SWIM over signed records)', () => {
     })
     assert.deepEqual(a.drops, ['bad-signature', 'other-cluster', 'impersonation'])
     assert.equal(h.stateOf(a, { identity: stranger } as Node), undefined)
-  })
-})
-
-describe('the read model of a SWIM member', () => {
-  it('gives wall times in whole milliseconds, though the monotonic clock has fractions', () => {
-    const id = newIdentity()
-    const record = signRecord(recordBody(id), id)
-    const m = memberView(
-      {
-        id: id.id,
-        record,
-        recordIncarnation: 1,
-        version: 1,
-        incarnation: 1,
-        state: 'dead',
-        stateSinceMono: 1234.567,
-        deadIncarnation: 1,
-      },
-      1_800_000_000_000,
-      5000.123,
-    )
-    assert.equal(m.stateSinceMs, 1_800_000_000_000 - 3766)
-    assert.ok(Number.isInteger(m.lastHeardMs) && Number.isInteger(m.firstSeenMs))
   })
 })
