@@ -12,7 +12,7 @@ import { removeLabTaps, startLabRouter } from './netboot/network.js'
 import { prepareLabRelease, publishLabRelease } from './netboot/release.js'
 import { labNetworkAdapter } from './network.js'
 import { nodeDir, startNewNode } from './node-start.js'
-import { findLabProcesses, isLabProcess, killHard } from './processes.js'
+import { findLabProcesses, isLabProcess, killHard, processEnded } from './processes.js'
 import { meshConverged, waitFor } from './wait.js'
 
 /** How much of a dead agent's log the lab prints. */
@@ -141,7 +141,7 @@ async function waitConverged(lab: LabFile, timeoutMs: number, progress: (l: stri
     async () => {
       for (const n of running) {
         // An agent that died will never converge: say so now, not after the whole timeout.
-        if (n.pid && !(await isLabProcess(n.pid, lab.dir))) throw await nodeExited(lab, n.name)
+        if (n.pid && (await processEnded(n.pid))) throw await nodeExited(lab, n.name)
       }
       // Netbooted VMs still powered on are members too.
       const vms: string[] = []

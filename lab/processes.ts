@@ -106,6 +106,20 @@ export async function isLabProcess(pid: number, labDir: string): Promise<boolean
   }
 }
 
+/**
+ * Has this process ended (gone, or a zombie)? Unlike isLabProcess it does not look at the
+ * environment: a child caught between fork and exec still shows its parent's, which would
+ * read as "not ours" for a moment right after the spawn.
+ */
+export async function processEnded(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.split(') ')[1]?.startsWith('Z') ?? true
+  } catch {
+    return true
+  }
+}
+
 /** All live processes of a lab, found by their environment rather than by remembered pids. */
 export async function findLabProcesses(labDir: string): Promise<number[]> {
   const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number)
