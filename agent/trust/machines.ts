@@ -158,7 +158,7 @@ export class Machines {
 
   tick(): void {
     if (!this.node) {
-      this.joiner.feed({ kind: 'retry' })
+      this.joiner.feed({ kind: 'retry', conns: this.c.peers.connections(), monoMs: this.c.clock.monoMs() })
       return
     }
     if (this.ca) this.signer.feed({ kind: 'tick' })
@@ -204,11 +204,8 @@ export class Machines {
       case 'ask': {
         const csr = this.joinCsr
         if (!csr || !this.init.secret || this.node) return
-        const conns = f.conn === 'all' ? this.c.peers.connections() : [f.conn]
-        for (const conn of conns) {
-          const proof = joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem)
-          this.c.router.send(conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
-        }
+        const proof = joinProof(this.init.secret, f.conn.handshakeHash, this.c.identity.id, csr.csrPem)
+        this.c.router.send(f.conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
         return
       }
       case 'adopt':

@@ -4,9 +4,11 @@ import { verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
+import { NOT_A_SIGNER } from './joiner.js'
 import type { Machines } from './machines.js'
 import { verifySettings } from './signed-settings.js'
 import type { Requester } from './signer.js'
+import { certForCsrKey } from './signing.js'
 import type { TrustComponents } from './trust-init.js'
 import {
   Approval,
@@ -84,7 +86,12 @@ export function registerRoutes(m: Machines, c: TrustComponents): void {
 function registerJoin(m: Machines, c: TrustComponents): void {
   const { router } = c
   router.route('join-request', JoinRequest, (conn, msg) => {
-    if (!m.ca) return
+    // The joiner asks one peer at a time: a node without the CA key says so, and the
+    // joiner asks the next one at once instead of waiting out its timeout (joiner.ts).
+    if (!m.ca) {
+      router.send(conn, { t: 'join-refused', reason: NOT_A_SIGNER, message: 'this node holds no CA key' })
+      return
+    }
     const who = requester(m, conn)
     const secret = m.init.secret
     m.signer.feed({
@@ -96,6 +103,7 @@ function registerJoin(m: Machines, c: TrustComponents): void {
       proofOk:
         secret !== null &&
         proofMatches(joinProof(secret, conn.handshakeHash, who.nodeId, msg.csr), msg.proof),
+      heldSameKey: who.heldCertPem !== undefined && certForCsrKey(who.heldCertPem, msg.csr),
       code: shortCode(conn.remoteKeyHex),
       policy: m.settings.state.cluster.joinPolicy,
       approved: m.approvals.state.approvals.has(who.nodeId),
@@ -122,7 +130,14 @@ function registerJoin(m: Machines, c: TrustComponents): void {
     m.joiner.feed({ kind: 'pending', code: msg.code }),
   )
   router.route('join-refused', JoinRefused, (conn, msg) =>
-    m.joiner.feed({ kind: 'refused', from: short(conn), reason: msg.reason, message: msg.message }),
+    m.joiner.feed({
+      kind: 'refused',
+      conn,
+      reason: msg.reason,
+      message: msg.message,
+      conns: c.peers.connections(),
+      monoMs: c.clock.monoMs(),
+    }),
   )
 }
 
@@ -177,7 +192,7 @@ function registerGossip(m: Machines, c: TrustComponents): void {
 /** A new connection: a member shows its certificates and what a newcomer must know; a joiner asks. */
 function onConnection(m: Machines, conn: PeerConn): void {
   if (!m.node) {
-    m.joiner.feed({ kind: 'connected', conn })
+    m.joiner.feed({ kind: 'connected', conn, conns: m.c.peers.connections(), monoMs: m.c.clock.monoMs() })
     return
   }
   m.exchange.sendCerts(conn)

@@ -11,15 +11,13 @@ import { type PendingEntry, TRUST_LIMITS, type TrustMessage } from './wire.js'
 // whose outcome comes back as `issued` or `issue-failed`.
 //
 //   join-request ─┬─ revoked / bad proof ─────────────▶ refuse
-//                 ├─ same proven CSR, cert still held ─▶ answer again (no new signature)
+//                 ├─ proven, a cert for its key held ──▶ answer with it (no new signature)
 //                 ├─ policy approve, not approved ─────▶ pending (listed, gossiped)
 //                 ├─ name of another member ───────────▶ refuse name-taken
 //                 └─ otherwise ─▶ issue ─┬─ issued ──────▶ reply join-signed, forget pending
 //                                        └─ issue-failed ─▶ refuse bad-csr
 //   renew-request / node-cert-request: the same, decided by decideRenewal / checkNodeProfile.
 
-/** Certificates issued to joiners, to answer their retries without signing again. */
-export const SIGNED_REMEMBERED_MAX = 1024
 /** A joiner silent this long is no longer listed as pending. */
 export const PENDING_FORGET_MS = 5 * 60_000
 
@@ -34,7 +32,6 @@ export interface IssueRequest {
 
 export interface SignerState {
   readonly pending: ReadonlyMap<string, PendingEntry & { lastMs: number }>
-  readonly signedFor: ReadonlyMap<string, { csrPem: string; certPem: string }>
 }
 
 /** What the shell found out about a requester (node id from the connection's Noise key). */
@@ -59,6 +56,8 @@ export type SignerEvent =
       name: string
       csrPem: string
       proofOk: boolean
+      /** The certificate our book holds for the requester (`who.heldCertPem`) is for this CSR's key. */
+      heldSameKey: boolean
       code: string
       policy: JoinPolicy
       approved: boolean
@@ -86,7 +85,7 @@ export type SignerEffect =
   | { kind: 'remember-cert'; nodeId: string; certPem: string }
 
 export function signerStart(): SignerState {
-  return { pending: new Map(), signedFor: new Map() }
+  return { pending: new Map() }
 }
 
 export function signerStep(s: SignerState, e: SignerEvent, nowMs: number): Step<SignerState, SignerEffect> {
@@ -141,16 +140,18 @@ function onJoinRequest(
   nowMs: number,
 ): Step<SignerState, SignerEffect> {
   const { who } = e
-  // A joiner asks on every connection every few seconds until a reply arrives; signing
-  // anew each time (pure-JS signing, tens of ms) let a burst of joiners outrun the
-  // signer for good. The same proven request gets the same certificate while it is valid.
-  const again = s.signedFor.get(who.nodeId)
-  if (e.proofOk && again?.csrPem === e.csrPem && who.heldCertPem === again.certPem && who.member)
+  // Signed once: a join whose key already holds a valid certificate in our book — ours,
+  // or another signer's that reached us (signers pass each one on, and the joiner
+  // announces it) — gets that certificate again, not a new signature. This answers a
+  // joiner whose reply was lost, that restarted, or that moved on from a signer that
+  // stalled after signing; it also kept a burst of retrying joiners from outrunning a
+  // signer (pure-JS signing, tens of ms each).
+  if (e.proofOk && !who.revoked && who.member && who.heldCertPem && e.heldSameKey)
     return {
       state: s,
       effects: [
         count('homecloud_joins_answered_again_total'),
-        { kind: 'reply-join-signed', conn: e.conn, nodeId: who.nodeId, certPem: again.certPem },
+        { kind: 'reply-join-signed', conn: e.conn, nodeId: who.nodeId, certPem: who.heldCertPem },
       ],
     }
   const d = decideJoin({ policy: e.policy, proofOk: e.proofOk, revoked: who.revoked, approved: e.approved })
@@ -241,15 +242,15 @@ function onIssued(
         { kind: 'send', conn, msg: { t: 'renewed', cert: certPem } },
       ],
     }
-  const signedFor = new Map(s.signedFor.size >= SIGNED_REMEMBERED_MAX ? [] : s.signedFor)
-  signedFor.set(r.nodeId, { csrPem: r.csrPem, certPem })
   const pending = new Map(s.pending)
   const wasPending = pending.delete(r.nodeId)
-  const state = { pending, signedFor }
+  const state = { pending }
   return {
     state,
     effects: [
       remember,
+      // Every signer we reach learns it at once: one the joiner asks next answers with it.
+      { kind: 'broadcast', msg: { t: 'certs', certs: [certPem] } },
       ...(wasPending ? [{ kind: 'broadcast', msg: pendingMessage(state) } as const] : []),
       signed,
       count('homecloud_joins_total'),

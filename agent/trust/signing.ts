@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import type { CaMaterial } from '../pki/ca.js'
 import { readCertificate } from '../pki/cert.js'
+import { parseCsr } from '../pki/csr.js'
 import { issueCertificate, signCertificate } from '../pki/sign.js'
 import type { IssueRequest } from './signer.js'
 
@@ -77,6 +78,15 @@ export function certIsOurs(
       info.commonName === want.commonName &&
       (want.profile === undefined || info.profile === want.profile)
     )
+  } catch {
+    return false
+  }
+}
+
+/** Is this certificate for the key of this CSR (the same join asked again, of any signer)? */
+export function certForCsrKey(certPem: string, csrPem: string): boolean {
+  try {
+    return new X509Certificate(certPem).publicKey.equals(createPublicKey(parseCsr(csrPem).publicKeyPem))
   } catch {
     return false
   }

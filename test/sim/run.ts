@@ -2,7 +2,7 @@
 //   npm run sim -- --seeds 5000 [--from 1] [--nodes N]      membership only (fast)
 //   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
 //   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
-//                                                           (--strict: the known findings too, notes/sim.md)
+//                                                           (--strict: admins revoke nodes with no known certificate too)
 //   npm run sim -- [--cluster|--trust] --seed 123           replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
 import { parseArgs } from 'node:util'
@@ -24,6 +24,9 @@ const { values } = parseArgs({
 const nodes = values.nodes ? Number(values.nodes) : undefined
 const opts = nodes ? { nodesMin: nodes, nodesMax: nodes } : {}
 
+/** Trust runs: joiners, and joins signed by a second signer after the joiner moved on (the one case left). */
+const trustTotals = { joiners: 0, signedAfterMovingOn: 0, revoked: 0 }
+
 async function one(seed: number): Promise<{ ok: boolean; text: string }> {
   if (values.cluster) {
     const r = await runClusterSchedule(seed, opts)
@@ -32,6 +35,9 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
   if (values.trust) {
     const sizes = nodes ? { membersMin: nodes, membersMax: nodes } : {}
     const r = runTrustSchedule(seed, { ...sizes, strict: values.strict })
+    trustTotals.joiners += r.joiners
+    trustTotals.revoked += r.revoked
+    trustTotals.signedAfterMovingOn += r.signedAfterMovingOn.length
     return { ok: r.ok, text: describeTrustRun(r) }
   }
   const r = runMembershipSchedule(seed, opts)
@@ -61,4 +67,8 @@ for (let seed = from; seed < from + count; seed++) {
 console.log(
   `${count} schedules from seed ${from}: ${failures} failed (${Math.round(performance.now() - t0)} ms)`,
 )
+if (values.trust)
+  console.log(
+    `${trustTotals.joiners} joiners, ${trustTotals.revoked} revoked; ${trustTotals.signedAfterMovingOn} joins signed again by a second signer after the joiner moved on`,
+  )
 process.exit(failures === 0 ? 0 : 1)

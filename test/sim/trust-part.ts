@@ -5,7 +5,13 @@ import type { RevocationBody, RevocationList } from '../../agent/pki/revocations
 import type { ClusterSettings } from '../../agent/state/cluster-file.js'
 import { answerDigest, digestOf, type TrustDocs } from '../../agent/trust/anti-entropy.js'
 import type { CommonEffect } from '../../agent/trust/effects.js'
-import { type JoinerEffect, type JoinerState, joinerStart, joinerStep } from '../../agent/trust/joiner.js'
+import {
+  type JoinerEffect,
+  type JoinerState,
+  joinerStart,
+  joinerStep,
+  NOT_A_SIGNER,
+} from '../../agent/trust/joiner.js'
 import {
   type RevocationsEffect,
   type RevocationsEvent,
@@ -45,6 +51,10 @@ export interface TrustEnv {
   issue(signer: string, request: IssueRequest): string
   /** Sign a revocation list (deterministic, as RSA PKCS#1 v1.5 is). */
   signList(body: RevocationBody): RevocationList
+  /** A joiner asked this peer to sign it. */
+  asked?(joiner: string, peer: string, generation: number): void
+  /** A link opened (a question asked on an earlier link to that peer went with it). */
+  linked?(nodeId: string, peer: string): void
   /** A node adopted its certificate. */
   adopted(nodeId: string, cert: SimCert): void
   /** A node cut these nodes out (revoked): its links and membership. */
@@ -132,9 +142,10 @@ export class TrustPart implements NodeExtension {
   }
 
   linkOpened(peer: string): void {
+    this.env.linked?.(this.nodeId, peer)
     const conn = connTo(peer)
     if (!this.persisted.cert) {
-      this.feedJoiner({ kind: 'connected', conn })
+      this.feedJoiner({ kind: 'connected', conn, ...this.open() })
       return
     }
     this.sendCerts(peer, false)
@@ -162,7 +173,9 @@ export class TrustPart implements NodeExtension {
     const conn = connTo(from)
     switch (m.t) {
       case 'sim-join-request':
+        // routes.ts: a node without the CA key says so (the joiner asks the next at once).
         if (this.persisted.signer && this.persisted.cert) this.onJoinRequest(from, m.csr)
+        else this.send(from, { t: 'join-refused', reason: NOT_A_SIGNER, message: 'no CA key' })
         return
       case 'sim-join-signed': {
         if (this.persisted.cert) return
@@ -180,12 +193,13 @@ export class TrustPart implements NodeExtension {
         return
       }
       case 'join-refused':
-        this.feedJoiner({ kind: 'refused', from, reason: m.reason, message: m.message })
+        this.feedJoiner({ kind: 'refused', conn, reason: m.reason, message: m.message, ...this.open() })
         return
       case 'sim-hello':
         if (this.onCert(from, m.cert) && m.ask && this.persisted.cert) this.sendCerts(from, false)
         return
       case 'sim-certs':
+      case 'certs':
         for (const c of m.certs) this.onCert(undefined, c)
         return
       case 'revocations':
@@ -204,7 +218,7 @@ export class TrustPart implements NodeExtension {
 
   private tick(): void {
     if (!this.persisted.cert) {
-      this.feedJoiner({ kind: 'retry' })
+      this.feedJoiner({ kind: 'retry', ...this.open() })
       return
     }
     if (this.persisted.signer) this.feedSigner({ kind: 'tick' })
@@ -234,6 +248,8 @@ export class TrustPart implements NodeExtension {
       name: from,
       csrPem: csr,
       proofOk: true,
+      // One join key per node here (the CSR names it): a held certificate is for it.
+      heldSameKey: held !== undefined,
       code: 'code',
       policy: 'auto',
       approved: false,
@@ -277,6 +293,10 @@ export class TrustPart implements NodeExtension {
     else if (f.kind === 'broadcast') this.broadcast(f.msg)
   }
 
+  private open(): { conns: PeerConn[]; monoMs: number } {
+    return { conns: (this.node?.links() ?? []).map(connTo), monoMs: this.node?.proc.clock().monoMs() ?? 0 }
+  }
+
   private feedJoiner(e: Parameters<typeof joinerStep>[1]): void {
     if (!this.joiner) return
     const r = joinerStep(this.joiner, e)
@@ -288,8 +308,8 @@ export class TrustPart implements NodeExtension {
     switch (f.kind) {
       case 'ask': {
         if (this.persisted.cert) return
-        const to = f.conn === 'all' ? (this.node?.links() ?? []) : [f.conn.remoteKeyHex]
-        for (const id of to) this.send(id, { t: 'sim-join-request', csr: `csr:${this.nodeId}` })
+        this.env.asked?.(this.nodeId, f.conn.remoteKeyHex, this.generation)
+        this.send(f.conn.remoteKeyHex, { t: 'sim-join-request', csr: `csr:${this.nodeId}` })
         return
       }
       case 'adopt': {

@@ -9,8 +9,8 @@ export interface TrustRunResult {
   joiners: number
   ok: boolean
   violations: string[]
-  /** Joins signed by a second signer (known finding; a violation only with `strict`). */
-  signedTwice: string[]
+  /** Joins signed by a second signer after the joiner gave up on the first (trust-cluster.ts `asks`). */
+  signedAfterMovingOn: string[]
   schedule: Fault[]
   /** Nodes actually revoked (a revoke whose signer was down, or (not strict) held no certificate, is skipped). */
   revoked: number
@@ -24,7 +24,7 @@ export interface TrustRunOptions {
   faultsMs?: number
   faultsMax?: number
   settleMs?: number
-  /** Exercise the known findings too (trust-cluster.ts `strict`). */
+  /** Let admins revoke nodes their signer holds no certificate for (trust-cluster.ts `strict`). */
   strict?: boolean
 }
 
@@ -51,7 +51,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
     joiners,
     ok: false,
     violations: [],
-    signedTwice: [],
+    signedAfterMovingOn: [],
     schedule: [],
     revoked: 0,
     events: 0,
@@ -74,7 +74,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
   if (c.runUntil(() => settled(c).length === 0, opts.settleMs ?? 120_000) === null)
     r.violations.push(...settled(c))
   r.violations.unshift(...c.violations)
-  r.signedTwice = c.signedTwice
+  r.signedAfterMovingOn = c.signedAfterMovingOn
   r.revoked = c.revokedAt.size
   r.ok = r.violations.length === 0
   r.events = c.sched.ran
@@ -169,6 +169,6 @@ export function describeTrustRun(r: TrustRunResult): string {
     `seed ${r.seed}: ${r.members} members + ${r.joiners} joiners, ${r.ok ? 'ok' : 'FAILED'}`,
     ...r.schedule.map((f) => `  ${describeFault(f)}`),
     ...r.violations.map((v) => `  ✗ ${v}`),
-    ...r.signedTwice.map((v) => `  ! ${v}`),
+    ...r.signedAfterMovingOn.map((v) => `  ! ${v}`),
   ].join('\n')
 }

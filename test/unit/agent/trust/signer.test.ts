@@ -18,6 +18,7 @@ const join = (over: Partial<Extract<SignerEvent, { kind: 'join-request' }>> = {}
   name: 'pi4-2',
   csrPem: 'CSR-1',
   proofOk: true,
+  heldSameKey: false,
   code: 'ABC-DEF',
   policy: 'auto',
   approved: false,
@@ -60,29 +61,36 @@ describe('signer: joins', () => {
     assert.deepEqual(ofKind(done.effects, 'event')[0]?.event.kind, 'admitted')
   })
 
-  test('answered again: the same proven CSR, its certificate still held → the same certificate, no new signature', () => {
-    const first = run(signerStart(), [
-      join(),
-      { kind: 'issued', conn: c, request, certPem: 'CERT-1', serial: '1f' },
-    ])
+  test('answered again: a certificate for the CSR key held (ours or another signer) → that certificate, no new signature', () => {
+    // Ours (kept in the book when issued) or another signer's that reached our book: the same.
     const held = who({ member: true, heldCertPem: 'CERT-1' })
-    const again = signerStep(first.state, join({ who: held }), 0)
+    const again = signerStep(signerStart(), join({ who: held, heldSameKey: true }), 0)
     assert.deepEqual(
       again.effects.map((f) => f.kind),
       ['count', 'reply-join-signed'],
     )
     assert.equal(ofKind(again.effects, 'count')[0]?.name, 'homecloud_joins_answered_again_total')
     assert.equal(ofKind(again.effects, 'reply-join-signed')[0]?.certPem, 'CERT-1')
-    // Not answered again: another CSR, an unproven request, a certificate replaced or no longer valid.
+    // Not answered again: another key, an unproven request, a certificate no longer valid, revoked.
     for (const e of [
-      join({ who: held, csrPem: 'CSR-2' }),
-      join({ who: held, proofOk: false }),
-      join({ who: who({ member: true, heldCertPem: 'CERT-RENEWED' }) }),
-      join({ who: who({ member: false, heldCertPem: 'CERT-1' }) }),
+      join({ who: held, heldSameKey: false }),
+      join({ who: held, heldSameKey: true, proofOk: false }),
+      join({ who: who({ member: false, heldCertPem: 'CERT-1' }), heldSameKey: true }),
+      join({ who: who({ member: true, revoked: true, heldCertPem: 'CERT-1' }), heldSameKey: true }),
     ]) {
-      const r = signerStep(first.state, e, 0)
+      const r = signerStep(signerStart(), e, 0)
       assert.equal(ofKind(r.effects, 'reply-join-signed').length, 0, JSON.stringify(e.kind))
     }
+  })
+
+  test('a certificate just issued goes to every peer at once, so a signer the joiner asks next answers with it', () => {
+    const asked = signerStep(signerStart(), join(), 0)
+    const done = signerStep(
+      asked.state,
+      { kind: 'issued', conn: c, request, certPem: 'CERT-1', serial: '1f' },
+      0,
+    )
+    assert.deepEqual(ofKind(done.effects, 'broadcast')[0]?.msg, { t: 'certs', certs: ['CERT-1'] })
   })
 
   test('a revoked node answered again? never: its repeat is refused', () => {
@@ -145,7 +153,7 @@ describe('signer: pending joiners', () => {
       6000,
     )
     assert.equal(issued.state.pending.size, 0, 'signed: no longer pending')
-    assert.deepEqual(sent(issued.effects), ['broadcast:pending'])
+    assert.deepEqual(sent(issued.effects), ['broadcast:certs', 'broadcast:pending'])
   })
 
   test('a joiner silent for five minutes is no longer listed; a new connection is told who waits', () => {
