@@ -5,6 +5,7 @@ import {
   revocationKey,
 } from '../pki/revocations.js'
 import type { SignedApproval } from './approval.js'
+import { revocationMessages } from './revocation-pages.js'
 import type { SignedSettings } from './signed-settings.js'
 import { TRUST_LIMITS, type TrustDigest, type TrustMessage } from './wire.js'
 
@@ -51,7 +52,7 @@ export function answerDigest(docs: TrustDocs, theirs: TrustDigest): TrustMessage
   // A list that lost a same-version race goes too: its entries are not in the winner,
   // and a signer that receives it issues the union (revocations.ts).
   const raced = r < 0 && ours !== undefined && theirs.revocations?.version === ours.version
-  if (ours && (r > 0 || raced)) send.push({ t: 'revocations', list: ours })
+  if (ours && (r > 0 || raced)) send.push(...revocationMessages(ours))
   behind ||= r < 0
   const s = compareSettings(docs.settings, theirs.settings)
   if (s > 0 && docs.settings) send.push({ t: 'settings', signed: docs.settings })

@@ -8,6 +8,7 @@ import {
   type RevocationList,
 } from '../pki/revocations.js'
 import { type CommonEffect, log, type Step } from './effects.js'
+import { revocationMessages } from './revocation-pages.js'
 
 // Revocation everywhere: one CA-signed list, every version carrying every earlier entry,
 // gossiped to every node and handed to every new connection. Several signers may issue
@@ -54,7 +55,9 @@ export function revocationsStep(
     case 'connected':
       return {
         state: s,
-        effects: s.list ? [{ kind: 'send', conn: e.conn, msg: { t: 'revocations', list: s.list } }] : [],
+        effects: s.list
+          ? revocationMessages(s.list).map((msg) => ({ kind: 'send', conn: e.conn, msg }) as const)
+          : [],
       }
     case 'revoke': {
       const body = nextRevocations(s.clusterId, [s.list], [e.entry])
@@ -95,7 +98,7 @@ function adopt(
     // Pass it on: nodes that were offline get it from whoever they meet first.
     effects.push(
       { kind: 'save', list: winner },
-      { kind: 'broadcast', msg: { t: 'revocations', list: winner } },
+      ...revocationMessages(winner).map((msg) => ({ kind: 'broadcast', msg }) as const),
     )
   }
   if (signer && lostEntries(s.list, list, winner)) {

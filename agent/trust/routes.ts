@@ -1,11 +1,12 @@
 import { nodeIdFromPublicKey } from '../identity/identity.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import { verifyRevocations } from '../pki/revocations.js'
+import { revocationKey, verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
 import { NOT_A_SIGNER } from './joiner.js'
 import type { Machines } from './machines.js'
+import { addPage, pagesStart } from './revocation-pages.js'
 import { verifySettings } from './signed-settings.js'
 import type { Requester } from './signer.js'
 import { certForCsrKey } from './signing.js'
@@ -24,6 +25,7 @@ import {
   RenewRefused,
   RenewRequest,
   Revocations,
+  RevocationsPage,
   Settings,
   TrustDigest,
 } from './wire.js'
@@ -144,16 +146,30 @@ function registerJoin(m: Machines, c: TrustComponents): void {
 function registerGossip(m: Machines, c: TrustComponents): void {
   const { router, book, counters, log } = c
   const clusterId = m.init.cluster.id
-  router.route('revocations', Revocations, (conn, msg) => {
+  const onList = (conn: PeerConn, list: unknown) => {
     const ca = book.ca
     if (!ca) return
-    const v = verifyRevocations(msg.list, ca, { clusterId })
+    const v = verifyRevocations(list, ca, { clusterId })
     if (!v.ok) {
       counters.inc(DROPPED, { reason: 'bad-revocations' })
       log.warn({ peer: short(conn), reason: v.reason }, 'refused a revocation list')
       return
     }
     m.revocations.feed({ kind: 'received', list: v.list, signer: m.ca !== null })
+  }
+  router.route('revocations', Revocations, (conn, msg) => onList(conn, msg.list))
+  // A list too big for one frame comes in pages (revocation-pages.ts), from any peers.
+  let pages = pagesStart()
+  router.route('revocations-page', RevocationsPage, (conn, msg) => {
+    if (!book.ca) return
+    const held = m.revocations.state.list
+    const r = addPage(pages, msg, held && revocationKey(held), c.clock.monoMs())
+    pages = r.state
+    if (r.outcome.kind === 'complete') onList(conn, r.outcome.list)
+    else if (r.outcome.kind === 'refused') {
+      counters.inc(DROPPED, { reason: 'bad-revocations' })
+      log.warn({ peer: short(conn), reason: r.outcome.message }, 'refused the pages of a revocation list')
+    }
   })
   router.route('settings', Settings, (_conn, msg) => {
     const ca = book.ca

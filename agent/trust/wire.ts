@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { RevocationList } from '../pki/revocations.js'
+import { RevocationEntry, RevocationList, revocationEntriesMax } from '../pki/revocations.js'
 import { ClusterSettings } from '../state/cluster-file.js'
 import { SignedApproval } from './approval.js'
 import { SignedSettings } from './signed-settings.js'
@@ -14,6 +14,10 @@ export const TRUST_LIMITS = {
   refusalCharsMax: 500,
   /** Approval ids one digest lists (≤ 64 characters each: 33 KiB, well inside a frame). */
   digestApprovalsMax: 512,
+  /** Pages of one revocation list (revocation-pages.ts): 10 000 entries of the largest allowed size fit. */
+  revocationPagesMax: 256,
+  /** Entries of one page (its bytes, ≤ 48 KiB, are what really bound it). */
+  revocationPageEntriesMax: 2048,
 } as const
 
 const Pem = z.string().min(1).max(TRUST_LIMITS.pemCharsMax)
@@ -73,6 +77,23 @@ export const Certs = z.object({
 
 /** The CA-signed revocation list; a signer that sees two lists neither containing the other issues their union. */
 export const Revocations = z.object({ t: z.literal('revocations'), list: RevocationList })
+/**
+ * One page of a revocation list too big for one frame (revocation-pages.ts): the list's
+ * head, and a run of its entries in order. Only the rebuilt list is verified.
+ */
+export const RevocationsPage = z.object({
+  t: z.literal('revocations-page'),
+  head: z.object({
+    clusterId: z.string().min(1).max(256),
+    version: z.number().int().nonnegative(),
+    count: z.number().int().nonnegative().max(revocationEntriesMax),
+    signature: z.string().min(1).max(4096),
+  }),
+  index: z.number().int().nonnegative(),
+  pages: z.number().int().min(2).max(TRUST_LIMITS.revocationPagesMax),
+  entries: z.array(RevocationEntry).min(1).max(TRUST_LIMITS.revocationPageEntriesMax),
+})
+export type RevocationsPage = z.infer<typeof RevocationsPage>
 /** CA-signed cluster settings; the highest (version, signature) wins. */
 export const Settings = z.object({ t: z.literal('settings'), signed: SignedSettings })
 /** A CA-signed approval of one pending node: any signer it reaches signs that node. */
@@ -131,6 +152,7 @@ export const TRUST_SCHEMAS = [
   Hello,
   Certs,
   Revocations,
+  RevocationsPage,
   Settings,
   Approval,
   Pending,
