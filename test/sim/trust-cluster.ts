@@ -175,7 +175,16 @@ export class TrustCluster {
 
   /** Up nodes holding a certificate that no admin revoked: the cluster as it should be. */
   members(): SwimNode[] {
-    return this.nodes.filter((n) => n.isUp() && this.part(n.id).cert !== null && !this.revokedAt.has(n.id))
+    return this.nodes.filter((n) => n.isUp() && this.part(n.id).cert !== null && !this.revoked(n.id))
+  }
+
+  /**
+   * An admin revoked it and some node that is up holds that revocation. One that only a
+   * signer knew, which then crashed for good (seed 421: cut off by a partition, then
+   * crashed), is lost with it: nothing can spread what no running node holds.
+   */
+  revoked(id: string): boolean {
+    return this.revokedAt.has(id) && this.nodes.some((n) => n.isUp() && this.part(n.id).book.isRevoked(id))
   }
 
   /**

@@ -118,9 +118,9 @@ export function trustSchedule(
 function settled(c: TrustCluster): string[] {
   const out: string[] = []
   const members = c.members()
-  const revoked = [...c.revokedAt.keys()]
+  const revoked = [...c.revokedAt.keys()].filter((id) => c.revoked(id))
   for (const n of c.nodes) {
-    const joinerLeft = n.isUp() && c.part(n.id).cert === null && !c.revokedAt.has(n.id)
+    const joinerLeft = n.isUp() && c.part(n.id).cert === null && !c.revoked(n.id)
     if (joinerLeft) out.push(`joiner ${c.name(n.id)} was never signed`)
   }
   const key = (id: string) => {
