@@ -125,8 +125,13 @@ function onRefused(
 ): Step<JoinerState, JoinerEffect> {
   const key = e.conn.remoteKeyHex
   if (e.reason === NOT_A_SIGNER) {
-    const state = { ...s, notSigners: new Set([...s.notSigners, key]) }
-    return s.asked?.key === key ? askNext(state, e.conns, e.monoMs) : { state, effects: [] }
+    const notSigners = new Set([...s.notSigners, key])
+    if (s.asked?.key !== key) return { state: { ...s, notSigners }, effects: [] }
+    // Every peer said so: wait for the next period (one may become a voter) rather than
+    // asking round and round in a tight loop of questions and refusals.
+    if (e.conns.every((c) => notSigners.has(c.remoteKeyHex)))
+      return { state: { ...s, notSigners, asked: null }, effects: [] }
+    return askNext({ ...s, notSigners }, e.conns, e.monoMs)
   }
   return {
     state: s,
