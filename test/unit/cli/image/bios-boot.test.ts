@@ -45,7 +45,10 @@ describe('BIOS boot code on a homecloud disk', () => {
       'the next entry ends the list',
     )
     assert.deepEqual(out.subarray(512, core.length), core.subarray(512))
-    assert.ok(out.subarray(core.length).every((b) => b === 0), 'padded with zeros')
+    assert.ok(
+      out.subarray(core.length).every((b) => b === 0),
+      'padded with zeros',
+    )
     assert.throws(() => placedCoreImage(core, 1, 200), /gap ends at 200/)
     assert.throws(() => placedCoreImage(randomBytes(100), 1, 2048), /at least two sectors/)
   })
