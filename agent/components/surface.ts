@@ -139,6 +139,7 @@ function releasesComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component
         clusterTag: clusterTag(d.clusterId),
         host: n.host,
         port: n.config.ports.release,
+        apiPort: n.config.ports.tls,
         etcdClientPort: n.config.controlPlane.etcd.clientPort,
         clock: n.clock,
         log: n.log,

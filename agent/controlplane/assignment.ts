@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js'
+import { etcdLogin } from '../etcd/etcd-auth.js'
 import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import { caKeyMatches } from '../trust/signing.js'
@@ -66,7 +67,12 @@ export async function checkSender(
     return (err as Error).message
   }
   if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
-  const tls = { caPem, certPem: a.certs['etcd-client'].certPem, keyPem: a.certs['etcd-client'].keyPem }
+  const tls = {
+    caPem,
+    certPem: a.certs['etcd-client'].certPem,
+    keyPem: a.certs['etcd-client'].keyPem,
+    login: etcdLogin(a.caKey, me.nodeId),
+  }
   try {
     const coordinator = await coordinatorOf(endpoints, tls, clock)
     if (coordinator === null || coordinator !== a.from)

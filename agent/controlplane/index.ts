@@ -11,6 +11,7 @@ import type { MeshRouter } from '../mesh/router.js'
 import type { PeerConn } from '../mesh/swarm.js'
 import { type EtcdCerts, issueEtcdCerts } from './certs.js'
 import type { ControlPlaneComponents, ControlPlaneInit } from './control-plane-init.js'
+import { accessHooks } from './etcd-access.js'
 import type { LocalMember } from './local-member.js'
 import { EtcdAssign, EtcdRetire, SnapshotChunk } from './messages.js'
 import { coordinatorFor, localMemberFor, snapshotKeeperFor } from './parts.js'
@@ -67,6 +68,11 @@ export class ControlPlane {
       nodes: () => this.observedNodes(),
       assign: (id, memberId, ic) => this.sendAssign(id, memberId, ic),
       retire: (id, memberId) => this.sendRetire(id, memberId),
+      access: accessHooks({
+        client: () => this.local.client(),
+        caKeyPem: () => this.c.trust.caMaterial()?.keyPem ?? null,
+        log,
+      }),
     })
     this.snapshots = snapshotKeeperFor(init, c, log, {
       clientUrl: this.local.clientUrl,

@@ -367,7 +367,7 @@ export class LocalMember {
 
   /** Our etcd-client certificate, read after every change of certificates. */
   private async loadTls(): Promise<void> {
-    this.tls = await readClientTls(this.init.stateDir)
+    this.tls = await readClientTls(this.init.stateDir, this.init.nodeId)
   }
 
   private async pollStatus(): Promise<void> {

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import type { ClientTls } from '../etcd/client.js'
+import { etcdLogin } from '../etcd/etcd-auth.js'
 import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { type EtcdMemberSpec, etcdFiles } from '../etcd/spec.js'
+import { pkiPaths } from '../pki/store.js'
 import type { LocalEtcdState } from './local-state.js'
 
 // Where this node's etcd member lives on disk and how it is started: the member spec
@@ -32,8 +34,11 @@ export function memberSpec(self: MemberSelf, s: LocalEtcdState): EtcdMemberSpec 
   }
 }
 
-/** Our etcd-client certificate and key with the CA; null until all three are on disk. */
-export async function readClientTls(stateDir: string): Promise<ClientTls | null> {
+/**
+ * Our etcd-client certificate and key with the CA, and our etcd login (from the CA key a
+ * member holds, etcd-auth.ts); null until the first three are on disk.
+ */
+export async function readClientTls(stateDir: string, nodeId: string): Promise<ClientTls | null> {
   const files = etcdFiles(stateDir).client
   try {
     const [caPem, certPem, keyPem] = await Promise.all([
@@ -41,7 +46,8 @@ export async function readClientTls(stateDir: string): Promise<ClientTls | null>
       readFile(files.certFile, 'utf8'),
       readFile(files.keyFile, 'utf8'),
     ])
-    return { caPem, certPem, keyPem }
+    const caKey = await readFile(pkiPaths(stateDir).caKey, 'utf8').catch(() => null)
+    return { caPem, certPem, keyPem, ...(caKey ? { login: etcdLogin(caKey, nodeId) } : {}) }
   } catch {
     return null
   }

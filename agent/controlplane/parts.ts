@@ -43,7 +43,7 @@ export function coordinatorFor(
   init: ControlPlaneInit,
   c: ControlPlaneComponents,
   log: Logger,
-  hooks: Pick<CoordinatorComponents, 'etcd' | 'leadership' | 'nodes' | 'assign' | 'retire'>,
+  hooks: Pick<CoordinatorComponents, 'etcd' | 'leadership' | 'nodes' | 'assign' | 'retire' | 'access'>,
 ): Coordinator {
   const cfg = init.config
   const policy = PlacementPolicy.parse({

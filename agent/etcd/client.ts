@@ -132,6 +132,11 @@ export class EtcdClient {
     }
   }
 
+  /** One call of etcd's auth API (/v3/auth/<op>): etcd-auth.ts decides which. */
+  async authCall(op: string, body: unknown): Promise<Record<string, unknown>> {
+    return this.gw.call(`/v3/auth/${op}`, body, empty, { idempotent: op === 'status' || op.endsWith('list') })
+  }
+
   // ── health ────────────────────────────────────────────────────────────────────
 
   /** Never throws: an unreachable or unhealthy member is an answer, not an error. */

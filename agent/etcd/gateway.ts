@@ -17,6 +17,16 @@ export interface ClientTls {
   caPem: string
   certPem: string
   keyPem: string
+  /**
+   * etcd user and password (etcd-auth.ts): the gateway hides the client certificate from
+   * etcd's auth (it dials its own server), so a member's agent logs in for a token.
+   */
+  login?: EtcdLogin
+}
+
+export interface EtcdLogin {
+  name: string
+  password: string
 }
 
 export interface GatewayInit {
@@ -66,6 +76,9 @@ export class Gateway {
   private preferred = 0
   private readonly timeoutMs: number
   private readonly bytesMax: number
+  private readonly login: EtcdLogin | undefined
+  /** etcd's simple token while logged in; dropped when etcd says it is no longer valid. */
+  private token: string | null = null
 
   constructor(
     init: GatewayInit,
@@ -76,6 +89,7 @@ export class Gateway {
     this.endpoints = [...init.endpoints]
     this.timeoutMs = init.requestTimeoutMs ?? requestTimeoutMsDefault
     this.bytesMax = init.responseBytesMax ?? responseBytesMaxDefault
+    this.login = init.tls.login
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: init.socketsPerEndpointMax ?? 8,
@@ -121,7 +135,39 @@ export class Gateway {
     return { status: r.status, body: r.body }
   }
 
+  /**
+   * Sent once as is; when etcd wants a login (auth on, no token or an expired one) and we
+   * have one, log in and send it once more.
+   */
   private async callRaw(
+    path: string,
+    body: unknown,
+    opts: CallOptions,
+  ): Promise<{ body: unknown; endpoint: string }> {
+    try {
+      return await this.callOnce(path, body, opts)
+    } catch (err) {
+      if (!(await this.relogin(err, opts))) throw err
+      return this.callOnce(path, body, opts)
+    }
+  }
+
+  /** True when `err` asked for a login and a fresh token was obtained. */
+  private async relogin(err: unknown, opts: { endpoint?: string; signal?: AbortSignal }): Promise<boolean> {
+    if (!this.login || !(err instanceof EtcdError) || !needsLogin(err.failure.etcdMessage)) return false
+    this.token = null
+    const r = await this.callOnce(
+      '/v3/auth/authenticate',
+      { name: this.login.name, password: this.login.password },
+      { endpoint: opts.endpoint, signal: opts.signal, idempotent: true },
+    )
+    const token = (r.body as { token?: unknown } | undefined)?.token
+    if (typeof token !== 'string' || token === '') return false
+    this.token = token
+    return true
+  }
+
+  private async callOnce(
     path: string,
     body: unknown,
     opts: CallOptions,
@@ -174,12 +220,22 @@ export class Gateway {
    * signal to look again, not something to resume silently elsewhere.
    */
   async *stream(path: string, body: unknown, opts: { endpoint?: string; signal?: AbortSignal } = {}) {
+    try {
+      yield* this.streamOnce(path, body, opts)
+    } catch (err) {
+      // Only a refusal before the first result asks for a login (etcd checks at the start).
+      if (!(await this.relogin(err, opts))) throw err
+      yield* this.streamOnce(path, body, opts)
+    }
+  }
+
+  private async *streamOnce(path: string, body: unknown, opts: { endpoint?: string; signal?: AbortSignal }) {
     const payload = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
     const endpoint = opts.endpoint ?? this.endpoints[this.preferred]!
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(
         new URL(path, endpoint),
-        { method: 'POST', agent: this.agent, signal: opts.signal, headers: jsonHeaders(payload) },
+        { method: 'POST', agent: this.agent, signal: opts.signal, headers: this.headers(payload) },
         resolve,
       )
       req.on('error', (err) => reject(unreachable(endpoint, err)))
@@ -230,6 +286,13 @@ export class Gateway {
     }
   }
 
+  private headers(payload: string | undefined): Record<string, string | number> {
+    const h: Record<string, string | number> = payload === undefined ? {} : jsonHeaders(payload)
+    // grpc-gateway passes Authorization on as the `authorization` metadata etcd reads.
+    if (this.token) h.authorization = this.token
+    return h
+  }
+
   private rotation(): string[] {
     const n = this.endpoints.length
     return Array.from({ length: n }, (_, i) => this.endpoints[(this.preferred + i) % n]!)
@@ -259,7 +322,7 @@ export class Gateway {
       }
       const req = request(
         new URL(path, endpoint),
-        { method, agent: this.agent, signal, headers: payload === undefined ? {} : jsonHeaders(payload) },
+        { method, agent: this.agent, signal, headers: this.headers(payload) },
         (res) => {
           const chunks: Buffer[] = []
           let bytes = 0
@@ -294,6 +357,11 @@ export class Gateway {
 
 function jsonHeaders(payload: string): Record<string, string | number> {
   return { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+}
+
+/** etcd's refusals that a login (or a fresh token) answers. */
+function needsLogin(message: string | undefined): boolean {
+  return message === etcdMessages.userEmpty || message === etcdMessages.invalidAuthToken
 }
 
 function parseJson(text: string): unknown {

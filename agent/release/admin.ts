@@ -1,6 +1,6 @@
 import { HomecloudError } from '../core/errors.js'
-import type { EtcdClient } from '../etcd/client.js'
 import { parseRelease } from './manifest.js'
+import type { RecordsEtcd } from './records-relay.js'
 import type { ReleaseService } from './service.js'
 import { assertSigned } from './signature.js'
 import { buildReleasesView, type ReleasesView } from './view.js'
@@ -21,7 +21,7 @@ export class ReleaseAdmin {
     },
   ) {}
 
-  private async etcd(): Promise<EtcdClient> {
+  private async etcd(): Promise<RecordsEtcd> {
     const etcd = this.s.etcd()
     if (!etcd)
       throw new HomecloudError(

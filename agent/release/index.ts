@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { PeerClient } from '../api/peer-client.js'
 import type { TlsGuards } from '../api/tls-server.js'
 import type { Clock } from '../core/clock.js'
 import type { Counters } from '../core/counters.js'
@@ -9,6 +10,8 @@ import type { Member } from '../mesh/membership.js'
 import type { NodeRecordBody } from '../mesh/record.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { ReleaseAdmin } from './admin.js'
+import { RecordsRelay } from './records-relay.js'
+import { registerRelayRoutes } from './relay-routes.js'
 import { registerReleaseAdminRoutes, registerReleaseReadRoutes } from './routes.js'
 import { type MemberInfo, ReleaseService } from './service.js'
 
@@ -23,6 +26,8 @@ export interface ReleasesInit {
   clusterTag: string
   host: string
   port: number
+  /** The agent API (7443) of voters: the relay for a node that is no etcd member. */
+  apiPort: number
   etcdClientPort: number
   clock: Clock
   log: Logger
@@ -91,6 +96,12 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
       isMember: (key) => members().some((m) => m.key === key && !x.isRevoked(m.id)),
       tlsMaterial: x.tlsMaterial,
       caKeyPem: x.caKeyPem,
+      relay: new RecordsRelay({
+        selfId: x.identity.id,
+        voters: () => members().filter((m) => m.voter && m.alive && m.id !== x.identity.id),
+        apiPort: x.apiPort,
+        client: new PeerClient({ material: x.tlsMaterial, counters: x.counters }),
+      }),
     },
   )
   await service.start()
@@ -102,7 +113,10 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
   return {
     service,
     registerRead: (app) => registerReleaseReadRoutes(app, admin),
-    registerAdmin: (app, g) => registerReleaseAdminRoutes(app, admin, g),
+    registerAdmin: (app, g) => {
+      registerReleaseAdminRoutes(app, admin, g)
+      registerRelayRoutes(app, () => service.memberEtcd())
+    },
     netboot: { imageFor: (arch) => service.imageFor(arch), imageById: (id) => service.store.image(id) },
     summary: () => {
       const v = admin.view()

@@ -15,9 +15,9 @@ import {
 import type { Counters } from '../core/counters.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
-import type { EtcdClient } from '../etcd/client.js'
 import type { KeyValue } from '../etcd/model/types.js'
 import { parseRelease, type Release } from './manifest.js'
+import type { RecordsEtcd } from './records-relay.js'
 import { checkSignature } from './signature.js'
 
 // Reads the cluster's release records from etcd and believes only what verifies: the
@@ -77,7 +77,7 @@ export class ReleaseRecords {
     return new Set((this.keys?.keys ?? []).map((k) => k.key))
   }
 
-  async refresh(etcd: EtcdClient): Promise<void> {
+  async refresh(etcd: RecordsEtcd): Promise<void> {
     const caPem = this.c.caPem()
     if (!caPem) return
     const problems: string[] = []
@@ -139,7 +139,7 @@ export class ReleaseRecords {
    * seen (and is kept, when the one standing is refused as older).
    */
   private async readCaRecord<T extends { clusterId: string; version: number }>(
-    etcd: EtcdClient,
+    etcd: RecordsEtcd,
     kv: KeyValue,
     domain: CaRecordDomain,
     schema: z.ZodType<T>,

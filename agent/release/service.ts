@@ -9,11 +9,13 @@ import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import { EtcdClient } from '../etcd/client.js'
+import { etcdLogin } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
 import { ReleaseRecords } from './records-client.js'
+import type { RecordsEtcd } from './records-relay.js'
 import { ReleaseStore } from './store.js'
 import { seedKeysRecord, setCurrentRelease, writeHolders } from './writes.js'
 
@@ -56,6 +58,8 @@ export interface ReleaseServiceComponents {
   isMember: (publicKeyHex: string) => boolean
   tlsMaterial: () => { certPem: string; keyPem: string; caPem: string } | null
   caKeyPem: () => string | null
+  /** Reads and writes release records through a voter, for a node etcd does not let in. */
+  relay?: RecordsEtcd
 }
 
 /** Downloads refresh peers' bitfields and fill their request pipeline this often (completions also do). */
@@ -163,17 +167,30 @@ export class ReleaseService {
     await this.p2p?.stop().catch(() => {})
   }
 
-  /** An etcd client through the voters, with this node's agent certificate; null while it has none. */
-  etcd(): EtcdClient | null {
+  /** The release records' store: etcd itself on a member, else the relay through a voter. */
+  etcd(): RecordsEtcd | null {
+    return this.memberEtcd() ?? (this.c.caKeyPem() ? null : (this.c.relay ?? null))
+  }
+
+  /**
+   * An etcd client through the voters, with this node's agent certificate and its etcd
+   * login (etcd-auth.ts); null on a node without the CA key (etcd refuses it) or a certificate.
+   */
+  memberEtcd(): EtcdClient | null {
     const tls = this.c.tlsMaterial()
+    const caKey = this.c.caKeyPem()
     const voters = this.c.members().filter((m) => m.voter && m.alive)
-    if (!tls || voters.length === 0) return null
+    if (!tls || !caKey || voters.length === 0) return null
     const endpoints = voters.map((m) => `https://${m.address}:${this.init.etcdClientPort}`).sort()
-    const key = endpoints.join(',') + tls.certPem.slice(-80)
+    const key = endpoints.join(',') + tls.certPem.slice(-80) + caKey.slice(-80)
     if (this.etcdClient?.endpoints !== key) {
       this.etcdClient?.client.close()
+      const login = etcdLogin(caKey, this.init.selfId)
       this.etcdClient = {
-        client: new EtcdClient({ endpoints, tls, requestTimeoutMs: 3000 }, { clock: this.c.clock }),
+        client: new EtcdClient(
+          { endpoints, tls: { ...tls, login }, requestTimeoutMs: 3000 },
+          { clock: this.c.clock },
+        ),
         endpoints: key,
       }
     }
@@ -246,7 +263,7 @@ export class ReleaseService {
   }
 
   /** A signer makes the first release published for an architecture current (until a rollout moves it). */
-  private async firstCurrent(etcd: EtcdClient, caKeyPem: string): Promise<void> {
+  private async firstCurrent(etcd: RecordsEtcd, caKeyPem: string): Promise<void> {
     for (const arch of ['amd64', 'arm64'] as const) {
       if (this.records.current?.archs[arch]) continue
       const first = [...this.records.published.values()]
@@ -314,7 +331,7 @@ export class ReleaseService {
       await this.connect(m.key).catch(() => false)
   }
 
-  private async reportHolders(etcd: EtcdClient): Promise<void> {
+  private async reportHolders(etcd: RecordsEtcd): Promise<void> {
     const held = this.store
       .all()
       .map((s) => ({ id: s.release.id, have: s.have.count(), of: s.pieces.length }))

@@ -15,10 +15,10 @@ import {
 import { systemClock } from '../core/clock.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
-import type { EtcdClient } from '../etcd/client.js'
 import { pkiPaths } from '../pki/store.js'
 import type { Release } from './manifest.js'
 import type { HolderEntry, ReleaseRecords } from './records-client.js'
+import type { RecordsEtcd } from './records-relay.js'
 
 // What a node writes into etcd for releases. The CA-signed records (trusted keys,
 // current release) are written only by a node holding the CA key, after the admin
@@ -46,7 +46,7 @@ export async function writeInitialReleaseKeys(
 
 /** The founder's first key set (CA-signed at init) goes into etcd once, if etcd has none. */
 export async function seedKeysRecord(
-  etcd: EtcdClient,
+  etcd: RecordsEtcd,
   stateDir: string,
   records: ReleaseRecords,
   log: Logger,
@@ -60,7 +60,7 @@ export async function seedKeysRecord(
 
 /** Adds a trusted release key (signer only): the next version of the CA-signed key set. */
 export async function addTrustedKey(
-  etcd: EtcdClient,
+  etcd: RecordsEtcd,
   records: ReleaseRecords,
   o: { clusterId: string; caKeyPem: string; key: string; nowMs: number; note?: string },
 ): Promise<number> {
@@ -75,7 +75,7 @@ export async function addTrustedKey(
 
 /** Moves an architecture's current release (signer only). Null: it already was current. */
 export async function setCurrentRelease(
-  etcd: EtcdClient,
+  etcd: RecordsEtcd,
   records: ReleaseRecords,
   o: { clusterId: string; caKeyPem: string; release: Release; by: string; nowMs: number },
 ): Promise<number | null> {
@@ -106,7 +106,7 @@ export async function setCurrentRelease(
 
 /** Announces a release the origin now holds complete; the first publish of an id wins. */
 export async function publishManifest(
-  etcd: EtcdClient,
+  etcd: RecordsEtcd,
   o: { release: Release; sigText: string; origin: string; nowMs: number },
 ): Promise<boolean> {
   const value: PublishedRelease = {
@@ -120,6 +120,6 @@ export async function publishManifest(
 }
 
 /** What this node holds, for `release list` and the status page: signed with its identity key. */
-export async function writeHolders(etcd: EtcdClient, h: HolderEntry, identityKey: KeyObject): Promise<void> {
+export async function writeHolders(etcd: RecordsEtcd, h: HolderEntry, identityKey: KeyObject): Promise<void> {
   await etcd.put(`${HOLDERS_PREFIX}${h.node}`, signHolders({ v: 1, ...h }, identityKey))
 }

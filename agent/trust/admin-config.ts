@@ -12,6 +12,8 @@ export const AdminConfig = z.object({
   caCert: z.string(),
   cert: z.string(),
   key: z.string(),
+  /** The admin's etcd password (etcd-auth.ts): etcd's JSON gateway does not pass certificates' names on. */
+  etcdPassword: z.string().min(16).max(128).optional(),
 })
 export type AdminConfig = z.infer<typeof AdminConfig>
 

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises'
 import type { Clock } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import { hashPassword } from '../core/password.js'
+import { ETCD_ADMIN_USER, etcdPassword } from '../etcd/etcd-auth.js'
 import { loadOrCreateIdentity } from '../identity/identity.js'
 import { newClusterId } from '../mesh/cluster-id.js'
 import { createCa } from '../pki/ca.js'
@@ -100,6 +101,7 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
     caCert: pki.caCert,
     cert: pki.adminCert,
     key: pki.adminKey,
+    etcdPassword: etcdPassword(ca.keyPem, ETCD_ADMIN_USER),
   })
   // Written last: its presence is what marks the state directory as holding a cluster.
   await writeClusterFile(paths.clusterFile, {

@@ -6,6 +6,7 @@ import { type Clock, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import { createLogger } from '../../agent/core/log.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
+import { ETCD_ADMIN_USER } from '../../agent/etcd/etcd-auth.js'
 import { readAdminConfig } from '../../agent/trust/admin-config.js'
 import { drainNode, type TimeoutPolicy, undrainNode } from '../../control/drain/execute.js'
 import { kubeApiFromKubeconfig } from '../../control/kubeapi/client.js'
@@ -130,6 +131,8 @@ async function lockTaker(opts: CommonOpts, kube: KubeApi) {
     caPem: await read(admin.caCert),
     certPem: await read(admin.cert),
     keyPem: await read(admin.key),
+    // etcd's JSON gateway hides the certificate's name from etcd's auth: the admin logs in.
+    ...(admin.etcdPassword ? { login: { name: ETCD_ADMIN_USER, password: admin.etcdPassword } } : {}),
   }
   const endpoints = opts.etcd
     ? opts.etcd

@@ -53,6 +53,17 @@ export function memberNodeId(m: EtcdMember, nodeIdByPeerUrl: ReadonlyMap<string,
   return idHex(m.id)
 }
 
+/** Every member's node id for etcd's users; `complete` false while some member's node is unknown. */
+export function accessMembers(
+  members: readonly EtcdMember[],
+  nodeIdByPeerUrl: ReadonlyMap<string, string>,
+): { ids: string[]; complete: boolean } {
+  return {
+    ids: members.map((m) => memberNodeId(m, nodeIdByPeerUrl)),
+    complete: members.every((m) => m.name !== '' || m.peerUrls.some((u) => nodeIdByPeerUrl.has(u))),
+  }
+}
+
 /** The membership as placement reads it; `caughtUp` by member id (hex). */
 export function memberSetFrom(
   members: readonly EtcdMember[],

@@ -14,7 +14,7 @@ import { placeControlPlane } from '../placement/place.js'
 import type { PlacementPolicy } from '../placement/policy.js'
 import type { Placement, PlacementAction } from '../placement/types.js'
 import { applyDeaths, carryDeaths } from './deaths.js'
-import { isUnstarted, memberNodeId, memberSetFrom, type ObservedNode } from './observe.js'
+import { accessMembers, isUnstarted, memberNodeId, memberSetFrom, type ObservedNode } from './observe.js'
 import {
   type ParsedPlacement,
   PLACEMENT_KEY,
@@ -86,6 +86,11 @@ export interface CoordinatorComponents {
   assign(nodeId: string, memberId: bigint, initialCluster: InitialClusterEntry[]): Promise<boolean>
   /** Tells a removed node to check, stop and wipe (best effort: it also finds out by itself). */
   retire(nodeId: string, memberId: bigint): void
+  /** etcd's users (etcd-auth.ts): one per member, kept in step every tick; a new member's before its assignment. */
+  access?: {
+    sync(members: { ids: string[]; complete: boolean }): Promise<void>
+    grant(nodeId: string): Promise<void>
+  }
 }
 
 export type TickResult =
@@ -170,6 +175,10 @@ export class Coordinator {
     const nodeIdByPeerUrl = new Map<string, string>()
     for (const n of nodes) if (n.address) nodeIdByPeerUrl.set(this.init.peerUrlOf(n.address), n.view.id)
 
+    // Who may use etcd follows who is a member; a failure here must not stop placement.
+    await this.c.access
+      ?.sync(accessMembers(list.members, nodeIdByPeerUrl))
+      .catch((err) => this.c.log.warn({ err: (err as Error).message }, 'could not bring etcd users in step'))
     const caughtUp = await this.learnerProgress(list.members)
     const current = memberSetFrom(list.members, nodeIdByPeerUrl, caughtUp)
     // Only a record signed by a current voter is believed (its times of death move removals).
@@ -296,6 +305,12 @@ export class Coordinator {
     address: string,
   ): Promise<boolean> {
     const self = { name: nodeId, peerUrl: this.init.peerUrlOf(address) }
+    try {
+      await this.c.access?.grant(nodeId)
+    } catch (err) {
+      this.c.log.warn({ member: nodeId, err: (err as Error).message }, 'no etcd user for the new member yet')
+      return false
+    }
     this.assignedAt.set(idHex(memberId), this.c.clock.monoMs())
     const sent = await this.c.assign(nodeId, memberId, initialClusterForJoin(members, self))
     if (!sent) this.assignedAt.delete(idHex(memberId))

@@ -6,9 +6,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { execa } from 'execa'
 import { systemClock } from '../../agent/core/clock.js'
-import { EtcdClient } from '../../agent/etcd/client.js'
 import { createCa } from '../../agent/pki/ca.js'
-import { pkiPaths } from '../../agent/pki/store.js'
 import { Bitfield } from '../../agent/release/bitfield.js'
 import { checkReleaseFiles, readReleaseDir } from '../../agent/release/dir.js'
 import { DOWNLOAD_BYTES } from '../../agent/release/exchange.js'
@@ -29,6 +27,7 @@ import { shapeLink, unshapeLink } from '../../lab/netns/index.js'
 import { labNetworkAdapter } from '../../lab/network.js'
 import { spawnLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
+import { etcdClientWith } from '../support/controlplane.js'
 import { onCleanup, startLab, TEST_MESH, view } from '../support/lab.js'
 import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
 import {
@@ -193,19 +192,11 @@ describe('releases: signed, spread peer to peer, served by every node', {
         },
       )
       assert.equal(denied.status, 403)
-      // A member writes etcd directly (any CA client certificate can): the founding key set
-      // (older, without k2), then one signed by another CA.
-      const p = pkiPaths(node('x86-5').stateDir)
-      const etcd = new EtcdClient(
-        {
-          endpoints: ['pi5-1', 'pi5-2', 'pi4-3'].map((n) => `https://${node(n).address}:2379`),
-          tls: {
-            caPem: await readFile(p.caCert, 'utf8'),
-            certPem: await readFile(p.nodeCert, 'utf8'),
-            keyPem: await readFile(p.nodeKey, 'utf8'),
-          },
-        },
-        { clock: systemClock() },
+      // A node that may write etcd (since etcd-auth only members and the admin can) writes
+      // the founding key set (older, without k2), then one signed by another CA.
+      const etcd = await etcdClientWith(
+        lab.nodes[0]!.stateDir,
+        ['pi5-1', 'pi5-2', 'pi4-3'].map((n) => `https://${node(n).address}:2379`),
       )
       // Every node reads the records every 2 s: here the replay comes after each has read v2
       // (a replay before a node's next read is release-records.test.ts's case).

@@ -1,7 +1,9 @@
 import { access, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { ClusterView } from '../../agent/api/cluster-schema.js'
 import { readLocalState } from '../../agent/controlplane/local-state.js'
 import { EtcdClient } from '../../agent/etcd/client.js'
+import { ETCD_ADMIN_USER } from '../../agent/etcd/etcd-auth.js'
 import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
 import { pkiPaths } from '../../agent/pki/store.js'
 import {
@@ -33,20 +35,32 @@ export function etcdClientFor(lab: LabFile, nodes: readonly LabNode[]): Promise<
   )
 }
 
-/** An etcd client with the etcd client certificate kept in `stateDir`. */
+/**
+ * An etcd client with the etcd client certificate kept in `stateDir`, logged in as the
+ * admin (the founder's admin.json has the password; etcd-auth.ts).
+ */
 export async function etcdClientWith(
   stateDir: string,
   endpoints: readonly string[],
   requestTimeoutMs = 3000,
 ): Promise<EtcdClient> {
   const files = etcdFiles(stateDir).client
-  const [caPem, certPem, keyPem] = await Promise.all([
+  const [caPem, certPem, keyPem, admin] = await Promise.all([
     readFile(files.caFile, 'utf8'),
     readFile(files.certFile, 'utf8'),
     readFile(files.keyFile, 'utf8'),
+    readFile(join(stateDir, 'admin.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { etcdPassword?: string },
+      () => ({}) as { etcdPassword?: string },
+    ),
   ])
+  const login = admin.etcdPassword ? { name: ETCD_ADMIN_USER, password: admin.etcdPassword } : undefined
   return new EtcdClient(
-    { endpoints: [...endpoints], tls: { caPem, certPem, keyPem }, requestTimeoutMs },
+    {
+      endpoints: [...endpoints],
+      tls: { caPem, certPem, keyPem, ...(login ? { login } : {}) },
+      requestTimeoutMs,
+    },
     { clock: realClock },
   )
 }

@@ -39,6 +39,14 @@ export const etcdMessages = {
   peerUrlExists: 'etcdserver: Peer URLs already exists',
   /** Strict reconfig check: some voter has not been connected for 5 s (etcd's HealthInterval). */
   unhealthyCluster: 'etcdserver: unhealthy cluster',
+  /** Auth is on and the request carried no token (the gateway never passes a certificate's name on). */
+  userEmpty: 'etcdserver: user name is empty',
+  invalidAuthToken: 'etcdserver: invalid auth token',
+  permissionDenied: 'etcdserver: permission denied',
+  authNotEnabled: 'etcdserver: authentication is not enabled',
+  userExists: 'etcdserver: user name already exists',
+  userNotFound: 'etcdserver: user name not found',
+  roleExists: 'etcdserver: role name already exists',
 } as const
 
 /** Moments of leader change or overload: the same request may well succeed shortly. */

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { HOLDERS_PREFIX } from '../../control/releases/records.js'
+import type { EtcdClient } from '../etcd/client.js'
+import { kvToWire, relayable } from './records-relay.js'
+
+// The voter's side of records-relay.ts on 7443: reads of release records, and each
+// node's own holders record (its key from the caller's agent certificate, never from the
+// request), for nodes etcd no longer lets in.
+
+const ReadQuery = z
+  .object({
+    key: z.string().max(512).optional(),
+    prefix: z.string().max(512).optional(),
+    rev: z.coerce.number().int().positive().optional(),
+  })
+  .strict()
+  .refine((q) => (q.key === undefined) !== (q.prefix === undefined), 'give key or prefix')
+const HoldersBody = z.object({ value: z.string().max(256 * 1024) }).strict()
+
+export function registerRelayRoutes(app: FastifyInstance, memberEtcd: () => EtcdClient | null): void {
+  const bad = (message: string) => ({ error: 'BAD_REQUEST', message })
+  const notMember = {
+    error: 'ETCD_UNREACHABLE',
+    message: 'this node is no etcd member now: ask another voter',
+  }
+  app.get('/api/v1/releases/etcd', async (req, reply) => {
+    const q = ReadQuery.safeParse(req.query)
+    if (!q.success) return reply.code(400).send(bad(q.error.issues[0]?.message ?? 'bad query'))
+    const key = q.data.key ?? q.data.prefix ?? ''
+    if (!relayable(key)) return reply.code(403).send(bad('only release records are relayed'))
+    const etcd = memberEtcd()
+    if (!etcd) return reply.code(503).send(notMember)
+    const kvs = q.data.key
+      ? [await etcd.get(key, q.data.rev ? { revision: q.data.rev } : {})].filter((kv) => kv !== undefined)
+      : await etcd.getPrefix(key)
+    return { kvs: kvs.map(kvToWire) }
+  })
+  app.post('/api/v1/releases/holders', { bodyLimit: 300 * 1024 }, async (req, reply) => {
+    if (req.peer?.profile !== 'agent')
+      return reply
+        .code(403)
+        .send({ error: 'ADMIN_UNAUTHORIZED', message: 'only a node writes its holders record' })
+    const b = HoldersBody.safeParse(req.body)
+    if (!b.success) return reply.code(400).send(bad(b.error.issues[0]?.message ?? 'bad body'))
+    const etcd = memberEtcd()
+    if (!etcd) return reply.code(503).send(notMember)
+    // Readers check the record's signature against the node's identity key (records-client.ts).
+    await etcd.put(`${HOLDERS_PREFIX}${req.peer.commonName}`, b.data.value)
+    return { kvs: [] }
+  })
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { execa } from 'execa'
+import { readLocalState } from '../../agent/controlplane/local-state.js'
+import { readClientTls } from '../../agent/controlplane/member-files.js'
+import { etcdBinDir, etcdProgram } from '../../agent/etcd/binaries.js'
+import { EtcdClient } from '../../agent/etcd/client.js'
+import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
+import { pkiPaths } from '../../agent/pki/store.js'
+import type { LabNode } from '../../lab/lab-file.js'
+import { waitFor } from '../../lab/wait.js'
+import { CP_CONFIG, etcdClientFor, healthyVoters } from '../support/controlplane.js'
+import { realClock } from '../support/etcd-lab.js'
+import { startLab } from '../support/lab.js'
+import { missingOn, startWriteLoad } from '../support/write-load.js'
+
+// Who may use etcd, against real agents and etcd: a worker's own certificates are refused
+// by etcd itself (etcdctl over gRPC and the JSON gateway, get and put, on every voter);
+// the admin certificate and a voter's agent still work; a cluster in the old state (auth
+// off, no users) is moved to the new one by the coordinator alone, under a write load,
+// and no acknowledged write is lost.
+
+const etcdctl = (endpoint: string, tls: { ca: string; cert: string; key: string }, args: string[]) =>
+  execa(
+    etcdProgram('etcdctl', etcdBinDir()),
+    [
+      `--endpoints=${endpoint}`,
+      `--cacert=${tls.ca}`,
+      `--cert=${tls.cert}`,
+      `--key=${tls.key}`,
+      '--dial-timeout=3s',
+      '--command-timeout=5s',
+      ...args,
+    ],
+    { reject: false, timeout: 20_000 },
+  )
+
+describe('etcd access: members and the admin only', { timeout: 300_000 }, () => {
+  const closers: (() => void)[] = []
+  after(() => {
+    for (const c of closers) c()
+  })
+
+  it('refuses a worker, lets the admin and voters in, and an old cluster moves over by itself', async () => {
+    const lab = await startLab({ boards: 'pi5,rock5b,pi4-ssd,pi4', agentConfig: CP_CONFIG })
+    const client = await etcdClientFor(lab, lab.nodes)
+    closers.push(() => client.close())
+    let voters: LabNode[] = []
+    const idOf = new Map<string, string>()
+    await waitFor(
+      async () => {
+        const list = await client.memberList().catch(() => null)
+        voters = lab.nodes.filter((n) =>
+          list?.members.some((m) => {
+            const mine =
+              !m.isLearner && m.name !== '' && m.peerUrls.some((u) => new URL(u).hostname === n.address)
+            if (mine) idOf.set(n.name, m.name)
+            return mine
+          }),
+        )
+        if (voters.length < 3) return `voters: ${voters.map((v) => v.name)}`
+        return healthyVoters(client, voters)
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    )
+    const authOn = async () =>
+      (await client.authCall('status', {})).enabled === true ? true : 'auth still off'
+    await waitFor(authOn, { timeoutMs: 30_000 })
+
+    const states = await Promise.all(lab.nodes.map((n) => readLocalState(n.stateDir)))
+    const worker = lab.nodes.find((_n, i) => states[i]?.status !== 'member')
+    assert.ok(worker, 'one board is a worker (no etcd member)')
+    const wp = pkiPaths(worker.stateDir)
+    const workerAgent = { ca: wp.caCert, cert: wp.nodeCert, key: wp.nodeKey }
+    for (const v of voters) {
+      const endpoint = clientUrlOf(v.address)
+      const get = await etcdctl(endpoint, workerAgent, ['get', '/homecloud/', '--prefix', '--keys-only'])
+      assert.notEqual(get.exitCode, 0, `${v.name}: a worker's get must be refused: ${get.stdout}`)
+      assert.match(get.stderr, /permission denied|user name/, get.stderr)
+      const put = await etcdctl(endpoint, workerAgent, ['put', '/worker-was-here', 'x'])
+      assert.notEqual(put.exitCode, 0, `${v.name}: a worker's put must be refused`)
+      assert.match(put.stderr, /permission denied|user name/, put.stderr)
+      // The gateway with the worker's certificate and no login: refused as well.
+      const gw = new EtcdClient(
+        {
+          endpoints: [endpoint],
+          tls: {
+            caPem: await readFileText(wp.caCert),
+            certPem: await readFileText(wp.nodeCert),
+            keyPem: await readFileText(wp.nodeKey),
+          },
+        },
+        { clock: realClock },
+      )
+      closers.push(() => gw.close())
+      await assert.rejects(gw.get('/homecloud/releases/keys'), /user name is empty/)
+      await assert.rejects(gw.put('/worker-was-here', 'x'), /user name is empty/)
+    }
+    // The admin certificate (its CN is a user) and a voter's own etcd-client certificate work.
+    const fp = pkiPaths(lab.nodes[0]!.stateDir)
+    const admin = { ca: fp.caCert, cert: fp.adminCert, key: fp.adminKey }
+    const ok = await etcdctl(clientUrlOf(voters[0]!.address), admin, ['put', '/admin-was-here', 'x'])
+    assert.equal(ok.exitCode, 0, ok.stderr)
+    const vc = etcdFiles(voters[1]!.stateDir).client
+    const voterGet = await etcdctl(
+      clientUrlOf(voters[1]!.address),
+      { ca: vc.caFile, cert: vc.certFile, key: vc.keyFile },
+      ['get', '/admin-was-here'],
+    )
+    assert.equal(voterGet.exitCode, 0, voterGet.stderr)
+    assert.match(voterGet.stdout, /admin-was-here/)
+    const voterTls = await readClientTls(voters[2]!.stateDir, idOf.get(voters[2]!.name)!)
+    assert.ok(voterTls?.login, 'a voter holds the CA key and so its login')
+    const voterAgent = new EtcdClient(
+      { endpoints: [clientUrlOf(voters[2]!.address)], tls: voterTls },
+      { clock: realClock },
+    )
+    closers.push(() => voterAgent.close())
+    assert.equal((await voterAgent.get('/admin-was-here'))?.value, 'x')
+
+    // The old state: auth off, no users, no roles; a write load through it all.
+    const load = startWriteLoad([client, client], '/load/')
+    await new Promise((r) => setTimeout(r, 1000))
+    await client.authCall('disable', {})
+    const users = ((await client.authCall('user/list', {})).users as string[] | undefined) ?? []
+    for (const name of users) await client.authCall('user/delete', { name })
+    await client.authCall('role/delete', { name: 'root' })
+    await waitFor(authOn, { timeoutMs: 30_000 })
+    await new Promise((r) => setTimeout(r, 2000))
+    await load.stop()
+    assert.ok(load.acked.length > 20, `writes went through: ${load.acked.length}`)
+    const acked = new Set(load.acked)
+    for (const v of voters) assert.equal(await missingOn(client, v.address, '/load/', acked), 0, v.name)
+    const again = await etcdctl(clientUrlOf(voters[0]!.address), workerAgent, ['get', '/load/', '--prefix'])
+    assert.notEqual(again.exitCode, 0, 'the worker is refused again')
+  })
+})
+
+async function readFileText(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises')
+  return readFile(path, 'utf8')
+}
