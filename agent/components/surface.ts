@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import type { ClusterView } from '../api/cluster-schema.js'
 import { buildClusterView } from '../api/cluster-view.js'
+import { PeerClient } from '../api/peer-client.js'
 import { createStatusModel, type StatusModel } from '../api/status-model.js'
 import { type StatusServers, startStatusServers } from '../api/status-servers.js'
 import { startTlsApi, type TlsApiHandle } from '../api/tls-lifecycle.js'
 import type { TlsGuards } from '../api/tls-server.js'
 import type { ControlPlane } from '../controlplane/index.js'
+import { Recovery } from '../controlplane/recovery.js'
+import { registerRecoveryRoutes } from '../controlplane/recovery-routes.js'
 import type { Component } from '../core/lifecycle.js'
 import type { Facts } from '../facts/index.js'
 import type { LanService } from '../kube/metallb/lan-services.js'
@@ -47,6 +50,35 @@ interface Built {
   netboot: NetbootService | null
   /** The view every page and API reads (same truth: etcd here or through a voter, Nodes, load). */
   model: StatusModel | null
+  recovery?: Recovery | null
+}
+
+/** Recovery from a snapshot on this node (status page and 7443), once per node; null without a control plane. */
+function recoveryOf(n: NodeBase, d: SurfaceDeps, built: Built): Recovery | null {
+  const cp = d.controlPlane
+  if (!cp) return null
+  built.recovery ??= new Recovery({
+    stateDir: n.stateDir,
+    nodeId: n.identity.id,
+    nodeName: n.name,
+    clock: n.clock,
+    log: n.log,
+    local: cp.local,
+    trust: d.trust,
+    nodes: () =>
+      d.mesh.peers
+        .members()
+        .filter((m) => m.state === 'alive' && m.signed.body.id !== n.identity.id)
+        .map((m) => ({
+          id: m.signed.body.id,
+          name: m.signed.body.name,
+          address: m.signed.body.addresses[0] ?? '',
+        })),
+    apiPort: n.config.ports.tls,
+    peers: new PeerClient({ material: () => d.trust.certificate(), counters: n.counters }),
+    material: () => d.trust.certificate(),
+  })
+  return built.recovery
 }
 
 /**
@@ -205,6 +237,7 @@ function statusDeps(n: NodeBase, d: SurfaceDeps, built: Built) {
     auth: {
       passwordHash: () => trust.settings.uiPasswordHash,
       approve: (node: string) => (trust.isSigner ? trust.approve(node) : ('not-signer' as const)),
+      recovery: () => recoveryOf(n, d, built),
       signerUrl: () => {
         const m = mesh.peers.aliveVoters()[0]
         return m ? `http://${m.signed.body.addresses[0]}:${m.signed.body.ports.api}/` : null
@@ -282,6 +315,8 @@ function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
           register: (app, guards) => {
             releases?.registerAdmin(app, guards)
             d.register?.(app, guards)
+            const recovery = recoveryOf(n, d, built)
+            registerRecoveryRoutes(app, guards, { stateDir: n.stateDir, nodeId: n.identity.id, recovery })
           },
           controlPlane: () => built.model?.controlPlaneAnswer() ?? null,
           stats: (since) => built.model?.statsAnswer(since) ?? { source: 'machine', samples: [] },

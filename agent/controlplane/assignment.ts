@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import { etcdLogin } from '../etcd/etcd-auth.js'
+import { gatewayTls } from '../etcd/etcd-auth.js'
 import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
 import { caKeyMatches } from '../trust/signing.js'
@@ -17,6 +17,8 @@ export interface Assignment {
   token: string
   certs: EtcdCerts
   caKey: string
+  /** The sender's etcd epoch (epoch.ts). */
+  epoch?: number
   /** The sender's node id (from its authenticated mesh key); null when not a known member. */
   from: string | null
 }
@@ -67,12 +69,7 @@ export async function checkSender(
     return (err as Error).message
   }
   if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
-  const tls = {
-    caPem,
-    certPem: a.certs['etcd-client'].certPem,
-    keyPem: a.certs['etcd-client'].keyPem,
-    login: etcdLogin(a.caKey, me.nodeId),
-  }
+  const tls = gatewayTls({ certPem: caPem, keyPem: a.caKey }, me.nodeId, clock)
   try {
     const coordinator = await coordinatorOf(endpoints, tls, clock)
     if (coordinator === null || coordinator !== a.from)

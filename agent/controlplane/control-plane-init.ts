@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import type { PeerView } from '../mesh/peers.js'
 import type { MeshRouter } from '../mesh/router.js'
-import type { CaMaterial } from '../pki/ca.js'
+import type { EpochTrust } from './epoch.js'
 
 // What ControlPlane is made with (index.ts) and what its parts read (parts.ts).
 
@@ -29,7 +29,7 @@ export interface ControlPlaneComponents {
   events: EventLog
   /** Where the coordinator counts failovers (shown on /metrics). */
   counters?: Counters
-  trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
+  trust: EpochTrust & { setEtcdEpoch(epoch: number): void }
   caPem(): string | null
   isRevoked(nodeId: string): boolean
   /** The mesh's faces: who is there, and where our message types are registered. */

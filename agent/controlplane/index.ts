@@ -125,6 +125,9 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     await this.local.start()
+    // Restored by `homecloud recover` while the agent was stopped: sign the new epoch in now.
+    if (this.local.epoch > (this.c.trust.settings.etcdEpoch ?? 0) && this.c.trust.caMaterial())
+      this.c.trust.setEtcdEpoch(this.local.epoch)
     this.seat.start()
     this.coordinator.start()
     this.snapshots.start()
@@ -163,6 +166,7 @@ export class ControlPlane {
         initialCluster: msg.initialCluster,
         token: msg.token,
         caKey: msg.caKey,
+        epoch: msg.epoch ?? 0,
         from: this.c.peers.byKey(conn.remoteKeyHex)?.signed.body.id ?? null,
         certs: {
           'etcd-peer': { certPem: msg.peer.cert, keyPem: msg.peer.key },
@@ -289,6 +293,7 @@ export class ControlPlane {
       server: { cert: certs['etcd-server'].certPem, key: certs['etcd-server'].keyPem },
       client: { cert: certs['etcd-client'].certPem, key: certs['etcd-client'].keyPem },
       caKey: ca.keyPem,
+      epoch: this.local.epoch,
     } satisfies EtcdAssign)
     this.c.log.info({ member: nodeId, memberId: idHex(memberId) }, 'sent an etcd assignment')
     return true

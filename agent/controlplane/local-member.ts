@@ -4,20 +4,18 @@ import { Controller } from '../core/controller.js'
 import type { EventLog } from '../core/event-log.js'
 import type { Logger } from '../core/log.js'
 import { type Random, systemRandom } from '../core/random.js'
-import { etcdBinDir, etcdProgram } from '../etcd/binaries.js'
 import { type ClientTls, EtcdClient } from '../etcd/client.js'
 import { idHex } from '../etcd/model/ids.js'
-import { formatInitialCluster } from '../etcd/model/initial-cluster.js'
 import type { EndpointStatus } from '../etcd/model/types.js'
-import { EtcdProcess } from '../etcd/process.js'
+import type { EtcdProcess } from '../etcd/process.js'
 import { clientUrlOf, etcdFiles, peerUrlOf } from '../etcd/spec.js'
 import type { Role } from '../mesh/record.js'
-import type { CaMaterial } from '../pki/ca.js'
 import { pkiPaths, writeKeyFile } from '../pki/store.js'
 import { type Assignment, checkAssignment, checkSender } from './assignment.js'
-import { issueEtcdCerts, writeEtcdCerts } from './certs.js'
+import { writeEtcdCerts } from './certs.js'
+import { assignmentEpochRefusal, type EpochTrust, epochOf, superseded } from './epoch.js'
 import { type LocalEtcdState, readLocalState, writeLocalState } from './local-state.js'
-import { memberSpec, readClientTls } from './member-files.js'
+import { etcdProcessFor, moveAside, prepareFounder, readClientTls } from './member-files.js'
 import {
   askMembership,
   coordinatorOf,
@@ -56,9 +54,10 @@ export interface LocalMemberComponents {
   log: Logger
   random?: Random
   events: EventLog
-  /** The trust layer's signer switch and CA. */
-  trust: { caMaterial(): CaMaterial | null; setCaKey(keyPem: string | null): boolean }
+  trust: EpochTrust
   caPem(): string | null
+  /** Resolves once the mesh has had a chance to tell us the cluster's epoch (start only). */
+  meshSettled?: () => Promise<void>
   /** Client URLs of other etcd members as the mesh knows them (records with etcd roles). */
   otherMembers(): string[]
 }
@@ -117,6 +116,8 @@ export class LocalMember {
         // Only the founder holds the CA key without ever having been assigned.
         if (this.c.trust.caMaterial()) await this.found()
       } else if (s.status === 'member') {
+        await this.c.meshSettled?.()
+        if (await this.stepAsideIfSuperseded()) return
         await this.startProcess(s)
       } else if (s.status === 'founding' || s.status === 'assigning') {
         // Interrupted before the member was complete: its data may be partial.
@@ -194,23 +195,8 @@ export class LocalMember {
   private async found(): Promise<void> {
     const ca = this.c.trust.caMaterial()
     if (!ca) return
-    const certs = await issueEtcdCerts({
-      ca,
-      nodeId: this.init.nodeId,
-      address: this.init.address,
-      clock: this.c.clock,
-    })
-    await writeEtcdCerts(this.init.stateDir, certs, ca.certPem)
+    const s = await prepareFounder(this.init, this.peerUrl, ca, this.c.clock)
     await this.loadTls()
-    const s: LocalEtcdState = {
-      v: 1,
-      status: 'founding',
-      memberId: null,
-      initialCluster: formatInitialCluster([{ name: this.init.nodeId, peerUrl: this.peerUrl }]),
-      initialClusterState: 'new',
-      token: this.init.clusterId,
-      sinceMs: this.c.clock.nowMs(),
-    }
     await this.save(s)
     await this.wipeData()
     await this.startProcess(s)
@@ -225,7 +211,9 @@ export class LocalMember {
       const who = { nodeId: this.init.nodeId, peerUrl: this.peerUrl, clientPort: this.init.etcd.clientPort }
       const caPem = this.c.caPem()
       if (!caPem) return 'this node has no CA certificate yet'
-      const refused = checkAssignment(a, caPem, who, this.c.clock.nowMs())
+      const refused =
+        checkAssignment(a, caPem, who, this.c.clock.nowMs()) ??
+        assignmentEpochRefusal(a.epoch ?? 0, this.c.trust.settings.etcdEpoch ?? 0)
       if (refused) return refused
       const s = this.state
       if (s?.status === 'member' && s.memberId === a.memberId && this.proc) return null // a resend
@@ -239,6 +227,7 @@ export class LocalMember {
         initialClusterState: 'existing',
         token: a.token,
         sinceMs: this.c.clock.nowMs(),
+        epoch: a.epoch ?? 0,
       }
       await this.save(next)
       await this.halt()
@@ -273,6 +262,7 @@ export class LocalMember {
   private async syncMembership(): Promise<void> {
     const told = this.told
     this.told = false
+    if (await this.serial(() => this.stepAsideIfSuperseded())) return
     const s = this.state
     const tls = this.tls
     if (this.stopped || !s || (s.status !== 'member' && s.status !== 'assigning') || !tls) return
@@ -316,20 +306,48 @@ export class LocalMember {
     this.event('etcd-retired', 'no longer an etcd member: etcd stopped, its data wiped')
   }
 
+  /** Our etcd epoch (0 until a recovery): the coordinator stamps it on assignments. */
+  get epoch(): number {
+    return epochOf(this.state)
+  }
+
+  /** Of an epoch the cluster has left (epoch.ts): stop, move the data aside, await a new seat. In the queue. */
+  private async stepAsideIfSuperseded(): Promise<boolean> {
+    const s = this.state
+    const clusterEpoch = this.c.trust.settings.etcdEpoch ?? 0
+    if (!superseded(s, clusterEpoch) || !s) return false
+    await this.halt()
+    const aside = await moveAside(this.init.stateDir, clusterEpoch, this.c.clock.nowMs())
+    await this.save({ ...s, status: 'removed', sinceMs: this.c.clock.nowMs() })
+    this.c.trust.setCaKey(null)
+    this.resetClient()
+    this.event(
+      'etcd-superseded',
+      `the cluster recovered to etcd epoch ${clusterEpoch} while this member (epoch ${epochOf(s)}) was away: its data moved to ${aside}`,
+    )
+    return true
+  }
+
+  /** Recovery (recover.ts): etcd stopped, `restore` makes the data and state, etcd started on it. */
+  async restoreWith(restore: () => Promise<LocalEtcdState>): Promise<LocalEtcdState> {
+    return this.serial(async () => {
+      await this.halt()
+      const next = await restore()
+      await this.save(next)
+      this.resetClient()
+      await this.loadTls()
+      await this.startProcess(next)
+      this.strikes = 0
+      this.event('etcd-recovered', `etcd restored from a snapshot as epoch ${epochOf(next)}`)
+      return next
+    })
+  }
+
   // ---- effects ----
 
   private async startProcess(s: LocalEtcdState): Promise<void> {
     await this.halt()
-    const files = etcdFiles(this.init.stateDir)
-    const proc = new EtcdProcess(
-      {
-        spec: memberSpec(this.init, s),
-        binary: etcdProgram('etcd', this.init.etcd.binDir ?? etcdBinDir()),
-        pidFile: files.pidFile,
-        stopGraceMs,
-      },
-      { logger: this.c.log, clock: this.c.clock },
-    )
+    const proc = etcdProcessFor(this.init, s, { log: this.c.log, clock: this.c.clock }, stopGraceMs)
     proc.onExit((exit, willRestart) => {
       // etcd says so itself when the cluster removed it: check with the others at once.
       if (willRestart && exit.lastLines.some((l) => l.includes('permanently removed')))
@@ -367,7 +385,7 @@ export class LocalMember {
 
   /** Our etcd-client certificate, read after every change of certificates. */
   private async loadTls(): Promise<void> {
-    this.tls = await readClientTls(this.init.stateDir, this.init.nodeId)
+    this.tls = await readClientTls(this.init.stateDir, this.init.nodeId, this.c.clock)
   }
 
   private async pollStatus(): Promise<void> {

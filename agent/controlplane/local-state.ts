@@ -23,6 +23,8 @@ export const LocalEtcdState = z.object({
   initialClusterState: z.enum(['new', 'existing']),
   token: z.string().min(1).max(128),
   sinceMs: z.number().int().nonnegative(),
+  /** The cluster's etcd epoch this member belongs to (cluster-file.ts; absent = 0). */
+  epoch: z.number().int().nonnegative().max(1_000_000).optional(),
 })
 export type LocalEtcdState = z.infer<typeof LocalEtcdState>
 

@@ -32,6 +32,8 @@ export const EtcdAssign = z.object({
   server: CertAndKey,
   client: CertAndKey,
   caKey: Pem,
+  /** The etcd epoch of the sender's cluster (epoch.ts); absent = 0. */
+  epoch: z.number().int().nonnegative().max(1_000_000).optional(),
 })
 export type EtcdAssign = z.infer<typeof EtcdAssign>
 

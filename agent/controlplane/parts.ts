@@ -28,6 +28,7 @@ export function localMemberFor(init: ControlPlaneInit, c: ControlPlaneComponents
       events: c.events,
       trust: c.trust,
       caPem: c.caPem,
+      meshSettled: () => meshSettled(c, init.nodeId),
       otherMembers: () =>
         c.peers
           .members()
@@ -89,4 +90,27 @@ export function snapshotKeeperFor(
     },
     { clock: c.clock, random: c.random, log, isLeader: hooks.isLeader, targets: hooks.targets },
   )
+}
+
+/** Another node alive this long: its trust gossip (the settings and their etcd epoch) has come. */
+const settleMs = 3000
+/** A lone board after a power cut still starts its member after this long. */
+const settleWaitMsMax = 15_000
+
+/**
+ * Resolves once another node has been alive in the mesh for `settleMs`, or after
+ * `settleWaitMsMax`: a member that was away learns of a recovery before it starts etcd.
+ */
+export async function meshSettled(
+  c: Pick<ControlPlaneComponents, 'peers' | 'clock'>,
+  selfId: string,
+): Promise<void> {
+  const started = c.clock.monoMs()
+  let since: number | null = null
+  while (c.clock.monoMs() - started < settleWaitMsMax) {
+    const alive = c.peers.members().some((m) => m.state === 'alive' && m.signed.body.id !== selfId)
+    since = alive ? (since ?? c.clock.monoMs()) : null
+    if (since !== null && c.clock.monoMs() - since >= settleMs) return
+    await new Promise<void>((r) => c.clock.setTimeout(r, 250))
+  }
 }

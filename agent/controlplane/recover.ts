@@ -7,13 +7,16 @@ import { killStale } from '../etcd/process.js'
 import { EtcdTools } from '../etcd/snapshot.js'
 import { etcdFiles } from '../etcd/spec.js'
 import { identityFromPem } from '../identity/identity.js'
+import { readClusterFile } from '../state/cluster-file.js'
 import { statePaths } from '../state/paths.js'
-import { readLocalState, writeLocalState } from './local-state.js'
+import { epochOf } from './epoch.js'
+import { type LocalEtcdState, readLocalState, writeLocalState } from './local-state.js'
 import { type HeldSnapshot, listSnapshots, verifySnapshot } from './snapshot-store.js'
 
-// `homecloud recover`: quorum is gone for good, so this surviving board becomes a
-// one-member etcd cluster again from the newest intact snapshot it holds. Run with the
-// agent stopped. The old data directory is moved aside, never deleted; the membership
+// `homecloud recover` with the agent stopped (the status page's recovery, recovery.ts,
+// is the same with the agent running): quorum is gone for good, so this surviving board
+// becomes a one-member etcd cluster of the next epoch from the newest intact snapshot it
+// holds. The old data directory is moved aside, never deleted; the membership
 // record is written last, so an interrupted recover leaves the node as it was (plus
 // a moved directory the error names).
 
@@ -80,24 +83,56 @@ export async function recoverFromSnapshot(r: {
   const files = etcdFiles(r.stateDir)
   // An etcd left running by a killed agent would hold the data directory.
   await killStale(files.pidFile, files.dataDir, r.clock, silentLogger())
-  const nowMs = r.clock.nowMs()
+  const cluster = await readClusterFile(paths.clusterFile).catch(() => null)
+  const restored = await restoreSnapshot({
+    stateDir: r.stateDir,
+    nodeId,
+    peerUrl: self.peerUrl,
+    previous: local,
+    clusterEpoch: cluster?.etcdEpoch ?? 0,
+    snapshotPath: chosen.path,
+    nowMs: r.clock.nowMs(),
+    ...(r.etcdBinDir ? { etcdBinDir: r.etcdBinDir } : {}),
+  })
+  // The agent, once started, signs the new epoch into the cluster settings (it holds the CA key).
+  await writeLocalState(r.stateDir, restored.state)
+  const movedAside = restored.movedAside
+  return { nodeId, snapshot: chosen, refused, dataDir: files.dataDir, movedAside, peerUrl: self.peerUrl }
+}
+
+/**
+ * Restores a snapshot as a new one-member etcd cluster of the next epoch (epoch.ts) with
+ * etcd stopped: the old data directory moved aside (never deleted), a new token. Returns
+ * the membership record, for the caller to write.
+ */
+export async function restoreSnapshot(r: {
+  stateDir: string
+  nodeId: string
+  peerUrl: string
+  previous: LocalEtcdState
+  clusterEpoch: number
+  snapshotPath: string
+  nowMs: number
+  etcdBinDir?: string
+}): Promise<{ state: LocalEtcdState; movedAside: string | null }> {
+  const files = etcdFiles(r.stateDir)
   let movedAside: string | null = null
   if (await exists(files.dataDir)) {
-    movedAside = `${files.dataDir}.before-recover-${nowMs}`
+    movedAside = `${files.dataDir}.before-recover-${r.nowMs}`
     await rename(files.dataDir, movedAside)
   }
-  const initialCluster = [{ name: nodeId, peerUrl: self.peerUrl }]
+  const initialCluster = [{ name: r.nodeId, peerUrl: r.peerUrl }]
   // A new token: the restored cluster is a different cluster from the lost one.
-  const token = `${local.token.replace(/-r\d+$/, '')}`.slice(0, 100) + `-r${nowMs}`
+  const token = `${r.previous.token.replace(/-r\d+$/, '')}`.slice(0, 100) + `-r${r.nowMs}`
   await new EtcdTools(r.etcdBinDir ? { binDir: r.etcdBinDir } : {}).snapshotRestore({
-    snapshotPath: chosen.path,
-    name: nodeId,
+    snapshotPath: r.snapshotPath,
+    name: r.nodeId,
     dataDir: files.dataDir,
-    peerUrl: self.peerUrl,
+    peerUrl: r.peerUrl,
     initialCluster,
     initialClusterToken: token,
   })
-  await writeLocalState(r.stateDir, {
+  const state: LocalEtcdState = {
     v: 1,
     status: 'member',
     // Learned from etcd once it answers (as for a founder).
@@ -105,9 +140,10 @@ export async function recoverFromSnapshot(r: {
     initialCluster: formatInitialCluster(initialCluster),
     initialClusterState: 'new',
     token,
-    sinceMs: nowMs,
-  })
-  return { nodeId, snapshot: chosen, refused, dataDir: files.dataDir, movedAside, peerUrl: self.peerUrl }
+    sinceMs: r.nowMs,
+    epoch: Math.max(epochOf(r.previous), r.clusterEpoch) + 1,
+  }
+  return { state, movedAside }
 }
 
 async function exists(path: string): Promise<boolean> {

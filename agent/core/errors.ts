@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   ETCD_LEASE_LOST: 'an etcd lease expired or was revoked, so whatever it held is lost',
   ETCD_SNAPSHOT_INVALID: 'an etcd snapshot file is truncated, corrupt or not a snapshot',
   ETCD_SNAPSHOT_FAILED: 'saving or restoring an etcd snapshot failed',
+  RECOVER_REFUSED:
+    'a recovery from a snapshot was refused: not on a surviving voter, etcd still has quorum, or the chosen snapshot is gone or does not match its sha256',
   PLACEMENT_INVALID:
     'the placement record in etcd is not JSON, fails its schema, or is not signed by the key of an etcd voter',
   CONTROL_REFUSED:

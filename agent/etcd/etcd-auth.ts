@@ -1,5 +1,8 @@
 import { createHash, createHmac } from 'node:crypto'
-import type { EtcdLogin } from './gateway.js'
+import type { Clock } from '../core/clock.js'
+import type { CaMaterial } from '../pki/ca.js'
+import { issueGatewayCertificate } from '../pki/gateway-cert.js'
+import type { ClientTls, EtcdLogin } from './gateway.js'
 import { etcdMessages } from './model/errors.js'
 
 // Who may use etcd: etcd's own authentication, one user per etcd member named after its
@@ -9,7 +12,9 @@ import { etcdMessages } from './model/errors.js'
 // passes a certificate's name on, so a member's agent logs in with a password only CA-key
 // holders can work out (HMAC of the name under the CA key: nothing new to hand out or
 // store, and every CA-key holder is an etcd member anyway). A worker's certificates name
-// no user and it holds no CA key: etcd refuses it.
+// no user and it holds no CA key: etcd refuses it. etcd also refuses any gateway request
+// whose certificate carries a common name once auth is on, so the gateway is spoken to
+// with a certificate that names nobody (pki/gateway-cert.ts) plus the login.
 
 export const ETCD_ROOT = 'root'
 /** The admin profile's CN (pki/profiles.ts). */
@@ -23,6 +28,14 @@ export function etcdPassword(caKeyPem: string, name: string): string {
 
 export function etcdLogin(caKeyPem: string, name: string): EtcdLogin {
   return { name, password: etcdPassword(caKeyPem, name) }
+}
+
+/**
+ * A CA-key holder's way into etcd through the JSON gateway: a certificate without a
+ * common name (etcd refuses gateway requests with one once auth is on) and its login.
+ */
+export function gatewayTls(ca: CaMaterial, name: string, clock: Pick<Clock, 'nowMs'>): ClientTls {
+  return { caPem: ca.certPem, ...issueGatewayCertificate(ca, clock), login: etcdLogin(ca.keyPem, name) }
 }
 
 /** What etcd's auth store holds, as read. */

@@ -204,7 +204,8 @@ export class Gateway {
       }
       lastError = new EtcdError(
         'ETCD_REQUEST_FAILED',
-        `etcd ${path} at ${endpoint}: ${refusal?.message ?? `HTTP ${r.status}`}`,
+        // A refusal before the gateway (e.g. a named certificate once auth is on) is plain text.
+        `etcd ${path} at ${endpoint}: ${refusal?.message ?? (r.body.trim().slice(0, 200) || `HTTP ${r.status}`)}`,
         failure,
       )
       // A learner answers only status and serializable reads; any voter will do.
@@ -359,9 +360,20 @@ function jsonHeaders(payload: string): Record<string, string | number> {
   return { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
 }
 
-/** etcd's refusals that a login (or a fresh token) answers. */
+/**
+ * etcd's refusals that a login (or a fresh token) may answer. Without a token etcd takes
+ * a gateway request to be from the name on the certificate the gateway dials its own
+ * server with (the member's etcd-server certificate), so "not found" and "denied" may
+ * just mean "log in".
+ */
+const loginMessages: readonly string[] = [
+  etcdMessages.userEmpty,
+  etcdMessages.invalidAuthToken,
+  etcdMessages.userNotFound,
+  etcdMessages.permissionDenied,
+]
 function needsLogin(message: string | undefined): boolean {
-  return message === etcdMessages.userEmpty || message === etcdMessages.invalidAuthToken
+  return message !== undefined && loginMessages.includes(message)
 }
 
 function parseJson(text: string): unknown {

@@ -29,6 +29,8 @@ export interface PkiPaths {
   nodeKey: string
   adminCert: string
   adminKey: string
+  adminGatewayCert: string
+  adminGatewayKey: string
   revocations: string
   profile(name: ProfileName): CertKeyPaths
 }
@@ -63,6 +65,9 @@ export function pkiPaths(stateDir: string): PkiPaths {
     nodeKey: profile('agent').key,
     adminCert: profile('admin').cert,
     adminKey: profile('admin').key,
+    /** The admin's name-less certificate for etcd's JSON gateway (gateway-cert.ts). */
+    adminGatewayCert: join(dir, 'admin/etcd-gateway.crt'),
+    adminGatewayKey: join(dir, 'admin/etcd-gateway.key'),
     revocations: join(dir, 'revocations.json'),
     profile,
   }

@@ -9,7 +9,7 @@ import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import { EtcdClient } from '../etcd/client.js'
-import { etcdLogin } from '../etcd/etcd-auth.js'
+import { gatewayTls } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
@@ -173,8 +173,8 @@ export class ReleaseService {
   }
 
   /**
-   * An etcd client through the voters, with this node's agent certificate and its etcd
-   * login (etcd-auth.ts); null on a node without the CA key (etcd refuses it) or a certificate.
+   * An etcd client through the voters, as a CA-key holder (etcd-auth.ts gatewayTls); null
+   * on a node without the CA key (etcd refuses it) or a certificate.
    */
   memberEtcd(): EtcdClient | null {
     const tls = this.c.tlsMaterial()
@@ -185,12 +185,9 @@ export class ReleaseService {
     const key = endpoints.join(',') + tls.certPem.slice(-80) + caKey.slice(-80)
     if (this.etcdClient?.endpoints !== key) {
       this.etcdClient?.client.close()
-      const login = etcdLogin(caKey, this.init.selfId)
+      const gw = gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock)
       this.etcdClient = {
-        client: new EtcdClient(
-          { endpoints, tls: { ...tls, login }, requestTimeoutMs: 3000 },
-          { clock: this.c.clock },
-        ),
+        client: new EtcdClient({ endpoints, tls: gw, requestTimeoutMs: 3000 }, { clock: this.c.clock }),
         endpoints: key,
       }
     }

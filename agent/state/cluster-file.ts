@@ -22,6 +22,11 @@ export const ClusterFile = z.object({
     .default(365 * 86_400_000),
   /** Bumped by every signed settings change; the highest version wins everywhere. */
   settingsVersion: z.number().int().nonnegative().default(0),
+  /**
+   * Which etcd cluster is the cluster's: bumped by every recovery from a snapshot (absent =
+   * 0, the founding one). A member of an older epoch moves its data aside (controlplane/epoch.ts).
+   */
+  etcdEpoch: z.number().int().nonnegative().max(1_000_000).optional(),
   /** scrypt hash of the status-page password (actions need it, or the admin certificate). */
   uiPasswordHash: z
     .string()

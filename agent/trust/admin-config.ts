@@ -12,8 +12,11 @@ export const AdminConfig = z.object({
   caCert: z.string(),
   cert: z.string(),
   key: z.string(),
-  /** The admin's etcd password (etcd-auth.ts): etcd's JSON gateway does not pass certificates' names on. */
-  etcdPassword: z.string().min(16).max(128).optional(),
+  /**
+   * The admin's way into etcd's JSON gateway once etcd's auth is on (etcd/etcd-auth.ts):
+   * a name-less certificate (files) and the password of etcd user homecloud-admin.
+   */
+  etcd: z.object({ cert: z.string(), key: z.string(), password: z.string().min(16).max(128) }).optional(),
 })
 export type AdminConfig = z.infer<typeof AdminConfig>
 

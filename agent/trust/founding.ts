@@ -8,6 +8,7 @@ import { ETCD_ADMIN_USER, etcdPassword } from '../etcd/etcd-auth.js'
 import { loadOrCreateIdentity } from '../identity/identity.js'
 import { newClusterId } from '../mesh/cluster-id.js'
 import { createCa } from '../pki/ca.js'
+import { issueGatewayCertificate } from '../pki/gateway-cert.js'
 import { issueCertificate } from '../pki/sign.js'
 import { pkiPaths, writeCertAndKey, writeCertFile, writeKeyFile } from '../pki/store.js'
 import { type JoinPolicy, writeClusterFile } from '../state/cluster-file.js'
@@ -87,6 +88,8 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
     validityMs: certValidityMs,
   })
   await writeCertAndKey(pki.profile('admin'), admin)
+  const gateway = issueGatewayCertificate(ca, init.clock, certValidityMs)
+  await writeCertAndKey({ cert: pki.adminGatewayCert, key: pki.adminGatewayKey }, gateway)
   await writeJoinMaterial(paths.joinFile, {
     v: 1,
     clusterId,
@@ -101,7 +104,11 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
     caCert: pki.caCert,
     cert: pki.adminCert,
     key: pki.adminKey,
-    etcdPassword: etcdPassword(ca.keyPem, ETCD_ADMIN_USER),
+    etcd: {
+      cert: pki.adminGatewayCert,
+      key: pki.adminGatewayKey,
+      password: etcdPassword(ca.keyPem, ETCD_ADMIN_USER),
+    },
   })
   // Written last: its presence is what marks the state directory as holding a cluster.
   await writeClusterFile(paths.clusterFile, {

@@ -143,6 +143,12 @@ export class Trust {
     this.m.revocations.feed({ kind: 'revoke', entry, name })
   }
 
+  /** After a recovery (controlplane/recover.ts): the new etcd cluster's epoch, signed and gossiped. */
+  setEtcdEpoch(epoch: number): void {
+    if (!this.m.ca) throw new Error('assertion failed: settings changed on a node without the CA key')
+    this.m.settings.feed({ kind: 'change', change: { etcdEpoch: epoch } })
+  }
+
   setJoinPolicy(policy: JoinPolicy): void {
     if (!this.m.ca) throw new Error('assertion failed: settings changed on a node without the CA key')
     this.m.settings.feed({ kind: 'change', change: { joinPolicy: policy } })

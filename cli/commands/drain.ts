@@ -127,12 +127,12 @@ async function lockTaker(opts: CommonOpts, kube: KubeApi) {
       throw new HomecloudError('ADMIN_UNAUTHORIZED', `cannot read ${p}: ${(err as Error).message}`)
     }
   }
+  // etcd's auth is on: the gateway takes a name-less certificate and the admin's login.
   const tls = {
     caPem: await read(admin.caCert),
-    certPem: await read(admin.cert),
-    keyPem: await read(admin.key),
-    // etcd's JSON gateway hides the certificate's name from etcd's auth: the admin logs in.
-    ...(admin.etcdPassword ? { login: { name: ETCD_ADMIN_USER, password: admin.etcdPassword } } : {}),
+    certPem: await read(admin.etcd?.cert ?? admin.cert),
+    keyPem: await read(admin.etcd?.key ?? admin.key),
+    ...(admin.etcd ? { login: { name: ETCD_ADMIN_USER, password: admin.etcd.password } } : {}),
   }
   const endpoints = opts.etcd
     ? opts.etcd

@@ -93,8 +93,9 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
         { clock: realClock },
       )
       closers.push(() => gw.close())
-      await assert.rejects(gw.get('/homecloud/releases/keys'), /user name is empty/)
-      await assert.rejects(gw.put('/worker-was-here', 'x'), /user name is empty/)
+      // etcd turns away any gateway request whose certificate carries a name once auth is on.
+      await assert.rejects(gw.get('/homecloud/releases/keys'), /CommonName of client/)
+      await assert.rejects(gw.put('/worker-was-here', 'x'), /CommonName of client/)
     }
     // The admin certificate (its CN is a user) and a voter's own etcd-client certificate work.
     const fp = pkiPaths(lab.nodes[0]!.stateDir)
@@ -109,7 +110,7 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
     )
     assert.equal(voterGet.exitCode, 0, voterGet.stderr)
     assert.match(voterGet.stdout, /admin-was-here/)
-    const voterTls = await readClientTls(voters[2]!.stateDir, idOf.get(voters[2]!.name)!)
+    const voterTls = await readClientTls(voters[2]!.stateDir, idOf.get(voters[2]!.name)!, realClock)
     assert.ok(voterTls?.login, 'a voter holds the CA key and so its login')
     const voterAgent = new EtcdClient(
       { endpoints: [clientUrlOf(voters[2]!.address)], tls: voterTls },
@@ -117,6 +118,26 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
     )
     closers.push(() => voterAgent.close())
     assert.equal((await voterAgent.get('/admin-was-here'))?.value, 'x')
+
+    // The agent API (7443) with certificates of the wrong kind: a worker's agent certificate
+    // reads but may not act; a member's etcd-client certificate is not let in at all; the
+    // admin certificate may ask for a recovery, which is refused while etcd has quorum.
+    const api = (n: LabNode, path: string, files: { ca: string; cert: string; key: string }, body?: object) =>
+      mtls(`https://${n.address}:7443${path}`, files, body)
+    const v0 = voters[0]!
+    assert.equal((await api(v0, '/api/v1/whoami', workerAgent)).status, 200)
+    assert.equal((await api(v0, '/api/v1/settings', workerAgent, { joinPolicy: 'approve' })).status, 403)
+    assert.equal(
+      (await api(v0, '/api/v1/recover', workerAgent, { node: 'x', name: 'snap-0000000000000-r1' })).status,
+      403,
+    )
+    const ec = etcdFiles(voters[1]!.stateDir).client
+    const wrong = await api(v0, '/api/v1/whoami', { ca: ec.caFile, cert: ec.certFile, key: ec.keyFile })
+    assert.equal(wrong.status, 401, wrong.body)
+    assert.match(wrong.body, /wrong-profile/)
+    const adminRecover = await api(v0, '/api/v1/recover', admin, { node: 'x', name: 'snap-0000000000000-r1' })
+    assert.equal(adminRecover.status, 409, adminRecover.body)
+    assert.match(adminRecover.body, /RECOVER_REFUSED/)
 
     // The old state: auth off, no users, no roles; a write load through it all.
     const load = startWriteLoad([client, client], '/load/')
@@ -135,6 +156,36 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
     assert.notEqual(again.exitCode, 0, 'the worker is refused again')
   })
 })
+
+async function mtls(
+  url: string,
+  files: { ca: string; cert: string; key: string },
+  body?: object,
+): Promise<{ status: number; body: string }> {
+  const { readFile } = await import('node:fs/promises')
+  const { request } = await import('node:https')
+  const [ca, cert, key] = await Promise.all([files.ca, files.cert, files.key].map((f) => readFile(f, 'utf8')))
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: payload === undefined ? 'GET' : 'POST',
+        ca,
+        cert,
+        key,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (c) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
 
 async function readFileText(path: string): Promise<string> {
   const { readFile } = await import('node:fs/promises')

@@ -6,6 +6,7 @@ import { EtcdClient } from '../../agent/etcd/client.js'
 import { ETCD_ADMIN_USER } from '../../agent/etcd/etcd-auth.js'
 import { clientUrlOf, etcdFiles } from '../../agent/etcd/spec.js'
 import { pkiPaths } from '../../agent/pki/store.js'
+import { readAdminConfig } from '../../agent/trust/admin-config.js'
 import {
   PLACEMENT_KEY,
   type PlacementRecord,
@@ -36,31 +37,24 @@ export function etcdClientFor(lab: LabFile, nodes: readonly LabNode[]): Promise<
 }
 
 /**
- * An etcd client with the etcd client certificate kept in `stateDir`, logged in as the
- * admin (the founder's admin.json has the password; etcd-auth.ts).
+ * An etcd client as the admin of the cluster founded in `stateDir` (its admin.json: the
+ * name-less gateway certificate and the password, etcd/etcd-auth.ts).
  */
 export async function etcdClientWith(
   stateDir: string,
   endpoints: readonly string[],
   requestTimeoutMs = 3000,
 ): Promise<EtcdClient> {
-  const files = etcdFiles(stateDir).client
-  const [caPem, certPem, keyPem, admin] = await Promise.all([
-    readFile(files.caFile, 'utf8'),
-    readFile(files.certFile, 'utf8'),
-    readFile(files.keyFile, 'utf8'),
-    readFile(join(stateDir, 'admin.json'), 'utf8').then(
-      (t) => JSON.parse(t) as { etcdPassword?: string },
-      () => ({}) as { etcdPassword?: string },
-    ),
+  const admin = await readAdminConfig(join(stateDir, 'admin.json'))
+  if (!admin.etcd) throw new Error(`${stateDir}/admin.json has no etcd login`)
+  const [caPem, certPem, keyPem] = await Promise.all([
+    readFile(admin.caCert, 'utf8'),
+    readFile(admin.etcd.cert, 'utf8'),
+    readFile(admin.etcd.key, 'utf8'),
   ])
-  const login = admin.etcdPassword ? { name: ETCD_ADMIN_USER, password: admin.etcdPassword } : undefined
+  const login = { name: ETCD_ADMIN_USER, password: admin.etcd.password }
   return new EtcdClient(
-    {
-      endpoints: [...endpoints],
-      tls: { caPem, certPem, keyPem, ...(login ? { login } : {}) },
-      requestTimeoutMs,
-    },
+    { endpoints: [...endpoints], tls: { caPem, certPem, keyPem, login }, requestTimeoutMs },
     { clock: realClock },
   )
 }

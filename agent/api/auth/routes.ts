@@ -7,6 +7,7 @@ import type { Counters } from '../../core/counters.js'
 import type { Logger } from '../../core/log.js'
 import { verifyPassword } from '../../core/password.js'
 import { loginPage } from './login-page.js'
+import { type RecoveryActions, registerRecoverPage } from './recover-page.js'
 import { type Session, Sessions } from './sessions.js'
 
 export interface AuthDeps {
@@ -21,6 +22,8 @@ export interface AuthDeps {
   signerUrl: () => string | null
   /** Served over HTTPS: the session cookie is marked Secure. */
   secure?: boolean
+  /** Recovery from a snapshot (recover-page.ts); null on a node without a control plane. */
+  recovery?: () => RecoveryActions | null
 }
 
 export const SESSION_COOKIE = 'hc_session'
@@ -77,6 +80,12 @@ export function registerAuthRoutes(
     return reply.code(303).header('location', '/').send()
   })
   app.post('/actions/approve', async (req, reply) => approveRoute(req, reply, routes))
+  registerRecoverPage(app, {
+    ...deps,
+    recovery: deps.recovery ?? (() => null),
+    sessionOf,
+    csrfMatches: (s, t) => sessions.csrfMatches(s, t),
+  })
   return { sessionOf }
 }
 
