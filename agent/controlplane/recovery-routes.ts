@@ -33,11 +33,15 @@ export function registerRecoveryRoutes(
     const p = NameParams.safeParse(req.params)
     if (!p.success) return reply.code(400).send({ error: 'BAD_REQUEST', message: 'not a snapshot name' })
     const held = (await listSnapshots(d.stateDir)).find((s) => s.manifest.name === p.data.name)
-    if (!held)
-      return reply.code(404).send({ error: 'NOT_FOUND', message: `no snapshot ${p.data.name} here` })
+    if (!held) return reply.code(404).send({ error: 'NOT_FOUND', message: `no snapshot ${p.data.name} here` })
     const file = snapshotPaths(d.stateDir, p.data.name).file
     const size = (await stat(file)).size
     return reply.type('application/octet-stream').header('content-length', size).send(createReadStream(file))
+  })
+  app.get('/api/v1/recovery', { preHandler: [g.adminOnly] }, async (_req, reply) => {
+    if (!d.recovery)
+      return reply.code(409).send({ error: 'RECOVER_REFUSED', message: 'no control plane here' })
+    return { snapshots: await d.recovery.list() }
   })
   app.post('/api/v1/recover', { preHandler: [g.adminOnly] }, async (req, reply) => {
     const b = RecoverBody.safeParse(req.body)
