@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { Agent, request } from 'node:https'
+import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import type { PeerClient, PeerTlsMaterial } from '../api/peer-client.js'
@@ -149,6 +150,7 @@ export class Recovery {
       throw refuse(`${from} no longer offers ${name} (${listed.problem ?? `newest is ${listed.name}`})`)
     const p = snapshotPaths(this.d.stateDir, name)
     const part = `${p.file}.part`
+    await mkdir(dirname(part), { recursive: true, mode: 0o700 })
     await download(`https://${node.address}:${this.d.apiPort}/api/v1/snapshots/${name}`, from, material, part)
     if ((await sha256File(part)) !== listed.manifest.sha256) {
       await rm(part, { force: true })
