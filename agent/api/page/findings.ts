@@ -118,7 +118,7 @@ export function quorumLost(view: ClusterView, nowMs: number): Finding | null {
         ? `etcd has lost quorum: ${plural(down.length, 'voter')} of ${cp.voters.length} unreachable (${downText}). The control plane cannot change anything.`
         : `etcd has lost quorum (${plural(cp.voters.length, 'voter')}). The control plane cannot change anything.`,
     doing: 'does nothing destructive by itself: it waits for the voters to come back.',
-    todo: 'Plug the missing voters back in. If they cannot come back, stop the agent on the surviving voter and rebuild the control plane from the newest etcd snapshot it holds; the coordinator then grows back to 3 voters by itself.',
+    todo: 'Plug the missing voters back in. If they cannot come back, open the HTTPS status page of the surviving voter, log in and use Recover (/recover): pick the newest etcd snapshot and confirm. The coordinator then grows back to 3 voters by itself, and voters of the lost cluster that come back later move their old data aside. The same from a shell, with the agent stopped:',
     command: { text: cp.recovery ?? 'homecloud recover --state DIR', where: voterHere(view) },
   }
 }
