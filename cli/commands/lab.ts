@@ -61,6 +61,10 @@ function upCommand(lab: Command, dirOpt: DirOpt): void {
     .option('--netns', 'run each node in its own network namespace (root)')
     .option('--netboot', 'with --netns: every node answers netboot, so `lab add --vm` can boot a VM')
     .option('--image <dir>', 'netboot image directory (default: images/netboot/build.sh, cached)')
+    .option(
+      '--slots',
+      'two boot slots per node, slot a = the image; the lab firmware boots them (homecloud upgrade)',
+    )
     .option('--detach', 'return once the cluster is formed; last line is JSON')
     .option('--no-kube', 'mesh and etcd only: no Kubernetes control plane, Nodes or kwok')
     .action(async (opts) => {
@@ -75,6 +79,7 @@ function upCommand(lab: Command, dirOpt: DirOpt): void {
         netns: opts.netns,
         kube: opts.kube,
         netboot: opts.netboot,
+        slots: opts.slots,
         imageDir: opts.image,
         progress,
       })
