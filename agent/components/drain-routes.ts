@@ -64,7 +64,7 @@ export function registerDrainRoutes(app: FastifyInstance, x: Ctx): void {
 }
 
 /** Null when the caller may: the admin, or the node itself. Else why not. */
-function callerMay(req: FastifyRequest, node: string, mesh: Mesh): string | null {
+export function callerMay(req: FastifyRequest, node: string, mesh: Mesh): string | null {
   const p = req.peer
   if (!p) return 'no client certificate'
   if (p.profile === 'admin') return null
