@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerClient } from '../api/peer-client.js'
+import { sleep } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Mesh } from '../mesh/mesh.js'
@@ -17,6 +18,8 @@ import { meshNodes, tlsUrl } from './rollout-deps.js'
 
 export const SHUTDOWN_DRAIN_FILE = 'drained-for-shutdown'
 const drainAnswerBytesMax = 64 * 1024
+/** How long a refused shutdown drain waits before asking again. */
+const shutdownRetryMs = 2000
 
 export class SelfDrain {
   private readonly ctl: Controller
@@ -58,15 +61,31 @@ export class SelfDrain {
   async beforeShutdown(timeoutMs: number): Promise<void> {
     const name = this.n.name
     this.n.log.info({ timeoutMs }, `shutting down: draining ${name} first`)
-    try {
-      const a = await this.ask(false, timeoutMs)
-      if (a.outcome === 'drained') await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600)
-      this.n.log.info({ outcome: a.outcome, evicted: a.evicted }, `shutdown drain of ${name}: ${a.outcome}`)
-    } catch (err) {
-      this.n.log.warn(
-        { err: (err as Error).message },
-        `shutdown drain of ${name} did not finish; leaving anyway`,
-      )
+    const deadline = this.n.clock.monoMs() + timeoutMs
+    // A refusal (the lock is held by a rollout or a person, a Node is NotReady) may pass:
+    // ask again until the time is up, then leave anyway.
+    for (;;) {
+      const left = deadline - this.n.clock.monoMs()
+      try {
+        const a = await this.ask(false, Math.max(1000, left))
+        if (a.outcome === 'drained') await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600)
+        this.n.log.info({ outcome: a.outcome, evicted: a.evicted }, `shutdown drain of ${name}: ${a.outcome}`)
+        return
+      } catch (err) {
+        const refused = (err as { status?: number }).status === 409
+        if (!refused || left < shutdownRetryMs * 2) {
+          this.n.log.warn(
+            { err: (err as Error).message },
+            `shutdown drain of ${name} did not finish; leaving anyway`,
+          )
+          return
+        }
+        this.n.log.info(
+          { err: (err as Error).message },
+          `shutdown drain of ${name} refused for now; asking again`,
+        )
+        await sleep(this.n.clock, shutdownRetryMs)
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import { SHUTDOWN_DRAIN_FILE } from '../../agent/components/self-drain.js'
 import { labPlug } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
-import { CP_CONFIG } from '../support/controlplane.js'
+import { CP_CONFIG, etcdClientFor, healthyVoters } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
 import { applyWhenAccepted, labKubectl } from '../support/lab-kubectl.js'
 import { homecloud } from '../support/rollout.js'
@@ -28,6 +28,7 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       progress: say,
     })
     const worker = lab.nodes.find((n) => n.board === 'x86')!
+    const voters = lab.nodes.filter((n) => n.board === 'pi5')
     const { kubectl } = await labKubectl(lab.dir, lab.nodes[0]!.name)
     const node = async () => {
       const r = await kubectl(['get', 'node', worker.name, '-o', 'json'])
@@ -38,7 +39,25 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       }
     }
     const cordoned = async () => (await node())?.spec.unschedulable === true
-    await waitFor(async () => (await node()) !== null || `no Node ${worker.name} yet`, { timeoutMs: 120_000 })
+    // The cluster lock is taken only with every Node Ready and every voter healthy.
+    await waitFor(
+      async () => {
+        const r = await kubectl([
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+        ])
+        const ready = r.stdout.split(' ').filter((x) => x === 'True').length
+        return ready === lab.nodes.length || `${ready} of ${lab.nodes.length} Nodes Ready`
+      },
+      { timeoutMs: 180_000, progress: say },
+    )
+    const etcd = await etcdClientFor(lab, voters)
+    await waitFor(async () => (await healthyVoters(etcd, voters)) === true || 'voters not all healthy', {
+      timeoutMs: 120_000,
+    })
+    etcd.close()
     await applyWhenAccepted(kubectl, lab.dir, 'web', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
