@@ -140,8 +140,12 @@ describe('control plane: x86 fallback while too few ARM boards can hold etcd', {
     // A third Pi: the seat moves back, make-before-break.
     const watch = watchMembership(client, (id) => names.get(id) ?? '')
     const pi6 = await labAdd(lab.dir, 'pi5', { agentConfig: CP_CONFIG })
+    const addedAt = performance.now()
     names.set(await nodeIdOf(pi6), pi6.name)
     await waitFor(() => healthyVoters(client, [pi1, pi2, pi6]), { timeoutMs: 90_000, intervalMs: 250 })
+    t.diagnostic(
+      `new Pi up (lab add returned) → seat back on ARM, laptop gone: ${(performance.now() - addedAt).toFixed(0)} ms`,
+    )
     await watch.stop()
     const steps = watch.seen.map(
       (s) => `voters ${s.voters.join(',')}; learners ${s.learners.join(',') || '-'}`,
