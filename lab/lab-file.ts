@@ -28,6 +28,8 @@ export const LabVm = z.object({
   mac: z.string(),
   tap: z.string(),
   uefi: z.boolean(),
+  /** arm64: qemu-system-aarch64 (`virt`, UEFI firmware, GRUB); older lab files are amd64. */
+  arch: z.enum(['amd64', 'arm64']).default('amd64'),
   pid: z.number().int().positive().nullable(),
   consoleLog: z.string(),
   startedAtMs: z.number(),
@@ -45,9 +47,20 @@ export const LabFile = z.object({
   /** Every node runs Kubernetes (kwok standing in for kubelets); `lab add` keeps it so. */
   kube: z.boolean().default(false),
   nodes: z.array(LabNode),
-  /** Netns labs started with --netboot: every node answers netboot with this image. */
+  /**
+   * Netns labs started with --netboot: every node answers netboot with this image, published as
+   * the lab's release; `otherArchs` are the images of further architectures (`--netboot-arch`),
+   * each published as a release of its own (a node serves the current release of each arch).
+   */
   netboot: z
-    .object({ imageDir: z.string(), releaseDir: z.string().optional(), releaseId: z.string().optional() })
+    .object({
+      imageDir: z.string(),
+      releaseDir: z.string().optional(),
+      releaseId: z.string().optional(),
+      otherArchs: z
+        .array(z.object({ imageDir: z.string(), releaseDir: z.string(), releaseId: z.string().optional() }))
+        .default([]),
+    })
     .optional(),
   vms: z.array(LabVm).default([]),
   /** `lab up --slots`: every node boots the lab's release from its slot a, through the lab firmware. */

@@ -2,14 +2,15 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HomecloudError } from '../agent/core/errors.js'
 import { listProfiles } from '../agent/facts/index.js'
+import type { ImageArch } from '../agent/netboot/arch.js'
 import { nodeUrl } from './access.js'
 import { chooseBoards, loopbackAddress, netnsAddress } from './boards.js'
 import { claimLabIndex, labIndexHeldByOther, releaseLabIndex } from './index-lock.js'
 import { cleanKubeletNode } from './kubelet-node.js'
 import { type LabFile, type LabNode, readLabFile, writeLabFile } from './lab-file.js'
-import { ensureNetbootImage } from './netboot/image.js'
+import { labSoftware } from './netboot/image.js'
 import { removeLabTaps, startLabRouter } from './netboot/network.js'
-import { prepareLabRelease, publishLabRelease } from './netboot/release.js'
+import { publishLabReleases } from './netboot/release.js'
 import { labNetworkAdapter } from './network.js'
 import { nodeDir, startNewNode } from './node-start.js'
 import { findLabProcesses, isLabProcess, killHard, processEnded } from './processes.js'
@@ -51,6 +52,11 @@ export interface LabUpOptions {
    * (the netboot image's agent bundle, unpacked) and the lab firmware boots it from there.
    */
   slots?: boolean
+  /**
+   * Architectures the nodes serve (default amd64): one image each, each published as a
+   * release of its own; `lab add --vm --arch` needs its architecture here.
+   */
+  netbootArchs?: ImageArch[]
 }
 
 /**
@@ -80,11 +86,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     throw new HomecloudError('LAB_INVALID', 'netboot needs a namespace lab', 'add --netns (as root)')
   }
   // Before anything is started: the first build takes a minute or two, later ones are instant.
-  const imageDir =
-    opts.netboot || opts.slots
-      ? (opts.imageDir ??
-        (await ensureNetbootImage(progress, { kube: (opts.netboot && opts.kube) ?? false })))
-      : undefined
+  const software = await labSoftware(dir, opts, progress)
   await mkdir(dir, { recursive: true })
   const index = await claimLabIndex(
     dir,
@@ -101,18 +103,17 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     clusterName: 'lab',
     kube: opts.kube ?? false,
     nodes: [],
+    ...software,
     vms: [],
   }
-  const releaseDir = imageDir ? await prepareLabRelease(dir, resolve(imageDir)) : undefined
-  if (imageDir && opts.netboot) lab.netboot = { imageDir: resolve(imageDir), releaseDir }
-  if (releaseDir && opts.slots) lab.slots = { releaseDir }
   await writeLabFile(lab)
   try {
     if (mode === 'netns') {
       progress(`creating network: bridge and ${boards.length} namespaces in 10.77.${index}.0/24`)
       await labNetworkAdapter.create(index, boards.length)
       if (lab.netboot) {
-        progress(`netboot: router (DHCP for VMs, IPv6 RA) on the bridge; image ${lab.netboot.imageDir}`)
+        const dirs = [lab.netboot.imageDir, ...lab.netboot.otherArchs.map((o) => o.imageDir)]
+        progress(`netboot: router (DHCP for VMs, IPv6 RA) on the bridge; images ${dirs.join(', ')}`)
         await startLabRouter(index, dir)
       }
     }
@@ -120,10 +121,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabFile> {
     for (const [i, board] of boards.entries()) await startNewNode(lab, board, i + 1, opts.agentConfig, opts)
     await writeLabFile(lab)
     await waitConverged(lab, opts.timeoutMs ?? 60_000 + 2_000 * boards.length, progress)
-    if (releaseDir) {
-      const r = await publishLabRelease(lab, releaseDir, { origin: opts.releaseOrigin, progress })
-      if (lab.netboot) lab.netboot.releaseId = r.id
-      if (lab.slots) lab.slots.releaseId = r.id
+    if (lab.netboot || lab.slots) {
+      await publishLabReleases(lab, { origin: opts.releaseOrigin, progress })
       await writeLabFile(lab)
     }
   } catch (err) {

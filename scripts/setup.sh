@@ -43,6 +43,28 @@ command -v sfdisk >/dev/null || need_debs+=(fdisk)
 command -v mkfs.vfat >/dev/null || need_debs+=(dosfstools)
 # `homecloud image disk` and its qemu test: files into FAT partitions of an image file (no loop devices).
 command -v mcopy >/dev/null || need_debs+=(mtools)
+# The arm64 netboot image (images/netboot/build.sh --arch arm64) and its tests: Debian's
+# arm64 packages (a foreign architecture), the Raspberry Pi firmware (raspi-firmware, in
+# the non-free-firmware component), an aarch64 strip, grub-mkimage (grub-common, above),
+# and qemu-system-aarch64 with its UEFI firmware for the arm64 VM.
+apt_sources_changed=0
+if [ "$(id -u)" -eq 0 ] && [ "$(dpkg --print-architecture)" = amd64 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "» adding Debian's arm64 packages (dpkg --add-architecture arm64)"
+    dpkg --add-architecture arm64
+    apt_sources_changed=1
+  fi
+  src=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$src" ] && grep -q '^Components: main$' "$src"; then
+    echo "» adding the non-free-firmware component to $src (Raspberry Pi firmware)"
+    sed -i 's/^Components: main$/Components: main non-free-firmware/' "$src"
+    apt_sources_changed=1
+  fi
+fi
+command -v aarch64-linux-gnu-strip >/dev/null || need_debs+=(binutils-aarch64-linux-gnu)
+command -v qemu-system-aarch64 >/dev/null || need_debs+=(qemu-system-arm)
+[ -f /usr/share/AAVMF/AAVMF_CODE.fd ] || need_debs+=(qemu-efi-aarch64)
+if [ "$apt_sources_changed" = 1 ] && [ "${#need_debs[@]}" -eq 0 ]; then apt-get update -qq; fi
 if [ "${#need_debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_debs[*]} — run as root, or: sudo apt-get install ${need_debs[*]}" >&2

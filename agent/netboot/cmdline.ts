@@ -21,32 +21,38 @@ export const BootParams = z.object({
   image: Sha256Hex,
   cluster: ClusterId,
   peers: z.array(PeerEntry).max(8),
-  mac: Mac,
+  /** Absent for a Raspberry Pi: one cmdline.txt serves every Pi, and /init takes its NIC's MAC. */
+  mac: Mac.optional(),
 })
 export type BootParams = z.infer<typeof BootParams>
 
-/**
- * Arguments every netbooted kernel gets: serial and screen console, reboot on panic,
- * quiet; no_timer_check because on a loaded host an emulated (TCG) guest failed the
- * IO-APIC timer check and panicked ("IO-APIC + timer doesn't work").
- */
-export const KERNEL_BASE_ARGS = [
-  'console=tty0',
-  'console=ttyS0,115200',
-  'panic=-1',
-  'quiet',
-  'no_timer_check',
-] as const
+/** Which machines the kernel boots on: it decides the consoles. */
+export type KernelConsoles = 'amd64' | 'arm64' | 'rpi4'
 
-export function buildKernelCmdline(p: BootParams): string {
+/**
+ * Arguments every netbooted kernel gets: the screen and the serial console (the last
+ * console= becomes /dev/console, where /init writes), reboot on panic, quiet.
+ * amd64: ttyS0; no_timer_check because on a loaded host an emulated (TCG) guest failed
+ * the IO-APIC timer check and panicked ("IO-APIC + timer doesn't work").
+ * arm64: the PL011 UART (ttyAMA0) of qemu's `virt` machine and most arm64 servers.
+ * rpi4: the mini UART on GPIO 14/15 (ttyS1 under the upstream kernel, as Debian's
+ * raspi-firmware sets it).
+ */
+export const KERNEL_BASE_ARGS: Record<KernelConsoles, readonly string[]> = {
+  amd64: ['console=tty0', 'console=ttyS0,115200', 'panic=-1', 'quiet', 'no_timer_check'],
+  arm64: ['console=tty0', 'console=ttyAMA0,115200', 'panic=-1', 'quiet'],
+  rpi4: ['console=tty0', 'console=ttyS1,115200', 'panic=-1', 'quiet'],
+}
+
+export function buildKernelCmdline(p: BootParams, consoles: KernelConsoles = 'amd64'): string {
   const params = BootParams.parse(p)
   return [
-    ...KERNEL_BASE_ARGS,
+    ...KERNEL_BASE_ARGS[consoles],
     `homecloud.url=${params.url}`,
     `homecloud.image=${params.image}`,
     `homecloud.cluster=${params.cluster}`,
     ...(params.peers.length > 0 ? [`homecloud.peers=${params.peers.join(',')}`] : []),
-    `homecloud.mac=${params.mac}`,
+    ...(params.mac ? [`homecloud.mac=${params.mac}`] : []),
   ].join(' ')
 }
 

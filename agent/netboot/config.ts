@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { PiSerial } from './dnsmasq-config.js'
 import { Mac } from './mac.js'
+import { PiSerial } from './rpi.js'
 
 const Ipv4 = z.string().refine((s) => isIP(s) === 4, 'an IPv4 address')
 
@@ -29,9 +29,9 @@ export const NetbootConfig = z
     knownMacs: z.array(Mac).max(4096).default([]),
     raspberryPi: z
       .object({
+        /** Serve Raspberry Pi 4 network boot (needs an arm64 image: its firmware, device trees and kernel). */
         enabled: z.boolean().default(false),
-        /** Firmware files (start4.elf, …) every Pi gets; each serial's TFTP folder points here. */
-        bootDir: z.string().startsWith('/').optional(),
+        /** Serial numbers that get a TFTP folder of their own (found on the first request); others fall back to the root. */
         serials: z.array(PiSerial).max(4096).default([]),
       })
       .strict()

@@ -1,12 +1,13 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { Mac } from './mac.js'
+import { TFTP_FILES } from './tftp-layout.js'
 
 // dnsmasq.conf for one node (pure). Proxy mode (default) answers only PXE clients and
 // leaves addresses to the LAN's own DHCP server, so homecloud never becomes a second
 // DHCP server; plain DHCP mode hands out addresses and exists only for a segment the
-// user dedicates to the cluster. Either way: TFTP serves iPXE, and iPXE is pointed at
-// this node's HTTP server. Field notes behind the choices: no-ping saves ~3 s; option
+// user dedicates to the cluster. Either way: TFTP serves iPXE (x86) or GRUB (arm64 UEFI,
+// grub.ts), and both are pointed at this node's HTTP server. Field notes behind the choices: no-ping saves ~3 s; option
 // 175.176 stops iPXE waiting ~3 s for proxy offers; in proxy mode the iPXE stage must be
 // a pxe-service (dhcp-boot is ignored there).
 
@@ -32,18 +33,13 @@ export const DnsmasqConfigInput = z.object({
   adoption: z.enum(['any', 'known']),
   knownMacs: z.array(Mac).max(4096),
   raspberryPi: z.boolean(),
+  /** This node serves an arm64 image: arm64 UEFI firmware (client arch 11) gets GRUB. */
+  arm64: z.boolean(),
   leaseFile: SafePath,
   /** dnsmasq drops root to this user after binding; the TFTP files must be readable by it. */
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/),
 })
 export type DnsmasqConfigInput = z.infer<typeof DnsmasqConfigInput>
-
-/** Boot file names in the TFTP root. For x86PC dnsmasq appends ".0" to the basename itself. */
-export const TFTP_FILES = {
-  bios: 'undionly',
-  biosFile: 'undionly.0',
-  efi: 'ipxe.efi',
-} as const
 
 /** dnsmasq's `netmask` for a prefix length. */
 export function prefixToNetmask(prefixLength: number): string {
@@ -98,7 +94,7 @@ export function renderDnsmasqConfig(raw: DnsmasqConfigInput): string {
   }
   if (c.raspberryPi) {
     // The Pi bootloader wants option 43 naming "Raspberry Pi Boot"; pxe-service encodes it.
-    // It then fetches <serial>/start4.elf … over TFTP (see tftpLayout for the folders).
+    // It then fetches <serial>/start4.elf … over TFTP (rpi.ts, tftp-layout.ts).
     lines.push('dhcp-vendorclass=set:rpi,PXEClient:Arch:00000:UNDI:002001')
     lines.push(`pxe-service=tag:rpi,${c.adoption === 'known' ? 'tag:adopt,' : ''}0,"Raspberry Pi Boot"`)
   }
@@ -114,48 +110,20 @@ export function renderDnsmasqConfig(raw: DnsmasqConfigInput): string {
     `pxe-service=tag:ipxe,${adopt}BC_EFI,"homecloud",${c.scriptUrl}`,
     `pxe-service=tag:ipxe,${adopt}X86-64_EFI,"homecloud",${c.scriptUrl}`,
   )
+  // Debian has no arm64 iPXE: GRUB fetches its script from us over HTTP by itself.
+  if (c.arm64)
+    lines.push(`pxe-service=tag:!ipxe,${adopt}ARM64_EFI,"homecloud (arm64 UEFI)",${TFTP_FILES.arm64Efi}`)
   if (c.mode === 'dhcp') {
     // With addresses from us, PXE clients also honour the plain boot file name.
     lines.push(
       'dhcp-match=set:efi64,option:client-arch,7',
       'dhcp-match=set:efi64,option:client-arch,9',
+      'dhcp-match=set:efiarm64,option:client-arch,11',
       `dhcp-boot=tag:ipxe,${c.scriptUrl}`,
+      ...(c.arm64 ? [`dhcp-boot=tag:!ipxe,tag:efiarm64,${TFTP_FILES.arm64Efi}`] : []),
       `dhcp-boot=tag:!ipxe,tag:efi64,${TFTP_FILES.efi}`,
-      `dhcp-boot=tag:!ipxe,tag:!efi64,${TFTP_FILES.biosFile}`,
+      `dhcp-boot=tag:!ipxe,tag:!efi64,tag:!efiarm64,${TFTP_FILES.biosFile}`,
     )
   }
   return `${lines.join('\n')}\n`
-}
-
-/** Raspberry Pi serial numbers as the bootloader prints them: 8 lower-case hex digits. */
-export const PiSerial = z.string().regex(/^[0-9a-f]{8}$/, 'a Raspberry Pi serial is 8 lower-case hex digits')
-
-export interface TftpEntry {
-  /** Relative to the TFTP root. */
-  path: string
-  kind: 'copy' | 'symlink'
-  target: string
-}
-
-/**
- * What the TFTP root holds (pure): the iPXE binaries, and for each known Raspberry Pi a
- * folder named after its serial number (where its bootloader looks first) pointing at
- * the Pi boot files.
- */
-export function tftpLayout(input: {
-  ipxeDir: string
-  piBootDir?: string
-  piSerials?: string[]
-}): TftpEntry[] {
-  const entries: TftpEntry[] = [
-    { path: TFTP_FILES.biosFile, kind: 'copy', target: `${input.ipxeDir}/undionly.kpxe` },
-    { path: TFTP_FILES.efi, kind: 'copy', target: `${input.ipxeDir}/ipxe.efi` },
-    { path: 'snponly.efi', kind: 'copy', target: `${input.ipxeDir}/snponly.efi` },
-  ]
-  if (input.piBootDir) {
-    for (const serial of [...new Set(input.piSerials ?? [])].sort()) {
-      entries.push({ path: PiSerial.parse(serial), kind: 'symlink', target: input.piBootDir })
-    }
-  }
-  return entries
 }

@@ -1,4 +1,4 @@
-import { type BootParams, buildKernelCmdline } from './cmdline.js'
+import { type BootParams, buildKernelCmdline, type KernelConsoles } from './cmdline.js'
 
 // iPXE scripts served at /netboot/boot.ipxe (pure). The DHCP answer can only carry a
 // fixed URL, so the first script asks iPXE to come back with its MAC and architecture;
@@ -18,16 +18,18 @@ export interface BootScriptInput {
   params: BootParams
   /** For the console line only. */
   servedBy: string
+  /** The image's architecture (an arm64 iPXE someone built themselves boots the arm64 image). */
+  consoles?: KernelConsoles
 }
 
-export function renderBootScript({ params, servedBy }: BootScriptInput): string {
+export function renderBootScript({ params, servedBy, consoles = 'amd64' }: BootScriptInput): string {
   const image = `${params.url}/image/${params.image}`
   return [
     '#!ipxe',
-    `echo homecloud: image ${params.image.slice(0, 12)} for ${params.mac} from ${servedBy}`,
+    `echo homecloud: image ${params.image.slice(0, 12)} for ${params.mac ?? '?'} from ${servedBy}`,
     // The 2019 iPXE in Debian hands the initrd to an EFI-stub kernel only through the
     // kernel's `initrd=NAME` argument (UEFI boots panicked without it; BIOS ignores it).
-    `kernel ${image}/vmlinuz initrd=initrd.img ${buildKernelCmdline(params)}`,
+    `kernel ${image}/vmlinuz initrd=initrd.img ${buildKernelCmdline(params, consoles)}`,
     `initrd --name initrd.img ${image}/initrd.img`,
     'boot',
     '',

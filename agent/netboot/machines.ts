@@ -1,13 +1,15 @@
 import type { Clock } from '../core/clock.js'
 
 // The machines this node answered (pure state, bounded, expiring). Only the node that
-// served a machine's iPXE script hands that machine its join material, and each
+// served a machine's boot script (SERVING_STAGES) hands that machine its join material, and each
 // machine's boot stages are kept here with this node's clock (the benchmark reads them).
 
 export const STAGES = [
   'dhcp',
   'tftp',
   'ipxe',
+  'grub',
+  'rpi-boot',
   'kernel-download',
   'initrd-download',
   'kernel',
@@ -18,12 +20,17 @@ export const STAGES = [
   'agent-exit',
 ] as const
 export type Stage = (typeof STAGES)[number]
+/**
+ * The stages that make a machine "served by this node": its iPXE or GRUB script came from
+ * here, or (a Raspberry Pi) its cmdline.txt went out over our TFTP.
+ */
+export const SERVING_STAGES: readonly Stage[] = ['ipxe', 'grub', 'rpi-boot']
 
 export interface MachineEntry {
   mac: string
   arch: string | null
   firstSeenMs: number
-  /** When this node served its iPXE boot script (null: seen only in DHCP/TFTP). */
+  /** When this node served its boot script (null: seen only in DHCP/TFTP). */
   servedMs: number | null
   /** First time of each stage, this node's wall clock. */
   stages: Partial<Record<Stage, number>>
@@ -55,7 +62,7 @@ export class MachineBook {
     private readonly limits: MachineBookLimits = machineBookLimitsDefault,
   ) {}
 
-  /** Records a stage (the first occurrence wins; `ipxe` also marks the machine as served by us). */
+  /** Records a stage (the first occurrence wins; a serving stage also marks the machine as served by us). */
   note(mac: string, stage: Stage, extra: { arch?: string; failure?: string } = {}): MachineEntry {
     const now = this.clock.nowMs()
     this.expire(now)
@@ -67,7 +74,7 @@ export class MachineBook {
     }
     e.touchedMs = now
     e.stages[stage] ??= now
-    if (stage === 'ipxe') e.servedMs = now
+    if (SERVING_STAGES.includes(stage)) e.servedMs = now
     if (extra.arch) e.arch = extra.arch
     if (extra.failure) e.failure = extra.failure
     // Map order doubles as least-recently-touched order for eviction.

@@ -21,6 +21,8 @@ export const ImageFile = z.object({
   sha256: Sha256Hex,
   bytes: z.number().int().nonnegative(),
   pieces: z.array(Sha256Hex).max(65_536).optional(),
+  /** Served to the firmware or boot loader (GRUB, a Raspberry Pi's files); /init skips it. */
+  firmware: z.boolean().optional(),
 })
 
 export const ImageManifest = z.object({

@@ -7,6 +7,7 @@ import type { Counters } from '../core/counters.js'
 import { Sha256Hex } from '../core/ids.js'
 import { type ImageArch, IpxeArch, imageArchFor } from './arch.js'
 import type { BootParams } from './cmdline.js'
+import { renderGrubBootScript, renderGrubRefusal } from './grub.js'
 import { renderBootScript, renderChainScript, renderRefusalScript } from './ipxe-script.js'
 import { Mac } from './mac.js'
 import type { MachineBook, MachineEntry, Stage } from './machines.js'
@@ -37,6 +38,7 @@ export interface NetbootRouteDeps {
 }
 
 const BootQuery = z.object({ mac: Mac.optional(), arch: IpxeArch.optional() }).strict()
+const GrubQuery = z.object({ mac: Mac, arch: IpxeArch }).strict()
 const MacParam = z.object({ mac: Mac })
 const ImageParams = z.object({ sha: Sha256Hex, file: ArtifactName })
 const ReportStage = z.enum(['kernel', 'verified', 'agent-start', 'failed', 'agent-exit'])
@@ -49,6 +51,29 @@ function bad(reply: FastifyReply, counters: Counters, error: z.ZodError, what: s
     error: 'BAD_REQUEST',
     message: `${what}: ${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}`,
   })
+}
+
+type BootDecision =
+  | { ok: true; params: BootParams; arch: ImageArch }
+  | { ok: false; code: number; reason: string }
+
+/** The same answer for iPXE and GRUB: may this MAC boot, and with which image and command line. */
+function decideBoot(deps: NetbootRouteDeps, mac: string, loaderArch: IpxeArch): BootDecision {
+  if (!deps.adopts(mac)) {
+    deps.counters.inc('homecloud_netboot_rejected_total', { reason: 'not-adopted' })
+    return { ok: false, code: 403, reason: `${mac} is not adopted by this cluster` }
+  }
+  const arch = imageArchFor(loaderArch)
+  const { image, reason } = deps.imageFor(arch)
+  if (!image) return { ok: false, code: 404, reason: `no ${arch} image here: ${reason}` }
+  const params: BootParams = {
+    url: deps.baseUrl,
+    image: image.id,
+    cluster: deps.clusterId,
+    peers: deps.peers(),
+    mac,
+  }
+  return { ok: true, params, arch }
 }
 
 export function registerNetbootRoutes(app: FastifyInstance, deps: NetbootRouteDeps): void {
@@ -67,25 +92,27 @@ function registerBootScript(app: FastifyInstance, deps: NetbootRouteDeps): void 
     // The DHCP answer carries a fixed URL: iPXE comes back with its MAC and architecture.
     if (!q.data.mac || !q.data.arch) return renderChainScript(deps.baseUrl)
     const { mac, arch } = q.data
-    if (!deps.adopts(mac)) {
-      counters.inc('homecloud_netboot_rejected_total', { reason: 'not-adopted' })
-      return reply.code(403).send(renderRefusalScript(`${mac} is not adopted by this cluster`))
-    }
-    const { image, reason } = deps.imageFor(imageArchFor(arch))
-    if (!image)
-      return reply.code(404).send(renderRefusalScript(`no ${imageArchFor(arch)} image here: ${reason}`))
+    const d = decideBoot(deps, mac, arch)
+    if (!d.ok) return reply.code(d.code).send(renderRefusalScript(d.reason))
     book.note(mac, 'ipxe', { arch })
     // iPXE fetches the kernel next, from this address, before the guest can say who it is.
     book.noteAddress(req.ip, mac)
     counters.inc('homecloud_netboot_served_total', { what: 'script' })
-    const params: BootParams = {
-      url: deps.baseUrl,
-      image: image.id,
-      cluster: deps.clusterId,
-      peers: deps.peers(),
-      mac,
-    }
-    return renderBootScript({ params, servedBy: deps.nodeName })
+    return renderBootScript({ params: d.params, servedBy: deps.nodeName, consoles: d.arch })
+  })
+
+  // GRUB (arm64 UEFI: grub.ts) asks with its MAC and CPU already filled in.
+  app.get('/netboot/boot.grub', async (req, reply) => {
+    const q = GrubQuery.safeParse(req.query)
+    if (!q.success) return bad(reply, counters, q.error, 'boot.grub query')
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
+    const { mac, arch } = q.data
+    const d = decideBoot(deps, mac, arch)
+    if (!d.ok) return reply.code(d.code).send(renderGrubRefusal(d.reason))
+    book.note(mac, 'grub', { arch })
+    book.noteAddress(req.ip, mac)
+    counters.inc('homecloud_netboot_served_total', { what: 'grub' })
+    return renderGrubBootScript({ params: d.params, servedBy: deps.nodeName, consoles: d.arch })
   })
 }
 

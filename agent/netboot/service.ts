@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, rm, symlink } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { networkInterfaces, userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -11,13 +11,16 @@ import type { Logger } from '../core/log.js'
 import { type Random, systemRandom } from '../core/random.js'
 import { readJoinMaterial } from '../trust/join-material.js'
 import type { ImageArch } from './arch.js'
+import { BootFiles } from './boot-files.js'
 import { adopts, effectiveAdoption, type NetbootConfig } from './config.js'
 import { DnsmasqProcess } from './dnsmasq.js'
-import { renderDnsmasqConfig, tftpLayout } from './dnsmasq-config.js'
+import { renderDnsmasqConfig } from './dnsmasq-config.js'
 import { macFromArpTable } from './dnsmasq-log.js'
 import { MachineBook } from './machines.js'
 import { type NetbootImage, readImage, verifyImage } from './manifest.js'
 import { registerNetbootRoutes } from './routes.js'
+import { isPiCmdlinePath } from './rpi.js'
+import { TftpRoot } from './tftp-root.js'
 
 // Netboot on one node: the image it serves, dnsmasq (proxyDHCP + TFTP) as a child, the
 // HTTP routes, and the machines it answered. Level-triggered: every few seconds the
@@ -71,6 +74,8 @@ export class NetbootService {
   private image: NetbootImage | null = null
   private imageProblem = 'not loaded yet'
   private dnsmasq: DnsmasqProcess | null = null
+  private tftp: TftpRoot | null = null
+  private readonly bootFiles: BootFiles
   private writtenConfig = ''
   private readonly loop: Controller
   private readonly dir: string
@@ -94,6 +99,12 @@ export class NetbootService {
       },
       { clock: c.clock, random: c.random ?? systemRandom(), log: this.log, counters: c.counters },
     )
+    this.bootFiles = new BootFiles({
+      config: init.config,
+      baseUrl: this.baseUrl,
+      clusterId: init.clusterId,
+      peers: init.peers,
+    })
   }
 
   get baseUrl(): string {
@@ -132,7 +143,8 @@ export class NetbootService {
     if (cfg.imageDir) await this.loadOverride(cfg.imageDir)
     if (!cfg.dnsmasq || (cfg.imageDir && !this.image)) return
     await mkdir(this.dir, { recursive: true, mode: 0o755 })
-    await this.writeTftpRoot()
+    this.tftp = new TftpRoot(join(this.dir, 'tftp'))
+    await this.tftp.apply(await this.bootFiles.entries(null))
     this.dnsmasq = new DnsmasqProcess(
       { configFile: join(this.dir, 'dnsmasq.conf'), binary: cfg.dnsmasqBinary },
       {
@@ -143,7 +155,7 @@ export class NetbootService {
             this.book.note(e.mac, 'dhcp')
             if (e.ip) this.book.noteAddress(e.ip, e.mac)
           } else {
-            void this.tftpSent(e.ip)
+            void this.tftpSent(e.ip, e.file)
           }
         },
       },
@@ -169,12 +181,16 @@ export class NetbootService {
     }
   }
 
-  private async tftpSent(ip: string): Promise<void> {
+  private async tftpSent(ip: string, file: string): Promise<void> {
     const mac =
       this.book.macAt(ip) ?? macFromArpTable(await readFile('/proc/net/arp', 'utf8').catch(() => ''), ip)
     if (!mac) return
     this.book.noteAddress(ip, mac)
     this.book.note(mac, 'tftp')
+    // A Raspberry Pi fetches no script: its cmdline.txt from us makes it ours to hand join material.
+    if (isPiCmdlinePath(file) && adopts(this.adoption(), this.init.config.knownMacs, mac)) {
+      this.book.note(mac, 'rpi-boot', { arch: 'arm64' })
+    }
   }
 
   async stop(): Promise<void> {
@@ -203,6 +219,7 @@ export class NetbootService {
             ? { arch, id: image.id, version: image.manifest.version }
             : { arch, id: null, problem: reason }
         }),
+        raspberryPi: this.init.config.raspberryPi.enabled && this.imageFor('arm64').image !== null,
         mode: this.init.config.mode,
         adoption: this.adoption(),
         dnsmasq: this.dnsmasq?.status() ?? null,
@@ -222,6 +239,10 @@ export class NetbootService {
       this.writtenConfig = ''
       return
     }
+    // GRUB and the Pi's files follow the arm64 image this node serves (a release may bring or change it).
+    const arm64 = this.imageFor('arm64').image
+    const changed = await this.tftp?.apply(await this.bootFiles.entries(arm64))
+    if (changed?.length) this.log.debug({ files: changed }, 'TFTP root updated')
     const text = renderDnsmasqConfig({
       mode: this.init.config.mode,
       interface: this.init.config.interface ?? interfaceOf(this.init.host),
@@ -232,7 +253,8 @@ export class NetbootService {
       scriptUrl: `${this.baseUrl}/boot.ipxe`,
       adoption: this.adoption(),
       knownMacs: this.init.config.knownMacs,
-      raspberryPi: this.init.config.raspberryPi.enabled,
+      raspberryPi: this.init.config.raspberryPi.enabled && arm64 !== null,
+      arm64: arm64 !== null,
       leaseFile: join(this.dir, 'leases'),
       user: userInfo().username,
     })
@@ -250,29 +272,6 @@ export class NetbootService {
       { mode: this.init.config.mode, adoption: this.adoption() },
       action === 'start' ? 'dnsmasq started' : 'dnsmasq restarted with a new config',
     )
-  }
-
-  private async writeTftpRoot(): Promise<void> {
-    const root = join(this.dir, 'tftp')
-    await rm(root, { recursive: true, force: true })
-    await mkdir(root, { recursive: true, mode: 0o755 })
-    const pi = this.init.config.raspberryPi
-    for (const e of tftpLayout({
-      ipxeDir: this.init.config.ipxeDir,
-      piBootDir: pi.enabled ? pi.bootDir : undefined,
-      piSerials: pi.serials,
-    })) {
-      const to = join(root, e.path)
-      if (e.kind === 'symlink') await symlink(e.target, to)
-      else
-        await copyFile(e.target, to).catch((err: Error) => {
-          throw new HomecloudError(
-            'NETBOOT_DNSMASQ',
-            `cannot copy ${e.target} into the TFTP root: ${err.message}`,
-            'install iPXE: apt-get install ipxe',
-          )
-        })
-    }
   }
 }
 

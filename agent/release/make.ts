@@ -89,7 +89,9 @@ export async function makeRelease(o: MakeReleaseOptions): Promise<Release> {
     await stat(src).catch(() => {
       throw new HomecloudError('RELEASE_INVALID', `${src} does not exist`, 'build the netboot image first')
     })
-    files[name] = await hashFilePieces(src, pieceBytes)
+    // Firmware files (GRUB, a Raspberry Pi's) stay marked: /init does not fetch them.
+    const firmware = image?.manifest.files[name]?.firmware ? { firmware: true } : {}
+    files[name] = { ...(await hashFilePieces(src, pieceBytes)), ...firmware }
     await link(src, join(o.out, name)).catch(() => copyFile(src, join(o.out, name)))
   }
   const manifest: ReleaseManifest = {

@@ -136,7 +136,8 @@ export function renderManifest(m: ReleaseManifest): string {
     .sort()
     .map((name) => {
       const f = m.files[name]!
-      return `    ${JSON.stringify(name)}: {"sha256": "${f.sha256}", "bytes": ${f.bytes}, "pieces": ${JSON.stringify(f.pieces ?? [])}}`
+      const firmware = f.firmware ? ', "firmware": true' : ''
+      return `    ${JSON.stringify(name)}: {"sha256": "${f.sha256}", "bytes": ${f.bytes}${firmware}, "pieces": ${JSON.stringify(f.pieces ?? [])}}`
     })
   return `{\n${lines.join('\n')}\n  "files": {\n${files.join(',\n')}\n  }\n}\n`
 }

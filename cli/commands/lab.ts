@@ -1,6 +1,8 @@
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Command } from 'commander'
+import { HomecloudError } from '../../agent/core/errors.js'
+import type { ImageArch } from '../../agent/netboot/arch.js'
 import { type LabFile, readLabFile } from '../../lab/lab-file.js'
 import {
   labAdd,
@@ -65,6 +67,11 @@ function upCommand(lab: Command, dirOpt: DirOpt): void {
       '--slots',
       'two boot slots per node, slot a = the image; the lab firmware boots them (homecloud upgrade)',
     )
+    .option(
+      '--netboot-arch <list>',
+      'with --netboot: architectures to serve, e.g. amd64,arm64 (each image is built once, cached)',
+      'amd64',
+    )
     .option('--detach', 'return once the cluster is formed; last line is JSON')
     .option('--no-kube', 'mesh and etcd only: no Kubernetes control plane, Nodes or kwok')
     .action(async (opts) => {
@@ -81,6 +88,7 @@ function upCommand(lab: Command, dirOpt: DirOpt): void {
         netboot: opts.netboot,
         slots: opts.slots,
         imageDir: opts.image,
+        netbootArchs: parseArchList(opts.netbootArch),
         progress,
       })
       process.stderr.write(`cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
@@ -106,11 +114,17 @@ function addCommand(lab: Command, dirOpt: DirOpt): void {
     .option('--board <profile>', 'board profile', 'pi4-ssd')
     .option('--vm', 'a qemu VM that netboots from the lab (netns lab started with --netboot)')
     .option('--uefi', 'with --vm: UEFI firmware (OVMF) instead of BIOS')
+    .option(
+      '--arch <arch>',
+      'with --vm: amd64, or arm64 (qemu-system-aarch64, UEFI + GRUB; slow under TCG)',
+      'amd64',
+    )
     .option('--kubelet', 'run the real kubelet + containerd on it, not kwok (netns lab, as root)')
     .option('--no-wait', 'return at once (a node waiting for approval never converges by itself)')
     .action(async (opts) => {
       if (opts.vm) {
-        const vm = await labAddVm(opts.dir, { uefi: opts.uefi, wait: opts.wait, progress })
+        const [arch] = parseArchList(opts.arch)
+        const vm = await labAddVm(opts.dir, { uefi: opts.uefi, arch, wait: opts.wait, progress })
         process.stdout.write(
           `${vm.name} ${opts.wait ? 'netbooted and joined' : 'powered on'} (console: ${vm.consoleLog})\n`,
         )
@@ -291,4 +305,18 @@ async function followLab(l: LabFile): Promise<void> {
       break
     }
   }
+}
+
+/** `amd64,arm64` → the architectures; anything else is a clear error. */
+function parseArchList(list: string): ImageArch[] {
+  const archs = list.split(',').map((a) => a.trim())
+  for (const a of archs) {
+    if (a !== 'amd64' && a !== 'arm64')
+      throw new HomecloudError(
+        'LAB_INVALID',
+        `unknown architecture '${a}'`,
+        'use amd64, arm64 or amd64,arm64',
+      )
+  }
+  return archs as ImageArch[]
 }

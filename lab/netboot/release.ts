@@ -30,9 +30,9 @@ export async function labReleaseKey(labDir: string): Promise<ReleaseKey> {
   return key
 }
 
-/** The netboot image directory → a signed release directory in the lab. */
-export async function prepareLabRelease(labDir: string, imageDir: string): Promise<string> {
-  const out = join(labDir, 'release')
+/** The netboot image directory → a signed release directory in the lab (one per architecture: `name`). */
+export async function prepareLabRelease(labDir: string, imageDir: string, name = 'release'): Promise<string> {
+  const out = join(labDir, name)
   const release = await makeRelease({ from: imageDir, out })
   const sig = signManifest(release.manifestBytes, await labReleaseKey(labDir))
   await writeFile(join(out, SIGNATURE_FILE), `${JSON.stringify(sig)}\n`)
@@ -100,4 +100,25 @@ export async function heldOn(address: string, id: string): Promise<{ have: numbe
 
 export async function releaseIdOf(dir: string): Promise<string> {
   return (await readReleaseDir(dir)).release.id
+}
+
+/**
+ * Publishes the lab's releases once the cluster formed: the first release of each
+ * architecture becomes its current one (every node serves it), and the slots' release
+ * (the same as the amd64 netboot one, or its own).
+ */
+export async function publishLabReleases(
+  lab: LabFile,
+  opts: { origin?: string; progress?: (line: string) => void },
+): Promise<void> {
+  const publish = async (dir: string) => (await publishLabRelease(lab, dir, opts)).id
+  const nb = lab.netboot
+  if (nb?.releaseDir) {
+    nb.releaseId = await publish(nb.releaseDir)
+    for (const other of nb.otherArchs) other.releaseId = await publish(other.releaseDir)
+  }
+  if (lab.slots) {
+    lab.slots.releaseId =
+      lab.slots.releaseDir === nb?.releaseDir ? nb.releaseId : await publish(lab.slots.releaseDir)
+  }
 }

@@ -1,20 +1,24 @@
-import { copyFile, mkdir, rmdir } from 'node:fs/promises'
+import { access, copyFile, mkdir, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { sleep, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
+import type { ImageArch } from '../../agent/netboot/arch.js'
 import { Mac } from '../../agent/netboot/mac.js'
+import { readImage } from '../../agent/netboot/manifest.js'
 import { type LabFile, type LabVm, readLabFile, writeLabFile } from '../lab-file.js'
 import { nodeUrl } from '../launcher.js'
 import { spawnLabProcess } from '../processes.js'
 import { fetchClusterView, waitFor } from '../wait.js'
 import { vmIndexMax, vmMac, vmNodeName } from './names.js'
 import { addVmTap } from './network.js'
-import { OVMF_VARS, qemuCommand, vmKubeMemoryMBDefault } from './qemu.js'
+import { AAVMF_CODE, AAVMF_VARS, firmwareVarsTemplate, qemuCommand, vmKubeMemoryMBDefault } from './qemu.js'
 
 const labClock = systemClock({ keepAlive: true })
 
 export interface AddVmOptions {
   uefi?: boolean
+  /** arm64: qemu-system-aarch64 netbooting the lab's arm64 image through GRUB (always UEFI). */
+  arch?: ImageArch
   /** Default: derived from the lab index and VM number. */
   mac?: string
   /** Wait until the VM's agent is alive in every running node's view (default true). */
@@ -72,27 +76,31 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
   const name = vmNodeName(mac)
   const dir = join(lab.dir, 'vms', name)
   await mkdir(dir, { recursive: true })
+  const arch = opts.arch ?? 'amd64'
+  await assertLabServes(lab, arch)
   const tap = await addVmTap(lab.index, vm)
-  const uefi = opts.uefi ?? false
-  const ovmfVars = uefi ? join(dir, 'OVMF_VARS.fd') : undefined
-  if (ovmfVars) await copyFile(OVMF_VARS, ovmfVars)
+  const uefi = arch === 'arm64' || (opts.uefi ?? false)
+  const ovmfVars = uefi ? join(dir, 'firmware-vars.fd') : undefined
+  if (ovmfVars) await copyFile(firmwareVarsTemplate(arch), ovmfVars)
   const consoleLog = join(dir, 'console.log')
   const { cmd, args } = qemuCommand({
     mac,
     tap,
+    arch,
     uefi,
     consoleLog,
     ovmfVars,
     lifetimeSeconds: opts.lifetimeSeconds,
     ...(lab.kube ? { memoryMB: vmKubeMemoryMBDefault } : {}),
   })
-  opts.progress?.(`powering on ${name} (${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)
+  opts.progress?.(`powering on ${name} (${arch} ${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)
   const entry: LabVm = {
     name,
     vm,
     mac,
     tap,
     uefi,
+    arch,
     pid: spawnLabProcess(lab.dir, cmd, args, join(dir, 'qemu.log')),
     consoleLog,
     startedAtMs: labClock.nowMs(),
@@ -100,6 +108,34 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
   lab.vms.push(entry)
   await writeLabFile(lab)
   return entry
+}
+
+/** A VM of an architecture the lab's nodes serve no image for would wait for nothing: say so first. */
+async function assertLabServes(lab: LabFile, arch: ImageArch): Promise<void> {
+  const dirs = lab.netboot ? [lab.netboot.imageDir, ...lab.netboot.otherArchs.map((o) => o.imageDir)] : []
+  for (const d of dirs)
+    if ((await readImage(d).catch(() => null))?.manifest.arch === arch) {
+      const firmware = arch === 'arm64' ? [AAVMF_CODE, AAVMF_VARS] : []
+      for (const f of firmware) {
+        if (
+          !(await access(f).then(
+            () => true,
+            () => false,
+          ))
+        )
+          throw new HomecloudError(
+            'LAB_INVALID',
+            `${f} is missing`,
+            'apt-get install qemu-system-arm qemu-efi-aarch64',
+          )
+      }
+      return
+    }
+  throw new HomecloudError(
+    'LAB_INVALID',
+    `this lab's nodes serve no ${arch} netboot image`,
+    `start the lab with \`lab up --netns --netboot --netboot-arch amd64,${arch}\``,
+  )
 }
 
 /** Until the VM's agent is alive in the view of every running node. */

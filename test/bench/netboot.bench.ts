@@ -3,110 +3,28 @@
 // then the Kubernetes node image (--kube): power-on → a Ready kubelet Node.
 // Stage times come from the serving node's clock (its dnsmasq lines, its HTTP routes,
 // the guest's reports to it); agent start → joined from the guest's own agent log.
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { findKubePrograms } from '../../agent/kube/binaries.js'
-import type { LabFile, LabVm } from '../../lab/lab-file.js'
-import { labKubeconfig, nodeUrl } from '../../lab/launcher.js'
+import type { LabFile } from '../../lab/lab-file.js'
+import { labKubeconfig } from '../../lab/launcher.js'
 import { ensureNetbootImage } from '../../lab/netboot/image.js'
 import { labAddVm, waitVmJoined } from '../../lab/netboot/vm.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { benchLab } from './lab.js'
+import { stageRows } from './netboot-stages.js'
 import type { BenchContext, Row } from './types.js'
 
 export const name = 'netboot'
-
-const JOIN_GOAL_MS = 2000
-
-interface Machine {
-  mac: string
-  servedMs: number | null
-  stages: Record<string, number>
-}
-
-async function servingTimeline(lab: LabFile, mac: string): Promise<Machine | null> {
-  for (const n of lab.nodes) {
-    const res = await fetch(new URL('/netboot/machines', nodeUrl(n))).catch(() => null)
-    const m = ((await res?.json()) as { machines: Machine[] } | undefined)?.machines.find(
-      (x) => x.mac === mac,
-    )
-    if (m?.servedMs) return m
-  }
-  return null
-}
-
-/** agent starting → joined, from the guest agent's JSON lines on its serial console. */
-async function guestJoinMs(vm: LabVm): Promise<number | null> {
-  let start: number | null = null
-  for (const line of (await readFile(vm.consoleLog, 'utf8').catch(() => '')).split('\n')) {
-    const i = line.indexOf('{"level"')
-    if (i < 0) continue
-    try {
-      const rec = JSON.parse(line.slice(i)) as { time?: string; msg?: string }
-      if (!rec.time) continue
-      if (rec.msg === 'agent starting') start = Date.parse(rec.time)
-      if (rec.msg === 'joined: certificate received' && start !== null) return Date.parse(rec.time) - start
-    } catch {}
-  }
-  return null
-}
 
 async function bootOne(ctx: BenchContext, lab: LabFile, uefi: boolean): Promise<Row[]> {
   const fw = uefi ? 'UEFI' : 'BIOS'
   const vm = await labAddVm(lab.dir, { uefi, wait: false, lifetimeSeconds: 1800 })
   ctx.progress(`${fw}: ${vm.name} powered on; waiting until it is alive on every node`)
   await waitVmJoined(lab, vm.name, 1_200_000, (l) => ctx.progress(`${fw}: ${l}`))
-  const aliveMs = Date.now()
-  const m = await servingTimeline(lab, vm.mac)
-  const s = m?.stages ?? {}
-  const t0 = vm.startedAtMs
-  const span = (from: number | undefined, to: number | undefined) =>
-    from !== undefined && to !== undefined ? to - from : null
-  const rows: Row[] = [
-    { metric: `${fw}: power-on → member alive on every node`, value: aliveMs - t0, unit: 'ms' },
-    {
-      metric: `${fw}: firmware + DHCP (power-on → first PXE answer)`,
-      value: span(t0, s.dhcp),
-      unit: 'ms',
-    },
-    {
-      metric: `${fw}: ${uefi ? 'TFTP ipxe.efi + ' : ''}iPXE (PXE answer → boot script served)`,
-      value: span(s.dhcp, s.ipxe),
-      unit: 'ms',
-    },
-    {
-      metric: `${fw}: download kernel + initramfs (iPXE)`,
-      value: span(s.ipxe, s['initrd-download']),
-      unit: 'ms',
-    },
-    {
-      metric: `${fw}: kernel (boot, modules, DHCP lease)`,
-      value: span(s['initrd-download'], s.kernel),
-      unit: 'ms',
-    },
-    { metric: `${fw}: download + verify the image`, value: span(s.kernel, s.verified), unit: 'ms' },
-    {
-      metric: `${fw}: unpack agent, fetch join material`,
-      value: span(s.verified, s['agent-start']),
-      unit: 'ms',
-    },
-    {
-      metric: `${fw}: agent start → member alive on every node`,
-      value: span(s['agent-start'], aliveMs),
-      unit: 'ms',
-      goal: { max: JOIN_GOAL_MS },
-    },
-    {
-      metric: `${fw}: agent start → joined (guest log)`,
-      value: await guestJoinMs(vm),
-      unit: 'ms',
-      goal: { max: JOIN_GOAL_MS },
-      note: 'TCG: node runs ~10× slower than on hardware',
-    },
-  ]
-  return rows
+  return stageRows(fw, { stage: 'ipxe', what: `${uefi ? 'TFTP ipxe.efi + ' : ''}iPXE` }, lab, vm, Date.now())
 }
 
 export async function run(ctx: BenchContext): Promise<Row[]> {

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type { LabFile, LabVm } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
 import { type AddVmOptions, labAddVm } from '../../lab/netboot/vm.js'
+import { fetchClusterView } from '../../lab/wait.js'
 
 /** A test VM: generous waits (TCG on a loaded 2-core box), and it dies with its lab or after an hour. */
 export function addTestVm(lab: LabFile, opts: AddVmOptions = {}): Promise<LabVm> {
@@ -33,4 +34,50 @@ export async function servedBy(lab: LabFile, mac: string, nodes = lab.nodes): Pr
 export async function consoleText(vm: LabVm): Promise<string> {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the serial console carries ANSI escapes
   return (await readFile(vm.consoleLog, 'utf8').catch(() => '')).replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '')
+}
+
+/**
+ * Waits until the VM's agent is alive on every node, for as long as the boot makes
+ * progress: the serial console grows or a node records a new stage for it. A boot that
+ * shows neither for `stallMs` fails at once with the console's tail and the stages, so a
+ * slow machine (TCG arm64 on 2 busy cores) waits longer, a stuck one does not.
+ */
+export async function waitVmAliveWhileProgressing(
+  lab: LabFile,
+  vm: LabVm,
+  opts: { stallMs: number; pollMs?: number; log?: (line: string) => void },
+): Promise<void> {
+  let last = ''
+  let lastChangeMs = Date.now()
+  for (;;) {
+    const missing: string[] = []
+    for (const n of lab.nodes) {
+      const m = (await fetchClusterView(nodeUrl(n)))?.members.find((x) => x.name === vm.name)
+      if (m?.state !== 'alive') missing.push(n.name)
+    }
+    if (missing.length === 0) return
+    const consoleBytes = (await stat(vm.consoleLog).catch(() => null))?.size ?? 0
+    const stages = (
+      await Promise.all(
+        lab.nodes.map(async (n) => {
+          const m = (await machines(n).catch(() => [])).find((x) => x.mac === vm.mac)
+          return m ? `${n.name}:${Object.keys(m.stages).join('+')}` : ''
+        }),
+      )
+    ).join(' ')
+    const now = `${consoleBytes} ${stages}`
+    if (now !== last) {
+      last = now
+      lastChangeMs = Date.now()
+      opts.log?.(
+        `${vm.name}: console ${consoleBytes} B; stages ${stages.trim() || 'none'}; not alive on ${missing.join(', ')}`,
+      )
+    } else if (Date.now() - lastChangeMs > opts.stallMs) {
+      const tail = (await consoleText(vm)).split('\n').slice(-25).join('\n')
+      throw new Error(
+        `${vm.name} made no progress for ${opts.stallMs / 1000} s (stages: ${stages.trim() || 'none'}; not alive on ${missing.join(', ')}); console tail:\n${tail}`,
+      )
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000))
+  }
 }

@@ -50,3 +50,25 @@ test('qemu: TCG under timeout, network boot only, no reboot; UEFI drops the NIC 
   assert.match(uefi, /unit=1,file=\/x\/vars\.fd/)
   assert.throws(() => qemuCommand({ mac: 'm', tap: 't', uefi: true, consoleLog: '/c' }))
 })
+
+test('qemu arm64: the `virt` machine under TCG with AAVMF (always UEFI), no x86 boot options, an RNG', () => {
+  const { cmd, args } = qemuCommand({
+    mac: '52:54:00:4c:01:03',
+    tap: 'hc1t3',
+    arch: 'arm64',
+    uefi: false,
+    consoleLog: '/x/c.log',
+    ovmfVars: '/x/vars.fd',
+  })
+  assert.equal(cmd, 'timeout')
+  assert.equal(args[2], 'qemu-system-aarch64')
+  const line = args.join(' ')
+  assert.match(line, /-machine virt,accel=tcg -cpu cortex-a72 -smp 2/)
+  assert.match(line, /virtio-net-pci,netdev=n0,mac=52:54:00:4c:01:03,romfile=/)
+  assert.match(line, /-device virtio-rng-pci/)
+  assert.match(line, /if=pflash,format=raw,unit=0,readonly=on,file=\/usr\/share\/AAVMF\/AAVMF_CODE\.fd/)
+  assert.match(line, /unit=1,file=\/x\/vars\.fd/)
+  assert.match(line, /-no-reboot/)
+  assert.doesNotMatch(line, /-boot|q35|OVMF/)
+  assert.throws(() => qemuCommand({ mac: 'm', tap: 't', arch: 'arm64', uefi: false, consoleLog: '/c' }))
+})

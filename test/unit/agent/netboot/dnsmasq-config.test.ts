@@ -5,7 +5,6 @@ import {
   networkAddress,
   prefixToNetmask,
   renderDnsmasqConfig,
-  tftpLayout,
 } from '../../../../agent/netboot/dnsmasq-config.js'
 
 const base: DnsmasqConfigInput = {
@@ -18,6 +17,7 @@ const base: DnsmasqConfigInput = {
   adoption: 'any',
   knownMacs: [],
   raspberryPi: false,
+  arm64: false,
   leaseFile: '/var/lib/homecloud/netboot/leases',
   user: 'root',
 }
@@ -59,7 +59,7 @@ test('plain DHCP mode hands out the range, with no router and no DNS, and boot f
   assert.ok(c.includes('dhcp-option=option:router'))
   assert.ok(c.includes('dhcp-option=option:dns-server'))
   assert.ok(c.includes('dhcp-boot=tag:ipxe,http://10.77.1.2:7080/netboot/boot.ipxe'))
-  assert.ok(c.includes('dhcp-boot=tag:!ipxe,tag:!efi64,undionly.0'))
+  assert.ok(c.includes('dhcp-boot=tag:!ipxe,tag:!efi64,tag:!efiarm64,undionly.0'))
   assert.ok(!c.some((l) => l.includes(',proxy')))
 })
 
@@ -93,24 +93,26 @@ test('Raspberry Pi: option 43 "Raspberry Pi Boot" for the Pi vendor class, and B
   assert.ok(c.includes('pxe-service=tag:!ipxe,tag:!rpi,x86PC,"homecloud (BIOS)",undionly'))
 })
 
-test('Raspberry Pi serial-number TFTP folders point at the Pi boot files', () => {
-  const layout = tftpLayout({
-    ipxeDir: '/usr/lib/ipxe',
-    piBootDir: '/srv/pi',
-    piSerials: ['dc1a2b3c', '0a1b2c3d'],
-  })
-  assert.deepEqual(
-    layout.filter((e) => e.kind === 'symlink'),
-    [
-      { path: '0a1b2c3d', kind: 'symlink', target: '/srv/pi' },
-      { path: 'dc1a2b3c', kind: 'symlink', target: '/srv/pi' },
-    ],
+test('arm64 UEFI firmware (client arch 11) is offered GRUB over TFTP, only when an arm64 image is served', () => {
+  assert.ok(!renderDnsmasqConfig(base).includes('ARM64_EFI'))
+  const c = lines(renderDnsmasqConfig({ ...base, arm64: true }))
+  assert.ok(c.includes('pxe-service=tag:!ipxe,ARM64_EFI,"homecloud (arm64 UEFI)",grubnetaa64.efi'))
+  const known = lines(renderDnsmasqConfig({ ...base, arm64: true, adoption: 'known', knownMacs: [] }))
+  assert.ok(
+    known.includes('pxe-service=tag:!ipxe,tag:adopt,ARM64_EFI,"homecloud (arm64 UEFI)",grubnetaa64.efi'),
   )
-  assert.deepEqual(
-    layout.filter((e) => e.kind === 'copy').map((e) => e.path),
-    ['undionly.0', 'ipxe.efi', 'snponly.efi'],
+  // Plain DHCP mode: the arm64 boot file, and x86 BIOS's undionly.0 never goes to arm64 firmware.
+  const dhcp = lines(
+    renderDnsmasqConfig({
+      ...base,
+      arm64: true,
+      mode: 'dhcp',
+      dhcpRange: { start: '10.77.1.100', end: '10.77.1.200', leaseSeconds: 3600 },
+    }),
   )
-  assert.throws(() => tftpLayout({ ipxeDir: '/x', piBootDir: '/srv/pi', piSerials: ['../etc'] }))
+  assert.ok(dhcp.includes('dhcp-match=set:efiarm64,option:client-arch,11'))
+  assert.ok(dhcp.includes('dhcp-boot=tag:!ipxe,tag:efiarm64,grubnetaa64.efi'))
+  assert.ok(dhcp.includes('dhcp-boot=tag:!ipxe,tag:!efi64,tag:!efiarm64,undionly.0'))
 })
 
 test('bad values never reach the config file', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +30,24 @@ await writeFile(
 )
 await writeFile(join(dir, 'secret.txt'), 'not an artifact')
 const image = await readImage(dir)
+// An arm64 image beside it, served only while `withArm64` holds.
+const armDir = join(dir, 'arm64')
+await mkdir(armDir)
+const armFiles = { vmlinuz: Buffer.from('arm64-kernel'), 'initrd.img': Buffer.from('arm64-initrd') }
+for (const [n, b] of Object.entries(armFiles)) await writeFile(join(armDir, n), b)
+await writeFile(
+  join(armDir, 'manifest.json'),
+  JSON.stringify({
+    v: 1,
+    version: 'a',
+    arch: 'arm64',
+    files: Object.fromEntries(
+      Object.entries(armFiles).map(([n, b]) => [n, { sha256: sha256(b), bytes: b.length }]),
+    ),
+  }),
+)
+const armImage = await readImage(armDir)
+let withArm64 = false
 const clock = manualClock()
 const book = new MachineBook(clock, { machinesMax: 4, joinWindowMs: 60_000, entryTtlMs: 3600_000 })
 let policy: 'any' | 'known' = 'any'
@@ -40,8 +58,12 @@ registerNetbootRoutes(app, {
   counters: new Counters(),
   book,
   imageFor: (arch) =>
-    arch === image.manifest.arch ? { image, reason: '' } : { image: null, reason: 'this node has amd64' },
-  imageById: (id) => (id === image.id ? image : null),
+    arch === 'amd64'
+      ? { image, reason: '' }
+      : withArm64
+        ? { image: armImage, reason: '' }
+        : { image: null, reason: 'this node has amd64' },
+  imageById: (id) => [image, ...(withArm64 ? [armImage] : [])].find((i) => i.id === id) ?? null,
   baseUrl: 'http://10.77.1.2:7080/netboot',
   nodeName: 'pi5-1',
   clusterId: '0123456789abcdef',
@@ -100,6 +122,53 @@ test('an architecture without an image gets a refusal script, not a wrong kernel
   assert.match(r.body, /^#!ipxe\necho homecloud: no arm64 image/)
 })
 
+test('GRUB (arm64 UEFI) gets the arm64 kernel with its consoles and this MAC, and the MAC is served here', async () => {
+  const grubMac = '52:54:00:4c:01:01'
+  const none = await get(`/netboot/boot.grub?mac=${grubMac}&arch=arm64`)
+  assert.equal(none.statusCode, 404)
+  assert.match(none.body, /^echo "homecloud: no arm64 image/)
+  assert.ok(!book.servedRecently(grubMac))
+  withArm64 = true
+  try {
+    const r = await get(`/netboot/boot.grub?mac=${grubMac}&arch=arm64`)
+    assert.equal(r.statusCode, 200)
+    const [echo, linux, initrd, boot] = r.body.split('\n')
+    assert.match(echo!, /^echo "homecloud: image [0-9a-f]{12} for 52:54:00:4c:01:01 from pi5-1"$/)
+    assert.match(
+      linux!,
+      new RegExp(
+        `^linux \\(http,10\\.77\\.1\\.2:7080\\)/netboot/image/${armImage.id}/vmlinuz console=tty0 console=ttyAMA0,115200 panic=-1 quiet homecloud\\.url=http://10\\.77\\.1\\.2:7080/netboot homecloud\\.image=${armImage.id} .* homecloud\\.mac=${grubMac}$`,
+      ),
+    )
+    assert.equal(initrd, `initrd (http,10.77.1.2:7080)/netboot/image/${armImage.id}/initrd.img`)
+    assert.equal(boot, 'boot')
+    assert.ok(book.servedRecently(grubMac))
+    assert.ok(book.get(grubMac)?.stages.grub)
+    const k = await get(`/netboot/image/${armImage.id}/vmlinuz`)
+    assert.equal(k.body, 'arm64-kernel')
+    // x86 iPXE still gets the amd64 image from the same node.
+    const x86 = await get(`/netboot/boot.ipxe?mac=${mac}&arch=x86_64`)
+    assert.match(x86.body, new RegExp(`image/${image.id}/vmlinuz .*console=ttyS0`))
+  } finally {
+    withArm64 = false
+  }
+})
+
+test('GRUB queries are strict: both MAC and arch, nothing else', async () => {
+  for (const q of [
+    '',
+    '?mac=52:54:00:4c:01:01',
+    '?arch=arm64',
+    '?mac=52:54:00:4c:01:01&arch=arm64&x=1',
+    '?mac=nope&arch=arm64',
+    '?mac=52:54:00:4c:01:01&arch=riscv64',
+  ]) {
+    const r = await get(`/netboot/boot.grub${q}`)
+    assert.equal(r.statusCode, 400, q)
+    assert.match(r.json().message, /^boot\.grub query: /)
+  }
+})
+
 test('artifacts are served by image id; path traversal, unknown ids and non-artifacts are refused', async () => {
   const ok = await get(`/netboot/image/${image.id}/vmlinuz`)
   assert.equal(ok.statusCode, 200)
@@ -148,6 +217,9 @@ test('adoption `known`: an unknown MAC gets 403 and no join material; a known on
     assert.match(r.body, /not adopted/)
     assert.equal((await get(`/netboot/join/${stranger}`)).statusCode, 404)
     assert.equal((await get(`/netboot/boot.ipxe?mac=${known[0]}&arch=x86_64`)).statusCode, 200)
+    const grub = await get(`/netboot/boot.grub?mac=${stranger}&arch=arm64`)
+    assert.equal(grub.statusCode, 403)
+    assert.match(grub.body, /not adopted/)
   } finally {
     policy = 'any'
   }

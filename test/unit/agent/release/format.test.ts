@@ -59,6 +59,30 @@ describe('release format', () => {
     await checkReleaseFiles(await readReleaseDir(out))
   })
 
+  it("keeps an arm64 image's firmware marks on their lines (GRUB, the Pi's files: /init skips them)", async () => {
+    const armSrc = join(tmp, 'arm64-image')
+    await import('node:fs/promises').then((fs) => fs.mkdir(armSrc, { recursive: true }))
+    const armFiles = { ...files, 'grubnetaa64.efi': randomBytes(100) }
+    const lines: string[] = []
+    for (const [n, b] of Object.entries(armFiles)) {
+      await writeFile(join(armSrc, n), b)
+      const fw = n === 'grubnetaa64.efi' ? ', "firmware": true' : ''
+      lines.push(`    "${n}": {"sha256": "${sha256(b)}", "bytes": ${b.length}${fw}}`)
+    }
+    await writeFile(
+      join(armSrc, 'manifest.json'),
+      `{\n  "v": 1,\n  "version": "a1",\n  "arch": "arm64",\n  "files": {\n${lines.join(',\n')}\n  }\n}\n`,
+    )
+    const out = join(tmp, 'rel-arm64')
+    const r = await makeRelease({ from: armSrc, out, pieceBytes })
+    assert.equal(r.manifest.arch, 'arm64')
+    assert.equal(r.manifest.files['grubnetaa64.efi']?.firmware, true)
+    assert.equal(r.manifest.files.vmlinuz?.firmware, undefined)
+    const text = (await readFile(join(out, 'manifest.json'), 'utf8')).split('\n')
+    assert.ok(text.some((l) => l.startsWith('    "grubnetaa64.efi": {') && l.includes('"firmware": true')))
+    assert.ok(text.filter((l) => l.includes('"firmware": true')).length === 1)
+  })
+
   it('refuses a file that differs from the manifest, naming it', async () => {
     const out = join(tmp, 'rel2')
     await makeRelease({ from: src, out, version: 'v1', pieceBytes })

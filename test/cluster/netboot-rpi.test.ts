@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { packageRoot } from '../../agent/core/package-root.js'
+import { parseKernelCmdline } from '../../agent/netboot/cmdline.js'
+import { readImage } from '../../agent/netboot/manifest.js'
+import { renderPiConfigTxt } from '../../agent/netboot/rpi.js'
+import { nodeUrl } from '../../lab/launcher.js'
+import { addNode, removeNode } from '../../lab/netns/network.js'
+import { waitFor } from '../../lab/wait.js'
+import type { DhcpOffer } from '../support/dhcp-probe.js'
+import { onCleanup, startLab, TEST_MESH } from '../support/lab.js'
+import { machines } from '../support/netboot.js'
+
+const run = promisify(execFile)
+
+// No Raspberry Pi can boot here, so this plays one against the real thing: real dnsmasq
+// (proxyDHCP + TFTP) in each node's namespace, the real arm64 image's files, and a
+// network namespace on the lab bridge with a Pi 4's MAC that sends the Pi bootloader's
+// DHCPDISCOVER (test/support/dhcp-probe.ts) and makes its TFTP requests with a real
+// client (busybox tftp, 1468-byte blocks as the bootloader asks), in the order the
+// Raspberry Pi documentation gives: start4.elf in `<serial>/` (when neither start4.elf nor
+// start.elf is there the prefix is cleared and the root is used), config.txt, fixup4.dat,
+// then what the firmware loads: the device tree, cmdline.txt, the kernel and initramfs
+// config.txt names. Needs root.
+const root = process.getuid?.() === 0
+const SERIAL = 'dc1a2b3c'
+const STRANGER_SERIAL = '0badc0de'
+const PI_MAC = 'dc:a6:32:01:02:03'
+/** A lab "node" slot the lab never uses: its namespace and veth names are swept with the lab. */
+const PI_SLOT = 89
+
+const hex = (s: string) => Buffer.from(s).toString('hex')
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
+  skip: !root && 'needs root for namespaces and dnsmasq',
+}, () => {
+  it('offers "Raspberry Pi Boot", serves the firmware, config and kernel from serial folders and the root, and hands the Pi join material', async () => {
+    const lab = await startLab({
+      nodes: 2,
+      netns: true,
+      netboot: true,
+      netbootArchs: ['arm64'],
+      agentConfig: { mesh: TEST_MESH, netboot: { raspberryPi: { enabled: true, serials: [SERIAL] } } },
+      timeoutMs: 600_000,
+    })
+    const image = await readImage(lab.netboot!.imageDir)
+    assert.equal(image.manifest.arch, 'arm64')
+    const pi = await addNode(lab.index, PI_SLOT)
+    onCleanup(() => removeNode(lab.index, PI_SLOT).then(() => {}))
+    const ns = (args: string[]) => run('ip', ['-n', pi.netns, ...args])
+    await ns(['link', 'set', 'eth0', 'down'])
+    await ns(['link', 'set', 'eth0', 'address', PI_MAC])
+    await ns(['link', 'set', 'eth0', 'up'])
+    // The DISCOVER is a limited broadcast: it needs a route, on the lab link only.
+    await ns(['route', 'add', '255.255.255.255/32', 'dev', 'eth0'])
+
+    // DHCP: every node's dnsmasq answers the Pi with a proxy offer that names itself (server
+    // identifier; dnsmasq sets no siaddr for a client of arch 0, exactly as in the Raspberry Pi
+    // documentation's own dnsmasq proxy setup, and the bootloader then uses that server).
+    const { stdout } = await run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        pi.netns,
+        process.execPath,
+        '--import',
+        'tsx',
+        'test/support/dhcp-probe.ts',
+        PI_MAC,
+        '4500',
+      ],
+      { cwd: packageRoot() },
+    )
+    const offers = stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as DhcpOffer)
+    for (const n of lab.nodes) {
+      const o = offers.find(
+        (x) => x.options[54] === Buffer.from(n.address.split('.').map(Number)).toString('hex'),
+      )
+      assert.ok(o, `${n.name} answered the Pi (offers: ${JSON.stringify(offers)})`)
+      assert.equal(o.options[60], hex('PXEClient'))
+      assert.ok(
+        o.options[43]?.includes(hex('Raspberry Pi Boot')),
+        `${n.name}: option 43 carries "Raspberry Pi Boot"`,
+      )
+      assert.ok(['0.0.0.0', n.address].includes(o.siaddr), `${n.name}: siaddr ${o.siaddr}`)
+      assert.equal(o.yiaddr, '0.0.0.0', 'a proxy offer hands out no address')
+    }
+    assert.ok(
+      offers.some((o) => o.yiaddr !== '0.0.0.0'),
+      "the lab's router offered the address",
+    )
+
+    // TFTP from the first node, as the bootloader and firmware ask.
+    const server = lab.nodes[0]!
+    const tmp = await mkdtemp(join(tmpdir(), 'hc-rpi-tftp-'))
+    onCleanup(() => rm(tmp, { recursive: true, force: true }))
+    let k = 0
+    const tftp = async (path: string): Promise<Buffer | null> => {
+      const out = join(tmp, `f${k++}`)
+      // A refused request (file not found, a path out of the root) is an error from busybox.
+      const args = ['netns', 'exec', pi.netns, 'busybox', 'tftp', '-g', '-b', '1468', '-r', path, '-l', out]
+      const ok = await run('ip', [...args, server.address], { timeout: 120_000 }).then(
+        () => true,
+        () => false,
+      )
+      if (!ok) return null
+      return readFile(out)
+    }
+    const want = (f: string) => image.manifest.files[f]!.sha256
+
+    // A known serial: everything from its folder.
+    for (const f of ['start4.elf', 'fixup4.dat', 'bcm2711-rpi-4-b.dtb', 'vmlinuz', 'initrd.img']) {
+      if (f === 'fixup4.dat') {
+        const config = await tftp(`${SERIAL}/config.txt`)
+        assert.equal(config?.toString(), renderPiConfigTxt(), 'config.txt, after start4.elf')
+        // The bootloader looks for a self-update and a recovery file; there are none.
+        assert.equal(await tftp(`${SERIAL}/pieeprom.sig`), null)
+      }
+      if (f === 'vmlinuz') {
+        const cmdline = (await tftp(`${SERIAL}/cmdline.txt`))?.toString() ?? ''
+        const p = parseKernelCmdline(cmdline)
+        assert.ok(p.success, cmdline)
+        assert.equal(p.data.url, `http://${server.address}:7080/netboot`)
+        assert.equal(p.data.image, image.id)
+        assert.equal(p.data.cluster, lab.clusterId)
+        assert.ok(p.data.peers.length > 0)
+        assert.equal(p.data.mac, undefined)
+        assert.match(cmdline, /^console=tty0 console=ttyS1,115200 /)
+      }
+      const got = await tftp(`${SERIAL}/${f}`)
+      assert.ok(got, `${SERIAL}/${f} served`)
+      assert.equal(sha256(got), want(f), `${f} is the image's`)
+    }
+    // A serial without a folder: start4.elf and start.elf are missing there, so the
+    // bootloader clears the prefix and finds the same files in the root.
+    assert.equal(await tftp(`${STRANGER_SERIAL}/start4.elf`), null)
+    assert.equal(await tftp(`${STRANGER_SERIAL}/start.elf`), null)
+    assert.equal(sha256((await tftp('start4.elf'))!), want('start4.elf'))
+    assert.equal((await tftp('config.txt'))?.toString(), renderPiConfigTxt())
+    assert.ok((await tftp('cmdline.txt'))?.toString().includes(`homecloud.image=${image.id}`))
+    // Paths that climb out of the TFTP root are refused.
+    assert.equal(await tftp('../dnsmasq.conf'), null)
+
+    // The Pi fetched its cmdline.txt from this node: this node (only) hands it join material.
+    await waitFor(
+      async () => {
+        const m = (await machines(server)).find((x) => x.mac === PI_MAC)
+        return m?.servedMs ? true : `the Pi is not marked served yet (${JSON.stringify(m?.stages ?? {})})`
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    )
+    const join1 = await fetch(new URL(`/netboot/join/${PI_MAC}`, nodeUrl(server)))
+    assert.equal(join1.status, 200)
+    assert.equal(((await join1.json()) as { clusterId?: string }).clusterId, lab.clusterId)
+    const join2 = await fetch(new URL(`/netboot/join/${PI_MAC}`, nodeUrl(lab.nodes[1]!)))
+    assert.equal(join2.status, 404)
+
+    // The other node answers with the same files (only its own address differs).
+    const other = lab.nodes[1]!
+    const viaOther = await run('ip', [
+      'netns',
+      'exec',
+      pi.netns,
+      'busybox',
+      'tftp',
+      '-g',
+      '-r',
+      `${SERIAL}/cmdline.txt`,
+      '-l',
+      join(tmp, 'other'),
+      other.address,
+    ]).then(() => readFile(join(tmp, 'other'), 'utf8'))
+    assert.ok(
+      viaOther.includes(`homecloud.url=http://${other.address}:7080/netboot homecloud.image=${image.id}`),
+    )
+  })
+})
