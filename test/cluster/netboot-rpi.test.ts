@@ -50,8 +50,11 @@ describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
       agentConfig: { mesh: TEST_MESH, netboot: { raspberryPi: { enabled: true, serials: [SERIAL] } } },
       timeoutMs: 600_000,
     })
-    const image = await readImage(lab.netboot!.imageDir)
+    // What the nodes serve is the lab's release of the image (its manifest adds piece hashes,
+    // so its id is the release's, not the image directory's).
+    const image = await readImage(lab.netboot!.releaseDir!)
     assert.equal(image.manifest.arch, 'arm64')
+    assert.equal(image.id, lab.netboot!.releaseId)
     const pi = await addNode(lab.index, PI_SLOT)
     onCleanup(() => removeNode(lab.index, PI_SLOT).then(() => {}))
     const ns = (args: string[]) => run('ip', ['-n', pi.netns, ...args])
