@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Counters } from '../core/counters.js'
@@ -51,6 +52,18 @@ function bad(reply: FastifyReply, counters: Counters, error: z.ZodError, what: s
     error: 'BAD_REQUEST',
     message: `${what}: ${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}`,
   })
+}
+
+/**
+ * GRUB's HTTP client (2.06) learns a body's size only from a header spelled exactly
+ * `Content-Length` (it compares bytes), and this server keeps connections open: without
+ * it GRUB waits for a close that never comes, times out, and `linux` cannot size the
+ * kernel. Node keeps the spelling given to the raw response's setHeader, and fastify adds
+ * no length of its own to a stream, so what GRUB reads goes out as a stream.
+ */
+function sendSized(reply: FastifyReply, body: Buffer | Readable, bytes: number) {
+  reply.raw.setHeader('Content-Length', bytes)
+  return reply.send(Buffer.isBuffer(body) ? Readable.from([body]) : body)
 }
 
 type BootDecision =
@@ -108,11 +121,17 @@ function registerBootScript(app: FastifyInstance, deps: NetbootRouteDeps): void 
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
     const { mac, arch } = q.data
     const d = decideBoot(deps, mac, arch)
-    if (!d.ok) return reply.code(d.code).send(renderGrubRefusal(d.reason))
+    if (!d.ok) {
+      const refusal = Buffer.from(renderGrubRefusal(d.reason))
+      return sendSized(reply.code(d.code), refusal, refusal.length)
+    }
     book.note(mac, 'grub', { arch })
     book.noteAddress(req.ip, mac)
     counters.inc('homecloud_netboot_served_total', { what: 'grub' })
-    return renderGrubBootScript({ params: d.params, servedBy: deps.nodeName, consoles: d.arch })
+    const script = Buffer.from(
+      renderGrubBootScript({ params: d.params, servedBy: deps.nodeName, consoles: d.arch }),
+    )
+    return sendSized(reply, script, script.length)
   })
 }
 
@@ -137,11 +156,8 @@ function registerImageFiles(app: FastifyInstance, deps: NetbootRouteDeps): void 
     const path = join(image.dir, file)
     const size = (await stat(path)).size
     counters.inc('homecloud_netboot_served_total', { what: file })
-    return reply
-      .type('application/octet-stream')
-      .header('content-length', size)
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .send(createReadStream(path))
+    reply.type('application/octet-stream').header('cache-control', 'public, max-age=31536000, immutable')
+    return sendSized(reply, createReadStream(path), size)
   })
 
   // Stage marks for files the iPXE stage fetches (the guest cannot report before its kernel runs).

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -255,4 +255,49 @@ test('over real HTTP, traversal and malformed MACs are refused', async () => {
   assert.equal(t.status, 400)
   const m = await fetch(`${base}/netboot/join/52:54:00:12:34:5z`)
   assert.equal(m.status, 400)
+})
+
+/** A request as GRUB 2.06's http module writes it; the answer's head and body as sent. */
+function grubGet(path: string): Promise<{ head: string; body: Buffer }> {
+  const port = (app.server.address() as AddressInfo).port
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    sock.on('data', (d) => {
+      chunks.push(d)
+      const all = Buffer.concat(chunks)
+      const end = all.indexOf('\r\n\r\n')
+      const length = /\r\nContent-Length: (\d+)\r\n/.exec(all.subarray(0, end).toString())
+      if (end >= 0 && length && all.length >= end + 4 + Number(length[1])) {
+        sock.destroy()
+        resolve({ head: all.subarray(0, end).toString(), body: all.subarray(end + 4) })
+      }
+    })
+    sock.on('error', reject)
+    // The server keeps the connection open (keep-alive): without the exact header, no answer ends.
+    sock.setTimeout(5000, () => {
+      sock.destroy()
+      reject(new Error(`no Content-Length GRUB can read: ${Buffer.concat(chunks).toString().slice(0, 300)}`))
+    })
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: GRUB 2.06\r\n\r\n`)
+  })
+}
+
+test('what GRUB reads carries "Content-Length" spelled as GRUB compares it (bytes), and no chunking', async () => {
+  const grubMac = '52:54:00:4c:01:02'
+  const refused = await grubGet(`/netboot/boot.grub?mac=${grubMac}&arch=arm64`)
+  assert.match(refused.head, /^HTTP\/1\.1 404 /)
+  assert.match(refused.body.toString(), /^echo "homecloud: no arm64 image/)
+  withArm64 = true
+  try {
+    const script = await grubGet(`/netboot/boot.grub?mac=${grubMac}&arch=arm64`)
+    assert.match(script.head, /^HTTP\/1\.1 200 /)
+    assert.doesNotMatch(script.head, /transfer-encoding/i)
+    assert.match(script.body.toString(), /^echo "homecloud: image /)
+    const kernel = await grubGet(`/netboot/image/${armImage.id}/vmlinuz`)
+    assert.match(kernel.head, /\r\nContent-Length: 12\r\n/)
+    assert.equal(kernel.body.toString(), 'arm64-kernel')
+  } finally {
+    withArm64 = false
+  }
 })
