@@ -245,10 +245,7 @@ export class LocalMember {
     })
   }
 
-  /**
-   * Are we still a member? Asked at once (told: the coordinator says we were removed, so
-   * one verdict of "absent" is enough); otherwise asked every checkMs.
-   */
+  /** Are we still a member? Asked now (told: removed per the coordinator, one "absent" will do); else every checkMs. */
   checkMembership(told: boolean): void {
     if (told) this.told = true
     this.loops.add('membership')
@@ -389,6 +386,8 @@ export class LocalMember {
   }
 
   private async pollStatus(): Promise<void> {
+    if ((this.tls?.renewAtMs ?? Infinity) < this.c.clock.nowMs())
+      await this.loadTls().then(() => this.resetClient())
     const client = this.client()
     if (!client || this.stopped) return
     try {

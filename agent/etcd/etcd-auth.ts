@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto'
 import type { Clock } from '../core/clock.js'
 import type { CaMaterial } from '../pki/ca.js'
-import { issueGatewayCertificate } from '../pki/gateway-cert.js'
+import { gatewayValidityMs, issueGatewayCertificate } from '../pki/gateway-cert.js'
 import type { ClientTls, EtcdLogin } from './gateway.js'
 import { etcdMessages } from './model/errors.js'
 
@@ -35,7 +35,13 @@ export function etcdLogin(caKeyPem: string, name: string): EtcdLogin {
  * common name (etcd refuses gateway requests with one once auth is on) and its login.
  */
 export function gatewayTls(ca: CaMaterial, name: string, clock: Pick<Clock, 'nowMs'>): ClientTls {
-  return { caPem: ca.certPem, ...issueGatewayCertificate(ca, clock), login: etcdLogin(ca.keyPem, name) }
+  return {
+    caPem: ca.certPem,
+    ...issueGatewayCertificate(ca, clock),
+    login: etcdLogin(ca.keyPem, name),
+    // Half its life: long-running agents make a new one well before it expires.
+    renewAtMs: clock.nowMs() + gatewayValidityMs / 2,
+  }
 }
 
 /** What etcd's auth store holds, as read. */

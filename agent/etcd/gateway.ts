@@ -22,6 +22,8 @@ export interface ClientTls {
    * etcd's auth (it dials its own server), so a member's agent logs in for a token.
    */
   login?: EtcdLogin
+  /** Made in memory (etcd-auth.ts gatewayTls): replace it after this wall time. */
+  renewAtMs?: number
 }
 
 export interface EtcdLogin {

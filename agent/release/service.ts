@@ -8,7 +8,7 @@ import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
-import { EtcdClient } from '../etcd/client.js'
+import { type ClientTls, EtcdClient } from '../etcd/client.js'
 import { gatewayTls } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
@@ -78,6 +78,7 @@ export class ReleaseService {
   server: PieceServer | null = null
   problem: string | null = null
   private etcdClient: { client: EtcdClient; endpoints: string } | null = null
+  private gateway: { caKey: string; tls: ClientTls } | null = null
   private loop: Controller<LoopKey> | null = null
   private lastHolders = ''
   private readonly log: Logger
@@ -183,11 +184,20 @@ export class ReleaseService {
     if (!tls || !caKey || voters.length === 0) return null
     const endpoints = voters.map((m) => `https://${m.address}:${this.init.etcdClientPort}`).sort()
     const key = endpoints.join(',') + tls.certPem.slice(-80) + caKey.slice(-80)
-    if (this.etcdClient?.endpoints !== key) {
+    const stale = (this.gateway?.tls.renewAtMs ?? 0) < this.c.clock.nowMs()
+    if (this.etcdClient?.endpoints !== key || stale) {
       this.etcdClient?.client.close()
-      const gw = gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock)
+      // A new key pair costs ~0.7 s of CPU here: made once per CA key (and half-life), not per voter change.
+      if (this.gateway?.caKey !== caKey || stale)
+        this.gateway = {
+          caKey,
+          tls: gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock),
+        }
       this.etcdClient = {
-        client: new EtcdClient({ endpoints, tls: gw, requestTimeoutMs: 3000 }, { clock: this.c.clock }),
+        client: new EtcdClient(
+          { endpoints, tls: this.gateway.tls, requestTimeoutMs: 3000 },
+          { clock: this.c.clock },
+        ),
         endpoints: key,
       }
     }
