@@ -277,10 +277,7 @@ export class LocalMember {
     })
   }
 
-  /**
-   * Who holds the coordinator election, asked of the other members first (our own may
-   * be a zombie the cluster removed); null when nobody answers.
-   */
+  /** Who holds the coordinator election, asked of the others first (ours may be a removed zombie); null: nobody answers. */
   async coordinatorPerEtcd(): Promise<string | null> {
     const s = this.state
     const tls = this.tls
@@ -296,8 +293,7 @@ export class LocalMember {
     await this.save({ ...s, status: 'removed', sinceMs: this.c.clock.nowMs() })
     await this.halt()
     await this.wipeData()
-    await rm(pkiPaths(this.init.stateDir).caKey, { force: true })
-    this.c.trust.setCaKey(null)
+    await rm(pkiPaths(this.init.stateDir).caKey, { force: true }).then(() => this.c.trust.setCaKey(null))
     this.resetClient()
     this.strikes = 0
     this.event('etcd-retired', 'no longer an etcd member: etcd stopped, its data wiped')
@@ -318,10 +314,8 @@ export class LocalMember {
     await this.save({ ...s, status: 'removed', sinceMs: this.c.clock.nowMs() })
     this.c.trust.setCaKey(null)
     this.resetClient()
-    this.event(
-      'etcd-superseded',
-      `the cluster recovered to etcd epoch ${clusterEpoch} while this member (epoch ${epochOf(s)}) was away: its data moved to ${aside}`,
-    )
+    const why = `the cluster recovered to etcd epoch ${clusterEpoch} while this member (epoch ${epochOf(s)}) was away`
+    this.event('etcd-superseded', `${why}: its data moved to ${aside}`)
     return true
   }
 
