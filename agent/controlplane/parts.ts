@@ -39,6 +39,17 @@ export function localMemberFor(init: ControlPlaneInit, c: ControlPlaneComponents
   )
 }
 
+/** The placement settings of this node's config, as the coordinator decides by them. */
+export function placementPolicyOf(cfg: ControlPlaneInit['config']): PlacementPolicy {
+  return PlacementPolicy.parse({
+    eligibleArchs: cfg.eligibleArchs,
+    fallbackArchs: cfg.fallbackArchs,
+    fsyncP99MsMax: cfg.fsyncP99MsMax,
+    failoverGraceMs: cfg.failoverGraceMs,
+    votersTarget: cfg.votersTarget,
+  })
+}
+
 /** The reconciler this node runs while it holds the coordinator seat. */
 export function coordinatorFor(
   init: ControlPlaneInit,
@@ -47,12 +58,7 @@ export function coordinatorFor(
   hooks: Pick<CoordinatorComponents, 'etcd' | 'leadership' | 'nodes' | 'assign' | 'retire' | 'access'>,
 ): Coordinator {
   const cfg = init.config
-  const policy = PlacementPolicy.parse({
-    eligibleArchs: cfg.eligibleArchs,
-    fsyncP99MsMax: cfg.fsyncP99MsMax,
-    failoverGraceMs: cfg.failoverGraceMs,
-    votersTarget: cfg.votersTarget,
-  })
+  const policy = placementPolicyOf(cfg)
   return new Coordinator(
     {
       selfId: init.nodeId,
