@@ -19,6 +19,8 @@ export interface UpdateIntake {
 export interface Dropped {
   reason: DropReason | 'stale'
   body: NodeRecordBody
+  /** The update it came in (kept aside when only its certificate was missing). */
+  update: SwimUpdate
 }
 
 /** The updates that may reach the machine, and the records dropped (with why). */
@@ -35,7 +37,7 @@ export function checkUpdates(
     }
     const why = checkRecord(u.record, c)
     if (why === null) accepted.push(u)
-    else dropped.push({ reason: why, body: u.record.body })
+    else dropped.push({ reason: why, body: u.record.body, update: u })
   }
   return { accepted, dropped }
 }

@@ -14,6 +14,7 @@ import { Liveness, type LivenessMessage } from './liveness.js'
 import { MemberViews } from './member-view.js'
 import type { Member } from './membership.js'
 import type { MeshStateStore } from './peers-store.js'
+import { PendingRecords } from './pending-records.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn } from './swarm.js'
 import type { SwimConfig } from './swim/config.js'
@@ -92,6 +93,7 @@ export class SwimShell {
   private membersChanged = false
   private saving: Promise<void> = Promise.resolve()
   private readonly views = new MemberViews()
+  private readonly pending = new PendingRecords()
   private readonly timers: Timer[] = []
 
   constructor(
@@ -202,7 +204,10 @@ export class SwimShell {
       ...(this.c.gate ? { admits: (b: NodeRecordBody) => this.c.gate!.admits(b) } : {}),
     })
     for (const d of dropped) {
-      if (d.reason === 'uncertified') this.c.uncertified(conn, d.body)
+      if (d.reason === 'uncertified') {
+        this.c.uncertified(conn, d.body)
+        this.pending.add(d.update, conn, this.c.clock.monoMs())
+      }
       this.c.drop(conn, d.reason as DropReason, `record of ${d.body.id}`)
     }
     live.receive(from, {
@@ -296,6 +301,11 @@ export class SwimShell {
     const admit = this.canAdmit()
     if (admit && !this.couldAdmit) this.live?.resync()
     this.couldAdmit = admit
+    // Records that waited for their certificate: in now, not at the next anti-entropy round.
+    const gate = this.c.gate
+    if (gate && admit && this.pending.size > 0)
+      for (const p of this.pending.take((b) => gate.admits(b), this.c.clock.monoMs()))
+        this.receive(p.conn, { t: 'gossip', gossip: [p.update] })
     if (canonicalJson(this.c.selfRecord()) === this.selfContent) return
     this.version++
     this.live?.announce(this.signSelf())

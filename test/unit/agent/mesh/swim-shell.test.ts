@@ -11,6 +11,7 @@ import { seededRandom } from '../../../../agent/core/random.js'
 import type { Identity } from '../../../../agent/identity/identity.js'
 import { DEFAULT_LINK_TIMINGS } from '../../../../agent/mesh/links/book.js'
 import { DEFAULT_LINK_LIMITS } from '../../../../agent/mesh/links/choose.js'
+import type { MeshGate } from '../../../../agent/mesh/mesh-init.js'
 import { MeshStateStore } from '../../../../agent/mesh/peers-store.js'
 import { signRecord } from '../../../../agent/mesh/record.js'
 import type { PeerConn } from '../../../../agent/mesh/swarm.js'
@@ -36,7 +37,7 @@ interface Node {
 function harness() {
   const clock = manualClock()
   const nodes = new Map<string, Node>()
-  const make = async (identity: Identity, file: string, address?: string) => {
+  const make = async (identity: Identity, file: string, address?: string, gate?: MeshGate) => {
     const node: Node = {
       identity,
       shell: null as unknown as SwimShell,
@@ -70,6 +71,7 @@ function harness() {
           lookup: async () => [],
         },
         store: new MeshStateStore(join(dir, file)),
+        ...(gate ? { gate } : {}),
         selfRecord: () => {
           const over = address ? { addresses: [address] } : {}
           const { v, cluster, id, publicKey, incarnation, heartbeat, ...rest } = recordBody(identity, over)
@@ -175,6 +177,25 @@ describe('the agent membership shell (SWIM over signed records)', () => {
       saved.peers.map((p) => p.host),
       ['127.0.1.2', '127.0.1.3'],
     )
+  })
+
+  it('a record dropped for want of its certificate gets in once the certificate comes, not at the next anti-entropy', async () => {
+    const h = harness()
+    const certified = new Set<string>()
+    const gate: MeshGate = {
+      canAdmit: () => true,
+      admits: (b) => (certified.has(b.id) ? 'member' : 'uncertified'),
+    }
+    const bId = newIdentity()
+    const a = await h.make(newIdentity(), 'p-a.json', '127.0.1.1', gate)
+    const b = await h.make(bId, 'p-b.json', '127.0.1.2')
+    h.link(a, b)
+    h.clock.advance(500)
+    assert.equal(h.stateOf(a, b), undefined, 'no certificate yet: not a member')
+    assert.ok(a.drops.includes('uncertified'))
+    certified.add(bId.id) // the certificate arrives (trust's exchange)
+    h.clock.advance(1000)
+    assert.equal(h.stateOf(a, b), 'alive', 'in within a second, well before the 10 s anti-entropy')
   })
 
   it('drops a forged record, another cluster’s, and a digest carrying someone else’s record', async () => {
