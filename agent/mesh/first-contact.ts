@@ -39,6 +39,15 @@ export class FirstContact {
     private readonly transport: ShellTransport,
   ) {}
 
+  /**
+   * The transport has just come up: dials made before it could not have gone out, so
+   * they are not attempts in flight (each would otherwise block a new dial for
+   * BOOTSTRAP_TRY_MS / 4: every start and restart waited ~8 s for its first link).
+   */
+  transportUp(): void {
+    this.tries.clear()
+  }
+
   known(): HostPort[] {
     return [...this.learned.values()]
   }

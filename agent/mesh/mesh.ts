@@ -142,7 +142,7 @@ export class Mesh {
 
   /** The transport is up: plan links (and reach for bootstrap peers) now, not at the next plan. */
   dialKnown(): void {
-    this.shell.liveness.kick()
+    this.shell.transportUp()
   }
 
   /**

@@ -226,6 +226,12 @@ export class SwimShell {
     this.live?.pin(id, forMs)
   }
 
+  /** The transport is up: reach for bootstrap peers now (dials before it went nowhere). */
+  transportUp(): void {
+    this.first.transportUp()
+    this.live?.kick()
+  }
+
   /**
    * The peers remembered for the next start (its DHT bootstrap list and first dials):
    * the members we hold up first, then the rest we learned or were given. The full mesh
