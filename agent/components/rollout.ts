@@ -12,6 +12,7 @@ import { kubePaths } from '../kube/paths.js'
 import type { Releases } from '../release/index.js'
 import type { Release } from '../release/manifest.js'
 import { setCurrentRelease } from '../release/writes.js'
+import { grubSlotsOnDisk } from '../slots/disk-boot.js'
 import { LabSlots } from '../slots/lab.js'
 import { SlotsService } from '../slots/service.js'
 import type { BootSlots, SlotReport } from '../slots/types.js'
@@ -108,6 +109,13 @@ function bootSlots(n: NodeBase, d: RolloutDeps): BootSlots | null {
   const cfg = n.config.slots
   if (cfg.backend === 'lab' && cfg.dir)
     return new LabSlots(cfg.dir, { clock: n.clock, log: n.log, restart: d.restart })
+  // A homecloud disk: the agent stops cleanly, then the CLI reboots the machine into GRUB.
+  if (cfg.backend === 'grub')
+    return grubSlotsOnDisk({
+      arch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      clock: n.clock,
+      reboot: async () => d.restart(),
+    })
   return null
 }
 

@@ -198,8 +198,11 @@ export const AgentConfig = z
     /** This machine's two boot slots (agent/slots): who plays the firmware. */
     slots: z
       .object({
-        /** `none`: no slots (not upgraded in place); `lab`: the lab firmware; `netboot`: the serving nodes. */
-        backend: z.enum(['none', 'lab', 'netboot']).default('none'),
+        /**
+         * `none`: no slots (not upgraded in place); `lab`: the lab firmware; `netboot`: the
+         * serving nodes; `grub`: a homecloud disk, GRUB counting tries (agent/slots/disk-boot.ts).
+         */
+        backend: z.enum(['none', 'lab', 'netboot', 'grub']).default('none'),
         /** lab: the directory holding boot.json and the slot directories. */
         dir: z.string().min(1).optional(),
         /** netboot: this machine's MAC (the serving nodes keep its slot choice by it). */

@@ -96,7 +96,8 @@ export async function diskBoot(input: DiskBootInput): Promise<DiskBoot> {
   const name = settings.nodeName ?? defaultNodeName(input.mac)
   const paths = statePaths(input.stateDir)
   // Only what this boot knows goes into the file (defaults stay the release's), checked whole.
-  const written = { ...input.configExtra, host: input.host, name }
+  // GRUB counts the tries of this disk's slots: the agent's slot backend (agent/slots/disk-boot.ts).
+  const written = { ...input.configExtra, host: input.host, name, slots: { backend: 'grub' } }
   const checked = AgentConfig.safeParse(written)
   if (!checked.success)
     throw invalid(

@@ -36,12 +36,13 @@ export function agentCommand(): Command {
       process.on('SIGTERM', shutdown)
       process.on('SIGINT', shutdown)
       // A boot-slot change: stop cleanly, then the machine boots again (the lab's firmware
-      // starts the agent from the chosen slot; a netbooted machine reboots for real).
+      // starts the agent from the chosen slot; a netbooted or disk machine reboots for real).
       void agent.restartRequested.then(async () => {
         if (stopping) return
         stopping = true
         await agent.stop()
-        if (config.slots.backend === 'netboot') await execa('reboot', ['-f'], { reject: false })
+        if (config.slots.backend === 'netboot' || config.slots.backend === 'grub')
+          await execa('reboot', ['-f'], { reject: false })
         process.exit(0)
       })
     })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { execa } from 'execa'
 import { packageRoot } from '../../agent/core/package-root.js'
-import { emptyGrubBook, settleGrub } from '../../agent/slots/grub-state.js'
+import { emptyGrubBook, GrubBook, settleGrub } from '../../agent/slots/grub-state.js'
 import * as tries from '../../agent/slots/tries.js'
 import type { BootState } from '../../agent/slots/types.js'
 import { ensureNetbootImage } from '../../lab/netboot/image.js'
@@ -18,6 +18,7 @@ import {
   panickingRelease,
   readDiskGrubEnv,
   readDiskSlot,
+  readFat,
   slotMiB,
   stateMiB,
 } from '../support/disk-vm.js'
@@ -78,11 +79,17 @@ describe('a machine with a homecloud disk (its own GRUB, in qemu)', {
       trying: 'b',
       triesLeft: triesGiven,
     }
-    const observe = async () =>
-      settleGrub({ env: await readDiskGrubEnv(image), slots, book: emptyGrubBook() }, 0).state
+    // What GRUB left, with what the agent folded into its book beside grubenv (GrubBootSlots.load).
+    const observe = async () => {
+      const bookBytes = await readFat(image, 'boot', '/homecloud/slots.json')
+      const book = bookBytes ? GrubBook.parse(JSON.parse(bookBytes.toString('utf8'))) : emptyGrubBook()
+      return settleGrub({ env: await readDiskGrubEnv(image), slots, book }, 0).state
+    }
 
     const port = await freePort()
-    for (let n = 1; n <= triesGiven + 1; n++) {
+    let clusterId = ''
+    // Two tries of b, the fallback to a (its first boot), and a's second boot after a power cut.
+    for (let n = 1; n <= triesGiven + 2; n++) {
       const expected = tries.boot(model, 0)
       const vm = bootDisk({ image, console: join(dir, `console-${n}.log`), apiPort: port, dir })
       vms.push(vm)
@@ -95,9 +102,22 @@ describe('a machine with a homecloud disk (its own GRUB, in qemu)', {
           new RegExp(`homecloud: slot b \\(trying, tries left ${expected.state.triesLeft}\\)`),
         )
         assert.match(text, /Kernel panic/)
-      } else {
+      } else if (expected.mode === 'fallback') {
         const text = await foundsCluster(vm, port, `boot ${n}`)
         assert.match(text, /homecloud: slot a \(fallback, tries left 0\)/)
+        clusterId = text.match(/founded cluster home \(([0-9a-f]{16})\)/)?.[1] ?? ''
+      } else {
+        // The state partition kept the cluster through the power cut: no second founding.
+        const text = await timed(`boot ${n}: slot a again until the agent starts`, () =>
+          waitFor(vm, /homecloud: starting the agent/, 'the agent started'),
+        )
+        assert.match(text, /homecloud: slot a \(good, tries left 0\)/)
+        assert.doesNotMatch(text, /founded|password/)
+        assert.match(text, new RegExp(`homecloud: cluster home \\(${clusterId}\\); join policy: approve`))
+        const view = await timed(`boot ${n}: until the API answers`, () => apiView(port, vm))
+        assert.equal(view.cluster.id, clusterId)
+        vm.kill()
+        await vm.done
       }
       // Each boot's choice, read back from the disk, is boot()'s.
       const seen = await observe()

@@ -55,6 +55,7 @@ describe('disk boot: the first boot founds or joins, every boot writes the confi
     assert.deepEqual(JSON.parse(await readFile(join(d.state, 'config.json'), 'utf8')), {
       host: '10.77.0.9',
       name: 'hc-abcd0f',
+      slots: { backend: 'grub' },
     })
     assert.equal((await stat(join(d.state, 'config.json'))).mode & 0o777, 0o600)
   })
