@@ -7,6 +7,7 @@ import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG, controlPlaneOf } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
 import {
+  adminForAll,
   homecloud,
   LAB_ROLLOUT,
   labSignedRelease,
@@ -39,6 +40,7 @@ describe('A/B rollout in a lab: the coordinator unplugged', { timeout: 1_200_000
       progress: say,
     })
     const voters = lab.nodes.filter((n) => n.board === 'pi5')
+    const admin = await adminForAll(lab, voters)
     const v2 = await labSignedRelease(lab, i2, 'v2')
     await publishTo(lab, v2.dir, lab.nodes[0]!.name)
     await waitNodesHold(lab, v2.id, { timeoutMs: 300_000, progress: say })
@@ -49,7 +51,7 @@ describe('A/B rollout in a lab: the coordinator unplugged', { timeout: 1_200_000
     let coordinator: LabNode | undefined
     await waitFor(
       async () => {
-        const s = await upgradeStatus(lab)
+        const s = await upgradeStatus(lab, admin)
         if (typeof s === 'string') return s
         const cur = s.rollout?.current
         if (!cur || cur.name.startsWith('pi5') || cur.step === 'drain') return `at ${cur?.name}:${cur?.step}`
@@ -64,11 +66,13 @@ describe('A/B rollout in a lab: the coordinator unplugged', { timeout: 1_200_000
     await waitRollout(lab, (s) => Object.values(s.rollout?.nodes ?? {}).some((o) => o.state === 'done'), {
       timeoutMs: 600_000,
       progress: say,
+      admin,
     })
     await labPlug(lab.dir, coordinator!.name)
     const s = await waitRollout(lab, (s) => s.rollout?.phase === 'completed', {
       timeoutMs: 900_000,
       progress: say,
+      admin,
     })
     for (const n of s.nodes) {
       assert.equal(n.version, V2, `${n.name} runs ${V2}`)

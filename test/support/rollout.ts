@@ -46,18 +46,39 @@ export async function releaseIdOfDir(dir: string): Promise<string> {
   return (await readReleaseDir(dir)).release.id
 }
 
-/** `homecloud ARGS --admin lab/admin.json`: exit code and output. */
-export async function homecloud(lab: Pick<LabFile, 'dir'>, args: string[]) {
+/** `homecloud ARGS --admin lab/admin.json` (or another admin config): exit code and output. */
+export async function homecloud(
+  lab: Pick<LabFile, 'dir'>,
+  args: string[],
+  admin = join(lab.dir, 'admin.json'),
+) {
   const r = await execa(
     process.execPath,
-    [join(packageRoot(), 'bin', 'homecloud.js'), ...args, '--admin', join(lab.dir, 'admin.json')],
-    { reject: false },
+    [join(packageRoot(), 'bin', 'homecloud.js'), ...args, '--admin', admin],
+    {
+      reject: false,
+    },
   )
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
-export async function upgradeStatus(lab: Pick<LabFile, 'dir'>): Promise<UpgradeAnswer | string> {
-  const r = await homecloud(lab, ['upgrade', 'status', '--json'])
+/**
+ * The lab's admin config naming every given node (the founder's names only the founder):
+ * the CLI tries them in turn, so it still answers with the founder unplugged.
+ */
+export async function adminForAll(lab: LabFile, nodes: readonly LabNode[]): Promise<string> {
+  const cfg = JSON.parse(await readFile(join(lab.dir, 'admin.json'), 'utf8')) as { urls: string[] }
+  const port = new URL(cfg.urls[0]!).port || '7443'
+  const file = join(lab.dir, 'admin-all.json')
+  await writeFile(file, JSON.stringify({ ...cfg, urls: nodes.map((n) => `https://${n.address}:${port}`) }))
+  return file
+}
+
+export async function upgradeStatus(
+  lab: Pick<LabFile, 'dir'>,
+  admin?: string,
+): Promise<UpgradeAnswer | string> {
+  const r = await homecloud(lab, ['upgrade', 'status', '--json'], admin)
   if (r.exitCode !== 0) return r.stderr.trim() || `exit ${r.exitCode}`
   return JSON.parse(r.stdout) as UpgradeAnswer
 }
@@ -194,12 +215,12 @@ export async function assertBootedOn(lab: LabFile, version: string): Promise<voi
 export async function waitRollout(
   lab: Pick<LabFile, 'dir'>,
   done: (s: UpgradeAnswer) => boolean,
-  o: { timeoutMs: number; progress?: (l: string) => void },
+  o: { timeoutMs: number; progress?: (l: string) => void; admin?: string },
 ): Promise<UpgradeAnswer> {
   let last: UpgradeAnswer | string = ''
   await waitFor(
     async () => {
-      last = await upgradeStatus(lab)
+      last = await upgradeStatus(lab, o.admin)
       if (typeof last === 'string') return last
       return done(last) || `${last.rollout?.phase}: ${last.rollout?.waiting}`
     },
