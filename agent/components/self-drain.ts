@@ -67,7 +67,7 @@ export class SelfDrain {
     for (;;) {
       const left = deadline - this.n.clock.monoMs()
       try {
-        const a = await this.ask(false, Math.max(1000, left))
+        const a = await this.ask(false, Math.max(1000, Math.floor(left)))
         if (a.outcome === 'drained') await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600)
         this.n.log.info({ outcome: a.outcome, evicted: a.evicted }, `shutdown drain of ${name}: ${a.outcome}`)
         return
