@@ -22,9 +22,8 @@ export interface PeerLinks<R> {
   dialBootstrap(): void
 }
 
-export interface LivenessInit<R> {
-  selfId: string
-  self: R
+/** How membership probes, links and re-dials behave: one set of settings for the agent's mesh, its shell and the simulator. */
+export interface LivenessSettings {
   swim: SwimConfig
   links: LinkLimits
   linkTimings: LinkTimings
@@ -39,6 +38,11 @@ export interface LivenessInit<R> {
   reconnectDeadMs: number
   /** Members dead longer than this are no longer dialled. */
   reconnectForMs: number
+}
+
+export interface LivenessInit<R> extends LivenessSettings {
+  selfId: string
+  self: R
 }
 
 export interface LivenessComponents<R> {

@@ -5,26 +5,19 @@ import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
 import type { Identity } from '../identity/identity.js'
 import type { HostPort } from './bootstrap.js'
-import { DEFAULT_LINK_TIMINGS, type LinkTimings } from './links/book.js'
-import { DEFAULT_LINK_LIMITS, type LinkLimits } from './links/choose.js'
+import { DEFAULT_LINK_TIMINGS } from './links/book.js'
+import { DEFAULT_LINK_LIMITS } from './links/choose.js'
+import type { LivenessSettings } from './liveness.js'
 import type { MeshStateStore } from './peers-store.js'
 import type { NodeRecordBody } from './record.js'
 import type { SwarmTransport } from './swarm.js'
-import { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim/config.js'
+import { DEFAULT_SWIM_CONFIG } from './swim/config.js'
 import { WIRE_LIMITS } from './wire.js'
 
 // The mesh's settings, what it is built from, and its fixed limits (mesh.ts is the shell).
 
-export interface MeshInit {
+export interface MeshInit extends LivenessSettings {
   clusterId: string
-  swim: SwimConfig
-  links: LinkLimits
-  linkTimings: LinkTimings
-  /** Links are re-planned this often, and whenever membership changes. */
-  replanMs: number
-  /** One member held dead is dialled this often (partitions heal by someone reaching across). */
-  reconnectDeadMs: number
-  reconnectForMs: number
   /** The topic is announced again this often (hyperswarm itself does it every ~10 minutes). */
   announceMs: number
   frameBytesMax: number

@@ -8,28 +8,19 @@ import { type Identity, nodeIdFromPublicKey } from '../identity/identity.js'
 import { formatHostPort, type HostPort } from './bootstrap.js'
 import { FirstContact, LEARNED_MAX, type ShellTransport } from './first-contact.js'
 import type { DropReason } from './intake.js'
-import type { LinkTimings } from './links/book.js'
-import type { LinkLimits } from './links/choose.js'
-import { Liveness, type LivenessMessage } from './liveness.js'
+import { Liveness, type LivenessMessage, type LivenessSettings } from './liveness.js'
 import { MemberViews } from './member-view.js'
 import type { Member } from './membership.js'
 import type { MeshStateStore } from './peers-store.js'
 import { PendingRecords } from './pending-records.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn } from './swarm.js'
-import type { SwimConfig } from './swim/config.js'
 import type { MemberEvent, RecordMeta } from './swim/types.js'
 import { checkUpdates } from './swim-intake.js'
 import type { SwimWireMessage } from './swim-wire.js'
 
-export interface SwimShellInit {
+export interface SwimShellInit extends LivenessSettings {
   clusterId: string
-  swim: SwimConfig
-  links: LinkLimits
-  linkTimings: LinkTimings
-  replanMs: number
-  reconnectDeadMs: number
-  reconnectForMs: number
   /** Configured peers; those with a key are dialled while we know no member. */
   bootstrap: HostPort[]
 }

@@ -1,9 +1,9 @@
 import { seededRandom } from '../../agent/core/random.js'
-import { DEFAULT_LINK_TIMINGS, type LinkTimings } from '../../agent/mesh/links/book.js'
-import { DEFAULT_LINK_LIMITS, type LinkLimits } from '../../agent/mesh/links/choose.js'
-import { Liveness, type LivenessMessage } from '../../agent/mesh/liveness.js'
+import { DEFAULT_LINK_TIMINGS } from '../../agent/mesh/links/book.js'
+import { DEFAULT_LINK_LIMITS } from '../../agent/mesh/links/choose.js'
+import { Liveness, type LivenessMessage, type LivenessSettings } from '../../agent/mesh/liveness.js'
 import type { NodeRecordBody } from '../../agent/mesh/record.js'
-import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../../agent/mesh/swim/config.js'
+import { DEFAULT_SWIM_CONFIG } from '../../agent/mesh/swim/config.js'
 import type { MemberEvent, RecordMeta } from '../../agent/mesh/swim/types.js'
 import type { Endpoint, SimNetwork } from './network.js'
 import { SimProcess } from './process.js'
@@ -44,16 +44,10 @@ export interface NodeExtension {
 /** A real signed node record (facts, addresses, signature) is about this big on the wire. */
 export const SIM_RECORD_BYTES = 620
 
-export interface SwimNodeEnv {
+export interface SwimNodeEnv extends LivenessSettings {
   sched: Scheduler
   net: SimNetwork
   seed: number
-  swim: SwimConfig
-  links: LinkLimits
-  linkTimings: LinkTimings
-  replanMs: number
-  reconnectDeadMs: number
-  reconnectForMs: number
   wallStartMs: number
   /** Peers a starting node dials while it knows no member (the join material's list). */
   bootstrap(self: string): string[]
