@@ -15,7 +15,13 @@ import { type Assignment, checkAssignment, checkSender } from './assignment.js'
 import { writeEtcdCerts } from './certs.js'
 import { assignmentEpochRefusal, type EpochTrust, epochOf, superseded } from './epoch.js'
 import { type LocalEtcdState, readLocalState, writeLocalState } from './local-state.js'
-import { etcdProcessFor, moveAside, prepareFounder, readClientTls } from './member-files.js'
+import {
+  etcdProcessFor,
+  type MemberEtcdSettings,
+  moveAside,
+  prepareFounder,
+  readClientTls,
+} from './member-files.js'
 import {
   askMembership,
   coordinatorOf,
@@ -35,14 +41,7 @@ export interface LocalMemberInit {
   nodeId: string
   clusterId: string
   address: string
-  etcd: {
-    /** The directory holding etcd; default the pinned build (etcd/binaries.ts). */
-    binDir?: string
-    clientPort: number
-    peerPort: number
-    heartbeatMs: number
-    electionTimeoutMs: number
-  }
+  etcd: MemberEtcdSettings
   /** How often to ask the other members whether we are still one of them. */
   checkMs?: number
   /** How often to read our own member's status (roles, leader). */

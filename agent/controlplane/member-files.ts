@@ -16,17 +16,21 @@ import type { LocalEtcdState } from './local-state.js'
 // Where this node's etcd member lives on disk and how it is started: the member spec
 // from what the node knows of itself (pure), and its client certificate.
 
+/** How this node runs its etcd member: where the program is, its ports and timings. */
+export interface MemberEtcdSettings {
+  /** The directory holding etcd; default the pinned build (etcd/binaries.ts). */
+  binDir?: string
+  clientPort: number
+  peerPort: number
+  heartbeatMs: number
+  electionTimeoutMs: number
+}
+
 export interface MemberSelf {
   stateDir: string
   nodeId: string
   address: string
-  etcd: {
-    binDir?: string
-    clientPort: number
-    peerPort: number
-    heartbeatMs: number
-    electionTimeoutMs: number
-  }
+  etcd: MemberEtcdSettings
 }
 
 /** The etcd process for the member `s` describes (not started). */
