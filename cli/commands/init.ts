@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { Command, Option } from 'commander'
 import { defaultHost } from '../../agent/agent.js'
@@ -7,27 +6,17 @@ import { generatePassword } from '../../agent/core/password.js'
 import { readPublicKeyArg } from '../../agent/release/signature.js'
 import { writeInitialReleaseKeys } from '../../agent/release/writes.js'
 import { foundCluster } from '../../agent/trust/founding.js'
+import { readPasswordFile, withFoundingOptions } from './founding-options.js'
 
 export function initCommand(): Command {
-  return new Command('init')
+  const cmd = new Command('init')
     .description('found a new cluster on this node: cluster id, CA, join secret, certificates')
     .requiredOption('--state <dir>', 'state directory of this node')
-    .option('--name <name>', 'cluster name', 'home')
-    .option('--node-name <name>', "this node's name (default: hostname)")
-    .option('--host <ip>', "this node's address (default: its first LAN address)")
-    .addOption(
-      new Option('--join-policy <policy>', 'how new nodes get in')
-        .choices(['auto', 'approve'])
-        .default('auto'),
-    )
+  return withFoundingOptions(cmd, 'cluster name')
     .addOption(
       new Option('--cert-lifetime <seconds>', 'node certificate lifetime')
         .argParser((v) => Number.parseInt(v, 10))
         .hideHelp(),
-    )
-    .option(
-      '--password-file <file>',
-      'status-page password (first line); default: a new random one, printed once',
     )
     .option('--force', 'replace a cluster already in this state directory')
     .option(
@@ -36,9 +25,7 @@ export function initCommand(): Command {
     )
     .action(async (opts) => {
       const host = opts.host ?? defaultHost()
-      const given = opts.passwordFile
-        ? (await readFile(opts.passwordFile, 'utf8')).split('\n')[0]!.trim()
-        : ''
+      const given = await readPasswordFile(opts.passwordFile)
       const uiPassword = given || generatePassword()
       const founded = await foundCluster({
         stateDir: opts.state,

@@ -1,11 +1,12 @@
 import { hostname } from 'node:os'
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { defaultHost } from '../../agent/agent.js'
 import { install } from '../install/install.js'
 import { uninstall } from '../install/uninstall.js'
+import { readPasswordFile, withFoundingOptions } from './founding-options.js'
 
 export function installCommand(): Command {
-  return new Command('install')
+  const cmd = new Command('install')
     .description(
       'install the agent on this Debian / Raspberry Pi OS machine: state in /var/lib/homecloud, a systemd unit, logs in journald',
     )
@@ -14,24 +15,10 @@ export function installCommand(): Command {
       '--join <file>',
       "join the cluster of this join.json (from a member's state directory) instead of founding one",
     )
-    .option('--name <name>', 'cluster name when founding', 'home')
-    .option('--node-name <name>', "this node's name (default: hostname)")
-    .option('--host <ip>', "this node's address (default: its first LAN address)")
-    .addOption(
-      new Option('--join-policy <policy>', 'how new nodes get in')
-        .choices(['auto', 'approve'])
-        .default('auto'),
-    )
-    .option(
-      '--password-file <file>',
-      'status-page password (first line); default: a new random one, printed once',
-    )
+  return withFoundingOptions(cmd, 'cluster name when founding')
     .option('--no-start', 'write everything but do not start the service')
     .action(async (opts) => {
-      const { readFile } = await import('node:fs/promises')
-      const password = opts.passwordFile
-        ? (await readFile(opts.passwordFile, 'utf8')).split('\n')[0]!.trim() || undefined
-        : undefined
+      const password = (await readPasswordFile(opts.passwordFile)) || undefined
       const host = opts.host ?? defaultHost()
       const r = await install({
         root: opts.root,
