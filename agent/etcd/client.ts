@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
 import { type CallOptions, type ClientTls, Gateway, type GatewayInit } from './gateway.js'
+import { findLeaderEndpoint } from './leader.js'
 import { addLearnerWhenAllowed, promoteWhenReady, type WaitOptions } from './membership-waits.js'
 import { EtcdError, etcdMessageOf, etcdMessages } from './model/errors.js'
 import { type EtcdMember, type MemberList, memberFromWire, parseMemberList } from './model/members.js'
@@ -103,10 +104,16 @@ export class EtcdClient {
     return addLearnerWhenAllowed(this, this.clock, peerUrl, opts)
   }
 
-  /** One promote attempt; `already-voter` when an earlier attempt went through. */
+  /** One promote attempt, sent to the leader (leader.ts says why); `already-voter` when an earlier attempt went through. */
   async memberPromote(id: bigint): Promise<'promoted' | 'already-voter'> {
     try {
-      await this.gw.call('/v3/cluster/member/promote', { ID: id }, MemberChangeResponse)
+      const leader = await findLeaderEndpoint(this)
+      await this.gw.call(
+        '/v3/cluster/member/promote',
+        { ID: id },
+        MemberChangeResponse,
+        leader ? { endpoint: leader } : {},
+      )
       return 'promoted'
     } catch (err) {
       const outcome = classifyPromoteError(etcdMessageOf(err))
