@@ -116,6 +116,7 @@ export function controlPlanePart(p: KubeParts, programs: KubePrograms): KubeCont
         const others = c.voters().filter((v) => v.address !== init.host)
         return [init.host, ...others.map((v) => v.address)].map((a) => clientUrlOf(a, init.etcdClientPort))
       },
+      etcdEpoch: c.etcdEpoch,
     },
   )
 }

@@ -18,7 +18,10 @@ import type { KubePaths } from './paths.js'
 // voter (and so holds the CA key) it writes the control-plane files and supervises
 // kube-apiserver, kube-controller-manager and kube-scheduler; once it is no longer a voter
 // (removed, retired) they stop. Level-triggered: a controller with one key compares want
-// with have every tick (decideControlPlane, pure) and applies the answer.
+// with have every tick (decideControlPlane, pure) and applies the answer. After a recovery
+// (the local etcd restored from a snapshot as a new epoch) the three restart: an API
+// server's watch cache holds revisions the restored etcd never had, and Kubernetes' own
+// rule is to restart the API servers (and the components that watch them) after a restore.
 
 export interface KubeControlPlaneInit {
   paths: KubePaths
@@ -45,6 +48,8 @@ export interface KubeControlPlaneComponents {
   ca(): CaMaterial | null
   /** Client URLs of the current etcd voters, this node's first. */
   etcdServers(): string[]
+  /** The local etcd member's epoch (0 until a recovery restores it from a snapshot). */
+  etcdEpoch(): number
 }
 
 export type ComponentState = SupervisorState
@@ -68,16 +73,22 @@ export interface ControlPlaneObserved {
   running: boolean
   /** Ticks in a row, before this one, that found this node no voter. */
   notVoterTicks: number
+  /** Running against an etcd of an earlier epoch than the local member's now (restored since). */
+  epochChanged: boolean
 }
 
-/** Start, stop or leave the control plane (pure): a voter holding the CA key runs it. */
+/**
+ * Start, stop, restart or leave the control plane (pure): a voter holding the CA key runs
+ * it, started against its etcd's current epoch.
+ */
 export function decideControlPlane(o: ControlPlaneObserved): {
-  action: 'start' | 'stop' | 'none'
+  action: 'start' | 'stop' | 'restart' | 'none'
   notVoterTicks: number
 } {
   const want = o.voter && o.hasCa
   const notVoterTicks = want ? 0 : o.notVoterTicks + 1
   if (want && !o.running) return { action: 'start', notVoterTicks }
+  if (want && o.epochChanged) return { action: 'restart', notVoterTicks }
   if (!want && o.running && notVoterTicks >= notVoterTicksToStop) return { action: 'stop', notVoterTicks }
   return { action: 'none', notVoterTicks }
 }
@@ -86,6 +97,8 @@ export class KubeControlPlane {
   private procs: Supervisor[] = []
   private readonly ctl: Controller
   private notVoterTicks = 0
+  /** The local etcd's epoch when the running programs started. */
+  private startedEpoch = 0
 
   constructor(
     private readonly init: KubeControlPlaneInit,
@@ -125,23 +138,33 @@ export class KubeControlPlane {
 
   private async tick(): Promise<void> {
     const ca = this.c.ca()
+    const epoch = this.c.etcdEpoch()
     const d = decideControlPlane({
       voter: this.c.isVoter(),
       hasCa: ca !== null,
       running: this.running,
       notVoterTicks: this.notVoterTicks,
+      epochChanged: this.running && epoch !== this.startedEpoch,
     })
     this.notVoterTicks = d.notVoterTicks
-    if (d.action === 'start' && ca) await this.begin(ca)
-    else if (d.action === 'stop') {
+    if (d.action === 'start' && ca) await this.begin(ca, epoch)
+    else if (d.action === 'restart' && ca) {
+      this.c.log.warn(
+        { from: this.startedEpoch, to: epoch },
+        'etcd was restored from a snapshot: restarting the Kubernetes control plane against it',
+      )
+      await this.halt()
+      await this.begin(ca, epoch)
+    } else if (d.action === 'stop') {
       this.c.log.info('no longer an etcd voter: stopping the Kubernetes control plane')
       await this.halt()
       if (!this.c.ca()) await this.forgetSecrets()
     }
   }
 
-  private async begin(ca: CaMaterial): Promise<void> {
+  private async begin(ca: CaMaterial, epoch: number): Promise<void> {
     const { paths, address } = this.init
+    this.startedEpoch = epoch
     const own = `https://${hostPort(address, this.init.apiPort)}`
     this.c.log.info('etcd voter: starting the Kubernetes control plane')
     const id = {

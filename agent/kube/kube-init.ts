@@ -34,6 +34,8 @@ export interface KubeComponents {
   ca(): CaMaterial | null
   requestCertificate(profile: NodeProfile): Promise<{ certPem: string; keyPem: string }>
   isVoter(): boolean
+  /** The local etcd member's epoch (a recovery bumps it: the control plane restarts). */
+  etcdEpoch(): number
   isCoordinator(): boolean
   /** The etcd voters now (alive or suspect), this node included when it is one. */
   voters(): VoterNode[]

@@ -70,6 +70,7 @@ export async function startKube(i: StartKubeInit): Promise<Kube> {
       ca: () => i.trust.caMaterial(),
       requestCertificate: (profile) => i.trust.requestNodeCertificate(profile),
       isVoter,
+      etcdEpoch: () => i.controlPlane?.local.epoch ?? 0,
       isCoordinator: () => i.controlPlane?.seat.isLeader() ?? false,
       voters,
       mesh: (idOrName) => {

@@ -7,7 +7,7 @@ import { type NodeObserved, nodeSteps } from '../../../../agent/kube/node-runner
 // The decisions of the Kubernetes loops (each runs on core/controller): what a tick does.
 
 describe('decideControlPlane', () => {
-  const o = { voter: true, hasCa: true, running: false, notVoterTicks: 0 }
+  const o = { voter: true, hasCa: true, running: false, notVoterTicks: 0, epochChanged: false }
 
   it('a voter holding the CA key starts the control plane once', () => {
     assert.deepEqual(decideControlPlane(o), { action: 'start', notVoterTicks: 0 })
@@ -26,6 +26,16 @@ describe('decideControlPlane', () => {
     assert.deepEqual(actions, [...Array(notVoterTicksToStop - 1).fill('none'), 'stop'])
     assert.equal(decideControlPlane({ ...o, running: true, notVoterTicks: 1 }).notVoterTicks, 0)
     assert.equal(decideControlPlane({ ...o, voter: false, running: false, notVoterTicks: 5 }).action, 'none')
+  })
+
+  it('restarts once etcd was restored as a new epoch, but only as a voter again (its etcd answers)', () => {
+    const restored = { ...o, running: true, epochChanged: true }
+    assert.deepEqual(decideControlPlane(restored), { action: 'restart', notVoterTicks: 0 })
+    // Right after the restore the member has not answered yet: wait (or stop, as any non-voter).
+    assert.deepEqual(decideControlPlane({ ...restored, voter: false }), { action: 'none', notVoterTicks: 1 })
+    const d = decideControlPlane({ ...restored, voter: false, notVoterTicks: notVoterTicksToStop - 1 })
+    assert.equal(d.action, 'stop')
+    assert.equal(decideControlPlane({ ...restored, hasCa: false }).action, 'none')
   })
 })
 
