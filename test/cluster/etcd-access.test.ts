@@ -13,10 +13,22 @@ import { CP_CONFIG, etcdClientFor, healthyVoters } from '../support/controlplane
 import { realClock } from '../support/etcd-lab.js'
 import { startLab } from '../support/lab.js'
 import { missingOn, startWriteLoad } from '../support/write-load.js'
+import {
+  ADMIN_ROUTES,
+  type CertFiles,
+  issueKubeCerts,
+  KUBE_PROFILES,
+  MEMBER_ROUTES,
+  mtlsCall,
+  servingOnly,
+} from '../support/wrong-certs.js'
 
 // Who may use etcd, against real agents and etcd: a worker's own certificates are refused
 // by etcd itself (etcdctl over gRPC and the JSON gateway, get and put, on every voter);
-// the admin certificate and a voter's agent still work; a cluster in the old state (auth
+// the admin certificate and a voter's agent still work; every Kubernetes profile (issued
+// here with the lab's CA key), a member's etcd certificates and the admin's gateway
+// certificate are refused by etcd and/or the agent API as docs/architecture.md's
+// credentials table says, a subtest per certificate; a cluster in the old state (auth
 // off, no users) is moved to the new one by the coordinator alone, under a write load,
 // and no acknowledged write is lost.
 
@@ -41,7 +53,7 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
     for (const c of closers) c()
   })
 
-  it('refuses a worker, lets the admin and voters in, and an old cluster moves over by itself', async () => {
+  it('refuses a worker, lets the admin and voters in, and an old cluster moves over by itself', async (t) => {
     const lab = await startLab({ boards: 'pi5,rock5b,pi4-ssd,pi4', agentConfig: CP_CONFIG })
     const client = await etcdClientFor(lab, lab.nodes)
     closers.push(() => client.close())
@@ -138,6 +150,103 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
     const adminRecover = await api(v0, '/api/v1/recover', admin, { node: 'x', name: 'snap-0000000000000-r1' })
     assert.equal(adminRecover.status, 409, adminRecover.body)
     assert.match(adminRecover.body, /RECOVER_REFUSED/)
+
+    // Every certificate of the wrong kind, table by table (the credentials table in
+    // docs/architecture.md says what each may do). The Kubernetes profiles are issued for
+    // real with the lab's CA key: etcd and the agent API refuse each of them.
+    const kubeCerts = await issueKubeCerts(lab.nodes[0]!.stateDir, worker)
+    closers.push(() => void kubeCerts.remove())
+    const origin = `https://${v0.address}:7443`
+    const etcdRefuses = async (files: CertFiles, serving: boolean) => {
+      for (const v of voters) {
+        const endpoint = clientUrlOf(v.address)
+        if (serving) {
+          // No client-auth usage: etcd ends the handshake (gRPC and the gateway share the port).
+          const r = await mtlsCall(endpoint, { method: 'GET', path: '/version' }, files).then(
+            (a) => `answered ${a.status}: ${a.body}`,
+            (err: Error) => err.message,
+          )
+          assert.match(r, /bad certificate|ECONNRESET|socket hang up/, `${v.name}: ${r}`)
+          continue
+        }
+        for (const args of [
+          ['get', '/homecloud/', '--prefix', '--keys-only'],
+          ['put', '/wrong-cert-was-here', 'x'],
+        ]) {
+          const r = await etcdctl(endpoint, files, args)
+          assert.notEqual(r.exitCode, 0, `${v.name} ${args[0]}: ${r.stdout}`)
+          assert.match(r.stderr, /permission denied|user name/, `${v.name} ${args[0]}: ${r.stderr}`)
+        }
+        const gw = new EtcdClient(
+          {
+            endpoints: [endpoint],
+            tls: {
+              caPem: await readFileText(files.ca),
+              certPem: await readFileText(files.cert),
+              keyPem: await readFileText(files.key),
+            },
+          },
+          { clock: realClock },
+        )
+        closers.push(() => gw.close())
+        await assert.rejects(gw.get('/homecloud/releases/keys'), /CommonName of client/)
+        await assert.rejects(gw.put('/wrong-cert-was-here', 'x'), /CommonName of client/)
+      }
+      if (serving) {
+        const get = await etcdctl(clientUrlOf(voters[0]!.address), files, ['get', '/homecloud/', '--prefix'])
+        assert.notEqual(get.exitCode, 0, `etcdctl get went through: ${get.stdout}`)
+      }
+    }
+    for (const profile of KUBE_PROFILES) {
+      await t.test(`${profile}: refused by etcd and on every 7443 route`, async () => {
+        const files = kubeCerts.files.get(profile)!
+        await etcdRefuses(files, servingOnly(profile))
+        for (const route of [...ADMIN_ROUTES, ...MEMBER_ROUTES]) {
+          const r = await mtlsCall(origin, route, files)
+          assert.equal(r.status, 401, `${route.method} ${route.path}: ${r.body}`)
+          assert.match(r.body, /wrong-profile/, `${route.method} ${route.path}`)
+        }
+      })
+    }
+    // A member's other certificates and the admin's name-less gateway certificate: not on 7443.
+    const vf = pkiPaths(voters[1]!.stateDir)
+    const others: [string, CertFiles][] = [
+      ['etcd-peer', { ca: vf.caCert, ...vf.profile('etcd-peer') }],
+      ['etcd-server', { ca: vf.caCert, ...vf.profile('etcd-server') }],
+      ['etcd-client', { ca: vf.caCert, ...vf.profile('etcd-client') }],
+      ['admin gateway', { ca: fp.caCert, cert: fp.adminGatewayCert, key: fp.adminGatewayKey }],
+    ]
+    for (const [what, files] of others) {
+      await t.test(`${what}: refused on every 7443 route`, async () => {
+        for (const route of [...ADMIN_ROUTES, ...MEMBER_ROUTES]) {
+          const r = await mtlsCall(origin, route, files)
+          assert.equal(r.status, 401, `${route.method} ${route.path}: ${r.body}`)
+          assert.match(r.body, /wrong-profile/, `${route.method} ${route.path}`)
+        }
+      })
+    }
+    await t.test("a member's agent certificate: reads, but no admin action", async () => {
+      for (const route of ADMIN_ROUTES) {
+        const r = await mtlsCall(origin, route, workerAgent)
+        assert.equal(r.status, 403, `${route.method} ${route.path}: ${r.body}`)
+        assert.match(r.body, /ADMIN_UNAUTHORIZED/, `${route.method} ${route.path}`)
+      }
+      const reads = await mtlsCall(origin, { method: 'GET', path: '/api/v1/cluster' }, workerAgent)
+      assert.equal(reads.status, 200, reads.body)
+      // The relay passes release records only.
+      const relay = (prefix: string) =>
+        mtlsCall(origin, { method: 'GET', path: `/api/v1/releases/etcd?prefix=${prefix}` }, workerAgent)
+      assert.equal((await relay('/homecloud/releases/')).status, 200)
+      const outside = await relay('/homecloud/')
+      assert.equal(outside.status, 403, outside.body)
+      // Only a node writes a holders record (its own): not even the admin.
+      const holders = await mtlsCall(
+        origin,
+        { method: 'POST', path: '/api/v1/releases/holders', body: { value: 'x' } },
+        admin,
+      )
+      assert.equal(holders.status, 403, holders.body)
+    })
 
     // The old state: auth off, no users, no roles; a write load through it all.
     const load = startWriteLoad([client, client], '/load/')
