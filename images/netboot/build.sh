@@ -117,7 +117,8 @@ libs=(libc6 libstdc++6 libgcc-s1 zlib1g liblzma5 liblz4-1)
 kube_debs=()
 # iptables and ip come with their libraries' packages: libraries are looked up in them.
 ((kube)) && kube_debs=(containerd runc containernetworking-plugins libseccomp2 iptables iproute2
-	libxtables12 libnftnl11 libmnl0 libbpf1 libelf1 libbsd0 libmd0 libcap2)
+	libxtables12 libnftnl11 libmnl0 libbpf1 libelf1 libbsd0 libmd0 libcap2
+	libnetfilter-conntrack3 libnfnetlink0)
 arch_pkgs=("$kernel_pkg" busybox-static zstd "${libs[@]}" "${kube_debs[@]}")
 [[ $arch == arm64 ]] && arch_pkgs+=(grub-efi-arm64-bin)
 for p in "${arch_pkgs[@]}"; do PKG_ARCH[$p]=$arch; done
