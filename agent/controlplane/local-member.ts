@@ -15,13 +15,8 @@ import { type Assignment, checkAssignment, checkSender } from './assignment.js'
 import { writeEtcdCerts } from './certs.js'
 import { assignmentEpochRefusal, type EpochTrust, epochOf, superseded } from './epoch.js'
 import { type LocalEtcdState, readLocalState, writeLocalState } from './local-state.js'
-import {
-  etcdProcessFor,
-  type MemberEtcdSettings,
-  moveAside,
-  prepareFounder,
-  readClientTls,
-} from './member-files.js'
+import type { MemberEtcdSettings } from './member-files.js'
+import { etcdProcessFor, moveAside, prepareFounder, readClientTls } from './member-files.js'
 import {
   askMembership,
   coordinatorOf,
