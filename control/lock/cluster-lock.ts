@@ -2,7 +2,7 @@ import type { Clock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import type { Logger } from '../../agent/core/log.js'
 import type { Random } from '../../agent/core/random.js'
-import { idHex } from '../../agent/etcd/model/ids.js'
+import { idHex, parseIdHex } from '../../agent/etcd/model/ids.js'
 import type { Compare, KeyValue, TxnOp, TxnResult } from '../../agent/etcd/model/types.js'
 import { type LeaseApi, LeaseKeeper } from '../lease/lease-keeper.js'
 import { describeHolder, LOCK_KEY, type LockOperation, type LockRecord, parseLockRecord } from './record.js'
@@ -58,6 +58,25 @@ export async function readLock(
   const kv = await etcd.get(LOCK_KEY)
   if (!kv) return undefined
   return { record: parseLockRecord(kv.value), token: kv.createRevision, raw: kv.value }
+}
+
+/**
+ * Ends the lock only while it is still the one with fencing token `token`: its key is
+ * deleted and its lease revoked, so the holder's keeper learns it lost the lock (the
+ * rollout takes over its own lock from a coordinator that lost its seat). False: the lock
+ * changed since it was read, nothing was touched.
+ */
+export async function breakLock(etcd: LockEtcd, token: number): Promise<boolean> {
+  const r = await etcd.txn({
+    compare: [{ key: LOCK_KEY, target: 'create_revision', op: 'equal', value: token }],
+    success: [{ get: { key: LOCK_KEY } }, { delete: { key: LOCK_KEY } }],
+  })
+  if (!r.succeeded) return false
+  const kv = r.results[0]?.kind === 'get' ? r.results[0].kvs[0] : undefined
+  const lease = kv ? parseIdHex(parseLockRecord(kv.value)?.lease ?? '') : undefined
+  // The key is gone already; a lease that will not die here expires with its keeper.
+  if (lease !== undefined) await etcd.leaseRevoke(lease).catch(() => {})
+  return true
 }
 
 export async function acquireLock(

@@ -10,13 +10,20 @@ import type { EndpointHealth, EndpointStatus } from '../../agent/etcd/model/type
 import { signSlotOrder } from '../../agent/slots/order.js'
 import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-record.js'
 import { drainNode, undrainNode } from '../drain/execute.js'
-import { acquireLock, type HeldLock, type LockEtcd, readLock } from '../lock/cluster-lock.js'
+import { acquireLock, breakLock, type HeldLock, type LockEtcd, readLock } from '../lock/cluster-lock.js'
 import type { RolloutKube } from './kube.js'
 import { LeaderWatch, type MeshNode, observeNodes, type SlotsRead } from './observe.js'
 import { isActive, type RolloutBody, type TargetRelease } from './record.js'
 import { nextRolloutStep } from './step.js'
 import { type ReadRollout, readRollout, writeRollout } from './store.js'
-import type { DrainJob, EtcdState, ObservedCluster, RolloutEffect, RolloutPolicy } from './types.js'
+import {
+  type DrainJob,
+  type EtcdState,
+  type ObservedCluster,
+  type RolloutEffect,
+  type RolloutPolicy,
+  rolloutLockHolder,
+} from './types.js'
 
 // The rollout on the coordinator: a controller with one key (`rollout`), each pass
 // observe → nextRolloutStep → apply the effects in order, stopping at the first that
@@ -76,7 +83,8 @@ export class RolloutController {
         keys: () => ['rollout'],
         resyncMs: init.everyMs,
         syncAtStart: false,
-        mayAct: () => c.isLeader(),
+        // A node that lost the seat still runs once more while it holds the lock: to let it go.
+        mayAct: () => c.isLeader() || this.held !== null,
         backoff: { initialDelayMs: init.everyMs, factor: 1, delayMsMax: init.everyMs, jitter: 0 },
         sync: async () => {
           await this.pass()
@@ -102,11 +110,18 @@ export class RolloutController {
   }
 
   private get holder(): string {
-    return `rollout:${this.init.selfId}`
+    return rolloutLockHolder(this.init.selfId)
   }
 
   /** One observe → decide → apply. */
   async pass(): Promise<void> {
+    // Only the coordinator keeps the rollout's lock: one that lost its seat (its election
+    // lease lapsed under load) lets it go at once, or its lock keeper would renew the lease
+    // for ever and the next coordinator would wait on it.
+    if (!this.c.isLeader()) {
+      await this.releaseLock()
+      return
+    }
     const etcd = this.c.etcd()
     const caPem = this.c.caPem()
     if (!etcd || !caPem) return
@@ -146,6 +161,8 @@ export class RolloutController {
       lock: {
         state: !lock ? 'free' : ours ? 'ours' : 'other',
         holder: lock?.record?.holder ?? (lock ? 'unknown' : null),
+        node: lock?.record?.node ?? null,
+        token: lock?.token ?? null,
       },
       drain: this.drain,
       kube: kube !== null,
@@ -216,8 +233,14 @@ export class RolloutController {
     etcd: RolloutEtcd,
   ): Promise<void> {
     switch (e.kind) {
+      case 'take-over-lock':
       case 'take-lock':
         await this.releaseLock()
+        if (e.kind === 'take-over-lock' && (await breakLock(etcd, e.token)))
+          this.c.log.warn(
+            { node: e.node, token: e.token },
+            'rollout: took over the lock a previous holder kept',
+          )
         this.held = await acquireLock(
           { holder: this.holder, operation: 'upgrade', node: e.node },
           { etcd, clock: this.c.clock, log: this.c.log, ...(this.c.random ? { random: this.c.random } : {}) },

@@ -1,13 +1,14 @@
 import { gateVerdict, revertedHealthy } from './gate.js'
 import { orderedCandidates, pendingNodes, startBlockers, startingStep, targetFor } from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
-import type {
-  ObservedCluster,
-  RolloutDecision,
-  RolloutEffect,
-  RolloutNode,
-  RolloutPolicy,
-  SlotOrderAction,
+import {
+  type ObservedCluster,
+  type RolloutDecision,
+  type RolloutEffect,
+  type RolloutNode,
+  type RolloutPolicy,
+  rolloutLockHolder,
+  type SlotOrderAction,
 } from './types.js'
 
 // The rollout's decision (pure): `nextRolloutStep(cluster, rollout) → effects`. The
@@ -140,12 +141,29 @@ function currentStep(
     const waiting = `${n.name} went away during its ${cur.step}: the lock is freed; it is upgraded when it comes back`
     return { effects: [...lock, { kind: 'record', body: bump(r, { current: null, waiting }) }], waiting }
   }
-  if (c.lock.state === 'other')
+  const relock = relockFor(c, n.name)
+  if (relock === null)
     return wait(r, `${n.name}: the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
-  // Our own lock lapsed (etcd hiccup, new coordinator): take it again for this node.
-  const relock: RolloutEffect[] = c.lock.state === 'free' ? [{ kind: 'take-lock', node: n.name }] : []
   const d = stepOf(c, r, cur, n, t, p)
   return { ...d, effects: [...relock, ...d.effects] }
+}
+
+/**
+ * The lock for the node in progress, unless someone else holds it (null: wait). Our own
+ * lock lapsed (etcd hiccup, new coordinator): take it again. Held for the rollout, for this
+ * very node, by another process — a previous coordinator that lost its seat but lives on,
+ * or this node's agent before a restart — it is the rollout's own lock, and that process
+ * no longer acts on it (only the coordinator does): take it over, fenced on its token,
+ * rather than wait for a lease its keeper may renew for ever.
+ */
+function relockFor(c: ObservedCluster, node: string): RolloutEffect[] | null {
+  const l = c.lock
+  if (l.state === 'ours') return []
+  if (l.state === 'free') return [{ kind: 'take-lock', node }]
+  const rollouts = l.holder?.startsWith(rolloutLockHolder('')) === true
+  if (rollouts && l.node === node && l.token !== null)
+    return [{ kind: 'take-over-lock', node, token: l.token }]
+  return null
 }
 
 function stepOf(

@@ -62,7 +62,14 @@ export interface ObservedCluster {
   nodes: RolloutNode[]
   etcd: EtcdState
   /** The cluster lock: free, held by this coordinator for the rollout, or by someone else. */
-  lock: { state: 'free' | 'ours' | 'other'; holder: string | null }
+  lock: {
+    state: 'free' | 'ours' | 'other'
+    holder: string | null
+    /** The node the holder's operation disrupts (from the lock record). */
+    node: string | null
+    /** The lock key's create revision (its fencing token); null when free. */
+    token: number | null
+  }
   drain: DrainJob | null
   /** Kubernetes runs in this cluster (drains and Node checks apply). */
   kube: boolean
@@ -82,6 +89,11 @@ export interface RolloutPolicy {
   resendMs: number
 }
 
+/** The lock holder a coordinator writes when it locks a node for the rollout. */
+export function rolloutLockHolder(nodeId: string): string {
+  return `rollout:${nodeId}`
+}
+
 export const rolloutPolicyDefault: RolloutPolicy = {
   triesPerBoot: 3,
   gateTimeoutMs: 5 * 60_000,
@@ -98,6 +110,8 @@ export type RolloutEffect =
   /** Persist the rollout record (compare-and-swap on what was read); later effects only if it took. */
   | { kind: 'record'; body: RolloutBody }
   | { kind: 'take-lock'; node: string }
+  /** Delete the lock key only while its fencing token is still `token` (and end its lease), then take it. */
+  | { kind: 'take-over-lock'; node: string; token: number }
   | { kind: 'release-lock' }
   | { kind: 'drain'; node: string; timeoutMs: number }
   | { kind: 'undrain'; node: string }

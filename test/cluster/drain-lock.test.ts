@@ -6,7 +6,7 @@ import { HomecloudError } from '../../agent/core/errors.js'
 import { silentLogger } from '../../agent/core/log.js'
 import { packageRoot } from '../../agent/core/package-root.js'
 import type { EtcdClient } from '../../agent/etcd/client.js'
-import { acquireLock, readLock } from '../../control/lock/cluster-lock.js'
+import { acquireLock, breakLock, readLock } from '../../control/lock/cluster-lock.js'
 import { LOCK_KEY } from '../../control/lock/record.js'
 import { takeClusterLock } from '../../control/lock/take.js'
 import { LAB_ENV } from '../../lab/processes.js'
@@ -119,6 +119,23 @@ describe('cluster lock (real etcd)', { timeout: 240_000 }, () => {
     await a.release()
     assert.equal((await readLock(etcd))?.record?.holder, 'bob')
     await b.release()
+  })
+
+  it('is broken only while it is the lock seen: its key goes, its holder learns it lost it', async () => {
+    // The rollout's take-over of its own lock from a coordinator that lost its seat but lives on.
+    const old = await take(etcd, 'rollout:old', 2)
+    assert.equal(await breakLock(etcd, old.token + 1), false, 'another token: nothing touched')
+    assert.equal((await readLock(etcd))?.token, old.token)
+    assert.ok(old.isValid())
+    assert.equal(await breakLock(etcd, old.token), true)
+    assert.equal(await etcd.get(LOCK_KEY), undefined)
+    await waitFor('the old holder to notice', 10_000, () => !old.isValid())
+    const next = await take(etcd, 'rollout:new')
+    assert.ok(next.token > old.token, `${next.token} > ${old.token}`)
+    assert.equal(await breakLock(etcd, old.token), false, 'the old token breaks nothing now')
+    await old.release()
+    assert.equal((await readLock(etcd))?.record?.holder, 'rollout:new')
+    await next.release()
   })
 
   it('is refused while a node is NotReady or etcd has no failure to spare, unless forced', async () => {

@@ -226,6 +226,42 @@ describe('nextRolloutStep', () => {
     assert.equal(w.record?.phase, 'completed')
   })
 
+  it('a previous coordinator that lost its seat but lives on keeps its lock alive: the next one takes it over', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.name === 'pi5-2' && w.record.current.step === 'gate')
+    // The old coordinator (pi5-1) lost its seat under load and still runs: its lock keeper
+    // renews the lease, so the lock never lapses (CI: "pi5-2: the cluster lock is held by rollout:…").
+    w.lock = { holder: 'rollout:id0', node: 'pi5-2', token: 41 }
+    const d = nextRolloutStep(w.observe('id2'), w.record, policy)
+    assert.deepEqual(d.effects[0], { kind: 'take-over-lock', node: 'pi5-2', token: 41 })
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    assert.ok(w.log.includes('take-over-lock pi5-2'))
+    assert.ok(Object.values(w.record?.nodes ?? {}).every((o) => o.state === 'done'))
+  })
+
+  it('takes over only the rollout’s own lock for the node in progress, fenced on the token seen', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.name === 'pi5-2' && w.record.current.step === 'gate')
+    const waits = (holder: string, node: string) => {
+      w.lock = { holder, node, token: 7 }
+      const d = nextRolloutStep(w.observe('id2'), w.record, policy)
+      assert.ok(!d.effects.some((e) => e.kind.endsWith('lock')), `${holder} for ${node}: ${d.waiting}`)
+      assert.match(d.waiting ?? '', new RegExp(`lock is held by ${holder}`))
+    }
+    waits('cli:laptop:42', 'pi5-2') // an admin's drain of the same node
+    waits('node:id3', 'pi5-2') // a node's own shutdown drain
+    waits('rollout:id0', 'pi5-3') // a rollout lock for another node: not this step's
+    // The lock changed between the look and the take-over: nothing is broken, the next pass looks again.
+    w.lock = { holder: 'rollout:id0', node: 'pi5-2', token: 7 }
+    const d = nextRolloutStep(w.observe('id2'), w.record, policy)
+    w.lock.token = 8
+    assert.throws(() => w.apply(d.effects[0]!), /LOCK_HELD/)
+    assert.equal(w.lock.holder, 'rollout:id0')
+  })
+
   it('pause finishes the node in progress and starts no other; resume goes on; abort ends it', async () => {
     const { pauseRollout, resumeRollout, abortRollout } = await import('../../../../control/rollout/admin.js')
     const w = new World(sixNodes, policy)

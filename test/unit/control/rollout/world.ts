@@ -45,7 +45,8 @@ export interface ModelNode {
 
 export class World {
   nowMs = 1_000_000
-  lock: { holder: string | null } = { holder: null }
+  /** holder 'rollout' is this coordinator; token grows with every new holder (etcd's create revision). */
+  lock: { holder: string | null; node: string | null; token: number } = { holder: null, node: null, token: 0 }
   record: RolloutBody | null = null
   current: Record<string, string> = {}
   readonly log: string[] = []
@@ -112,6 +113,8 @@ export class World {
       lock: {
         state: this.lock.holder === null ? 'free' : this.lock.holder === 'rollout' ? 'ours' : 'other',
         holder: this.lock.holder,
+        node: this.lock.holder === null ? null : this.lock.node,
+        token: this.lock.holder === null ? null : this.lock.token,
       },
       drain: null,
       kube: true,
@@ -153,10 +156,15 @@ export class World {
         break
       case 'take-lock':
         if (this.lock.holder !== null && this.lock.holder !== 'rollout') throw new Error('LOCK_HELD')
-        this.lock.holder = 'rollout'
+        this.lock = { holder: 'rollout', node: e.node, token: this.lock.token + 1 }
+        break
+      case 'take-over-lock':
+        // Fenced: only the lock that was observed is broken.
+        if (this.lock.holder !== null && this.lock.token !== e.token) throw new Error('LOCK_HELD (changed)')
+        this.lock = { holder: 'rollout', node: e.node, token: this.lock.token + 1 }
         break
       case 'release-lock':
-        if (this.lock.holder === 'rollout') this.lock.holder = null
+        if (this.lock.holder === 'rollout') this.lock = { ...this.lock, holder: null, node: null }
         break
       case 'drain':
         this.drain(this.node(e.node))
@@ -225,6 +233,7 @@ export function describe(e: RolloutEffect): string {
     case 'order':
       return `order ${e.action} ${e.node}`
     case 'take-lock':
+    case 'take-over-lock':
     case 'drain':
     case 'undrain':
       return `${e.kind} ${e.node}`
