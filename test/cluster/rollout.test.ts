@@ -115,7 +115,9 @@ describe('A/B rollout in a lab: 1 → 2', { timeout: 1_800_000 }, () => {
         `watcher: ${JSON.stringify(report)}; writes acknowledged ${load.acked.length}, failed ${load.failed()}`,
       )
       assert.ok(report.events > 0)
-      assert.equal(report.cordonedMax, 1, 'at most one node cordoned at a time')
+      // Two checks, each with its own message: a rollout that never ran cordons nobody (0).
+      assert.ok(report.cordonedMax <= 1, `at most one node cordoned at a time (saw ${report.cordonedMax})`)
+      assert.ok(report.cordonedMax >= 1, 'the watcher saw the rollout cordon its nodes (saw none)')
       assert.equal(report.budgetViolations, 0, 'the budget was never broken')
       assert.equal(await healthyVoters(etcd, voters), true)
       const acked = new Set(load.acked)

@@ -112,8 +112,9 @@ export function watchCluster(bin: string, kubeconfig: string, o: { pdb: string; 
   const cordoned = new Map<string, boolean>()
   let belowSince: number | null = null
   const base = ['--kubeconfig', kubeconfig]
-  const watch = async (args: string[], onLine: (cells: string[]) => void) => {
+  const watch = async (args: string[], onLine: (cells: string[]) => void, onStart = () => {}) => {
     while (running) {
+      onStart()
       const child = execa(bin, [...base, 'get', ...args, '-w', '--no-headers'], {
         reject: false,
         buffer: false,
@@ -137,6 +138,9 @@ export function watchCluster(bin: string, kubeconfig: string, o: { pdb: string; 
       cordoned.set(name ?? '', u === 'true')
       r.cordonedMax = Math.max(r.cordonedMax, [...cordoned.values()].filter(Boolean).length)
     },
+    // A restarted watch lists every Node again from one snapshot: forget what the broken one
+    // saw, or a Node uncordoned while it was down would still count beside one cordoned since.
+    () => cordoned.clear(),
   )
   const pdb = watch(
     ['pdb', o.pdb, '-o', 'custom-columns=H:.status.currentHealthy,D:.status.desiredHealthy'],
