@@ -115,7 +115,7 @@ export async function startReleases(x: ReleasesInit): Promise<Releases> {
     registerRead: (app) => registerReleaseReadRoutes(app, admin),
     registerAdmin: (app, g) => {
       registerReleaseAdminRoutes(app, admin, g)
-      registerRelayRoutes(app, () => service.memberEtcd())
+      registerRelayRoutes(app, () => service.memberEtcd(), service.records)
     },
     netboot: { imageFor: (arch) => service.imageFor(arch), imageById: (id) => service.store.image(id) },
     summary: () => {

@@ -165,29 +165,9 @@ export class ReleaseRecords {
 
   /** Verifies one published manifest; returns why it is refused, or null. */
   private readPublished(id: string, value: string, trusted: ReadonlySet<string>): string | null {
-    const where = `${MANIFEST_PREFIX}${id.slice(0, 12)}…`
-    let entry: PublishedRelease
-    try {
-      entry = PublishedRelease.parse(JSON.parse(value))
-    } catch {
-      return `${where}: not a published release record`
-    }
-    let release: Release
-    try {
-      release = parseRelease(Buffer.from(entry.manifest, 'base64'))
-    } catch (err) {
-      return `${where}: ${(err as Error).message}`
-    }
-    if (release.id !== id) return `${where}: the manifest hashes to ${release.id.slice(0, 12)}…, not its key`
-    const check = checkSignature(release.manifestBytes, entry.sig, trusted)
-    if (!check.ok) return `${where}: ${check.message}`
-    this.published.set(id, {
-      release,
-      sigText: entry.sig,
-      publishedAtMs: entry.publishedAtMs,
-      origin: entry.origin,
-      signedBy: check.key,
-    })
+    const v = verifyPublished(id, value, trusted)
+    if (!v.ok) return v.error
+    this.published.set(id, v.entry)
     return null
   }
 
@@ -203,5 +183,44 @@ export class ReleaseRecords {
 
   get seenVersions(): { keys: number; current: number } {
     return { ...this.seen }
+  }
+}
+
+/**
+ * Pure: one published-release record (the value under MANIFEST_PREFIX + id) — its schema,
+ * a manifest that hashes to the id in its key, and a signature by a trusted release key.
+ * Readers use it on every record, and a voter on an announcement a worker relays.
+ */
+export function verifyPublished(
+  id: string,
+  value: string,
+  trusted: ReadonlySet<string>,
+): { ok: true; entry: PublishedEntry } | { ok: false; error: string } {
+  const where = `${MANIFEST_PREFIX}${id.slice(0, 12)}…`
+  let entry: PublishedRelease
+  try {
+    entry = PublishedRelease.parse(JSON.parse(value))
+  } catch {
+    return { ok: false, error: `${where}: not a published release record` }
+  }
+  let release: Release
+  try {
+    release = parseRelease(Buffer.from(entry.manifest, 'base64'))
+  } catch (err) {
+    return { ok: false, error: `${where}: ${(err as Error).message}` }
+  }
+  if (release.id !== id)
+    return { ok: false, error: `${where}: the manifest hashes to ${release.id.slice(0, 12)}…, not its key` }
+  const check = checkSignature(release.manifestBytes, entry.sig, trusted)
+  if (!check.ok) return { ok: false, error: `${where}: ${check.message}` }
+  return {
+    ok: true,
+    entry: {
+      release,
+      sigText: entry.sig,
+      publishedAtMs: entry.publishedAtMs,
+      origin: entry.origin,
+      signedBy: check.key,
+    },
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { HOLDERS_PREFIX, RELEASES_PREFIX } from '../../control/releases/records.js'
+import { HOLDERS_PREFIX, MANIFEST_PREFIX, RELEASES_PREFIX } from '../../control/releases/records.js'
 import type { PeerClient } from '../api/peer-client.js'
 import { HomecloudError } from '../core/errors.js'
 import type { EtcdClient } from '../etcd/client.js'
@@ -8,8 +8,11 @@ import type { KeyValue } from '../etcd/model/types.js'
 // etcd refuses a node that is no member (etcd-auth.ts), so such a node reads the release
 // records through a voter's agent API (7443, mutual TLS with its agent certificate) and
 // writes only its own holders record that way. The records are signed, so the voter in
-// between can hide them but not forge them; publishing and moving `current` stay with
-// the nodes that hold the CA key (NOT_SIGNER sends the CLI to another node).
+// between can hide them but not forge them. A release uploaded to such a node is
+// announced the same way: the voter checks the release signature against the trusted
+// keys and that the node names itself as the origin, then writes the record (the first
+// announcement of an id wins, as for a member). Moving `current` and trusting keys stay
+// with the nodes that hold the CA key (NOT_SIGNER sends the CLI to another node).
 
 /** What the release code asks of etcd: a member's EtcdClient, or this relay. */
 export type RecordsEtcd = Pick<EtcdClient, 'get' | 'getPrefix' | 'put' | 'createIfAbsent' | 'txn'>
@@ -24,6 +27,11 @@ export const WireKv = z.object({
   lease: z.string().regex(/^\d{1,20}$/),
 })
 export const WireKvs = z.object({ kvs: z.array(WireKv).max(10_000) })
+/** A worker's announcement of a release it holds, relayed to a voter (relay-routes.ts). */
+export const AnnounceBody = z
+  .object({ key: z.string().startsWith(MANIFEST_PREFIX).max(512), value: z.string().max(3 * 1024 * 1024) })
+  .strict()
+export const AnnounceAnswer = z.object({ created: z.boolean() })
 export const kvToWire = (kv: KeyValue) => ({ ...kv, lease: kv.lease.toString() })
 const kvFromWire = (kv: z.infer<typeof WireKv>): KeyValue => ({ ...kv, lease: BigInt(kv.lease) })
 
@@ -61,8 +69,10 @@ export class RecordsRelay implements RecordsEtcd {
     return 0
   }
 
-  async createIfAbsent(): Promise<boolean> {
-    throw notSigner()
+  async createIfAbsent(key: string, value: string): Promise<boolean> {
+    if (!key.startsWith(MANIFEST_PREFIX)) throw notSigner()
+    const answer = await this.call('/api/v1/releases/announce', JSON.stringify({ key, value }))
+    return AnnounceAnswer.parse(answer).created
   }
 
   async txn(): Promise<never> {
@@ -70,6 +80,10 @@ export class RecordsRelay implements RecordsEtcd {
   }
 
   private async ask(path: string, body?: string): Promise<KeyValue[]> {
+    return WireKvs.parse(await this.call(path, body)).kvs.map(kvFromWire)
+  }
+
+  private async call(path: string, body?: string): Promise<unknown> {
     let last: unknown = new HomecloudError(
       'ETCD_UNREACHABLE',
       'no voter is alive to relay the release records',
@@ -83,8 +97,7 @@ export class RecordsRelay implements RecordsEtcd {
           timeoutMs: relayTimeoutMs,
           what: 'release-records',
         }
-        const answer = await (body === undefined ? this.c.client.get(g) : this.c.client.post({ ...g, body }))
-        return WireKvs.parse(answer).kvs.map(kvFromWire)
+        return await (body === undefined ? this.c.client.get(g) : this.c.client.post({ ...g, body }))
       } catch (err) {
         last = err
       }
@@ -96,7 +109,7 @@ export class RecordsRelay implements RecordsEtcd {
 function notSigner(): HomecloudError {
   return new HomecloudError(
     'NOT_SIGNER',
-    'this node is no etcd member: only control-plane nodes write release records',
-    'publish to a control-plane node (homecloud release publish tries the others)',
+    'this node is no etcd member: only control-plane nodes move the current release or trust keys',
+    'ask a control-plane node (homecloud status lists them)',
   )
 }

@@ -246,6 +246,21 @@ describe('etcd access: members and the admin only', { timeout: 300_000 }, () => 
         admin,
       )
       assert.equal(holders.status, 403, holders.body)
+      // A worker announces a release uploaded to it through a voter, which writes only a
+      // record signed by a trusted release key: junk is refused and nothing is written.
+      const key = `/homecloud/releases/manifest/${'0'.repeat(64)}`
+      const announce = (files: CertFiles) =>
+        mtlsCall(
+          origin,
+          { method: 'POST', path: '/api/v1/releases/announce', body: { key, value: 'x' } },
+          files,
+        )
+      const junk = await announce(workerAgent)
+      assert.equal(junk.status, 400, junk.body)
+      assert.match(junk.body, /not a published release record/)
+      const byAdmin = await announce(admin)
+      assert.equal(byAdmin.status, 403, byAdmin.body)
+      assert.equal(await client.get(key), undefined, 'nothing written')
     })
 
     // The old state: auth off, no users, no roles; a write load through it all.

@@ -100,6 +100,11 @@ export const MEMBER_ROUTES: readonly Route[] = [
   { method: 'POST', path: '/api/v1/slots/order', body: {} },
   { method: 'GET', path: '/api/v1/releases/etcd?prefix=/homecloud/releases/' },
   { method: 'POST', path: '/api/v1/releases/holders', body: { value: 'x' } },
+  {
+    method: 'POST',
+    path: '/api/v1/releases/announce',
+    body: { key: `/homecloud/releases/manifest/${'0'.repeat(64)}`, value: 'x' },
+  },
 ]
 
 /** One request over mutual TLS with the given files; the status and body as they came. */
