@@ -31,10 +31,11 @@ export const PI_CMDLINE_FILE = 'cmdline.txt'
  * config.txt for every Pi. [pi4] covers the Pi 4, 400 and CM4 (bcm2711). The Pi 5 has
  * no section: Debian 12's kernel (6.1) carries no Raspberry Pi 5 device tree (bcm2712),
  * nor a driver for its Ethernet (RP1), so its firmware finds no kernel here and moves on.
+ * A disk slot carries the same file (agent/slots/rpi-files.ts): one Pi, one config.
  */
-export function renderPiConfigTxt(): string {
+export function renderPiConfigTxt(writer = 'agent/netboot/rpi.ts'): string {
   return [
-    '# Written by the homecloud agent (agent/netboot/rpi.ts); changes are overwritten.',
+    `# Written by the homecloud agent (${writer}); changes are overwritten.`,
     '[pi4]',
     '# 64-bit, with the upstream kernel and its device trees (bcm2711-rpi-4-b.dtb, -400, -cm4-io).',
     'arm_64bit=1',

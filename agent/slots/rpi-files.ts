@@ -1,3 +1,4 @@
+import { renderPiConfigTxt } from '../netboot/rpi.js'
 import type { ReleaseArch } from '../release/manifest.js'
 import { PART } from './disk-layout.js'
 import type { BootState, SlotName } from './types.js'
@@ -40,19 +41,9 @@ export function renderAutobootTxt(s: Pick<BootState, 'good' | 'trying'>): string
   ].join('\n')
 }
 
-/** config.txt of a slot: 64-bit, the upstream kernel and device trees, the serial console. */
+/** config.txt of a slot: the netbooted Pi's (64-bit, upstream kernel and device trees, serial console). */
 export function renderSlotConfigTxt(): string {
-  return [
-    '# Written by the homecloud agent (agent/slots/rpi-files.ts) with this slot.',
-    '[pi4]',
-    'arm_64bit=1',
-    'upstream_kernel=1',
-    'enable_uart=1',
-    'kernel=vmlinuz',
-    'initramfs initrd.img followkernel',
-    '[all]',
-    '',
-  ].join('\n')
+  return renderPiConfigTxt('agent/slots/rpi-files.ts, with this slot')
 }
 
 /** A FAT volume id (8 hex digits, as mkfs.vfat -i takes it) the way blkid and findfs print it. */
