@@ -72,6 +72,7 @@ export class SlotsService {
         { order: check.body.version, action: check.body.action, release: check.body.release?.version },
         'slot order',
       )
+      backend.takeOrder?.(text)
       await this.act(backend, check.body)
       await this.writeLastSeq(check.body.version)
     }

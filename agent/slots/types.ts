@@ -132,4 +132,9 @@ export interface BootSlots {
    * slot is being tried). Resolves when the reboot was asked for; the process ends soon after.
    */
   reboot(): Promise<void>
+  /**
+   * Netboot only: the CA-signed order the next change carries to a voter (the machine's
+   * state is in etcd, and a voter checks the order again before changing it).
+   */
+  takeOrder?(signed: string): void
 }
