@@ -51,7 +51,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   suspicionMult: 2,
   suspicionMaxMult: 4,
   suspicionConfirmations: 3,
-  retransmitMult: 3,
+  retransmitMult: 4,
   gossipIntervalMs: 200,
   gossipFanout: 3,
   gossipBytesMax: 4096,

@@ -6,6 +6,8 @@ import type { MemberEvent, RecordMeta, SwimEffect, Update } from './types.js'
 
 /** A record asked for and not received is asked for again (of whoever announces it next) after this. */
 const PULL_RETRY_MS = 1000
+/** A record is asked for at most this many times (of the announcer, then of neighbours). */
+const PULL_TRIES_MAX = 3
 /** Wire sizes of a claim and an announcement, for the gossip byte budgets. */
 const CLAIM_BYTES = 72
 const HAVE_BYTES = 56
@@ -41,7 +43,10 @@ export class News<R> {
   private self: R
   private selfMeta: RecordMeta
   /** Records asked for: when, and which version. */
-  private readonly pulls = new Map<string, { atMono: number; incarnation: number; version: number }>()
+  private readonly pulls = new Map<
+    string,
+    { atMono: number; incarnation: number; version: number; tries: number }
+  >()
   /**
    * Set when a claim about this node named an incarnation we already left behind: whoever
    * passed it on has not heard our refutation (the caller sends it our record).
@@ -104,11 +109,11 @@ export class News<R> {
    * Returns the members newly suspected by others (the caller may probe them to confirm)
    * and the records `from` announced that this node lacks (the caller pulls them).
    */
-  applyAll(from: string, updates: readonly Update<R>[], nowMono: number): Applied2 {
+  applyAll(from: string, updates: readonly Update<R>[], nowMono: number, canAsk = true): Applied2 {
     const out: Applied2 = { suspected: [], wanted: [] }
     for (const u of updates) {
       if (u.kind === 'have') {
-        if (this.wants(u, nowMono)) out.wanted.push(u.id)
+        if (canAsk && this.wants(u, nowMono)) out.wanted.push(u.id)
         continue
       }
       const s = this.apply(from, u, nowMono)
@@ -130,17 +135,31 @@ export class News<R> {
     return out
   }
 
-  /** Pulls unanswered for PULL_RETRY_MS (the peer went away): forgotten, and counted. */
-  stalePulls(nowMono: number): number {
-    if (this.pulls.size === 0 || nowMono - this.lastStaleCheckMono < PULL_RETRY_MS / 4) return 0
+  /**
+   * Pulls unanswered for PULL_RETRY_MS. The reply is lost when the link it travels on closes
+   * (links churn while many join), and by then the burst of announcements has passed: no
+   * one will announce the record again. So each is asked again — of a neighbour, which by
+   * now almost surely holds it — up to PULL_TRIES_MAX times (`again`); after that it is
+   * given up (`lost`: a digest exchange fetches it).
+   */
+  stalePulls(nowMono: number): { again: string[]; lost: number } {
+    const out = { again: [] as string[], lost: 0 }
+    if (this.pulls.size === 0 || nowMono - this.lastStaleCheckMono < PULL_RETRY_MS / 4) return out
     this.lastStaleCheckMono = nowMono
-    let n = 0
     for (const [id, p] of this.pulls) {
       if (nowMono - p.atMono < PULL_RETRY_MS) continue
-      this.pulls.delete(id)
-      if (this.table.isNews({ id, incarnation: p.incarnation, version: p.version, bytes: 0 })) n++
+      if (!this.table.isNews({ id, incarnation: p.incarnation, version: p.version, bytes: 0 })) {
+        this.pulls.delete(id)
+      } else if (p.tries >= PULL_TRIES_MAX) {
+        this.pulls.delete(id)
+        out.lost++
+      } else {
+        p.atMono = nowMono
+        p.tries++
+        out.again.push(id)
+      }
     }
-    return n
+    return out
   }
 
   /** Do we lack the announced record, and not already asked someone for it just now? */
@@ -150,7 +169,7 @@ export class News<R> {
     const p = this.pulls.get(h.id)
     if (p && nowMono - p.atMono < PULL_RETRY_MS && !newer(meta, p)) return false
     if (this.pulls.size >= this.config.membersMax) this.pulls.clear()
-    this.pulls.set(h.id, { atMono: nowMono, incarnation: h.incarnation, version: h.version })
+    this.pulls.set(h.id, { atMono: nowMono, incarnation: h.incarnation, version: h.version, tries: 1 })
     return true
   }
 

@@ -70,14 +70,16 @@ export class Suspicions {
   }
 
   /**
-   * Suspicions within `leadMs` of their deadline that have not asked for news yet: a
-   * refutation gossip failed to bring us may still be had from a neighbour, and one
-   * question saves a false death (each is returned once).
+   * Suspicions that have not asked for news yet and are within `leadMs` of their deadline,
+   * or have stood their minimum time unconfirmed: a refutation gossip failed to bring us
+   * (it went round before we joined, or before the claim reached us by a slower path) may
+   * still be had from a neighbour, and one question saves a false death — or, unconfirmed,
+   * a view wrong for the whole maximum time (each is returned once).
    */
   pullDue(nowMono: number, leadMs: number): string[] {
     const out: string[] = []
     for (const [id, s] of this.byId)
-      if (!s.pulled && s.deadlineMono - nowMono <= leadMs) {
+      if (!s.pulled && nowMono >= pullAt(s, leadMs)) {
         s.pulled = true
         out.push(id)
       }
@@ -94,8 +96,12 @@ export class Suspicions {
 
   nextDeadline(leadMs = 0): number {
     let next = Number.POSITIVE_INFINITY
-    for (const s of this.byId.values())
-      next = Math.min(next, s.pulled ? s.deadlineMono : s.deadlineMono - leadMs)
+    for (const s of this.byId.values()) next = Math.min(next, s.pulled ? s.deadlineMono : pullAt(s, leadMs))
     return next
   }
+}
+
+/** When a suspicion asks the neighbours for news: before its deadline, or once it has stood its minimum. */
+function pullAt(s: Suspicion, leadMs: number): number {
+  return Math.min(s.deadlineMono - leadMs, s.startMono + s.minMs)
 }

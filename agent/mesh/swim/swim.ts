@@ -127,8 +127,13 @@ export class Swim<R> {
     // A new link is synced unless this node synced recently: a newcomer whose links open
     // all at once must not be sent the whole view by every one of them.
     const links = this.prober.links
-    for (const id of next)
-      if (!links.has(id) && this.sync.maySync(nowMono)) this.sync.sendDigest(id, true, nowMono)
+    // Synced or not, the new neighbour gets our record: one it holds no record of would
+    // neither probe us nor gossip to us until our announcement reached it the long way.
+    for (const id of next) {
+      if (links.has(id)) continue
+      if (this.sync.maySync(nowMono)) this.sync.sendDigest(id, true, nowMono)
+      else this.send(id, { t: 'gossip', gossip: [{ kind: 'alive', record: this.news.selfRecord }] })
+    }
     for (const id of links) if (!next.has(id)) this.sync.linkClosed(id)
     this.prober.links = next
     // The link to the member we are pinging closed (shed, or it went away): ask others now.
@@ -192,8 +197,11 @@ export class Swim<R> {
     this.news.declareDue(nowMono)
     this.prober.step(nowMono)
     if (nowMono >= this.nextGossipMono) this.gossip(nowMono)
-    // A record we asked for never came (the peer left): a digest exchange fetches it.
-    if (nowMono >= this.nextPushPullMono || (this.news.stalePulls(nowMono) > 0 && this.sync.maySync(nowMono)))
+    // Records we asked for that never came: asked again of a neighbour; given up, a digest
+    // exchange fetches them.
+    const stale = this.news.stalePulls(nowMono)
+    if (stale.again.length > 0) this.askNeighbour(stale.again)
+    if (nowMono >= this.nextPushPullMono || (stale.lost > 0 && this.sync.maySync(nowMono)))
       this.pushPull(nowMono)
     return this.end(nowMono)
   }
@@ -240,10 +248,18 @@ export class Swim<R> {
    * someone else raised about a neighbour is checked at once by pinging the suspect.
    */
   private applyNews(from: string, updates: readonly Update<R>[], nowMono: number): void {
-    const { suspected, wanted } = this.news.applyAll(from, updates, nowMono)
+    const { suspected, wanted } = this.news.applyAll(from, updates, nowMono, this.prober.links.has(from))
     for (let i = 0; i < wanted.length; i += WANT_IDS_MAX)
       this.send(from, { t: 'want', ids: wanted.slice(i, i + WANT_IDS_MAX) })
     this.prober.checkSuspects(suspected, nowMono)
+  }
+
+  /** Records still lacked, asked of one random linked member (each holder answers what it has). */
+  private askNeighbour(ids: string[]): void {
+    const to = shuffle(this.c.random, [...this.prober.linkedMembers()])[0]
+    if (to === undefined) return
+    for (let i = 0; i < ids.length; i += WANT_IDS_MAX)
+      this.send(to, { t: 'want', ids: ids.slice(i, i + WANT_IDS_MAX) })
   }
 
   /**

@@ -74,8 +74,9 @@ describe('SWIM timings', () => {
   })
 
   it('each update is sent a number of times growing with log n', () => {
-    assert.equal(retransmitLimit(DEFAULT_SWIM_CONFIG, 5), 3)
-    assert.equal(retransmitLimit(DEFAULT_SWIM_CONFIG, 200), 9)
+    assert.equal(retransmitLimit(DEFAULT_SWIM_CONFIG, 5), 4)
+    assert.equal(retransmitLimit(DEFAULT_SWIM_CONFIG, 200), 12)
+    assert.equal(retransmitLimit(DEFAULT_SWIM_CONFIG, 1000), 16)
   })
 })
 
