@@ -14,6 +14,8 @@ import type { Release } from '../release/manifest.js'
 import { setCurrentRelease } from '../release/writes.js'
 import { grubSlotsOnDisk } from '../slots/disk-boot.js'
 import { LabSlots } from '../slots/lab.js'
+import { netbootSlotsOnMachine } from '../slots/netboot-machine.js'
+import { registerNetbootSlotsRoutes } from '../slots/netboot-routes.js'
 import { SlotsService } from '../slots/service.js'
 import type { BootSlots, SlotReport } from '../slots/types.js'
 import { registerDrainRoutes } from './drain-routes.js'
@@ -84,6 +86,12 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
     },
     register(app, guards) {
       slots.register(app)
+      registerNetbootSlotsRoutes(app, {
+        memberEtcd: () => d.releases()?.service.memberEtcd() ?? null,
+        caPem: () => d.book.ca,
+        clusterId: d.clusterId,
+        clock: n.clock,
+      })
       if (!d.controlPlane) return
       registerUpgradeRoutes(app, guards, { n, d, controlPlane: d.controlPlane, rollout, peers })
       if (n.config.kube.enabled) registerDrainRoutes(app, { n, mesh: d.mesh, controlPlane: d.controlPlane })
@@ -115,6 +123,19 @@ function bootSlots(n: NodeBase, d: RolloutDeps): BootSlots | null {
       arch: process.arch === 'arm64' ? 'arm64' : 'amd64',
       clock: n.clock,
       reboot: async () => d.restart(),
+    })
+  // A netbooted machine: its slots are the serving nodes' per-MAC record (agent/slots/netboot-*.ts).
+  if (cfg.backend === 'netboot')
+    return netbootSlotsOnMachine({
+      mac: cfg.mac,
+      arch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      voters: () =>
+        meshNodes(d.mesh).flatMap((m) =>
+          m.voter && m.alive && m.address ? [{ ...m, address: m.address }] : [],
+        ),
+      client: new PeerClient({ material: () => d.trust.certificate(), counters: n.counters }),
+      log: n.log,
+      restart: d.restart,
     })
   return null
 }

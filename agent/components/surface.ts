@@ -19,9 +19,11 @@ import type { Mesh } from '../mesh/mesh.js'
 import type { SwarmTransport } from '../mesh/swarm.js'
 import { joinMaterialFor, NetbootService } from '../netboot/service.js'
 import { type Releases, startReleases } from '../release/index.js'
+import { MemberOrRelaySlots, RelayNetbootSlots } from '../slots/netboot-store.js'
 import type { CertBook } from '../trust/cert-book.js'
 import type { Trust } from '../trust/trust.js'
 import type { NodeBase } from './node.js'
+import { meshNodes } from './rollout-deps.js'
 
 /** What the API, netboot, releases and the 7443 listener read: the layers below, through their faces. */
 export interface SurfaceDeps {
@@ -278,10 +280,26 @@ function netbootService(n: NodeBase, d: SurfaceDeps, releases: Releases | null):
           .map((m) => `${m.signed.body.publicKey}@${m.signed.body.addresses[0]}:${m.signed.body.ports.dht}`),
       ],
       joinMaterial: () => joinMaterialFor(n.paths.joinFile, selfPeer),
-      ...(releases ? { releases: releases.netboot } : {}),
+      ...(releases ? { releases: releases.netboot, slots: netbootSlotsClient(n, d, releases) } : {}),
     },
     { clock: n.clock, log: n.log, counters: n.counters },
   )
+}
+
+/** The per-MAC netboot slot records: this node's etcd while it is a member, else a voter's. */
+function netbootSlotsClient(n: NodeBase, d: SurfaceDeps, releases: Releases): MemberOrRelaySlots {
+  const relay = new RelayNetbootSlots({
+    voters: () =>
+      meshNodes(d.mesh).flatMap((m) =>
+        m.voter && m.alive && m.address && m.id !== n.identity.id ? [{ ...m, address: m.address }] : [],
+      ),
+    client: new PeerClient({ material: () => d.trust.certificate(), counters: n.counters }),
+  })
+  return new MemberOrRelaySlots({
+    memberEtcd: () => releases.service.memberEtcd(),
+    relay,
+    nowMs: () => n.clock.nowMs(),
+  })
 }
 
 function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {

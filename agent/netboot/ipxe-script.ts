@@ -5,11 +5,13 @@ import { type BootParams, buildKernelCmdline, type KernelConsoles } from './cmdl
 // the second boots the image. Every node renders the same script for the same machine
 // and image, except for its own address in the URLs.
 
-export function renderChainScript(base: string): string {
+export function renderChainScript(base: string, bootId?: string): string {
+  // A node keeping netboot slots adds a nonce: the boot's id, so a try is counted once per boot.
+  const boot = bootId ? `&boot=${bootId}` : ''
   return [
     '#!ipxe',
     // ${net0/mac} and ${buildarch} are expanded by iPXE; `:hexhyp` would also work but colons are what we parse.
-    `chain ${base}/boot.ipxe?mac=\${net0/mac}&arch=\${buildarch}`,
+    `chain ${base}/boot.ipxe?mac=\${net0/mac}&arch=\${buildarch}${boot}`,
     '',
   ].join('\n')
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Counters } from '../core/counters.js'
 import { Sha256Hex } from '../core/ids.js'
+import { BootId } from '../slots/netboot-decide.js'
 import { type ImageArch, IpxeArch, imageArchFor } from './arch.js'
 import type { BootParams } from './cmdline.js'
 import { renderGrubBootScript, renderGrubRefusal } from './grub.js'
@@ -13,6 +14,7 @@ import { renderBootScript, renderChainScript, renderRefusalScript } from './ipxe
 import { Mac } from './mac.js'
 import type { MachineBook, MachineEntry, Stage } from './machines.js'
 import { ArtifactName, MANIFEST_FILE, type NetbootImage } from './manifest.js'
+import type { SlotOffer } from './slot-offer.js'
 
 // HTTP side of netboot on the 7080 server. Every input is parsed strictly: a malformed
 // MAC, an unknown architecture, a path that tries to climb out, an image id we do not
@@ -36,9 +38,20 @@ export interface NetbootRouteDeps {
   /** The cluster's join material for a machine we served (JSON text), or null. */
   joinMaterial: () => Promise<string | null>
   status: () => Record<string, unknown>
+  /**
+   * The MAC's netboot slots (slot-offer.ts): the release to offer instead of the current
+   * one, a refusal, or null (no record: the current release). Absent: no slots here.
+   */
+  slots?: {
+    offer(mac: string, arch: ImageArch, bootId: string | null): Promise<SlotOffer>
+    /** A fresh nonce for iPXE's chain URL: one per power-on, so one try per boot. */
+    newBootId(): string
+  }
 }
 
-const BootQuery = z.object({ mac: Mac.optional(), arch: IpxeArch.optional() }).strict()
+const BootQuery = z
+  .object({ mac: Mac.optional(), arch: IpxeArch.optional(), boot: BootId.optional() })
+  .strict()
 const GrubQuery = z.object({ mac: Mac, arch: IpxeArch }).strict()
 const MacParam = z.object({ mac: Mac })
 const ImageParams = z.object({ sha: Sha256Hex, file: ArtifactName })
@@ -71,13 +84,20 @@ type BootDecision =
   | { ok: false; code: number; reason: string }
 
 /** The same answer for iPXE and GRUB: may this MAC boot, and with which image and command line. */
-function decideBoot(deps: NetbootRouteDeps, mac: string, loaderArch: IpxeArch): BootDecision {
+async function decideBoot(
+  deps: NetbootRouteDeps,
+  mac: string,
+  loaderArch: IpxeArch,
+  bootId: string | null,
+): Promise<BootDecision> {
   if (!deps.adopts(mac)) {
     deps.counters.inc('homecloud_netboot_rejected_total', { reason: 'not-adopted' })
     return { ok: false, code: 403, reason: `${mac} is not adopted by this cluster` }
   }
   const arch = imageArchFor(loaderArch)
-  const { image, reason } = deps.imageFor(arch)
+  const slot = deps.slots ? await deps.slots.offer(mac, arch, bootId) : null
+  if (slot && 'refuse' in slot) return { ok: false, code: 503, reason: slot.refuse }
+  const { image, reason } = slot ? { image: slot.image, reason: '' } : deps.imageFor(arch)
   if (!image) return { ok: false, code: 404, reason: `no ${arch} image here: ${reason}` }
   const params: BootParams = {
     url: deps.baseUrl,
@@ -103,9 +123,9 @@ function registerBootScript(app: FastifyInstance, deps: NetbootRouteDeps): void 
     if (!q.success) return bad(reply, counters, q.error, 'boot.ipxe query')
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
     // The DHCP answer carries a fixed URL: iPXE comes back with its MAC and architecture.
-    if (!q.data.mac || !q.data.arch) return renderChainScript(deps.baseUrl)
+    if (!q.data.mac || !q.data.arch) return renderChainScript(deps.baseUrl, deps.slots?.newBootId())
     const { mac, arch } = q.data
-    const d = decideBoot(deps, mac, arch)
+    const d = await decideBoot(deps, mac, arch, q.data.boot ?? null)
     if (!d.ok) return reply.code(d.code).send(renderRefusalScript(d.reason))
     book.note(mac, 'ipxe', { arch })
     // iPXE fetches the kernel next, from this address, before the guest can say who it is.
@@ -120,7 +140,7 @@ function registerBootScript(app: FastifyInstance, deps: NetbootRouteDeps): void 
     if (!q.success) return bad(reply, counters, q.error, 'boot.grub query')
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
     const { mac, arch } = q.data
-    const d = decideBoot(deps, mac, arch)
+    const d = await decideBoot(deps, mac, arch, null)
     if (!d.ok) {
       const refusal = Buffer.from(renderGrubRefusal(d.reason))
       return sendSized(reply.code(d.code), refusal, refusal.length)

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { networkInterfaces, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +10,7 @@ import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import { type Random, systemRandom } from '../core/random.js'
+import type { NetbootSlotsClient } from '../slots/netboot-store.js'
 import { readJoinMaterial } from '../trust/join-material.js'
 import type { ImageArch } from './arch.js'
 import { BootFiles } from './boot-files.js'
@@ -20,6 +22,7 @@ import { MachineBook } from './machines.js'
 import { type NetbootImage, readImage, verifyImage } from './manifest.js'
 import { registerNetbootRoutes } from './routes.js'
 import { isPiCmdlinePath } from './rpi.js'
+import { slotOffer } from './slot-offer.js'
 import { TftpRoot } from './tftp-root.js'
 
 // Netboot on one node: the image it serves, dnsmasq (proxyDHCP + TFTP) as a child, the
@@ -48,6 +51,8 @@ export interface NetbootServiceInit {
     imageFor(arch: ImageArch): { image: NetbootImage | null; reason: string }
     imageById(id: string): NetbootImage | null
   }
+  /** The netboot slot records (agent/slots/netboot-*.ts): a MAC with one boots its slot. */
+  slots?: NetbootSlotsClient
 }
 
 export interface NetbootComponents {
@@ -210,6 +215,7 @@ export class NetbootService {
       peers: () => this.init.peers().slice(0, this.init.config.peersMax),
       adopts: (mac) => adopts(this.adoption(), this.init.config.knownMacs, mac),
       joinMaterial: this.init.joinMaterial,
+      ...(this.init.slots ? { slots: this.slotsDeps(this.init.slots) } : {}),
       status: () => ({
         node: this.init.nodeName,
         source: this.init.config.imageDir ? 'imageDir' : 'releases',
@@ -225,6 +231,14 @@ export class NetbootService {
         dnsmasq: this.dnsmasq?.status() ?? null,
       }),
     })
+  }
+
+  private slotsDeps(client: NetbootSlotsClient) {
+    const deps = { client, imageById: (id: string) => this.imageById(id), clock: this.c.clock, log: this.log }
+    return {
+      offer: (mac: string, arch: ImageArch, bootId: string | null) => slotOffer(deps, mac, arch, bootId),
+      newBootId: () => randomBytes(8).toString('hex'),
+    }
   }
 
   private async reconcile(): Promise<void> {
