@@ -114,6 +114,21 @@ export const ChangeBody = z
 export type ChangeBody = z.infer<typeof ChangeBody>
 
 const RecordAnswer = z.object({ record: NetbootSlotRecord.nullable() }).strict()
+/** A voter's boot decision as it arrives (checked like any other answer). */
+const BootAnswer = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }).strict(),
+  z.object({ kind: z.literal('refuse'), reason: z.string().max(300) }).strict(),
+  z
+    .object({
+      kind: z.literal('offer'),
+      slot: z.enum(['a', 'b']),
+      releaseId: z.string().regex(/^[0-9a-f]{64}$/),
+      version: z.string().min(1).max(64),
+      mode: z.enum(['good', 'trying', 'fallback', 'none', 'same-boot']),
+      next: NetbootSlotRecord.nullable(),
+    })
+    .strict(),
+])
 const relayTimeoutMs = 5000
 
 /** A worker's way: each alive voter in turn (netboot-routes.ts answers). */
@@ -130,7 +145,7 @@ export class RelayNetbootSlots implements NetbootSlotsClient {
   }
 
   async boot(mac: string, ask: BootAsk) {
-    return (await this.ask('/boot', JSON.stringify({ mac, ...ask }))) as BootDecision
+    return BootAnswer.parse(await this.ask('/boot', JSON.stringify({ mac, ...ask }))) as BootDecision
   }
 
   async change(body: ChangeBody) {

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
 import Fastify from 'fastify'
+import { PeerClient } from '../../../../agent/api/peer-client.js'
+import { buildTlsApi } from '../../../../agent/api/tls-server.js'
 import { systemClock } from '../../../../agent/core/clock.js'
+import { Counters } from '../../../../agent/core/counters.js'
 import { silentLogger } from '../../../../agent/core/log.js'
-import type { KeyValue } from '../../../../agent/etcd/model/types.js'
 import { createCa } from '../../../../agent/pki/ca.js'
+import { issueCertificate } from '../../../../agent/pki/sign.js'
 import { NetbootSlots } from '../../../../agent/slots/netboot.js'
 import { netbootSlotsKey } from '../../../../agent/slots/netboot-decide.js'
 import { registerNetbootSlotsRoutes } from '../../../../agent/slots/netboot-routes.js'
-import type { NetbootSlotsClient, SlotRecordsEtcd } from '../../../../agent/slots/netboot-store.js'
+import { type NetbootSlotsClient, RelayNetbootSlots } from '../../../../agent/slots/netboot-store.js'
 import { type SlotOrderBody, signSlotOrder } from '../../../../agent/slots/order.js'
+import { memoryEtcd } from '../../../support/memory-etcd.js'
 
 // The voter's netboot-slots routes: who may call them, what input they refuse (each a
 // clear 4xx that changes nothing), and that a netbooted agent's order is checked again
@@ -21,35 +26,6 @@ const other = createCa({ clusterId: 'c1', clusterName: 'evil', clock })
 const mac = '52:54:00:12:34:56'
 const running = { id: '1'.repeat(64), version: '1' }
 const r2 = { id: '2'.repeat(64), version: '2' }
-
-function memoryEtcd(): SlotRecordsEtcd & { kvs: Map<string, KeyValue> } {
-  const kvs = new Map<string, KeyValue>()
-  let rev = 1
-  return {
-    kvs,
-    get: async (key) => kvs.get(key),
-    txn: async (t) => {
-      const c = t.compare[0]!
-      const kv = kvs.get(c.key)
-      const ok =
-        c.target === 'mod_revision' ? kv?.modRevision === c.value : c.target === 'create_revision' && !kv
-      if (ok)
-        for (const op of t.success)
-          if ('put' in op) {
-            rev++
-            kvs.set(op.put.key, {
-              key: op.put.key,
-              value: op.put.value,
-              createRevision: kv?.createRevision ?? rev,
-              modRevision: rev,
-              version: (kv?.version ?? 0) + 1,
-              lease: 0n,
-            })
-          }
-      return { succeeded: ok, revision: rev, results: [] }
-    },
-  }
-}
 
 function app(opts: { member?: boolean } = {}) {
   const etcd = memoryEtcd()
@@ -185,5 +161,67 @@ describe('the netbooted agent backend', () => {
     assert.equal(r.bootedRelease?.releaseId, running.id)
     assert.equal(r.committed, true)
     await assert.rejects(slots.markGood(), /signed slot order/)
+  })
+})
+
+describe('a worker through a voter (real mutual TLS on 7443)', () => {
+  const cert = (nodeId: string) =>
+    issueCertificate({
+      ca,
+      profile: 'agent',
+      identity: { nodeId, nodeName: nodeId, ips: ['127.0.0.1'] },
+      clock,
+    })
+  const voter = cert('voter1')
+  const worker = cert('n1')
+  const etcd = memoryEtcd()
+  const api = buildTlsApi(
+    {
+      log: silentLogger(),
+      counters: new Counters(),
+      nowMs: () => clock.nowMs(),
+      caPem: () => ca.certPem,
+      revokedSerials: () => new Set(),
+      isRevoked: () => false,
+      isSigner: () => false,
+      approve: () => null,
+      revoke: () => null,
+      setJoinPolicy: () => {},
+      clusterView: () => ({}),
+      controlPlane: () => null as never,
+      stats: () => ({ source: 'lab', samples: [] }),
+    },
+    { certPem: voter.certPem, keyPem: voter.keyPem, caPem: ca.certPem },
+  )
+  registerNetbootSlotsRoutes(api, { memberEtcd: () => etcd, caPem: () => ca.certPem, clusterId: 'c1', clock })
+  let port = 0
+  before(async () => {
+    await api.listen({ host: '127.0.0.1', port: 0 })
+    port = (api.server.address() as AddressInfo).port
+  })
+  after(() => api.close())
+  const relay = () =>
+    new RelayNetbootSlots({
+      // A dead voter first: the relay moves on to the next.
+      voters: () => [
+        { id: 'voter0', address: '127.0.0.1', tlsPort: 1 },
+        { id: 'voter1', address: '127.0.0.1', tlsPort: port },
+      ],
+      client: new PeerClient({
+        material: () => ({ ...worker, caPem: ca.certPem }),
+        counters: new Counters(),
+      }),
+    })
+
+  it('reads, changes with its own signed order, and asks for a boot; a refusal is not retried elsewhere', async () => {
+    const r = relay()
+    assert.equal(await r.read(mac), null)
+    const rec = await r.change({ mac, arch: 'amd64', order: order({ node: 'n1' }), running })
+    assert.equal(rec?.state.slots.b?.releaseId, r2.id)
+    await r.change({ mac, arch: 'amd64', order: order({ node: 'n1', action: 'try', tries: 1 }), running })
+    const d = await r.boot(mac, { arch: 'amd64', bootId: 'cd'.repeat(8), holds: [r2.id] })
+    assert.equal(d.kind === 'offer' && d.mode, 'trying')
+    assert.equal((await r.read(mac))?.state.triesLeft, 0)
+    await assert.rejects(r.change({ mac, arch: 'amd64', order: order({ node: 'n2' }), running }), /HTTP 403/)
   })
 })
