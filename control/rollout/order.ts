@@ -1,5 +1,10 @@
 import type { CurrentNode, NodeStep, RolloutBody, TargetRelease } from './record.js'
-import type { ObservedCluster, RolloutNode, RolloutPolicy } from './types.js'
+import {
+  heldByAnotherCoordinator,
+  type ObservedCluster,
+  type RolloutNode,
+  type RolloutPolicy,
+} from './types.js'
 
 // Which node goes next, and whether anything may start now (pure).
 //
@@ -60,7 +65,8 @@ export function orderedCandidates(c: ObservedCluster, r: RolloutBody): RolloutNo
  */
 export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPolicy): string[] {
   const out: string[] = []
-  if (c.lock.state === 'other') out.push(`the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
+  if (c.lock.state === 'other' && !heldByAnotherCoordinator(c.lock))
+    out.push(`the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
   const notReady = c.nodes.filter((x) => x.id !== n.id && x.kube && !x.kube.ready).map((x) => x.name)
   if (c.kube && notReady.length > 0)
     out.push(`Node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)

@@ -2,12 +2,12 @@ import { gateVerdict, revertedHealthy } from './gate.js'
 import { orderedCandidates, pendingNodes, startBlockers, startingStep, targetFor } from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
 import {
+  heldByAnotherCoordinator,
   type ObservedCluster,
   type RolloutDecision,
   type RolloutEffect,
   type RolloutNode,
   type RolloutPolicy,
-  rolloutLockHolder,
   type SlotOrderAction,
 } from './types.js'
 
@@ -94,7 +94,7 @@ function pickNext(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): Rollout
     stepSinceMs: c.nowMs,
     ...(next.kube ? { daemonPods: next.kube.daemonPodsReady } : {}),
   }
-  const lock: RolloutEffect[] = c.lock.state === 'ours' ? [] : [{ kind: 'take-lock', node: next.name }]
+  const lock = lockFor(c, next.name, true) ?? [{ kind: 'take-lock', node: next.name }]
   const waiting = `${next.name}: ${current.step}`
   return { effects: [...lock, { kind: 'record', body: bump(r, { current, waiting }) }], waiting }
 }
@@ -109,7 +109,7 @@ function failAtPick(c: ObservedCluster, r: RolloutBody, n: RolloutNode, t: Targe
     startedAtMs: c.nowMs,
     stepSinceMs: c.nowMs,
   }
-  const lock: RolloutEffect[] = c.lock.state === 'ours' ? [] : [{ kind: 'take-lock', node: n.name }]
+  const lock = lockFor(c, n.name, true) ?? [{ kind: 'take-lock', node: n.name }]
   const d = fail(c, r, current, n, t, reason, [])
   return { ...d, effects: [...lock, ...d.effects] }
 }
@@ -141,7 +141,7 @@ function currentStep(
     const waiting = `${n.name} went away during its ${cur.step}: the lock is freed; it is upgraded when it comes back`
     return { effects: [...lock, { kind: 'record', body: bump(r, { current: null, waiting }) }], waiting }
   }
-  const relock = relockFor(c, n.name)
+  const relock = lockFor(c, n.name, false)
   if (relock === null)
     return wait(r, `${n.name}: the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
   const d = stepOf(c, r, cur, n, t, p)
@@ -149,19 +149,19 @@ function currentStep(
 }
 
 /**
- * The lock for the node in progress, unless someone else holds it (null: wait). Our own
- * lock lapsed (etcd hiccup, new coordinator): take it again. Held for the rollout, for this
- * very node, by another process — a previous coordinator that lost its seat but lives on,
- * or this node's agent before a restart — it is the rollout's own lock, and that process
- * no longer acts on it (only the coordinator does): take it over, fenced on its token,
- * rather than wait for a lease its keeper may renew for ever.
+ * The lock for `node`, unless someone else holds it (null: wait). Our own lock lapsed
+ * (etcd hiccup, new coordinator): take it again. Held by another coordinator for the
+ * rollout — one that lost its seat but lives on, or this node's agent before a restart —
+ * it is the rollout's own lock, and that process no longer acts on it (only the
+ * coordinator does): take it over, fenced on its token, rather than wait for a lease its
+ * keeper may renew for ever. For the node in progress only if it names that node; when
+ * picking the next node any (nothing is in progress: the record says so).
  */
-function relockFor(c: ObservedCluster, node: string): RolloutEffect[] | null {
+function lockFor(c: ObservedCluster, node: string, picking: boolean): RolloutEffect[] | null {
   const l = c.lock
   if (l.state === 'ours') return []
   if (l.state === 'free') return [{ kind: 'take-lock', node }]
-  const rollouts = l.holder?.startsWith(rolloutLockHolder('')) === true
-  if (rollouts && l.node === node && l.token !== null)
+  if (heldByAnotherCoordinator(l) && l.token !== null && (picking || l.node === node))
     return [{ kind: 'take-over-lock', node, token: l.token }]
   return null
 }

@@ -94,6 +94,17 @@ export function rolloutLockHolder(nodeId: string): string {
   return `rollout:${nodeId}`
 }
 
+/**
+ * Held by a coordinator for the rollout, but not by this one (a coordinator that lost its
+ * seat, this node's agent before a restart): the rollout's own lock, which only the
+ * coordinator acts on; the decision takes it over instead of waiting for its lease.
+ */
+export function heldByAnotherCoordinator(lock: ObservedCluster['lock']): boolean {
+  return (
+    lock.state === 'other' && lock.token !== null && lock.holder?.startsWith(rolloutLockHolder('')) === true
+  )
+}
+
 export const rolloutPolicyDefault: RolloutPolicy = {
   triesPerBoot: 3,
   gateTimeoutMs: 5 * 60_000,

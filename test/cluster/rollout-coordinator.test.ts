@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import type { LabNode } from '../../lab/lab-file.js'
+import { silentLogger } from '../../agent/core/log.js'
+import { acquireLock, breakLock, type HeldLock, readLock } from '../../control/lock/cluster-lock.js'
+import type { LabFile, LabNode } from '../../lab/lab-file.js'
 import { labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitNodesHold } from '../../lab/netboot/release.js'
+import { nodeDir } from '../../lab/node-start.js'
 import { waitFor } from '../../lab/wait.js'
-import { CP_CONFIG, controlPlaneOf } from '../support/controlplane.js'
+import { CP_CONFIG, controlPlaneOf, etcdClientFor } from '../support/controlplane.js'
+import { realClock } from '../support/etcd-lab.js'
 import { startLab } from '../support/lab.js'
 import {
   adminForAll,
@@ -19,7 +25,40 @@ import {
 
 // The coordinator runs the rollout; unplugged (SIGKILL, no warning) mid-rollout, the next
 // coordinator reads the rollout's record from etcd and carries on; the unplugged node is
-// upgraded once it is back (issue 14).
+// upgraded once it is back (issue 14). Then a former coordinator that lost its seat but
+// lives on: a process keeps renewing a `rollout:` lock for the node in progress (CI once
+// waited 900 s on one); the coordinator takes it over and the rollout still ends.
+
+/** Swaps the coordinator's lock for the node in progress for one this process keeps alive. */
+async function plantFormerCoordinatorsLock(lab: LabFile, admin: string, voters: readonly LabNode[]) {
+  const etcd = await etcdClientFor(lab, voters)
+  let ghost: HeldLock | undefined
+  await waitFor(
+    async () => {
+      const s = await upgradeStatus(lab, admin)
+      if (typeof s === 'string') return s
+      const cur = s.rollout?.current
+      // Not while the coordinator drains or uncordons under its lock: a step between orders.
+      if (!cur || !['install', 'try', 'gate', 'commit'].includes(cur.step))
+        return `at ${cur?.name}:${cur?.step}`
+      const seen = await readLock(etcd)
+      if (!seen?.record?.holder.startsWith('rollout:') || seen.record.node !== cur.name)
+        return `lock: ${seen?.record?.holder ?? 'free'}`
+      if (!(await breakLock(etcd, seen.token))) return 'the lock changed'
+      try {
+        ghost = await acquireLock(
+          { holder: 'rollout:former-coordinator', operation: 'upgrade', node: cur.name },
+          { etcd, clock: realClock, log: silentLogger() },
+        )
+      } catch (err) {
+        return (err as Error).message // the coordinator took it again first: once more
+      }
+      return true
+    },
+    { timeoutMs: 600_000, progress: (l) => process.stderr.write(`  … planting: ${l}\n`) },
+  )
+  return { ghost: ghost as HeldLock, etcd }
+}
 
 const V1 = '0.1.0-rollout.1'
 const V2 = '0.1.0-rollout.2'
@@ -69,6 +108,8 @@ describe('A/B rollout in a lab: the coordinator unplugged', { timeout: 1_200_000
       admin,
     })
     await labPlug(lab.dir, coordinator!.name)
+    const { ghost, etcd } = await plantFormerCoordinatorsLock(lab, admin, voters)
+    say(`a former coordinator's lock (token ${ghost.token}) holds ${ghost.record.node}`)
     const s = await waitRollout(lab, (s) => s.rollout?.phase === 'completed', {
       timeoutMs: 900_000,
       progress: say,
@@ -79,5 +120,19 @@ describe('A/B rollout in a lab: the coordinator unplugged', { timeout: 1_200_000
       assert.equal(n.slots?.committed, true, `${n.name} committed`)
     }
     assert.ok(Object.values(s.rollout?.nodes ?? {}).every((o) => o.state === 'done'))
+    assert.equal(
+      ghost.isValid(),
+      false,
+      "the coordinator took the former one's lock over (its lease revoked)",
+    )
+    const logs = await Promise.all(
+      lab.nodes.map((n) => readFile(join(nodeDir(lab, n.name), 'agent.log'), 'utf8').catch(() => '')),
+    )
+    assert.ok(
+      logs.some((l) => l.includes('took over the lock a previous holder kept')),
+      "a coordinator's log says it took the lock over",
+    )
+    await ghost.release()
+    etcd.close()
   })
 })

@@ -241,6 +241,24 @@ describe('nextRolloutStep', () => {
     assert.ok(Object.values(w.record?.nodes ?? {}).every((o) => o.state === 'done'))
   })
 
+  it('a former coordinator’s lock kept between two nodes is taken over for the next one', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => Object.keys(w.record?.nodes ?? {}).length === 1 && w.record?.current === null)
+    // It recorded x86-4 done and lost its seat before it released the lock.
+    w.lock = { holder: 'rollout:id0', node: 'x86-4', token: 41 }
+    const d = nextRolloutStep(w.observe('id2'), w.record, policy)
+    assert.deepEqual(d.effects[0], { kind: 'take-over-lock', node: 'pi5-1', token: 41 }, d.waiting ?? '')
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    // Anyone else's lock still holds the next node back.
+    const x = new World(sixNodes, policy)
+    start(x)
+    runUntil(x, () => Object.keys(x.record?.nodes ?? {}).length === 1 && x.record?.current === null)
+    x.lock = { holder: 'cli:laptop:42', node: 'x86-4', token: 41 }
+    assert.match(nextRolloutStep(x.observe('id2'), x.record, policy).waiting ?? '', /held by cli:laptop:42/)
+  })
+
   it('takes over only the rollout’s own lock for the node in progress, fenced on the token seen', () => {
     const w = new World(sixNodes, policy)
     start(w)
