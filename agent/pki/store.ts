@@ -32,6 +32,8 @@ export interface PkiPaths {
   adminGatewayCert: string
   adminGatewayKey: string
   revocations: string
+  /** Lists that lost to revocations.json but hold entries it lacks (trust/revocations.ts). */
+  revocationsRaced: string
   profile(name: ProfileName): CertKeyPaths
 }
 
@@ -69,6 +71,7 @@ export function pkiPaths(stateDir: string): PkiPaths {
     adminGatewayCert: join(dir, 'admin/etcd-gateway.crt'),
     adminGatewayKey: join(dir, 'admin/etcd-gateway.key'),
     revocations: join(dir, 'revocations.json'),
+    revocationsRaced: join(dir, 'revocations-raced.json'),
     profile,
   }
 }

@@ -17,6 +17,10 @@ import { TRUST_LIMITS, type TrustDigest, type TrustMessage } from './wire.js'
 // to one peer; the peer sends back whatever the sender lacks and, when asked, its own
 // digest, so the sender does the same. Two nodes that differ agree after one exchange;
 // a stale node is found within a few periods however it missed the push.
+// Revocation lists are compared by more than the winner: a digest names the raced lists
+// too (lists that lost but hold entries the winner lacks, revocations.ts), and each raced
+// list goes to every peer that names it nowhere, so it reaches a signer even when the
+// signer that issued it is gone and only non-signers hold it.
 //
 //   tick ─▶ digest(reply) to one random member ─▶ answer: what it lacks + digest(no reply)
 //                                                     └─▶ answer: what we lack (no digest: it ends)
@@ -24,6 +28,8 @@ import { TRUST_LIMITS, type TrustDigest, type TrustMessage } from './wire.js'
 /** What a node holds, as the digest and the answer read it. */
 export interface TrustDocs {
   readonly revocations: RevocationList | undefined
+  /** Raced lists held beside the winner (revocations.ts RevocationsState.raced). */
+  readonly revocationsRaced: readonly RevocationList[]
   readonly settings: SignedSettings | null
   readonly approvals: ReadonlyMap<string, SignedApproval>
 }
@@ -33,6 +39,7 @@ export function digestOf(docs: TrustDocs, reply: boolean): TrustDigest {
   return {
     t: 'trust-digest',
     revocations: docs.revocations ? revocationKey(docs.revocations) : null,
+    revocationsRaced: docs.revocationsRaced.slice(0, TRUST_LIMITS.revocationsRacedMax).map(revocationKey),
     settings: docs.settings ? { version: docs.settings.version, sig: docs.settings.sig } : null,
     approvals: ids.slice(0, TRUST_LIMITS.digestApprovalsMax),
     approvalsMore: ids.length > TRUST_LIMITS.digestApprovalsMax,
@@ -47,13 +54,9 @@ export function digestOf(docs: TrustDocs, reply: boolean): TrustDigest {
 export function answerDigest(docs: TrustDocs, theirs: TrustDigest): TrustMessage[] {
   const send: TrustMessage[] = []
   let behind = false
-  const ours = docs.revocations
-  const r = compareKeys(ours ? revocationKey(ours) : null, theirs.revocations)
-  // A list that lost a same-version race goes too: its entries are not in the winner,
-  // and a signer that receives it issues the union (revocations.ts).
-  const raced = r < 0 && ours !== undefined && theirs.revocations?.version === ours.version
-  if (ours && (r > 0 || raced)) send.push(...revocationMessages(ours))
-  behind ||= r < 0
+  const r = revocationsGap(docs, theirs)
+  send.push(...r.send)
+  behind ||= r.weLack
   const s = compareSettings(docs.settings, theirs.settings)
   if (s > 0 && docs.settings) send.push({ t: 'settings', signed: docs.settings })
   behind ||= s < 0
@@ -62,6 +65,23 @@ export function answerDigest(docs: TrustDocs, theirs: TrustDigest): TrustMessage
   behind ||= a.weLack
   if (behind && theirs.reply) send.push(digestOf(docs, false))
   return send
+}
+
+/**
+ * Our winner when it wins over theirs; each raced list of ours their digest names nowhere
+ * (whether their winner already holds its entries cannot be told from keys: if it does,
+ * the list is dropped there at the cost of one list sent). We lack something when their
+ * winner wins or they name a raced list we hold nowhere.
+ */
+function revocationsGap(docs: TrustDocs, theirs: TrustDigest): { send: TrustMessage[]; weLack: boolean } {
+  const ours = docs.revocations
+  const r = compareKeys(ours ? revocationKey(ours) : null, theirs.revocations)
+  const send: TrustMessage[] = ours && r > 0 ? revocationMessages(ours) : []
+  const theyHold = new Set([theirs.revocations, ...(theirs.revocationsRaced ?? [])].map((k) => k?.signature))
+  for (const l of docs.revocationsRaced) if (!theyHold.has(l.signature)) send.push(...revocationMessages(l))
+  const weHold = new Set([ours, ...docs.revocationsRaced].map((l) => l?.signature))
+  const weLack = r < 0 || (theirs.revocationsRaced ?? []).some((k) => !weHold.has(k.signature))
+  return { send, weLack }
 }
 
 /** > 0 when ours wins (or only we hold one), < 0 when theirs does, 0 when the same. */

@@ -100,7 +100,7 @@ export class Machines {
     )
     this.signer = new Driver(signerStart(), signerStep, (f) => this.onSigner(f), sinks)
     this.revocations = new Driver(
-      revocationsStart(init.cluster.id, init.revocations),
+      revocationsStart(init.cluster.id, init.revocations, init.revocationsRaced),
       (s, e) => revocationsStep(s, e),
       (f) => this.onRevocations(f),
       sinks,
@@ -177,6 +177,7 @@ export class Machines {
   docs(): TrustDocs {
     return {
       revocations: this.revocations.state.list,
+      revocationsRaced: this.revocations.state.raced,
       settings: this.settings.state.signed,
       approvals: this.approvals.state.approvals,
     }
@@ -315,7 +316,7 @@ export class Machines {
         return
       }
       case 'save':
-        this.save('revocations', () => this.c.store.saveRevocations(f.list))
+        this.save('revocations', () => this.c.store.saveRevocations(f.list, f.raced))
         return
       case 'sign':
         if (this.ca) this.revocations.feed({ kind: 'issued', list: signRevocations(f.body, this.ca.keyPem) })

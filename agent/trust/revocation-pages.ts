@@ -13,7 +13,8 @@ import type { RevocationsPage, TrustMessage } from './wire.js'
 //
 //   list ─▶ fits one frame? ─▶ `revocations {list}`
 //                └─ no ──────▶ `revocations-page {head, index, pages, entries}` × pages
-//   page ─▶ a head we lack? ─▶ kept (≤ ASSEMBLIES_MAX heads) ─▶ all pages? ─▶ rebuilt list (then verified)
+//   page ─▶ a list we hold? ─▶ ignored
+//     └─ no ─▶ kept (≤ ASSEMBLIES_MAX heads) ─▶ all pages? ─▶ rebuilt list (then verified)
 
 /** A list whose whole message is at most this long goes as one frame (the frame is 64 KiB). */
 export const REVOCATIONS_WHOLE_BYTES_MAX = 56 * 1024
@@ -73,7 +74,7 @@ export interface PagesState {
 
 export type PageOutcome =
   | { kind: 'kept' }
-  /** A list we hold, or one older than ours: not worth collecting. */
+  /** A list we hold (the winner or a raced one): not worth collecting. */
   | { kind: 'ignored' }
   /** Every page arrived: the list as signed, still to be verified. */
   | { kind: 'complete'; list: RevocationList }
@@ -85,19 +86,19 @@ export function pagesStart(): PagesState {
 }
 
 /**
- * One page in. `ours` is the list we hold: a page of it, or of an older version, is
- * ignored; a same-version list with another signature is collected (a raced list, whose
- * entries a signer folds into the union).
+ * One page in. `held` are the signatures of the lists we hold (winner and raced): their
+ * pages are ignored. Any other list is collected, an older one too: a list that lost the
+ * total order may still hold entries ours lacks (a raced list, revocations.ts), and only
+ * its entries tell; once verified, one that holds nothing new is dropped.
  */
 export function addPage(
   s: PagesState,
   page: RevocationsPage,
-  ours: { version: number; count: number; signature: string } | undefined,
+  held: readonly string[],
   nowMs: number,
 ): { state: PagesState; outcome: PageOutcome } {
   const { head } = page
-  if (ours && (head.signature === ours.signature || head.version < ours.version))
-    return { state: s, outcome: { kind: 'ignored' } }
+  if (held.includes(head.signature)) return { state: s, outcome: { kind: 'ignored' } }
   const assemblies = new Map([...s.assemblies].filter(([, a]) => nowMs - a.lastMs <= ASSEMBLY_FORGET_MS))
   const key = `${head.version}/${head.signature}`
   const had = assemblies.get(key)

@@ -1,6 +1,6 @@
 import { nodeIdFromPublicKey } from '../identity/identity.js'
 import type { PeerConn } from '../mesh/swarm.js'
-import { revocationKey, verifyRevocations } from '../pki/revocations.js'
+import { verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
@@ -162,8 +162,9 @@ function registerGossip(m: Machines, c: TrustComponents): void {
   let pages = pagesStart()
   router.route('revocations-page', RevocationsPage, (conn, msg) => {
     if (!book.ca) return
-    const held = m.revocations.state.list
-    const r = addPage(pages, msg, held && revocationKey(held), c.clock.monoMs())
+    const { list, raced } = m.revocations.state
+    const held = [list, ...raced].flatMap((l) => (l ? [l.signature] : []))
+    const r = addPage(pages, msg, held, c.clock.monoMs())
     pages = r.state
     if (r.outcome.kind === 'complete') onList(conn, r.outcome.list)
     else if (r.outcome.kind === 'refused') {

@@ -8,6 +8,7 @@ import type { Identity } from '../identity/identity.js'
 import type { PeerView } from '../mesh/peers.js'
 import type { MeshRouter } from '../mesh/router.js'
 import { generateRsaKeyPem } from '../pki/keys.js'
+import { type RevocationList, verifyRevocations } from '../pki/revocations.js'
 import { type ClusterFile, readClusterFile } from '../state/cluster-file.js'
 import { statePaths } from '../state/paths.js'
 import { CertBook } from './cert-book.js'
@@ -60,9 +61,13 @@ export async function loadTrust(stateDir: string, clock: Clock): Promise<LoadedT
     )
   }
   const store = new TrustStore(stateDir)
-  const saved = await store.load()
+  const onDisk = await store.load()
+  const caPem = onDisk.caPem
+  const raced = caPem ? verifiedLists(onDisk.revocationsRaced, caPem, cluster.id) : []
+  const saved = { ...onDisk, revocationsRaced: raced }
   const book = new CertBook(saved.caPem, cluster.id, () => clock.nowMs())
   if (saved.revocations) book.adoptRevocations(saved.revocations)
+  for (const l of raced) book.adoptRevocations(l)
   if (!saved.node && !join) {
     throw new HomecloudError(
       'STATE_DIR',
@@ -103,7 +108,16 @@ export function createTrust(loaded: LoadedTrust, w: TrustWiring): Trust {
       host: w.host,
       approvals: saved.approvals,
       revocations: saved.revocations,
+      revocationsRaced: saved.revocationsRaced,
     },
     { ...w, book, store },
   )
+}
+
+/** Saved raced revocation lists that still verify against our CA (a bad one is re-learned from peers). */
+function verifiedLists(lists: readonly RevocationList[], caPem: string, clusterId: string): RevocationList[] {
+  return lists.flatMap((l) => {
+    const v = verifyRevocations(l, caPem, { clusterId })
+    return v.ok ? [v.list] : []
+  })
 }

@@ -32,6 +32,8 @@ export interface TrustInit {
   host: string
   approvals: SignedApproval[]
   revocations: RevocationList | undefined
+  /** Raced lists saved beside it (revocations.ts), verified like it. */
+  revocationsRaced: RevocationList[]
 }
 
 export interface TrustComponents {

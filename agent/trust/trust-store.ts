@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { writeFileAtomic } from '../core/files.js'
-import type { RevocationList } from '../pki/revocations.js'
+import { RevocationList } from '../pki/revocations.js'
 import {
   pkiPaths,
   readKeyFile,
@@ -16,10 +16,16 @@ import { statePaths } from '../state/paths.js'
 import { SignedApproval } from './approval.js'
 import { APPROVALS_MAX } from './approvals.js'
 import { SignedSettings } from './signed-settings.js'
+import { TRUST_LIMITS } from './wire.js'
 
 // v1 held bare node ids, valid on the one signer that wrote them; v2 holds CA-signed
 // approvals any signer accepts. A v1 file is read as empty (the admin approves again).
 const Approvals = z.object({ v: z.literal(2), approvals: z.array(SignedApproval).max(APPROVALS_MAX) })
+/** Raced revocation lists (trust/revocations.ts): schema-checked here, verified by the caller. */
+const RacedRevocations = z.object({
+  v: z.literal(1),
+  lists: z.array(RevocationList).max(TRUST_LIMITS.revocationsRacedMax),
+})
 
 /** Where trust state lives in the state directory; every write atomic, keys 0600. */
 export class TrustStore {
@@ -36,6 +42,7 @@ export class TrustStore {
     caKeyPem: string | null
     node: { certPem: string; keyPem: string } | null
     revocations: RevocationList | undefined
+    revocationsRaced: RevocationList[]
     approvals: SignedApproval[]
     signedSettings: SignedSettings | null
   }> {
@@ -44,10 +51,11 @@ export class TrustStore {
     const certPem = await readTextIfExists(this.pki.nodeCert)
     const keyPem = await readKeyFile(this.pki.nodeKey)
     const revocations = await readRevocationsFile(this.pki.revocations).catch(() => undefined)
+    const revocationsRaced = (await readOptional(this.pki.revocationsRaced, RacedRevocations))?.lists ?? []
     const approvals = (await readOptional(this.paths.approvals, Approvals))?.approvals ?? []
     const signedSettings = (await readOptional(this.paths.signedSettings, SignedSettings)) ?? null
     const node = certPem && keyPem ? { certPem, keyPem } : null
-    return { caPem, caKeyPem, node, revocations, approvals, signedSettings }
+    return { caPem, caKeyPem, node, revocations, revocationsRaced, approvals, signedSettings }
   }
 
   /** The join key: generated once and kept, so retries after a restart reuse it. */
@@ -76,8 +84,14 @@ export class TrustStore {
     await writeFileAtomic(this.paths.approvals, `${JSON.stringify({ v: 2, approvals })}\n`, 0o600)
   }
 
-  async saveRevocations(list: RevocationList): Promise<void> {
+  /**
+   * The winner first, then the raced lists: a crash between the two leaves raced lists
+   * the new winner may already hold, which loading filters out (revocationsStart), never
+   * a raced entry that is on disk nowhere.
+   */
+  async saveRevocations(list: RevocationList, raced: readonly RevocationList[]): Promise<void> {
     await writeRevocationsFile(this.pki.revocations, list)
+    await writeFileAtomic(this.pki.revocationsRaced, `${JSON.stringify({ v: 1, lists: raced })}\n`, 0o644)
   }
 }
 

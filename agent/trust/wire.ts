@@ -18,6 +18,13 @@ export const TRUST_LIMITS = {
   revocationPagesMax: 256,
   /** Entries of one page (its bytes, ≤ 48 KiB, are what really bound it). */
   revocationPageEntriesMax: 2048,
+  /**
+   * Raced revocation lists a node keeps beside its winner (revocations.ts): lists that lost
+   * the total order but hold entries the winner lacks, kept until a signer's union holds
+   * them. Each is a branch issued by a signer cut off from the others, so more than a few
+   * at once means that many signers revoked while partitioned from each other.
+   */
+  revocationsRacedMax: 8,
 } as const
 
 const Pem = z.string().min(1).max(TRUST_LIMITS.pemCharsMax)
@@ -116,15 +123,16 @@ export const Pending = z.object({
  * period. The receiver sends back what the sender lacks and, when `reply`, its own
  * digest so the sender does the same (push-pull in one exchange).
  */
+const RevocationsKey = z.object({
+  version: z.number().int().nonnegative(),
+  count: z.number().int().nonnegative(),
+  signature: z.string().max(4096),
+})
 export const TrustDigest = z.object({
   t: z.literal('trust-digest'),
-  revocations: z
-    .object({
-      version: z.number().int().nonnegative(),
-      count: z.number().int().nonnegative(),
-      signature: z.string().max(4096),
-    })
-    .nullable(),
+  revocations: RevocationsKey.nullable(),
+  /** The raced lists held beside the winner (revocations.ts); absent from older agents. */
+  revocationsRaced: z.array(RevocationsKey).max(TRUST_LIMITS.revocationsRacedMax).optional(),
   settings: z.object({ version: z.number().int().nonnegative(), sig: z.string().max(1024) }).nullable(),
   /** Approved node ids, sorted; `approvalsMore` when more were held than a digest lists. */
   approvals: z.array(z.string().max(64)).max(TRUST_LIMITS.digestApprovalsMax),

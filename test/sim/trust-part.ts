@@ -66,6 +66,8 @@ export interface TrustEnv {
 interface Persisted {
   cert: string | null
   list: RevocationList | undefined
+  /** Raced lists saved beside it (trust-store.ts saveRevocations). */
+  raced: readonly RevocationList[]
   /** Holds the CA key: signs joins and revocations. */
   signer: boolean
 }
@@ -94,7 +96,7 @@ export class TrustPart implements NodeExtension {
     private readonly env: TrustEnv,
     init: { cert: string | null; signer: boolean },
   ) {
-    this.persisted = { cert: init.cert, list: undefined, signer: init.signer }
+    this.persisted = { cert: init.cert, list: undefined, raced: [], signer: init.signer }
     this.revocations = revocationsStart(env.clusterId, undefined)
   }
 
@@ -116,9 +118,10 @@ export class TrustPart implements NodeExtension {
     this.book = new SimCertBook()
     if (this.persisted.cert) this.book.add(this.nodeId, this.persisted.cert)
     if (this.persisted.list) this.book.adoptRevocations(this.persisted.list)
+    for (const l of this.persisted.raced) this.book.adoptRevocations(l)
     this.joiner = joinerStart('code', this.name, this.persisted.cert !== null)
     this.signer = signerStart()
-    this.revocations = revocationsStart(this.env.clusterId, this.persisted.list)
+    this.revocations = revocationsStart(this.env.clusterId, this.persisted.list, this.persisted.raced)
     this.lastAsk.clear()
     const clock = node.proc.clock()
     clock.setInterval(() => {
@@ -229,7 +232,12 @@ export class TrustPart implements NodeExtension {
   }
 
   docs(): TrustDocs {
-    return { revocations: this.revocations.list, settings: null, approvals: new Map() }
+    return {
+      revocations: this.revocations.list,
+      revocationsRaced: this.revocations.raced,
+      settings: null,
+      approvals: new Map(),
+    }
   }
 
   private onJoinRequest(from: string, csr: string): void {
@@ -372,6 +380,7 @@ export class TrustPart implements NodeExtension {
       }
       case 'save':
         this.persisted.list = f.list
+        this.persisted.raced = f.raced
         return
       case 'sign':
         if (this.persisted.signer) this.feedRevocations({ kind: 'issued', list: this.env.signList(f.body) })

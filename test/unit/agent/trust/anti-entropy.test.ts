@@ -39,6 +39,7 @@ const settings = (version: number, joinPolicy: 'auto' | 'approve'): SignedSettin
   )
 const docs = (over: Partial<TrustDocs> = {}): TrustDocs => ({
   revocations: undefined,
+  revocationsRaced: [],
   settings: null,
   approvals: new Map(),
   ...over,
@@ -77,7 +78,7 @@ describe('anti-entropy: answering a digest', () => {
     assert.deepEqual(ts(answerDigest(theirs, digestOf(ours, false))), ['revocations', 'approval'])
   })
 
-  test('two lists that raced to one version: the loser is sent too, for a signer to fold into the union', () => {
+  test('two lists that raced to one version: the loser asks for the winner; it then offers its own as raced', () => {
     const a = list(0, 'A')
     const b = list(0, 'B')
     const [winner, loser] = a.signature > b.signature ? [a, b] : [b, a]
@@ -85,11 +86,31 @@ describe('anti-entropy: answering a digest', () => {
       docs({ revocations: loser }),
       digestOf(docs({ revocations: winner }), true),
     )
-    assert.deepEqual(ts(fromLoser), ['revocations', 'digest:false'])
+    assert.deepEqual(ts(fromLoser), ['digest:false'])
     assert.deepEqual(
       ts(answerDigest(docs({ revocations: winner }), digestOf(docs({ revocations: loser }), false))),
       ['revocations'],
     )
+    // Having adopted the winner, the loser's node keeps its list as raced (revocations.ts).
+    const after = docs({ revocations: winner, revocationsRaced: [loser] })
+    const out = answerDigest(after, digestOf(docs({ revocations: winner }), true))
+    assert.deepEqual(
+      out.map((m) => (m.t === 'revocations' ? m.list.signature : m.t)),
+      [loser.signature],
+    )
+  })
+
+  test('a raced list is offered to every peer whose digest names it nowhere; a peer holding one we lack is asked', () => {
+    const v1 = list(1, 'A', 'C')
+    const v2 = list(2, 'A', 'B', 'D')
+    const ours = docs({ revocations: v2, revocationsRaced: [v1] })
+    assert.deepEqual(ts(answerDigest(ours, digestOf(docs({ revocations: v2 }), true))), ['revocations'])
+    assert.deepEqual(answerDigest(ours, digestOf(ours, true)), [])
+    assert.deepEqual(ts(answerDigest(docs({ revocations: v2 }), digestOf(ours, true))), ['digest:false'])
+    assert.deepEqual(answerDigest(docs({ revocations: v2 }), digestOf(ours, false)), [])
+    assert.deepEqual(digestOf(ours, true).revocationsRaced, [
+      { version: 1, count: 2, signature: v1.signature },
+    ])
   })
 
   test('a digest lists a bounded number of approvals; above its last id nothing is judged missing', () => {
@@ -116,6 +137,8 @@ class Cluster {
   readonly set: SettingsState[]
   readonly appr: ApprovalsState[]
   private readonly inbox: { to: number; from: number; msg: TrustMessage }[] = []
+  /** Crashed for good: sends nothing, receives nothing. */
+  readonly down = new Set<number>()
 
   constructor(
     readonly n: number,
@@ -132,6 +155,7 @@ class Cluster {
   docs(i: number): TrustDocs {
     return {
       revocations: this.rev[i]!.list,
+      revocationsRaced: this.rev[i]!.raced,
       settings: this.set[i]!.signed,
       approvals: this.appr[i]!.approvals,
     }
@@ -151,14 +175,20 @@ class Cluster {
 
   /** One period: every node sends its digest to one other node; everything sent is delivered. */
   round(): void {
-    for (let i = 0; i < this.n; i++) {
-      const j = (i + 1 + Math.floor(this.random() * (this.n - 1))) % this.n
+    const up = this.up()
+    for (const i of up) {
+      const others = up.filter((j) => j !== i)
+      const j = others[Math.floor(this.random() * others.length)]!
       this.inbox.push({ to: j, from: i, msg: digestOf(this.docs(i), true) })
     }
     while (this.inbox.length > 0) {
       const [m] = this.inbox.splice(Math.floor(this.random() * this.inbox.length), 1)
-      this.deliver(m!.to, m!.from, m!.msg)
+      if (!this.down.has(m!.to)) this.deliver(m!.to, m!.from, m!.msg)
     }
+  }
+
+  up(): number[] {
+    return Array.from({ length: this.n }, (_, i) => i).filter((i) => !this.down.has(i))
   }
 
   private deliver(i: number, from: number, msg: TrustMessage): void {
@@ -212,7 +242,8 @@ class Cluster {
     const e = f as CommonEffect
     if (e.kind !== 'broadcast') return
     for (let j = 0; j < this.n; j++)
-      if (j !== i && this.random() < this.pushArrives) this.inbox.push({ to: j, from: i, msg: e.msg })
+      if (j !== i && !this.down.has(j) && this.random() < this.pushArrives)
+        this.inbox.push({ to: j, from: i, msg: e.msg })
   }
 }
 
@@ -245,6 +276,38 @@ describe('anti-entropy: a cluster whose pushes are lost', () => {
         for (let i = 0; i < cl.n; i++)
           for (let j = 0; j < cl.n; j++)
             if (i !== j) assert.deepEqual(answerDigest(cl.docs(i), digestOf(cl.docs(j), true)), [])
+      }
+    })
+  }
+})
+
+describe('anti-entropy: a raced list whose signer crashed (strict trust sim seed 199)', () => {
+  for (const pushArrives of [0, 0.5, 1]) {
+    test(`pushes arriving ${pushArrives * 100}% of the time: the live signer folds it in, every node ends with one list`, () => {
+      for (let seed = 1; seed <= 25; seed++) {
+        const random = seededRandom(seed)
+        const cl = new Cluster(6, 2, pushArrives, () => random.next())
+        // Signer 1, cut off with node 2, revoked C on top of v0 {A}: v1 {A, C}. Signer 0
+        // and the rest went on to v2 {A, B, D}. Then signer 1 crashed for good.
+        const v1 = list(1, 'A', 'C')
+        const v2 = list(2, 'A', 'B', 'D')
+        for (let i = 0; i < cl.n; i++) cl.rev[i] = revocationsStart(CLUSTER, i === 1 || i === 2 ? v1 : v2)
+        cl.down.add(1)
+        let rounds = 0
+        const up = cl.up()
+        const agreed = () => up.every((i) => docsOf(cl, i).list === docsOf(cl, up[0]!).list)
+        const done = () => agreed() && docsOf(cl, 0).revoked?.join('') === 'ABCD'
+        while (!done() && rounds < 40) {
+          cl.round()
+          rounds++
+        }
+        assert.deepEqual(
+          docsOf(cl, 0).revoked,
+          ['A', 'B', 'C', 'D'],
+          `seed ${seed}: C revoked after ${rounds} periods`,
+        )
+        assert.ok(agreed(), `seed ${seed}: one list after ${rounds} periods`)
+        for (const i of up) assert.deepEqual(cl.rev[i]!.raced, [], `seed ${seed}: nothing raced left at ${i}`)
       }
     })
   }

@@ -39,12 +39,16 @@ const big = sign(7, entries(3000))
 const pagesOf = (list: RevocationList) => revocationMessages(list).map((m) => RevocationsPage.parse(m))
 
 /** Feeds pages in this order; the outcome of the last. */
-function feed(pages: ReturnType<typeof pagesOf>, s: PagesState = pagesStart(), ours?: RevocationList) {
+function feed(pages: ReturnType<typeof pagesOf>, s: PagesState = pagesStart(), ...held: RevocationList[]) {
   let state = s
   const outcomes = []
   for (const p of pages) {
-    const key = ours && { version: ours.version, count: ours.entries.length, signature: ours.signature }
-    const r = addPage(state, p, key, 0)
+    const r = addPage(
+      state,
+      p,
+      held.map((l) => l.signature),
+      0,
+    )
     state = r.state
     outcomes.push(r.outcome)
   }
@@ -129,11 +133,13 @@ describe('revocation lists larger than a frame', () => {
     assert.equal(past.last?.kind, 'refused')
   })
 
-  test('pages of the list we hold, or of an older one, are not collected; a raced same-version list is', () => {
+  test('pages of a list we hold (winner or raced) are not collected; any other is, an older one too', () => {
     const pages = pagesOf(big)
     assert.equal(feed([pages[0]!], pagesStart(), big).last?.kind, 'ignored')
     const newer = sign(8, entries(3000))
-    assert.equal(feed([pages[0]!], pagesStart(), newer).last?.kind, 'ignored')
+    assert.equal(feed([pages[0]!], pagesStart(), newer, big).last?.kind, 'ignored')
+    // An older list may hold entries the newer lacks (a raced list whose signer was cut off).
+    assert.equal(feed([pages[0]!], pagesStart(), newer).last?.kind, 'kept')
     const raced = sign(7, entries(3000, 'other'))
     assert.equal(feed([pages[0]!], pagesStart(), raced).last?.kind, 'kept')
   })
@@ -142,12 +148,7 @@ describe('revocation lists larger than a frame', () => {
     let s = pagesStart()
     const first = pagesOf(big)[0]!
     for (let v = 1; v <= ASSEMBLIES_MAX + 2; v++)
-      s = addPage(
-        s,
-        { ...first, head: { ...first.head, version: v, signature: `sig${v}` } },
-        undefined,
-        v,
-      ).state
+      s = addPage(s, { ...first, head: { ...first.head, version: v, signature: `sig${v}` } }, [], v).state
     assert.equal(s.assemblies.size, ASSEMBLIES_MAX)
     assert.ok([...s.assemblies.keys()].every((k) => !k.startsWith('1/')))
   })
@@ -157,8 +158,8 @@ describe('revocation lists larger than a frame', () => {
     const r = revocationsStep(revocationsStart(CLUSTER, big), { kind: 'connected', conn: c })
     const sent = r.effects.map((f) => (f as { msg?: TrustMessage }).msg?.t)
     assert.ok(sent.length > 1 && sent.every((t) => t === 'revocations-page'))
-    const docs = { revocations: big, settings: null, approvals: new Map() }
-    const behind = { ...digestOf({ revocations: undefined, settings: null, approvals: new Map() }, false) }
+    const docs = { revocations: big, revocationsRaced: [], settings: null, approvals: new Map() }
+    const behind = digestOf({ ...docs, revocations: undefined }, false)
     const answer = answerDigest(docs, behind).map((m) => m.t)
     assert.equal(answer.filter((t) => t === 'revocations-page').length, sent.length)
   })

@@ -9,6 +9,7 @@ import {
   revocationsStart,
   revocationsStep,
 } from '../../../../agent/trust/revocations.js'
+import { TRUST_LIMITS } from '../../../../agent/trust/wire.js'
 import { testCa } from '../pki/fixtures.js'
 import { ofKind } from './fixtures.js'
 
@@ -192,6 +193,103 @@ describe('revocations: several signers', () => {
       revocationsStep(revocationsStart(CLUSTER, undefined), { kind: 'connected', conn }).effects,
       [],
     )
+  })
+})
+
+describe('revocations: a raced list outlives its signer (strict sim seed 199)', () => {
+  // Every node was at v0 {A}. Signer S1, cut off with non-signer N, revoked C: v1 {A, C}.
+  // On the other side signer S0 revoked B then D: v2 {A, B, D}. After the heal v2 wins on
+  // version and S1 crashed, so S1 cannot fold C in: N (the only other holder of v1) must.
+  const sign = (version: number, ...ids: string[]) =>
+    signRevocations(
+      { clusterId: CLUSTER, version, entries: ids.map((id) => entry(id, id.toLowerCase())) },
+      testCa().keyPem,
+    )
+  const v1 = sign(1, 'A', 'C')
+  const v2 = sign(2, 'A', 'B', 'D')
+  const broadcasts = (effects: RevocationsEffect[]) =>
+    ofKind(effects, 'broadcast').map((f) => (f.msg.t === 'revocations' ? f.msg.list.version : -1))
+
+  test('a non-signer whose list loses to one not containing it keeps it, saves it and passes it on', () => {
+    const n = revocationsStart(CLUSTER, v1)
+    const r = revocationsStep(n, { kind: 'received', list: v2, signer: false })
+    assert.equal(r.state.list, v2)
+    assert.deepEqual(r.state.raced, [v1])
+    assert.deepEqual(broadcasts(r.effects), [2, 1], 'the winner, then the raced list for a signer')
+    assert.deepEqual(ofKind(r.effects, 'save').at(-1)?.raced, [v1])
+    assert.equal(ofKind(r.effects, 'sign').length, 0)
+    // Heard again (from another neighbour): nothing new to pass on.
+    assert.deepEqual(revocationsStep(r.state, { kind: 'received', list: v1, signer: false }).effects, [
+      { kind: 'apply', list: v1 },
+    ])
+  })
+
+  test('…and the raced list received after the winner is kept too', () => {
+    const n = revocationsStart(CLUSTER, v2)
+    const r = revocationsStep(n, { kind: 'received', list: v1, signer: false })
+    assert.equal(r.state.list, v2)
+    assert.deepEqual(r.state.raced, [v1])
+    assert.deepEqual(broadcasts(r.effects), [1])
+  })
+
+  test('a new connection is handed the winner and every raced list', () => {
+    const s = revocationsStart(CLUSTER, v2, [v1])
+    const conn = { remoteKeyHex: 'x' } as never
+    assert.deepEqual(revocationsStep(s, { kind: 'connected', conn }).effects, [
+      { kind: 'send', conn, msg: { t: 'revocations', list: v2 } },
+      { kind: 'send', conn, msg: { t: 'revocations', list: v1 } },
+    ])
+  })
+
+  test('a signer receiving it signs the union; the union, passed back, ends the race everywhere', () => {
+    const s0 = revocationsStep(revocationsStart(CLUSTER, v2), { kind: 'received', list: v1, signer: true })
+    const body = ofKind(s0.effects, 'sign')[0]?.body
+    assert.equal(body?.version, 3)
+    assert.deepEqual(
+      body?.entries.map((e) => e.nodeId),
+      ['A', 'B', 'C', 'D'],
+    )
+    assert.deepEqual(broadcasts(s0.effects), [], 'a signer passes on the union, not the raced list')
+    const union = signRevocations(body!, testCa().keyPem)
+    const n = revocationsStart(CLUSTER, v2, [v1])
+    const r = revocationsStep(n, { kind: 'received', list: union, signer: false })
+    assert.equal(r.state.list, union)
+    assert.deepEqual(r.state.raced, [])
+    assert.deepEqual(ofKind(r.effects, 'save').at(-1)?.raced, [])
+  })
+
+  test('an admin revoking on a signer that holds a raced list folds it in', () => {
+    const s = revocationsStart(CLUSTER, v2, [v1])
+    const r = revocationsStep(s, { kind: 'revoke', entry: entry('E', 'e'), name: 'e' })
+    assert.deepEqual(
+      ofKind(r.effects, 'sign')[0]?.body.entries.map((e) => e.nodeId),
+      ['A', 'B', 'C', 'D', 'E'],
+    )
+  })
+
+  test('an older list contained in the winner is not kept; a raced list contained in a newer raced one is dropped', () => {
+    const v0 = sign(0, 'A')
+    const s = revocationsStep(revocationsStart(CLUSTER, v2), { kind: 'received', list: v0, signer: false })
+    assert.deepEqual(s.state.raced, [])
+    const v3 = sign(3, 'A', 'C', 'E')
+    const r = revocationsStep(revocationsStart(CLUSTER, v2, [v1]), {
+      kind: 'received',
+      list: sign(1, 'A', 'F'),
+      signer: false,
+    })
+    assert.equal(r.state.raced.length, 2, 'two branches neither containing the other')
+    const t = revocationsStep(r.state, { kind: 'received', list: v3, signer: false })
+    assert.equal(t.state.list, v3)
+    // v2 lost to v3 and is not contained in it; v1 is contained in v3; {A, F} is not.
+    assert.deepEqual(t.state.raced.map((l) => l.entries.map((e) => e.nodeId).join('')).sort(), ['ABD', 'AF'])
+  })
+
+  test('at most revocationsRacedMax lists are kept, the greatest in the total order', () => {
+    let s = revocationsStart(CLUSTER, sign(50, 'A'))
+    for (let i = 0; i < TRUST_LIMITS.revocationsRacedMax + 3; i++)
+      s = revocationsStep(s, { kind: 'received', list: sign(i, `F${i}`), signer: false }).state
+    assert.equal(s.raced.length, TRUST_LIMITS.revocationsRacedMax)
+    assert.equal(s.raced.at(-1)?.version, 3)
   })
 })
 
