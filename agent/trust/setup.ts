@@ -115,7 +115,11 @@ export function createTrust(loaded: LoadedTrust, w: TrustWiring): Trust {
 }
 
 /** Saved raced revocation lists that still verify against our CA (a bad one is re-learned from peers). */
-function verifiedLists(lists: readonly RevocationList[], caPem: string, clusterId: string): RevocationList[] {
+export function verifiedLists(
+  lists: readonly RevocationList[],
+  caPem: string,
+  clusterId: string,
+): RevocationList[] {
   return lists.flatMap((l) => {
     const v = verifyRevocations(l, caPem, { clusterId })
     return v.ok ? [v.list] : []

@@ -75,4 +75,13 @@ describe('simulated trust', () => {
       assert.ok(r.ok, describeTrustRun(r))
     }
   })
+
+  // Found by the simulator (strict seed 199): signer n1, cut off with n5 and n6, revoked n6
+  // on top of a stale list and crashed after the heal; its list lost on version to the
+  // others' and only non-signers held it, so n0 and n2 never expelled n6. Every node now
+  // keeps and offers a raced list until a signer's union holds it (revocations.ts).
+  it('a revocation whose signer crashed after a partition reaches every member through non-signers', () => {
+    const r = runTrustSchedule(199, { strict: true })
+    assert.ok(r.ok, describeTrustRun(r))
+  })
 })

@@ -14,7 +14,7 @@ import {
 } from '../../../../agent/trust/revocations.js'
 import { type SettingsState, settingsStart, settingsStep } from '../../../../agent/trust/settings.js'
 import { type SignedSettings, signSettings } from '../../../../agent/trust/signed-settings.js'
-import { TRUST_LIMITS, type TrustMessage } from '../../../../agent/trust/wire.js'
+import { TRUST_LIMITS, TrustDigest, type TrustMessage } from '../../../../agent/trust/wire.js'
 import { testCa } from '../pki/fixtures.js'
 
 const CLUSTER = '0123456789abcdef'
@@ -111,6 +111,18 @@ describe('anti-entropy: answering a digest', () => {
     assert.deepEqual(digestOf(ours, true).revocationsRaced, [
       { version: 1, count: 2, signature: v1.signature },
     ])
+  })
+
+  test('a digest naming more raced lists than revocationsRacedMax is refused; one from an older agent (none named) is answered', () => {
+    const v1 = list(1, 'A', 'C')
+    const d = digestOf(docs({ revocations: list(2, 'A', 'B') }), true)
+    const key = d.revocationsRaced?.[0] ?? { version: 1, count: 2, signature: v1.signature }
+    const many = Array.from({ length: TRUST_LIMITS.revocationsRacedMax + 1 }, () => key)
+    assert.equal(TrustDigest.safeParse({ ...d, revocationsRaced: many }).success, false)
+    const { revocationsRaced: _, ...older } = d
+    const parsed = TrustDigest.parse(older)
+    const ours = docs({ revocations: list(2, 'A', 'B'), revocationsRaced: [v1] })
+    assert.deepEqual(ts(answerDigest(ours, parsed)), ['revocations'])
   })
 
   test('a digest lists a bounded number of approvals; above its last id nothing is judged missing', () => {
