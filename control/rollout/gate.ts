@@ -1,3 +1,4 @@
+import type { SlotReport } from '../../agent/slots/types.js'
 import type { CurrentNode, TargetRelease } from './record.js'
 import type { RolloutNode } from './types.js'
 
@@ -57,6 +58,16 @@ function waits(n: RolloutNode, t: TargetRelease, kube: boolean, cur: CurrentNode
   if (k.daemonPodsReady < (cur.daemonPods ?? 0))
     out.push(`its DaemonSet pods back (${k.daemonPodsReady} of ${cur.daemonPods} ready)`)
   return out
+}
+
+/**
+ * The boot count before the tried slot's first boot, taken when the try is seen set: the
+ * count now — unless the machine already runs the tried slot (it lost power after taking
+ * the try order and the firmware booted it before the coordinator looked), when that boot
+ * is the try's and must count for the gate.
+ */
+export function bootsBeforeTry(s: SlotReport): number {
+  return s.trying !== null && s.booted === s.trying ? Math.max(0, s.boots - 1) : s.boots
 }
 
 /** Back on its good slot after a revert: committed, not the target, agent on that version, Node Ready. */

@@ -70,6 +70,16 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
   const notReady = c.nodes.filter((x) => x.id !== n.id && x.kube && !x.kube.ready).map((x) => x.name)
   if (c.kube && notReady.length > 0)
     out.push(`Node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)
+  return [...out, ...etcdBlockers(c, n, p)]
+}
+
+/**
+ * Why etcd cannot lose `n` now (empty: it can): a voter down already, and — for a voter —
+ * a leader not yet stable. Asked when a node is picked, and again right before a voter
+ * reboots (a voter may die between the two: rebooting another then would lose quorum).
+ */
+export function etcdBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPolicy): string[] {
+  const out: string[] = []
   const want = Math.max(c.etcd.votersTarget, c.etcd.votersTotal)
   if (c.etcd.votersHealthy < want)
     out.push(`etcd has no failure to spare: ${c.etcd.votersHealthy} of ${want} voters healthy`)

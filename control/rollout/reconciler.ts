@@ -109,6 +109,11 @@ export class RolloutController {
     this.held = null
   }
 
+  /** The cluster lock this controller holds now, if any (the simulator checks one holder at a time). */
+  heldLock(): HeldLock | null {
+    return this.held
+  }
+
   private get holder(): string {
     return rolloutLockHolder(this.init.selfId)
   }

@@ -1,5 +1,12 @@
-import { gateVerdict, revertedHealthy } from './gate.js'
-import { orderedCandidates, pendingNodes, startBlockers, startingStep, targetFor } from './order.js'
+import { bootsBeforeTry, gateVerdict, revertedHealthy } from './gate.js'
+import {
+  etcdBlockers,
+  orderedCandidates,
+  pendingNodes,
+  startBlockers,
+  startingStep,
+  targetFor,
+} from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
 import {
   heldByAnotherCoordinator,
@@ -159,7 +166,8 @@ function currentStep(
  */
 function lockFor(c: ObservedCluster, node: string, picking: boolean): RolloutEffect[] | null {
   const l = c.lock
-  if (l.state === 'ours') return []
+  // Ours, but still naming the node before (its release was lost with a failed pass): name this one.
+  if (l.state === 'ours') return l.node === node ? [] : [{ kind: 'take-lock', node }]
   if (l.state === 'free') return [{ kind: 'take-lock', node }]
   if (heldByAnotherCoordinator(l) && l.token !== null && (picking || l.node === node))
     return [{ kind: 'take-over-lock', node, token: l.token }]
@@ -192,7 +200,7 @@ function stepOf(
           )
     case 'try':
       return n.slots?.trying && n.slots.tryingRelease?.releaseId === t.id
-        ? advance(c, r, cur, 'gate', { bootsAtTry: n.slots.boots })
+        ? advance(c, r, cur, 'gate', { bootsAtTry: bootsBeforeTry(n.slots) })
         : order(
             c,
             r,
@@ -298,10 +306,15 @@ function gateStep(
   const v = gateVerdict(n, cur, t, c.kube)
   if (v.kind === 'pass') return advance(c, r, cur, 'commit')
   if (v.kind === 'fell-back') return fail(c, r, cur, n, t, v.reason, [])
-  if (v.kind === 'not-rebooted')
+  if (v.kind === 'not-rebooted') {
+    // A voter (by etcd's member list too: newly seated) goes down only while etcd can spare it now.
+    const held = n.voter || n.etcdHealthy ? etcdBlockers(c, n, p) : []
+    if (held.length > 0) return wait(r, `${n.name}: waits to reboot into ${t.version}: ${held.join('; ')}`)
     return order(c, r, cur, n, 'reboot', p, {}, `${n.name}: rebooting into ${t.version}`)
+  }
   const what = `${n.name}: health gate waits for ${v.for.join(', ')}`
-  if (c.nowMs - cur.stepSinceMs < p.gateTimeoutMs) return wait(r, what)
+  // Down is not a failed gate: it is deferred once gone nodeGoneMs (a new coordinator's view starts afresh).
+  if (!n.alive || c.nowMs - cur.stepSinceMs < p.gateTimeoutMs) return wait(r, what)
   const reason = `not healthy ${Math.round(p.gateTimeoutMs / 1000)} s after booting ${t.version}: waited for ${v.for.join(', ')}; sent back to its last good slot`
   const back: RolloutEffect[] = n.alive && n.slots ? [{ kind: 'order', node: n.id, action: 'fallback' }] : []
   return fail(c, r, cur, n, t, reason, back)

@@ -62,6 +62,10 @@ export class SimCluster {
   readonly byId = new Map<string, SimAgent>()
   readonly wipes: { atMs: number; nodeId: string; memberId: bigint; stillListed: boolean }[] = []
   readonly drains: DrainPart
+  /** The agent version each node announces (the rollout simulator sets it at each boot). */
+  readonly versions: string[] = []
+  /** Told when a node's control plane starts and when it crashes (the rollout simulator). */
+  readonly hooks: { started(a: SimAgent): void; crashed(a: SimAgent): void }[] = []
 
   constructor(readonly opts: ClusterOptions) {
     this.random = seededRandom(opts.seed)
@@ -91,11 +95,17 @@ export class SimCluster {
         policy,
         identity,
         address,
-        body: (roles) => recordBody(identity, index, address, roles),
+        body: (roles) => recordBody(identity, index, address, roles, this.versions[index] ?? '0.1.0'),
         random: seededRandom(opts.seed * 31 + index),
         onWipe: (nodeId, memberId) => this.wiped(nodeId, memberId),
         reconcileMs: 1500,
         leaseTtlSeconds: 5,
+        onStarted: () => {
+          for (const h of this.hooks) h.started(this.agents[index]!)
+        },
+        onCrashed: () => {
+          for (const h of this.hooks) h.crashed(this.agents[index]!)
+        },
       })
       const node = new SwimNode(identity.id, this.swimEnv(boot), control, address)
       const agent = { index, id: identity.id, node, control }
@@ -222,6 +232,7 @@ function recordBody(
   index: number,
   address: string,
   roles: Role[],
+  version: string,
 ): NodeRecordBody {
   return {
     v: 1,
@@ -232,7 +243,7 @@ function recordBody(
     addresses: [address],
     ports: { api: 7080, tls: 7443, dht: 49737 },
     facts: simFacts(index),
-    version: '0.1.0',
+    version,
     roles,
     incarnation: 0,
     heartbeat: 0,

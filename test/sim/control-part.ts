@@ -33,6 +33,9 @@ export interface ControlEnv {
   onWipe(nodeId: string, memberId: bigint): void
   reconcileMs: number
   leaseTtlSeconds: number
+  /** Told after the process started its control plane, and as it crashes (the rollout simulator). */
+  onStarted?(): void
+  onCrashed?(): void
 }
 
 type Msg = ControlMessage & ({ t: 'ctl-assign'; memberId: string } | { t: 'ctl-retire'; memberId: string })
@@ -70,6 +73,11 @@ export class ControlPart implements NodeExtension {
 
   get memberId(): bigint | null {
     return this.persisted.memberId
+  }
+
+  /** This node's etcd client while its etcd member runs (what the agent's control plane hands out). */
+  etcdClient(): SimEtcdClient | null {
+    return this.etcdRunning ? this.client : null
   }
 
   isLeader(): boolean {
@@ -115,9 +123,11 @@ export class ControlPart implements NodeExtension {
     this.seat.start()
     this.coordinator.start()
     this.scheduleCheck(clock)
+    this.env.onStarted?.()
   }
 
   crashed(): void {
+    this.env.onCrashed?.()
     this.running = false
     this.seat = null
     this.coordinator = null

@@ -24,6 +24,8 @@ export interface DrainStep {
 export class DrainPart {
   readonly steps: DrainStep[] = []
   private readonly held = new Map<string, HeldLock>()
+  /** Other holders valid now (the rollout's coordinators), counted as overlapping too. */
+  otherHolders: () => string[] = () => []
 
   constructor(
     private readonly cluster: SimCluster,
@@ -31,6 +33,11 @@ export class DrainPart {
     enabled: boolean,
   ) {
     if (enabled) this.next()
+  }
+
+  /** Drain holders whose lock is valid now. */
+  validHolders(): string[] {
+    return [...this.held].filter(([, l]) => l.isValid()).map(([k]) => k)
   }
 
   private next(): void {
@@ -74,7 +81,7 @@ export class DrainPart {
         void lock.release()
         return
       }
-      const overlapping = [...this.held].filter(([k, l]) => k !== key && l.isValid()).map(([k]) => k)
+      const overlapping = [...this.validHolders().filter((k) => k !== key), ...this.otherHolders()]
       this.steps.push({ atMs: this.cluster.now, holder, node, token: lock.token, overlapping })
       clock.setTimeout(() => step(left - 1), STEP_MS)
     }

@@ -83,7 +83,8 @@ export class SimProcess {
       }
     }
     return {
-      nowMs: () => this.wallStartMs + this.sched.now + this.wallSkewMs,
+      // Whole milliseconds, as Date.now() (records such as the lock's and the rollout's require them).
+      nowMs: () => Math.floor(this.wallStartMs + this.sched.now + this.wallSkewMs),
       monoMs: () => this.sched.now,
       setTimeout: (fn, ms) => timer(fn, ms),
       setInterval: (fn, ms) => timer(fn, ms, ms),

@@ -3,11 +3,13 @@
 //   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
 //   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
 //                                                           (--strict: admins revoke nodes with no known certificate too)
-//   npm run sim -- [--cluster|--trust] --seed 123           replay one, printing its schedule
+//   npm run sim -- --rollout --seeds 200 [--from 1]          a rollout (good or bad release) over the whole cluster
+//   npm run sim -- [--cluster|--trust|--rollout] --seed 123  replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
 import { parseArgs } from 'node:util'
 import { describeClusterRun, runClusterSchedule } from './cluster-run.js'
 import { describeRun, runMembershipSchedule } from './membership-run.js'
+import { describeRolloutRun, runRolloutSchedule } from './rollout-run.js'
 import { describeTrustRun, runTrustSchedule } from './trust-run.js'
 
 const { values } = parseArgs({
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     cluster: { type: 'boolean', default: false },
     trust: { type: 'boolean', default: false },
+    rollout: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
   },
 })
@@ -27,10 +30,20 @@ const opts = nodes ? { nodesMin: nodes, nodesMax: nodes } : {}
 /** Trust runs: joiners, and joins signed by a second signer after the joiner moved on (the one case left). */
 const trustTotals = { joiners: 0, signedAfterMovingOn: 0, revoked: 0 }
 
+const rolloutTotals = { runs: 0, finding1: 0, quorumLost: 0, haltedByPowerCut: 0 }
+
 async function one(seed: number): Promise<{ ok: boolean; text: string }> {
   if (values.cluster) {
     const r = await runClusterSchedule(seed, opts)
     return { ok: r.ok, text: describeClusterRun(r) }
+  }
+  if (values.rollout) {
+    const r = await runRolloutSchedule(seed, { ...opts, strict: values.strict })
+    rolloutTotals.runs++
+    if (r.drainedWhileCoordinatorRebooted.length > 0) rolloutTotals.finding1++
+    if (r.quorumLost) rolloutTotals.quorumLost++
+    if (r.haltedByPowerCut.length > 0) rolloutTotals.haltedByPowerCut++
+    return { ok: r.ok, text: describeRolloutRun(r, values.seed !== undefined) }
   }
   if (values.trust) {
     const sizes = nodes ? { membersMin: nodes, membersMax: nodes } : {}
@@ -67,6 +80,10 @@ for (let seed = from; seed < from + count; seed++) {
 console.log(
   `${count} schedules from seed ${from}: ${failures} failed (${Math.round(performance.now() - t0)} ms)`,
 )
+if (values.rollout)
+  console.log(
+    `${rolloutTotals.finding1} runs drained a node while the coordinator rebooted for its own upgrade (finding 1; --strict fails them); ${rolloutTotals.quorumLost} ended without an etcd quorum; ${rolloutTotals.haltedByPowerCut} good rollouts halted by a power cut during a gate`,
+  )
 if (values.trust)
   console.log(
     `${trustTotals.joiners} joiners, ${trustTotals.revoked} revoked; ${trustTotals.signedAfterMovingOn} joins signed again by a second signer after the joiner moved on`,

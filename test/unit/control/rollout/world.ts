@@ -144,7 +144,7 @@ export class World {
         daemonPodsReady: n.up ? n.daemonPods : 0,
         heartbeatMs: n.up ? this.nowMs : null,
       },
-      etcdHealthy: n.up,
+      etcdHealthy: n.voter && n.up, // as the shell: only etcd voters are health-checked
     }
   }
 
