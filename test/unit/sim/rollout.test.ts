@@ -10,7 +10,8 @@ import { describeRolloutRun, runRolloutSchedule } from '../../sim/rollout-run.js
 // npm run sim -- --rollout runs more schedules.
 
 const SEEDS = Number(process.env.HOMECLOUD_SIM_ROLLOUT_SEEDS ?? 30)
-const BUDGET_MS = Number(process.env.HOMECLOUD_SIM_BUDGET_MS ?? 20_000)
+// A cap on a busy machine (30 schedules take ~7 s of CPU): fewer run rather than the suite waiting.
+const BUDGET_MS = Number(process.env.HOMECLOUD_SIM_ROLLOUT_BUDGET_MS ?? 12_000)
 
 describe('simulated rollout', () => {
   it('a good release reaches every node, one at a time, and a bad one is stopped at the canary', async () => {
@@ -42,5 +43,15 @@ describe('simulated rollout', () => {
     }
     console.log(`ran ${ran} rollout fault schedules in ${Math.round(performance.now() - start)} ms`)
     assert.deepEqual(failed, [], `replay with: npm run sim -- --rollout --seed <seed>\n${failed.join('\n')}`)
+  })
+
+  // Finding 1 (notes/simroll.md), open: a coordinator upgrading itself stops its rollout
+  // controller cleanly before its reboot, which lets the lock go while its own node is down
+  // (and, with Kubernetes, cordoned); a drain of another node can then start.
+  it('finding 1: no drain starts while the coordinator is down for its own upgrade', {
+    skip: process.env.HOMECLOUD_SIM_FINDINGS !== '1',
+  }, async () => {
+    const r = await runRolloutSchedule(2, { strict: true })
+    assert.ok(r.ok, describeRolloutRun(r))
   })
 })
