@@ -164,7 +164,7 @@ export class RolloutPart {
 
   private started(a: SimAgent): void {
     const clock = a.node.proc.clock()
-    const ctl = new RolloutController(
+    const ctl: RolloutController = new RolloutController(
       { selfId: a.id, clusterId: SIM_CLUSTER_ID, policy: SIM_ROLLOUT_POLICY, everyMs: EVERY_MS },
       {
         clock,
@@ -176,7 +176,7 @@ export class RolloutPart {
         caKeyPem: () => this.ca.keyPem,
         mesh: () => this.mesh(a, clock),
         readSlots: async (m) => this.readSlots(a, m),
-        sendOrder: async (m, signed) => this.sendOrder(a, ctl, m, signed),
+        sendOrder: async (m, signed): Promise<void> => this.sendOrder(a, ctl, m, signed),
         kube: async () => null,
         setCurrent: async (arch, t) => {
           this.setCurrent.push({ atMs: this.c.now, arch, version: t.version })

@@ -32,12 +32,7 @@ function simCa(): CaMaterial {
     clusterId: SIM_CLUSTER_ID,
     clusterName: 'sim',
     keyBits: 1024,
-    clock: {
-      nowMs: () => 0,
-      monoMs: () => 0,
-      setTimeout: () => ({ cancel() {} }),
-      setInterval: () => ({ cancel() {} }),
-    },
+    clock: { nowMs: () => 0 },
   })
   return caOnce
 }
