@@ -76,7 +76,9 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
 /**
  * Why etcd cannot lose `n` now (empty: it can): a voter down already, and — for a voter —
  * a leader not yet stable. Asked when a node is picked, and again right before a voter
- * reboots (a voter may die between the two: rebooting another then would lose quorum).
+ * reboots (a voter may die between the two: rebooting another then would lose quorum) —
+ * a voter by its mesh record or by etcd's member list, which knows of a newly seated one
+ * first.
  */
 export function etcdBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPolicy): string[] {
   const out: string[] = []

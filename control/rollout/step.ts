@@ -142,7 +142,8 @@ function currentStep(
 ): RolloutDecision {
   const n = c.nodes.find((x) => x.id === cur.node)
   const t = r.target?.releases[cur.arch] ?? null
-  if (!n || !t) return finish(c, r, cur, 'skipped', `${cur.name} left the cluster during its upgrade`)
+  if (!n) return wait(r, `${cur.name}: not in this coordinator's mesh view (yet)`)
+  if (!t) return finish(c, r, cur, 'skipped', `no release for ${cur.arch} in this rollout`)
   if (!n.alive && n.deadSinceMs !== null && c.nowMs - n.deadSinceMs >= p.nodeGoneMs) {
     const lock: RolloutEffect[] = c.lock.state === 'ours' ? [{ kind: 'release-lock' }] : []
     const waiting = `${n.name} went away during its ${cur.step}: the lock is freed; it is upgraded when it comes back`
@@ -307,7 +308,6 @@ function gateStep(
   if (v.kind === 'pass') return advance(c, r, cur, 'commit')
   if (v.kind === 'fell-back') return fail(c, r, cur, n, t, v.reason, [])
   if (v.kind === 'not-rebooted') {
-    // A voter (by etcd's member list too: newly seated) goes down only while etcd can spare it now.
     const held = n.voter || n.etcdHealthy ? etcdBlockers(c, n, p) : []
     if (held.length > 0) return wait(r, `${n.name}: waits to reboot into ${t.version}: ${held.join('; ')}`)
     return order(c, r, cur, n, 'reboot', p, {}, `${n.name}: rebooting into ${t.version}`)

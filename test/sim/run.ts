@@ -40,7 +40,7 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
   if (values.rollout) {
     const r = await runRolloutSchedule(seed, { ...opts, strict: values.strict })
     rolloutTotals.runs++
-    if (r.drainedWhileCoordinatorRebooted.length > 0) rolloutTotals.finding1++
+    if (r.drainedWhileRebooting.length > 0) rolloutTotals.finding1++
     if (r.quorumLost) rolloutTotals.quorumLost++
     if (r.haltedByPowerCut.length > 0) rolloutTotals.haltedByPowerCut++
     return { ok: r.ok, text: describeRolloutRun(r, values.seed !== undefined) }
@@ -82,7 +82,7 @@ console.log(
 )
 if (values.rollout)
   console.log(
-    `${rolloutTotals.finding1} runs drained a node while the coordinator rebooted for its own upgrade (finding 1; --strict fails them); ${rolloutTotals.quorumLost} ended without an etcd quorum; ${rolloutTotals.haltedByPowerCut} good rollouts halted by a power cut during a gate`,
+    `${rolloutTotals.finding1} runs drained a node while another was down for a rollout reboot, the rollout's lock gone (the open finding; --strict fails them); ${rolloutTotals.quorumLost} ended without an etcd quorum; ${rolloutTotals.haltedByPowerCut} good rollouts halted by a power cut during a gate`,
   )
 if (values.trust)
   console.log(

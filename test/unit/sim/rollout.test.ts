@@ -45,13 +45,17 @@ describe('simulated rollout', () => {
     assert.deepEqual(failed, [], `replay with: npm run sim -- --rollout --seed <seed>\n${failed.join('\n')}`)
   })
 
-  // Finding 1 (notes/simroll.md), open: a coordinator upgrading itself stops its rollout
-  // controller cleanly before its reboot, which lets the lock go while its own node is down
-  // (and, with Kubernetes, cordoned); a drain of another node can then start.
-  it('finding 1: no drain starts while the coordinator is down for its own upgrade', {
+  // The open finding (notes/simroll.md): the rollout's lock does not cover the whole of a
+  // node's disruption. Seed 2: a coordinator upgrading itself stops its rollout controller
+  // cleanly before its reboot, which lets the lock go while its own node is down (with
+  // Kubernetes, cordoned); a drain of another node then starts. Seed 524: a coordinator that
+  // lost its seat let the lock go while the canary rebooted.
+  it('the open finding: no drain starts while a node is down for a rollout reboot', {
     skip: process.env.HOMECLOUD_SIM_FINDINGS !== '1',
   }, async () => {
-    const r = await runRolloutSchedule(2, { strict: true })
-    assert.ok(r.ok, describeRolloutRun(r))
+    for (const seed of [2, 524]) {
+      const r = await runRolloutSchedule(seed, { strict: true })
+      assert.ok(r.ok, describeRolloutRun(r))
+    }
   })
 })
