@@ -229,11 +229,16 @@ async function setCurrent(
   const entry = releases?.service.records.published.get(t.id)
   if (!releases || !etcd || !caKeyPem || !entry)
     throw new Error(`cannot make ${t.version} current for ${arch} from here`)
-  await setCurrentRelease(etcd, releases.service.records, {
+  const version = await setCurrentRelease(etcd, releases.service.records, {
     clusterId: d.clusterId,
     caKeyPem,
     release: entry.release,
     by: 'rollout',
     nowMs,
   })
+  // Null: it already was current — or another signer wrote `current` between the read and
+  // the compare-and-swap. Only the first is done; throwing keeps the rollout from recording
+  // "completed", so the next pass tries again.
+  if (version === null && releases.service.records.current?.archs[arch]?.id !== t.id)
+    throw new Error(`${t.version} is not current for ${arch} yet: another write to it came first`)
 }

@@ -103,10 +103,22 @@ describe('A/B rollout in a lab: 1 → 2', { timeout: 1_800_000 }, () => {
         assert.equal(n.slots?.bootedRelease?.version, V2)
       }
       assert.ok(Object.values(s.rollout?.nodes ?? {}).every((o) => o.state === 'done'))
-      const rel = (await (await fetch(`${nodeUrl(lab.nodes[0]!)}api/v1/releases`)).json()) as {
-        current: Record<string, { version: string }>
-      }
-      assert.equal(rel.current.amd64?.version, V2, 'the rollout made 2 current')
+      // The coordinator moves `current` as it completes; every node reads the records on its
+      // own period (2 s), so a node asked the moment the rollout reads "completed" may not
+      // have read it yet: wait for every node to say so (a bound, not a timing goal).
+      await waitFor(
+        async () => {
+          const behind: string[] = []
+          for (const n of lab.nodes) {
+            const rel = (await (await fetch(`${nodeUrl(n)}api/v1/releases`)).json()) as {
+              current: Record<string, { version: string }>
+            }
+            if (rel.current.amd64?.version !== V2) behind.push(`${n.name}: ${rel.current.amd64?.version}`)
+          }
+          return behind.length === 0 || `the rollout made 2 current; not yet on ${behind.join(', ')}`
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      )
     })
     await t.test('never two nodes cordoned, no budget broken, no acknowledged write lost', async () => {
       const report = await watch.stop()
