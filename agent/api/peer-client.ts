@@ -49,6 +49,35 @@ export class PeerClient {
     return this.call('POST', g, g.body)
   }
 
+  /**
+   * Asks each voter in turn (GET, or POST with `body`) until one answers; the last error
+   * when none does, `none` when there is nobody to ask. `refusalEnds`: a 4xx is the answer
+   * (every voter would give it), so only an unreachable or failing voter moves it on.
+   */
+  async askEach(
+    voters: readonly { id: string; url: string }[],
+    r: Omit<PeerGet, 'url' | 'nodeId'> & { body?: string; none: Error; refusalEnds?: boolean },
+  ): Promise<unknown> {
+    let last: unknown = r.none
+    for (const v of voters) {
+      const g = {
+        url: v.url,
+        nodeId: v.id,
+        bodyBytesMax: r.bodyBytesMax,
+        timeoutMs: r.timeoutMs,
+        what: r.what,
+      }
+      try {
+        return await (r.body === undefined ? this.get(g) : this.post({ ...g, body: r.body }))
+      } catch (err) {
+        if (r.refusalEnds && err instanceof PeerApiError && err.status !== undefined && err.status < 500)
+          throw err
+        last = err
+      }
+    }
+    throw last
+  }
+
   private call(method: 'GET' | 'POST', g: PeerGet, payload?: string): Promise<unknown> {
     const m = this.c.material()
     if (!m) return Promise.reject(new PeerApiError('this node holds no certificate yet'))

@@ -83,26 +83,17 @@ export class RecordsRelay implements RecordsEtcd {
     return WireKvs.parse(await this.call(path, body)).kvs.map(kvFromWire)
   }
 
-  private async call(path: string, body?: string): Promise<unknown> {
-    let last: unknown = new HomecloudError(
-      'ETCD_UNREACHABLE',
-      'no voter is alive to relay the release records',
-    )
-    for (const v of this.c.voters()) {
-      try {
-        const g = {
-          url: `https://${v.address}:${this.c.apiPort}${path}`,
-          nodeId: v.id,
-          bodyBytesMax: relayBytesMax,
-          timeoutMs: relayTimeoutMs,
-          what: 'release-records',
-        }
-        return await (body === undefined ? this.c.client.get(g) : this.c.client.post({ ...g, body }))
-      } catch (err) {
-        last = err
-      }
-    }
-    throw last
+  private call(path: string, body?: string): Promise<unknown> {
+    const voters = this.c
+      .voters()
+      .map((v) => ({ id: v.id, url: `https://${v.address}:${this.c.apiPort}${path}` }))
+    return this.c.client.askEach(voters, {
+      ...(body === undefined ? {} : { body }),
+      bodyBytesMax: relayBytesMax,
+      timeoutMs: relayTimeoutMs,
+      what: 'release-records',
+      none: new HomecloudError('ETCD_UNREACHABLE', 'no voter is alive to relay the release records'),
+    })
   }
 }
 

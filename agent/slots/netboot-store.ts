@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { PeerApiError, type PeerClient } from '../api/peer-client.js'
+import type { PeerClient } from '../api/peer-client.js'
 import { HomecloudError } from '../core/errors.js'
 import type { EtcdClient } from '../etcd/client.js'
 import type { KeyValue } from '../etcd/model/types.js'
@@ -152,25 +152,20 @@ export class RelayNetbootSlots implements NetbootSlotsClient {
     return RecordAnswer.parse(await this.ask('/change', JSON.stringify(body))).record
   }
 
-  private async ask(path: string, body?: string): Promise<unknown> {
-    let last: unknown = new HomecloudError('ETCD_UNREACHABLE', 'no voter is alive to keep netboot slots')
-    for (const v of this.c.voters()) {
-      const g = {
-        url: `https://${v.address}:${v.tlsPort}/api/v1/netboot-slots${path}`,
-        nodeId: v.id,
-        bodyBytesMax: 64 * 1024,
-        timeoutMs: relayTimeoutMs,
-        what: 'netboot-slots',
-      }
-      try {
-        return await (body === undefined ? this.c.client.get(g) : this.c.client.post({ ...g, body }))
-      } catch (err) {
-        // A refusal is the answer (every voter would give it); only an unreachable voter moves on.
-        if (err instanceof PeerApiError && err.status !== undefined && err.status < 500) throw err
-        last = err
-      }
-    }
-    throw last
+  private ask(path: string, body?: string): Promise<unknown> {
+    const voters = this.c.voters().map((v) => ({
+      id: v.id,
+      url: `https://${v.address}:${v.tlsPort}/api/v1/netboot-slots${path}`,
+    }))
+    return this.c.client.askEach(voters, {
+      ...(body === undefined ? {} : { body }),
+      bodyBytesMax: 64 * 1024,
+      timeoutMs: relayTimeoutMs,
+      what: 'netboot-slots',
+      none: new HomecloudError('ETCD_UNREACHABLE', 'no voter is alive to keep netboot slots'),
+      // A refusal is the answer (every voter would give it); only an unreachable voter moves on.
+      refusalEnds: true,
+    })
   }
 }
 
