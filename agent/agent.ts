@@ -2,6 +2,7 @@ import { controlPlaneComponent, kubeComponent } from './components/control.js'
 import { buildNetwork, mdnsComponent } from './components/network.js'
 import { openNode, RoleBoard, readFacts } from './components/node.js'
 import { rolloutPart } from './components/rollout.js'
+import type { StopRequest } from './components/shutdown-routes.js'
 import { surfaceComponents } from './components/surface.js'
 import type { AgentConfig } from './config/schema.js'
 import { type Clock, systemClock } from './core/clock.js'
@@ -17,6 +18,8 @@ export interface RunningAgent {
   stop(o?: { drain?: boolean }): Promise<void>
   /** Resolves when the agent asks for its machine to boot again (a boot-slot change). */
   restartRequested: Promise<void>
+  /** Resolves when `homecloud shutdown` drained this node: stop, then power off when told. */
+  stopRequested: Promise<StopRequest>
 }
 
 /**
@@ -98,6 +101,7 @@ export async function startAgent(
   return {
     id: n.identity.id,
     restartRequested: slots.restartRequested,
+    stopRequested: slots.stopRequested,
     stop: async (o = {}) => {
       if (o.drain) await slots.beforeShutdown()
       n.log.info('agent stopping')

@@ -12,6 +12,7 @@ import { kubeconfigCommand } from './commands/kubeconfig.js'
 import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
 import { releaseCommand } from './commands/release/index.js'
+import { shutdownCommand } from './commands/shutdown.js'
 import { statusCommand } from './commands/status.js'
 import { upgradeCommand } from './commands/upgrade.js'
 import { survivePipeClose } from './pipes.js'
@@ -45,6 +46,8 @@ program.addCommand(imageCommand())
 program.addCommand(diskBootCommand(), { hidden: true })
 // A/B upgrades (issue 14).
 program.addCommand(upgradeCommand())
+// A node shut down on purpose drains first (issue 14).
+program.addCommand(shutdownCommand())
 
 try {
   await program.parseAsync(process.argv)

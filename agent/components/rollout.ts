@@ -24,6 +24,7 @@ import { meshNodes, type RolloutDeps, tlsUrl } from './rollout-deps.js'
 import { rolloutKubeFromKubeconfig } from './rollout-kube.js'
 import { type RolloutSummary, RolloutView } from './rollout-view.js'
 import { SelfDrain } from './self-drain.js'
+import { ShutdownOnRequest, type StopRequest } from './shutdown-routes.js'
 import { registerUpgradeRoutes, upgradeView } from './upgrade-routes.js'
 
 // Boot slots and rollouts in the agent: every node runs the slots service (its report
@@ -40,8 +41,10 @@ export interface RolloutPart {
   setReleases(r: Releases | null): void
   /** What the status page shows of the rollout (null: none, or not known here yet). */
   view(): RolloutSummary | null
-  /** A shutdown on purpose: drain this node first (bounded; never throws). */
+  /** A shutdown on purpose (SIGTERM): drain this node first when configured to (bounded; never throws). */
   beforeShutdown(): Promise<void>
+  /** Resolves when `homecloud shutdown` drained this node: its agent stops then. */
+  stopRequested: Promise<StopRequest>
   register(app: FastifyInstance, guards: TlsGuards): void
   component: Component
 }
@@ -73,19 +76,25 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
     peers,
     local: cp ? () => upgradeView({ n, d, controlPlane: cp, rollout, peers }) : null,
   })
-  const selfDrain =
-    n.config.kube.enabled && n.config.shutdownDrain.enabled ? new SelfDrain(n, d.mesh, peers) : null
+  // Only a node running Kubernetes has anything to drain. shutdownDrain.enabled governs
+  // SIGTERM; `homecloud shutdown` drains whenever it can.
+  const selfDrain = n.config.kube.enabled ? new SelfDrain(n, d.mesh, peers) : null
+  const shutdown = new ShutdownOnRequest(n, selfDrain, process.env.INVOCATION_ID !== undefined)
   return {
     slots,
     rollout,
     restartRequested,
+    stopRequested: shutdown.stopRequested,
     view: () => view.summary(),
-    beforeShutdown: async () => selfDrain?.beforeShutdown(n.config.shutdownDrain.timeoutMs),
+    beforeShutdown: async () => {
+      if (n.config.shutdownDrain.enabled) await selfDrain?.beforeShutdown(n.config.shutdownDrain.timeoutMs)
+    },
     setReleases: (r) => {
       releases = r
     },
     register(app, guards) {
       slots.register(app)
+      shutdown.register(app, guards)
       registerNetbootSlotsRoutes(app, {
         memberEtcd: () => d.releases()?.service.memberEtcd() ?? null,
         caPem: () => d.book.ca,

@@ -14,16 +14,21 @@ import { meshNodes, tlsUrl } from './rollout-deps.js'
 // a bounded time, through a voter's POST /api/v1/drain (its own certificate may drain
 // only itself), then leaves. It remembers that it did (a file in its state directory) and,
 // back again, undrains itself — only then, so a node drained by an admin or a rollout
-// stays as they left it. A reboot the rollout asked for is not a shutdown: no drain.
+// stays as they left it. `homecloud shutdown` (shutdown-routes.ts) takes the same path.
+// A reboot the rollout asked for is not a shutdown: no drain.
 
 export const SHUTDOWN_DRAIN_FILE = 'drained-for-shutdown'
 const drainAnswerBytesMax = 64 * 1024
 /** How long a refused shutdown drain waits before asking again. */
 const shutdownRetryMs = 2000
 
+/** How a shutdown drain ended: the voter's outcome, or not drained (and why) when time ran out. */
+export type ShutdownDrain = { outcome: DrainAnswer['outcome'] } | { outcome: 'not-drained'; why: string }
+
 export class SelfDrain {
   private readonly ctl: Controller
   private readonly marker: string
+  private shutdownDrain: Promise<ShutdownDrain> | null = null
 
   constructor(
     private readonly n: NodeBase,
@@ -57,33 +62,53 @@ export class SelfDrain {
     return this.ctl.stop()
   }
 
-  /** Drains this node before it stops; never throws, never takes longer than `timeoutMs` + a margin. */
-  async beforeShutdown(timeoutMs: number): Promise<void> {
+  /**
+   * Drains this node before it stops; never throws, never takes longer than `timeoutMs` +
+   * a margin. A second call while one runs (SIGTERM during `homecloud shutdown`) or after
+   * it is the same drain, not another one.
+   */
+  beforeShutdown(timeoutMs: number, progress: (line: string) => void = () => {}): Promise<ShutdownDrain> {
+    this.shutdownDrain ??= this.drainForShutdown(timeoutMs, progress)
+    return this.shutdownDrain
+  }
+
+  private async drainForShutdown(
+    timeoutMs: number,
+    progress: (line: string) => void,
+  ): Promise<ShutdownDrain> {
     const name = this.n.name
-    this.n.log.info({ timeoutMs }, `shutting down: draining ${name} first`)
+    const say = (line: string, fields: Record<string, unknown> = {}, warn = false) => {
+      progress(line)
+      this.n.log[warn ? 'warn' : 'info'](fields, line)
+    }
+    say(`shutting down: draining ${name} first (up to ${Math.round(timeoutMs / 1000)} s)`, { timeoutMs })
     const deadline = this.n.clock.monoMs() + timeoutMs
+    // No undrain from now on (it would undo this drain while the agent is still stopping).
+    await this.ctl.stop()
+    // Remembered before asking: a drain that runs out of time leaves the node cordoned by
+    // homecloud, and back again it must be undrained all the same (undrain touches only
+    // what homecloud cordoned). A node an admin had drained already stays theirs.
+    await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600).catch((err: Error) =>
+      say(`cannot remember the shutdown drain (${err.message}): undrain ${name} by hand once back`, {}, true),
+    )
     // A refusal (the lock is held by a rollout or a person, a Node is NotReady) may pass:
     // ask again until the time is up, then leave anyway.
     for (;;) {
       const left = deadline - this.n.clock.monoMs()
       try {
         const a = await this.ask(false, Math.max(1000, Math.floor(left)))
-        if (a.outcome === 'drained') await writeFileAtomic(this.marker, `${this.n.clock.nowMs()}\n`, 0o600)
-        this.n.log.info({ outcome: a.outcome, evicted: a.evicted }, `shutdown drain of ${name}: ${a.outcome}`)
-        return
+        if (a.outcome === 'already-drained') await rm(this.marker, { force: true })
+        for (const l of a.lines) progress(l)
+        say(`shutdown drain of ${name}: ${a.outcome}`, { outcome: a.outcome, evicted: a.evicted })
+        return { outcome: a.outcome }
       } catch (err) {
+        const why = (err as Error).message
         const refused = (err as { status?: number }).status === 409
         if (!refused || left < shutdownRetryMs * 2) {
-          this.n.log.warn(
-            { err: (err as Error).message },
-            `shutdown drain of ${name} did not finish; leaving anyway`,
-          )
-          return
+          say(`shutdown drain of ${name} did not finish (${why}); leaving anyway`, { err: why }, true)
+          return { outcome: 'not-drained', why }
         }
-        this.n.log.info(
-          { err: (err as Error).message },
-          `shutdown drain of ${name} refused for now; asking again`,
-        )
+        say(`shutdown drain of ${name} refused for now (${why}); asking again`, { err: why })
         await sleep(this.n.clock, shutdownRetryMs)
       }
     }

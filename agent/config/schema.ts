@@ -247,9 +247,9 @@ export const AgentConfig = z
     /** A node shut down on purpose (SIGTERM) drains itself first through a voter, then leaves (agent/components/self-drain.ts). */
     shutdownDrain: z
       .object({
-        /** Off until the lab test proves it. */
-        enabled: z.boolean().default(false),
-        /** How long the drain may take before the node leaves anyway. */
+        /** On: only a node running Kubernetes has anything to drain (test/cluster/self-drain.test.ts proves it). */
+        enabled: z.boolean().default(true),
+        /** How long the drain may take before the node leaves anyway (the systemd unit's TimeoutStopSec leaves room for it). */
         timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
       })
       .strict()

@@ -92,6 +92,10 @@ export const ERROR_CODES = {
     'a rollout command was refused: another rollout runs, the release is marked bad, or it would skip a minor version',
   ROLLOUT_RECORD_INVALID:
     'the rollout record in etcd is malformed, not signed by the cluster CA, or older than one already seen',
+  SHUTDOWN_REFUSED:
+    'a node may not shut down that way: it runs no Kubernetes, or its init would start the agent again (or has no machine to power off)',
+  SHUTDOWN_IN_PROGRESS: 'the node is already shutting down',
+  SHUTDOWN_STUCK: 'a node drained but its agent still answers long after it should have stopped',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

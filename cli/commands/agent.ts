@@ -45,5 +45,16 @@ export function agentCommand(): Command {
           await execa('reboot', ['-f'], { reject: false })
         process.exit(0)
       })
+      // `homecloud shutdown`: the node drained; stop (the drain is not asked again), then
+      // power the machine off the way it is run (agent/components/shutdown-plan.ts).
+      void agent.stopRequested.then(async ({ powerOff }) => {
+        if (stopping) return
+        stopping = true
+        await agent.stop({ drain: true })
+        if (powerOff && 'argv' in powerOff)
+          await execa(powerOff.argv[0]!, powerOff.argv.slice(1), { reject: false })
+        if (powerOff && 'signalParent' in powerOff) process.kill(process.ppid, powerOff.signalParent)
+        process.exit(0)
+      })
     })
 }

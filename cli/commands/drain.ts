@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +21,9 @@ import { defaultAdminConfig } from './admin.js'
 // `homecloud drain NODE` / `homecloud undrain NODE`: the CLI does the work itself with
 // the admin kubeconfig and takes the cluster lock in etcd with the admin certificate, so
 // a drain needs no agent in between and the lock's holder is this process: if it dies,
-// the lock frees itself when its lease expires and a new run resumes the drain.
+// the lock frees itself when its lease expires and a new run resumes the drain. With
+// --api, or with no kubeconfig here, a voter does the same under the same lock
+// (POST /api/v1/drain, agent/components/drain-routes.ts) for the admin certificate.
 
 interface CommonOpts {
   kubeconfig?: string
@@ -37,7 +40,10 @@ function withCommon(c: Command): Command {
     .option('--kubeconfig <file>', 'admin kubeconfig (default $KUBECONFIG, then ~/.kube/config)')
     .option('--admin <file>', 'admin client config (its certificate takes the cluster lock in etcd)')
     .option('--etcd <urls>', 'etcd client URLs, comma-separated (default: the admin config nodes, port 2379)')
-    .option('--api', "through a voter's 7443 API with the admin certificate (no kubeconfig needed)")
+    .option(
+      '--api',
+      "through a voter's 7443 API with the admin certificate (the default when there is no kubeconfig)",
+    )
     .option(
       '--force',
       'go ahead although a node is NotReady or etcd has no failure to spare; evict unmanaged pods',
@@ -61,7 +67,7 @@ export function drainCommand(): Command {
       if (!timeoutPolicies.includes(opts.onTimeout as TimeoutPolicy))
         throw new HomecloudError('CONFIG_INVALID', `--on-timeout ${opts.onTimeout}: expected wait or give-up`)
       const timeoutMs = parseDuration(opts.timeout, '--timeout')
-      if (opts.api && !opts.dryRun) return drainThroughApi(opts, { node, undrain: false, timeoutMs })
+      if (!opts.dryRun && throughApi(opts)) return drainThroughApi(opts, { node, undrain: false, timeoutMs })
       const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
       const lock = opts.dryRun ? noLock : await lockTaker(opts, kube)
       try {
@@ -88,7 +94,7 @@ export function undrainCommand(): Command {
       .description('uncordon a node homecloud drained (a node cordoned by someone else stays cordoned)')
       .argument('<node>', 'Kubernetes node name'),
   ).action(async (node: string, opts: CommonOpts) => {
-    if (opts.api) return drainThroughApi(opts, { node, undrain: true, timeoutMs: 120_000 })
+    if (throughApi(opts)) return drainThroughApi(opts, { node, undrain: true, timeoutMs: 120_000 })
     const kube = await kubeApiFromKubeconfig(kubeconfigPath(opts))
     const lock = await lockTaker(opts, kube)
     try {
@@ -104,6 +110,14 @@ const cliClock = (): Clock => systemClock({ keepAlive: true })
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`)
+}
+
+/** --api, or no kubeconfig to do it here: a voter does it, for the admin certificate. */
+function throughApi(opts: CommonOpts): boolean {
+  if (opts.api) return true
+  if (opts.kubeconfig || existsSync(kubeconfigPath(opts))) return false
+  say(`no kubeconfig at ${kubeconfigPath(opts)}: through a voter's 7443 API with the admin certificate`)
+  return true
 }
 
 function kubeconfigPath(opts: CommonOpts): string {

@@ -108,7 +108,8 @@ export function unitFile(u: UnitInit): string {
     'RestartSec=5',
     // SIGTERM to the agent alone first: it stops etcd and Kubernetes in order itself.
     'KillMode=mixed',
-    'TimeoutStopSec=90',
+    // The agent drains its node first (shutdownDrain.timeoutMs, 60 s by default), then stops.
+    'TimeoutStopSec=150',
     'LimitNOFILE=65536',
     '',
     '[Install]',

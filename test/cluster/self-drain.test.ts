@@ -1,20 +1,25 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { SHUTDOWN_DRAIN_FILE } from '../../agent/components/self-drain.js'
-import { labPlug } from '../../lab/launcher.js'
+import { pkiPaths } from '../../agent/pki/store.js'
+import { labAdd, labPlug } from '../../lab/launcher.js'
 import { isLabProcess } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG, etcdClientFor, healthyVoters } from '../support/controlplane.js'
 import { startLab } from '../support/lab.js'
 import { applyWhenAccepted, labKubectl } from '../support/lab-kubectl.js'
 import { homecloud } from '../support/rollout.js'
+import { startShutdown } from '../support/shutdown.js'
 
 // Drains outside upgrades (issue 14): `homecloud drain|undrain --api` through a voter's
 // 7443 API with the admin certificate, and a node stopped on purpose (SIGTERM, as an init
-// system stops it) that drains itself before it leaves and undrains itself when it is back.
-// Real agents, Kubernetes on kwok, the cluster lock in etcd.
+// system stops it, or `homecloud shutdown`) that drains itself before it leaves — within
+// its time, a PodDisruptionBudget blocking it or not — and undrains itself when it is
+// back. Real agents, Kubernetes on kwok, the cluster lock in etcd. shutdownDrain is on by
+// default for a node running Kubernetes: no override here.
 
 describe('drains through the agent API and on shutdown', { timeout: 600_000 }, () => {
   const say = (l: string) => process.stderr.write(`  … ${l}\n`)
@@ -23,7 +28,8 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
     const lab = await startLab({
       boards: 'pi5,pi5,pi5,x86',
       kube: true,
-      agentConfig: { ...CP_CONFIG, shutdownDrain: { enabled: true, timeoutMs: 60_000 } },
+      // shutdownDrain is on by default for a node running Kubernetes: no override here.
+      agentConfig: CP_CONFIG,
       timeoutMs: 180_000,
       progress: say,
     })
@@ -73,7 +79,7 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
     })
 
     await t.test(
-      'homecloud drain --api: cordoned and drained by homecloud; undrain --api uncordons',
+      'homecloud drain --api: cordoned and drained by homecloud; undrain (no kubeconfig: the API) uncordons',
       async () => {
         const d = await homecloud(lab, ['drain', worker.name, '--api', '--timeout', '2m'])
         assert.equal(d.exitCode, 0, d.stderr)
@@ -81,8 +87,11 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
         const n = await node()
         assert.equal(n?.spec.unschedulable, true)
         assert.equal(n?.metadata.annotations?.['homecloud.dev/drain-status'], 'drained')
-        const u = await homecloud(lab, ['undrain', worker.name, '--api'])
+        // No kubeconfig here: the same API, without --api.
+        const u = await startShutdown(lab, ['undrain', worker.name], { KUBECONFIG: join(lab.dir, 'none') })
+          .done
         assert.equal(u.exitCode, 0, u.stderr)
+        assert.match(u.stdout, /no kubeconfig at .*none: through a voter's 7443 API/)
         assert.match(u.stdout, /: uncordoned/)
         assert.equal(await cordoned(), false)
         const unknown = await homecloud(lab, ['drain', 'no-such-node', '--api'])
@@ -115,5 +124,119 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
         },
       )
     })
+
+    await t.test('homecloud shutdown refuses bad input and loses nothing', async () => {
+      const unknown = await homecloud(lab, ['shutdown', '--node', 'no-such-node'])
+      assert.notEqual(unknown.exitCode, 0)
+      assert.match(unknown.stderr, /no member "no-such-node"/)
+      const here = await homecloud(lab, ['shutdown'])
+      assert.notEqual(here.exitCode, 0)
+      assert.match(here.stderr, /is not a member[\s\S]*--node NAME/)
+      const badTime = await homecloud(lab, ['shutdown', '--node', worker.name, '--timeout', 'soon'])
+      assert.match(badTime.stderr, /--timeout soon: not a duration/)
+      // A lab node without boot slots has no machine to power off: refused before any drain.
+      const off = await homecloud(lab, ['shutdown', '--node', worker.name, '--poweroff'])
+      assert.notEqual(off.exitCode, 0)
+      assert.match(off.stderr, /no machine of its own to power off[\s\S]*leave out --poweroff/)
+      // A node's own certificate in place of the admin's: refused.
+      const pki = pkiPaths(worker.stateDir)
+      const adminCfg = JSON.parse(await readFile(join(lab.dir, 'admin.json'), 'utf8'))
+      const asNode = join(lab.dir, 'as-node.json')
+      await writeFile(asNode, JSON.stringify({ ...adminCfg, cert: pki.nodeCert, key: pki.nodeKey }))
+      const forged = await homecloud(lab, ['shutdown', '--node', worker.name], asNode)
+      assert.notEqual(forged.exitCode, 0)
+      assert.match(forged.stderr, /needs the admin certificate/)
+      assert.equal(await isLabProcess(worker.pid!, lab.dir), true, 'still running')
+      assert.equal(await cordoned(), false, 'not cordoned by a refused shutdown')
+    })
+
+    await t.test(
+      'homecloud shutdown with a PDB blocking: bounded; a second one is refused; back, it undrains',
+      async () => {
+        // One pod pinned to the worker that its budget does not let go.
+        await applyWhenAccepted(kubectl, lab.dir, 'pinned', pinned(worker.name))
+        await applyWhenAccepted(kubectl, lab.dir, 'pinned-pdb', pinnedBudget)
+        await waitFor(
+          async () => {
+            const r = await kubectl([
+              'get',
+              'pods',
+              '-l',
+              'app=pinned',
+              '-o',
+              'jsonpath={.items[*].spec.nodeName}',
+            ])
+            return r.stdout.trim() === worker.name || `pinned pod on "${r.stdout.trim()}"`
+          },
+          { timeoutMs: 60_000 },
+        )
+        const first = startShutdown(lab, ['shutdown', '--node', worker.name, '--timeout', '12s'])
+        await first.saw(/shutting down/)
+        const second = await homecloud(lab, ['shutdown', '--node', worker.name])
+        assert.notEqual(second.exitCode, 0)
+        assert.match(second.stderr, /already shutting down/)
+        const r = await first.done
+        assert.equal(r.exitCode, 0, r.stderr)
+        assert.match(r.stdout, /did not finish .*leaving anyway/)
+        assert.match(r.stdout, /stopped\n.*warning: it stopped without a drain/)
+        assert.equal(await isLabProcess(worker.pid!, lab.dir), false, 'the agent stopped')
+        assert.equal(await cordoned(), true, 'left cordoned while it is away')
+        assert.ok(existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)))
+        await kubectl(['delete', 'pdb', 'pinned', '--wait=false'])
+        await labPlug(lab.dir, worker.name)
+        await waitFor(async () => !(await cordoned()) || 'still cordoned', {
+          timeoutMs: 180_000,
+          progress: say,
+        })
+      },
+    )
+
+    await t.test('homecloud shutdown: drained through the same lock, then the agent stops', async () => {
+      const r = await startShutdown(lab, ['shutdown', '--node', worker.name]).done
+      assert.equal(r.exitCode, 0, r.stderr)
+      assert.match(r.stdout, /shutting down: draining .* first/)
+      assert.match(r.stdout, /: stopped \(drained\)/)
+      assert.equal(await isLabProcess(worker.pid!, lab.dir), false, 'the agent stopped')
+      const n = await node()
+      assert.equal(n?.spec.unschedulable, true)
+      assert.equal(n?.metadata.annotations?.['homecloud.dev/drain-status'], 'drained')
+      assert.ok(existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)))
+    })
+
+    await t.test('a node that runs no Kubernetes: nothing to drain, refused', async () => {
+      const bare = await labAdd(lab.dir, 'x86', {
+        agentConfig: { ...CP_CONFIG, kube: { enabled: false } },
+        timeoutMs: 120_000,
+        progress: say,
+      })
+      const r = await homecloud(lab, ['shutdown', '--node', bare.name])
+      assert.notEqual(r.exitCode, 0)
+      assert.match(r.stderr, /does not run Kubernetes[\s\S]*next:/)
+      assert.equal(await isLabProcess(bare.pid!, lab.dir), true, 'still running')
+    })
   })
 })
+
+const pinned = (node: string) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'pinned', namespace: 'default' },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { app: 'pinned' } },
+    template: {
+      metadata: { labels: { app: 'pinned' } },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': node },
+        containers: [{ name: 'pinned', image: 'registry.invalid/pinned:1' }],
+      },
+    },
+  },
+})
+
+const pinnedBudget = {
+  apiVersion: 'policy/v1',
+  kind: 'PodDisruptionBudget',
+  metadata: { name: 'pinned', namespace: 'default' },
+  spec: { minAvailable: 1, selector: { matchLabels: { app: 'pinned' } } },
+}

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { AgentConfig } from '../../../../agent/config/schema.js'
 import {
   agentCommand,
   execStartWords,
@@ -54,5 +55,15 @@ describe('install: paths and the systemd unit', () => {
     ])
       assert.ok(text.split('\n').includes(line), line)
     assert.equal(unitExecStart('[Service]\nType=exec\n'), null)
+  })
+
+  it('systemd waits long enough for a stopping node to drain itself first, then stop', () => {
+    const text = unitFile({ paths: installPaths('/'), nodeBin: '/n', cli: '/c' })
+    const stopSec = Number(/^TimeoutStopSec=(\d+)$/m.exec(text)?.[1])
+    const drainMs = AgentConfig.parse({}).shutdownDrain.timeoutMs
+    assert.ok(
+      stopSec * 1000 >= drainMs + 60_000,
+      `TimeoutStopSec=${stopSec} leaves a minute after a ${drainMs} ms drain`,
+    )
   })
 })
