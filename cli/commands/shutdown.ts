@@ -57,7 +57,8 @@ export function shutdownCommand(): Command {
 /** Prints the node's progress lines until it stops answering (its agent stopped). */
 async function follow(admin: string, url: string, name: string, waitMs: number): Promise<void> {
   const clock = systemClock({ keepAlive: true })
-  const deadline = clock.monoMs() + waitMs
+  const startMs = clock.monoMs()
+  const deadline = startMs + waitMs
   let shown = 0
   let last: ShutdownView | null = null
   while (clock.monoMs() < deadline) {
@@ -67,7 +68,8 @@ async function follow(admin: string, url: string, name: string, waitMs: number):
     if (r === null) {
       // Connection refused or closed: the agent is gone.
       const drained = last?.drain?.outcome
-      say(`${name}: stopped${drained && drained !== 'not-drained' ? ` (${drained})` : ''}`)
+      const secs = Math.round((clock.monoMs() - startMs) / 1000)
+      say(`${name}: stopped${drained && drained !== 'not-drained' ? ` (${drained})` : ''} after ${secs} s`)
       if (drained === 'not-drained')
         say(`  warning: it stopped without a drain; its pods move when Kubernetes sees it gone`)
       return

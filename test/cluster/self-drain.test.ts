@@ -34,6 +34,11 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       progress: say,
     })
     const worker = lab.nodes.find((n) => n.board === 'x86')!
+    // The worker's agent process now (a new one each time it is plugged back in).
+    let pid = worker.pid!
+    const plugBack = async () => {
+      pid = (await labPlug(lab.dir, worker.name)).pid!
+    }
     const voters = lab.nodes.filter((n) => n.board === 'pi5')
     const { kubectl } = await labKubectl(lab.dir, lab.nodes[0]!.name)
     const node = async () => {
@@ -101,8 +106,8 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
     )
 
     await t.test('SIGTERM: the node drains itself before it exits', async () => {
-      process.kill(worker.pid!, 'SIGTERM')
-      await waitFor(async () => !(await isLabProcess(worker.pid!, lab.dir)) || 'still stopping', {
+      process.kill(pid, 'SIGTERM')
+      await waitFor(async () => !(await isLabProcess(pid, lab.dir)) || 'still stopping', {
         timeoutMs: 120_000,
       })
       const n = await node()
@@ -112,7 +117,7 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
     })
 
     await t.test('back again, it undrains itself', async () => {
-      await labPlug(lab.dir, worker.name)
+      await plugBack()
       await waitFor(async () => !(await cordoned()) || 'still cordoned', {
         timeoutMs: 180_000,
         progress: say,
@@ -146,8 +151,21 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       const forged = await homecloud(lab, ['shutdown', '--node', worker.name], asNode)
       assert.notEqual(forged.exitCode, 0)
       assert.match(forged.stderr, /needs the admin certificate/)
-      assert.equal(await isLabProcess(worker.pid!, lab.dir), true, 'still running')
+      assert.equal(await isLabProcess(pid, lab.dir), true, 'still running')
       assert.equal(await cordoned(), false, 'not cordoned by a refused shutdown')
+    })
+
+    // Before any shutdown: the lab waits for every node it started, a stopped one included.
+    await t.test('a node that runs no Kubernetes: nothing to drain, refused', async () => {
+      const bare = await labAdd(lab.dir, 'x86', {
+        agentConfig: { ...CP_CONFIG, kube: { enabled: false } },
+        timeoutMs: 120_000,
+        progress: say,
+      })
+      const r = await homecloud(lab, ['shutdown', '--node', bare.name])
+      assert.notEqual(r.exitCode, 0)
+      assert.match(r.stderr, /does not run Kubernetes[\s\S]*next:/)
+      assert.equal(await isLabProcess(bare.pid!, lab.dir), true, 'still running')
     })
 
     await t.test(
@@ -156,17 +174,20 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
         // One pod pinned to the worker that its budget does not let go.
         await applyWhenAccepted(kubectl, lab.dir, 'pinned', pinned(worker.name))
         await applyWhenAccepted(kubectl, lab.dir, 'pinned-pdb', pinnedBudget)
+        // Running on the worker and counted healthy: a Pending pod may be evicted whatever the budget says.
         await waitFor(
           async () => {
-            const r = await kubectl([
+            const pod = await kubectl([
               'get',
               'pods',
               '-l',
               'app=pinned',
               '-o',
-              'jsonpath={.items[*].spec.nodeName}',
+              'jsonpath={.items[*].spec.nodeName}/{.items[*].status.phase}',
             ])
-            return r.stdout.trim() === worker.name || `pinned pod on "${r.stdout.trim()}"`
+            const pdb = await kubectl(['get', 'pdb', 'pinned', '-o', 'jsonpath={.status.currentHealthy}'])
+            const seen = `${pod.stdout.trim()} healthy=${pdb.stdout.trim()}`
+            return seen === `${worker.name}/Running healthy=1` || `pinned pod: ${seen}`
           },
           { timeoutMs: 60_000 },
         )
@@ -178,12 +199,15 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
         const r = await first.done
         assert.equal(r.exitCode, 0, r.stderr)
         assert.match(r.stdout, /did not finish .*leaving anyway/)
-        assert.match(r.stdout, /stopped\n.*warning: it stopped without a drain/)
-        assert.equal(await isLabProcess(worker.pid!, lab.dir), false, 'the agent stopped')
+        for (const l of r.stdout.trimEnd().split('\n')) say(l)
+        assert.match(r.stdout, /stopped after \d+ s\n.*warning: it stopped without a drain/)
+        await waitFor(async () => !(await isLabProcess(pid, lab.dir)) || 'still stopping', {
+          timeoutMs: 120_000,
+        })
         assert.equal(await cordoned(), true, 'left cordoned while it is away')
         assert.ok(existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)))
         await kubectl(['delete', 'pdb', 'pinned', '--wait=false'])
-        await labPlug(lab.dir, worker.name)
+        await plugBack()
         await waitFor(async () => !(await cordoned()) || 'still cordoned', {
           timeoutMs: 180_000,
           progress: say,
@@ -195,24 +219,15 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       const r = await startShutdown(lab, ['shutdown', '--node', worker.name]).done
       assert.equal(r.exitCode, 0, r.stderr)
       assert.match(r.stdout, /shutting down: draining .* first/)
-      assert.match(r.stdout, /: stopped \(drained\)/)
-      assert.equal(await isLabProcess(worker.pid!, lab.dir), false, 'the agent stopped')
+      for (const l of r.stdout.trimEnd().split('\n')) say(l)
+      assert.match(r.stdout, /: stopped \(drained\) after \d+ s/)
+      await waitFor(async () => !(await isLabProcess(pid, lab.dir)) || 'still stopping', {
+        timeoutMs: 120_000,
+      })
       const n = await node()
       assert.equal(n?.spec.unschedulable, true)
       assert.equal(n?.metadata.annotations?.['homecloud.dev/drain-status'], 'drained')
       assert.ok(existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)))
-    })
-
-    await t.test('a node that runs no Kubernetes: nothing to drain, refused', async () => {
-      const bare = await labAdd(lab.dir, 'x86', {
-        agentConfig: { ...CP_CONFIG, kube: { enabled: false } },
-        timeoutMs: 120_000,
-        progress: say,
-      })
-      const r = await homecloud(lab, ['shutdown', '--node', bare.name])
-      assert.notEqual(r.exitCode, 0)
-      assert.match(r.stderr, /does not run Kubernetes[\s\S]*next:/)
-      assert.equal(await isLabProcess(bare.pid!, lab.dir), true, 'still running')
     })
   })
 })

@@ -9,9 +9,7 @@ export function startShutdown(lab: Pick<LabFile, 'dir'>, args: string[], env: Re
   const p = execa(
     process.execPath,
     [join(packageRoot(), 'bin', 'homecloud.js'), ...args, '--admin', join(lab.dir, 'admin.json')],
-    {
-      reject: false,
-    },
+    { reject: false, env },
   )
   let out = ''
   p.stdout?.on('data', (c: Buffer) => {
