@@ -243,6 +243,8 @@ const pinned = (node: string) => ({
       metadata: { labels: { app: 'pinned' } },
       spec: {
         nodeSelector: { 'kubernetes.io/hostname': node },
+        // Evicted, it is gone at once (kwok honours the default 30 s grace).
+        terminationGracePeriodSeconds: 0,
         containers: [{ name: 'pinned', image: 'registry.invalid/pinned:1' }],
       },
     },
