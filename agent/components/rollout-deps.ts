@@ -1,4 +1,5 @@
 import type { MeshNode } from '../../control/rollout/observe.js'
+import { foldSuccessors } from '../../control/rollout/successors.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Mesh } from '../mesh/mesh.js'
 import type { Releases } from '../release/index.js'
@@ -37,12 +38,14 @@ export function meshNodes(mesh: Mesh): (MeshNode & { address: string | null; tls
     startedAtMs: b.startedAtMs ?? null,
     address: b.addresses[0] ?? null,
     tlsPort: b.ports.tls,
+    ...(b.facts.ramOnly ? { ramOnly: true, macs: b.facts.macs } : {}),
   })
-  return [
+  // A netbooted machine booted again is a new member: its former ids fold into it (successors.ts).
+  return foldSuccessors([
     of(self, true, null),
     ...mesh.peers
       .members()
       .filter((m) => m.signed.body.id !== self.id)
       .map((m) => of(m.signed.body, m.state !== 'dead', m.stateSinceMs)),
-  ]
+  ])
 }

@@ -17,7 +17,7 @@ import type { ControlPlane } from '../controlplane/index.js'
 import { HomecloudError } from '../core/errors.js'
 import type { SlotReport } from '../slots/types.js'
 import type { NodeBase } from './node.js'
-import type { RolloutDeps } from './rollout-deps.js'
+import { meshNodes, type RolloutDeps, tlsUrl } from './rollout-deps.js'
 
 // `homecloud upgrade …` on 7443: start, pause, resume and abort need the admin
 // certificate and a signer (the record is CA-signed); reading the rollout needs any
@@ -174,21 +174,18 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
   const { body } = await readRollout(etcd, { caPem, clusterId: x.d.clusterId })
   // No rollout: nothing to say about the nodes' slots (and no 7443 round to every node).
   if (!body) return { rollout: null, nodes: [] }
-  const self = x.d.mesh.peers.self()
-  const all = [
-    { b: self, alive: true },
-    ...x.d.mesh.peers
-      .members()
-      .filter((m) => m.signed.body.id !== self.id)
-      .map((m) => ({ b: m.signed.body, alive: m.state !== 'dead' })),
-  ]
+  // A netbooted machine booted again is listed once, under its new id (control/rollout/successors.ts).
   const nodes = await Promise.all(
-    all.map(async ({ b, alive }) => {
+    meshNodes(x.d.mesh).map(async (b) => {
+      const alive = b.alive
+      const ids = [b.id, ...(b.formerIds ?? [])]
+      const current = body?.current && ids.includes(body.current.node) ? body.current : null
+      const outcome = ids.map((id) => body?.nodes[id]).find(Boolean)
       const slots =
-        alive && b.addresses[0]
+        alive && b.address
           ? await x.peers
               .get({
-                url: `https://${b.addresses[0]}:${b.ports.tls}/api/v1/slots`,
+                url: `${tlsUrl(b)}/api/v1/slots`,
                 nodeId: b.id,
                 bodyBytesMax: 64 * 1024,
                 timeoutMs: 3000,
@@ -202,8 +199,8 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
         version: b.version,
         alive,
         slots,
-        step: body?.current?.node === b.id ? body.current.step : null,
-        outcome: body?.nodes[b.id] ? `${body.nodes[b.id]?.state}: ${body.nodes[b.id]?.detail}` : null,
+        step: current ? current.step : null,
+        outcome: outcome ? `${outcome.state}: ${outcome.detail}` : null,
       }
     }),
   )

@@ -87,6 +87,11 @@ export class NetbootSlots implements BootSlots {
   }
 
   async install(_source: InstallSource): Promise<SlotReport> {
+    return this.installOrdered()
+  }
+
+  /** The order names the release; the voter records it, and the serving nodes must hold it to boot it. */
+  async installOrdered(): Promise<SlotReport> {
     return this.after(await this.change('install'))
   }
 

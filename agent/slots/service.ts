@@ -91,6 +91,10 @@ export class SlotsService {
           )
         )
           return
+        if (backend.installOrdered) {
+          await backend.installOrdered()
+          return
+        }
         const held = this.d.release(id)
         if ('missing' in held) throw refusal(409, 'SLOT_REFUSED', held.missing)
         await backend.install(held)

@@ -137,4 +137,10 @@ export interface BootSlots {
    * state is in etcd, and a voter checks the order again before changing it).
    */
   takeOrder?(signed: string): void
+  /**
+   * Netboot only: install from the order alone. The slot is the release its serving nodes
+   * offer, so they must hold it (a boot is refused otherwise), not this machine: a diskless
+   * machine need not keep a copy of every release in RAM.
+   */
+  installOrdered?(): Promise<SlotReport>
 }

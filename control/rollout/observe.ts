@@ -14,6 +14,11 @@ export interface MeshNode {
   voter: boolean
   version: string | null
   startedAtMs: number | null
+  /** A netbooted machine (state in RAM) and its MACs: successors.ts follows it across boots. */
+  ramOnly?: boolean
+  macs?: readonly string[]
+  /** The ids this machine had before its last netboots (successors.ts). */
+  formerIds?: string[]
 }
 
 export interface SlotsRead {
@@ -46,6 +51,7 @@ export async function observeNodes(
         slotsError: s.error,
         kube: o.kube ? await kubeOf(o.kube, m.name) : null,
         etcdHealthy: o.etcdHealthy(m.id),
+        ...(m.formerIds ? { formerIds: m.formerIds } : {}),
       }
     }),
   )

@@ -28,7 +28,7 @@ export function isOnTarget(n: RolloutNode, t: TargetRelease): boolean {
 /** Nodes still to upgrade: not on target, no outcome yet, with boot slots. */
 export function pendingNodes(c: ObservedCluster, r: RolloutBody): RolloutNode[] {
   return c.nodes.filter((n) => {
-    if (r.nodes[n.id]) return false
+    if (r.nodes[n.id] || n.formerIds?.some((id) => r.nodes[id])) return false
     if (n.slots?.kind === 'none') return false
     const t = targetFor(r, n)
     return !(t && isOnTarget(n, t))

@@ -140,7 +140,8 @@ function currentStep(
   cur: CurrentNode,
   p: RolloutPolicy,
 ): RolloutDecision {
-  const n = c.nodes.find((x) => x.id === cur.node)
+  // A netbooted machine comes back from its reboot under a new id (successors.ts).
+  const n = c.nodes.find((x) => x.id === cur.node) ?? c.nodes.find((x) => x.formerIds?.includes(cur.node))
   const t = r.target?.releases[cur.arch] ?? null
   if (!n) return wait(r, `${cur.name}: not in this coordinator's mesh view (yet)`)
   if (!t) return finish(c, r, cur, 'skipped', `no release for ${cur.arch} in this rollout`)

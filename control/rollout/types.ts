@@ -39,6 +39,8 @@ export interface RolloutNode {
   kube: KubeNodeState | null
   /** For a voter: its etcd member answers healthy. */
   etcdHealthy: boolean
+  /** A netbooted machine's ids before its last boots (control/rollout/successors.ts). */
+  formerIds?: string[]
 }
 
 export interface EtcdState {

@@ -2,7 +2,8 @@
 // but fails for these guests (field notes), and an arm64 guest on an x86 host has no other
 // way. No reboot, network boot only, the serial console in a file (tests and the
 // benchmark read the guest's stage lines there), and always under `timeout` so a hung
-// guest cannot outlive its lab.
+// guest cannot outlive its lab. A VM asked to (`reboots`) may reboot: the firmware then
+// netboots again, as a real machine does.
 
 export interface QemuVmSpec {
   mac: string
@@ -15,6 +16,11 @@ export interface QemuVmSpec {
   ovmfVars?: string
   memoryMB?: number
   lifetimeSeconds?: number
+  /**
+   * Let the guest reboot (a netbooted machine upgraded by rebooting: the firmware netboots
+   * again). Default false: a reboot ends qemu, so a test sees a panic or a refusal at once.
+   */
+  reboots?: boolean
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
@@ -59,7 +65,7 @@ export function qemuCommand(spec: QemuVmSpec): { cmd: string; args: string[] } {
     'none',
     '-serial',
     `file:${spec.consoleLog}`,
-    '-no-reboot',
+    ...(spec.reboots ? [] : ['-no-reboot']),
     // x86 firmware: network only, and no retry loop (AAVMF tries the NIC by itself: no disks).
     ...(arm64 ? [] : ['-boot', 'order=n,reboot-timeout=0']),
     '-netdev',

@@ -25,6 +25,8 @@ export interface AddVmOptions {
   wait?: boolean
   timeoutMs?: number
   lifetimeSeconds?: number
+  /** The guest may reboot (qemu without -no-reboot): needed to upgrade it. */
+  reboots?: boolean
   progress?: (line: string) => void
 }
 
@@ -91,6 +93,7 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
     consoleLog,
     ovmfVars,
     lifetimeSeconds: opts.lifetimeSeconds,
+    ...(opts.reboots ? { reboots: true } : {}),
     ...(lab.kube ? { memoryMB: vmKubeMemoryMBDefault } : {}),
   })
   opts.progress?.(`powering on ${name} (${arch} ${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)

@@ -37,6 +37,16 @@ test('qemu: TCG under timeout, network boot only, no reboot; UEFI drops the NIC 
   assert.match(line, /-no-reboot -boot order=n,reboot-timeout=0/)
   assert.match(line, /-serial file:\/x\/console\.log/)
   assert.doesNotMatch(line, /romfile=|pflash/)
+  // A VM to be upgraded reboots for real: the firmware netboots it again.
+  const rebooting = qemuCommand({
+    mac: '52:54:00:4c:01:01',
+    tap: 't',
+    uefi: false,
+    consoleLog: '/c',
+    reboots: true,
+  })
+  assert.doesNotMatch(rebooting.args.join(' '), /-no-reboot/)
+  assert.match(rebooting.args.join(' '), /-boot order=n,reboot-timeout=0/)
   const uefi = qemuCommand({
     mac: '52:54:00:4c:01:02',
     tap: 'hc1t2',

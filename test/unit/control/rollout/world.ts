@@ -9,6 +9,7 @@ import {
 } from '../../../../agent/slots/tries.js'
 import type { BootState, SlotContent } from '../../../../agent/slots/types.js'
 import type { RolloutBody, TargetRelease } from '../../../../control/rollout/record.js'
+import { foldSuccessors } from '../../../../control/rollout/successors.js'
 import type {
   ObservedCluster,
   RolloutEffect,
@@ -41,6 +42,8 @@ export interface ModelNode {
   pdbBlocks: string | null
   startedAtMs: number
   daemonPods: number
+  /** A netbooted machine: state in RAM, so every boot is a new member with a new id. */
+  netbooted?: { mac: string; boots: number }
 }
 
 export class World {
@@ -56,6 +59,8 @@ export class World {
   leaderSinceMs = 0
   votersHealthy: number | null = null
   readonly nodes: ModelNode[]
+  /** The members a netbooted machine was before its last boots, dead in the mesh. */
+  readonly former: RolloutNode[] = []
 
   constructor(
     names: { name: string; voter: boolean }[],
@@ -93,6 +98,12 @@ export class World {
       const running = b.slot ? n.boot.slots[b.slot] : null
       if (running && !this.badIds.has(running.releaseId)) break
     }
+    if (n.netbooted) {
+      // The old member stays in the mesh, dead; the machine joins again under a new key.
+      this.former.push({ ...this.view(n, ''), alive: false, deadSinceMs: this.nowMs, slots: null })
+      n.netbooted.boots++
+      n.id = `${n.name}#${n.netbooted.boots}`
+    }
     n.up = true
     n.deadSinceMs = null
     n.startedAtMs = this.nowMs
@@ -102,7 +113,13 @@ export class World {
     const voters = this.nodes.filter((n) => n.voter)
     return {
       nowMs: this.nowMs,
-      nodes: this.nodes.map((n) => this.view(n, coordinator)),
+      // As the shell's mesh view: a netbooted machine's former members fold into it.
+      nodes: foldSuccessors(
+        [...this.nodes.map((n) => this.view(n, coordinator)), ...this.former].map((v) => {
+          const m = this.nodes.find((n) => n.name === v.name)?.netbooted
+          return m ? { ...v, ramOnly: true, macs: [m.mac] } : v
+        }),
+      ),
       etcd: {
         votersTotal: voters.length,
         votersHealthy: this.votersHealthy ?? voters.filter((n) => n.up).length,

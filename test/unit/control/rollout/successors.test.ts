@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { startRollout } from '../../../../control/rollout/admin.js'
+import type { RolloutBody, TargetRelease } from '../../../../control/rollout/record.js'
+import { nextRolloutStep } from '../../../../control/rollout/step.js'
+import { foldSuccessors, type MachineClaim } from '../../../../control/rollout/successors.js'
+import { rolloutPolicyDefault } from '../../../../control/rollout/types.js'
+import { sixNodes, v2, v3, World } from './world.js'
+
+const mac = '52:54:00:5e:00:07'
+const node = (id: string, o: Partial<MachineClaim> = {}): MachineClaim => ({
+  id,
+  name: 'pxe-5e0007',
+  alive: false,
+  startedAtMs: 1000,
+  ramOnly: true,
+  macs: [mac],
+  ...o,
+})
+
+describe('foldSuccessors: a netbooted machine booted again is one member', () => {
+  it('folds the dead former members into the alive one with the same name and MAC', () => {
+    const out = foldSuccessors([
+      node('old1', { startedAtMs: 1 }),
+      node('old2', { startedAtMs: 2 }),
+      node('new', { alive: true, startedAtMs: 3 }),
+      node('other', { name: 'n1', ramOnly: undefined, macs: [], alive: true }),
+    ])
+    assert.deepEqual(
+      out.map((n) => [n.id, n.formerIds ?? []]),
+      [
+        ['new', ['old1', 'old2']],
+        ['other', []],
+      ],
+    )
+  })
+
+  it('folds nothing when trust rules say no: alive claimants, a disk node, another name, two heirs, an older heir', () => {
+    const cases: MachineClaim[][] = [
+      // Two alive members claim the MAC: neither replaces the other.
+      [node('a', { alive: true }), node('b', { alive: true })],
+      // A node with a state disk keeps its id across reboots: its dead record is never replaced.
+      [node('disk', { ramOnly: undefined }), node('new', { alive: true })],
+      // Another name (another machine) or no common MAC.
+      [node('old'), node('new', { alive: true, name: 'pxe-000001' })],
+      [node('old'), node('new', { alive: true, macs: ['52:54:00:00:00:01'] })],
+      // Two alive heirs: ambiguous (a forged MAC beside the real machine), nothing follows.
+      [node('old'), node('h1', { alive: true }), node('h2', { alive: true })],
+      // An heir that started before the dead member cannot be its next boot.
+      [node('old', { startedAtMs: 5000 }), node('new', { alive: true, startedAtMs: 10 })],
+    ]
+    for (const c of cases) {
+      const out = foldSuccessors(c)
+      assert.equal(out.length, c.length, JSON.stringify(c.map((n) => n.id)))
+      assert.ok(out.every((n) => !n.formerIds))
+    }
+  })
+})
+
+function start(w: World, target: TargetRelease): void {
+  const r = startRollout(w.record, {
+    clusterId: 'c1',
+    spec: target.version,
+    canary: 1,
+    retryBad: false,
+    nowMs: w.nowMs,
+    published: [{ ...target, arch: 'amd64', publishedAtMs: 1 }],
+    running: {},
+  })
+  assert.ok(r.ok, r.ok ? '' : r.message)
+  w.record = r.body
+}
+
+function run(w: World): void {
+  for (let i = 0; i < 500; i++) {
+    if (w.record && w.record.phase !== 'running' && w.record.current === null) return
+    const d = nextRolloutStep(w.observe(), w.record, w.policy)
+    try {
+      for (const e of d.effects) w.apply(e)
+    } catch (err) {
+      w.log.push(`failed: ${(err as Error).message}`)
+    }
+    w.nowMs += 1000
+  }
+  assert.fail(`not done; waiting: ${w.record?.waiting}; last: ${w.log.slice(-8).join(' | ')}`)
+}
+
+describe('the rollout follows a netbooted machine across its reboots (new id each boot)', () => {
+  const netbooted = () => {
+    const w = new World(sixNodes, { ...rolloutPolicyDefault, resendMs: 2000, leaderStableMs: 3000 })
+    const canary = w.node('x86-4')
+    canary.netbooted = { mac, boots: 0 }
+    return { w, canary }
+  }
+
+  it('a good release: the canary reboots as a new member, passes its gate there and commits; no ghost waits', () => {
+    const { w, canary } = netbooted()
+    start(w, v2)
+    run(w)
+    const r = w.record as RolloutBody
+    assert.equal(r.phase, 'completed', r.waiting ?? '')
+    assert.equal(canary.id, 'x86-4#1', 'one reboot, one new member')
+    assert.equal(canary.boot.slots[canary.boot.good ?? 'a']?.releaseId, v2.id)
+    assert.ok(w.log.includes('order commit x86-4#1'), 'the commit went to the member that booted v2')
+    assert.equal(r.nodes['x86-4#1']?.state, 'done')
+    assert.equal(r.nodes.id3, undefined, 'the former member is not a node of its own')
+    assert.equal(w.observe().nodes.length, 6)
+  })
+
+  it('a bad release: the canary falls back after its tries, comes back as a new member; the rollout halts', () => {
+    const { w, canary } = netbooted()
+    w.badIds.add(v3.id)
+    start(w, v3)
+    run(w)
+    const r = w.record as RolloutBody
+    assert.equal(r.phase, 'halted')
+    assert.match(r.halt?.reason ?? '', /failed on x86-4: .*came back on 1\.0\.0 by itself/)
+    assert.equal(r.nodes[canary.id]?.state, 'failed')
+    assert.equal(canary.boot.lastFallback?.reason, 'tries-exhausted')
+    for (const n of w.nodes.filter((x) => x !== canary))
+      assert.ok(!Object.values(n.boot.slots).some((s) => s?.releaseId === v3.id), `${n.name} untouched`)
+  })
+})
