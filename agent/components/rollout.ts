@@ -100,6 +100,10 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
         caPem: () => d.book.ca,
         clusterId: d.clusterId,
         clock: n.clock,
+        macsOf: (id) => {
+          const self = d.mesh.peers.self()
+          return (id === self.id ? self : d.mesh.peers.byId(id)?.signed.body)?.facts.macs ?? null
+        },
       })
       if (!d.controlPlane) return
       registerUpgradeRoutes(app, guards, { n, d, controlPlane: d.controlPlane, rollout, peers })

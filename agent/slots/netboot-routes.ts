@@ -10,14 +10,19 @@ import { checkSlotOrder } from './order.js'
 // A voter's side of netboot slots on 7443 (agent certificates only): a serving worker asks
 // it what to offer a booting MAC (the voter decides and compare-and-swaps on its etcd), and
 // a netbooted agent brings its CA-signed slot orders, which the voter checks itself: the
-// order must verify, be for the calling node (its certificate's name) and be newer than the
-// last one the MAC's record took. The record is then changed only through tries.ts.
+// order must verify, be for the calling node (its certificate's name), the MAC must be one
+// its signed mesh record names, and the order newer than the last one the MAC's record took. The record is then changed only through tries.ts.
 
 export interface NetbootSlotsRoutesDeps {
   memberEtcd(): SlotRecordsEtcd | null
   caPem(): string | null
   clusterId: string
   clock: Pick<Clock, 'nowMs'>
+  /**
+   * The MACs a node's signed mesh record names (null: no record of it here yet). A change
+   * is taken only for a MAC of the calling node: no member can move another machine's slot.
+   */
+  macsOf(nodeId: string): readonly string[] | null
 }
 
 const ReadQuery = z.object({ mac: Mac }).strict()
@@ -72,6 +77,15 @@ export function registerNetbootSlotsRoutes(app: FastifyInstance, d: NetbootSlots
     // The record's own sequence check refuses replays; here only signature, cluster and node.
     const check = checkSlotOrder(b.data.order, { caPem, clusterId: d.clusterId, nodeId: caller, lastSeq: 0 })
     if (!check.ok) return refuse(reply, check.status, 'SLOT_REFUSED', check.error)
+    const macs = d.macsOf(caller)
+    if (!macs) return refuse(reply, 503, 'NOT_READY', `no mesh record of ${caller} here yet: ask again`)
+    if (!macs.includes(mac.data))
+      return refuse(
+        reply,
+        403,
+        'SLOT_REFUSED',
+        `${mac.data} is not a MAC of ${caller} (its mesh record names ${macs.join(', ') || 'none'}): a node changes only its own netboot slots`,
+      )
     const etcd = etcdOr503(reply)
     if (!etcd) return reply
     try {

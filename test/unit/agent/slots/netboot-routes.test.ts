@@ -26,6 +26,8 @@ const other = createCa({ clusterId: 'c1', clusterName: 'evil', clock })
 const mac = '52:54:00:12:34:56'
 const running = { id: '1'.repeat(64), version: '1' }
 const r2 = { id: '2'.repeat(64), version: '2' }
+/** The MACs each caller's mesh record names: n1 is the machine with `mac`, n3 another machine. */
+const macsOf = (id: string) => ({ n1: [mac], n3: ['52:54:00:00:00:09'] })[id] ?? null
 
 function app(opts: { member?: boolean } = {}) {
   const etcd = memoryEtcd()
@@ -43,6 +45,7 @@ function app(opts: { member?: boolean } = {}) {
     caPem: () => ca.certPem,
     clusterId: 'c1',
     clock,
+    macsOf,
   })
   return { a, etcd }
 }
@@ -136,6 +139,27 @@ describe('netboot slots routes (voter side)', () => {
     assert.equal(replay.statusCode, 409)
     assert.match(replay.json().message, /replay/)
   })
+
+  it("binds a change to the caller's own MAC: another machine's is refused, an unknown caller asked again", async () => {
+    const { a, etcd } = app()
+    // n3's own valid order, applied to n1's machine: 403, nothing written.
+    const foreign = await post(
+      a,
+      '/api/v1/netboot-slots/change',
+      { mac, arch: 'amd64', order: order({ node: 'n3' }), running },
+      'agent:n3',
+    )
+    assert.equal(foreign.statusCode, 403)
+    assert.match(foreign.json().message, /is not a MAC of n3 .*names 52:54:00:00:00:09/)
+    const unknown = await post(
+      a,
+      '/api/v1/netboot-slots/change',
+      { mac, arch: 'amd64', order: order({ node: 'n9' }), running },
+      'agent:n9',
+    )
+    assert.equal(unknown.statusCode, 503)
+    assert.equal(etcd.kvs.size, 0)
+  })
 })
 
 describe('the netbooted agent backend', () => {
@@ -193,7 +217,13 @@ describe('a worker through a voter (real mutual TLS on 7443)', () => {
     },
     { certPem: voter.certPem, keyPem: voter.keyPem, caPem: ca.certPem },
   )
-  registerNetbootSlotsRoutes(api, { memberEtcd: () => etcd, caPem: () => ca.certPem, clusterId: 'c1', clock })
+  registerNetbootSlotsRoutes(api, {
+    memberEtcd: () => etcd,
+    caPem: () => ca.certPem,
+    clusterId: 'c1',
+    clock,
+    macsOf,
+  })
   let port = 0
   before(async () => {
     await api.listen({ host: '127.0.0.1', port: 0 })
