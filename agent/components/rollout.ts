@@ -187,8 +187,12 @@ function rolloutController(
         bodyBytesMax: 64 * 1024,
         timeoutMs: 3000,
         what: 'slots',
-      })) as { slots: SlotReport | null; reason: string | null }
-      return { slots: a.slots, error: a.slots ? null : a.reason }
+      })) as { slots: SlotReport | null; reason: string | null; noSlots?: boolean }
+      return {
+        slots: a.slots,
+        error: a.slots ? null : a.reason,
+        ...(a.noSlots === true ? { noSlots: true } : {}),
+      }
     } catch (err) {
       return { slots: null, error: (err as Error).message.slice(0, 200) }
     }

@@ -22,6 +22,8 @@ export interface SlotsAnswer {
   slots: SlotReport | null
   /** Why there is no report (no boot slots here, or the backend failed). */
   reason: string | null
+  /** This node has no boot slots at all (not a failure): a rollout passes it by. */
+  noSlots?: true
 }
 
 export interface SlotsServiceDeps {
@@ -50,7 +52,12 @@ export class SlotsService {
   async answer(): Promise<SlotsAnswer> {
     const base = { node: this.d.nodeId, version: AGENT_VERSION }
     if (!this.d.backend)
-      return { ...base, slots: null, reason: 'this node has no boot slots (it cannot be upgraded in place)' }
+      return {
+        ...base,
+        slots: null,
+        reason: 'this node has no boot slots (it cannot be upgraded in place)',
+        noSlots: true,
+      }
     try {
       return { ...base, slots: await this.d.backend.report(), reason: null }
     } catch (err) {

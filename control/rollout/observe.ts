@@ -24,6 +24,8 @@ export interface MeshNode {
 export interface SlotsRead {
   slots: SlotReport | null
   error: string | null
+  /** The node answered that it has no boot slots (not a failure to read them). */
+  noSlots?: boolean
 }
 
 export async function observeNodes(
@@ -49,6 +51,7 @@ export async function observeNodes(
         startedAtMs: m.startedAtMs,
         slots: s.slots,
         slotsError: s.error,
+        ...(s.noSlots ? { noSlots: true } : {}),
         kube: o.kube ? await kubeOf(o.kube, m.name) : null,
         etcdHealthy: o.etcdHealthy(m.id),
         ...(m.formerIds ? { formerIds: m.formerIds } : {}),

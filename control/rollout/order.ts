@@ -29,7 +29,7 @@ export function isOnTarget(n: RolloutNode, t: TargetRelease): boolean {
 export function pendingNodes(c: ObservedCluster, r: RolloutBody): RolloutNode[] {
   return c.nodes.filter((n) => {
     if (r.nodes[n.id] || n.formerIds?.some((id) => r.nodes[id])) return false
-    if (n.slots?.kind === 'none') return false
+    if (n.slots?.kind === 'none' || n.noSlots) return false
     const t = targetFor(r, n)
     return !(t && isOnTarget(n, t))
   })

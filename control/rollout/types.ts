@@ -35,6 +35,8 @@ export interface RolloutNode {
   slots: SlotReport | null
   /** Why the report could not be read (unreachable, bad certificate, no boot slots). */
   slotsError: string | null
+  /** It answered that it has no boot slots: it cannot be upgraded in place, and is not waited for. */
+  noSlots?: boolean
   /** Its Kubernetes Node, when Kubernetes runs and the Node exists. */
   kube: KubeNodeState | null
   /** For a voter: its etcd member answers healthy. */

@@ -74,6 +74,30 @@ describe('nextRolloutStep', () => {
     assert.ok(Object.values(w.record?.nodes ?? {}).every((o) => o.state === 'done'))
   })
 
+  it('nodes that answer they have no boot slots are passed by: the rollout completes with the others', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    const noSlots = (o: ObservedCluster): ObservedCluster => ({
+      ...o,
+      nodes: o.nodes.map((n) =>
+        n.voter ? { ...n, slots: null, slotsError: 'this node has no boot slots', noSlots: true } : n,
+      ),
+    })
+    for (let i = 0; i < 500 && !finished(w)(); i++) pass(w, noSlots)
+    assert.equal(w.record?.phase, 'completed', w.record?.waiting ?? '')
+    assert.deepEqual(lockedOrder(w), ['x86-4', 'x86-5', 'x86-6'])
+    // Unreachable is not "no slots": such a node is waited for.
+    const w2 = new World(sixNodes, policy)
+    start(w2)
+    const unreachable = (o: ObservedCluster): ObservedCluster => ({
+      ...o,
+      nodes: o.nodes.map((n) => (n.name === 'pi5-2' ? { ...n, slots: null, slotsError: 'ECONNREFUSED' } : n)),
+    })
+    for (let i = 0; i < 300; i++) pass(w2, unreachable)
+    assert.equal(w2.record?.phase, 'running')
+    assert.match(w2.record?.waiting ?? '', /pi5-2 \(ECONNREFUSED\)/)
+  })
+
   it('moving Kubernetes puts every API server before any kubelet, whatever the canary', () => {
     const w = new World(sixNodes, policy)
     start(w)
