@@ -22,6 +22,7 @@ import type { CommonEffect } from './effects.js'
 import type { IdentityEffect, IdentityEvent, IdentityState } from './identity.js'
 import { joinProof, replyProof, shortCode } from './join-proof.js'
 import { type JoinerEffect, type JoinerEvent, type JoinerState, joinerStart, joinerStep } from './joiner.js'
+import { holdsItsNames } from './names-held.js'
 import { OwnIdentity } from './own-identity.js'
 import {
   type RevocationsEffect,
@@ -280,7 +281,10 @@ export class Machines {
   private issue(conn: PeerConn, request: IssueRequest): void {
     const ca = this.ca
     if (!ca) return
-    const others = this.c.peers.members().filter((m) => m.signed.body.id !== request.nodeId)
+    // A netbooted machine's former member (dead, state in RAM) no longer holds its name or address.
+    const others = this.c.peers
+      .members()
+      .filter((m) => m.signed.body.id !== request.nodeId && holdsItsNames(m))
     const record = this.c.peers.byId(request.nodeId)?.signed.body
     // A Kubernetes serving certificate names exactly the addresses of the requester's signed record.
     const addresses =

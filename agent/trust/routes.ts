@@ -6,6 +6,7 @@ import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
 import { NOT_A_SIGNER } from './joiner.js'
 import type { Machines } from './machines.js'
+import { holdsItsNames } from './names-held.js'
 import { addPage, pagesStart } from './revocation-pages.js'
 import { verifySettings } from './signed-settings.js'
 import type { Requester } from './signer.js'
@@ -223,7 +224,7 @@ function onConnection(m: Machines, conn: PeerConn): void {
 function requester(m: Machines, conn: PeerConn): Requester {
   const { book, peers } = m.c
   const nodeId = nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))
-  const others = peers.members().filter((x) => x.signed.body.id !== nodeId)
+  const others = peers.members().filter((x) => x.signed.body.id !== nodeId && holdsItsNames(x))
   return {
     nodeId,
     revoked: book.isRevoked(nodeId),
