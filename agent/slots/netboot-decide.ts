@@ -54,7 +54,8 @@ export type BootDecision =
       slot: SlotName
       releaseId: string
       version: string
-      mode: BootMode | 'same-boot'
+      /** good-instead: the tried release is not held here; the good one is offered, nothing counted. */
+      mode: BootMode | 'same-boot' | 'good-instead'
       /** The record to compare-and-swap in (null: nothing to write). */
       next: NetbootSlotRecord | null
     }
@@ -76,9 +77,29 @@ export function decideNetbootBoot(
   const b = boot(rec.state, nowMs)
   const c = b.slot ? b.state.slots[b.slot] : null
   if (!b.slot || !c) return { kind: 'none' }
-  if (!req.holds(c.releaseId)) return notHere(c.version)
+  if (!req.holds(c.releaseId))
+    return b.mode === 'trying' ? goodInstead(rec, req, c.version) : notHere(c.version)
   const next = { ...rec, state: b.state, lastBootId: req.bootId, updatedAtMs: nowMs }
   return { kind: 'offer', slot: b.slot, releaseId: c.releaseId, version: c.version, mode: b.mode, next }
+}
+
+/**
+ * The tried release is not held whole here (nowhere yet, or the store lost it): rather than
+ * refuse every boot until a serving node holds it — the machine down all that time — offer
+ * the good release, counting nothing, so the try is still there for a boot a holder answers.
+ */
+function goodInstead(rec: NetbootSlotRecord, req: BootRequest, tried: string): BootDecision {
+  const g = rec.state.good
+  const c = g ? rec.state.slots[g] : null
+  if (!g || !c || !req.holds(c.releaseId)) return notHere(tried)
+  return {
+    kind: 'offer',
+    slot: g,
+    releaseId: c.releaseId,
+    version: c.version,
+    mode: 'good-instead',
+    next: null,
+  }
 }
 
 function notHere(version: string): BootDecision {

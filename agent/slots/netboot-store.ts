@@ -124,7 +124,7 @@ const BootAnswer = z.discriminatedUnion('kind', [
       slot: z.enum(['a', 'b']),
       releaseId: z.string().regex(/^[0-9a-f]{64}$/),
       version: z.string().min(1).max(64),
-      mode: z.enum(['good', 'trying', 'fallback', 'none', 'same-boot']),
+      mode: z.enum(['good', 'trying', 'fallback', 'none', 'same-boot', 'good-instead']),
       next: NetbootSlotRecord.nullable(),
     })
     .strict(),

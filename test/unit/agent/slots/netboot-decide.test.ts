@@ -101,12 +101,22 @@ describe('netboot slots: the boot decision', () => {
     for (const n of [2, 3, 4]) assert.equal(bootOn(committed, id(n)).releaseId, r2.id)
   })
 
-  it('a release the answering node does not hold is refused without counting the try', () => {
+  it('a tried release the answering node does not hold: the good one is offered instead, the try not counted', () => {
     const rec = trying(2)
     const d = decideNetbootBoot(rec, { arch: 'amd64', bootId: id(1), holds: (x) => x !== r2.id }, 1)
-    assert.equal(d.kind, 'refuse')
-    assert.match((d as { reason: string }).reason, /release 2/)
+    assert.equal(d.kind, 'offer')
+    assert.equal(d.kind === 'offer' && d.releaseId, r1.id)
+    assert.equal(d.kind === 'offer' && d.mode, 'good-instead')
+    assert.equal(d.kind === 'offer' && d.next, null, 'nothing written: the try waits for a node that holds 2')
     assert.equal(bootOn(rec, id(1)).next?.state.triesLeft, 1)
+    // Neither held: refused, nothing counted.
+    const none = decideNetbootBoot(rec, { arch: 'amd64', bootId: id(1), holds: () => false }, 1)
+    assert.equal(none.kind, 'refuse')
+    assert.match((none as { reason: string }).reason, /release 2/)
+    // The boot a holder already counted stays that boot: refused here rather than switched.
+    const counted = bootOn(rec, id(1)).next as NetbootSlotRecord
+    const same = decideNetbootBoot(counted, { arch: 'amd64', bootId: id(1), holds: (x) => x !== r2.id }, 1)
+    assert.equal(same.kind, 'refuse')
   })
 
   it('a request without a boot id (GRUB) counts each request', () => {
