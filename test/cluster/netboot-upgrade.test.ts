@@ -9,6 +9,7 @@ import { etcdClientFor } from '../support/controlplane.js'
 import { startLab, TEST_MESH } from '../support/lab.js'
 import { addTestVm, consoleText } from '../support/netboot.js'
 import {
+  adminForAll,
   homecloud,
   LAB_ROLLOUT,
   labSignedRelease,
@@ -56,6 +57,8 @@ describe('netboot: a VM is upgraded by rebooting into the new release, and comes
       progress: say,
     })
     const etcd = await etcdClientFor(lab, lab.nodes)
+    // The CLI asks each node in turn (a busy founder under TCG load may not answer in time).
+    const admin = await adminForAll(lab, lab.nodes)
     const vm = await addTestVm(lab, { reboots: true, progress: say })
     const record = async () => parseRecord(await etcd.get(netbootSlotsKey(vm.mac)))
     // The alive member of that name: each boot of the VM is a new member (the former ones dead).
@@ -73,11 +76,12 @@ describe('netboot: a VM is upgraded by rebooting into the new release, and comes
     }
     const r2 = await publish(i2, 'v2')
     const firstId = (await member())?.id
-    const start2 = await homecloud(lab, ['upgrade', 'start', V2, '--canary', '1'])
+    const start2 = await homecloud(lab, ['upgrade', 'start', V2, '--canary', '1'], admin)
     assert.equal(start2.exitCode, 0, start2.stderr)
     const s2 = await waitRollout(lab, (s) => s.rollout?.phase !== 'running' && s.rollout?.current === null, {
       timeoutMs: 900_000,
       progress: say,
+      admin,
     })
     assert.equal(s2.rollout?.phase, 'completed', s2.rollout?.halt?.reason)
     const after2 = await record()
@@ -94,11 +98,12 @@ describe('netboot: a VM is upgraded by rebooting into the new release, and comes
     assert.match(await consoleText(vm), /rebooting|reboot/i)
 
     const r3 = await publish(i3, 'v3')
-    const start3 = await homecloud(lab, ['upgrade', 'start', V3, '--canary', '1'])
+    const start3 = await homecloud(lab, ['upgrade', 'start', V3, '--canary', '1'], admin)
     assert.equal(start3.exitCode, 0, start3.stderr)
     const s3 = await waitRollout(lab, (s) => s.rollout?.phase === 'halted' && s.rollout.current === null, {
       timeoutMs: 900_000,
       progress: say,
+      admin,
     })
     assert.match(s3.rollout?.halt?.reason ?? '', /came back on 0\.1\.0-rollout\.2 by itself/)
     assert.deepEqual(
