@@ -1,6 +1,7 @@
 import type { ClusterEvent } from '../core/event-log.js'
 import type { Member } from '../mesh/membership.js'
 import type { NodeRecordBody } from '../mesh/record.js'
+import { foldSuccessors } from '../mesh/successors.js'
 import type { ClusterView, KubeNodeView, MemberView, NodeStatsView } from './cluster-schema.js'
 
 export interface ClusterViewInput {
@@ -58,7 +59,7 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
     self: true,
     ...(joining ? { code: input.self.status!.code } : {}),
   })
-  const others = input.members.map((m) =>
+  const others = currentMembers(input).map((m) =>
     memberView(m.signed.body, {
       state: m.state,
       lastSeenMs: m.lastHeardMs,
@@ -95,6 +96,27 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
     ...(input.services ? { services: input.services } : {}),
     events: input.events,
   }
+}
+
+/**
+ * The members to show: a netbooted machine's former members (dead, state in RAM) are
+ * replaced by the member it is now (agent/mesh/successors.ts), so each machine is listed once.
+ */
+function currentMembers(input: ClusterViewInput): Member[] {
+  const claim = (b: NodeRecordBody, alive: boolean) => ({
+    id: b.id,
+    name: b.name,
+    alive,
+    startedAtMs: b.startedAtMs ?? null,
+    ...(b.facts.ramOnly ? { ramOnly: true, macs: b.facts.macs } : {}),
+  })
+  const kept = new Set(
+    foldSuccessors([
+      claim(input.self.record, true),
+      ...input.members.map((m) => claim(m.signed.body, m.state !== 'dead')),
+    ]).map((c) => c.id),
+  )
+  return input.members.filter((m) => kept.has(m.signed.body.id))
 }
 
 function pendingView(p: NonNullable<ClusterViewInput['pending']>[number], nowMs: number): MemberView {

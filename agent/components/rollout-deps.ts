@@ -1,5 +1,5 @@
 import type { MeshNode } from '../../control/rollout/observe.js'
-import { foldSuccessors } from '../../control/rollout/successors.js'
+import { foldSuccessors } from '../mesh/successors.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Mesh } from '../mesh/mesh.js'
 import type { Releases } from '../release/index.js'

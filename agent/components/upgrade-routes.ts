@@ -174,7 +174,7 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
   const { body } = await readRollout(etcd, { caPem, clusterId: x.d.clusterId })
   // No rollout: nothing to say about the nodes' slots (and no 7443 round to every node).
   if (!body) return { rollout: null, nodes: [] }
-  // A netbooted machine booted again is listed once, under its new id (control/rollout/successors.ts).
+  // A netbooted machine booted again is listed once, under its new id (agent/mesh/successors.ts).
   const nodes = await Promise.all(
     meshNodes(x.d.mesh).map(async (b) => {
       const alive = b.alive

@@ -41,7 +41,7 @@ export interface RolloutNode {
   kube: KubeNodeState | null
   /** For a voter: its etcd member answers healthy. */
   etcdHealthy: boolean
-  /** A netbooted machine's ids before its last boots (control/rollout/successors.ts). */
+  /** A netbooted machine's ids before its last boots (agent/mesh/successors.ts). */
   formerIds?: string[]
 }
 

@@ -23,7 +23,7 @@ import {
 // `homecloud upgrade start` moves it to 2: the order changes its MAC's record in etcd, the
 // agent reboots the VM (qemu resets, the firmware netboots again), the serving node offers
 // the tried release, the VM joins again under a new key — the rollout follows it by name and
-// MAC (control/rollout/successors.ts) — passes its gate and commits. Then a bad release whose
+// MAC (agent/mesh/successors.ts) — passes its gate and commits. Then a bad release whose
 // agent exits at start: /init reboots after three quick exits, the try is used up, the
 // serving node offers 2 again, and the rollout halts on the machine's fallback. The images
 // are the rollout tests' (the same stamps: one build each, cached by inputs). Needs root.

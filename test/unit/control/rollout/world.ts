@@ -9,7 +9,7 @@ import {
 } from '../../../../agent/slots/tries.js'
 import type { BootState, SlotContent } from '../../../../agent/slots/types.js'
 import type { RolloutBody, TargetRelease } from '../../../../control/rollout/record.js'
-import { foldSuccessors } from '../../../../control/rollout/successors.js'
+import { foldSuccessors } from '../../../../agent/mesh/successors.js'
 import type {
   ObservedCluster,
   RolloutEffect,
