@@ -1,7 +1,7 @@
 import type { MeshNode } from '../../control/rollout/observe.js'
-import { foldSuccessors } from '../mesh/successors.js'
 import type { ControlPlane } from '../controlplane/index.js'
 import type { Mesh } from '../mesh/mesh.js'
+import { foldSuccessors } from '../mesh/successors.js'
 import type { Releases } from '../release/index.js'
 import type { CertBook } from '../trust/cert-book.js'
 import type { Trust } from '../trust/trust.js'

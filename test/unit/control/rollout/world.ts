@@ -1,3 +1,4 @@
+import { foldSuccessors } from '../../../../agent/mesh/successors.js'
 import {
   boot,
   fallBack,
@@ -9,7 +10,6 @@ import {
 } from '../../../../agent/slots/tries.js'
 import type { BootState, SlotContent } from '../../../../agent/slots/types.js'
 import type { RolloutBody, TargetRelease } from '../../../../control/rollout/record.js'
-import { foldSuccessors } from '../../../../agent/mesh/successors.js'
 import type {
   ObservedCluster,
   RolloutEffect,
