@@ -211,6 +211,7 @@ function rolloutController(
       caKeyPem: () => d.trust.caMaterial()?.keyPem ?? null,
       mesh: nodes,
       readSlots: read,
+      whyNotMember: (id) => (d.book.isRevoked(id) ? 'revoked' : null),
       sendOrder: async (m, signed) => {
         const x = nodes().find((y) => y.id === m.id)
         if (!x?.address) throw new Error(`${m.name} has no address`)

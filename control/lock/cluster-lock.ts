@@ -79,10 +79,49 @@ export async function breakLock(etcd: LockEtcd, token: number): Promise<boolean>
   return true
 }
 
+/** A key that must still be at the revision it was decided on (the rollout record: take.ts). */
+export interface LockGuard {
+  key: string
+  modRevision: number
+}
+
+/** Create the key only if absent (and the guard's key unchanged); else read who holds it. */
+function createTxn(record: LockRecord, lease: bigint, unchanged: LockGuard | undefined) {
+  const compare: Compare[] = [{ key: LOCK_KEY, target: 'create_revision', op: 'equal', value: 0 }]
+  if (unchanged)
+    compare.push({ key: unchanged.key, target: 'mod_revision', op: 'equal', value: unchanged.modRevision })
+  return {
+    compare,
+    success: [{ put: { key: LOCK_KEY, value: JSON.stringify(record), lease } }],
+    failure: [{ get: { key: LOCK_KEY } }],
+  }
+}
+
+function notTaken(
+  r: TxnResult,
+  opts: { ttlSeconds?: number; unchanged?: LockGuard },
+  nowMs: number,
+): HomecloudError {
+  const kv = r.results[0]?.kind === 'get' ? r.results[0].kvs[0] : undefined
+  if (!kv && opts.unchanged)
+    return new HomecloudError(
+      'LOCK_REFUSED',
+      `not now: ${opts.unchanged.key} changed while the lock was asked for (nothing changed)`,
+      'ask again: what holds the cluster is looked at afresh',
+    )
+  const other = kv ? parseLockRecord(kv.value) : undefined
+  return new HomecloudError(
+    'LOCK_HELD',
+    `the cluster lock is held by ${describeHolder(other, nowMs)}`,
+    'wait until it finishes and try again; a holder that died frees the lock by itself within ' +
+      `${opts.ttlSeconds ?? lockTtlSecondsDefault} s`,
+  )
+}
+
 export async function acquireLock(
   req: AcquireRequest,
   c: LockComponents,
-  opts: { ttlSeconds?: number } = {},
+  opts: { ttlSeconds?: number; unchanged?: LockGuard } = {},
 ): Promise<HeldLock> {
   const keeper = new LeaseKeeper(
     { ttlSeconds: opts.ttlSeconds ?? lockTtlSecondsDefault },
@@ -99,25 +138,14 @@ export async function acquireLock(
   }
   let r: TxnResult
   try {
-    r = await c.etcd.txn({
-      compare: [{ key: LOCK_KEY, target: 'create_revision', op: 'equal', value: 0 }],
-      success: [{ put: { key: LOCK_KEY, value: JSON.stringify(record), lease } }],
-      failure: [{ get: { key: LOCK_KEY } }],
-    })
+    r = await c.etcd.txn(createTxn(record, lease, opts.unchanged))
   } catch (err) {
     await keeper.stop({ revoke: true })
     throw err
   }
   if (!r.succeeded) {
     await keeper.stop({ revoke: true })
-    const kv = r.results[0]?.kind === 'get' ? r.results[0].kvs[0] : undefined
-    const other = kv ? parseLockRecord(kv.value) : undefined
-    throw new HomecloudError(
-      'LOCK_HELD',
-      `the cluster lock is held by ${describeHolder(other, c.clock.nowMs())}`,
-      'wait until it finishes and try again; a holder that died frees the lock by itself within ' +
-        `${opts.ttlSeconds ?? lockTtlSecondsDefault} s`,
-    )
+    throw notTaken(r, opts, c.clock.nowMs())
   }
   // The key was created by this transaction: its create revision is the txn's revision.
   const token = r.revision

@@ -3,6 +3,7 @@ import type { MemberList } from '../../agent/etcd/model/members.js'
 import type { EndpointHealth } from '../../agent/etcd/model/types.js'
 import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-record.js'
 import type { KubeApi } from '../kubeapi/types.js'
+import { ROLLOUT_KEY } from '../rollout/record.js'
 import {
   type AcquireRequest,
   acquireLock,
@@ -11,20 +12,31 @@ import {
   type LockEtcd,
 } from './cluster-lock.js'
 import { type LockPreconditions, mayTakeLock } from './decide.js'
+import { type ReadHold, rolloutHoldOf } from './hold.js'
 
 // Observe what `mayTakeLock` decides on (Node readiness from Kubernetes, voter health
-// and the placement target from etcd), decide, then take the lock.
+// and the placement target from etcd, the rollout's node in progress), decide, then take
+// the lock — fenced on the rollout record's revision, so a rollout that began with a node
+// between the look and the take (its own lock lapsed since) still refuses it.
 
 export interface PreconditionEtcd extends LockEtcd {
   memberList(): Promise<MemberList>
   health(endpoint: string, timeoutMs?: number): Promise<EndpointHealth>
 }
 
+/** The rollout's hold (hold.ts) and the record's revision it was read at (0: no record). */
+export async function readRolloutHold(
+  etcd: Pick<LockEtcd, 'get'>,
+): Promise<{ rollout: ReadHold; rolloutRevision: number }> {
+  const kv = await etcd.get(ROLLOUT_KEY)
+  return { rollout: rolloutHoldOf(kv?.value), rolloutRevision: kv?.modRevision ?? 0 }
+}
+
 export async function observePreconditions(
   node: string,
   etcd: PreconditionEtcd,
   kube: Pick<KubeApi, 'listNodes'>,
-): Promise<Omit<LockPreconditions, 'force'>> {
+): Promise<Omit<LockPreconditions, 'force'> & { rolloutRevision: number }> {
   const nodes = (await kube.listNodes()).map((n) => ({
     name: n.metadata?.name ?? '',
     ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
@@ -39,7 +51,8 @@ export async function observePreconditions(
   const placement = await etcd.get(PLACEMENT_KEY)
   const parsed = placement ? parsePlacementRecord(placement.value) : undefined
   const target = parsed?.ok ? parsed.record.target.length : voters.length
-  return { node, nodes, voters: { healthy: health.filter(Boolean).length, total: voters.length, target } }
+  const healthy = health.filter(Boolean).length
+  return { node, nodes, voters: { healthy, total: voters.length, target }, ...(await readRolloutHold(etcd)) }
 }
 
 /** Checks the preconditions (unless forced), then takes the lock. */
@@ -57,5 +70,9 @@ export async function takeClusterLock(
       'wait until the cluster is healthy again, or pass --force if you know why',
     )
   for (const r of d.overridden) opts.warn?.(`warning: going ahead despite: ${r} (--force)`)
-  return acquireLock(req, c, { ttlSeconds: opts.ttlSeconds })
+  return acquireLock(req, c, {
+    ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+    // Forced past the rollout's hold, the record may move on meanwhile; else it must not.
+    ...(opts.force ? {} : { unchanged: { key: ROLLOUT_KEY, modRevision: seen.rolloutRevision } }),
+  })
 }

@@ -62,6 +62,8 @@ export interface RolloutShellComponents {
   /** Kubernetes with admin rights (null: this cluster runs none, or not yet). */
   kube(): Promise<RolloutKube | null>
   setCurrent(arch: 'amd64' | 'arm64', release: TargetRelease): Promise<void>
+  /** Why a node is no longer a member (revoked), or null while it is one (absent: nobody leaves). */
+  whyNotMember?(nodeId: string): string | null
 }
 
 export class RolloutController {
@@ -142,7 +144,14 @@ export class RolloutController {
       return
     }
     const observed = await this.observe(etcd)
-    const d = nextRolloutStep(observed, read.body, this.init.policy)
+    const ids = [...observed.nodes.map((n) => n.id), ...(read.body?.current ? [read.body.current.node] : [])]
+    const left = Object.fromEntries(
+      ids.flatMap((id) => {
+        const why = this.c.whyNotMember?.(id) ?? null
+        return why ? [[id, why]] : []
+      }),
+    )
+    const d = nextRolloutStep({ ...observed, left }, read.body, this.init.policy)
     await this.apply(d.effects, read, etcd)
   }
 

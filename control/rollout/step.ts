@@ -1,4 +1,5 @@
 import { bootsBeforeTry, gateVerdict, revertedHealthy } from './gate.js'
+import { lockFor } from './lock-for.js'
 import {
   etcdBlockers,
   orderedCandidates,
@@ -8,14 +9,13 @@ import {
   targetFor,
 } from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
-import {
-  heldByAnotherCoordinator,
-  type ObservedCluster,
-  type RolloutDecision,
-  type RolloutEffect,
-  type RolloutNode,
-  type RolloutPolicy,
-  type SlotOrderAction,
+import type {
+  ObservedCluster,
+  RolloutDecision,
+  RolloutEffect,
+  RolloutNode,
+  RolloutPolicy,
+  SlotOrderAction,
 } from './types.js'
 
 // The rollout's decision (pure): `nextRolloutStep(cluster, rollout) → effects`. The
@@ -63,10 +63,14 @@ function withOutcome(
 
 function pickNext(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): RolloutDecision {
   const pending = pendingNodes(c, r)
+  const gone = pending.find((n) => c.left?.[n.id])
   const noTarget = pending.find((n) => n.slots && !targetFor(r, n))
-  if (noTarget) {
-    const detail = `no release for ${noTarget.slots?.arch} in this rollout`
-    const nodes = withOutcome(r, noTarget, 'skipped', detail, c.nowMs)
+  if (gone || noTarget) {
+    const n = (gone ?? noTarget) as RolloutNode
+    const detail = gone
+      ? `no longer a member (${c.left?.[n.id]}): not upgraded`
+      : `no release for ${n.slots?.arch} in this rollout`
+    const nodes = withOutcome(r, n, 'skipped', detail, c.nowMs)
     return { effects: [{ kind: 'record', body: bump(r, { nodes }) }], waiting: null }
   }
   if (pending.length === 0) return complete(c, r)
@@ -143,6 +147,10 @@ function currentStep(
   // A netbooted machine comes back from its reboot under a new id (successors.ts).
   const n = c.nodes.find((x) => x.id === cur.node) ?? c.nodes.find((x) => x.formerIds?.includes(cur.node))
   const t = r.target?.releases[cur.arch] ?? null
+  const left = c.left?.[cur.node]
+  // Gone for good (revoked): nothing to wait for or undo on it; the lock goes to the next node.
+  if (left)
+    return finish(c, r, cur, 'skipped', `left the cluster during its ${cur.step} (${left}): not upgraded`)
   if (!n) return wait(r, `${cur.name}: not in this coordinator's mesh view (yet)`)
   if (!t) return finish(c, r, cur, 'skipped', `no release for ${cur.arch} in this rollout`)
   if (!n.alive && n.deadSinceMs !== null && c.nowMs - n.deadSinceMs >= p.nodeGoneMs) {
@@ -155,25 +163,6 @@ function currentStep(
     return wait(r, `${n.name}: the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
   const d = stepOf(c, r, cur, n, t, p)
   return { ...d, effects: [...relock, ...d.effects] }
-}
-
-/**
- * The lock for `node`, unless someone else holds it (null: wait). Our own lock lapsed
- * (etcd hiccup, new coordinator): take it again. Held by another coordinator for the
- * rollout — one that lost its seat but lives on, or this node's agent before a restart —
- * it is the rollout's own lock, and that process no longer acts on it (only the
- * coordinator does): take it over, fenced on its token, rather than wait for a lease its
- * keeper may renew for ever. For the node in progress only if it names that node; when
- * picking the next node any (nothing is in progress: the record says so).
- */
-function lockFor(c: ObservedCluster, node: string, picking: boolean): RolloutEffect[] | null {
-  const l = c.lock
-  // Ours, but still naming the node before (its release was lost with a failed pass): name this one.
-  if (l.state === 'ours') return l.node === node ? [] : [{ kind: 'take-lock', node }]
-  if (l.state === 'free') return [{ kind: 'take-lock', node }]
-  if (heldByAnotherCoordinator(l) && l.token !== null && (picking || l.node === node))
-    return [{ kind: 'take-over-lock', node, token: l.token }]
-  return null
 }
 
 function stepOf(

@@ -77,6 +77,11 @@ export interface ObservedCluster {
   drain: DrainJob | null
   /** Kubernetes runs in this cluster (drains and Node checks apply). */
   kube: boolean
+  /**
+   * Nodes the rollout knows (the mesh's, the one in progress) that are no longer members,
+   * by id, with why (revoked): they never come back, so they are skipped, not waited for.
+   */
+  left?: Readonly<Record<string, string>>
 }
 
 export interface RolloutPolicy {

@@ -1,13 +1,19 @@
 import { silentLogger } from '../../agent/core/log.js'
 import { type Random, randomBelow } from '../../agent/core/random.js'
 import { acquireLock, type HeldLock } from '../../control/lock/cluster-lock.js'
+import { mayTakeLock } from '../../control/lock/decide.js'
+import { readRolloutHold } from '../../control/lock/take.js'
+import { ROLLOUT_KEY } from '../../control/rollout/record.js'
 import type { SimCluster } from './cluster.js'
 import { SimEtcdClient } from './etcd/client.js'
 
 // Disruptions under the cluster lock (control/lock/cluster-lock.ts, production): now and
 // then a random node takes the lock to "drain" another, works in steps, and releases.
-// Each step happens only while the holder's lock is valid, as the drain executor checks;
-// the invariant is that no two holders ever consider themselves valid at one step.
+// It asks as takeClusterLock does (control/lock/take.ts): the rollout's hold on a node in
+// progress refuses it (mayTakeLock), fenced on the rollout record's revision in the take.
+// Node and voter health are not modelled here. Each step happens only while the holder's
+// lock is valid, as the drain executor checks; the invariant is that no two holders ever
+// consider themselves valid at one step.
 
 const MEAN_GAP_MS = 8000
 const STEP_MS = 500
@@ -21,8 +27,16 @@ export interface DrainStep {
   overlapping: string[]
 }
 
+/** One drain asked for: taken, or refused and why (the rollout's hold, the lock held, the record moved). */
+export interface DrainAsk {
+  atMs: number
+  node: string
+  outcome: string
+}
+
 export class DrainPart {
   readonly steps: DrainStep[] = []
+  readonly asks: DrainAsk[] = []
   private readonly held = new Map<string, HeldLock>()
   /** Other holders valid now (the rollout's coordinators), counted as overlapping too. */
   otherHolders: () => string[] = () => []
@@ -56,13 +70,27 @@ export class DrainPart {
     const clock = proc.clock()
     const etcd = new SimEtcdClient(this.cluster.etcd, holder.id, proc)
     const steps = 2 + randomBelow(this.random, 10)
+    const asked = (outcome: string) => this.asks.push({ atMs: this.cluster.now, node: target.id, outcome })
     proc.run(() => {
-      acquireLock(
-        { holder: holder.id, operation: 'drain', node: target.id },
-        { etcd, clock, log: silentLogger(), random: this.random },
-      )
-        .then((lock) => this.work(holder.id, target.id, lock, steps, clock))
-        .catch(() => {})
+      void (async () => {
+        const seen = await readRolloutHold(etcd)
+        // Health is not modelled (a neutral input): only the rollout's hold decides here.
+        const d = mayTakeLock({
+          node: target.id,
+          nodes: [],
+          voters: { healthy: 0, total: 0, target: 0 },
+          rollout: seen.rollout,
+          force: false,
+        })
+        if (!d.ok) return asked(`refused: ${d.reasons.join('; ')}`)
+        const lock = await acquireLock(
+          { holder: holder.id, operation: 'drain', node: target.id },
+          { etcd, clock, log: silentLogger(), random: this.random },
+          { unchanged: { key: ROLLOUT_KEY, modRevision: seen.rolloutRevision } },
+        )
+        asked('taken')
+        this.work(holder.id, target.id, lock, steps, clock)
+      })().catch((err: Error) => asked(`failed: ${err.message}`))
     }, 'io')
   }
 

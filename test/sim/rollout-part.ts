@@ -66,6 +66,14 @@ export class RolloutPart {
   readonly setCurrent: { atMs: number; arch: string; version: string }[] = []
   /** Power cuts by the fault schedule (node ids, when). */
   readonly powerCuts: { node: string; atMs: number }[] = []
+  /**
+   * The record let its node in progress go without an outcome: it stayed away `nodeGoneMs`
+   * (the issue's rule: its lease is up, the lock is freed, it is upgraded when back).
+   */
+  readonly deferred: { node: string; atMs: number }[] = []
+  /** Nodes revoked by the fault schedule (gone for good). */
+  readonly revoked = new Set<string>()
+  private lastCurrent: string | null = null
   private readonly controllers = new Map<string, RolloutController>()
   readonly bad = new Set<string>()
 
@@ -95,6 +103,9 @@ export class RolloutPart {
       c.versions[a.index] = from[arch].version
     }
     c.hooks.push({ started: (a) => this.started(a), crashed: (a) => this.controllers.delete(a.id) })
+    c.etcd.state.onPut = (key, value) => {
+      if (key === ROLLOUT_KEY) this.recorded(value)
+    }
     c.drains.otherHolders = () => this.validHolders(null)
   }
 
@@ -149,6 +160,17 @@ export class RolloutPart {
     )
   }
 
+  /** Follows the record's node in progress: one let go without an outcome was deferred. */
+  private recorded(value: string): void {
+    const body = RolloutBody.parse((JSON.parse(value) as { body: unknown }).body)
+    const was = this.lastCurrent
+    this.lastCurrent = body.current?.node ?? null
+    if (was !== null && this.lastCurrent !== was && !body.nodes[was]) {
+      this.deferred.push({ node: was, atMs: this.c.now })
+      this.note(`n${this.c.byId.get(was)?.index} deferred: ${body.waiting ?? ''}`)
+    }
+  }
+
   /** A power cut ends a rollout reboot's outage: the machine is down by the fault from then on. */
   cut(a: SimAgent): void {
     this.powerCuts.push({ node: a.id, atMs: this.c.now })
@@ -181,6 +203,7 @@ export class RolloutPart {
         setCurrent: async (arch, t) => {
           this.setCurrent.push({ atMs: this.c.now, arch, version: t.version })
         },
+        whyNotMember: (id) => (this.revoked.has(id) ? 'revoked' : null),
       },
     )
     this.controllers.set(a.id, ctl)

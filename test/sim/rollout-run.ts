@@ -9,14 +9,18 @@ import { RolloutPart, SIM_CLUSTER_ID } from './rollout-part.js'
 // 1 is told to move to release 2 (good) or 3 (bad: its agent dies at boot) while nodes
 // crash and come back (the coordinator among them, mid-rollout), pause, lose packets, are
 // partitioned and have their clocks jump, and drains take the cluster lock now and then.
+// Now and then a worker leaves for good mid-rollout (revoked, powered off): the one in
+// progress if it is a worker.
 // Invariants, over everything that happened:
 //  - never two disruptions at once: every reboot order was sent under a valid lock naming
 //    that node with no other holder valid (drains and coordinators share the lock), and no
-//    drain step fell while another node was down for a rollout reboot;
+//    drain step fell while another node was down for a rollout reboot — unless the rollout
+//    had let that node go for staying away its lease (`nodeGoneMs`, the issue's rule);
 //  - a voter is rebooted only while every other voter is up with etcd running;
 //  - a bad release is marked bad and the rollout halted, and once the canary failed no
 //    other node gets an order;
-//  - once the faults stop, a good release ends with every live node committed on it.
+//  - once the faults stop, a good release ends with every live node committed on it, and
+//    one a node left during ends completed, that node named skipped.
 
 const sha = (n: number) => n.toString(16).padStart(64, '0')
 const release = (v: number, arch: 'amd64' | 'arm64'): TargetRelease => ({
@@ -37,7 +41,11 @@ function simCa(): CaMaterial {
   return caOnce
 }
 
-export type RolloutFault = Fault | { atMs: number; kind: 'crash-coordinator'; forMs: number }
+export type RolloutFault =
+  | Fault
+  | { atMs: number; kind: 'crash-coordinator'; forMs: number }
+  /** A worker leaves for good: revoked and powered off (the one in progress if a worker). */
+  | { atMs: number; kind: 'leave' }
 
 export interface RolloutRunResult {
   seed: number
@@ -55,8 +63,12 @@ export interface RolloutRunResult {
   quorumLost: boolean
   /** Nodes whose power cut during their upgrade halted a good release (marked bad, as a failed gate). */
   haltedByPowerCut: string[]
-  /** The open finding (not failed unless strict): nodes down for a rollout reboot while a drain ran elsewhere. */
-  drainedWhileRebooting: string[]
+  /** Drains asked for while the rollout held a node in progress, refused by its hold. */
+  drainsRefused: number
+  /** Nodes the rollout let go after they stayed away its lease (then drains may run). */
+  deferred: string[]
+  /** The node that left for good (revoked), if one did. */
+  left: string | null
   trace: string[]
 }
 
@@ -65,8 +77,6 @@ export interface RolloutRunOptions {
   nodesMax?: number
   faultsMs?: number
   settleMs?: number
-  /** Fail on the open finding too (a drain while another node is down for a rollout reboot). */
-  strict?: boolean
 }
 
 export async function runRolloutSchedule(
@@ -86,7 +96,7 @@ export async function runRolloutSchedule(
       events: 0,
       quorumLost: false,
       haltedByPowerCut: [],
-      drainedWhileRebooting: [],
+      ...{ drainsRefused: 0, deferred: [], left: null },
       trace: part.trace,
     },
   }
@@ -100,6 +110,8 @@ export async function runRolloutSchedule(
       kind: 'crash-coordinator',
       forMs: 3000 + randomBelow(random, 25_000),
     })
+  if (random.next() < 0.25)
+    r.schedule.push({ atMs: 5000 + randomBelow(random, faultsMs - 10_000), kind: 'leave' })
   r.schedule.sort((a, b) => a.atMs - b.atMs)
   const start = c.now
   part.start(bad ? releases(3) : releases(2), bad)
@@ -109,7 +121,9 @@ export async function runRolloutSchedule(
   c.net.opts.dropRate = 0
   c.net.opts.duplicateRate = 0
   // Without an etcd quorum nothing can move (the cluster simulator checks placement keeps one).
-  const done = () => c.etcd.quorum() === null || (bad ? halted(part) : allOnTarget(c, part))
+  const done = () =>
+    c.etcd.quorum() === null ||
+    (bad ? halted(part) : allOnTarget(c, part) && (part.revoked.size === 0 || completed(part)))
   const settled = await c.runUntil(done, opts.settleMs ?? 400_000, 1000)
   r.quorumLost = c.etcd.quorum() === null
   if (settled === null)
@@ -118,14 +132,22 @@ export async function runRolloutSchedule(
         ? `the bad release was not marked bad with the rollout halted: ${state(part)}`
         : `not every live node ended on the target: ${nodesState(c, part)}; ${state(part)}; etcd ${etcdState(c)}`,
     )
-  const found = new Set<string>()
   const haltedByFault = new Set<string>()
-  const unsafe = safety(c, part, opts.strict ?? false, found, haltedByFault)
+  const unsafe = safety(c, part, haltedByFault)
   // The end state of a rollout halted by a power cut during a gate is not a violation.
   if (haltedByFault.size > 0) r.violations = r.violations.filter((v) => !v.startsWith('not every live node'))
   r.violations.push(...unsafe)
   r.haltedByPowerCut = [...haltedByFault]
-  r.drainedWhileRebooting = [...found]
+  r.drainsRefused = c.drains.asks.filter((a) => a.outcome.includes('a rollout is upgrading')).length
+  r.deferred = part.deferred.map((d) => `n${c.byId.get(d.node)?.index}@${(d.atMs / 1000).toFixed(2)}s`)
+  const left = [...part.revoked][0]
+  r.left = left ? `n${c.byId.get(left)?.index}` : null
+  if (left && !r.quorumLost && settled !== null && !bad) {
+    const o = part.record()?.nodes[left]
+    if (o && o.state !== 'skipped' && o.state !== 'done')
+      r.violations.push(`${r.left} left: recorded ${o.state}`)
+    if (!o) r.violations.push(`${r.left} left, but the rollout never named it`)
+  }
   r.orders = part.orders.length
   r.reboots = part.outages.length
   r.tookMs = c.now - start
@@ -135,7 +157,13 @@ export async function runRolloutSchedule(
 }
 
 function apply(c: SimCluster, part: RolloutPart, f: RolloutFault): void {
-  part.note(f.kind === 'crash-coordinator' ? 'fault: crash the coordinator' : `fault: ${describeFault(f)}`)
+  part.note(
+    f.kind === 'crash-coordinator' || f.kind === 'leave' ? `fault: ${f.kind}` : `fault: ${describeFault(f)}`,
+  )
+  if (f.kind === 'leave') {
+    leave(c, part)
+    return
+  }
   if (f.kind === 'crash-coordinator') {
     const id = c.etcd.leaderNode()
     const a = id ? c.byId.get(id) : undefined
@@ -146,11 +174,30 @@ function apply(c: SimCluster, part: RolloutPart, f: RolloutFault): void {
     return
   }
   const a = 'node' in f ? c.agents[f.node] : undefined
+  if (a && part.revoked.has(a.id)) return // gone for good
   if (a && f.kind === 'crash') {
     part.cut(a)
     part.machine(a).powerOff()
   } else if (a && f.kind === 'restart') part.machine(a).powerOn()
   else applyCommonFault(f, a?.node, c.net, (i) => c.agents[i]!.id)
+}
+
+/** A worker leaves for good: the node in progress if it is one, else the first worker by index. */
+function leave(c: SimCluster, part: RolloutPart): void {
+  const voters = new Set(c.etcd.state.voters().map((v) => v.nodeId))
+  const cur = part.record()?.current?.node
+  const worker = (id: string | undefined) => id !== undefined && id !== c.agents[0]?.id && !voters.has(id)
+  const id = worker(cur) ? cur : c.agents.find((a) => worker(a.id))?.id
+  const a = id ? c.byId.get(id) : undefined
+  if (!a || part.revoked.size > 0) return
+  part.note(`n${a.index} leaves for good (revoked)`)
+  part.revoked.add(a.id)
+  part.cut(a)
+  part.machine(a).powerOff()
+}
+
+function completed(part: RolloutPart): boolean {
+  return part.record()?.phase === 'completed'
 }
 
 /** Every machine whose agent runs booted its architecture's target and committed it. */
@@ -174,18 +221,10 @@ function halted(part: RolloutPart): boolean {
 
 /**
  * The invariants over what happened. A drain while a node is down for a rollout reboot is
- * the open finding (notes/simroll.md): the rollout's lock does not cover the whole of the
- * node's disruption — a coordinator upgrading itself lets it go as its agent stops, one that
- * lost its seat lets it go at its next pass, a dead one's lapses — so it is counted in
- * `found`, and a violation only with `strict`.
+ * allowed only once the rollout let that node go for staying away its lease (the rollout's
+ * hold on the cluster lock ends there: "upgraded when it comes back").
  */
-function safety(
-  c: SimCluster,
-  part: RolloutPart,
-  strict: boolean,
-  found: Set<string>,
-  haltedByFault: Set<string>,
-): string[] {
+function safety(c: SimCluster, part: RolloutPart, haltedByFault: Set<string>): string[] {
   const out: string[] = []
   const name = (id: string) => `n${c.byId.get(id)?.index}`
   const at = (ms: number) => `${(ms / 1000).toFixed(2)}s`
@@ -204,11 +243,13 @@ function safety(
         `${name(s.holder)} drained at ${at(s.atMs)} while ${s.overlapping.join(', ')} also held the lock`,
       )
     const down = part.outages.find(
-      (o) => o.node !== s.node && o.fromMs <= s.atMs && (o.toMs ?? Infinity) > s.atMs,
+      (o) =>
+        o.node !== s.node &&
+        o.fromMs <= s.atMs &&
+        (o.toMs ?? Infinity) > s.atMs &&
+        !part.deferred.some((d) => d.node === o.node && d.atMs >= o.fromMs && d.atMs <= s.atMs),
     )
-    if (down && !strict)
-      found.add(`n${c.byId.get(down.node)?.index}@${at(down.fromMs)}${down.own ? ' (its own upgrade)' : ''}`)
-    else if (down)
+    if (down)
       out.push(
         `${name(s.holder)} drained ${name(s.node)} at ${at(s.atMs)} while ${name(down.node)} was down for a rollout reboot (since ${at(down.fromMs)})`,
       )
@@ -264,15 +305,15 @@ export function describeRolloutRun(r: RolloutRunResult, trace = false): string {
     ...r.schedule.map((f) =>
       f.kind === 'crash-coordinator'
         ? `  ${(f.atMs / 1000).toFixed(2)}s crash the coordinator for ${f.forMs}ms`
-        : `  ${describeFault(f)}`,
+        : f.kind === 'leave'
+          ? `  ${(f.atMs / 1000).toFixed(2)}s a worker leaves for good`
+          : `  ${describeFault(f)}`,
     ),
     ...r.violations.map((v) => `  ✗ ${v}`),
     ...r.haltedByPowerCut.map(
       (v) => `  ! halted: ${v} lost power during its upgrade and was taken for a failed gate`,
     ),
-    ...r.drainedWhileRebooting.map(
-      (v) =>
-        `  ! a drain ran while ${v} was down for a rollout reboot, the rollout's lock gone (the open finding)`,
-    ),
+    ...(r.left ? [`  ${r.left} left for good (revoked)`] : []),
+    ...r.deferred.map((v) => `  ! deferred ${v}: it stayed away the rollout's lease`),
   ].join('\n')
 }

@@ -28,6 +28,8 @@ export class EtcdState {
   readonly leases = new Map<bigint, Lease>()
   revision = 1
   private nextId = 0x1000n
+  /** Told of every put once applied (the rollout simulator follows its record's transitions). */
+  onPut: ((key: string, value: string) => void) | null = null
 
   newId(): bigint {
     this.nextId += 0x1d3n
@@ -59,6 +61,7 @@ export class EtcdState {
       version: (old?.version ?? 0) + 1,
       lease,
     })
+    this.onPut?.(key, value)
     return rev
   }
 
