@@ -6,15 +6,19 @@ import { HomecloudError } from '../../agent/core/errors.js'
 import { silentLogger } from '../../agent/core/log.js'
 import { packageRoot } from '../../agent/core/package-root.js'
 import type { EtcdClient } from '../../agent/etcd/client.js'
+import { generateRsaKeyPem } from '../../agent/pki/keys.js'
 import { acquireLock, breakLock, readLock } from '../../control/lock/cluster-lock.js'
 import { LOCK_KEY } from '../../control/lock/record.js'
 import { takeClusterLock } from '../../control/lock/take.js'
+import { signCaRecord } from '../../control/releases/records.js'
+import { newRollout, ROLLOUT_KEY } from '../../control/rollout/record.js'
 import { LAB_ENV } from '../../lab/processes.js'
 import { EtcdLab, realClock, sleep, waitFor } from '../support/etcd-lab.js'
 
 // The cluster lock against real etcd: one holder at a time, a dead holder's lock frees
 // itself when its lease expires (holder = a separate process, SIGKILLed), fencing tokens
-// only grow, and the preconditions refuse with reasons.
+// only grow, and the preconditions refuse with reasons — a rollout's node in progress
+// among them, fenced on the rollout record's revision in the same transaction.
 
 const log = silentLogger()
 const clock = realClock
@@ -136,6 +140,74 @@ describe('cluster lock (real etcd)', { timeout: 240_000 }, () => {
     await old.release()
     assert.equal((await readLock(etcd))?.record?.holder, 'rollout:new')
     await next.release()
+  })
+
+  it('is refused while a rollout has a node in progress, and taken fenced on the record it decided on', async () => {
+    const key = generateRsaKeyPem(1024)
+    const record = (current: 'w2' | null) => {
+      const r = newRollout(null, {
+        clusterId: 'c1',
+        target: { version: '2.0.0', releases: { amd64: { id: 'a'.repeat(64), version: '2.0.0' } } },
+        canary: 1,
+        nowMs: 1000,
+        retryBad: false,
+      })
+      const cur = { node: 'id-w2', name: 'w2', arch: 'amd64' as const, step: 'gate' as const }
+      const body = current ? { ...r, current: { ...cur, startedAtMs: 1000, stepSinceMs: 1000 } } : r
+      return signCaRecord('rollout', body, key)
+    }
+    const kube = {
+      listNodes: async () => [
+        { metadata: { name: 'w1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+      ],
+    }
+    const req = { holder: 'cli', operation: 'drain' as const, node: 'w1' }
+    await etcd.put(ROLLOUT_KEY, record('w2'))
+    // The rollout's own lock key has lapsed (its coordinator upgrading itself): the record still holds.
+    assert.equal(await etcd.get(LOCK_KEY), undefined)
+    await rejects(
+      takeClusterLock(req, { etcd, kube, clock, log }, { force: false }),
+      'LOCK_REFUSED',
+      /a rollout is upgrading w2 \(step gate\): it holds the cluster lock until w2 is back/,
+    )
+    await rejects(
+      takeClusterLock({ ...req, node: 'w2' }, { etcd, kube, clock, log }, { force: false }),
+      'LOCK_REFUSED',
+      /until it is back/,
+    )
+    assert.equal(await etcd.get(LOCK_KEY), undefined, 'a refusal changes nothing')
+    // Decided on a record that moved since (a rollout began with a node): not taken.
+    const seen = (await etcd.get(ROLLOUT_KEY))?.modRevision ?? 0
+    await etcd.put(ROLLOUT_KEY, record(null))
+    await rejects(
+      acquireLock(
+        req,
+        { etcd, clock, log },
+        { ttlSeconds: 5, unchanged: { key: ROLLOUT_KEY, modRevision: seen } },
+      ),
+      'LOCK_REFUSED',
+      /\/homecloud\/rollout changed while the lock was asked for/,
+    )
+    assert.equal(await etcd.get(LOCK_KEY), undefined)
+    // The node finished: the record holds nothing, the lock is taken.
+    const ok = await takeClusterLock(req, { etcd, kube, clock, log }, { force: false })
+    await ok.release()
+    // An unreadable record: nobody knows what it holds — refused, unless forced.
+    await etcd.put(ROLLOUT_KEY, 'not a record')
+    await rejects(
+      takeClusterLock(req, { etcd, kube, clock, log }, { force: false }),
+      'LOCK_REFUSED',
+      /the rollout record is unreadable/,
+    )
+    const warned: string[] = []
+    const forced = await takeClusterLock(
+      req,
+      { etcd, kube, clock, log },
+      { force: true, warn: (l) => warned.push(l) },
+    )
+    assert.match(warned.join('\n'), /going ahead despite: the rollout record is unreadable/)
+    await forced.release()
+    await etcd.delete(ROLLOUT_KEY)
   })
 
   it('is refused while a node is NotReady or etcd has no failure to spare, unless forced', async () => {
