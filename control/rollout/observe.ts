@@ -80,3 +80,22 @@ export class LeaderWatch {
     return { leader: this.leader, leaderSinceMs: this.sinceMs }
   }
 }
+
+/**
+ * How long this coordinator's mesh view has gone without a node it did not know (a
+ * freshly started agent learns the mesh over a while: a rollout it completes must not
+ * miss nodes its view has not shown yet). Monotonic: clock jumps do not settle it.
+ */
+export class ViewWatch {
+  private readonly known = new Set<string>()
+  private grewAtMono: number | null = null
+
+  ageMs(ids: readonly string[], monoMs: number): number {
+    for (const id of ids)
+      if (!this.known.has(id)) {
+        this.known.add(id)
+        this.grewAtMono = monoMs
+      }
+    return monoMs - (this.grewAtMono ?? monoMs)
+  }
+}

@@ -12,7 +12,7 @@ import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-re
 import { drainNode, undrainNode } from '../drain/execute.js'
 import { acquireLock, breakLock, type HeldLock, type LockEtcd, readLock } from '../lock/cluster-lock.js'
 import type { RolloutKube } from './kube.js'
-import { LeaderWatch, type MeshNode, observeNodes, type SlotsRead } from './observe.js'
+import { LeaderWatch, type MeshNode, observeNodes, type SlotsRead, ViewWatch } from './observe.js'
 import { isActive, type RolloutBody, type TargetRelease } from './record.js'
 import { nextRolloutStep } from './step.js'
 import { type ReadRollout, readRollout, writeRollout } from './store.js'
@@ -71,6 +71,7 @@ export class RolloutController {
   private held: HeldLock | null = null
   private drain: DrainJob | null = null
   private readonly leader = new LeaderWatch()
+  private readonly view = new ViewWatch()
   private seenVersion = 0
   /** The record as last read (the status view of this node shows it). */
   last: RolloutBody | null = null
@@ -151,7 +152,11 @@ export class RolloutController {
         return why ? [[id, why]] : []
       }),
     )
-    const d = nextRolloutStep({ ...observed, left }, read.body, this.init.policy)
+    const viewAgeMs = this.view.ageMs(
+      observed.nodes.map((n) => n.id),
+      this.c.clock.monoMs(),
+    )
+    const d = nextRolloutStep({ ...observed, left, viewAgeMs }, read.body, this.init.policy)
     await this.apply(d.effects, read, etcd)
   }
 

@@ -73,7 +73,7 @@ function pickNext(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): Rollout
     const nodes = withOutcome(r, n, 'skipped', detail, c.nowMs)
     return { effects: [{ kind: 'record', body: bump(r, { nodes }) }], waiting: null }
   }
-  if (pending.length === 0) return complete(c, r)
+  if (pending.length === 0) return complete(c, r, p)
   const next = orderedCandidates(c, r).find((n) => n.alive && n.slots)
   if (!next) {
     const away = pending.map((n) => `${n.name} (${n.alive ? (n.slotsError ?? 'no answer') : 'down'})`)
@@ -125,7 +125,13 @@ function failAtPick(c: ObservedCluster, r: RolloutBody, n: RolloutNode, t: Targe
   return { ...d, effects: [...lock, ...d.effects] }
 }
 
-function complete(c: ObservedCluster, r: RolloutBody): RolloutDecision {
+function complete(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): RolloutDecision {
+  // A view that still grows may lack nodes not yet upgraded (a coordinator just restarted).
+  if (c.viewAgeMs !== undefined && c.viewAgeMs < p.nodeGoneMs)
+    return wait(
+      r,
+      'completing once this coordinator’s mesh view has settled (it may not show every node yet)',
+    )
   const failed = Object.values(r.nodes).some((o) => o.state === 'failed')
   const sets: RolloutEffect[] = failed
     ? []

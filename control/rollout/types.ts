@@ -82,6 +82,8 @@ export interface ObservedCluster {
    * by id, with why (revoked): they never come back, so they are skipped, not waited for.
    */
   left?: Readonly<Record<string, string>>
+  /** How long the coordinator's mesh view has shown no node new to it (absent: settled). */
+  viewAgeMs?: number
 }
 
 export interface RolloutPolicy {

@@ -20,7 +20,7 @@ import { RolloutPart, SIM_CLUSTER_ID } from './rollout-part.js'
 //  - a bad release is marked bad and the rollout halted, and once the canary failed no
 //    other node gets an order;
 //  - once the faults stop, a good release ends with every live node committed on it, and
-//    one a node left during ends completed, that node named skipped.
+//    a node that left named in the record (skipped), never waited for.
 
 const sha = (n: number) => n.toString(16).padStart(64, '0')
 const release = (v: number, arch: 'amd64' | 'arm64'): TargetRelease => ({
@@ -67,7 +67,7 @@ export interface RolloutRunResult {
   drainsRefused: number
   /** Nodes the rollout let go after they stayed away its lease (then drains may run). */
   deferred: string[]
-  /** The node that left for good (revoked), if one did. */
+  /** The node that left for good (revoked), if one did, and its outcome in the record. */
   left: string | null
   trace: string[]
 }
@@ -123,7 +123,7 @@ export async function runRolloutSchedule(
   // Without an etcd quorum nothing can move (the cluster simulator checks placement keeps one).
   const done = () =>
     c.etcd.quorum() === null ||
-    (bad ? halted(part) : allOnTarget(c, part) && (part.revoked.size === 0 || completed(part)))
+    (bad ? halted(part) : allOnTarget(c, part) && [...part.revoked].every((id) => named(part, id)))
   const settled = await c.runUntil(done, opts.settleMs ?? 400_000, 1000)
   r.quorumLost = c.etcd.quorum() === null
   if (settled === null)
@@ -141,12 +141,13 @@ export async function runRolloutSchedule(
   r.drainsRefused = c.drains.asks.filter((a) => a.outcome.includes('a rollout is upgrading')).length
   r.deferred = part.deferred.map((d) => `n${c.byId.get(d.node)?.index}@${(d.atMs / 1000).toFixed(2)}s`)
   const left = [...part.revoked][0]
-  r.left = left ? `n${c.byId.get(left)?.index}` : null
+  const o = left ? part.record()?.nodes[left] : undefined
+  r.left = left ? `n${c.byId.get(left)?.index}${o ? ` ${o.state}: ${o.detail}` : ''}` : null
+  const who = left ? `n${c.byId.get(left)?.index}` : ''
   if (left && !r.quorumLost && settled !== null && !bad) {
-    const o = part.record()?.nodes[left]
     if (o && o.state !== 'skipped' && o.state !== 'done')
-      r.violations.push(`${r.left} left: recorded ${o.state}`)
-    if (!o) r.violations.push(`${r.left} left, but the rollout never named it`)
+      r.violations.push(`${who} left: recorded ${o.state}`)
+    if (!o) r.violations.push(`${who} left, but the rollout never named it`)
   }
   r.orders = part.orders.length
   r.reboots = part.outages.length
@@ -196,8 +197,9 @@ function leave(c: SimCluster, part: RolloutPart): void {
   part.machine(a).powerOff()
 }
 
-function completed(part: RolloutPart): boolean {
-  return part.record()?.phase === 'completed'
+/** The record gave the node an outcome (it is not waited for). */
+function named(part: RolloutPart, id: string): boolean {
+  return part.record()?.nodes[id] !== undefined
 }
 
 /** Every machine whose agent runs booted its architecture's target and committed it. */
@@ -313,7 +315,7 @@ export function describeRolloutRun(r: RolloutRunResult, trace = false): string {
     ...r.haltedByPowerCut.map(
       (v) => `  ! halted: ${v} lost power during its upgrade and was taken for a failed gate`,
     ),
-    ...(r.left ? [`  ${r.left} left for good (revoked)`] : []),
+    ...(r.left ? [`  left for good (revoked): ${r.left}`] : []),
     ...r.deferred.map((v) => `  ! deferred ${v}: it stayed away the rollout's lease`),
   ].join('\n')
 }
