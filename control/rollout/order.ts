@@ -67,7 +67,10 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
   const out: string[] = []
   if (c.lock.state === 'other' && !heldByAnotherCoordinator(c.lock))
     out.push(`the cluster lock is held by ${c.lock.holder ?? 'someone else'}`)
-  const notReady = c.nodes.filter((x) => x.id !== n.id && x.kube && !x.kube.ready).map((x) => x.name)
+  // A node that left for good (revoked) is down for ever: it is no second disruption.
+  const notReady = c.nodes
+    .filter((x) => x.id !== n.id && x.kube && !x.kube.ready && !c.left?.[x.id])
+    .map((x) => x.name)
   if (c.kube && notReady.length > 0)
     out.push(`Node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)
   return [...out, ...etcdBlockers(c, n, p)]

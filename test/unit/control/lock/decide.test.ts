@@ -64,6 +64,45 @@ describe('mayTakeLock', () => {
   })
 })
 
+describe('mayTakeLock: the rollout’s hold', () => {
+  const hold = { ok: true as const, hold: { node: 'w2', step: 'gate', sinceMs: 1 } }
+
+  it('refuses any other operation while a rollout has a node in progress, that node’s own included', () => {
+    const d = mayTakeLock({ node: 'w1', nodes: [], voters: healthy, rollout: hold, force: false })
+    assert.deepEqual(d, {
+      ok: false,
+      reasons: [
+        'a rollout is upgrading w2 (step gate): it holds the cluster lock until w2 is back, committed and uncordoned, or stays away its lease',
+      ],
+    })
+    const own = mayTakeLock({ node: 'w2', nodes: [], voters: healthy, rollout: hold, force: false })
+    assert.equal(own.ok, false)
+    assert.match(own.ok ? '' : own.reasons[0]!, /until it is back/)
+  })
+
+  it('allows once the rollout holds nothing (or was not looked at)', () => {
+    const free = { ok: true as const, hold: null }
+    assert.equal(
+      mayTakeLock({ node: 'w1', nodes: [], voters: healthy, rollout: free, force: false }).ok,
+      true,
+    )
+    assert.equal(mayTakeLock({ node: 'w1', nodes: [], voters: healthy, force: false }).ok, true)
+  })
+
+  it('refuses on an unreadable record (what it holds is unknown), and force overrides with the reason named', () => {
+    const bad = { ok: false as const, error: '/homecloud/rollout is not JSON' }
+    const d = mayTakeLock({ node: 'w1', nodes: [], voters: healthy, rollout: bad, force: false })
+    assert.deepEqual(d, {
+      ok: false,
+      reasons: [
+        'the rollout record is unreadable (/homecloud/rollout is not JSON), so what it disrupts is unknown',
+      ],
+    })
+    const f = mayTakeLock({ node: 'w1', nodes: [], voters: healthy, rollout: hold, force: true })
+    assert.equal(f.ok && f.overridden.length, 1)
+  })
+})
+
 describe('lock record', () => {
   it('parses what it wrote and refuses anything else', () => {
     const r = { v: 1, holder: 'cli:h:1', operation: 'drain', node: 'w1', sinceMs: 1000, lease: 'abc' }

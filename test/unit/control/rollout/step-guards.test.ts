@@ -147,4 +147,58 @@ describe('nextRolloutStep guards', () => {
     runUntil(w, () => w.record?.phase === 'completed')
     assert.ok(Object.values(w.record?.nodes ?? {}).every((x) => x.state === 'done'))
   })
+
+  it('a node in progress that left the cluster (revoked, gone from the mesh) is named skipped, its lock freed, and the rollout goes on', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.name === 'x86-4' && w.record.current.step === 'gate')
+    const n = w.node('x86-4')
+    n.up = false
+    n.deadSinceMs = w.nowMs
+    w.left = { id3: 'revoked' }
+    w.hidden.add('id3')
+    const d = pass(w)
+    assert.equal(w.record?.current, null, d.waiting ?? '')
+    assert.equal(w.record?.nodes.id3?.state, 'skipped')
+    assert.match(
+      w.record?.nodes.id3?.detail ?? '',
+      /left the cluster during its gate \(revoked\): not upgraded/,
+    )
+    assert.ok(d.effects.some((e) => e.kind === 'release-lock'))
+    runUntil(w, () => w.record?.phase === 'completed')
+    const states = Object.entries(w.record?.nodes ?? {}).map(([id, o]) => `${id}:${o.state}`)
+    assert.deepEqual(states.sort(), [
+      'id0:done',
+      'id1:done',
+      'id2:done',
+      'id3:skipped',
+      'id4:done',
+      'id5:done',
+    ])
+  })
+
+  it('a pending node that left (revoked, still listed dead) is named skipped at the pick, never waited for', () => {
+    const w = new World(sixNodes, policy)
+    const n = w.node('x86-6')
+    n.up = false
+    n.deadSinceMs = w.nowMs
+    w.left = { id5: 'revoked' }
+    start(w)
+    runUntil(w, () => w.record?.phase === 'completed')
+    assert.equal(w.record?.nodes.id5?.state, 'skipped')
+    assert.equal(w.record?.nodes.id5?.detail, 'no longer a member (revoked): not upgraded')
+  })
+
+  it('completes only once the coordinator’s mesh view has settled (a new coordinator may not see every node yet)', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    w.viewAgeMs = 1_000
+    runUntil(w, () => Object.keys(w.record?.nodes ?? {}).length === 6 && w.record?.current === null)
+    pass(w)
+    assert.equal(w.record?.phase, 'running')
+    assert.match(w.record?.waiting ?? '', /completing once this coordinator’s mesh view has settled/)
+    w.viewAgeMs = policy.nodeGoneMs
+    pass(w)
+    assert.equal(w.record?.phase, 'completed')
+  })
 })

@@ -58,6 +58,11 @@ export class World {
   badIds = new Set<string>()
   leaderSinceMs = 0
   votersHealthy: number | null = null
+  /** Nodes no longer members (revoked), with why; `hidden` ones are gone from the mesh view too. */
+  left: Record<string, string> = {}
+  readonly hidden = new Set<string>()
+  /** How long the coordinator's mesh view has not grown (undefined: settled). */
+  viewAgeMs: number | undefined = undefined
   readonly nodes: ModelNode[]
   /** The members a netbooted machine was before its last boots, dead in the mesh. */
   readonly former: RolloutNode[] = []
@@ -115,7 +120,10 @@ export class World {
       nowMs: this.nowMs,
       // As the shell's mesh view: a netbooted machine's former members fold into it.
       nodes: foldSuccessors(
-        [...this.nodes.map((n) => this.view(n, coordinator)), ...this.former].map((v) => {
+        [
+          ...this.nodes.filter((n) => !this.hidden.has(n.id)).map((n) => this.view(n, coordinator)),
+          ...this.former,
+        ].map((v) => {
           const m = this.nodes.find((n) => n.name === v.name)?.netbooted
           return m ? { ...v, ramOnly: true, macs: [m.mac] } : v
         }),
@@ -135,6 +143,8 @@ export class World {
       },
       drain: null,
       kube: true,
+      left: this.left,
+      ...(this.viewAgeMs !== undefined ? { viewAgeMs: this.viewAgeMs } : {}),
     }
   }
 
