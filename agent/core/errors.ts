@@ -57,7 +57,8 @@ export const ERROR_CODES = {
   NETBOOT_DNSMASQ: 'dnsmasq or the iPXE files for netboot are missing, or dnsmasq cannot serve the interface',
   // Drain, the cluster lock and dead-node handling (issue 6).
   LOCK_HELD: 'another disruptive operation holds the cluster lock',
-  LOCK_REFUSED: 'the cluster lock may not be taken now: a node is NotReady or etcd has no failure to spare',
+  LOCK_REFUSED:
+    'the cluster lock may not be taken now: a node is NotReady, etcd has no failure to spare, or a rollout is upgrading a node',
   LOCK_LOST: 'the cluster lock was lost while an operation held it; the operation stopped',
   KUBE_NODE_UNKNOWN: 'Kubernetes has no Node with that name',
   KUBE_API_FAILED: 'the Kubernetes API refused or failed a request',
