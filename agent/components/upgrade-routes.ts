@@ -204,5 +204,17 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
       }
     }),
   )
-  return { rollout: body, nodes: nodes.sort((a, b) => (a.name < b.name ? -1 : 1)) }
+  // Nodes the mesh no longer lists (revoked: expelled) keep their outcome in the view.
+  const listed = new Set(all.map(({ b }) => b.id))
+  const gone = Object.entries(body.nodes)
+    .filter(([id]) => !listed.has(id))
+    .map(([, o]) => ({
+      name: o.name,
+      version: null,
+      alive: false,
+      slots: null,
+      step: null,
+      outcome: `${o.state}: ${o.detail}`,
+    }))
+  return { rollout: body, nodes: [...nodes, ...gone].sort((a, b) => (a.name < b.name ? -1 : 1)) }
 }
