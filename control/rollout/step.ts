@@ -125,9 +125,15 @@ function failAtPick(c: ObservedCluster, r: RolloutBody, n: RolloutNode, t: Targe
   return { ...d, effects: [...lock, ...d.effects] }
 }
 
+/**
+ * A fresh agent's mesh view fills within seconds (gossip; the rollout simulator under 26 %
+ * loss took longer than 18 s): a view that showed no new node this long is taken as whole.
+ */
+const viewSettleMsMax = 30_000
+
 function complete(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): RolloutDecision {
   // A view that still grows may lack nodes not yet upgraded (a coordinator just restarted).
-  if (c.viewAgeMs !== undefined && c.viewAgeMs < p.nodeGoneMs)
+  if (c.viewAgeMs !== undefined && c.viewAgeMs < Math.min(p.nodeGoneMs, viewSettleMsMax))
     return wait(
       r,
       'completing once this coordinator’s mesh view has settled (it may not show every node yet)',
