@@ -90,10 +90,10 @@ export class ViewWatch {
   private readonly known = new Set<string>()
   private grewAtMono: number | null = null
 
-  ageMs(ids: readonly string[], monoMs: number): number {
-    for (const id of ids)
-      if (!this.known.has(id)) {
-        this.known.add(id)
+  ageMs(names: readonly string[], monoMs: number): number {
+    for (const name of names)
+      if (!this.known.has(name)) {
+        this.known.add(name)
         this.grewAtMono = monoMs
       }
     return monoMs - (this.grewAtMono ?? monoMs)

@@ -152,8 +152,9 @@ export class RolloutController {
         return why ? [[id, why]] : []
       }),
     )
+    // By name: a netbooted machine back under a new id (successors) is no node new to the view.
     const viewAgeMs = this.view.ageMs(
-      observed.nodes.map((n) => n.id),
+      observed.nodes.map((n) => n.name),
       this.c.clock.monoMs(),
     )
     const d = nextRolloutStep({ ...observed, left, viewAgeMs }, read.body, this.init.policy)
