@@ -175,8 +175,9 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
   // No rollout: nothing to say about the nodes' slots (and no 7443 round to every node).
   if (!body) return { rollout: null, nodes: [] }
   // A netbooted machine booted again is listed once, under its new id (agent/mesh/successors.ts).
+  const mesh = meshNodes(x.d.mesh)
   const nodes = await Promise.all(
-    meshNodes(x.d.mesh).map(async (b) => {
+    mesh.map(async (b) => {
       const alive = b.alive
       const ids = [b.id, ...(b.formerIds ?? [])]
       const current = body?.current && ids.includes(body.current.node) ? body.current : null
@@ -205,7 +206,7 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
     }),
   )
   // Nodes the mesh no longer lists (revoked: expelled) keep their outcome in the view.
-  const listed = new Set(all.map(({ b }) => b.id))
+  const listed = new Set(mesh.flatMap((b) => [b.id, ...(b.formerIds ?? [])]))
   const gone = Object.entries(body.nodes)
     .filter(([id]) => !listed.has(id))
     .map(([, o]) => ({
