@@ -104,7 +104,8 @@ export class SelfDrain {
       } catch (err) {
         const why = (err as Error).message
         const refused = (err as { status?: number }).status === 409
-        if (!refused || left < shutdownRetryMs * 2) {
+        // The time left now: a drain that ran out of it (DRAIN_TIMEOUT) took all of it.
+        if (!refused || deadline - this.n.clock.monoMs() < shutdownRetryMs * 2) {
           say(`shutdown drain of ${name} did not finish (${why}); leaving anyway`, { err: why }, true)
           return { outcome: 'not-drained', why }
         }
