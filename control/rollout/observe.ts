@@ -99,3 +99,25 @@ export class ViewWatch {
     return monoMs - (this.grewAtMono ?? monoMs)
   }
 }
+
+/** How long this coordinator has seen the node in progress in the same step (monotonic). */
+export class StepWatch {
+  private key: string | null = null
+  private sinceMono = 0
+
+  ageMs(
+    current: { node: string; step: string; startedAtMs: number } | null,
+    monoMs: number,
+  ): number | undefined {
+    if (!current) {
+      this.key = null
+      return undefined
+    }
+    const key = `${current.node} ${current.step} ${current.startedAtMs}`
+    if (key !== this.key) {
+      this.key = key
+      this.sinceMono = monoMs
+    }
+    return monoMs - this.sinceMono
+  }
+}

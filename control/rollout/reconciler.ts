@@ -12,7 +12,7 @@ import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-re
 import { drainNode, undrainNode } from '../drain/execute.js'
 import { acquireLock, breakLock, type HeldLock, type LockEtcd, readLock } from '../lock/cluster-lock.js'
 import type { RolloutKube } from './kube.js'
-import { LeaderWatch, type MeshNode, observeNodes, type SlotsRead, ViewWatch } from './observe.js'
+import { LeaderWatch, type MeshNode, observeNodes, type SlotsRead, StepWatch, ViewWatch } from './observe.js'
 import { isActive, type RolloutBody, type TargetRelease } from './record.js'
 import { nextRolloutStep } from './step.js'
 import { type ReadRollout, readRollout, writeRollout } from './store.js'
@@ -72,6 +72,7 @@ export class RolloutController {
   private drain: DrainJob | null = null
   private readonly leader = new LeaderWatch()
   private readonly view = new ViewWatch()
+  private readonly step = new StepWatch()
   private seenVersion = 0
   /** The record as last read (the status view of this node shows it). */
   last: RolloutBody | null = null
@@ -157,7 +158,12 @@ export class RolloutController {
       observed.nodes.map((n) => n.name),
       this.c.clock.monoMs(),
     )
-    const d = nextRolloutStep({ ...observed, left, viewAgeMs }, read.body, this.init.policy)
+    const stepAgeMs = this.step.ageMs(read.body?.current ?? null, this.c.clock.monoMs())
+    const d = nextRolloutStep(
+      { ...observed, left, viewAgeMs, ...(stepAgeMs !== undefined ? { stepAgeMs } : {}) },
+      read.body,
+      this.init.policy,
+    )
     await this.apply(d.effects, read, etcd)
   }
 

@@ -316,7 +316,8 @@ function gateStep(
   }
   const what = `${n.name}: health gate waits for ${v.for.join(', ')}`
   // Down is not a failed gate: it is deferred once gone nodeGoneMs (a new coordinator's view starts afresh).
-  if (!n.alive || c.nowMs - cur.stepSinceMs < p.gateTimeoutMs) return wait(r, what)
+  // Timed by this coordinator's own watch (stepAgeMs): the record's time is some coordinator's clock.
+  if (!n.alive || (c.stepAgeMs ?? c.nowMs - cur.stepSinceMs) < p.gateTimeoutMs) return wait(r, what)
   const reason = `not healthy ${Math.round(p.gateTimeoutMs / 1000)} s after booting ${t.version}: waited for ${v.for.join(', ')}; sent back to its last good slot`
   const back: RolloutEffect[] = n.alive && n.slots ? [{ kind: 'order', node: n.id, action: 'fallback' }] : []
   return fail(c, r, cur, n, t, reason, back)

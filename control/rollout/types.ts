@@ -84,6 +84,13 @@ export interface ObservedCluster {
   left?: Readonly<Record<string, string>>
   /** How long the coordinator's mesh view has shown no node new to it (absent: settled). */
   viewAgeMs?: number
+  /**
+   * How long this coordinator has watched the node in progress in its step (monotonic;
+   * absent: not watched, the record's step time is used). A coordinator that took over
+   * gives a gate its whole time again: the record's time was written by another
+   * coordinator's wall clock, which may be far off.
+   */
+  stepAgeMs?: number
 }
 
 export interface RolloutPolicy {

@@ -201,4 +201,31 @@ describe('nextRolloutStep guards', () => {
     pass(w)
     assert.equal(w.record?.phase, 'completed')
   })
+
+  it('a gate is timed by the coordinator watching it, not by a time another coordinator’s clock wrote (rollout simulator seed 458)', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    const n = w.node('x86-4')
+    runUntil(
+      w,
+      () =>
+        w.record?.current?.name === 'x86-4' &&
+        w.record.current.step === 'gate' &&
+        n.boot.booted === n.boot.trying,
+    )
+    // Back on the target, its DaemonSet pods not yet: the gate waits.
+    n.daemonPods = 0
+    // The coordinator that entered the gate had a clock 10 minutes behind; this one took over just now.
+    const cur = w.record?.current
+    assert.ok(cur && w.record)
+    const record = { ...w.record, current: { ...cur, stepSinceMs: w.nowMs - 10 * 60_000 } }
+    const watched = nextRolloutStep({ ...w.observe('id1'), stepAgeMs: 1_000 }, record, policy)
+    assert.match(watched.waiting ?? '', /x86-4: health gate waits for/)
+    assert.ok(!watched.effects.some((e) => e.kind === 'order'), 'no fallback')
+    // Its own watch past the timeout: failed as before (and without a watch the record's time decides).
+    const late = nextRolloutStep({ ...w.observe('id1'), stepAgeMs: policy.gateTimeoutMs }, record, policy)
+    assert.ok(late.effects.some((e) => e.kind === 'order' && e.action === 'fallback'))
+    const unwatched = nextRolloutStep(w.observe('id1'), record, policy)
+    assert.ok(unwatched.effects.some((e) => e.kind === 'order' && e.action === 'fallback'))
+  })
 })
