@@ -59,6 +59,7 @@ export async function startAgent(
     peers: mesh.peers,
     router: mesh.router,
     onRevoked: (ids) => mesh.expel(ids),
+    reachPeer: (peer, forMs) => mesh.reachPeer(peer, forMs),
   })
   const cp = config.controlPlane.enabled
     ? controlPlaneComponent(n, cluster.id, trust, book, mesh, roles)

@@ -153,6 +153,14 @@ export class Mesh {
     this.shell.reach(id, forMs)
   }
 
+  /**
+   * Hold a link for a while to a peer known only by key and address, not (yet) as a
+   * member: a joiner's signer, named by a member that holds no CA key.
+   */
+  reachPeer(peer: HostPort & { key: string }, forMs: number): void {
+    this.shell.reachPeer(peer, forMs)
+  }
+
   /** Revoked nodes: forget them and cut every connection they hold. */
   expel(nodeIds: string[]): void {
     this.shell.expel(nodeIds)

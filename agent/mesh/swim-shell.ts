@@ -52,6 +52,8 @@ export interface SwimShellComponents {
 /** Our record is compared with what other layers say every this often; a change is announced. */
 const SELF_CHECK_MS = 1000
 const PERSIST_MS = 10_000
+/** Peers held by address at once (a joiner names one signer at a time; pins are bounded too). */
+const ADDRESSED_MAX = 16
 const EVENT_TEXT: Record<Exclude<MemberEvent['kind'], 'updated'>, string> = {
   joined: 'joined the mesh',
   suspect: 'stopped answering: suspect',
@@ -86,6 +88,8 @@ export class SwimShell {
   private readonly views = new MemberViews()
   private readonly pending = new PendingRecords()
   private readonly timers: Timer[] = []
+  /** Peers asked for by address (reachPeer): where to dial them while no record says. */
+  private readonly addressed = new Map<string, HostPort & { key: string }>()
 
   constructor(
     private readonly init: SwimShellInit,
@@ -217,6 +221,16 @@ export class SwimShell {
     this.live?.pin(id, forMs)
   }
 
+  /** Hold a link to a peer we know only by address (not as a member), for a while. */
+  reachPeer(peer: HostPort & { key: string }, forMs: number): void {
+    const id = this.idOf(peer.key)
+    if (id === this.c.identity.id) return
+    this.addressed.delete(id)
+    this.addressed.set(id, peer)
+    if (this.addressed.size > ADDRESSED_MAX) this.addressed.delete(this.addressed.keys().next().value!)
+    this.live?.pin(id, forMs)
+  }
+
   /** The transport is up: reach for bootstrap peers now (dials before it went nowhere). */
   transportUp(): void {
     this.first.transportUp()
@@ -327,7 +341,12 @@ export class SwimShell {
 
   private dial(id: string): void {
     const b = this.live?.swim.table.get(id)?.record.body
-    if (!b?.addresses[0]) return
+    if (!b?.addresses[0]) {
+      // Not a member we know: a peer asked for by address (reachPeer), if any.
+      const hp = this.addressed.get(id)
+      if (hp) this.c.transport.dial(hp)
+      return
+    }
     const hp = hostPortOf(b)
     this.first.learn(hp)
     this.c.transport.dial(hp)

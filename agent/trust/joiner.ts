@@ -11,6 +11,13 @@ import { type CommonEffect, count, log, type Step } from './effects.js'
 // certificate when that reached it (signer.ts). Pure: the shell checks the reply's proof
 // and certificate and says what it found; this decides.
 //
+// Past a full mesh's size a joiner's few links (its bootstrap picks, at most 4 strangers)
+// often reach no signer: 3–5 voters hold the CA key among 50 nodes. A member without the
+// key names the signers it knows in its `not-a-signer` refusal, and the joiner asks the
+// mesh for a link to one of them (`reach`), one at a time, the next only when that one
+// did not link or answer within JOIN_ASK_TIMEOUT_MS. It still asks one peer at a time,
+// known signers first, so the signed-once rule above is unchanged.
+//
 //   joining ──join-pending──▶ pending
 //      │                        │
 //      └──join-signed (proven)──┴──▶ adopt ──adopted──▶ member (done; identity.ts takes over)
@@ -19,6 +26,17 @@ import { type CommonEffect, count, log, type Step } from './effects.js'
 export const JOIN_ASK_TIMEOUT_MS = 8000
 /** The `join-refused` reason of a member without the CA key: ask the next peer at once. */
 export const NOT_A_SIGNER = 'not-a-signer'
+/** Signers a joiner remembers from refusals (the newest kept); as many as one refusal may name. */
+export const SIGNER_HINTS_MAX = 8
+/** A link to a named signer is held this long (then it is the overlay's to keep or drop). */
+export const SIGNER_REACH_MS = 30_000
+
+/** A node that signs, as a refusal names it: its key and where its mesh transport listens. */
+export interface SignerHint {
+  key: string
+  host: string
+  port: number
+}
 
 export type JoinerStatus = 'joining' | 'pending' | 'member'
 
@@ -31,6 +49,10 @@ export interface JoinerState {
   readonly asked: { readonly key: string; readonly atMs: number } | null
   /** Peers that said they hold no CA key (skipped until every peer said so). */
   readonly notSigners: ReadonlySet<string>
+  /** Signers other peers named (by key), asked before anyone else once linked. */
+  readonly signers: ReadonlyMap<string, SignerHint>
+  /** The named signer we last asked the mesh to link us to, and when. */
+  readonly reached: { readonly key: string; readonly atMs: number } | null
 }
 
 /** What the shell verified about a `join-signed` reply. */
@@ -58,7 +80,7 @@ export type JoinerEvent =
   | ({ kind: 'connected'; conn: PeerConn } & Open)
   | ({ kind: 'retry' } & Open)
   | { kind: 'pending'; code: string }
-  | ({ kind: 'refused'; conn: PeerConn; reason: string; message: string } & Open)
+  | ({ kind: 'refused'; conn: PeerConn; reason: string; message: string; signers?: SignerHint[] } & Open)
   | ({ kind: 'signed' } & SignedReply)
   /** The shell verified and stored the certificate. */
   | { kind: 'adopted' }
@@ -68,9 +90,19 @@ export type JoinerEffect =
   /** Send our join request on this connection (the shell binds its proof to the connection). */
   | { kind: 'ask'; conn: PeerConn }
   | { kind: 'adopt'; certPem: string; caPem: string; cluster: ClusterSettings }
+  /** Hold a link to this signer for `forMs` (none of ours is one). */
+  | { kind: 'reach'; signer: SignerHint; forMs: number }
 
 export function joinerStart(code: string, nodeName: string, member: boolean): JoinerState {
-  return { status: member ? 'member' : 'joining', code, nodeName, asked: null, notSigners: new Set() }
+  return {
+    status: member ? 'member' : 'joining',
+    code,
+    nodeName,
+    asked: null,
+    notSigners: new Set(),
+    signers: new Map(),
+    reached: null,
+  }
 }
 
 export function joinerStep(s: JoinerState, e: JoinerEvent): Step<JoinerState, JoinerEffect> {
@@ -116,7 +148,7 @@ function onRetry(s: JoinerState, conns: readonly PeerConn[], nowMs: number): Ste
   // reached it since); it answered, so it is alive: no need to move on.
   if (s.status === 'pending' && current) return { state: s, effects: [{ kind: 'ask', conn: current }] }
   if (waiting(s, conns, nowMs)) return { state: s, effects: [] }
-  return askNext(s, conns, nowMs)
+  return reachSigner(askNext(s, conns, nowMs), conns, nowMs)
 }
 
 function onRefused(
@@ -126,12 +158,14 @@ function onRefused(
   const key = e.conn.remoteKeyHex
   if (e.reason === NOT_A_SIGNER) {
     const notSigners = new Set([...s.notSigners, key])
-    if (s.asked?.key !== key) return { state: { ...s, notSigners }, effects: [] }
+    const signers = remember(s.signers, e.signers ?? [], key)
+    const next = { ...s, notSigners, signers }
+    if (s.asked?.key !== key) return reachSigner({ state: next, effects: [] }, e.conns, e.monoMs)
     // Every peer said so: wait for the next period (one may become a voter) rather than
     // asking round and round in a tight loop of questions and refusals.
     if (e.conns.every((c) => notSigners.has(c.remoteKeyHex)))
-      return { state: { ...s, notSigners, asked: null }, effects: [] }
-    return askNext({ ...s, notSigners }, e.conns, e.monoMs)
+      return reachSigner({ state: { ...next, asked: null }, effects: [] }, e.conns, e.monoMs)
+    return reachSigner(askNext(next, e.conns, e.monoMs), e.conns, e.monoMs)
   }
   return {
     state: s,
@@ -149,16 +183,77 @@ function onRefused(
  */
 function askNext(s: JoinerState, conns: readonly PeerConn[], nowMs: number): Step<JoinerState, JoinerEffect> {
   if (conns.length === 0) return { state: { ...s, asked: null }, effects: [] }
-  const ranked = [...conns].sort((x, y) => cmp(rank(s.code, x), rank(s.code, y)))
+  // Signers someone named come first, then everyone else, each part in our own order.
+  const order = (c: { remoteKeyHex: string }) => `${s.signers.has(c.remoteKeyHex) ? 0 : 1}${rank(s.code, c)}`
+  const ranked = [...conns].sort((x, y) => cmp(order(x), order(y)))
   const signers = ranked.filter((c) => !s.notSigners.has(c.remoteKeyHex))
   const pool = signers.length > 0 ? signers : ranked
   const notSigners = signers.length > 0 ? s.notSigners : new Set<string>()
-  const last = s.asked ? rank(s.code, { remoteKeyHex: s.asked.key }) : null
-  const next = (last === null ? undefined : pool.find((c) => rank(s.code, c) > last)) ?? pool[0]!
+  // After a peer that is no named signer, a named one linked now is asked at once.
+  const last = s.asked ? order({ remoteKeyHex: s.asked.key }) : null
+  const namedFirst = last?.startsWith('1') && pool.some((c) => s.signers.has(c.remoteKeyHex))
+  const next = (last === null || namedFirst ? undefined : pool.find((c) => order(c) > last)) ?? pool[0]!
   return {
     state: { ...s, asked: { key: next.remoteKeyHex, atMs: nowMs }, notSigners },
     effects: [{ kind: 'ask', conn: next }],
   }
+}
+
+/**
+ * None of our links is a signer someone named: ask the mesh for a link to one, in our
+ * own order, the next only once the one before had JOIN_ASK_TIMEOUT_MS to link and answer.
+ */
+function reachSigner(
+  r: Step<JoinerState, JoinerEffect>,
+  conns: readonly PeerConn[],
+  nowMs: number,
+): Step<JoinerState, JoinerEffect> {
+  const s = r.state
+  if (s.status === 'member' || s.signers.size === 0) return r
+  const usable = [...s.signers.values()].filter((h) => !s.notSigners.has(h.key))
+  if (usable.some((h) => conns.some((c) => c.remoteKeyHex === h.key))) return r
+  if (s.reached && nowMs - s.reached.atMs < JOIN_ASK_TIMEOUT_MS) return r
+  if (usable.length === 0) return r
+  const ranked = usable.sort((x, y) =>
+    cmp(rank(s.code, { remoteKeyHex: x.key }), rank(s.code, { remoteKeyHex: y.key })),
+  )
+  const last = s.reached ? ranked.findIndex((h) => h.key === s.reached!.key) : -1
+  const signer = ranked[last + 1] ?? ranked[0]!
+  return {
+    state: { ...s, reached: { key: signer.key, atMs: nowMs } },
+    effects: [...r.effects, { kind: 'reach', signer, forMs: SIGNER_REACH_MS }],
+  }
+}
+
+/**
+ * What a member without the CA key names in its refusal: the voters it sees alive (their
+ * signed records say so; a voter holds the CA key), where their mesh transport listens.
+ */
+export function signerHints(
+  voters: readonly { publicKey: string; addresses: readonly string[]; ports: { dht: number } }[],
+): SignerHint[] {
+  return voters
+    .filter((v) => v.addresses[0])
+    .slice(0, SIGNER_HINTS_MAX)
+    .map((v) => ({ key: v.publicKey, host: v.addresses[0]!, port: v.ports.dht }))
+}
+
+/** Signers named by a refusal join those we know (the newest kept, never the refusing peer itself). */
+function remember(
+  known: ReadonlyMap<string, SignerHint>,
+  named: readonly SignerHint[],
+  refusedBy: string,
+): ReadonlyMap<string, SignerHint> {
+  if (named.length === 0 && !known.has(refusedBy)) return known
+  const out = new Map(known)
+  out.delete(refusedBy)
+  for (const h of named.slice(0, SIGNER_HINTS_MAX)) {
+    if (h.key === refusedBy) continue
+    out.delete(h.key)
+    out.set(h.key, h)
+  }
+  while (out.size > SIGNER_HINTS_MAX) out.delete(out.keys().next().value!)
+  return out
 }
 
 const rank = (code: string, c: { remoteKeyHex: string }) =>

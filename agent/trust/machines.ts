@@ -207,9 +207,18 @@ export class Machines {
         const csr = this.joinCsr
         if (!csr || !this.init.secret || this.node) return
         const proof = joinProof(this.init.secret, f.conn.handshakeHash, this.c.identity.id, csr.csrPem)
+        this.c.log.debug({ to: f.conn.remoteKeyHex.slice(0, 12) }, 'join: asking a peer to sign')
         this.c.router.send(f.conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
         return
       }
+      case 'reach':
+        // None of our links signs: a member named this signer (rare, and worth a line when a join is slow).
+        this.c.log.info(
+          { signer: f.signer.key.slice(0, 12), host: f.signer.host },
+          'join: linking to a signer a member named',
+        )
+        this.c.reachPeer(f.signer, f.forMs)
+        return
       case 'adopt':
         if (!this.joinCsr) return
         this.c.book.setCa(f.caPem)

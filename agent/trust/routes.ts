@@ -4,7 +4,7 @@ import { verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
-import { NOT_A_SIGNER } from './joiner.js'
+import { NOT_A_SIGNER, signerHints } from './joiner.js'
 import type { Machines } from './machines.js'
 import { holdsItsNames } from './names-held.js'
 import { addPage, pagesStart } from './revocation-pages.js'
@@ -92,7 +92,19 @@ function registerJoin(m: Machines, c: TrustComponents): void {
     // The joiner asks one peer at a time: a node without the CA key says so, and the
     // joiner asks the next one at once instead of waiting out its timeout (joiner.ts).
     if (!m.ca) {
-      router.send(conn, { t: 'join-refused', reason: NOT_A_SIGNER, message: 'this node holds no CA key' })
+      // Where the signers are is told only to a joiner that proves the join secret (every
+      // member keeps its join material): a stranger without it learns nothing.
+      const secret = m.init.secret
+      const proven =
+        secret !== null &&
+        proofMatches(joinProof(secret, conn.handshakeHash, nodeIdOf(conn), msg.csr), msg.proof)
+      const signers = proven ? signerHints(c.peers.aliveVoters().map((v) => v.signed.body)) : []
+      router.send(conn, {
+        t: 'join-refused',
+        reason: NOT_A_SIGNER,
+        message: 'this node holds no CA key',
+        signers,
+      })
       return
     }
     const who = requester(m, conn)
@@ -132,16 +144,17 @@ function registerJoin(m: Machines, c: TrustComponents): void {
   router.route('join-pending', JoinPending, (_conn, msg) =>
     m.joiner.feed({ kind: 'pending', code: msg.code }),
   )
-  router.route('join-refused', JoinRefused, (conn, msg) =>
+  router.route('join-refused', JoinRefused, (conn, msg) => {
     m.joiner.feed({
       kind: 'refused',
       conn,
       reason: msg.reason,
       message: msg.message,
+      ...(msg.signers ? { signers: msg.signers } : {}),
       conns: c.peers.connections(),
       monoMs: c.clock.monoMs(),
-    }),
-  )
+    })
+  })
 }
 
 function registerGossip(m: Machines, c: TrustComponents): void {

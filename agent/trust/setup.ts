@@ -14,6 +14,7 @@ import { statePaths } from '../state/paths.js'
 import { CertBook } from './cert-book.js'
 import { type JoinMaterial, readJoinMaterial } from './join-material.js'
 import { Trust } from './trust.js'
+import type { TrustComponents } from './trust-init.js'
 import { TrustStore } from './trust-store.js'
 
 /** What the state directory holds about trust, read before anything starts. */
@@ -91,6 +92,7 @@ export interface TrustWiring {
   peers: PeerView
   router: MeshRouter
   onRevoked: (ids: string[]) => void
+  reachPeer: TrustComponents['reachPeer']
 }
 
 /** The trust protocols on the mesh's faces (they register their messages on the router). */

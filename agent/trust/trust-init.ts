@@ -51,4 +51,6 @@ export interface TrustComponents {
   router: MeshRouter
   /** These nodes were revoked: cut their connections, forget them. */
   onRevoked: (nodeIds: string[]) => void
+  /** Hold a link for a while to a peer known only by address and key (a joiner's named signer). */
+  reachPeer: (peer: { key: string; host: string; port: number }, forMs: number) => void
 }

@@ -25,6 +25,11 @@ export const TRUST_LIMITS = {
    * at once means that many signers revoked while partitioned from each other.
    */
   revocationsRacedMax: 8,
+  /**
+   * Signers one `not-a-signer` refusal names: the etcd voters (3 or 5), with room for a
+   * few learners that hold the CA key too.
+   */
+  signerHintsMax: 8,
 } as const
 
 const Pem = z.string().min(1).max(TRUST_LIMITS.pemCharsMax)
@@ -47,7 +52,19 @@ export const JoinSigned = z.object({
   proof: Hex64,
 })
 export const JoinPending = z.object({ t: z.literal('join-pending'), code: z.string().max(16) })
-export const JoinRefused = z.object({ t: z.literal('join-refused'), reason: Reason, message: Message })
+/** Where a joiner finds a node that signs (a member without the CA key names the voters it knows). */
+export const SignerHint = z.object({
+  key: Hex64,
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+})
+export const JoinRefused = z.object({
+  t: z.literal('join-refused'),
+  reason: Reason,
+  message: Message,
+  /** With `not-a-signer`: signers the refusing node knows, so the joiner can link to one. */
+  signers: z.array(SignerHint).max(TRUST_LIMITS.signerHintsMax).optional(),
+})
 
 // ---- node identity (members ↔ signers): renewal and Kubernetes node certificates ----
 

@@ -2,7 +2,8 @@
 //   npm run sim -- --seeds 5000 [--from 1] [--nodes N]      membership only (fast)
 //   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
 //   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
-//                                                           (--strict: admins revoke nodes with no known certificate too)
+//                                                           (--strict: admins revoke nodes with no known certificate too;
+//                                                           --boot-non-signers: nodes bootstrap from members without the CA key)
 //   npm run sim -- --rollout --seeds 200 [--from 1]          a rollout (good or bad release) over the whole cluster
 //   npm run sim -- [--cluster|--trust|--rollout] --seed 123  replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     trust: { type: 'boolean', default: false },
     rollout: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
+    'boot-non-signers': { type: 'boolean', default: false },
   },
 })
 const nodes = values.nodes ? Number(values.nodes) : undefined
@@ -48,8 +50,14 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
     return { ok: r.ok, text: describeRolloutRun(r, values.seed !== undefined) }
   }
   if (values.trust) {
-    const sizes = nodes ? { membersMin: nodes, membersMax: nodes } : {}
-    const r = runTrustSchedule(seed, { ...sizes, strict: values.strict })
+    const boot = values['boot-non-signers'] ? ('non-signers' as const) : ('signers' as const)
+    // Bootstrapping from non-signers needs a few of them (test/unit/sim/trust.test.ts does the same).
+    const sizes = nodes
+      ? { membersMin: nodes, membersMax: nodes }
+      : boot === 'non-signers'
+        ? { membersMin: 6, membersMax: 9 }
+        : {}
+    const r = runTrustSchedule(seed, { ...sizes, strict: values.strict, boot })
     trustTotals.joiners += r.joiners
     trustTotals.revoked += r.revoked
     trustTotals.signedAfterMovingOn += r.signedAfterMovingOn.length

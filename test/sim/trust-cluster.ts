@@ -24,6 +24,12 @@ export interface TrustClusterOptions {
    * then names the node id as a placeholder serial: revocationEntry).
    */
   strict?: boolean
+  /**
+   * Whom nodes bootstrap from: the signers (the default), or members that hold no CA key,
+   * as in a big cluster where a joiner's few bootstrap links rarely reach one of the 3–5
+   * voters; it then learns where the signers are from those members' refusals.
+   */
+  boot?: 'signers' | 'non-signers'
 }
 
 export interface Signing {
@@ -66,7 +72,10 @@ export class TrustCluster {
     this.net = new SimNetwork(this.sched, seededRandom(opts.seed + 1), DEFAULT_NETWORK)
     const total = opts.members + opts.joiners
     const ids = simIds(this.random, total)
-    const boot = ids.slice(0, SIGNERS)
+    const boot =
+      opts.boot === 'non-signers'
+        ? ids.slice(SIGNERS, Math.max(SIGNERS + 1, opts.members))
+        : ids.slice(0, SIGNERS)
     const env = defaultSwimEnv(this.sched, this.net, opts.seed, boot)
     ids.forEach((id, i) => {
       this.index.set(id, i)
@@ -94,6 +103,7 @@ export class TrustCluster {
         ...body,
         signature: createHash('sha256').update(signedBytes(body)).digest('base64'),
       }),
+      isSigner: (id: string) => this.part(id).isSigner,
       asked: (joiner: string, peer: string, gen: number) => this.asked(joiner, peer, gen),
       linked: (id: string, peer: string) => this.linkedAt.set(`${id}/${peer}`, this.now),
       adopted: () => {},

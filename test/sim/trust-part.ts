@@ -11,6 +11,7 @@ import {
   joinerStart,
   joinerStep,
   NOT_A_SIGNER,
+  signerHints,
 } from '../../agent/trust/joiner.js'
 import {
   type RevocationsEffect,
@@ -51,6 +52,8 @@ export interface TrustEnv {
   issue(signer: string, request: IssueRequest): string
   /** Sign a revocation list (deterministic, as RSA PKCS#1 v1.5 is). */
   signList(body: RevocationBody): RevocationList
+  /** Does this node's record say etcd voter (it holds the CA key)? */
+  isSigner(nodeId: string): boolean
   /** A joiner asked this peer to sign it. */
   asked?(joiner: string, peer: string, generation: number): void
   /** A link opened (a question asked on an earlier link to that peer went with it). */
@@ -178,7 +181,13 @@ export class TrustPart implements NodeExtension {
       case 'sim-join-request':
         // routes.ts: a node without the CA key says so (the joiner asks the next at once).
         if (this.persisted.signer && this.persisted.cert) this.onJoinRequest(from, m.csr)
-        else this.send(from, { t: 'join-refused', reason: NOT_A_SIGNER, message: 'no CA key' })
+        else
+          this.send(from, {
+            t: 'join-refused',
+            reason: NOT_A_SIGNER,
+            message: 'no CA key',
+            signers: this.hints(),
+          })
         return
       case 'sim-join-signed': {
         if (this.persisted.cert) return
@@ -196,7 +205,14 @@ export class TrustPart implements NodeExtension {
         return
       }
       case 'join-refused':
-        this.feedJoiner({ kind: 'refused', conn, reason: m.reason, message: m.message, ...this.open() })
+        this.feedJoiner({
+          kind: 'refused',
+          conn,
+          reason: m.reason,
+          message: m.message,
+          ...(m.signers ? { signers: m.signers } : {}),
+          ...this.open(),
+        })
         return
       case 'sim-hello':
         if (this.onCert(from, m.cert) && m.ask && this.persisted.cert) this.sendCerts(from, false)
@@ -262,6 +278,15 @@ export class TrustPart implements NodeExtension {
       policy: 'auto',
       approved: false,
     })
+  }
+
+  /** routes.ts: the voters this node sees alive, as a refusal names them (ids stand for keys here). */
+  private hints(): ReturnType<typeof signerHints> {
+    if (!this.persisted.cert) return []
+    const voters = (this.node?.liveness?.swim.members() ?? [])
+      .filter((m) => m.state === 'alive' && this.env.isSigner(m.id))
+      .map((m) => ({ publicKey: m.id, addresses: ['sim'], ports: { dht: 1 } }))
+    return signerHints(voters)
   }
 
   private onCert(from: string | undefined, pem: string): boolean {
@@ -332,6 +357,10 @@ export class TrustPart implements NodeExtension {
         this.node?.liveness?.resync()
         return
       }
+      case 'reach':
+        // swim-shell.ts reachPeer: the signer's link is pinned (a simulated link needs no address).
+        this.node?.liveness?.pin(f.signer.key, f.forMs)
+        return
       default:
         this.common(f)
     }

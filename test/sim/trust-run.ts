@@ -5,6 +5,7 @@ import { SIGNERS, TrustCluster } from './trust-cluster.js'
 
 export interface TrustRunResult {
   seed: number
+  boot: 'signers' | 'non-signers'
   members: number
   joiners: number
   ok: boolean
@@ -26,6 +27,8 @@ export interface TrustRunOptions {
   settleMs?: number
   /** Let admins revoke nodes their signer holds no certificate for (trust-cluster.ts `strict`). */
   strict?: boolean
+  /** Whom nodes bootstrap from (trust-cluster.ts `boot`). */
+  boot?: 'signers' | 'non-signers'
 }
 
 /** The safety checks run this often (simulated time) through the whole run. */
@@ -44,9 +47,16 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
   const lo = opts.membersMin ?? 4
   const members = lo + randomBelow(random, (opts.membersMax ?? 7) - lo + 1)
   const joiners = 1 + randomBelow(random, opts.joinersMax ?? 3)
-  const c = new TrustCluster({ seed, members, joiners, strict: opts.strict ?? false })
+  const c = new TrustCluster({
+    seed,
+    members,
+    joiners,
+    strict: opts.strict ?? false,
+    boot: opts.boot ?? 'signers',
+  })
   const r: TrustRunResult = {
     seed,
+    boot: opts.boot ?? 'signers',
     members,
     joiners,
     ok: false,
@@ -166,7 +176,7 @@ function apply(c: TrustCluster, f: Fault): void {
 
 export function describeTrustRun(r: TrustRunResult): string {
   return [
-    `seed ${r.seed}: ${r.members} members + ${r.joiners} joiners, ${r.ok ? 'ok' : 'FAILED'}`,
+    `seed ${r.seed}${r.boot === 'non-signers' ? ' (--boot-non-signers)' : ''}: ${r.members} members + ${r.joiners} joiners, ${r.ok ? 'ok' : 'FAILED'}`,
     ...r.schedule.map((f) => `  ${describeFault(f)}`),
     ...r.violations.map((v) => `  ✗ ${v}`),
     ...r.signedAfterMovingOn.map((v) => `  ! ${v}`),

@@ -115,7 +115,8 @@ export class LinkBook {
         l.toldWant = mine
         out.tell.push({ id, want: mine })
       }
-      if (!isMember(id) && nowMono - l.openedMono < this.timings.strangerGraceMs) strangers.push(id)
+      // A non-member we asked for (pinned: a joiner's signer) is ours, not a stranger.
+      if (!mine && !isMember(id) && nowMono - l.openedMono < this.timings.strangerGraceMs) strangers.push(id)
       else if (mine || l.peerWants) {
         l.unwantedSinceMono = null
         ;(mine ? ours : theirs).push(id)

@@ -7,7 +7,11 @@ import {
   joinerStart,
   joinerStep,
   NOT_A_SIGNER,
+  SIGNER_HINTS_MAX,
+  SIGNER_REACH_MS,
   type SignedReply,
+  type SignerHint,
+  signerHints,
 } from '../../../../agent/trust/joiner.js'
 import { conn, ofKind } from './fixtures.js'
 
@@ -21,6 +25,16 @@ const refused = (from: PeerConn, reason: string, conns: PeerConn[], monoMs: numb
   conn: from,
   reason,
   message: 'no',
+  conns,
+  monoMs,
+})
+const hint = (p: PeerConn): SignerHint => ({ key: p.remoteKeyHex, host: '10.77.0.5', port: 49737 })
+const named = (from: PeerConn, signers: SignerHint[], conns: PeerConn[], monoMs: number): JoinerEvent => ({
+  kind: 'refused',
+  conn: from,
+  reason: NOT_A_SIGNER,
+  message: 'no CA key',
+  signers,
   conns,
   monoMs,
 })
@@ -178,5 +192,79 @@ describe('joiner', () => {
     assert.deepEqual(ofKind(r.effects, 'ask'), [])
     const next = joinerStep(r.state, retry([a, b], JOIN_ASK_TIMEOUT_MS))
     assert.notEqual(ofKind(next.effects, 'ask')[0]?.conn, first)
+  })
+
+  describe('signers named by members without the CA key', () => {
+    const s1 = conn('51')
+    const s2 = conn('52')
+
+    test('none of our links signs: the mesh is asked for a link to a named one, which is asked first once linked', () => {
+      const s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), retry([a], 0)).state
+      const r = joinerStep(s, named(a, [hint(s1), hint(s2)], [a], 10))
+      const reach = ofKind(r.effects, 'reach')
+      assert.equal(reach.length, 1, 'one signer at a time')
+      assert.equal(reach[0]!.forMs, SIGNER_REACH_MS)
+      const target = reach[0]!.signer.key === s1.remoteKeyHex ? s1 : s2
+      assert.equal(r.state.asked, null, 'a said no and is our only link: nobody to ask yet')
+      // The link opens beside a new unnamed peer: the named signer is asked, not b.
+      const linked = joinerStep(r.state, {
+        kind: 'connected',
+        conn: target,
+        conns: [a, b, target],
+        monoMs: 500,
+      })
+      assert.deepEqual(linked.effects, [{ kind: 'ask', conn: target }])
+      assert.deepEqual(
+        ofKind(joinerStep(linked.state, retry([a, b, target], 1000)).effects, 'reach'),
+        [],
+        'linked to a named signer: no more reaching',
+      )
+    })
+
+    test('a named signer that did not link or answer in JOIN_ASK_TIMEOUT_MS: the next one is reached', () => {
+      const s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), retry([a], 0)).state
+      const r = joinerStep(s, named(a, [hint(s1), hint(s2)], [a], 10))
+      const first = ofKind(r.effects, 'reach')[0]!.signer.key
+      assert.deepEqual(ofKind(joinerStep(r.state, retry([a], 2000)).effects, 'reach'), [], 'it has its time')
+      const later = joinerStep(r.state, retry([a], 10 + JOIN_ASK_TIMEOUT_MS))
+      const second = ofKind(later.effects, 'reach')[0]!.signer.key
+      assert.notEqual(second, first)
+      const again = joinerStep(later.state, retry([a], 10 + 2 * JOIN_ASK_TIMEOUT_MS))
+      assert.equal(ofKind(again.effects, 'reach')[0]!.signer.key, first, 'then round again')
+    })
+
+    test('signed once: a named signer linking while the peer asked still has its time waits its turn', () => {
+      const s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), retry([a, b], 0)).state
+      const asked = [a, b].find((x) => x.remoteKeyHex === s.asked!.key)!
+      const other = asked === a ? b : a
+      // The other peer (not the one asked) names a signer; the asked one is still thinking.
+      const r = joinerStep(s, named(other, [hint(s1)], [a, b], 10))
+      assert.deepEqual(ofKind(r.effects, 'ask'), [])
+      const linked = joinerStep(r.state, { kind: 'connected', conn: s1, conns: [a, b, s1], monoMs: 100 })
+      assert.deepEqual(linked.effects, [], `${asked === a ? 'a' : 'b'} was asked and has not answered`)
+    })
+
+    test('names are bounded, the refusing peer is never one, and a named peer that refuses is dropped', () => {
+      const many = Array.from({ length: SIGNER_HINTS_MAX + 4 }, (_, i) => hint(conn(`6${i}`)))
+      let r = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), named(a, [...many, hint(a)], [a], 0))
+      assert.ok(r.state.signers.size <= SIGNER_HINTS_MAX)
+      assert.ok(!r.state.signers.has(a.remoteKeyHex), 'a said it holds no CA key')
+      const reached = ofKind(r.effects, 'reach')[0]!.signer
+      const liar = conn(reached.key)
+      r = joinerStep(r.state, named(liar, [], [a, liar], 100))
+      assert.ok(!r.state.signers.has(reached.key), 'it said no itself')
+    })
+
+    test('what a member names: the voters it sees, with their mesh address, at most SIGNER_HINTS_MAX', () => {
+      const v = (i: number, addresses: string[] = [`10.77.0.${i}`]) => ({
+        publicKey: String(i).padEnd(64, '0'),
+        addresses,
+        ports: { dht: 49737 },
+      })
+      assert.deepEqual(signerHints([v(1), v(2, [])]), [
+        { key: '1'.padEnd(64, '0'), host: '10.77.0.1', port: 49737 },
+      ])
+      assert.equal(signerHints(Array.from({ length: 20 }, (_, i) => v(i + 1))).length, SIGNER_HINTS_MAX)
+    })
   })
 })

@@ -112,6 +112,14 @@ describe('the link book', () => {
     ])
   })
 
+  it('past strangersMax the newest strangers are refused, but not a non-member we asked for (a signer)', () => {
+    const b = new LinkBook({ ...limits, strangersMax: 1 }, t)
+    const nobody = () => false
+    for (const [i, id] of ['old', 'new', 'signer'].entries()) b.opened(id, i)
+    const plan = b.plan(['signer'], nobody, 5_000)
+    assert.deepEqual(plan.close, [{ id: 'new', full: true }], 'the pinned signer is ours; one stranger kept')
+  })
+
   it('a peer that said it is full is avoided for a while; wanted but unreachable peers are named', () => {
     const b = new LinkBook(limits, t)
     b.peerSaid('busy', false, true, 0)
