@@ -206,9 +206,15 @@ export class Machines {
       case 'ask': {
         const csr = this.joinCsr
         if (!csr || !this.init.secret || this.node) return
-        const proof = joinProof(this.init.secret, f.conn.handshakeHash, this.c.identity.id, csr.csrPem)
         this.c.log.debug({ to: f.conn.remoteKeyHex.slice(0, 12) }, 'join: asking a peer to sign')
-        this.c.router.send(f.conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
+        // On every connection to that peer, each with its own proof: while hyperswarm holds
+        // two (both sides dialled) it closes one, and a question on that one is lost (the
+        // 50-agent lab lost most of its asks so). The signer answers a second copy with
+        // the certificate it just issued: still one signature.
+        for (const conn of this.connectionsTo(f.conn)) {
+          const proof = joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem)
+          this.c.router.send(conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
+        }
         return
       }
       case 'reach':
@@ -229,6 +235,14 @@ export class Machines {
       default:
         return
     }
+  }
+
+  /** Every open connection to the peer of `conn` (itself first, in case the transport lost track of it). */
+  private connectionsTo(conn: PeerConn): PeerConn[] {
+    const others = this.c.peers
+      .connections()
+      .filter((c) => c.remoteKeyHex === conn.remoteKeyHex && c !== conn)
+    return [conn, ...others]
   }
 
   /** Our certificate (first or renewed): verify it into the book, keep it, tell everyone. */
@@ -274,9 +288,14 @@ export class Machines {
       case 'reply-join-signed': {
         const ca = this.ca
         if (!ca || !this.init.secret) return
-        const proof = replyProof(this.init.secret, f.conn.handshakeHash, f.nodeId, f.certPem, ca.certPem)
         const cluster = clusterSettings(this.settings.state.cluster)
-        this.c.router.send(f.conn, { t: 'join-signed', cert: f.certPem, ca: ca.certPem, cluster, proof })
+        // On every connection to the joiner, as it asks (above): the one the question came
+        // on may be the duplicate hyperswarm is closing, and a lost answer leaves a node
+        // that is a member everywhere but in its own eyes.
+        for (const conn of this.connectionsTo(f.conn)) {
+          const proof = replyProof(this.init.secret, conn.handshakeHash, f.nodeId, f.certPem, ca.certPem)
+          this.c.router.send(conn, { t: 'join-signed', cert: f.certPem, ca: ca.certPem, cluster, proof })
+        }
         return
       }
       case 'remember-cert':
