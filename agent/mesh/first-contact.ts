@@ -18,6 +18,8 @@ const BOOTSTRAP_DIALS = 3
 const BOOTSTRAP_TRY_MS = 30_000
 /** Remembered peer addresses kept at most (configured, persisted and learned from records). */
 export const LEARNED_MAX = 4096
+/** Peers held by address at once (a joiner reaches for one signer at a time; pins are bounded too). */
+const ADDRESSED_MAX = 16
 
 /**
  * How a node that holds no member link finds one: the peers it remembers or was
@@ -30,6 +32,8 @@ export class FirstContact {
   /** Bootstrap peers dialled while no member was linked: key → since when. */
   private readonly tries = new Map<string, number>()
   private lookingUp = false
+  /** Peers asked for by address, by node id (a joiner's signer): dialled there while no record says. */
+  private readonly addressed = new Map<string, HostPort & { key: string }>()
   /** The list of learned peers changed since the shell last saved it. */
   dirty = false
 
@@ -50,6 +54,17 @@ export class FirstContact {
 
   known(): HostPort[] {
     return [...this.learned.values()]
+  }
+
+  /** Where to dial node `id`, which is no member we know (the newest ADDRESSED_MAX kept). */
+  hold(id: string, p: HostPort & { key: string }): void {
+    this.addressed.delete(id)
+    this.addressed.set(id, p)
+    if (this.addressed.size > ADDRESSED_MAX) this.addressed.delete(this.addressed.keys().next().value!)
+  }
+
+  addressOf(id: string): (HostPort & { key: string }) | undefined {
+    return this.addressed.get(id)
   }
 
   learn(p: HostPort): void {

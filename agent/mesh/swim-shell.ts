@@ -52,8 +52,6 @@ export interface SwimShellComponents {
 /** Our record is compared with what other layers say every this often; a change is announced. */
 const SELF_CHECK_MS = 1000
 const PERSIST_MS = 10_000
-/** Peers held by address at once (a joiner names one signer at a time; pins are bounded too). */
-const ADDRESSED_MAX = 16
 const EVENT_TEXT: Record<Exclude<MemberEvent['kind'], 'updated'>, string> = {
   joined: 'joined the mesh',
   suspect: 'stopped answering: suspect',
@@ -88,8 +86,6 @@ export class SwimShell {
   private readonly views = new MemberViews()
   private readonly pending = new PendingRecords()
   private readonly timers: Timer[] = []
-  /** Peers asked for by address (reachPeer): where to dial them while no record says. */
-  private readonly addressed = new Map<string, HostPort & { key: string }>()
 
   constructor(
     private readonly init: SwimShellInit,
@@ -225,9 +221,7 @@ export class SwimShell {
   reachPeer(peer: HostPort & { key: string }, forMs: number): void {
     const id = this.idOf(peer.key)
     if (id === this.c.identity.id) return
-    this.addressed.delete(id)
-    this.addressed.set(id, peer)
-    if (this.addressed.size > ADDRESSED_MAX) this.addressed.delete(this.addressed.keys().next().value!)
+    this.first.hold(id, peer)
     this.live?.pin(id, forMs)
   }
 
@@ -310,7 +304,7 @@ export class SwimShell {
   /** Other layers changed our record (roles, addresses): a new version, announced. */
   private checkSelf(): void {
     const admit = this.canAdmit()
-    if (admit && !this.couldAdmit) this.live?.resync()
+    if (admit && !this.couldAdmit) this.admitted()
     this.couldAdmit = admit
     // Records that waited for their certificate: in now, not at the next anti-entropy round.
     const gate = this.c.gate
@@ -320,6 +314,15 @@ export class SwimShell {
     if (canonicalJson(this.c.selfRecord()) === this.selfContent) return
     this.version++
     this.live?.announce(this.signSelf())
+  }
+
+  /** Certified just now: members may hold us dead at this incarnation (we could answer no probe). */
+  private admitted(): void {
+    this.incarnation++
+    this.incarnationDirty = true
+    void this.persist()
+    this.live?.announce(this.signSelf())
+    this.live?.resync()
   }
 
   private refuted(incarnation: number): SignedRecord {
@@ -341,13 +344,9 @@ export class SwimShell {
 
   private dial(id: string): void {
     const b = this.live?.swim.table.get(id)?.record.body
-    if (!b?.addresses[0]) {
-      // Not a member we know: a peer asked for by address (reachPeer), if any.
-      const hp = this.addressed.get(id)
-      if (hp) this.c.transport.dial(hp)
-      return
-    }
-    const hp = hostPortOf(b)
+    // Not a member we know: a peer asked for by address (reachPeer), if any.
+    const hp = b?.addresses[0] ? hostPortOf(b) : this.first.addressOf(id)
+    if (!hp) return
     this.first.learn(hp)
     this.c.transport.dial(hp)
   }

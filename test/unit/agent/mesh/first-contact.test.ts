@@ -28,4 +28,18 @@ describe('first contact (no member linked yet)', () => {
     first.dial()
     assert.deepEqual(dialled.sort(), ['a', 'b', 'c'])
   })
+
+  it('peers asked for by address (a joiner’s signer) are kept by id, the newest 16', () => {
+    const first = new FirstContact('self', manualClock(), {
+      connections: () => [],
+      dial: () => {},
+      close: () => {},
+      lookup: async () => [],
+    })
+    for (let i = 0; i < 20; i++) first.hold(`id${i}`, { host: `10.77.0.${i}`, port: 49737, key: `k${i}` })
+    assert.equal(first.addressOf('id0'), undefined, 'the oldest went')
+    assert.deepEqual(first.addressOf('id19'), { host: '10.77.0.19', port: 49737, key: 'k19' })
+    first.hold('id4', { host: '10.77.1.4', port: 1, key: 'k4' })
+    assert.equal(first.addressOf('id4')?.host, '10.77.1.4', 'a newer address replaces the old')
+  })
 })

@@ -198,6 +198,25 @@ describe('the agent membership shell (SWIM over signed records)', () => {
     assert.equal(h.stateOf(a, b), 'alive', 'in within a second, well before the 10 s anti-entropy')
   })
 
+  it('a joiner certified at last comes in at a higher incarnation (members may hold it dead at the old one)', async () => {
+    const h = harness()
+    let certified = false
+    const joinerGate: MeshGate = { canAdmit: () => certified, admits: () => 'member' }
+    const j = await h.make(newIdentity(), 'j-j.json', '127.0.1.9', joinerGate)
+    const before = j.shell.selfIncarnation
+    h.clock.advance(1500)
+    assert.equal(j.shell.selfIncarnation, before, 'no bump while it waits')
+    certified = true // the signer's answer came
+    h.clock.advance(1000)
+    assert.equal(j.shell.selfIncarnation, before + 1)
+    assert.equal(j.shell.selfSigned().body.incarnation, before + 1, 'and its record says so')
+    h.clock.advance(5000)
+    assert.equal(j.shell.selfIncarnation, before + 1, 'once')
+    await j.shell.stop() // waits for the save in flight
+    const saved = await new MeshStateStore(join(dir, 'j-j.json')).load()
+    assert.equal(saved.incarnation, before + 1, 'kept for the next start')
+  })
+
   it('drops a forged record, another cluster’s, and a digest carrying someone else’s record', async () => {
     const h = harness()
     const a = await h.make(newIdentity(), 'f-a.json')
