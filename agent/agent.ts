@@ -60,6 +60,7 @@ export async function startAgent(
     router: mesh.router,
     onRevoked: (ids) => mesh.expel(ids),
     reachPeer: (peer, forMs) => mesh.reachPeer(peer, forMs),
+    hold: (id, forMs) => mesh.reach(id, forMs),
   })
   const cp = config.controlPlane.enabled
     ? controlPlaneComponent(n, cluster.id, trust, book, mesh, roles)

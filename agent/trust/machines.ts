@@ -21,7 +21,14 @@ import { Driver, type EffectSinks } from './driver.js'
 import type { CommonEffect } from './effects.js'
 import type { IdentityEffect, IdentityEvent, IdentityState } from './identity.js'
 import { joinProof, replyProof, shortCode } from './join-proof.js'
-import { type JoinerEffect, type JoinerEvent, type JoinerState, joinerStart, joinerStep } from './joiner.js'
+import {
+  JOIN_ASK_TIMEOUT_MS,
+  type JoinerEffect,
+  type JoinerEvent,
+  type JoinerState,
+  joinerStart,
+  joinerStep,
+} from './joiner.js'
 import { holdsItsNames } from './names-held.js'
 import { OwnIdentity } from './own-identity.js'
 import {
@@ -207,6 +214,8 @@ export class Machines {
         const csr = this.joinCsr
         if (!csr || !this.init.secret || this.node) return
         this.c.log.debug({ to: f.conn.remoteKeyHex.slice(0, 12) }, 'join: asking a peer to sign')
+        // Its answer comes on this link: not to be shed for room meanwhile (we hold few links).
+        this.c.hold(nodeIdFromPublicKey(Buffer.from(f.conn.remoteKeyHex, 'hex')), JOIN_ASK_TIMEOUT_MS)
         // On every connection to that peer, each with its own proof: while hyperswarm holds
         // two (both sides dialled) it closes one, and a question on that one is lost (the
         // 50-agent lab lost most of its asks so). The signer answers a second copy with

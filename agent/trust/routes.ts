@@ -4,7 +4,7 @@ import { verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
-import { NOT_A_SIGNER, signerHints } from './joiner.js'
+import { JOIN_ASK_TIMEOUT_MS, NOT_A_SIGNER, signerHints } from './joiner.js'
 import type { Machines } from './machines.js'
 import { holdsItsNames } from './names-held.js'
 import { addPage, pagesStart } from './revocation-pages.js'
@@ -108,6 +108,10 @@ function registerJoin(m: Machines, c: TrustComponents): void {
       return
     }
     const who = requester(m, conn)
+    // A joiner is a stranger here, and strangers past a few are shed newest first: with
+    // dozens joining at once (and signing slow on a loaded machine) the link went before
+    // the answer, which was then lost (the 50-agent lab). Held until it has been answered.
+    c.hold(who.nodeId, JOIN_ANSWER_HOLD_MS)
     const secret = m.init.secret
     m.signer.feed({
       kind: 'join-request',
@@ -247,6 +251,9 @@ function requester(m: Machines, conn: PeerConn): Requester {
     namesTaken: new Set(others.map((x) => x.signed.body.name)),
   }
 }
+
+/** A signer holds a joiner's link this long after its question (its answer, then its hello). */
+const JOIN_ANSWER_HOLD_MS = 2 * JOIN_ASK_TIMEOUT_MS
 
 const short = (conn: PeerConn) => conn.remoteKeyHex.slice(0, 12)
 const nodeIdOf = (conn: PeerConn) => nodeIdFromPublicKey(Buffer.from(conn.remoteKeyHex, 'hex'))

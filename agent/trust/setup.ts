@@ -93,6 +93,7 @@ export interface TrustWiring {
   router: MeshRouter
   onRevoked: (ids: string[]) => void
   reachPeer: TrustComponents['reachPeer']
+  hold: TrustComponents['hold']
 }
 
 /** The trust protocols on the mesh's faces (they register their messages on the router). */

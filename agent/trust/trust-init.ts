@@ -53,4 +53,9 @@ export interface TrustComponents {
   onRevoked: (nodeIds: string[]) => void
   /** Hold a link for a while to a peer known only by address and key (a joiner's named signer). */
   reachPeer: (peer: { key: string; host: string; port: number }, forMs: number) => void
+  /**
+   * Keep the link to this peer (by node id) for a while: a join question and its answer
+   * must not be lost to a link shed for room (a joiner is a stranger there).
+   */
+  hold: (nodeId: string, forMs: number) => void
 }

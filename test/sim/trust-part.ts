@@ -6,6 +6,7 @@ import type { ClusterSettings } from '../../agent/state/cluster-file.js'
 import { answerDigest, digestOf, type TrustDocs } from '../../agent/trust/anti-entropy.js'
 import type { CommonEffect } from '../../agent/trust/effects.js'
 import {
+  JOIN_ASK_TIMEOUT_MS,
   type JoinerEffect,
   type JoinerState,
   joinerStart,
@@ -257,6 +258,8 @@ export class TrustPart implements NodeExtension {
   }
 
   private onJoinRequest(from: string, csr: string): void {
+    // routes.ts: a signer holds the joiner's link until it has been answered.
+    this.node?.liveness?.pin(from, 2 * JOIN_ASK_TIMEOUT_MS)
     const held = this.book.get(from)
     this.feedSigner({
       kind: 'join-request',
@@ -342,6 +345,8 @@ export class TrustPart implements NodeExtension {
       case 'ask': {
         if (this.persisted.cert) return
         this.env.asked?.(this.nodeId, f.conn.remoteKeyHex, this.generation)
+        // machines.ts: the link the answer comes on is held meanwhile.
+        this.node?.liveness?.pin(f.conn.remoteKeyHex, JOIN_ASK_TIMEOUT_MS)
         this.send(f.conn.remoteKeyHex, { t: 'sim-join-request', csr: `csr:${this.nodeId}` })
         return
       }
