@@ -10,6 +10,11 @@ export interface LinkTimings {
   unreachableAfterMs: number
   /** A connection from a node that is not a member yet (a joiner) is kept this long. */
   strangerGraceMs: number
+  /**
+   * …and never shed for room before this: long enough to ask its question (a joiner
+   * waits up to 8 s for the peer it asked before, trust's JOIN_ASK_TIMEOUT_MS).
+   */
+  strangerSettleMs: number
   /** A peer that said it is full is left out of the random picks this long. */
   fullAvoidMs: number
   /** Dial retries back off from this… */
@@ -23,6 +28,7 @@ export const DEFAULT_LINK_TIMINGS: LinkTimings = {
   settleMs: 1_000,
   unreachableAfterMs: 3_000,
   strangerGraceMs: 60_000,
+  strangerSettleMs: 10_000,
   fullAvoidMs: 60_000,
   dialBackoffMs: 1_000,
   dialBackoffMaxMs: 30_000,
@@ -139,7 +145,11 @@ export class LinkBook {
     for (const id of shed) out.close.push({ id, full: false })
     over -= shed.length
     out.close.push(...this.newest(theirs.filter(settled), over))
-    const settledStrangers = strangers.filter(settled)
+    // A stranger (a joiner) sends no digest, so only time settles it; shed at 1 s, the
+    // newest joiner at a signer went before it could ask (the 50-agent lab).
+    const settledStrangers = strangers.filter(
+      (id) => nowMono - this.links.get(id)!.openedMono >= this.timings.strangerSettleMs,
+    )
     out.close.push(...this.newest(settledStrangers, strangers.length - this.limits.strangersMax))
     const unlinked = new Map<string, number>()
     for (const id of wanted) {

@@ -116,7 +116,12 @@ describe('the link book', () => {
     const b = new LinkBook({ ...limits, strangersMax: 1 }, t)
     const nobody = () => false
     for (const [i, id] of ['old', 'new', 'signer'].entries()) b.opened(id, i)
-    const plan = b.plan(['signer'], nobody, 5_000)
+    assert.deepEqual(
+      b.plan(['signer'], nobody, t.strangerSettleMs - 10).close,
+      [],
+      'a stranger gets time to ask its question first',
+    )
+    const plan = b.plan(['signer'], nobody, t.strangerSettleMs + 5)
     assert.deepEqual(plan.close, [{ id: 'new', full: true }], 'the pinned signer is ours; one stranger kept')
   })
 
