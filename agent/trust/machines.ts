@@ -216,10 +216,9 @@ export class Machines {
         this.c.log.debug({ to: f.conn.remoteKeyHex.slice(0, 12) }, 'join: asking a peer to sign')
         // Its answer comes on this link: not to be shed for room meanwhile (we hold few links).
         this.c.hold(nodeIdFromPublicKey(Buffer.from(f.conn.remoteKeyHex, 'hex')), JOIN_ASK_TIMEOUT_MS)
-        // On every connection to that peer, each with its own proof: while hyperswarm holds
-        // two (both sides dialled) it closes one, and a question on that one is lost (the
-        // 50-agent lab lost most of its asks so). The signer answers a second copy with
-        // the certificate it just issued: still one signature.
+        // On every connection to that peer, each with its own proof: of a duplicate pair
+        // hyperswarm closes one, and a question on it is lost. A second copy is answered
+        // with the certificate just issued: still one signature.
         for (const conn of this.connectionsTo(f.conn)) {
           const proof = joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem)
           this.c.router.send(conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
@@ -298,9 +297,8 @@ export class Machines {
         const ca = this.ca
         if (!ca || !this.init.secret) return
         const cluster = clusterSettings(this.settings.state.cluster)
-        // On every connection to the joiner, as it asks (above): the one the question came
-        // on may be the duplicate hyperswarm is closing, and a lost answer leaves a node
-        // that is a member everywhere but in its own eyes.
+        // On every connection to the joiner, as it asks (above): a lost answer leaves a
+        // node that is a member everywhere but in its own eyes.
         for (const conn of this.connectionsTo(f.conn)) {
           const proof = replyProof(this.init.secret, conn.handshakeHash, f.nodeId, f.certPem, ca.certPem)
           this.c.router.send(conn, { t: 'join-signed', cert: f.certPem, ca: ca.certPem, cluster, proof })
