@@ -74,6 +74,16 @@ describe('many signers: every etcd voter signs', { timeout: 600_000 }, () => {
     assert.ok(joinsAfter > joinsBefore, 'a surviving voter signed the join')
     const ca = pkiPaths(b.stateDir).caCert
     const caPem = await readFile(ca, 'utf8')
+    // The members admit the newcomer's record as soon as the signer holds its certificate,
+    // which can be a moment before the newcomer has the answer and has saved it.
+    await waitFor(
+      () =>
+        readFile(pkiPaths(newcomer.stateDir).nodeCert).then(
+          () => true as const,
+          () => 'the newcomer has not saved its certificate yet',
+        ),
+      { timeoutMs: 30_000 },
+    )
     const verified = await run('openssl', ['verify', '-CAfile', ca, pkiPaths(newcomer.stateDir).nodeCert])
     assert.match(verified.stdout, /: OK/)
 
