@@ -152,11 +152,10 @@ export class SwarmTransport extends EventEmitter {
     if (typeof swarm._handlePeer !== 'function')
       throw new Error('assertion failed: hyperswarm lacks _handlePeer')
     // Hyperswarm counts every connection shorter than 15 s as a failed attempt and, past 3,
-    // never dials that peer again for a peer it once reached as a client (it resets the
-    // count only for others). Links here are often short on purpose (a joiner's link to
-    // its signer, links shed for room), and whether to dial is the mesh's decision, with
-    // its own backoff: each dial starts afresh. In the 50-agent lab joiners otherwise
-    // dialled their signer every 8 s for minutes and never linked.
+    // does not queue a peer it once reached as a client (it resets the count only for
+    // others). Links here are often short on purpose (a joiner's link to its signer, links
+    // shed for room), and whether to dial is the mesh's decision, with its own backoff:
+    // each dial starts afresh (a guard; see docs/architecture.md, swarm.ts).
     const info = swarm.peers?.get(hp.key)
     if (info && !info.queued) {
       if (typeof info._reset !== 'function')
