@@ -81,6 +81,18 @@ describe('status page in Chromium, on a real lab', { skip }, () => {
     navigations = 0
 
     // pi4-ssd-3 is one of the three etcd voters, and pi4-4's SD card cannot replace it.
+    // The lab founds etcd on one board and the coordinator seats the other two a little
+    // later (learner, caught up, promoted): wait for that, or the unplug loses a spare, not
+    // a voter (a rehearsal whose lab came up faster than before saw "Degraded" so).
+    await eventually(
+      nodes,
+      (v) => {
+        const id = v.members.find((m) => m.name === unplugged.name)?.id
+        return v.controlPlane.voters.length === 3 && id !== undefined && v.controlPlane.voters.includes(id)
+      },
+      `three etcd voters, ${unplugged.name} among them`,
+      120_000,
+    )
     await labUnplug(lab!.dir, unplugged.name)
     await row(desktop, unplugged.name).locator('.state-dead').waitFor({ timeout: DOM_WAIT_MS })
     await desktop.locator('#verdict-headline', { hasText: /^At risk: no failure to spare$/ }).waitFor()
