@@ -4,37 +4,10 @@ import { startRollout } from '../../../../control/rollout/admin.js'
 import type { RolloutBody, TargetRelease } from '../../../../control/rollout/record.js'
 import { nextRolloutStep } from '../../../../control/rollout/step.js'
 import { rolloutPolicyDefault } from '../../../../control/rollout/types.js'
+import { finished, runUntil, start } from './drive.js'
 import { sixNodes, v2, v3, World } from './world.js'
 
 const mac = '52:54:00:5e:00:07'
-
-function start(w: World, target: TargetRelease): void {
-  const r = startRollout(w.record, {
-    clusterId: 'c1',
-    spec: target.version,
-    canary: 1,
-    retryBad: false,
-    nowMs: w.nowMs,
-    published: [{ ...target, arch: 'amd64', publishedAtMs: 1 }],
-    running: {},
-  })
-  assert.ok(r.ok, r.ok ? '' : r.message)
-  w.record = r.body
-}
-
-function run(w: World): void {
-  for (let i = 0; i < 500; i++) {
-    if (w.record && w.record.phase !== 'running' && w.record.current === null) return
-    const d = nextRolloutStep(w.observe(), w.record, w.policy)
-    try {
-      for (const e of d.effects) w.apply(e)
-    } catch (err) {
-      w.log.push(`failed: ${(err as Error).message}`)
-    }
-    w.nowMs += 1000
-  }
-  assert.fail(`not done; waiting: ${w.record?.waiting}; last: ${w.log.slice(-8).join(' | ')}`)
-}
 
 describe('the rollout follows a netbooted machine across its reboots (new id each boot)', () => {
   const netbooted = () => {
@@ -47,7 +20,7 @@ describe('the rollout follows a netbooted machine across its reboots (new id eac
   it('a good release: the canary reboots as a new member, passes its gate there and commits; no ghost waits', () => {
     const { w, canary } = netbooted()
     start(w, v2)
-    run(w)
+    runUntil(w, finished(w))
     const r = w.record as RolloutBody
     assert.equal(r.phase, 'completed', r.waiting ?? '')
     assert.equal(canary.id, 'x86-4#1', 'one reboot, one new member')
@@ -62,7 +35,7 @@ describe('the rollout follows a netbooted machine across its reboots (new id eac
     const { w, canary } = netbooted()
     w.badIds.add(v3.id)
     start(w, v3)
-    run(w)
+    runUntil(w, finished(w))
     const r = w.record as RolloutBody
     assert.equal(r.phase, 'halted')
     assert.match(r.halt?.reason ?? '', /failed on x86-4: .*came back on 1\.0\.0 by itself/)
