@@ -9,6 +9,7 @@ import {
   targetFor,
 } from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
+import { bump, wait, withOutcome } from './record-edit.js'
 import type {
   ObservedCluster,
   RolloutDecision,
@@ -39,26 +40,6 @@ export function nextRolloutStep(
   if (r.current) return currentStep(c, r, r.current, p)
   if (r.phase !== 'running') return { effects: [], waiting: null }
   return pickNext(c, r, p)
-}
-
-function bump(r: RolloutBody, change: Partial<RolloutBody>): RolloutBody {
-  return { ...r, ...change, version: r.version + 1 }
-}
-
-/** Waiting: record the reason only when it changed (no write per pass). */
-function wait(r: RolloutBody, waiting: string, effects: RolloutEffect[] = []): RolloutDecision {
-  const rec: RolloutEffect[] = r.waiting === waiting ? [] : [{ kind: 'record', body: bump(r, { waiting }) }]
-  return { effects: [...rec, ...effects], waiting }
-}
-
-function withOutcome(
-  r: RolloutBody,
-  n: RolloutNode,
-  state: NodeOutcome['state'],
-  detail: string,
-  nowMs: number,
-) {
-  return { ...r.nodes, [n.id]: { name: n.name, state, atMs: nowMs, detail: detail.slice(0, 400) } }
 }
 
 function pickNext(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): RolloutDecision {
