@@ -38,6 +38,8 @@ interface Ctx {
   n: NodeBase
   mesh: Mesh
   controlPlane: ControlPlane
+  /** The cert book's revocations: a revoked node's NotReady Node refuses no drain. */
+  isRevoked?: (nodeId: string) => boolean
 }
 
 const statusOf: Partial<Record<string, number>> = {
@@ -89,7 +91,13 @@ async function runDrain(x: Ctx, b: DrainBody): Promise<DrainAnswer> {
   const lock = (operation: LockOperation, node: string) =>
     takeClusterLock(
       { holder: `api:${x.n.identity.id}:${b.reason ?? 'admin'}`, operation, node },
-      { etcd, kube, clock: x.n.clock, log: x.n.log },
+      {
+        etcd,
+        kube,
+        clock: x.n.clock,
+        log: x.n.log,
+        whyGone: (id) => (x.isRevoked?.(id) ? 'revoked' : null),
+      },
       { force: false, warn: progress },
     )
   if (b.undrain) {

@@ -107,7 +107,13 @@ export function rolloutPart(n: NodeBase, base: Omit<RolloutDeps, 'releases' | 'r
       })
       if (!d.controlPlane) return
       registerUpgradeRoutes(app, guards, { n, d, controlPlane: d.controlPlane, rollout, peers })
-      if (n.config.kube.enabled) registerDrainRoutes(app, { n, mesh: d.mesh, controlPlane: d.controlPlane })
+      if (n.config.kube.enabled)
+        registerDrainRoutes(app, {
+          n,
+          mesh: d.mesh,
+          controlPlane: d.controlPlane,
+          isRevoked: (id) => d.book.isRevoked(id),
+        })
     },
     component: {
       name: 'rollout',

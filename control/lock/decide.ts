@@ -8,8 +8,11 @@ import type { ReadHold } from './hold.js'
 export interface LockPreconditions {
   /** The node the operation will disrupt (its own readiness does not count against it). */
   node: string
-  /** Every Kubernetes Node and whether its Ready condition is True. */
-  nodes: readonly { name: string; ready: boolean }[]
+  /**
+   * Every Kubernetes Node and whether its Ready condition is True; `left`: why its node is no
+   * longer a member (revoked), when known — down for good, so no second disruption.
+   */
+  nodes: readonly { name: string; ready: boolean; left?: string }[]
   /** etcd voters healthy now, and how many placement wants (its target; else the voter count). */
   voters: { healthy: number; total: number; target: number }
   /** The rollout record's node in progress (absent: not observed, as by the rollout itself). */
@@ -23,7 +26,10 @@ export function mayTakeLock(p: LockPreconditions): LockDecision {
   const reasons: string[] = []
   const held = p.rollout ? rolloutReason(p.rollout, p.node) : null
   if (held) reasons.push(held)
-  const notReady = p.nodes.filter((n) => n.name !== p.node && !n.ready).map((n) => n.name)
+  // A node that left for good (revoked) keeps its NotReady Node until someone deletes it;
+  // it is down for ever, not a node whose disruption another would add to (the rollout
+  // passes it the same way: control/rollout/order.ts).
+  const notReady = p.nodes.filter((n) => n.name !== p.node && !n.ready && !n.left).map((n) => n.name)
   if (notReady.length > 0)
     reasons.push(`node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)
   const want = Math.max(p.voters.target, p.voters.total)

@@ -3,6 +3,7 @@ import type { MemberList } from '../../agent/etcd/model/members.js'
 import type { EndpointHealth } from '../../agent/etcd/model/types.js'
 import { PLACEMENT_KEY, parsePlacementRecord } from '../coordinator/placement-record.js'
 import type { KubeApi } from '../kubeapi/types.js'
+import { NODE_ID_LABEL } from '../nodes/reconcile.js'
 import { ROLLOUT_KEY } from '../rollout/record.js'
 import {
   type AcquireRequest,
@@ -32,15 +33,25 @@ export async function readRolloutHold(
   return { rollout: rolloutHoldOf(kv?.value), rolloutRevision: kv?.modRevision ?? 0 }
 }
 
+/** Why a node (by its node id) is no longer a member — revoked — or null while it is one. */
+export type WhyGone = (nodeId: string) => string | null
+
 export async function observePreconditions(
   node: string,
   etcd: PreconditionEtcd,
   kube: Pick<KubeApi, 'listNodes'>,
+  whyGone?: WhyGone,
 ): Promise<Omit<LockPreconditions, 'force'> & { rolloutRevision: number }> {
-  const nodes = (await kube.listNodes()).map((n) => ({
-    name: n.metadata?.name ?? '',
-    ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
-  }))
+  const nodes = (await kube.listNodes()).map((n) => {
+    const name = n.metadata?.name ?? ''
+    // Revocations live in the mesh, Nodes in Kubernetes: joined by the Node's node-id label.
+    const left = whyGone?.(n.metadata?.labels?.[NODE_ID_LABEL] ?? name) ?? null
+    return {
+      name,
+      ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+      ...(left ? { left } : {}),
+    }
+  })
   const voters = (await etcd.memberList()).members.filter((m) => !m.isLearner)
   const health = await Promise.all(
     voters.map(async (m) => {
@@ -58,10 +69,10 @@ export async function observePreconditions(
 /** Checks the preconditions (unless forced), then takes the lock. */
 export async function takeClusterLock(
   req: AcquireRequest,
-  c: LockComponents & { etcd: PreconditionEtcd; kube: Pick<KubeApi, 'listNodes'> },
+  c: LockComponents & { etcd: PreconditionEtcd; kube: Pick<KubeApi, 'listNodes'>; whyGone?: WhyGone },
   opts: { force: boolean; ttlSeconds?: number; warn?: (line: string) => void },
 ): Promise<HeldLock> {
-  const seen = await observePreconditions(req.node, c.etcd, c.kube)
+  const seen = await observePreconditions(req.node, c.etcd, c.kube, c.whyGone)
   const d = mayTakeLock({ ...seen, force: opts.force })
   if (!d.ok)
     throw new HomecloudError(

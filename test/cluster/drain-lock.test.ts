@@ -215,7 +215,7 @@ describe('cluster lock (real etcd)', { timeout: 240_000 }, () => {
       listNodes: async () => [
         { metadata: { name: 'w1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
         {
-          metadata: { name: 'w2' },
+          metadata: { name: 'w2', labels: { 'homecloud.dev/node-id': 'id-w2' } },
           status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }] },
         },
       ],
@@ -226,6 +226,14 @@ describe('cluster lock (real etcd)', { timeout: 240_000 }, () => {
       'LOCK_REFUSED',
       /node w2 NotReady/,
     )
+    // w2 was revoked (its node left for good, known by its node-id label): no second disruption.
+    const whyGone = (id: string) => (id === 'id-w2' ? 'revoked' : null)
+    const past = await takeClusterLock(
+      req,
+      { etcd, kube: kube(false), clock, log, whyGone },
+      { force: false },
+    )
+    await past.release()
     const ok = await takeClusterLock(req, { etcd, kube: kube(true), clock, log }, { force: false })
     await ok.release()
     // One voter of three down: no failure to spare.

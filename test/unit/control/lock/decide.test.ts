@@ -32,6 +32,32 @@ describe('mayTakeLock', () => {
     )
   })
 
+  it('a node that left for good (revoked) refuses nothing with its NotReady Node', () => {
+    const d = mayTakeLock({
+      node: 'w1',
+      nodes: [
+        { name: 'w1', ready: true },
+        { name: 'w2', ready: false, left: 'revoked' },
+        { name: 'w3', ready: false },
+      ],
+      voters: healthy,
+      force: false,
+    })
+    assert.deepEqual(d, { ok: false, reasons: ['node w3 NotReady'] })
+    assert.equal(
+      mayTakeLock({
+        node: 'w1',
+        nodes: [
+          { name: 'w1', ready: true },
+          { name: 'w2', ready: false, left: 'revoked' },
+        ],
+        voters: healthy,
+        force: false,
+      }).ok,
+      true,
+    )
+  })
+
   it('refuses when etcd has no failure to spare', () => {
     const d = mayTakeLock({
       node: 'w1',
