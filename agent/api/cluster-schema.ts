@@ -105,6 +105,8 @@ export const ClusterViewSchema = z.object({
         .object({ name: z.string().max(253), step: z.string().max(32), sinceMs: z.number() })
         .nullable(),
       halt: z.string().max(1024).nullable(),
+      /** The cluster lock, the rollout's hold on its node in progress named first (control/lock/view.ts). */
+      lock: z.string().max(1024).nullable().optional(),
       bad: z
         .array(
           z.object({ version: z.string().max(64), node: z.string().max(253), reason: z.string().max(1024) }),

@@ -85,6 +85,7 @@ export function summarize(a: UpgradeAnswer): RolloutSummary | null {
       ? { name: r.current.name, step: r.current.step, sinceMs: r.current.stepSinceMs }
       : null,
     halt: r.halt?.reason ?? null,
+    lock: a.lock?.summary ?? null,
     bad: r.bad.map((b) => ({ version: b.version, node: b.node, reason: b.reason })),
     nodes: a.nodes.map((n) => ({
       name: n.name,

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
+import { readLock } from '../../control/lock/cluster-lock.js'
+import { type LockView, lockView } from '../../control/lock/view.js'
 import {
   type AdminResult,
   abortRollout,
@@ -43,6 +45,8 @@ export interface UpgradeNodeView {
 export interface UpgradeAnswer {
   rollout: RolloutBody | null
   nodes: UpgradeNodeView[]
+  /** The cluster lock: its key and the rollout's hold (absent from a voter older than it). */
+  lock?: LockView
 }
 
 export interface UpgradeCtx {
@@ -172,8 +176,15 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
       'ask a control-plane node',
     )
   const { body } = await readRollout(etcd, { caPem, clusterId: x.d.clusterId })
+  const key = await readLock(etcd)
+  const cur = body?.current
+  const lock = lockView(
+    key ? (key.record ?? 'unreadable') : undefined,
+    cur ? { node: cur.name, step: cur.step, sinceMs: cur.startedAtMs } : null,
+    x.n.clock.nowMs(),
+  )
   // No rollout: nothing to say about the nodes' slots (and no 7443 round to every node).
-  if (!body) return { rollout: null, nodes: [] }
+  if (!body) return { rollout: null, nodes: [], lock }
   // A netbooted machine booted again is listed once, under its new id (agent/mesh/successors.ts).
   const mesh = meshNodes(x.d.mesh)
   const nodes = await Promise.all(
@@ -217,5 +228,5 @@ export async function upgradeView(x: UpgradeCtx): Promise<UpgradeAnswer> {
       step: null,
       outcome: `${o.state}: ${o.detail}`,
     }))
-  return { rollout: body, nodes: [...nodes, ...gone].sort((a, b) => (a.name < b.name ? -1 : 1)) }
+  return { rollout: body, nodes: [...nodes, ...gone].sort((a, b) => (a.name < b.name ? -1 : 1)), lock }
 }

@@ -89,6 +89,7 @@ export function formatUpgrade(v: UpgradeAnswer): string[] {
     if (r.waiting) lines.push(`waiting: ${r.waiting}`)
     if (r.halt) lines.push(`halted: ${r.halt.reason}`)
   }
+  if (v.lock) lines.push(`cluster lock: ${v.lock.summary}`)
   for (const b of r?.bad ?? []) lines.push(`bad release ${b.version} (${b.id.slice(0, 12)}): ${b.reason}`)
   const rows = v.nodes.map((n) => [
     n.name,

@@ -107,6 +107,12 @@ export class RolloutController {
     this.ctl.add('rollout')
   }
 
+  /**
+   * Lets the lock key go: a stopped agent renews no lease, so keeping the key would only
+   * make the next coordinator wait out its TTL or take it over. The node in progress stays
+   * held through the record (the rollout's hold: every other taker is refused), and
+   * `upgrade status` says so (control/lock/view.ts).
+   */
   async stop(): Promise<void> {
     await this.ctl.stop()
     await this.held?.release()

@@ -21,6 +21,7 @@ export function rolloutSection(view: ClusterView): VNode | null {
     ),
     r.waiting ? h('p', { class: 'muted' }, `Waiting: ${r.waiting}`) : null,
     r.halt ? h('p', { class: 'problem' }, `Halted: ${r.halt}`) : null,
+    r.lock ? h('p', { class: 'muted' }, `Cluster lock: ${r.lock}`) : null,
     r.bad.length > 0
       ? h(
           'ul',

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test'
 import { renderStatusPage } from '../../../../agent/api/page/document.js'
 import { summarize } from '../../../../agent/components/rollout-view.js'
 import type { UpgradeAnswer } from '../../../../agent/components/upgrade-routes.js'
+import { formatUpgrade } from '../../../../cli/commands/upgrade.js'
 import { clusterView, NOW } from '../api/fixtures.js'
 
 const id = (c: string) => c.repeat(64)
@@ -66,5 +67,27 @@ describe('the rollout on the status page', () => {
     const html = renderStatusPage(clusterView({ rollout: summarize(running)! }), NOW)
     assert.match(html, /running<\/strong> to 3 — pi5-1: gate/)
     assert.match(html, /Waiting: pi5-1: health gate waits for Node Ready/)
+  })
+})
+
+describe('the cluster lock beside the rollout', () => {
+  const held = {
+    ...halted,
+    lock: {
+      key: null,
+      hold: { node: 'pi5-1', step: 'reboot', sinceMs: 1 },
+      summary: 'held by the rollout for pi5-1 (step reboot): its key is free while no coordinator holds it',
+    },
+  } as UpgradeAnswer
+
+  test('upgrade status prints it', () => {
+    assert.ok(formatUpgrade(held).includes(`cluster lock: ${held.lock!.summary}`))
+    // A voter older than the lock view sends none: nothing printed, nothing made up.
+    assert.ok(!formatUpgrade(halted).some((l) => l.startsWith('cluster lock')))
+  })
+
+  test('the status page shows it', () => {
+    const html = renderStatusPage(clusterView({ rollout: summarize(held)! }), NOW)
+    assert.match(html, /Cluster lock: held by the rollout for pi5-1 \(step reboot\)/)
   })
 })
