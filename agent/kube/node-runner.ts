@@ -167,7 +167,7 @@ export class KubeNode {
       if (this.phase !== 'registered')
         this.c.log.info({ node: this.init.facts.name }, 'registered as a Kubernetes Node')
       this.phase = 'registered'
-    } else if (step.kind === 'kwok') await this.ensureKwok()
+    } else if (step.kind === 'kwok') await this.ensureKwok(caPem)
     else await this.init.runtime?.start()
   }
 
@@ -247,10 +247,11 @@ export class KubeNode {
     }
   }
 
-  private async ensureKwok(): Promise<void> {
+  private async ensureKwok(caPem: string): Promise<void> {
     const k = this.init.kwok
     if (!k) return
     if (!this.kwok) {
+      await this.freeNodeLease(caPem)
       const args = kwokArgs({
         nodeName: this.init.facts.name,
         address: this.init.facts.address,
@@ -274,5 +275,26 @@ export class KubeNode {
       )
     }
     if (!this.kwok.active) await this.kwok.start()
+  }
+
+  /**
+   * kwok holds its Node's lease under a name new at every start (hostname + a random id) and
+   * leaves another holder's lease alone until it runs out: after an agent restart (a reboot,
+   * a rollout's try) the Node had no heartbeat for up to leaseSeconds + a renew period though
+   * the node was back (a rollout's health gate waited ~30 s per node for it). The lease is
+   * this Node's alone — a kubelet holds it by the node's name and renews it at once after a
+   * restart — so before its kwok first starts the agent frees it, and kwok takes it at once.
+   */
+  private async freeNodeLease(caPem: string): Promise<void> {
+    const name = encodeURIComponent(this.init.facts.name)
+    const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${name}`
+    const body = { spec: { holderIdentity: null } }
+    // None yet (a new Node): kwok creates it. Not freed: kwok waits it out, as before.
+    const status = await this.api(caPem)
+      .request('PATCH', path, body, 'application/merge-patch+json')
+      .then((r) => r.status)
+      .catch((err: Error) => err.message)
+    if (status !== 200 && status !== 404)
+      this.c.log.warn({ status }, 'could not free the Node lease for kwok: it waits for the lease to run out')
   }
 }

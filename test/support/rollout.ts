@@ -18,6 +18,12 @@ import { waitFor } from '../../lab/wait.js'
 // version (a real build each: images/netboot/build.sh --version), the CLI, and a
 // watcher that samples Kubernetes while a rollout runs.
 
+/** Progress lines on stderr, each with the seconds since this was made (where a test's time goes). */
+export function timedSay(): (line: string) => void {
+  const t0 = Date.now()
+  return (l) => process.stderr.write(`  … [${Math.round((Date.now() - t0) / 1000)} s] ${l}\n`)
+}
+
 /** The netboot image of this code stamped `version` (cached by its inputs). */
 export function stampedImage(
   version: string,
