@@ -4,12 +4,12 @@ import type { NetbootConfig } from './config.js'
 import { GRUB_EFI_FILE, grubImageFor } from './grub.js'
 import type { NetbootImage } from './manifest.js'
 import { renderPiCmdline, renderPiConfigTxt } from './rpi.js'
-import { type TftpEntry, tftpLayout } from './tftp-layout.js'
+import { type TftpEntry, type TftpLayoutInput, tftpLayout } from './tftp-layout.js'
 
 // What this node's TFTP root should hold right now: iPXE always; and from the arm64 image
 // it serves (which may arrive, or change, with a release at any time) GRUB with this
 // node's address written in, and with Raspberry Pi boot on, the Pi's files and its
-// config.txt and cmdline.txt (the live peers, so it is re-rendered every time).
+// config.txt and command lines (the live peers, so they are re-rendered every time).
 
 export interface BootFilesInit {
   config: Pick<NetbootConfig, 'ipxeDir' | 'raspberryPi' | 'peersMax'>
@@ -28,20 +28,21 @@ export class BootFiles {
   async entries(arm64: NetbootImage | null): Promise<TftpEntry[]> {
     const cfg = this.init.config
     const grub = arm64 ? await this.grubFor(arm64) : undefined
-    const pi =
-      arm64 && cfg.raspberryPi.enabled
-        ? {
-            imageDir: arm64.dir,
-            serials: cfg.raspberryPi.serials,
-            configTxt: renderPiConfigTxt(),
-            cmdlineTxt: renderPiCmdline({
-              url: this.init.baseUrl,
-              image: arm64.id,
-              cluster: this.init.clusterId,
-              peers: this.init.peers().slice(0, cfg.peersMax),
-            }),
-          }
-        : undefined
+    let pi: TftpLayoutInput['pi']
+    if (arm64 && cfg.raspberryPi.enabled) {
+      const params = {
+        url: this.init.baseUrl,
+        image: arm64.id,
+        cluster: this.init.clusterId,
+        peers: this.init.peers().slice(0, cfg.peersMax),
+      }
+      pi = {
+        imageDir: arm64.dir,
+        serials: cfg.raspberryPi.serials,
+        configTxt: renderPiConfigTxt(),
+        cmdlines: { pi4: renderPiCmdline(params, 'pi4'), pi5: renderPiCmdline(params, 'pi5') },
+      }
+    }
     return tftpLayout({ ipxeDir: cfg.ipxeDir, grub, pi })
   }
 

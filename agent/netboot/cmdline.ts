@@ -27,7 +27,7 @@ export const BootParams = z.object({
 export type BootParams = z.infer<typeof BootParams>
 
 /** Which machines the kernel boots on: it decides the consoles. */
-export type KernelConsoles = 'amd64' | 'arm64' | 'rpi4'
+export type KernelConsoles = 'amd64' | 'arm64' | 'rpi4' | 'rpi5'
 
 /**
  * Arguments every netbooted kernel gets: the screen and the serial console (the last
@@ -37,11 +37,13 @@ export type KernelConsoles = 'amd64' | 'arm64' | 'rpi4'
  * arm64: the PL011 UART (ttyAMA0) of qemu's `virt` machine and most arm64 servers.
  * rpi4: the mini UART on GPIO 14/15 (ttyS1 under the upstream kernel, as Debian's
  * raspi-firmware sets it).
+ * rpi5: the Pi 5's debug UART connector (ttyAMA10: serial10, the device tree's stdout-path).
  */
 export const KERNEL_BASE_ARGS: Record<KernelConsoles, readonly string[]> = {
   amd64: ['console=tty0', 'console=ttyS0,115200', 'panic=-1', 'quiet', 'no_timer_check'],
   arm64: ['console=tty0', 'console=ttyAMA0,115200', 'panic=-1', 'quiet'],
   rpi4: ['console=tty0', 'console=ttyS1,115200', 'panic=-1', 'quiet'],
+  rpi5: ['console=tty0', 'console=ttyAMA10,115200', 'panic=-1', 'quiet'],
 }
 
 export function buildKernelCmdline(p: BootParams, consoles: KernelConsoles = 'amd64'): string {

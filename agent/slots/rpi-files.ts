@@ -1,4 +1,5 @@
-import { renderPiConfigTxt } from '../netboot/rpi.js'
+import { KERNEL_BASE_ARGS } from '../netboot/cmdline.js'
+import { PI_CMDLINE_FILES, type PiBoard, renderPiConfigTxt } from '../netboot/rpi.js'
 import type { ReleaseArch } from '../release/manifest.js'
 import { PART } from './disk-layout.js'
 import type { BootState, SlotName } from './types.js'
@@ -12,15 +13,19 @@ import type { BootState, SlotName } from './types.js'
 //
 // Each slot partition is a complete Pi boot partition: the firmware (start4.elf,
 // fixup4.dat), the device trees and kernel from Debian's linux-image-arm64, the
-// initramfs, and this slot's own config.txt and cmdline.txt (the command line says which
-// slot it is, so /init and the agent know what booted).
+// initramfs, and this slot's own config.txt and command lines — cmdline.txt for a Pi 4,
+// cmdline-pi5.txt for a Pi 5 (config.txt's [pi5] names it) — which say which slot it is,
+// so /init and the agent know what booted.
 
 export const AUTOBOOT_FILE = 'autoboot.txt'
 export const CONFIG_FILE = 'config.txt'
 export const CMDLINE_FILE = 'cmdline.txt'
 
-/** Kernel consoles on a Pi 4 under the upstream kernel: the screen, then the GPIO 14/15 UART. */
-export const RPI_CONSOLE_ARGS = ['console=tty0', 'console=ttyS1,115200'] as const
+/** Kernel consoles under the upstream kernel: the screen, then the Pi 4's GPIO 14/15 UART or the Pi 5's debug UART. */
+export const RPI_CONSOLE_ARGS: Record<PiBoard, readonly string[]> = {
+  pi4: KERNEL_BASE_ARGS.rpi4.filter((a) => a.startsWith('console=')),
+  pi5: KERNEL_BASE_ARGS.rpi5.filter((a) => a.startsWith('console=')),
+}
 
 /**
  * autoboot.txt for a state: [all] boots the good slot; [tryboot] the slot being tried,
@@ -54,9 +59,9 @@ export function fatVolumeUuid(hex8: string): string {
 }
 
 /** cmdline.txt of a slot: one line; the slot and its filesystem, so /init mounts what booted. */
-export function renderSlotCmdline(slot: SlotName, volumeUuid: string): string {
+export function renderSlotCmdline(slot: SlotName, volumeUuid: string, board: PiBoard = 'pi4'): string {
   return `${[
-    ...RPI_CONSOLE_ARGS,
+    ...RPI_CONSOLE_ARGS[board],
     'panic=-1',
     'quiet',
     'homecloud.firmware=rpi',
@@ -68,5 +73,9 @@ export function renderSlotCmdline(slot: SlotName, volumeUuid: string): string {
 /** The generated files a slot carries besides the release (none on amd64: GRUB passes the command line). */
 export function slotFilesFor(arch: ReleaseArch, slot: SlotName, volumeUuid: string): Record<string, string> {
   if (arch !== 'arm64') return {}
-  return { [CONFIG_FILE]: renderSlotConfigTxt(), [CMDLINE_FILE]: renderSlotCmdline(slot, volumeUuid) }
+  return {
+    [CONFIG_FILE]: renderSlotConfigTxt(),
+    [PI_CMDLINE_FILES.pi4]: renderSlotCmdline(slot, volumeUuid, 'pi4'),
+    [PI_CMDLINE_FILES.pi5]: renderSlotCmdline(slot, volumeUuid, 'pi5'),
+  }
 }

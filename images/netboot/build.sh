@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the netboot image for amd64 or arm64 from Debian packages, reproducibly:
 #   vmlinuz       amd64: Debian's cloud kernel (virtio: qemu and cloud VMs);
-#                 arm64: Debian's generic arm64 kernel (virtio, and the Raspberry Pi 4)
+#                 arm64: Debian 13's generic arm64 kernel from trixie-backports (virtio, the
+#                 Raspberry Pi 4 and 5: Debian 12's 6.1 has no Pi 5 device tree nor its RP1)
 #   initrd.img    busybox-static, the NIC and container modules, zstd, /init (images/netboot/init)
 #   agent.tar.zst node + its libraries, the compiled agent with production node_modules,
 #                 etcd, etcdctl and etcdutl (images/etcd/build.sh) — fetched and checked by /init
 #   arm64 only, served by the nodes, never fetched by /init ("firmware" in the manifest):
 #   grubnetaa64.efi  GRUB for the UEFI firmware's PXE (Debian has no arm64 iPXE)
-#   start4.elf, fixup4.dat, bcm2711-*.dtb  Raspberry Pi 4 network boot (raspi-firmware, kernel)
+#   start4.elf, fixup4.dat, bcm2711-*.dtb, bcm2712-*.dtb  Raspberry Pi 4 and 5 network boot
+#                 (raspi-firmware; the device trees from the kernel's package)
 #   manifest.json the sha256 and size of every artifact
 # With --kube the agent bundle also carries a real Kubernetes node: the built kubelet and
 # kube-proxy, Debian's containerd, runc and CNI reference plugins, iptables (nf_tables)
@@ -30,16 +32,19 @@
 # Nothing of the target architecture runs here: libraries and modules are found by
 # reading ELF headers (closure.sh). Progress goes to stderr; the output directory is
 # the last line on stdout.
-# Needs: apt-get (Debian's mirror; arm64: `dpkg --add-architecture arm64`, and the
-# non-free-firmware component for raspi-firmware), dpkg-deb, cpio, gzip, zstd, readelf,
-# strip (arm64: aarch64-linux-gnu-strip, grub-mkimage); `npx tsc` first.
+# Needs: apt-get (Debian's mirror; arm64: `dpkg --add-architecture arm64`), dpkg-deb,
+# cpio, gzip, zstd, xz, readelf, strip (arm64: aarch64-linux-gnu-strip, grub-mkimage);
+# `npx tsc` first. The arm64 kernel and raspi-firmware come from Debian 13 (trixie-backports
+# main, trixie non-free-firmware) through an apt configuration of this build's own
+# (debian13-apt.sh): signed by Debian's archive keys, never added to the machine's sources.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot
 # Bump when the recipe changes in a way the input hash cannot see.
-RECIPE=2
+RECIPE=3
 . "$HERE/closure.sh"
+. "$HERE/debian13-apt.sh"
 
 log() { printf '[netboot-build %4ss] %s\n' "$SECONDS" "$*" >&2; }
 die() {
@@ -58,7 +63,7 @@ while [[ $# -gt 0 ]]; do
 	--version) stamp=$2; shift 2 ;;
 	--test-exit-at-start) exit_at_start=1; shift ;;
 	--print-dir) print_dir=1; shift ;;
-	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1" "see --help" ;;
 	esac
 done
@@ -76,12 +81,17 @@ amd64)
 	;;
 arm64)
 	# virtio for qemu's `virt` machine (and arm64 clouds); the Raspberry Pi 4's GENET
-	# Ethernet with its PHY and MDIO drivers, and its hardware RNG. The Pi 5's Ethernet sits
-	# behind the RP1 chip, which Debian 12's kernel (6.1) does not support.
+	# Ethernet with its PHY and MDIO drivers, and its hardware RNG; the Raspberry Pi 5's
+	# Ethernet: a Cadence GEM (macb) inside the RP1 chip, which sits on PCIe (rp1_pci, its
+	# clocks and pins; the PCIe MSI controller irq-bcm2712-mip), with the same Broadcom PHY.
+	# Debian 12's kernel (6.1) has none of the Pi 5's: this kernel is Debian 13's backport.
 	KERNEL_META=linux-image-arm64 TRIPLET=aarch64-linux-gnu STRIP=aarch64-linux-gnu-strip PREBUILDS=linux-arm64
+	KERNEL_FROM=debian13
 	MODULES=(virtio_pci virtio_net virtio_rng genet broadcom mdio_bcm_unimac iproc_rng200
+		irq_bcm2712_mip rp1_pci clk_rp1 pinctrl_rp1 macb
 		virtio_blk fat vfat nls_cp437 nls_ascii ext4 llc stp bridge veth overlay)
-	PI_DTBS=(bcm2711-rpi-4-b bcm2711-rpi-400 bcm2711-rpi-cm4-io)
+	# Pi 4, 400, CM4 (bcm2711); Pi 5 with the C1 and the D0 stepping of its SoC (bcm2712).
+	PI_DTBS=(bcm2711-rpi-4-b bcm2711-rpi-400 bcm2711-rpi-cm4-io bcm2712-rpi-5-b bcm2712-d-rpi-5-b)
 	GRUB_MODULES=(efinet net tftp http linux normal configfile echo sleep test reboot halt)
 	;;
 *) die "no netboot image for architecture '$arch'" "use --arch amd64 or --arch arm64" ;;
@@ -96,10 +106,10 @@ KUBE_MODULES=(tun br_netfilter nf_tables nft_compat nft_chain_nat nft_masq nft_c
 # Building for the host's own architecture, its own strip does.
 [[ $arch == "$(dpkg --print-architecture)" ]] && STRIP=strip
 
-tools=(apt-get apt-cache dpkg-deb cpio gzip zstd sha256sum tar readelf "$STRIP")
+tools=(apt-get apt-cache dpkg-deb cpio gzip zstd xz sha256sum tar readelf "$STRIP")
 [[ $arch == arm64 ]] && tools+=(grub-mkimage)
 for tool in "${tools[@]}"; do
-	command -v "$tool" >/dev/null || die "$tool is missing" "run scripts/setup.sh (it installs cpio, zstd, binutils, binutils-aarch64-linux-gnu, grub-common)"
+	command -v "$tool" >/dev/null || die "$tool is missing" "run scripts/setup.sh (it installs cpio, zstd, xz-utils, binutils, binutils-aarch64-linux-gnu, grub-common)"
 done
 [[ -z $stamp || $stamp =~ ^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$ ]] || die "--version $stamp: letters, digits, . + _ - (at most 32)" "e.g. --version 1.2.0"
 [[ -f $ROOT/dist/cli/main.js ]] || die "no compiled agent in $ROOT/dist" "run: npx tsc -p tsconfig.json"
@@ -108,10 +118,24 @@ if [[ $arch != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-archi
 fi
 
 # ---- resolve the exact package versions (the meta-package names today's kernel) -----
-kernel_pkg=$(apt-cache depends "$KERNEL_META:$arch" 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+declare -A VERSIONS=() PKG_ARCH=() PKG_APT=()
+kernel_apt=()
+if [[ ${KERNEL_FROM:-} == debian13 ]]; then
+	debian13_apt_ready "$CACHE/apt-debian13" "$arch" || die "could not read Debian 13's package lists" "check that deb.debian.org (or HOMECLOUD_DEBIAN_MIRROR) serves trixie and trixie-backports"
+	kernel_apt=("${DEBIAN13_APT[@]}")
+fi
+kernel_pkg=$(apt-cache "${kernel_apt[@]}" depends "$KERNEL_META:$arch" 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
 kernel_pkg=${kernel_pkg%:*}
 [[ -n $kernel_pkg ]] || die "apt does not know $KERNEL_META:$arch" "run: sudo apt-get update"
-declare -A VERSIONS=() PKG_ARCH=()
+kver=${kernel_pkg#linux-image-}
+# Debian 13's linux-image-KVER is itself a meta-package: the kernel (linux-binary), its
+# modules and its device trees and module lists (linux-base) are packages of their own.
+kernel_debs=("$kernel_pkg")
+if [[ ${KERNEL_FROM:-} == debian13 ]]; then
+	kernel_debs=(linux-binary-$kver linux-modules-$kver linux-base-$kver)
+	for p in "${kernel_debs[@]}"; do PKG_APT[$p]=debian13; done
+	PKG_APT[raspi-firmware]=debian13
+fi
 # Libraries come from Debian's packages of the target architecture, not from this host.
 libs=(libc6 libstdc++6 libgcc-s1 zlib1g liblzma5 liblz4-1)
 kube_debs=()
@@ -119,16 +143,18 @@ kube_debs=()
 ((kube)) && kube_debs=(containerd runc containernetworking-plugins libseccomp2 iptables iproute2
 	libxtables12 libnftnl11 libmnl0 libbpf1 libelf1 libbsd0 libmd0 libcap2
 	libnetfilter-conntrack3 libnfnetlink0)
-arch_pkgs=("$kernel_pkg" busybox-static zstd "${libs[@]}" "${kube_debs[@]}")
+arch_pkgs=("${kernel_debs[@]}" busybox-static zstd "${libs[@]}" "${kube_debs[@]}")
 [[ $arch == arm64 ]] && arch_pkgs+=(grub-efi-arm64-bin)
 for p in "${arch_pkgs[@]}"; do PKG_ARCH[$p]=$arch; done
 [[ $arch == arm64 ]] && PKG_ARCH[raspi-firmware]=all
 for p in "${!PKG_ARCH[@]}"; do
 	q=$p
 	[[ ${PKG_ARCH[$p]} == all ]] || q=$p:$arch
-	v=$(apt-cache policy "$q" | awk '/Candidate:/{print $2}')
+	apt_opts=()
+	[[ ${PKG_APT[$p]:-} == debian13 ]] && apt_opts=("${DEBIAN13_APT[@]}")
+	v=$(apt-cache "${apt_opts[@]}" policy "$q" | awk '/Candidate:/{print $2}')
 	hint="run: sudo apt-get update"
-	[[ $p == raspi-firmware ]] && hint="add non-free-firmware to the Components: line of your Debian apt source, then apt-get update"
+	[[ ${PKG_APT[$p]:-} == debian13 ]] && hint="remove $CACHE/apt-debian13 and build again (it reloads Debian 13's lists)"
 	[[ -n $v && $v != '(none)' ]] || die "no candidate version for $q" "$hint"
 	VERSIONS[$p]=$v
 done
@@ -168,7 +194,7 @@ inputs=$(
 		echo "kube-modules ${KUBE_MODULES[*]}"
 	fi
 	echo "stamp $stamp exit-at-start $exit_at_start"
-	cd "$HERE" && sha256sum build.sh closure.sh init disk.sh udhcpc.script prod-deps.mjs grub-early.cfg
+	cd "$HERE" && sha256sum build.sh closure.sh debian13-apt.sh init disk.sh udhcpc.script prod-deps.mjs grub-early.cfg
 )
 version=$(printf '%s\n' "$inputs" | sha256sum | cut -c1-16)
 out=${out_override:-$CACHE/$version}
@@ -189,8 +215,10 @@ for p in "${!VERSIONS[@]}"; do
 	[[ -n $(deb "$p") ]] && continue
 	q=$p
 	[[ ${PKG_ARCH[$p]} == all ]] || q=$p:$arch
-	log "downloading $q ${VERSIONS[$p]}"
-	(cd "$debs" && apt-get download -q "$q=${VERSIONS[$p]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+	log "downloading $q ${VERSIONS[$p]}${PKG_APT[$p]:+ (Debian 13)}"
+	apt_opts=()
+	[[ ${PKG_APT[$p]:-} == debian13 ]] && apt_opts=("${DEBIAN13_APT[@]}")
+	(cd "$debs" && apt-get "${apt_opts[@]}" download -q "$q=${VERSIONS[$p]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
 		die "apt-get download $q=${VERSIONS[$p]} failed" "check apt's sources (sudo apt-get update)"
 	[[ -n $(deb "$p") ]] || die "apt-get download $q left no ${p}_*_${PKG_ARCH[$p]}.deb in $debs" "remove $debs and build again"
 done
@@ -217,10 +245,15 @@ copy_with_libs() {
 }
 
 # ---- kernel --------------------------------------------------------------------------
-log "unpacking $kernel_pkg ${VERSIONS[$kernel_pkg]} ($arch)"
-dpkg-deb -x "$(deb "$kernel_pkg")" "$work/kernel"
-kver=${kernel_pkg#linux-image-}
-cp "$work/kernel/boot/vmlinuz-$kver" "$stage/vmlinuz"
+log "unpacking ${kernel_debs[*]} ${VERSIONS[${kernel_debs[0]}]} ($arch)"
+for p in "${kernel_debs[@]}"; do dpkg-deb -x "$(deb "$p")" "$work/kernel"; done
+# Debian 12 puts the kernel in /boot, modules in /lib/modules and device trees in
+# /usr/lib/linux-image-KVER; Debian 13's split packages put all three under /usr/lib/modules/KVER.
+moddir=$work/kernel/lib/modules/$kver dtbdir=$work/kernel/usr/lib/linux-image-$kver
+[[ -d $moddir ]] || moddir=$work/kernel/usr/lib/modules/$kver
+[[ -d $dtbdir ]] || dtbdir=$moddir/dtb
+if [[ -f $work/kernel/boot/vmlinuz-$kver ]]; then cp "$work/kernel/boot/vmlinuz-$kver" "$stage/vmlinuz"
+else cp "$moddir/vmlinuz" "$stage/vmlinuz"; fi
 
 # ---- initramfs -----------------------------------------------------------------------
 rd=$work/initrd
@@ -228,7 +261,7 @@ mkdir -p "$rd"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,opt,var/lib}
 dpkg-deb -x "$(deb busybox-static)" "$work/busybox"
 cp "$work/busybox/bin/busybox" "$rd/bin/busybox"
 ln -s busybox "$rd/bin/sh"
-mapfile -t kos < <(module_load_order "$work/kernel/lib/modules/$kver" "${MODULES[@]}") ||
+mapfile -t kos < <(module_load_order "$moddir" "${MODULES[@]}") ||
 	die "a module is missing from $kernel_pkg" "the MODULES list in build.sh names modules this kernel lacks"
 log "building the initramfs (busybox-static ${VERSIONS[busybox-static]}, ${#kos[@]} modules)"
 : >"$rd/lib/modules/order"
@@ -294,7 +327,7 @@ if ((kube)); then
 	for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi "$b/runtime/bin/$t"; done
 	cp -r "$work/iptables/usr/lib/$TRIPLET/xtables" "$b/runtime/xtables"
 	copy_with_libs "$b/node/lib" "$b/runtime/bin/xtables-nft-multi" "$b/runtime/bin/ip" "$b"/runtime/xtables/*.so
-	mapfile -t kube_kos < <(module_load_order "$work/kernel/lib/modules/$kver" "${KUBE_MODULES[@]}") ||
+	mapfile -t kube_kos < <(module_load_order "$moddir" "${KUBE_MODULES[@]}") ||
 		die "a Kubernetes module is missing from $kernel_pkg" "the KUBE_MODULES list in build.sh names modules this kernel lacks"
 	: >"$b/kube/modules/order"
 	for ko in "${kube_kos[@]}"; do
@@ -313,7 +346,7 @@ pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 # ---- boot firmware the nodes serve (arm64) --------------------------------------------
 firmware=()
 if [[ $arch == arm64 ]]; then
-	log "GRUB for arm64 UEFI network boot (grub-efi-arm64-bin ${VERSIONS[grub-efi-arm64-bin]}); Raspberry Pi 4 files (raspi-firmware ${VERSIONS[raspi-firmware]})"
+	log "GRUB for arm64 UEFI network boot (grub-efi-arm64-bin ${VERSIONS[grub-efi-arm64-bin]}); Raspberry Pi 4 and 5 files (raspi-firmware ${VERSIONS[raspi-firmware]})"
 	dpkg-deb -x "$(deb grub-efi-arm64-bin)" "$work/grub"
 	# grub-early.cfg is embedded and run first (no comments in it: that early parser takes
 	# `#` for a command). Debian's GRUB 2.06 takes the server from the DHCP ack (the LAN's
@@ -322,13 +355,18 @@ if [[ $arch == arm64 ]]; then
 	# asks that node for boot.grub (the kernel, initramfs and command line, like iPXE's).
 	grub-mkimage -O arm64-efi -d "$work/grub/usr/lib/grub/arm64-efi" -o "$stage/grubnetaa64.efi" \
 		-c "$HERE/grub-early.cfg" -p '(tftp)/grub' "${GRUB_MODULES[@]}"
+	# The Pi 4 runs start4.elf (with fixup4.dat); a Pi 5's bootloader has that firmware
+	# built in and only looks for start4.elf to decide that its serial folder is there.
 	dpkg-deb -x "$(deb raspi-firmware)" "$work/rpi"
 	cp "$work/rpi/usr/lib/raspi-firmware/"{start4.elf,fixup4.dat} "$stage/"
 	for dtb in "${PI_DTBS[@]}"; do
-		cp "$work/kernel/usr/lib/linux-image-$kver/broadcom/$dtb.dtb" "$stage/" ||
+		cp "$dtbdir/broadcom/$dtb.dtb" "$stage/" ||
 			die "$kernel_pkg has no $dtb.dtb" "the PI_DTBS list in build.sh names a device tree this kernel lacks"
 	done
-	firmware=(grubnetaa64.efi start4.elf fixup4.dat "${PI_DTBS[@]/%/.dtb}")
+	# A Pi 5 with the D0 stepping asks for Raspberry Pi's own name of its tree,
+	# bcm2712d0-rpi-5-b.dtb; Linux (and Debian) call the same board bcm2712-d-rpi-5-b.
+	cp "$stage/bcm2712-d-rpi-5-b.dtb" "$stage/bcm2712d0-rpi-5-b.dtb"
+	firmware=(grubnetaa64.efi start4.elf fixup4.dat "${PI_DTBS[@]/%/.dtb}" bcm2712d0-rpi-5-b.dtb)
 fi
 
 # ---- manifest ------------------------------------------------------------------------
@@ -336,7 +374,7 @@ fi
 # firmware lines (boot files for the firmware and GRUB, already behind the machine).
 {
 	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "%s",\n  "kube": %s,\n' "$release_version" "$arch" "$( ((kube)) && echo true || echo false)"
-	printf '  "kernel": "%s %s",\n  "node": "v%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[$kernel_pkg]}" "$node_version" "$etcd_version"
+	printf '  "kernel": "%s %s",\n  "node": "v%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[${kernel_debs[0]}]}" "$node_version" "$etcd_version"
 	printf '  "files": {\n'
 	sep=''
 	for f in vmlinuz initrd.img agent.tar.zst "${firmware[@]}"; do

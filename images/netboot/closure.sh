@@ -36,7 +36,9 @@ elf_closure() {
 # module_load_order MODDIR NAME... → the .ko files to insmod, each after the modules it
 # depends on (the `depends=` of its .modinfo). Names use _ or -, as modinfo does. A
 # module the kernel has built in (modules.builtin) needs nothing; any other missing one
-# is an error.
+# is an error. Compressed modules (.ko.xz: Debian 13's kernels compress every module)
+# are unpacked once into MODDIR/.plain/ and that .ko is printed: busybox's insmod and
+# readelf both want the plain file.
 module_load_order() {
 	local moddir=$1
 	shift
@@ -44,9 +46,10 @@ module_load_order() {
 	local ko n
 	while read -r ko; do
 		n=${ko##*/}
+		n=${n%.xz}
 		n=${n%.ko}
 		path[${n//-/_}]=$ko
-	done < <(find "$moddir" -name '*.ko')
+	done < <(find "$moddir" -path "$moddir/.plain" -prune -o \( -name '*.ko' -o -name '*.ko.xz' \) -print)
 	if [[ -f $moddir/modules.builtin ]]; then
 		while read -r ko; do
 			n=${ko##*/}
@@ -55,14 +58,21 @@ module_load_order() {
 		done <"$moddir/modules.builtin"
 	fi
 	_visit() {
-		local m=${1//-/_} d
+		local m=${1//-/_} d f
 		[[ -n ${done[$m]:-} || -n ${builtin[$m]:-} ]] && return 0
 		[[ -n ${path[$m]:-} ]] || { echo "module $1 is not in $moddir (nor built in)" >&2; return 1; }
 		done[$m]=1
-		for d in $(readelf -p .modinfo "${path[$m]}" | sed -n 's/.*depends=\(.*\)/\1/p' | tr ',' ' '); do
+		f=${path[$m]}
+		if [[ $f == *.xz ]]; then
+			mkdir -p "$moddir/.plain"
+			n=${f##*/}
+			xz -dc "$f" >"$moddir/.plain/${n%.xz}" || { echo "cannot unpack $f" >&2; return 1; }
+			f=$moddir/.plain/${n%.xz}
+		fi
+		for d in $(readelf -p .modinfo "$f" | sed -n 's/.*depends=\(.*\)/\1/p' | tr ',' ' '); do
 			_visit "$d" || return 1
 		done
-		echo "${path[$m]}"
+		echo "$f"
 	}
 	for n in "$@"; do _visit "$n" || return 1; done
 }

@@ -27,18 +27,24 @@ const run = promisify(execFile)
 // Raspberry Pi documentation gives: start4.elf in `<serial>/` (when neither start4.elf nor
 // start.elf is there the prefix is cleared and the root is used), config.txt, fixup4.dat,
 // then what the firmware loads: the device tree, cmdline.txt, the kernel and initramfs
-// config.txt names. Needs root.
+// config.txt names. Then a Pi 5 (a second namespace, its own MAC and serial): its
+// bootloader has the firmware built in, so after start4.elf (looked for only to keep the
+// prefix) and config.txt it loads what [pi5] names itself — the bcm2712 device tree,
+// cmdline-pi5.txt, the same kernel and initramfs — and no fixup4.dat. Needs root.
 const root = process.getuid?.() === 0
 const SERIAL = 'dc1a2b3c'
 const STRANGER_SERIAL = '0badc0de'
 const PI_MAC = 'dc:a6:32:01:02:03'
-/** A lab "node" slot the lab never uses: its namespace and veth names are swept with the lab. */
+const PI5_SERIAL = '5e7a1b2c'
+const PI5_MAC = '2c:cf:67:01:02:05'
+/** Lab "node" slots the lab never uses: their namespaces and veth names are swept with the lab. */
 const PI_SLOT = 89
+const PI5_SLOT = 88
 
 const hex = (s: string) => Buffer.from(s).toString('hex')
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
+describe('Raspberry Pi 4 and 5 network boot: the DHCP and TFTP exchange a Pi makes', {
   skip: !root && 'needs root for namespaces and dnsmasq',
 }, () => {
   it('offers "Raspberry Pi Boot", serves the firmware, config and kernel from serial folders and the root, and hands the Pi join material', async () => {
@@ -47,7 +53,10 @@ describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
       netns: true,
       netboot: true,
       netbootArchs: ['arm64'],
-      agentConfig: { mesh: TEST_MESH, netboot: { raspberryPi: { enabled: true, serials: [SERIAL] } } },
+      agentConfig: {
+        mesh: TEST_MESH,
+        netboot: { raspberryPi: { enabled: true, serials: [SERIAL, PI5_SERIAL] } },
+      },
       timeoutMs: 600_000,
     })
     // What the nodes serve is the lab's release of the image (its manifest adds piece hashes,
@@ -144,6 +153,7 @@ describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
       }
       const got = await tftp(`${SERIAL}/${f}`)
       assert.ok(got, `${SERIAL}/${f} served`)
+      assert.equal(got.length, image.manifest.files[f]!.bytes, `${f}: the image's size`)
       assert.equal(sha256(got), want(f), `${f} is the image's`)
     }
     // A serial without a folder: start4.elf and start.elf are missing there, so the
@@ -188,5 +198,65 @@ describe('Raspberry Pi 4 network boot: the DHCP and TFTP exchange a Pi makes', {
     assert.ok(
       viaOther.includes(`homecloud.url=http://${other.address}:7080/netboot homecloud.image=${image.id}`),
     )
+
+    await playPi5(lab, image, server, tmp)
   })
 })
+
+/** A Pi 5 from its own namespace: the files its bootloader asks for, then the node marks it served. */
+async function playPi5(
+  lab: Awaited<ReturnType<typeof startLab>>,
+  image: Awaited<ReturnType<typeof readImage>>,
+  server: Awaited<ReturnType<typeof startLab>>['nodes'][number],
+  tmp: string,
+): Promise<void> {
+  const pi5 = await addNode(lab.index, PI5_SLOT)
+  onCleanup(() => removeNode(lab.index, PI5_SLOT).then(() => {}))
+  const ns = (args: string[]) => run('ip', ['-n', pi5.netns, ...args])
+  await ns(['link', 'set', 'eth0', 'down'])
+  await ns(['link', 'set', 'eth0', 'address', PI5_MAC])
+  await ns(['link', 'set', 'eth0', 'up'])
+  let k = 0
+  const tftp = async (path: string): Promise<Buffer | null> => {
+    const out = join(tmp, `p5-${k++}`)
+    const args = ['netns', 'exec', pi5.netns, 'busybox', 'tftp', '-g', '-b', '1468', '-r', path, '-l', out]
+    const ok = await run('ip', [...args, server.address], { timeout: 120_000 }).then(
+      () => true,
+      () => false,
+    )
+    return ok ? readFile(out) : null
+  }
+  const served = async (f: string) => {
+    const got = await tftp(`${PI5_SERIAL}/${f}`)
+    assert.ok(got, `${PI5_SERIAL}/${f} served`)
+    assert.equal(got.length, image.manifest.files[f]!.bytes, `${f}: the image's size`)
+    assert.equal(sha256(got), image.manifest.files[f]!.sha256, `${f} is the image's`)
+  }
+  // The prefix: start4.elf is there, so the serial folder is used (the Pi 5 does not run it).
+  await served('start4.elf')
+  const config = (await tftp(`${PI5_SERIAL}/config.txt`))?.toString() ?? ''
+  assert.equal(config, renderPiConfigTxt())
+  assert.equal(await tftp(`${PI5_SERIAL}/pieeprom.sig`), null, 'no bootloader self-update is offered')
+  // What [pi5] names, in the order the firmware loads: device tree, command line, kernel, initramfs.
+  const section = config.slice(config.indexOf('[pi5]'), config.indexOf('[all]'))
+  const named = (re: RegExp) => re.exec(section)?.[1] ?? assert.fail(`[pi5] names no ${re}`)
+  await served('bcm2712-rpi-5-b.dtb')
+  await served('bcm2712d0-rpi-5-b.dtb')
+  const cmdline = (await tftp(`${PI5_SERIAL}/${named(/^cmdline=(\S+)$/m)}`))?.toString() ?? ''
+  assert.match(cmdline, /^console=tty0 console=ttyAMA10,115200 /)
+  const p = parseKernelCmdline(cmdline)
+  assert.ok(p.success, cmdline)
+  assert.equal(p.data.url, `http://${server.address}:7080/netboot`)
+  assert.equal(p.data.image, image.id)
+  assert.equal(p.data.cluster, lab.clusterId)
+  await served(named(/^kernel=(\S+)$/m))
+  await served(named(/^initramfs (\S+) followkernel$/m))
+  // Its command line from this node made the Pi 5 ours too.
+  await waitFor(
+    async () => {
+      const m = (await machines(server)).find((x) => x.mac === PI5_MAC)
+      return m?.servedMs ? true : `the Pi 5 is not marked served yet (${JSON.stringify(m?.stages ?? {})})`
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  )
+}

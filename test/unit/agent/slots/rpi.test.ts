@@ -62,8 +62,14 @@ describe('Raspberry Pi: autoboot.txt and tryboot', () => {
     assert.ok(line.endsWith('\n'))
     assert.match(line, / homecloud\.slot=b homecloud\.slotfs=1A2B-3C4D\n$/)
     assert.match(line, /homecloud\.firmware=rpi/)
+    assert.match(line, /^console=tty0 console=ttyS1,115200 /)
+    // A Pi 5 reads cmdline-pi5.txt (config.txt's [pi5]): the same slot, its debug UART.
+    const pi5 = slotFilesFor('arm64', 'b', '1A2B-3C4D')['cmdline-pi5.txt'] ?? ''
+    assert.match(pi5, /^console=tty0 console=ttyAMA10,115200 /)
+    assert.equal(pi5.replace('ttyAMA10', 'ttyS1'), slotFilesFor('arm64', 'b', '1A2B-3C4D')['cmdline.txt'])
     assert.match(renderSlotConfigTxt(), /^arm_64bit=1$/m)
     assert.deepEqual(Object.keys(slotFilesFor('arm64', 'a', '1A2B-3C4D')).sort(), [
+      'cmdline-pi5.txt',
       'cmdline.txt',
       'config.txt',
     ])

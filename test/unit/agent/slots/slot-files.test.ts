@@ -45,6 +45,7 @@ describe('slot files', () => {
     await fh.close()
     assert.equal(fat32VolumeId(sector), '1a2b3c4d')
     assert.deepEqual(Object.keys(slotFilesFor('arm64', 'b', '1a2b3c4d')).sort(), [
+      'cmdline-pi5.txt',
       'cmdline.txt',
       'config.txt',
     ])
