@@ -32,7 +32,7 @@ async function sizeRows(arch: 'amd64' | 'arm64', dir: string): Promise<Row[]> {
   rows.push({ metric: `${arch} image: total download per machine`, value: MB(perMachine), unit: 'MB' })
   if (firmware > 0)
     rows.push({
-      metric: `${arch} image: boot firmware (GRUB, Raspberry Pi 4 files)`,
+      metric: `${arch} image: boot firmware (GRUB, Raspberry Pi 4 and 5 files)`,
       value: MB(firmware),
       unit: 'MB',
     })
