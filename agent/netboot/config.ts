@@ -29,7 +29,7 @@ export const NetbootConfig = z
     knownMacs: z.array(Mac).max(4096).default([]),
     raspberryPi: z
       .object({
-        /** Serve Raspberry Pi 4 network boot (needs an arm64 image: its firmware, device trees and kernel). */
+        /** Serve Raspberry Pi 4 and 5 network boot (needs an arm64 image: its firmware, device trees and kernel). */
         enabled: z.boolean().default(false),
         /** Serial numbers that get a TFTP folder of their own (found on the first request); others fall back to the root. */
         serials: z.array(PiSerial).max(4096).default([]),
