@@ -112,7 +112,14 @@ async function runDrain(x: Ctx, b: DrainBody): Promise<DrainAnswer> {
   }
   try {
     const r = await drainNode(
-      { node: b.node, dryRun: false, force: false, timeoutMs: b.timeoutMs, onTimeout: 'give-up' },
+      {
+        node: b.node,
+        dryRun: false,
+        force: false,
+        timeoutMs: b.timeoutMs,
+        onTimeout: 'give-up',
+        ...(b.reason ? { reason: b.reason } : {}),
+      },
       { kube, lock, clock: x.n.clock, progress },
     )
     return { node: b.node, outcome: 'drained', evicted: r.evicted, lines }

@@ -8,6 +8,8 @@ export const CORDONED_AT = 'homecloud.dev/cordoned-at'
 export const DRAIN_STATUS = 'homecloud.dev/drain-status'
 export const DRAIN_MESSAGE = 'homecloud.dev/drain-message'
 export const DRAIN_TOKEN = 'homecloud.dev/drain-lock-token'
+/** Why homecloud drained it, when the asker said (`shutdown`: the node drained itself to stop). */
+export const DRAIN_REASON = 'homecloud.dev/drain-reason'
 export const HOMECLOUD = 'homecloud'
 
 export type DrainStatus = 'draining' | 'drained' | 'gave-up'
@@ -17,6 +19,7 @@ export interface NodeDrainState {
   cordonedByHomecloud: boolean
   status: DrainStatus | null
   message: string | null
+  reason: string | null
 }
 
 export function drainStateOf(n: V1Node): NodeDrainState {
@@ -27,6 +30,7 @@ export function drainStateOf(n: V1Node): NodeDrainState {
     cordonedByHomecloud: a[CORDONED_BY] === HOMECLOUD,
     status: s === 'draining' || s === 'drained' || s === 'gave-up' ? s : null,
     message: a[DRAIN_MESSAGE] ?? null,
+    reason: a[DRAIN_REASON] ?? null,
   }
 }
 
@@ -34,7 +38,7 @@ export function drainStateOf(n: V1Node): NodeDrainState {
  * The merge patch that cordons for a drain. A node someone else cordoned keeps no
  * claim of ours on its cordon, so undrain leaves it cordoned.
  */
-export function cordonPatch(n: V1Node, token: number, nowIso: string): object {
+export function cordonPatch(n: V1Node, token: number, nowIso: string, reason?: string): object {
   const s = drainStateOf(n)
   const ours = !s.unschedulable || s.cordonedByHomecloud
   return {
@@ -45,6 +49,7 @@ export function cordonPatch(n: V1Node, token: number, nowIso: string): object {
         [DRAIN_STATUS]: 'draining',
         [DRAIN_MESSAGE]: null,
         [DRAIN_TOKEN]: String(token),
+        [DRAIN_REASON]: reason ?? null,
       },
     },
     spec: { unschedulable: true },
@@ -64,6 +69,7 @@ export function undrainPatch(n: V1Node): { patch: object; uncordons: boolean } {
     [DRAIN_STATUS]: null,
     [DRAIN_MESSAGE]: null,
     [DRAIN_TOKEN]: null,
+    [DRAIN_REASON]: null,
   }
   return {
     patch: {

@@ -24,6 +24,8 @@ export interface DrainRequest {
   force: boolean
   timeoutMs: number
   onTimeout: TimeoutPolicy
+  /** Why, written on the Node (`shutdown`: the rollout waits for such a node to undrain itself). */
+  reason?: string
 }
 
 export interface DrainDeps {
@@ -73,7 +75,7 @@ export async function drainNode(req: DrainRequest, d: DrainDeps): Promise<DrainR
       )
     await patchNodeFresh(d.kube, req.node, (n) => {
       held.assertHeld()
-      return cordonPatch(n, held.token, new Date(d.clock.nowMs()).toISOString())
+      return cordonPatch(n, held.token, new Date(d.clock.nowMs()).toISOString(), req.reason)
     })
     d.progress(`cordoned ${req.node} (lock token ${held.token})`)
     // A pod bound between the plan and the cordon would be missed: plan once more, now

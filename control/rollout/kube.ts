@@ -31,6 +31,7 @@ export function kubeNodeState(n: V1Node, pods: readonly V1Pod[], heartbeatMs: nu
     cordonedByHomecloud: d.cordonedByHomecloud,
     drainStatus: d.status,
     drainMessage: d.message,
+    drainReason: d.reason,
     daemonPodsReady,
     heartbeatMs,
   }

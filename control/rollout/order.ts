@@ -73,7 +73,25 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
     .map((x) => x.name)
   if (c.kube && notReady.length > 0)
     out.push(`Node${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} NotReady`)
+  if (c.kube) out.push(...shutdownCordons(c, n))
   return [...out, ...etcdBlockers(c, n, p)]
+}
+
+/**
+ * Ready nodes still cordoned by their own shutdown drain: back, each undrains itself
+ * (agent/components/self-drain.ts) under the cluster lock, which the rollout's hold
+ * refuses while it has a node in progress — so the rollout waits between nodes until
+ * they have, or a node back from a shutdown during a rollout stays cordoned to its end
+ * (and two nodes are cordoned at once). One that is not back is NotReady (above).
+ */
+function shutdownCordons(c: ObservedCluster, n: RolloutNode): string[] {
+  return c.nodes
+    .filter((x) => x.id !== n.id && !c.left?.[x.id] && x.kube?.ready)
+    .filter((x) => x.kube?.unschedulable && x.kube.cordonedByHomecloud && x.kube.drainReason === 'shutdown')
+    .map(
+      (x) =>
+        `${x.name} is still cordoned by its shutdown drain: it undrains itself when back (or \`homecloud undrain ${x.name}\`)`,
+    )
 }
 
 /**

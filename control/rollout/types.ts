@@ -11,6 +11,8 @@ export interface KubeNodeState {
   cordonedByHomecloud: boolean
   drainStatus: 'draining' | 'drained' | 'gave-up' | null
   drainMessage: string | null
+  /** Why homecloud drained it (`shutdown`: the node drained itself to stop; back, it undrains itself). */
+  drainReason?: string | null
   /** DaemonSet pods on the node that are Ready. */
   daemonPodsReady: number
   /** The kubelet (or kwok) renewed the Node's lease at this time (ms), if known. */

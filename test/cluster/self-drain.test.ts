@@ -113,6 +113,8 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
       const n = await node()
       assert.equal(n?.spec.unschedulable, true, 'cordoned before it left')
       assert.equal(n?.metadata.annotations?.['homecloud.dev/drain-status'], 'drained')
+      // Why, on the Node: a rollout waits for such a node to undrain itself (control/rollout/order.ts).
+      assert.equal(n?.metadata.annotations?.['homecloud.dev/drain-reason'], 'shutdown')
       assert.ok(existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)), 'it remembers it drained itself')
     })
 
@@ -122,6 +124,7 @@ describe('drains through the agent API and on shutdown', { timeout: 600_000 }, (
         timeoutMs: 180_000,
         progress: say,
       })
+      assert.equal((await node())?.metadata.annotations?.['homecloud.dev/drain-reason'], undefined)
       await waitFor(
         async () => !existsSync(join(worker.stateDir, SHUTDOWN_DRAIN_FILE)) || 'marker still there',
         {

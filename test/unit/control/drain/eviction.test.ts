@@ -109,6 +109,19 @@ describe('cordon bookkeeping', () => {
     assert.equal(users.metadata.annotations['homecloud.dev/drain-status'], 'draining')
   })
 
+  it('writes why when the asker said (a shutdown drain), clears it on every other cordon and on undrain', () => {
+    const ann = (p: object) =>
+      (p as { metadata: { annotations: Record<string, unknown> } }).metadata.annotations
+    assert.equal(ann(cordonPatch(node(false), 42, 't', 'shutdown'))['homecloud.dev/drain-reason'], 'shutdown')
+    assert.equal(ann(cordonPatch(node(false), 42, 't'))['homecloud.dev/drain-reason'], null)
+    const back = node(true, {
+      'homecloud.dev/cordoned-by': 'homecloud',
+      'homecloud.dev/drain-reason': 'shutdown',
+    })
+    assert.equal(drainStateOf(back).reason, 'shutdown')
+    assert.equal(ann(undrainPatch(back).patch)['homecloud.dev/drain-reason'], null)
+  })
+
   it('undrain uncordons only what homecloud cordoned', () => {
     const ours = undrainPatch(
       node(true, { 'homecloud.dev/cordoned-by': 'homecloud', 'homecloud.dev/drain-status': 'drained' }),

@@ -163,6 +163,40 @@ describe('nextRolloutStep', () => {
     assert.ok(pass(w).effects.some((e) => e.kind === 'take-lock'))
   })
 
+  it('a node back from a shutdown drain mid-rollout: the next node waits until it has undrained itself', () => {
+    const w = new World(sixNodes, policy)
+    start(w)
+    runUntil(w, () => w.record?.current?.name === 'x86-4' && w.record.current.step === 'gate')
+    // x86-6 drained itself to shut down and is back; its own undrain is refused while the
+    // rollout holds x86-4 (the hold), so it is still cordoned when x86-4 is done.
+    Object.assign(w.node('x86-6'), {
+      unschedulable: true,
+      cordonedByUs: true,
+      drainStatus: 'drained',
+      drainReason: 'shutdown',
+    })
+    runUntil(w, () => w.record?.nodes.id3?.state === 'done')
+    const before = w.log.length
+    for (let i = 0; i < 5; i++) pass(w)
+    assert.equal(w.record?.current, null, 'no next node while x86-6 is cordoned')
+    assert.equal(w.lock.holder, null, 'nor the lock: its self-undrain may take it now')
+    assert.ok(!w.log.slice(before).some((l) => l.startsWith('take-lock')))
+    assert.match(
+      w.record?.waiting ?? '',
+      /x86-6 is still cordoned by its shutdown drain: it undrains itself when back/,
+    )
+    // A person's drain is theirs: the rollout does not wait for it (as before).
+    const admins = w.observe()
+    const x6 = admins.nodes.find((n) => n.name === 'x86-6')!
+    x6.kube = { ...x6.kube!, drainReason: 'admin' }
+    assert.ok(nextRolloutStep(admins, w.record, policy).effects.some((e) => e.kind === 'take-lock'))
+    // Its self-undrain went through: the rollout goes on, and ends with every node uncordoned.
+    w.apply({ kind: 'undrain', node: 'x86-6' })
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    assert.ok(w.nodes.every((n) => !n.unschedulable))
+  })
+
   it('records every transition before acting, and resends an order not taken only after resendMs', () => {
     const w = new World(sixNodes, policy)
     start(w)

@@ -38,6 +38,8 @@ export interface ModelNode {
   cordonedByUs: boolean
   drainStatus: 'drained' | 'gave-up' | null
   drainMessage: string | null
+  /** Why homecloud drained it (`shutdown`: it drained itself to stop). */
+  drainReason?: string
   /** Pods a drain cannot evict (a PDB blocks): the drain times out. */
   pdbBlocks: string | null
   startedAtMs: number
@@ -168,6 +170,7 @@ export class World {
         cordonedByHomecloud: n.cordonedByUs,
         drainStatus: n.drainStatus,
         drainMessage: n.drainMessage,
+        drainReason: n.drainReason ?? null,
         daemonPodsReady: n.up ? n.daemonPods : 0,
         heartbeatMs: n.up ? this.nowMs : null,
       },
@@ -202,6 +205,7 @@ export class World {
         n.cordonedByUs = false
         n.drainStatus = null
         n.drainMessage = null
+        delete n.drainReason
         break
       }
       case 'order':
