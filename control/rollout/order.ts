@@ -77,6 +77,24 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
   return [...out, ...etcdBlockers(c, n, p)]
 }
 
+/** Cordoned by homecloud for its own shutdown (self-drain.ts), not yet undrained. */
+export function cordonedForShutdown(x: RolloutNode): boolean {
+  return x.kube?.unschedulable === true && x.kube.cordonedByHomecloud && x.kube.drainReason === 'shutdown'
+}
+
+/**
+ * The next node: the first candidate — or, in the same group (workers or voters, never
+ * the coordinator), one still cordoned by its shutdown drain: draining it again costs
+ * nothing, and its upgrade ends with it uncordoned (a node back without its marker, a
+ * netbooted one, would otherwise never undrain itself).
+ */
+export function nextCandidate(c: ObservedCluster, r: RolloutBody): RolloutNode | undefined {
+  const ready = orderedCandidates(c, r).filter((n) => n.alive && n.slots)
+  const first = ready[0]
+  const cordoned = ready.find((n) => cordonedForShutdown(n) && n.voter === first?.voter && !n.coordinator)
+  return cordoned ?? first
+}
+
 /**
  * Ready nodes still cordoned by their own shutdown drain: back, each undrains itself
  * (agent/components/self-drain.ts) under the cluster lock, which the rollout's hold
@@ -86,8 +104,7 @@ export function startBlockers(c: ObservedCluster, n: RolloutNode, p: RolloutPoli
  */
 function shutdownCordons(c: ObservedCluster, n: RolloutNode): string[] {
   return c.nodes
-    .filter((x) => x.id !== n.id && !c.left?.[x.id] && x.kube?.ready)
-    .filter((x) => x.kube?.unschedulable && x.kube.cordonedByHomecloud && x.kube.drainReason === 'shutdown')
+    .filter((x) => x.id !== n.id && !c.left?.[x.id] && x.kube?.ready && cordonedForShutdown(x))
     .map(
       (x) =>
         `${x.name} is still cordoned by its shutdown drain: it undrains itself when back (or \`homecloud undrain ${x.name}\`)`,

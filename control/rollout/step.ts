@@ -1,13 +1,6 @@
 import { bootsBeforeTry, gateVerdict, revertedHealthy } from './gate.js'
 import { lockFor } from './lock-for.js'
-import {
-  etcdBlockers,
-  orderedCandidates,
-  pendingNodes,
-  startBlockers,
-  startingStep,
-  targetFor,
-} from './order.js'
+import { etcdBlockers, nextCandidate, pendingNodes, startBlockers, startingStep, targetFor } from './order.js'
 import type { CurrentNode, NodeOutcome, NodeStep, RolloutBody, TargetRelease } from './record.js'
 import { bump, wait, withOutcome } from './record-edit.js'
 import type {
@@ -55,7 +48,7 @@ function pickNext(c: ObservedCluster, r: RolloutBody, p: RolloutPolicy): Rollout
     return { effects: [{ kind: 'record', body: bump(r, { nodes }) }], waiting: null }
   }
   if (pending.length === 0) return complete(c, r, p)
-  const next = orderedCandidates(c, r).find((n) => n.alive && n.slots)
+  const next = nextCandidate(c, r)
   if (!next) {
     const away = pending.map((n) => `${n.name} (${n.alive ? (n.slotsError ?? 'no answer') : 'down'})`)
     return wait(r, `waiting for ${away.join(', ')}: upgraded when back`)

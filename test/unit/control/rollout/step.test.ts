@@ -197,6 +197,24 @@ describe('nextRolloutStep', () => {
     assert.ok(w.nodes.every((n) => !n.unschedulable))
   })
 
+  it('a node still cordoned by its shutdown drain goes first within its group, and ends uncordoned', () => {
+    const w = new World(sixNodes, policy)
+    // x86-5 came back without undraining itself (a netbooted machine's marker is in RAM).
+    Object.assign(w.node('x86-5'), {
+      unschedulable: true,
+      cordonedByUs: true,
+      drainStatus: 'drained',
+      drainReason: 'shutdown',
+    })
+    start(w)
+    runUntil(w, finished(w))
+    assert.equal(w.record?.phase, 'completed')
+    // The canary is the cordoned worker (no second node cordoned meanwhile); voters keep their place.
+    assert.deepEqual(lockedOrder(w), ['x86-5', 'pi5-2', 'pi5-3', 'pi5-1', 'x86-4', 'x86-6'])
+    assert.equal(w.cordonedMax, 1)
+    assert.ok(w.nodes.every((n) => !n.unschedulable))
+  })
+
   it('records every transition before acting, and resends an order not taken only after resendMs', () => {
     const w = new World(sixNodes, policy)
     start(w)
