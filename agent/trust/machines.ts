@@ -213,7 +213,6 @@ export class Machines {
       case 'ask': {
         const csr = this.joinCsr
         if (!csr || !this.init.secret || this.node) return
-        this.c.log.debug({ to: f.conn.remoteKeyHex.slice(0, 12) }, 'join: asking a peer to sign')
         // Its answer comes on this link: not to be shed for room meanwhile (we hold few links).
         this.c.hold(nodeIdFromPublicKey(Buffer.from(f.conn.remoteKeyHex, 'hex')), JOIN_ASK_TIMEOUT_MS)
         // On every connection to that peer, each with its own proof: of a duplicate pair
@@ -226,11 +225,8 @@ export class Machines {
         return
       }
       case 'reach':
-        // None of our links signs: a member named this signer (rare, and worth a line when a join is slow).
-        this.c.log.info(
-          { signer: f.signer.key.slice(0, 12), host: f.signer.host },
-          'join: linking to a signer a member named',
-        )
+        // None of our links signs: a member named this one (rare; worth a line when a join is slow).
+        this.c.log.info({ signer: f.signer.key.slice(0, 12) }, 'join: linking to a signer a member named')
         this.c.reachPeer(f.signer, f.forMs)
         return
       case 'adopt':
@@ -307,6 +303,9 @@ export class Machines {
       }
       case 'remember-cert':
         this.c.book.add(f.nodeId, f.certPem)
+        return
+      case 'reach-signers':
+        for (const v of this.c.peers.aliveVoters()) this.c.hold(v.signed.body.id, f.forMs)
         return
       default:
         return

@@ -18,6 +18,13 @@ import { type PendingEntry, TRUST_LIMITS, type TrustMessage } from './wire.js'
 //                                        └─ issue-failed ─▶ refuse bad-csr
 //   renew-request / node-cert-request: the same, decided by decideRenewal / checkNodeProfile.
 
+/**
+ * A signer holds links to the other signers this long after a join it signed: one that
+ * the joiner asks next, if our answer was lost, then answers with our certificate instead
+ * of signing again. Longer than the joiner's wait for our answer (JOIN_ASK_TIMEOUT_MS).
+ */
+export const SHARE_WITH_SIGNERS_MS = 15_000
+
 /** A joiner silent this long is no longer listed as pending. */
 export const PENDING_FORGET_MS = 5 * 60_000
 
@@ -83,6 +90,11 @@ export type SignerEffect =
   | { kind: 'reply-join-signed'; conn: PeerConn; nodeId: string; certPem: string }
   /** Keep a certificate we issued in the book (the node is a member from now on). */
   | { kind: 'remember-cert'; nodeId: string; certPem: string }
+  /**
+   * Hold a link to every other signer for `forMs`: the link's certificate exchange hands
+   * them the join certificate we just issued (the broadcast reaches only our links).
+   */
+  | { kind: 'reach-signers'; forMs: number }
 
 export function signerStart(): SignerState {
   return { pending: new Map() }
@@ -250,7 +262,10 @@ function onIssued(
     effects: [
       remember,
       // Every signer we reach learns it at once: one the joiner asks next answers with it.
+      // With bounded links the other signers may not be among ours: we link to them (the
+      // 50-agent lab signed 8 joiners twice when answers were lost).
       { kind: 'broadcast', msg: { t: 'certs', certs: [certPem] } },
+      { kind: 'reach-signers', forMs: SHARE_WITH_SIGNERS_MS },
       ...(wasPending ? [{ kind: 'broadcast', msg: pendingMessage(state) } as const] : []),
       signed,
       count('homecloud_joins_total'),

@@ -392,6 +392,12 @@ export class TrustPart implements NodeExtension {
       case 'remember-cert':
         this.book.add(f.nodeId, f.certPem)
         return
+      case 'reach-signers':
+        // machines.ts: a link to every other signer this node sees alive (the link's
+        // certificate exchange, sendCerts here, hands them the new certificate).
+        for (const m of this.node?.liveness?.swim.members() ?? [])
+          if (m.state === 'alive' && this.env.isSigner(m.id)) this.node?.liveness?.pin(m.id, f.forMs)
+        return
       default:
         this.common(f)
     }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { JOIN_ASK_TIMEOUT_MS } from '../../../../agent/trust/joiner.js'
 import {
   type IssueRequest,
   PENDING_FORGET_MS,
+  SHARE_WITH_SIGNERS_MS,
   type SignerEvent,
   type SignerState,
   signerStart,
@@ -91,6 +93,11 @@ describe('signer: joins', () => {
       0,
     )
     assert.deepEqual(ofKind(done.effects, 'broadcast')[0]?.msg, { t: 'certs', certs: ['CERT-1'] })
+    // …and to the other signers, linked to for a while (with bounded links they may be none of ours).
+    assert.deepEqual(ofKind(done.effects, 'reach-signers'), [
+      { kind: 'reach-signers', forMs: SHARE_WITH_SIGNERS_MS },
+    ])
+    assert.ok(SHARE_WITH_SIGNERS_MS > JOIN_ASK_TIMEOUT_MS, 'held past the joiner’s wait for our answer')
   })
 
   test('a revoked node answered again? never: its repeat is refused', () => {
