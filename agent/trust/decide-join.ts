@@ -46,3 +46,36 @@ export const REFUSAL_TEXT: Record<'bad-proof' | 'revoked' | 'no-valid-cert', str
   revoked: 'this node has been revoked',
   'no-valid-cert': 'renewal needs a valid certificate',
 }
+
+/** What a node found out about a join request for a certificate it may hold already. */
+export interface HeldFacts {
+  /** The request's MAC verified against the join secret and this connection's handshake. */
+  proofOk: boolean
+  revoked: boolean
+  /** Our book holds a valid agent certificate for the requester's key… */
+  member: boolean
+  /** …and it is for the key of this request's CSR. */
+  heldSameKey: boolean
+}
+
+/**
+ * Signed once: a proven join whose key already holds a valid certificate gets that
+ * certificate again, never a new signature. A certificate is public and signed once, so
+ * any member holding it may hand it back (a joiner whose answer was lost, with no link
+ * left to the signer that signed it, asks the members it is linked to).
+ */
+export function answersWithHeld(f: HeldFacts): boolean {
+  return f.proofOk && !f.revoked && f.member && f.heldSameKey
+}
+
+export type MemberAnswer = { kind: 'answer-held' } | { kind: 'not-a-signer'; nameSigners: boolean }
+
+/**
+ * A node without the CA key, asked to sign: the certificate already issued if it holds
+ * it (above), otherwise "no signer here", naming the signers it knows only to a joiner
+ * that proved the join secret (a stranger without it learns nothing).
+ */
+export function decideJoinAtMember(f: HeldFacts): MemberAnswer {
+  if (answersWithHeld(f)) return { kind: 'answer-held' }
+  return { kind: 'not-a-signer', nameSigners: f.proofOk && !f.revoked }
+}

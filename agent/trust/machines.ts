@@ -1,4 +1,3 @@
-import type { Timer } from '../core/clock.js'
 import { SaveLanes, saveFailed } from '../core/saves.js'
 import { nodeIdFromPublicKey } from '../identity/identity.js'
 import type { PeerConn } from '../mesh/swarm.js'
@@ -60,11 +59,6 @@ import type { PendingEntry } from './wire.js'
 
 export type CertificateMaterial = { certPem: string; keyPem: string; caPem: string }
 type Csr = { csrPem: string; keyPem: string }
-type NodeCertWait = Csr & {
-  resolve(c: { certPem: string; keyPem: string }): void
-  reject(e: Error): void
-  timer: Timer
-}
 
 /**
  * The shell around the trust state machines: it holds their states (through a Driver
@@ -289,18 +283,9 @@ export class Machines {
       case 'issue':
         this.issue(f.conn, f.request)
         return
-      case 'reply-join-signed': {
-        const ca = this.ca
-        if (!ca || !this.init.secret) return
-        const cluster = clusterSettings(this.settings.state.cluster)
-        // On every connection to the joiner, as it asks (above): a lost answer leaves a
-        // node that is a member everywhere but in its own eyes.
-        for (const conn of this.connectionsTo(f.conn)) {
-          const proof = replyProof(this.init.secret, conn.handshakeHash, f.nodeId, f.certPem, ca.certPem)
-          this.c.router.send(conn, { t: 'join-signed', cert: f.certPem, ca: ca.certPem, cluster, proof })
-        }
+      case 'reply-join-signed':
+        this.replyJoinSigned(f.conn, f.nodeId, f.certPem)
         return
-      }
       case 'remember-cert':
         this.c.book.add(f.nodeId, f.certPem)
         return
@@ -310,6 +295,21 @@ export class Machines {
       default:
         return
     }
+  }
+
+  /**
+   * A join answered (a certificate just issued, or one held: any member may hand it back)
+   * on every connection to the joiner, as it asks (above). False without secret or CA.
+   */
+  replyJoinSigned(conn: PeerConn, nodeId: string, certPem: string): boolean {
+    const caPem = this.c.book.ca
+    if (!caPem || !this.init.secret) return false
+    const cluster = clusterSettings(this.settings.state.cluster)
+    for (const to of this.connectionsTo(conn)) {
+      const proof = replyProof(this.init.secret, to.handshakeHash, nodeId, certPem, caPem)
+      this.c.router.send(to, { t: 'join-signed', cert: certPem, ca: caPem, cluster, proof })
+    }
+    return true
   }
 
   private issue(conn: PeerConn, request: IssueRequest): void {

@@ -3,6 +3,7 @@ import type { PeerConn } from '../mesh/swarm.js'
 import { verifyRevocations } from '../pki/revocations.js'
 import { answerDigest } from './anti-entropy.js'
 import { verifyApproval } from './approval.js'
+import { decideJoinAtMember } from './decide-join.js'
 import { joinProof, proofMatches, replyProof, shortCode } from './join-proof.js'
 import { JOIN_ASK_TIMEOUT_MS, NOT_A_SIGNER, signerHints } from './joiner.js'
 import type { Machines } from './machines.js'
@@ -89,22 +90,8 @@ export function registerRoutes(m: Machines, c: TrustComponents): void {
 function registerJoin(m: Machines, c: TrustComponents): void {
   const { router } = c
   router.route('join-request', JoinRequest, (conn, msg) => {
-    // The joiner asks one peer at a time: a node without the CA key says so, and the
-    // joiner asks the next one at once instead of waiting out its timeout (joiner.ts).
     if (!m.ca) {
-      // Where the signers are is told only to a joiner that proves the join secret (every
-      // member keeps its join material): a stranger without it learns nothing.
-      const secret = m.init.secret
-      const proven =
-        secret !== null &&
-        proofMatches(joinProof(secret, conn.handshakeHash, nodeIdOf(conn), msg.csr), msg.proof)
-      const signers = proven ? signerHints(c.peers.aliveVoters().map((v) => v.signed.body)) : []
-      router.send(conn, {
-        t: 'join-refused',
-        reason: NOT_A_SIGNER,
-        message: 'this node holds no CA key',
-        signers,
-      })
+      answerAsMember(m, c, conn, msg)
       return
     }
     const who = requester(m, conn)
@@ -158,6 +145,38 @@ function registerJoin(m: Machines, c: TrustComponents): void {
       conns: c.peers.connections(),
       monoMs: c.clock.monoMs(),
     })
+  })
+}
+
+/**
+ * A join request at a node without the CA key (decide-join.ts decideJoinAtMember): the
+ * certificate already issued for the joiner's key if our book holds it (the joiner's
+ * answer was lost and its link to that signer with it), otherwise "no signer here" so
+ * that it asks the next peer at once (joiner.ts), naming the signers we see alive.
+ */
+function answerAsMember(m: Machines, c: TrustComponents, conn: PeerConn, msg: JoinRequest): void {
+  const secret = m.init.secret
+  const who = requester(m, conn)
+  const d = decideJoinAtMember({
+    proofOk:
+      secret !== null && proofMatches(joinProof(secret, conn.handshakeHash, who.nodeId, msg.csr), msg.proof),
+    revoked: who.revoked,
+    member: who.member,
+    heldSameKey: who.heldCertPem !== undefined && certForCsrKey(who.heldCertPem, msg.csr),
+  })
+  if (d.kind === 'answer-held' && who.heldCertPem && m.replyJoinSigned(conn, who.nodeId, who.heldCertPem)) {
+    c.counters.inc('homecloud_joins_answered_again_total', { by: 'member' })
+    return
+  }
+  const signers =
+    d.kind === 'not-a-signer' && d.nameSigners
+      ? signerHints(c.peers.aliveVoters().map((v) => v.signed.body))
+      : []
+  c.router.send(conn, {
+    t: 'join-refused',
+    reason: NOT_A_SIGNER,
+    message: 'this node holds no CA key',
+    signers,
   })
 }
 

@@ -1,6 +1,6 @@
 import type { PeerConn } from '../mesh/swarm.js'
 import type { JoinPolicy } from '../state/cluster-file.js'
-import { decideJoin, decideRenewal, REFUSAL_TEXT } from './decide-join.js'
+import { answersWithHeld, decideJoin, decideRenewal, REFUSAL_TEXT } from './decide-join.js'
 import { bounded, type CommonEffect, count, log, type Step } from './effects.js'
 import { checkNodeProfile, type NodeProfile } from './node-profile.js'
 import { type PendingEntry, TRUST_LIMITS, type TrustMessage } from './wire.js'
@@ -158,11 +158,12 @@ function onJoinRequest(
   // joiner whose reply was lost, that restarted, or that moved on from a signer that
   // stalled after signing; it also kept a burst of retrying joiners from outrunning a
   // signer (pure-JS signing, tens of ms each).
-  if (e.proofOk && !who.revoked && who.member && who.heldCertPem && e.heldSameKey)
+  const held = { proofOk: e.proofOk, revoked: who.revoked, member: who.member, heldSameKey: e.heldSameKey }
+  if (who.heldCertPem && answersWithHeld(held))
     return {
       state: s,
       effects: [
-        count('homecloud_joins_answered_again_total'),
+        count('homecloud_joins_answered_again_total', { by: 'signer' }),
         { kind: 'reply-join-signed', conn: e.conn, nodeId: who.nodeId, certPem: who.heldCertPem },
       ],
     }

@@ -3,7 +3,8 @@
 //   npm run sim -- --cluster --seeds 1000 [--from 1]        whole cluster (coordinator, etcd, lock)
 //   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
 //                                                           (--strict: admins revoke nodes with no known certificate too;
-//                                                           --boot-non-signers: nodes bootstrap from members without the CA key)
+//                                                           --boot-non-signers: nodes bootstrap from members without the CA key;
+//                                                           --nodes M --joiners J: M members, then J joiners in a burst)
 //   npm run sim -- --rollout --seeds 200 [--from 1]          a rollout (good or bad release) over the whole cluster
 //   npm run sim -- [--cluster|--trust|--rollout] --seed 123  replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     from: { type: 'string' },
     seed: { type: 'string' },
     nodes: { type: 'string' },
+    joiners: { type: 'string' },
     cluster: { type: 'boolean', default: false },
     trust: { type: 'boolean', default: false },
     rollout: { type: 'boolean', default: false },
@@ -30,7 +32,7 @@ const nodes = values.nodes ? Number(values.nodes) : undefined
 const opts = nodes ? { nodesMin: nodes, nodesMax: nodes } : {}
 
 /** Trust runs: joiners, and joins signed by a second signer after the joiner moved on (the one case left). */
-const trustTotals = { joiners: 0, signedAfterMovingOn: 0, revoked: 0 }
+const trustTotals = { joiners: 0, signedAfterMovingOn: 0, revoked: 0, memberAnswers: 0 }
 
 const rolloutTotals = { runs: 0, drainsRefused: 0, deferred: 0, left: 0, quorumLost: 0, haltedByPowerCut: 0 }
 
@@ -57,10 +59,12 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
       : boot === 'non-signers'
         ? { membersMin: 6, membersMax: 9 }
         : {}
-    const r = runTrustSchedule(seed, { ...sizes, strict: values.strict, boot })
+    const joiners = values.joiners ? { joiners: Number(values.joiners) } : {}
+    const r = runTrustSchedule(seed, { ...sizes, ...joiners, strict: values.strict, boot })
     trustTotals.joiners += r.joiners
     trustTotals.revoked += r.revoked
     trustTotals.signedAfterMovingOn += r.signedAfterMovingOn.length
+    trustTotals.memberAnswers += r.memberAnswers
     return { ok: r.ok, text: describeTrustRun(r) }
   }
   const r = runMembershipSchedule(seed, opts)
@@ -96,6 +100,6 @@ if (values.rollout)
   )
 if (values.trust)
   console.log(
-    `${trustTotals.joiners} joiners, ${trustTotals.revoked} revoked; ${trustTotals.signedAfterMovingOn} joins signed again by a second signer after the joiner moved on`,
+    `${trustTotals.joiners} joiners, ${trustTotals.revoked} revoked; ${trustTotals.signedAfterMovingOn} joins signed again by a second signer after the joiner moved on; ${trustTotals.memberAnswers} joins answered by a member with the certificate issued before`,
   )
 process.exit(failures === 0 ? 0 : 1)

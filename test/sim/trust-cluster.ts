@@ -65,6 +65,8 @@ export class TrustCluster {
   private readonly linkedAt = new Map<string, number>()
   /** Second signatures of a join after the joiner moved on (the case above). */
   readonly signedAfterMovingOn: string[] = []
+  /** Joins answered by a member without the CA key, with the certificate a signer issued before. */
+  memberAnswers = 0
   private serial = 0x1000
 
   constructor(readonly opts: TrustClusterOptions) {
@@ -106,6 +108,9 @@ export class TrustCluster {
       isSigner: (id: string) => this.part(id).isSigner,
       asked: (joiner: string, peer: string, gen: number) => this.asked(joiner, peer, gen),
       linked: (id: string, peer: string) => this.linkedAt.set(`${id}/${peer}`, this.now),
+      answeredByMember: () => {
+        this.memberAnswers++
+      },
       adopted: () => {},
       expelled: () => {},
     }

@@ -4,6 +4,7 @@ import type { PeerConn } from '../../agent/mesh/swarm.js'
 import type { RevocationBody, RevocationList } from '../../agent/pki/revocations.js'
 import type { ClusterSettings } from '../../agent/state/cluster-file.js'
 import { answerDigest, digestOf, type TrustDocs } from '../../agent/trust/anti-entropy.js'
+import { decideJoinAtMember } from '../../agent/trust/decide-join.js'
 import type { CommonEffect } from '../../agent/trust/effects.js'
 import {
   JOIN_ASK_TIMEOUT_MS,
@@ -59,6 +60,8 @@ export interface TrustEnv {
   asked?(joiner: string, peer: string, generation: number): void
   /** A link opened (a question asked on an earlier link to that peer went with it). */
   linked?(nodeId: string, peer: string): void
+  /** A member without the CA key answered a joiner with the certificate it held. */
+  answeredByMember?(joiner: string): void
   /** A node adopted its certificate. */
   adopted(nodeId: string, cert: SimCert): void
   /** A node cut these nodes out (revoked): its links and membership. */
@@ -180,15 +183,8 @@ export class TrustPart implements NodeExtension {
     const conn = connTo(from)
     switch (m.t) {
       case 'sim-join-request':
-        // routes.ts: a node without the CA key says so (the joiner asks the next at once).
         if (this.persisted.signer && this.persisted.cert) this.onJoinRequest(from, m.csr)
-        else
-          this.send(from, {
-            t: 'join-refused',
-            reason: NOT_A_SIGNER,
-            message: 'no CA key',
-            signers: this.hints(),
-          })
+        else this.answerAsMember(from)
         return
       case 'sim-join-signed': {
         if (this.persisted.cert) return
@@ -281,6 +277,27 @@ export class TrustPart implements NodeExtension {
       policy: 'auto',
       approved: false,
     })
+  }
+
+  /**
+   * routes.ts answerAsMember: a node without the CA key hands back the certificate its
+   * book holds for the joiner (issued once, by a signer), else says it is no signer.
+   */
+  private answerAsMember(from: string): void {
+    const held = this.persisted.cert ? this.book.get(from) : undefined
+    const d = decideJoinAtMember({
+      proofOk: true,
+      revoked: this.book.isRevoked(from),
+      member: this.book.isMember(from),
+      heldSameKey: held !== undefined,
+    })
+    if (d.kind === 'answer-held' && held) {
+      this.env.answeredByMember?.(from)
+      this.send(from, { t: 'sim-join-signed', cert: held.pem })
+      return
+    }
+    const signers = d.kind === 'not-a-signer' && d.nameSigners ? this.hints() : []
+    this.send(from, { t: 'join-refused', reason: NOT_A_SIGNER, message: 'no CA key', signers })
   }
 
   /** routes.ts: the voters this node sees alive, as a refusal names them (ids stand for keys here). */

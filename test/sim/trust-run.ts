@@ -12,6 +12,8 @@ export interface TrustRunResult {
   violations: string[]
   /** Joins signed by a second signer after the joiner gave up on the first (trust-cluster.ts `asks`). */
   signedAfterMovingOn: string[]
+  /** Joins answered by a member without the CA key (the certificate issued before, handed back). */
+  memberAnswers: number
   schedule: Fault[]
   /** Nodes actually revoked (a revoke whose signer was down, or (not strict) held no certificate, is skipped). */
   revoked: number
@@ -22,6 +24,8 @@ export interface TrustRunOptions {
   membersMin?: number
   membersMax?: number
   joinersMax?: number
+  /** Exactly this many joiners (a big cluster's burst of joins: signers busy, answers lost). */
+  joiners?: number
   faultsMs?: number
   faultsMax?: number
   settleMs?: number
@@ -46,7 +50,8 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
   const random = seededRandom(seed ^ 0x7a57)
   const lo = opts.membersMin ?? 4
   const members = lo + randomBelow(random, (opts.membersMax ?? 7) - lo + 1)
-  const joiners = 1 + randomBelow(random, opts.joinersMax ?? 3)
+  const drawn = 1 + randomBelow(random, opts.joinersMax ?? 3)
+  const joiners = opts.joiners ?? drawn
   const c = new TrustCluster({
     seed,
     members,
@@ -62,6 +67,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
     ok: false,
     violations: [],
     signedAfterMovingOn: [],
+    memberAnswers: 0,
     schedule: [],
     revoked: 0,
     events: 0,
@@ -85,6 +91,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
     r.violations.push(...settled(c))
   r.violations.unshift(...c.violations)
   r.signedAfterMovingOn = c.signedAfterMovingOn
+  r.memberAnswers = c.memberAnswers
   r.revoked = c.revokedAt.size
   r.ok = r.violations.length === 0
   r.events = c.sched.ran

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { decideJoin, decideRenewal, type JoinFacts } from '../../../../agent/trust/decide-join.js'
+import {
+  answersWithHeld,
+  decideJoin,
+  decideJoinAtMember,
+  decideRenewal,
+  type HeldFacts,
+  type JoinFacts,
+} from '../../../../agent/trust/decide-join.js'
 
 const base: JoinFacts = { policy: 'auto', proofOk: true, revoked: false, approved: false }
 
@@ -69,5 +76,57 @@ describe('decideRenewal', () => {
     })
     for (const member of [false, true])
       assert.deepEqual(decideRenewal({ revoked: true, member }), { kind: 'refuse', reason: 'revoked' })
+  })
+})
+
+/** Every combination of what a node found out about a join for a certificate it may hold. */
+function allHeld(): HeldFacts[] {
+  const out: HeldFacts[] = []
+  for (const proofOk of [false, true])
+    for (const revoked of [false, true])
+      for (const member of [false, true])
+        for (const heldSameKey of [false, true]) out.push({ proofOk, revoked, member, heldSameKey })
+  return out
+}
+
+describe('answersWithHeld (signed once: a held certificate is handed back, never signed again)', () => {
+  test('only a proven, unrevoked joiner whose own key holds a valid certificate', () => {
+    for (const f of allHeld())
+      assert.equal(
+        answersWithHeld(f),
+        f.proofOk && !f.revoked && f.member && f.heldSameKey,
+        JSON.stringify(f),
+      )
+  })
+})
+
+describe('decideJoinAtMember (a node without the CA key, asked to sign)', () => {
+  test('hands back the certificate a signer issued when it holds it for this key', () => {
+    const f = { proofOk: true, revoked: false, member: true, heldSameKey: true }
+    assert.deepEqual(decideJoinAtMember(f), { kind: 'answer-held' })
+  })
+
+  test('a certificate for another key (a reinstalled machine re-joining), none, or a revoked one: no signer here', () => {
+    for (const f of [
+      { proofOk: true, revoked: false, member: true, heldSameKey: false },
+      { proofOk: true, revoked: false, member: false, heldSameKey: false },
+    ])
+      assert.deepEqual(decideJoinAtMember(f), { kind: 'not-a-signer', nameSigners: true }, JSON.stringify(f))
+    assert.deepEqual(decideJoinAtMember({ proofOk: true, revoked: true, member: false, heldSameKey: true }), {
+      kind: 'not-a-signer',
+      nameSigners: false,
+    })
+  })
+
+  test('without the join secret nothing is handed out: no certificate, no signer named', () => {
+    for (const f of allHeld().filter((x) => !x.proofOk))
+      assert.deepEqual(decideJoinAtMember(f), { kind: 'not-a-signer', nameSigners: false }, JSON.stringify(f))
+  })
+
+  test('it never answers what a signer would refuse or sign anew (the same rule as the signer)', () => {
+    for (const f of allHeld()) {
+      const d = decideJoinAtMember(f)
+      assert.equal(d.kind === 'answer-held', answersWithHeld(f), JSON.stringify(f))
+    }
   })
 })

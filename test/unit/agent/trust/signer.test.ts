@@ -72,6 +72,7 @@ describe('signer: joins', () => {
       ['count', 'reply-join-signed'],
     )
     assert.equal(ofKind(again.effects, 'count')[0]?.name, 'homecloud_joins_answered_again_total')
+    assert.deepEqual(ofKind(again.effects, 'count')[0]?.labels, { by: 'signer' })
     assert.equal(ofKind(again.effects, 'reply-join-signed')[0]?.certPem, 'CERT-1')
     // Not answered again: another key, an unproven request, a certificate no longer valid, revoked.
     for (const e of [
