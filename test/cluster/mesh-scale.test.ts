@@ -6,11 +6,18 @@
 // (`npm run bench -- --only mesh`) measures convergence, failure detection, links and
 // memory at 5, 20 and 50 agents. The timings printed here are for reading, not asserted.
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import { it } from 'node:test'
 import { DEFAULT_LINK_LIMITS } from '../../agent/mesh/links/choose.js'
+import { generateRsaKeyPem } from '../../agent/pki/keys.js'
+import { pkiPaths } from '../../agent/pki/store.js'
+import { statePaths } from '../../agent/state/paths.js'
+import { readJoinMaterial } from '../../agent/trust/join-material.js'
+import type { LabNode } from '../../lab/lab-file.js'
 import { labUnplug, nodeUrl } from '../../lab/launcher.js'
 import { eventually, startLab, stateOf, view } from '../support/lab.js'
+import { newIdentity } from '../support/records.js'
+import { counter, runRogue } from '../support/rogue-run.js'
 
 const NODES = Number(process.env.HOMECLOUD_MESH_SCALE_NODES ?? 20)
 /** A bound on a wait that cannot succeed, not a timing goal: each agent starts in turn on shared cores. */
@@ -18,6 +25,8 @@ const LAB_UP_MS_MAX = Math.max(300_000, NODES * 6_000)
 /** Views settle well within this once the faults stop (a failure says who still lags). */
 const SETTLE_MS_MAX = 120_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const SIGNED = 'homecloud_certificates_signed_total'
+const ANSWERED_AGAIN = 'homecloud_joins_answered_again_total'
 const alive = (v: { members: { state: string }[] }) => v.members.filter((m) => m.state === 'alive').length
 
 /** Distinct peers a node holds mesh connections to (its /api/v1/mesh). */
@@ -105,4 +114,50 @@ it(`mesh at scale: ${NODES} agents`, async (t) => {
     for (const n of others)
       assert.equal(alive(await view(n)), NODES - 1, `${n.name}: the other ${NODES - 1} alive`)
   })
+
+  await t.test(
+    'a join whose answer was lost: a member without the CA key hands back the same certificate',
+    async () => {
+      // A rogue process (its own Noise key and join key) joins through a signer, then, as if
+      // that answer never arrived, asks a member that holds no CA key: the certificate comes
+      // back from the member, for that join key only, and was signed once.
+      const holdsCaKey = (n: LabNode) =>
+        access(pkiPaths(n.stateDir).caKey).then(
+          () => true,
+          () => false,
+        )
+      const up = lab.nodes.filter((n) => n !== lab.nodes[NODES - 3])
+      const keys = await Promise.all(up.map(holdsCaKey))
+      const signers = up.filter((_, i) => keys[i])
+      const member = up.find((_, i) => !keys[i])
+      assert.ok(signers[0] && member, 'a signer and a member without the CA key')
+      const material = await readJoinMaterial(statePaths(lab.nodes[0]!.stateDir).joinFile)
+      assert.ok(material, 'the founder holds join material')
+      const me = newIdentity()
+      const extra = {
+        secret: material.secret,
+        identityPem: me.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        joinKeyPem: generateRsaKeyPem(),
+      }
+      const signed = async () =>
+        (await Promise.all(signers.map((n) => counter(n, SIGNED, { mode: 'join' })))).reduce(
+          (a, b) => a + b,
+          0,
+        )
+      const signedBefore = await signed()
+      const againBefore = await counter(member, ANSWERED_AGAIN, { by: 'member' })
+      const first = await runRogue(lab, signers[0], 'join-again', extra)
+      const cert = first.replies.at(-1)
+      assert.equal(cert?.t, 'join-signed', first.report)
+      const again = await runRogue(lab, member, 'join-again', { ...extra, otherKey: true })
+      const [answered, otherKey] = again.replies.slice(-2)
+      assert.equal(answered?.t, 'join-signed', again.report)
+      assert.equal(answered.replyProofOk, true, 'the member proves the join secret on this connection')
+      assert.equal(answered.certSha256, cert.certSha256, 'the very certificate the signer issued')
+      assert.equal(otherKey?.t, 'join-refused', again.report)
+      assert.equal(otherKey.reason, 'not-a-signer', 'never handed back for another join key')
+      assert.ok((await counter(member, ANSWERED_AGAIN, { by: 'member' })) > againBefore, 'counted')
+      assert.equal(await signed(), signedBefore + 1, 'signed once')
+    },
+  )
 })

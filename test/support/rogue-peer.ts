@@ -78,6 +78,14 @@ export const SCENARIOS = [
   'forged-gossip',
   /** Sends nothing: reports what the agent shows a newcomer (records, certificates). */
   'listen',
+  /**
+   * A valid join with a given join key (`joinKeyPem`), asked again each second until
+   * answered with a certificate (a member that holds none yet says not-a-signer), then,
+   * with `otherKey`, once more with another key. Run against a signer, then against a
+   * member without the CA key: the member hands back the certificate the signer issued,
+   * for that key only.
+   */
+  'join-again',
   // Control plane (controlplane-bad-input.test.ts): a member by a valid join, then a liar.
   /**
    * Joins with the real secret (so it is a certified member, an x86 board placement never
@@ -108,6 +116,10 @@ export const RogueArgs = z.object({
   secret: Hex64.optional(),
   /** Our ed25519 identity (PKCS#8 PEM); a fresh one when absent. */
   identityPem: z.string().optional(),
+  /** join-again: the key of our join CSR (one per join attempt, as the agent keeps it). */
+  joinKeyPem: z.string().optional(),
+  /** join-again: then ask with a fresh key too (never against a signer: it would sign that). */
+  otherKey: z.boolean().optional(),
   /** Another member whose names the CSRs claim. */
   other: z.object({ id: z.string(), name: z.string(), address: z.string() }).optional(),
   /** tampered-cert: a valid agent certificate for our own identity, flipped before it is sent. */
@@ -148,6 +160,8 @@ export interface JoinReply {
   certDnsNames?: string[]
   certIps?: string[]
   replyProofOk?: boolean
+  /** join-signed: the certificate's digest (the same certificate handed back, or another). */
+  certSha256?: string
   /** unparsed: why our schema refused the frame. */
   detail?: string
 }
@@ -164,6 +178,8 @@ const connectTimeoutMs = 15_000
 const captureTimeoutMs = 10_000
 /** A signer answers a join within milliseconds; this allows for a loaded 2-core machine. */
 const replyTimeoutMs = 20_000
+/** join-again: a member learns a certificate its signer issued within a moment (certs on its links). */
+const joinAgainTriesMax = 20
 /** Time for the agent to read what we sent before we hang up. */
 const drainMs = 800
 /** Declared by the oversized frame: far above any frameBytesMax the config allows (1 MiB). */
@@ -346,7 +362,7 @@ class Conn {
         const replyProofOk =
           this.secret !== undefined &&
           proofMatches(replyProof(this.secret, this.handshakeHash, this.nodeId, msg.cert, msg.ca), msg.proof)
-        return { t: msg.t, ...certSummary(msg.cert), replyProofOk }
+        return { t: msg.t, ...certSummary(msg.cert), certSha256: sha256Hex(msg.cert), replyProofOk }
       }
       case 'renewed':
       case 'node-cert':
@@ -964,6 +980,24 @@ async function main(): Promise<void> {
         frame({ ...digest, approvals: ids } as never),
       )
       await sleep(1500)
+      break
+    }
+    case 'join-again': {
+      const secret = needSecret()
+      if (!args.joinKeyPem) throw new Error('join-again needs joinKeyPem')
+      const { csrPem } = createCsr({ commonName: me.id, keyPem: args.joinKeyPem })
+      // As a real joiner does: our record first; once signed it spreads by gossip, and
+      // members that see it ask for its certificate.
+      send('own signed record before joining', 'none', frame({ t: 'rec', r: signRecord(ownBody(), me) }))
+      let reply: JoinReply = { t: 'none' }
+      for (let i = 0; i < joinAgainTriesMax && reply.t !== 'join-signed'; i++) {
+        if (i > 0) await sleep(1000)
+        reply = await ask(`join, try ${i + 1}`, 'join-signed', joinFrame({ secret, csrPem }))
+      }
+      if (args.otherKey) {
+        const other = createCsr({ commonName: me.id }).csrPem
+        await ask('join with another key', 'join-refused', joinFrame({ secret, csrPem: other }))
+      }
       break
     }
     case 'listen': {
