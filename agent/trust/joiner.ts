@@ -18,6 +18,12 @@ import { type CommonEffect, count, log, type Step } from './effects.js'
 // did not link or answer within JOIN_ASK_TIMEOUT_MS. It still asks one peer at a time,
 // known signers first, so the signed-once rule above is unchanged.
 //
+// A certificate is public and signed once, so any member holding it hands it back
+// (routes.ts answerAsMember): when a signer leaves the question unanswered, the members
+// linked to us are asked again before the next signer (askMembersAgain). In the 50-agent
+// lab questions to and answers from the busy signers (etcd voters, signing in pure JS)
+// were lost for minutes while members answered every question.
+//
 //   joining ──join-pending──▶ pending
 //      │                        │
 //      └──join-signed (proven)──┴──▶ adopt ──adopted──▶ member (done; identity.ts takes over)
@@ -53,6 +59,8 @@ export interface JoinerState {
   readonly signers: ReadonlyMap<string, SignerHint>
   /** The named signer we last asked the mesh to link us to, and when. */
   readonly reached: { readonly key: string; readonly atMs: number } | null
+  /** When the ask was made after whose lapse the members were asked again (once per lapse). */
+  readonly recheckedFor: number | null
 }
 
 /** What the shell verified about a `join-signed` reply. */
@@ -102,6 +110,7 @@ export function joinerStart(code: string, nodeName: string, member: boolean): Jo
     notSigners: new Set(),
     signers: new Map(),
     reached: null,
+    recheckedFor: null,
   }
 }
 
@@ -148,7 +157,25 @@ function onRetry(s: JoinerState, conns: readonly PeerConn[], nowMs: number): Ste
   // reached it since); it answered, so it is alive: no need to move on.
   if (s.status === 'pending' && current) return { state: s, effects: [{ kind: 'ask', conn: current }] }
   if (waiting(s, conns, nowMs)) return { state: s, effects: [] }
-  return reachSigner(askNext(s, conns, nowMs), conns, nowMs)
+  return askMembersAgain(s, conns) ?? reachSigner(askNext(s, conns, nowMs), conns, nowMs)
+}
+
+/**
+ * The peer asked left our question unanswered (its time ran out or its link went): it
+ * may have signed, and its answer been lost. Before the next signer is asked, the peers
+ * that said they hold no CA key are asked again, all at once, and get one period: a
+ * member that holds our certificate by now hands it back (routes.ts). Members never
+ * sign, so asking several at once cannot sign us twice; signers are still asked one at a time.
+ */
+function askMembersAgain(s: JoinerState, conns: readonly PeerConn[]): Step<JoinerState, JoinerEffect> | null {
+  const a = s.asked
+  if (!a || s.recheckedFor === a.atMs) return null
+  const members = conns.filter((c) => s.notSigners.has(c.remoteKeyHex) && c.remoteKeyHex !== a.key)
+  if (members.length === 0) return null
+  return {
+    state: { ...s, recheckedFor: a.atMs },
+    effects: members.map((conn) => ({ kind: 'ask', conn }) as const),
+  }
 }
 
 function onRefused(

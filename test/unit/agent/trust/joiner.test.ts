@@ -122,6 +122,67 @@ describe('joiner', () => {
     assert.equal(later.state.notSigners.size, 0)
   })
 
+  describe('a question left unanswered: the members are asked again before the next signer', () => {
+    // m1, m2 said they hold no CA key; x and y sign (they never refuse).
+    const m1 = conn('e1')
+    const m2 = conn('e2')
+    const x = conn('f1')
+    const y = conn('f2')
+    const all = [m1, m2, x, y]
+    /** Both members refused; one signer is asked and leaves the question unanswered. */
+    const askedSigner = () => {
+      let s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), retry(all, 0)).state
+      for (const m of [m1, m2]) s = joinerStep(s, refused(m, NOT_A_SIGNER, all, 10)).state
+      assert.ok(s.asked && [x, y].some((c) => c.remoteKeyHex === s.asked!.key), 'a signer is asked')
+      assert.equal(s.notSigners.size, 2)
+      return s
+    }
+
+    test('its time ran out: every member that refused is asked at once, no signer; the next signer one period later', () => {
+      const s = askedSigner()
+      const lapse = joinerStep(s, retry(all, JOIN_ASK_TIMEOUT_MS + 10))
+      assert.deepEqual(
+        ofKind(lapse.effects, 'ask')
+          .map((f) => f.conn.remoteKeyHex)
+          .sort(),
+        [m1.remoteKeyHex, m2.remoteKeyHex],
+      )
+      assert.equal(lapse.state.asked, s.asked, 'the signer asked last stays the one to move on from')
+      // One period later, nobody having answered: the other signer is asked, alone, and once.
+      const next = joinerStep(lapse.state, retry(all, JOIN_ASK_TIMEOUT_MS + 2010))
+      const asks = ofKind(next.effects, 'ask')
+      assert.equal(asks.length, 1)
+      assert.notEqual(asks[0]!.conn.remoteKeyHex, s.asked!.key)
+      assert.ok([x, y].includes(asks[0]!.conn))
+    })
+
+    test("the signer's link went: the same; and a member's answer with our certificate is adopted", () => {
+      const s = askedSigner()
+      const left = all.filter((c) => c.remoteKeyHex !== s.asked!.key)
+      const lapse = joinerStep(s, retry(left, 100))
+      assert.equal(ofKind(lapse.effects, 'ask').length, 2)
+      const answered = joinerStep(lapse.state, reply({ conn: m2 }))
+      assert.equal(ofKind(answered.effects, 'adopt').length, 1)
+    })
+
+    test('once per unanswered question; a member that still holds nothing refuses and asks nothing new', () => {
+      const s = askedSigner()
+      const lapse = joinerStep(s, retry(all, JOIN_ASK_TIMEOUT_MS + 10))
+      const refusal = joinerStep(lapse.state, refused(m1, NOT_A_SIGNER, all, JOIN_ASK_TIMEOUT_MS + 20))
+      assert.deepEqual(ofKind(refusal.effects, 'ask'), [], 'm1 was not the peer asked')
+      const next = joinerStep(refusal.state, retry(all, JOIN_ASK_TIMEOUT_MS + 2010))
+      const again = joinerStep(next.state, retry(all, JOIN_ASK_TIMEOUT_MS + 4010))
+      assert.deepEqual(ofKind(again.effects, 'ask'), [], 'the next signer has its time')
+    })
+
+    test('no member to ask (none refused yet): the next peer at once, as before', () => {
+      let s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), retry([x, y], 0)).state
+      s = joinerStep(s, retry([x, y], JOIN_ASK_TIMEOUT_MS + 10)).state
+      assert.equal(s.recheckedFor, null)
+      assert.ok(s.asked)
+    })
+  })
+
   test('the peer asked comes back on a new connection: asked again there (the question went with the old one)', () => {
     const s = joinerStep(joinerStart('ABC-DEF', 'pi4-2', false), {
       kind: 'connected',
