@@ -12,6 +12,11 @@ export interface NetworkOptions {
   connectMs: number
   /** A connection whose other end is gone or cut off closes after this long (keep-alive timeout). */
   connTimeoutMs: number
+  /**
+   * Busy nodes: a message to or from one is also lost with this probability (an agent
+   * whose event loop is seconds behind, as the etcd voters that sign were in the 50-agent lab).
+   */
+  busy?: { ids: ReadonlySet<string>; dropRate: number }
 }
 
 export const DEFAULT_NETWORK: NetworkOptions = {
@@ -140,6 +145,8 @@ export class SimNetwork {
     this.sentBytes.set(from, (this.sentBytes.get(from) ?? 0) + bytes)
     this.sentMessages.set(from, (this.sentMessages.get(from) ?? 0) + 1)
     if (this.random.next() < this.opts.dropRate) return true
+    const busy = this.opts.busy
+    if (busy && (busy.ids.has(from) || busy.ids.has(to)) && this.random.next() < busy.dropRate) return true
     const copies = this.random.next() < this.opts.duplicateRate ? 2 : 1
     for (let i = 0; i < copies; i++) {
       const delay = this.opts.latencyMs + this.random.next() * this.opts.jitterMs

@@ -4,7 +4,8 @@
 //   npm run sim -- --trust --seeds 1000 [--from 1] [--strict]  joins and revocations over membership
 //                                                           (--strict: admins revoke nodes with no known certificate too;
 //                                                           --boot-non-signers: nodes bootstrap from members without the CA key;
-//                                                           --nodes M --joiners J: M members, then J joiners in a burst)
+//                                                           --nodes M --joiners J: M members, then J joiners in a burst;
+//                                                           --busy-signers P: messages to/from signers lost with probability P)
 //   npm run sim -- --rollout --seeds 200 [--from 1]          a rollout (good or bad release) over the whole cluster
 //   npm run sim -- [--cluster|--trust|--rollout] --seed 123  replay one, printing its schedule
 // A failure prints its seed and schedule; the seed replays it exactly.
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     nodes: { type: 'string' },
     joiners: { type: 'string' },
+    'busy-signers': { type: 'string' },
     cluster: { type: 'boolean', default: false },
     trust: { type: 'boolean', default: false },
     rollout: { type: 'boolean', default: false },
@@ -60,7 +62,8 @@ async function one(seed: number): Promise<{ ok: boolean; text: string }> {
         ? { membersMin: 6, membersMax: 9 }
         : {}
     const joiners = values.joiners ? { joiners: Number(values.joiners) } : {}
-    const r = runTrustSchedule(seed, { ...sizes, ...joiners, strict: values.strict, boot })
+    const busy = values['busy-signers'] ? { busySigners: Number(values['busy-signers']) } : {}
+    const r = runTrustSchedule(seed, { ...sizes, ...joiners, ...busy, strict: values.strict, boot })
     trustTotals.joiners += r.joiners
     trustTotals.revoked += r.revoked
     trustTotals.signedAfterMovingOn += r.signedAfterMovingOn.length

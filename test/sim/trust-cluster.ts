@@ -30,6 +30,11 @@ export interface TrustClusterOptions {
    * voters; it then learns where the signers are from those members' refusals.
    */
   boot?: 'signers' | 'non-signers'
+  /**
+   * Messages to and from the signers are lost with this probability while the faults run
+   * (busy signers: in the 50-agent lab most questions to them and answers from them were lost).
+   */
+  busySigners?: number
 }
 
 export interface Signing {
@@ -71,13 +76,15 @@ export class TrustCluster {
 
   constructor(readonly opts: TrustClusterOptions) {
     this.random = seededRandom(opts.seed)
-    this.net = new SimNetwork(this.sched, seededRandom(opts.seed + 1), DEFAULT_NETWORK)
+    this.net = new SimNetwork(this.sched, seededRandom(opts.seed + 1), { ...DEFAULT_NETWORK })
     const total = opts.members + opts.joiners
     const ids = simIds(this.random, total)
     const boot =
       opts.boot === 'non-signers'
         ? ids.slice(SIGNERS, Math.max(SIGNERS + 1, opts.members))
         : ids.slice(0, SIGNERS)
+    if (opts.busySigners)
+      this.net.opts.busy = { ids: new Set(ids.slice(0, SIGNERS)), dropRate: opts.busySigners }
     const env = defaultSwimEnv(this.sched, this.net, opts.seed, boot)
     ids.forEach((id, i) => {
       this.index.set(id, i)

@@ -33,6 +33,8 @@ export interface TrustRunOptions {
   strict?: boolean
   /** Whom nodes bootstrap from (trust-cluster.ts `boot`). */
   boot?: 'signers' | 'non-signers'
+  /** Messages to and from signers lost with this probability while the faults run (trust-cluster.ts). */
+  busySigners?: number
 }
 
 /** The safety checks run this often (simulated time) through the whole run. */
@@ -58,6 +60,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
     joiners,
     strict: opts.strict ?? false,
     boot: opts.boot ?? 'signers',
+    ...(opts.busySigners ? { busySigners: opts.busySigners } : {}),
   })
   const r: TrustRunResult = {
     seed,
@@ -87,6 +90,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
   c.net.partition(null)
   c.net.opts.dropRate = 0
   c.net.opts.duplicateRate = 0
+  delete c.net.opts.busy
   if (c.runUntil(() => settled(c).length === 0, opts.settleMs ?? 120_000) === null)
     r.violations.push(...settled(c))
   r.violations.unshift(...c.violations)
