@@ -121,10 +121,11 @@ fi
 declare -A VERSIONS=() PKG_ARCH=() PKG_APT=()
 kernel_apt=()
 if [[ ${KERNEL_FROM:-} == debian13 ]]; then
-	debian13_apt_ready "$CACHE/apt-debian13" "$arch" || die "could not read Debian 13's package lists" "check that deb.debian.org (or HOMECLOUD_DEBIAN_MIRROR) serves trixie and trixie-backports"
+	debian13_apt_ready "$CACHE/apt-debian13" "$arch" ||
+		die "could not read Debian 13's package lists (trixie-backports, for the arm64 kernel)" "check that ${HOMECLOUD_DEBIAN_MIRROR:-http://deb.debian.org/debian} is reachable and serves trixie and trixie-backports (HOMECLOUD_DEBIAN_MIRROR names another)"
 	kernel_apt=("${DEBIAN13_APT[@]}")
 fi
-kernel_pkg=$(apt-cache "${kernel_apt[@]}" depends "$KERNEL_META:$arch" 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+kernel_pkg=$(apt-cache "${kernel_apt[@]}" depends "$KERNEL_META:$arch" 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}') || true
 kernel_pkg=${kernel_pkg%:*}
 [[ -n $kernel_pkg ]] || die "apt does not know $KERNEL_META:$arch" "run: sudo apt-get update"
 kver=${kernel_pkg#linux-image-}

@@ -24,9 +24,16 @@ debian13_apt_ready() {
 	DEBIAN13_APT=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
 		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
 		-o Dir::Etc::preferences=/dev/null -o "Dir::Etc::preferencesparts=$dir/preferences.d")
-	if [[ -z $(find "$dir/lists" -maxdepth 1 -name '*trixie-backports*Packages*' -mmin -1440 2>/dev/null) ]]; then
+	local lists='*trixie-backports*Packages*'
+	_debian13_have() { [[ -n $(find "$dir/lists" -maxdepth 1 -name "$lists" 2>/dev/null) ]]; }
+	# Refreshed at most once a day ($dir/updated: apt leaves unchanged lists' times alone).
+	if ! _debian13_have || [[ -z $(find "$dir/updated" -mmin -1440 2>/dev/null) ]]; then
 		log "reading Debian 13's package lists (trixie-backports main, trixie non-free-firmware; $arch)"
-		# One build at a time updates the lists (concurrent builds share the cache).
-		flock "$dir/.update.lock" apt-get "${DEBIAN13_APT[@]}" update -q >&2 || return 1
+		# One build at a time updates the lists (concurrent builds share the cache). apt
+		# keeps the lists it had when the mirror cannot be reached (and says so): lists
+		# from an earlier day still name packages the mirror had.
+		flock "$dir/.update.lock" apt-get "${DEBIAN13_APT[@]}" update -q >&2 || true
+		touch "$dir/updated"
 	fi
+	_debian13_have
 }
