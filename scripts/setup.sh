@@ -43,6 +43,10 @@ command -v sfdisk >/dev/null || need_debs+=(fdisk)
 command -v mkfs.vfat >/dev/null || need_debs+=(dosfstools)
 # `homecloud image disk` and its qemu test: files into FAT partitions of an image file (no loop devices).
 command -v mcopy >/dev/null || need_debs+=(mtools)
+# `homecloud install` under a real systemd (test/cluster/install.test.ts): systemd-nspawn
+# boots a Debian root with systemd as PID 1 that mmdebstrap builds (images/systemd-root/build.sh).
+command -v systemd-nspawn >/dev/null || need_debs+=(systemd-container)
+command -v mmdebstrap >/dev/null || need_debs+=(mmdebstrap)
 # The arm64 netboot image (images/netboot/build.sh --arch arm64) and its tests: Debian's
 # arm64 packages (a foreign architecture), the Raspberry Pi firmware (raspi-firmware, in
 # the non-free-firmware component), an aarch64 strip, grub-mkimage (grub-common, above),

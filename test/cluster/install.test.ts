@@ -1,31 +1,36 @@
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { request } from 'node:https'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { dirname, join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
 import { ClusterViewSchema } from '../../agent/api/cluster-schema.js'
 import { packageRoot } from '../../agent/core/package-root.js'
+import { etcdBinDir } from '../../agent/etcd/binaries.js'
+import { AdminConfig } from '../../agent/trust/admin-config.js'
 import { installPaths, unitExecStart } from '../../cli/install/unit.js'
-import { LAB_ENV } from '../../lab/processes.js'
 import { waitFor } from '../../lab/wait.js'
 import { testLabPrefix } from '../support/lab.js'
+import { bootMachine, leftBehind, type Machine, systemdRoot, treeOf } from '../support/nspawn.js'
 
-// `homecloud install` on an existing machine (issue 15), for real but under a temporary
-// root: install in a network namespace of its own (its LAN: one veth), check the unit with
-// systemd-analyze, run the unit's ExecStart as systemd would (clean environment, cwd /,
-// stdin from /dev/null, output to the journal — here a file), see the agent found its
-// cluster and answer its status port, stop it as systemd does (SIGTERM), then uninstall:
-// refused while the state holds the cluster's only etcd member and CA key, done with
-// --force, and nothing left under the root. Needs root (namespaces).
+// `homecloud install` on an existing Debian machine (issue 15), under a real systemd as
+// PID 1: a Debian bookworm root with systemd (images/systemd-root/build.sh, cached) booted
+// by systemd-nspawn in a network namespace of the test's own (its LAN: one veth, no route
+// out), with the checkout, Node.js and the pinned etcd bound in read-only where the unit
+// runs them from. Inside: install founds a cluster and systemd starts the unit; the agent
+// answers its status page and its mutual-TLS API from outside, logs to journald, restarts
+// and stops cleanly on systemd's SIGTERM; uninstall refuses while the node holds the
+// cluster's only etcd member and CA key, and with --force stops the unit and leaves no
+// file, unit, user or process behind. Needs root (namespaces, mounts).
 
 const root = process.getuid?.() === 0
 const NS = `hcinst-${process.pid}`
 const HOST_VETH = `hci${process.pid}`.slice(0, 15)
 const ADDR = '10.77.240.2'
-// What systemd (252, Debian 12) gives a system service: no HOME, its own PATH.
-const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+const STATUS = `http://${ADDR}:7080`
+const UNIT = 'homecloud.service'
+const p = installPaths('/')
 
 function ip(...args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' })
@@ -37,146 +42,189 @@ function netnsDown(): void {
   spawnSync('ip', ['netns', 'del', NS])
 }
 
-/** The CLI inside the namespace; resolves with its exit code and output. */
-function cli(args: string[]): { code: number; out: string } {
-  const r = spawnSync(
-    'ip',
-    ['netns', 'exec', NS, process.execPath, join(packageRoot(), 'bin', 'homecloud.js'), ...args],
-    { encoding: 'utf8', timeout: 60_000 },
+function netnsUp(): void {
+  netnsDown()
+  ip('netns', 'add', NS)
+  ip('link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS)
+  ip('addr', 'add', '10.77.240.1/30', 'dev', HOST_VETH)
+  ip('link', 'set', HOST_VETH, 'up')
+  ip('-n', NS, 'addr', 'add', `${ADDR}/30`, 'dev', 'eth0')
+  ip('-n', NS, 'link', 'set', 'lo', 'up')
+  ip('-n', NS, 'link', 'set', 'eth0', 'up')
+  // mDNS has a way out (as on a LAN); no default route: nothing leaves the namespace pair.
+  ip('-n', NS, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+}
+
+/**
+ * GET /healthz on the agent API (7443) with the admin certificate install's founding wrote
+ * (admin.json names its files as the machine sees them; `upper` holds them on the host).
+ */
+async function apiHealth(upper: string): Promise<number> {
+  const inside = (f: string) => readFile(join(upper, f), 'utf8')
+  const admin = AdminConfig.parse(JSON.parse(await inside(join(p.stateDir, 'admin.json'))))
+  const tls = { ca: await inside(admin.caCert), cert: await inside(admin.cert), key: await inside(admin.key) }
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `https://${ADDR}:7443/healthz`,
+      { ...tls, timeout: 5000 },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      },
+    )
+    req.on('error', reject)
+    req.on('timeout', () => req.destroy(new Error('timed out')))
+    req.end()
+  })
+}
+
+/** The node's own id once it answers, founded etcd alone and coordinates. */
+async function founded(): Promise<string> {
+  let self = ''
+  await waitFor(
+    async () => {
+      const res = await fetch(`${STATUS}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) }).catch(
+        () => null,
+      )
+      if (!res?.ok) return 'status port not answering'
+      const v = ClusterViewSchema.parse(await res.json())
+      self = v.self
+      const cp = v.controlPlane
+      return cp.source === 'etcd' && cp.quorum && cp.voters.length === 1 && cp.voters[0] === v.self
+        ? true
+        : `control plane: ${JSON.stringify(cp)}`
+    },
+    { timeoutMs: 90_000, intervalMs: 500 },
   )
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` }
+  return self
 }
 
-async function listTree(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[])
-  return entries.sort()
-}
-
-describe('homecloud install / uninstall on a machine (temporary root, own namespace)', {
-  skip: !root && 'needs root for a network namespace',
-  timeout: 240_000,
+describe('homecloud install / uninstall on a Debian machine with systemd (nspawn)', {
+  skip: !root && 'needs root for a network namespace and the container',
+  timeout: 420_000,
 }, () => {
-  let agentPid: number | undefined
-  const cleanups: (() => Promise<void> | void)[] = []
-  const stopAgent = () => {
-    if (agentPid === undefined) return
-    try {
-      process.kill(-agentPid, 'SIGKILL')
-    } catch {}
-    agentPid = undefined
+  let m: Machine | undefined
+  let base = ''
+  let rootfs = ''
+  const teardown = () => {
+    m?.destroy()
+    m = undefined
+    netnsDown()
   }
-  process.once('exit', () => {
-    stopAgent()
-    netnsDown()
-  })
+  process.once('exit', teardown)
   after(async () => {
-    stopAgent()
-    for (const c of cleanups.reverse()) await c()
-    netnsDown()
+    teardown()
+    if (base && !process.env.HOMECLOUD_KEEP_LABS) await rm(base, { recursive: true, force: true })
   })
 
-  it('installs, runs as its unit says, founds a cluster, stops, and uninstalls leaving nothing', async (t) => {
-    // The root is named like a test lab so the suite's reaper stops the agent if this dies.
-    const base = await mkdtemp(join(tmpdir(), testLabPrefix()))
-    cleanups.push(() => rm(base, { recursive: true, force: true }))
-    const r = join(base, 'root')
-    netnsDown()
-    ip('netns', 'add', NS)
-    ip('link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS)
-    ip('addr', 'add', '10.77.240.1/30', 'dev', HOST_VETH)
-    ip('link', 'set', HOST_VETH, 'up')
-    ip('-n', NS, 'addr', 'add', `${ADDR}/30`, 'dev', 'eth0')
-    ip('-n', NS, 'link', 'set', 'lo', 'up')
-    ip('-n', NS, 'link', 'set', 'eth0', 'up')
-    // mDNS has a way out (as on a LAN); no default route: nothing leaves the namespace pair.
-    ip('-n', NS, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+  const sh = (args: string[], timeoutMs?: number) => {
+    const r = m!.run(args, timeoutMs)
+    assert.equal(r.code, 0, `${args.join(' ')} → ${r.code}: ${r.out}`)
+    return r.stdout.trim()
+  }
+  const show = (prop: string) => sh(['systemctl', 'show', UNIT, '--value', '-p', prop])
+  const journal = () => sh(['journalctl', '--no-pager', '-o', 'cat', '-u', UNIT])
+  const cli = (args: string[]) =>
+    m!.run([process.execPath, join(packageRoot(), 'bin', 'homecloud.js'), ...args], 120_000)
 
-    const installed = cli(['install', '--root', r, '--node-name', 'laptop-1'])
+  before(async (t) => {
+    // Built once and cached by its inputs (about a minute cold): the time is printed.
+    rootfs = systemdRoot((l) => t.diagnostic(l))
+    // Named like a test lab: the suite's reaper kills the machine if this process dies.
+    base = await mkdtemp(join(tmpdir(), testLabPrefix()))
+    netnsUp()
+    m = await bootMachine({
+      dir: base,
+      name: `hcinst${process.pid}`.slice(0, 15),
+      netns: NS,
+      rootfs,
+      binds: [
+        // The unit runs the agent from where the CLI is, with the Node.js it was run by.
+        { host: packageRoot() },
+        { host: dirname(dirname(process.execPath)) },
+        // The pinned etcd where a root service finds it (no HOMECLOUD_CACHE in its environment).
+        { host: etcdBinDir(), inside: etcdBinDir({ HOMECLOUD_CACHE: '/root/.cache/homecloud' }) },
+      ],
+    })
+  })
+
+  it('installs as a systemd unit, runs, restarts, stops on SIGTERM and uninstalls leaving nothing', async (t) => {
+    const machine = m!
+    assert.equal(sh(['cat', '/proc/1/comm']), 'systemd', "systemd is the machine's PID 1")
+    const filesBefore = await treeOf(machine.upper)
+    const usersBefore = sh(['cat', '/etc/passwd', '/etc/group', '/etc/shadow'])
+
+    const installed = cli(['install', '--node-name', 'laptop-1'])
     assert.equal(installed.code, 0, installed.out)
     assert.match(installed.out, /founded cluster home \([0-9a-f]+\); this node is [0-9a-f]+/)
     assert.match(installed.out, new RegExp(`status: http://${ADDR.replaceAll('.', '\\.')}:7080/`))
-    const p = installPaths(r)
-    assert.equal((await stat(p.stateDir)).mode & 0o777, 0o700, 'the state directory is private')
-    assert.equal(await readlink(p.wantsLink), '../homecloud.service', 'enabled as systemctl enable would')
-    const unit = await readFile(p.unit, 'utf8')
-    assert.match(unit, /^StandardError=journal$/m)
-    assert.match(unit, /^WantedBy=multi-user\.target$/m)
-    // Installing again changes nothing and says why.
-    const again = cli(['install', '--root', r])
+    assert.match(installed.out, /running; logs: journalctl -u homecloud/)
+    assert.equal(sh(['stat', '-c', '%a', p.stateDir]), '700', 'the state directory is private')
+    assert.equal(sh(['systemctl', 'is-enabled', UNIT]), 'enabled')
+    assert.equal(sh(['systemctl', 'is-active', UNIT]), 'active')
+    sh(['systemd-analyze', 'verify', p.unit])
+    const unit = sh(['cat', p.unit])
+    assert.deepEqual(unitExecStart(unit)?.slice(2), ['agent', '--state', p.stateDir, '--config', p.config])
+    const again = cli(['install'])
     assert.equal(again.code, 1)
     assert.match(again.out, /already installed/)
 
-    const analyze = spawnSync('systemd-analyze', ['verify', p.unit], { encoding: 'utf8' })
-    if (analyze.error)
-      t.diagnostic(`systemd-analyze not available (${analyze.error.message}): unit not verified`)
-    else assert.equal(analyze.status, 0, `systemd-analyze verify: ${analyze.stderr}`)
-
-    // ExecStart, run as systemd runs it.
-    const argv = unitExecStart(unit)
-    assert.ok(argv && argv.length > 2, 'the unit has an ExecStart')
-    assert.deepEqual(argv.slice(2), ['agent', '--state', p.stateDir, '--config', p.config])
-    const journal = join(base, 'journal.log')
-    const out = createWriteStream(journal)
-    await new Promise((res) => out.once('open', res))
-    const agent = spawn(
-      'ip',
-      ['netns', 'exec', NS, 'env', '-i', `PATH=${SYSTEMD_PATH}`, `${LAB_ENV}=${base}`, ...argv],
-      {
-        cwd: '/',
-        stdio: ['ignore', out, out],
-        detached: true,
-      },
-    )
-    agentPid = agent.pid
-    const exited = new Promise<number | null>((res) => agent.once('exit', (code) => res(code)))
-
-    // Up: the status port answers, the node founded etcd alone and coordinates.
-    let self = ''
-    await waitFor(
-      async () => {
-        const res = await fetch(`http://${ADDR}:7080/api/v1/cluster`, {
-          signal: AbortSignal.timeout(2000),
-        }).catch(() => null)
-        if (!res?.ok) return 'status port not answering'
-        const v = ClusterViewSchema.parse(await res.json())
-        self = v.self
-        const cp = v.controlPlane
-        return cp.source === 'etcd' && cp.quorum && cp.voters.length === 1 && cp.voters[0] === v.self
-          ? true
-          : `control plane: ${JSON.stringify(cp)}`
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    )
-    const page = await (await fetch(`http://${ADDR}:7080/`)).text()
+    // Up: the status page and the mutual-TLS agent API answer on its LAN address.
+    const self = await founded()
+    const page = await (await fetch(`${STATUS}/`)).text()
     assert.match(page, /laptop-1/, 'the status page names the node')
-    const logged = await readFile(journal, 'utf8')
-    assert.match(logged, /"msg":"agent starting"/, 'the agent logs to its output (journald under systemd)')
+    assert.equal(await apiHealth(machine.upper), 200, 'GET /healthz on 7443 with the admin certificate')
+    // Its logs are journald's, under the unit and its own identifier.
+    assert.match(journal(), /"msg":"agent starting"/)
+    assert.match(sh(['journalctl', '--no-pager', '-o', 'cat', '-t', 'homecloud']), /"msg":"agent starting"/)
 
-    // Stopped as systemd stops it (KillMode=mixed: SIGTERM to the agent, which stops etcd).
-    process.kill(agent.pid!, 'SIGTERM')
-    const code = await exited
-    agentPid = undefined
-    assert.equal(code, 0, 'the agent exits cleanly on SIGTERM')
-    await waitFor(
-      async () => {
-        const left = spawnSync('pgrep', ['-f', p.stateDir], { encoding: 'utf8' }).stdout.trim()
-        return left === '' ? true : `still running: ${left}`
-      },
-      { timeoutMs: 20_000, intervalMs: 250 },
-    )
+    // systemctl restart: SIGTERM, a clean exit, a new process; the same node comes back.
+    const pid1 = show('MainPID')
+    sh(['systemctl', 'restart', UNIT], 180_000)
+    assert.notEqual(show('MainPID'), pid1, 'a new agent process')
+    assert.equal(await founded(), self, 'the same node, from the same state')
+    assert.equal(journal().match(/"msg":"agent starting"/g)?.length, 2)
 
     // Uninstall refuses: this is the cluster's only etcd member and holds its CA key.
-    const refused = cli(['uninstall', '--root', r])
+    const refused = cli(['uninstall'])
     assert.equal(refused.code, 1, refused.out)
     assert.match(refused.out, /uninstalling would delete this node's etcd member/)
     assert.match(refused.out, /the cluster CA key/)
     assert.match(refused.out, /--force/)
-    assert.ok(existsSync(p.unit) && existsSync(join(p.stateDir, 'cluster.json')), 'nothing removed')
+    assert.equal(sh(['systemctl', 'is-active', UNIT]), 'active', 'still running, nothing removed')
 
-    const forced = cli(['uninstall', '--root', r, '--force'])
+    // systemctl stop: SIGTERM to the agent, which stops etcd itself and exits 0, well
+    // before TimeoutStopSec; nothing is left in the unit's cgroup for systemd to kill.
+    sh(['systemctl', 'stop', UNIT], 180_000)
+    assert.equal(show('Result'), 'success')
+    assert.equal(show('ExecMainCode'), '1', 'exited (CLD_EXITED), not killed by a signal')
+    assert.equal(show('ExecMainStatus'), '0')
+    const log = journal()
+    assert.match(log, /"msg":"agent stopping"/)
+    assert.doesNotMatch(log, /SIGKILL|Failed with result|timed out|left-over process/)
+    sh(['systemctl', 'start', UNIT])
+    await founded()
+
+    // uninstall --force on the running node: stopped and disabled by systemctl, then gone.
+    const forced = cli(['uninstall', '--force'])
     assert.equal(forced.code, 0, forced.out)
-    assert.deepEqual(await listTree(r), [], 'nothing left under the root')
-    assert.ok(existsSync(r), 'the root itself (not install’s) stays')
-    t.diagnostic(`node ${self} installed, ran, founded its cluster and was uninstalled without a trace`)
+    assert.match(forced.out, /stopping and disabling homecloud\.service/)
+    const status = machine.run(['systemctl', 'status', UNIT])
+    assert.equal(status.code, 4, `systemd no longer knows the unit: ${status.out}`)
+    assert.equal(sh(['systemctl', 'list-unit-files', '--no-legend', 'homecloud*']), '')
+    const procs = sh(['ps', '-e', '-o', 'comm='])
+    assert.doesNotMatch(procs, /^(node|etcd)$/m, 'no agent or etcd process left')
+    assert.equal(machine.run(['test', '-e', p.stateDir]).code, 1, 'the state directory is gone')
+    assert.equal(
+      sh(['cat', '/etc/passwd', '/etc/group', '/etc/shadow']),
+      usersBefore,
+      'no user or group added',
+    )
+    // No file the machine did not have before install (systemd's own journal and runtime
+    // files live on tmpfs, not in this tree).
+    assert.deepEqual(await leftBehind(machine, rootfs, filesBefore), [], 'install left no file behind')
+    t.diagnostic(
+      `node ${self} ran under systemd, restarted, stopped cleanly and was uninstalled without a trace`,
+    )
   })
 })
