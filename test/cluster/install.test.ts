@@ -11,7 +11,7 @@ import { etcdBinDir } from '../../agent/etcd/binaries.js'
 import { AdminConfig } from '../../agent/trust/admin-config.js'
 import { installPaths, unitExecStart } from '../../cli/install/unit.js'
 import { waitFor } from '../../lab/wait.js'
-import { testLabPrefix } from '../support/lab.js'
+import { onCleanup, testLabPrefix } from '../support/lab.js'
 import { bootMachine, leftBehind, type Machine, systemdRoot, treeOf } from '../support/nspawn.js'
 
 // `homecloud install` on an existing Debian machine (issue 15), under a real systemd as
@@ -64,14 +64,10 @@ async function apiHealth(upper: string): Promise<number> {
   const admin = AdminConfig.parse(JSON.parse(await inside(join(p.stateDir, 'admin.json'))))
   const tls = { ca: await inside(admin.caCert), cert: await inside(admin.cert), key: await inside(admin.key) }
   return new Promise((resolve, reject) => {
-    const req = request(
-      `https://${ADDR}:7443/healthz`,
-      { ...tls, timeout: 5000 },
-      (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      },
-    )
+    const req = request(`https://${ADDR}:7443/healthz`, { ...tls, timeout: 5000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
     req.on('error', reject)
     req.on('timeout', () => req.destroy(new Error('timed out')))
     req.end()
@@ -111,7 +107,10 @@ describe('homecloud install / uninstall on a Debian machine with systemd (nspawn
     m = undefined
     netnsDown()
   }
+  // Also on SIGINT/SIGTERM (onCleanup) and at exit; were this process SIGKILLed, the
+  // suite's reaper kills the machine (its PID 1 carries the lab directory in its environment).
   process.once('exit', teardown)
+  onCleanup(async () => teardown())
   after(async () => {
     teardown()
     if (base && !process.env.HOMECLOUD_KEEP_LABS) await rm(base, { recursive: true, force: true })
