@@ -56,17 +56,26 @@ function netnsUp(): void {
 }
 
 /**
- * GET /healthz on the agent API (7443) with the admin certificate install's founding wrote
- * (admin.json names its files as the machine sees them; `upper` holds them on the host).
+ * GET /api/v1/whoami on the agent API (7443, mutual TLS) with the admin certificate
+ * install's founding wrote (admin.json names its files as the machine sees them; `upper`
+ * holds them on the host): the profile the agent read from that certificate.
  */
-async function apiHealth(upper: string): Promise<number> {
+async function apiWhoami(upper: string): Promise<string> {
   const inside = (f: string) => readFile(join(upper, f), 'utf8')
   const admin = AdminConfig.parse(JSON.parse(await inside(join(p.stateDir, 'admin.json'))))
   const tls = { ca: await inside(admin.caCert), cert: await inside(admin.cert), key: await inside(admin.key) }
   return new Promise((resolve, reject) => {
-    const req = request(`https://${ADDR}:7443/healthz`, { ...tls, timeout: 5000 }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
+    const req = request(`https://${ADDR}:7443/api/v1/whoami`, { ...tls, timeout: 5000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        body += c
+      })
+      res.on('end', () =>
+        res.statusCode === 200
+          ? resolve(String((JSON.parse(body) as { profile?: unknown }).profile))
+          : reject(new Error(`7443 answered ${res.statusCode}: ${body}`)),
+      )
     })
     req.on('error', reject)
     req.on('timeout', () => req.destroy(new Error('timed out')))
@@ -172,7 +181,7 @@ describe('homecloud install / uninstall on a Debian machine with systemd (nspawn
     const self = await founded()
     const page = await (await fetch(`${STATUS}/`)).text()
     assert.match(page, /laptop-1/, 'the status page names the node')
-    assert.equal(await apiHealth(machine.upper), 200, 'GET /healthz on 7443 with the admin certificate')
+    assert.equal(await apiWhoami(machine.upper), 'admin', '7443 knows the admin certificate')
     // Its logs are journald's, under the unit and its own identifier.
     assert.match(journal(), /"msg":"agent starting"/)
     assert.match(sh(['journalctl', '--no-pager', '-o', 'cat', '-t', 'homecloud']), /"msg":"agent starting"/)
@@ -198,9 +207,11 @@ describe('homecloud install / uninstall on a Debian machine with systemd (nspawn
     assert.equal(show('Result'), 'success')
     assert.equal(show('ExecMainCode'), '1', 'exited (CLD_EXITED), not killed by a signal')
     assert.equal(show('ExecMainStatus'), '0')
-    const log = journal()
-    assert.match(log, /"msg":"agent stopping"/)
-    assert.doesNotMatch(log, /SIGKILL|Failed with result|timed out|left-over process/)
+    assert.match(journal(), /"msg":"agent stopping"/)
+    // What systemd itself said about the unit (its own lines, from PID 1).
+    const systemdSaid = sh(['journalctl', '--no-pager', '-o', 'cat', '_PID=1', `UNIT=${UNIT}`])
+    assert.match(systemdSaid, /Deactivated successfully/)
+    assert.doesNotMatch(systemdSaid, /SIGKILL|Failed with result|timed out|left-over process/)
     sh(['systemctl', 'start', UNIT])
     await founded()
 
@@ -210,7 +221,8 @@ describe('homecloud install / uninstall on a Debian machine with systemd (nspawn
     assert.match(forced.out, /stopping and disabling homecloud\.service/)
     const status = machine.run(['systemctl', 'status', UNIT])
     assert.equal(status.code, 4, `systemd no longer knows the unit: ${status.out}`)
-    assert.equal(sh(['systemctl', 'list-unit-files', '--no-legend', 'homecloud*']), '')
+    const files = machine.run(['systemctl', 'list-unit-files', '--no-legend', 'homecloud*'])
+    assert.doesNotMatch(files.stdout, /homecloud/, 'no unit file left')
     const procs = sh(['ps', '-e', '-o', 'comm='])
     assert.doesNotMatch(procs, /^(node|etcd)$/m, 'no agent or etcd process left')
     assert.equal(machine.run(['test', '-e', p.stateDir]).code, 1, 'the state directory is gone')
