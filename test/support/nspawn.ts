@@ -171,6 +171,11 @@ export async function bootMachine(m: MachineInit): Promise<Machine> {
     if (nspawn.exitCode === null) nspawn.kill('SIGKILL')
     for (const c of cgroups) removeCgroup(c)
     spawnSync('umount', ['--lazy', merged])
+    // nspawn's mount-propagation directory: it removes it only from a tmpfs /run, and this
+    // host's /run is on disk ("we can't allow that"); empty once the machine is gone.
+    try {
+      rmdirSync(join('/run/systemd/nspawn/propagate', m.name))
+    } catch {}
   }
   try {
     leader = await findLeader(nspawn)
