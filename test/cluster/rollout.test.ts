@@ -26,7 +26,7 @@ import { missingOn, startWriteLoad, type WriteLoad } from '../support/write-load
 // booting through the lab firmware from two slots, Kubernetes on kwok, two real builds of
 // this code stamped 1 and 2. The whole cluster moves from 1 to 2, one node at a time,
 // while a watcher samples the Nodes, a budget and the API, and a client writes to etcd.
-// The bad release and the coordinator's loss have their own labs (rollout-*.test.ts).
+// The bad release and the coordinator's loss share a lab of their own (rollout-faults.test.ts).
 
 const V1 = '0.1.0-rollout.1'
 const V2 = '0.1.0-rollout.2'
