@@ -231,8 +231,8 @@ describe('homecloud install / uninstall on a Debian machine with systemd (nspawn
       usersBefore,
       'no user or group added',
     )
-    // No file the machine did not have before install (systemd's own journal and runtime
-    // files live on tmpfs, not in this tree).
+    // No file the machine did not have before install (systemd's own aside: its journal,
+    // which keeps the unit's logs as it does a removed package's, and timer stamps).
     assert.deepEqual(await leftBehind(machine, rootfs, filesBefore), [], 'install left no file behind')
     t.diagnostic(
       `node ${self} ran under systemd, restarted, stopped cleanly and was uninstalled without a trace`,
