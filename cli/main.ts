@@ -13,6 +13,7 @@ import { labCommand } from './commands/lab.js'
 import { recoverCommand } from './commands/recover.js'
 import { releaseCommand } from './commands/release/index.js'
 import { shutdownCommand } from './commands/shutdown.js'
+import { stateDiskCommand } from './commands/state-disk.js'
 import { statusCommand } from './commands/status.js'
 import { upgradeCommand } from './commands/upgrade.js'
 import { survivePipeClose } from './pipes.js'
@@ -44,6 +45,7 @@ program.addCommand(uninstallCommand())
 program.addCommand(imageCommand())
 // Run by /init on a machine booted from a homecloud disk (images/netboot/disk.sh).
 program.addCommand(diskBootCommand(), { hidden: true })
+program.addCommand(stateDiskCommand(), { hidden: true })
 // A/B upgrades (issue 14).
 program.addCommand(upgradeCommand())
 // A node shut down on purpose drains first (issue 14).

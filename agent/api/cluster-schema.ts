@@ -31,6 +31,8 @@ export const MemberView = z.object({
   kube: KubeNodeView.optional(),
   /** CPU, memory, disk, temperature, from the node itself (pulled over 7443). */
   stats: NodeStatsView.optional(),
+  /** This node only, netbooted: which disk holds its state, or why none (agent/disk/state-disk-use.ts). */
+  stateDisk: z.string().optional(),
 })
 export type MemberView = z.infer<typeof MemberView>
 

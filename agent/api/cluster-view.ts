@@ -10,6 +10,8 @@ export interface ClusterViewInput {
     record: NodeRecordBody
     nowMs: number
     status?: { status: 'joining' | 'pending' | 'member'; code: string }
+    /** Netbooted: which disk holds this node's state, or why none. */
+    stateDisk?: string
   }
   members: Member[]
   /** Joiners waiting for approval; `record` is their own (uncertified) record when we have it. */
@@ -28,7 +30,10 @@ export interface ClusterViewInput {
 
 function memberView(
   b: NodeRecordBody,
-  extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'> & { code?: string },
+  extra: Pick<MemberView, 'state' | 'lastSeenMs' | 'stateSinceMs' | 'self'> & {
+    code?: string
+    stateDisk?: string
+  },
 ): MemberView {
   const host = b.addresses[0] ?? '127.0.0.1'
   return {
@@ -58,6 +63,7 @@ export function buildClusterView(input: ClusterViewInput): ClusterView {
     stateSinceMs: input.self.record.startedAtMs,
     self: true,
     ...(joining ? { code: input.self.status!.code } : {}),
+    ...(input.self.stateDisk ? { stateDisk: input.self.stateDisk } : {}),
   })
   const others = currentMembers(input).map((m) =>
     memberView(m.signed.body, {

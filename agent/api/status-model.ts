@@ -104,8 +104,11 @@ export function createStatusModel(d: StatusModelDeps): StatusModel {
       stats.touch()
       source.touch()
       const cp = source.current()
+      const base = d.base()
+      const stateDisk = d.facts.stateDisk
       return buildClusterView({
-        ...d.base(),
+        ...base,
+        ...(stateDisk ? { self: { ...base.self, stateDisk } } : {}),
         controlPlane: cp.controlPlane,
         coordinator: cp.coordinator,
         kube: cp.kube?.nodes ?? null,

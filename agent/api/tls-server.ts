@@ -4,7 +4,7 @@ import { z } from 'zod'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { checkPeer, type PeerCheck, tlsMinVersion } from '../pki/tls.js'
-import type { JoinPolicy } from '../state/cluster-file.js'
+import { type JoinPolicy, StateDiskPolicy } from '../state/cluster-file.js'
 import type { StatsAnswer } from '../stats/schema.js'
 import type { ControlPlaneAnswer } from './control-plane-source.js'
 import { installErrorHandlers } from './error-handlers.js'
@@ -22,6 +22,8 @@ export interface TlsApiDeps {
   /** Resolves a member by name or id, then revokes it; null when unknown. */
   revoke: (node: string, reason: string) => { id: string; name: string } | null
   setJoinPolicy: (p: JoinPolicy) => void
+  /** Netbooted machines' state-disk policy (absent from older callers: not changeable here). */
+  setStateDiskPolicy?: (p: z.infer<typeof StateDiskPolicy>) => void
   clusterView: () => unknown
   /** More routes (releases), given the same admin and signer guards. */
   register?: (app: FastifyInstance, guards: TlsGuards) => void
@@ -41,7 +43,10 @@ const SinceQuery = z.object({ since: z.coerce.number().int().nonnegative().defau
 const NodeBody = z
   .object({ node: z.string().min(1).max(64), reason: z.string().max(200).optional() })
   .strict()
-const SettingsBody = z.object({ joinPolicy: z.enum(['auto', 'approve']) }).strict()
+const SettingsBody = z
+  .object({ joinPolicy: z.enum(['auto', 'approve']).optional(), stateDiskPolicy: StateDiskPolicy.optional() })
+  .strict()
+  .refine((b) => b.joinPolicy !== undefined || b.stateDiskPolicy !== undefined, 'name a setting to change')
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -179,8 +184,15 @@ function registerAdminActions(app: FastifyInstance, deps: TlsApiDeps) {
   app.post('/api/v1/settings', { preHandler: [adminOnly, signerOnly] }, async (req, reply) => {
     const body = parse(SettingsBody, req.body, reply)
     if (!body) return reply
-    deps.setJoinPolicy(body.joinPolicy)
-    return { joinPolicy: body.joinPolicy }
+    if (body.joinPolicy) deps.setJoinPolicy(body.joinPolicy)
+    if (body.stateDiskPolicy) {
+      if (!deps.setStateDiskPolicy)
+        return reply
+          .code(501)
+          .send({ error: 'NOT_SUPPORTED', message: 'this node cannot change the state-disk policy' })
+      deps.setStateDiskPolicy(body.stateDiskPolicy)
+    }
+    return body
   })
   return { adminOnly, signerOnly }
 }

@@ -70,8 +70,12 @@ export async function readFacts(n: NodeBase): Promise<Facts> {
     log: n.log,
     clock: n.clock,
   })
-  n.log.info({ facts: factsSummary(facts), source: facts.source }, 'hardware facts')
-  return facts
+  const stateDisk = n.config.stateDisk
+  n.log.info(
+    { facts: factsSummary(facts), source: facts.source, ...(stateDisk ? { stateDisk } : {}) },
+    'hardware facts',
+  )
+  return stateDisk ? { ...facts, stateDisk } : facts
 }
 
 /**

@@ -270,6 +270,7 @@ function netbootService(n: NodeBase, d: SurfaceDeps, releases: Releases | null):
       nodeName: n.name,
       clusterId: d.clusterId,
       joinPolicy: () => d.trust.settings.joinPolicy,
+      stateDiskPolicy: () => d.trust.settings.stateDiskPolicy,
       // The same sorted list on every node, so every node renders the same boot line.
       peers: () => [
         selfPeer,
@@ -329,6 +330,7 @@ function tlsComponent(n: NodeBase, d: SurfaceDeps, built: Built): Component {
             return { id: m.signed.body.id, name: m.signed.body.name }
           },
           setJoinPolicy: (p) => trust.setJoinPolicy(p),
+          setStateDiskPolicy: (p) => trust.setStateDiskPolicy(p),
           clusterView: () => clusterView(n, d, built),
           register: (app, guards) => {
             releases?.registerAdmin(app, guards)

@@ -256,6 +256,8 @@ export const AgentConfig = z
       .prefault({}),
     /** Skip the disk latency probe (lab profiles carry their own numbers). */
     fsyncProbe: z.boolean().default(true),
+    /** Netboot: which disk holds the state, or why none (/init's `homecloud state-disk`); shown in facts and the status page. */
+    stateDisk: z.string().max(400).optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   })
   .strict()

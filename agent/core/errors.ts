@@ -89,6 +89,8 @@ export const ERROR_CODES = {
     "a homecloud disk's first-boot settings (homecloud/first-boot.json, join.json on its boot partition) are malformed or incomplete",
   STATE_DISK_REFUSED:
     "no local disk may hold this node's state (none labelled homecloud-state; the others hold data or the policy adopts none), or the labelled filesystem is ambiguous, read-only or not ext4",
+  STATE_DISK_FAILED:
+    "the state disk could not be used: lsblk's report is malformed, partitioning, mkfs or mount failed, it is full, or it holds another cluster's state",
   ROLLOUT_REFUSED:
     'a rollout command was refused: another rollout runs, the release is marked bad, or it would skip a minor version',
   ROLLOUT_RECORD_INVALID:

@@ -40,6 +40,8 @@ export const Facts = z.object({
   fsync: FsyncProbe.nullable(),
   /** The data directory is in RAM (tmpfs/ramfs: netbooted without a state disk); lost at power-off. */
   ramOnly: z.boolean().default(false),
+  /** Netbooted: which disk holds the state, or why none ("on /dev/vda (labelled …)", "in RAM …: why"). */
+  stateDisk: z.string().max(400).optional(),
   /** 'machine' when read from the hardware, 'profile:NAME' when simulated. */
   source: z.string().max(64),
 })

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { Sha256Hex } from '../core/ids.js'
 import { ClusterId } from '../mesh/cluster-id.js'
+import { StateDiskPolicy } from '../state/cluster-file.js'
 import { Mac } from './mac.js'
 
 // The kernel command line is how the serving node tells the booted machine where it came
@@ -23,6 +24,8 @@ export const BootParams = z.object({
   peers: z.array(PeerEntry).max(8),
   /** Absent for a Raspberry Pi: one cmdline.txt serves every Pi, and /init takes its NIC's MAC. */
   mac: Mac.optional(),
+  /** The cluster's state-disk policy; absent: labelled-only (images/netboot/init). */
+  statedisk: StateDiskPolicy.optional(),
 })
 export type BootParams = z.infer<typeof BootParams>
 
@@ -55,6 +58,7 @@ export function buildKernelCmdline(p: BootParams, consoles: KernelConsoles = 'am
     `homecloud.cluster=${params.cluster}`,
     ...(params.peers.length > 0 ? [`homecloud.peers=${params.peers.join(',')}`] : []),
     ...(params.mac ? [`homecloud.mac=${params.mac}`] : []),
+    ...(params.statedisk ? [`homecloud.statedisk=${params.statedisk}`] : []),
   ].join(' ')
 }
 
@@ -72,5 +76,6 @@ export function parseKernelCmdline(line: string): z.ZodSafeParseResult<BootParam
     cluster: seen.get('cluster'),
     peers: peers ? peers.split(',').filter(Boolean) : [],
     mac: seen.get('mac'),
+    ...(seen.has('statedisk') ? { statedisk: seen.get('statedisk') } : {}),
   })
 }

@@ -33,6 +33,8 @@ export interface NetbootRouteDeps {
   clusterId: string
   /** Mesh bootstrap entries for the kernel command line (KEY@IP:PORT, already bounded). */
   peers: () => string[]
+  /** The cluster's state-disk policy for the kernel command line (absent: labelled-only). */
+  stateDiskPolicy?: () => 'labelled-only' | 'adopt-empty' | undefined
   /** Whether this machine may boot from us (adoption policy). */
   adopts: (mac: string) => boolean
   /** The cluster's join material for a machine we served (JSON text), or null. */
@@ -106,6 +108,8 @@ async function decideBoot(
     peers: deps.peers(),
     mac,
   }
+  const statedisk = deps.stateDiskPolicy?.()
+  if (statedisk && statedisk !== 'labelled-only') params.statedisk = statedisk
   return { ok: true, params, arch }
 }
 

@@ -39,6 +39,8 @@ export interface NetbootServiceInit {
   nodeName: string
   clusterId: string
   joinPolicy: () => 'auto' | 'approve'
+  /** The cluster's state-disk policy, written on netbooted kernels' command lines. */
+  stateDiskPolicy?: () => 'labelled-only' | 'adopt-empty' | undefined
   /** KEY@IP:PORT of live members (this node first). */
   peers: () => string[]
   /** The join.json text to hand a served machine, or null. */
@@ -214,6 +216,7 @@ export class NetbootService {
       clusterId: this.init.clusterId,
       peers: () => this.init.peers().slice(0, this.init.config.peersMax),
       adopts: (mac) => adopts(this.adoption(), this.init.config.knownMacs, mac),
+      ...(this.init.stateDiskPolicy ? { stateDiskPolicy: this.init.stateDiskPolicy } : {}),
       joinMaterial: this.init.joinMaterial,
       ...(this.init.slots ? { slots: this.slotsDeps(this.init.slots) } : {}),
       status: () => ({

@@ -5,6 +5,8 @@ import { ClusterId } from '../mesh/cluster-id.js'
 
 export const JoinPolicy = z.enum(['auto', 'approve'])
 export type JoinPolicy = z.infer<typeof JoinPolicy>
+/** Which local disk a netbooted machine keeps its state on (agent/disk/state-disk.ts). */
+export const StateDiskPolicy = z.enum(['labelled-only', 'adopt-empty'])
 
 /** The cluster settings every member holds; a joiner receives them with its certificate. */
 export const ClusterFile = z.object({
@@ -27,6 +29,12 @@ export const ClusterFile = z.object({
    * 0, the founding one). A member of an older epoch moves its data aside (controlplane/epoch.ts).
    */
   etcdEpoch: z.number().int().nonnegative().max(1_000_000).optional(),
+  /**
+   * Netbooted machines: labelled-only (absent) uses only a filesystem labelled
+   * homecloud-state; adopt-empty also partitions and formats an empty disk. Written on the
+   * kernel command line by the serving node.
+   */
+  stateDiskPolicy: StateDiskPolicy.optional(),
   /** scrypt hash of the status-page password (actions need it, or the admin certificate). */
   uiPasswordHash: z
     .string()

@@ -154,6 +154,12 @@ export class Trust {
     this.m.settings.feed({ kind: 'change', change: { joinPolicy: policy } })
   }
 
+  /** Netbooted machines' state-disk policy (written on their kernel command lines). */
+  setStateDiskPolicy(policy: 'labelled-only' | 'adopt-empty'): void {
+    if (!this.m.ca) throw new Error('assertion failed: settings changed on a node without the CA key')
+    this.m.settings.feed({ kind: 'change', change: { stateDiskPolicy: policy } })
+  }
+
   /**
    * This node's Kubernetes identity for `profile`: issued here when this node holds the CA
    * key, otherwise asked of every connected peer (signers answer) until one signs or refuses.

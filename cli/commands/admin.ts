@@ -62,17 +62,30 @@ export function revokeCommand(): Command {
 export function settingsCommand(): Command {
   return new Command('settings')
     .description('change cluster settings')
-    .requiredOption(
-      '--join-policy <policy>',
-      'auto (join with the secret) or approve (wait for `homecloud approve`)',
+    .option('--join-policy <policy>', 'auto (join with the secret) or approve (wait for `homecloud approve`)')
+    .option(
+      '--state-disk-policy <policy>',
+      'netbooted machines: labelled-only (a homecloud-state filesystem only) or adopt-empty (also format an empty disk)',
     )
     .option(...adminOpt)
     .action(async (opts) => {
-      await act(
-        opts,
-        '/api/v1/settings',
-        { joinPolicy: opts.joinPolicy },
-        (b) => `join policy is now ${String(b.joinPolicy)}`,
+      if (!opts.joinPolicy && !opts.stateDiskPolicy)
+        throw new HomecloudError(
+          'CONFIG_INVALID',
+          'name a setting to change',
+          'pass --join-policy or --state-disk-policy',
+        )
+      const change = {
+        ...(opts.joinPolicy ? { joinPolicy: opts.joinPolicy } : {}),
+        ...(opts.stateDiskPolicy ? { stateDiskPolicy: opts.stateDiskPolicy } : {}),
+      }
+      await act(opts, '/api/v1/settings', change, (b) =>
+        [
+          b.joinPolicy ? `join policy is now ${String(b.joinPolicy)}` : '',
+          b.stateDiskPolicy ? `state-disk policy is now ${String(b.stateDiskPolicy)}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       )
     })
 }

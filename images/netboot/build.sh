@@ -5,7 +5,8 @@
 #                 Raspberry Pi 4 and 5: Debian 12's 6.1 has no Pi 5 device tree nor its RP1)
 #   initrd.img    busybox-static, the NIC and container modules, zstd, /init (images/netboot/init)
 #   agent.tar.zst node + its libraries, the compiled agent with production node_modules,
-#                 etcd, etcdctl and etcdutl (images/etcd/build.sh) — fetched and checked by /init
+#                 etcd, etcdctl and etcdutl (images/etcd/build.sh), lsblk, sfdisk and mke2fs
+#                 for a state disk — fetched and checked by /init
 #   arm64 only, served by the nodes, never fetched by /init ("firmware" in the manifest):
 #   grubnetaa64.efi  GRUB for the UEFI firmware's PXE (Debian has no arm64 iPXE)
 #   start4.elf, fixup4.dat, bcm2711-*.dtb, bcm2712-*.dtb  Raspberry Pi 4 and 5 network boot
@@ -139,12 +140,17 @@ if [[ ${KERNEL_FROM:-} == debian13 ]]; then
 fi
 # Libraries come from Debian's packages of the target architecture, not from this host.
 libs=(libc6 libstdc++6 libgcc-s1 zlib1g liblzma5 liblz4-1)
+# The state disk (agent/disk/state-disk-prepare.ts): util-linux's lsblk, fdisk's sfdisk and
+# e2fsprogs' mke2fs, with the libraries they link (busybox has neither a JSON lsblk nor ext4).
+disk_debs=(util-linux fdisk e2fsprogs)
+libs+=(libblkid1 libmount1 libsmartcols1 libudev1 libselinux1 libpcre2-8-0 libfdisk1 libtinfo6
+	libreadline8 libuuid1 libext2fs2 libcom-err2)
 kube_debs=()
 # iptables and ip come with their libraries' packages: libraries are looked up in them.
 ((kube)) && kube_debs=(containerd runc containernetworking-plugins libseccomp2 iptables iproute2
 	libxtables12 libnftnl11 libmnl0 libbpf1 libelf1 libbsd0 libmd0 libcap2
 	libnetfilter-conntrack3 libnfnetlink0)
-arch_pkgs=("${kernel_debs[@]}" busybox-static zstd "${libs[@]}" "${kube_debs[@]}")
+arch_pkgs=("${kernel_debs[@]}" busybox-static zstd "${libs[@]}" "${disk_debs[@]}" "${kube_debs[@]}")
 [[ $arch == arm64 ]] && arch_pkgs+=(grub-efi-arm64-bin)
 for p in "${arch_pkgs[@]}"; do PKG_ARCH[$p]=$arch; done
 [[ $arch == arm64 ]] && PKG_ARCH[raspi-firmware]=all
@@ -315,6 +321,17 @@ for addon in sodium-native udx-native; do
 		die "$addon has no $PREBUILDS prebuild in node_modules" "reinstall it: npm install (its package ships one per platform)"
 done
 for e in "${ETCD_PROGRAMS[@]}"; do cp "$etcd_bin/$e" "$b/bin/"; done
+# The state-disk tools: /init puts disk/bin on the PATH of `homecloud state-disk`; their
+# libraries join node's, which /init links into /lib.
+mkdir -p "$b/disk/bin"
+for p in "${disk_debs[@]}"; do dpkg-deb -x "$(deb "$p")" "$work/$p"; done
+for t in util-linux:lsblk fdisk:sfdisk e2fsprogs:mke2fs; do
+	f=$(find "$work/${t%%:*}" -type f -path "*bin/${t#*:}" | head -1)
+	[[ -n $f ]] || die "${t%%:*} ${VERSIONS[${t%%:*}]} has no ${t#*:}" "check the disk_debs list in build.sh"
+	cp "$f" "$b/disk/bin/"
+done
+copy_with_libs "$b/node/lib" "$b"/disk/bin/*
+"$STRIP" "$b"/disk/bin/*
 if ((kube)); then
 	# Debian's containerd, runc (with libseccomp) and CNI plugins are dynamically linked:
 	# their libraries join node's, which /init links into /lib.

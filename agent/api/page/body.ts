@@ -66,6 +66,9 @@ function clusterSection(view: ClusterView): VNode {
       ` (${view.cluster.id})`,
       self ? [' · you are on ', h('strong', null, self.name), ` (${self.addresses.join(', ')})`] : null,
     ),
+    self?.stateDisk
+      ? h('p', { id: 'state-disk', class: 'state-disk' }, `This node's state is ${self.stateDisk}.`)
+      : null,
     view.controlPlane.via
       ? h(
           'p',

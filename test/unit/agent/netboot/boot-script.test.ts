@@ -24,6 +24,15 @@ test('the kernel command line round-trips through the parser /init mirrors', () 
   assert.deepEqual(parsed.data, params)
 })
 
+test("the cluster's state-disk policy rides on the line only when it is not the default", () => {
+  assert.doesNotMatch(buildKernelCmdline(params), /statedisk/)
+  const line = buildKernelCmdline({ ...params, statedisk: 'adopt-empty' })
+  assert.match(line, / homecloud\.statedisk=adopt-empty$/)
+  const parsed = parseKernelCmdline(line)
+  assert.equal(parsed.success && parsed.data.statedisk, 'adopt-empty')
+  assert.equal(parseKernelCmdline(`${line} homecloud.statedisk=format-everything`).success, false)
+})
+
 test('the last occurrence of a key wins, as in /init', () => {
   const parsed = parseKernelCmdline(`${buildKernelCmdline(params)} homecloud.mac=52:54:00:00:00:09`)
   assert.equal(parsed.success && parsed.data.mac, '52:54:00:00:00:09')

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { systemClock } from '../../../../agent/core/clock.js'
+import type { BlockDevice } from '../../../../agent/disk/state-disk.js'
+import { type Exec, prepareStateDisk } from '../../../../agent/disk/state-disk-prepare.js'
+
+// The shell around the choice, with the tools answered here: which tools it runs, in which
+// order, and that every failure ends RAM-only with its reason. The real tools on a real
+// disk: test/cluster/netboot-bios.test.ts (a VM with a labelled, a data and a blank disk).
+
+const GiB = 1024 ** 3
+const disk = (name: string, extra: Partial<BlockDevice> = {}): BlockDevice => ({
+  name,
+  path: `/dev/${name}`,
+  size: GiB,
+  type: 'disk',
+  rm: false,
+  ro: false,
+  fstype: null,
+  label: null,
+  pttype: null,
+  mountpoint: null,
+  ...extra,
+})
+
+const dirs: string[] = []
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
+
+function fakeTools(devices: BlockDevice[] | string, fail: Record<string, string> = {}) {
+  const calls: string[] = []
+  const exec: Exec = async (cmd, args) => {
+    calls.push(`${cmd} ${args.join(' ')}`)
+    if (fail[cmd] !== undefined) return { exitCode: 1, stdout: '', stderr: fail[cmd] }
+    const stdout =
+      cmd === 'lsblk'
+        ? typeof devices === 'string'
+          ? devices
+          : JSON.stringify({ blockdevices: devices })
+        : ''
+    return { exitCode: 0, stdout, stderr: '' }
+  }
+  return { exec, calls }
+}
+
+async function stateDir(cluster?: string, member = false): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'hc-statedisk-'))
+  dirs.push(d)
+  if (cluster) await writeFile(join(d, 'cluster.json'), JSON.stringify({ v: 1, id: cluster, name: 'home' }))
+  if (member) {
+    await mkdir(join(d, 'pki'))
+    await writeFile(join(d, 'pki', 'node.crt'), 'cert')
+  }
+  return d
+}
+
+const input = async (
+  exec: Exec,
+  over: { cluster?: string; member?: boolean; policy?: 'adopt-empty' } = {},
+) => ({
+  stateDir: await stateDir(over.cluster, over.member),
+  policy: over.policy ?? ('labelled-only' as const),
+  clusterId: '0123456789abcdef',
+  exec,
+  clock: systemClock(),
+  say: () => {},
+})
+
+describe('state disk: preparing it at netboot', () => {
+  it('a labelled filesystem is mounted on the state directory; a node certificate there means the same node', async () => {
+    const t = fakeTools([
+      disk('vda', { fstype: 'ext4', label: 'homecloud-state' }),
+      disk('vdb', { fstype: 'xfs' }),
+    ])
+    const i = await input(t.exec, { cluster: '0123456789abcdef', member: true })
+    const o = await prepareStateDisk(i)
+    assert.equal(o.kind, 'disk')
+    assert.ok(o.kind === 'disk' && o.path === '/dev/vda' && o.how === 'labelled' && o.member)
+    assert.deepEqual(t.calls.slice(1), [`mount -t ext4 -o noatime /dev/vda ${i.stateDir}`])
+  })
+
+  it('an empty disk under adopt-empty is partitioned and formatted, then mounted; the data disk is never touched', async () => {
+    const t = fakeTools([disk('vdb', { fstype: 'ext4' }), disk('vdc')])
+    const i = await input(t.exec, { policy: 'adopt-empty' })
+    // The partition's device node is a path the shell waits for: here it exists at once.
+    const o = await prepareStateDisk({ ...i, stateDir: i.stateDir })
+    // /dev/vdc1 does not exist on this host: the wait ends in a clear failure, after sfdisk only.
+    assert.equal(o.kind, 'ram-only')
+    assert.match(
+      o.kind === 'ram-only' ? o.why[0]! : '',
+      /\/dev\/vdc1 did not appear after partitioning \/dev\/vdc/,
+    )
+    assert.deepEqual(t.calls.slice(1), ['sfdisk --quiet --wipe always /dev/vdc'])
+    assert.ok(!t.calls.some((c) => c.includes('vdb')), 'the disk holding data is not named to any tool')
+  })
+
+  it('every failure boots RAM-only with its reason: bad report, refused choice, mount, full or foreign state', async () => {
+    const cases: [ReturnType<typeof fakeTools>, { cluster?: string }, RegExp][] = [
+      [fakeTools('not json'), {}, /lsblk's report is not usable: not JSON/],
+      [
+        fakeTools([], { lsblk: 'lsblk: failed to access sysfs' }),
+        {},
+        /lsblk -J .* failed \(exit 1\): lsblk: failed to access sysfs/,
+      ],
+      [
+        fakeTools([
+          disk('vda', { fstype: 'ext4', label: 'homecloud-state' }),
+          disk('vdb', { fstype: 'ext4', label: 'homecloud-state' }),
+        ]),
+        {},
+        /refused: \/dev\/vda and \/dev\/vdb are all labelled homecloud-state/,
+      ],
+      [
+        fakeTools([disk('vda', { fstype: 'ext4', label: 'homecloud-state', ro: true })]),
+        {},
+        /refused: .*read-only/,
+      ],
+      [
+        fakeTools([disk('vda', { fstype: 'ext4', label: 'homecloud-state' })], { mount: 'wrong fs type' }),
+        {},
+        /mount .* failed.*wrong fs type/,
+      ],
+      [
+        fakeTools([disk('vda', { fstype: 'ext4', label: 'homecloud-state' })]),
+        { cluster: 'fedcba9876543210' },
+        /holds the state of cluster fedcba9876543210/,
+      ],
+      [fakeTools([disk('vdb', { fstype: 'ext4' })]), {}, /\/dev\/vdb holds data \(ext4\)/],
+    ]
+    for (const [t, over, want] of cases) {
+      const o = await prepareStateDisk(await input(t.exec, over))
+      assert.equal(o.kind, 'ram-only', String(want))
+      assert.match(o.kind === 'ram-only' ? o.why.join('; ') : '', want)
+    }
+    // A foreign state was mounted, then unmounted again before the node went on in RAM.
+    const foreign = fakeTools([disk('vda', { fstype: 'ext4', label: 'homecloud-state' })])
+    const i = await input(foreign.exec, { cluster: 'fedcba9876543210' })
+    await prepareStateDisk(i)
+    assert.equal(foreign.calls.at(-1), `umount ${i.stateDir}`)
+  })
+})
