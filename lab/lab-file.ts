@@ -22,6 +22,9 @@ export const LabNode = z.object({
 export type LabNode = z.infer<typeof LabNode>
 
 /** A qemu VM that netboots from the lab (`lab add --vm`). */
+export const VmDisk = z.object({ file: z.string().max(4096), readonly: z.boolean().default(false) })
+export type VmDisk = z.infer<typeof VmDisk>
+
 export const LabVm = z.object({
   name: z.string().min(1).max(63),
   vm: z.number().int().min(1).max(99),
@@ -33,6 +36,8 @@ export const LabVm = z.object({
   pid: z.number().int().positive().nullable(),
   consoleLog: z.string(),
   startedAtMs: z.number(),
+  /** Local disks (raw image files, virtio: vda, vdb… in this order), kept for a power-on again. */
+  disks: z.array(VmDisk).max(4).default([]),
 })
 export type LabVm = z.infer<typeof LabVm>
 

@@ -21,6 +21,8 @@ export interface QemuVmSpec {
    * again). Default false: a reboot ends qemu, so a test sees a panic or a refusal at once.
    */
   reboots?: boolean
+  /** Local disks: raw image files on virtio (vda, vdb… in this order); the firmware still boots from the network. */
+  disks?: readonly { file: string; readonly?: boolean }[]
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
@@ -73,6 +75,11 @@ export function qemuCommand(spec: QemuVmSpec): { cmd: string; args: string[] } {
     '-device',
     nic,
   ]
+  for (const d of spec.disks ?? []) {
+    // qemu's option syntax splits on commas.
+    if (d.file.includes(',')) throw new Error(`assertion: a VM disk path without commas, not ${d.file}`)
+    args.push('-drive', `file=${d.file},format=raw,if=virtio${d.readonly ? ',readonly=on' : ''}`)
+  }
   // The kernel's random pool fills at once (virtio-rng is in the arm64 initramfs).
   if (arm64) args.push('-device', 'virtio-rng-pci')
   if (spec.uefi || arm64) {

@@ -1,13 +1,13 @@
-import { access, copyFile, mkdir, rmdir } from 'node:fs/promises'
+import { access, copyFile, mkdir, readFile, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { sleep, systemClock } from '../../agent/core/clock.js'
 import { HomecloudError } from '../../agent/core/errors.js'
 import type { ImageArch } from '../../agent/netboot/arch.js'
 import { Mac } from '../../agent/netboot/mac.js'
 import { readImage } from '../../agent/netboot/manifest.js'
-import { type LabFile, type LabVm, readLabFile, writeLabFile } from '../lab-file.js'
+import { type LabFile, type LabVm, readLabFile, type VmDisk, writeLabFile } from '../lab-file.js'
 import { nodeUrl } from '../launcher.js'
-import { spawnLabProcess } from '../processes.js'
+import { findLabProcesses, killHard, spawnLabProcess } from '../processes.js'
 import { fetchClusterView, waitFor } from '../wait.js'
 import { vmIndexMax, vmMac, vmNodeName } from './names.js'
 import { addVmTap } from './network.js'
@@ -28,6 +28,8 @@ export interface AddVmOptions {
   /** The guest may reboot (qemu without -no-reboot): needed to upgrade it. */
   reboots?: boolean
   progress?: (line: string) => void
+  /** Local disks (raw image files): virtio vda, vdb… in this order. */
+  disks?: VmDisk[]
 }
 
 /** Plugs a new machine into a netns lab: a qemu VM on the bridge that netboots from the nodes. */
@@ -84,19 +86,6 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
   const uefi = arch === 'arm64' || (opts.uefi ?? false)
   const ovmfVars = uefi ? join(dir, 'firmware-vars.fd') : undefined
   if (ovmfVars) await copyFile(firmwareVarsTemplate(arch), ovmfVars)
-  const consoleLog = join(dir, 'console.log')
-  const { cmd, args } = qemuCommand({
-    mac,
-    tap,
-    arch,
-    uefi,
-    consoleLog,
-    ovmfVars,
-    lifetimeSeconds: opts.lifetimeSeconds,
-    ...(opts.reboots ? { reboots: true } : {}),
-    ...(lab.kube ? { memoryMB: vmKubeMemoryMBDefault } : {}),
-  })
-  opts.progress?.(`powering on ${name} (${arch} ${uefi ? 'UEFI' : 'BIOS'}, ${mac}); console: ${consoleLog}`)
   const entry: LabVm = {
     name,
     vm,
@@ -104,13 +93,79 @@ async function powerOn(labDir: string, opts: AddVmOptions): Promise<LabVm> {
     tap,
     uefi,
     arch,
-    pid: spawnLabProcess(lab.dir, cmd, args, join(dir, 'qemu.log')),
-    consoleLog,
+    pid: null,
+    consoleLog: join(dir, 'console.log'),
     startedAtMs: labClock.nowMs(),
+    disks: opts.disks ?? [],
   }
+  entry.pid = spawnVm(lab, entry, opts)
   lab.vms.push(entry)
   await writeLabFile(lab)
   return entry
+}
+
+/** Starts qemu for a VM entry (its tap, firmware variables and disks); returns the pid. */
+function spawnVm(
+  lab: LabFile,
+  v: LabVm,
+  opts: Pick<AddVmOptions, 'lifetimeSeconds' | 'reboots' | 'progress'>,
+): number {
+  const dir = join(lab.dir, 'vms', v.name)
+  const { cmd, args } = qemuCommand({
+    mac: v.mac,
+    tap: v.tap,
+    arch: v.arch,
+    uefi: v.uefi,
+    consoleLog: v.consoleLog,
+    ...(v.uefi ? { ovmfVars: join(dir, 'firmware-vars.fd') } : {}),
+    lifetimeSeconds: opts.lifetimeSeconds,
+    ...(opts.reboots ? { reboots: true } : {}),
+    ...(lab.kube ? { memoryMB: vmKubeMemoryMBDefault } : {}),
+    disks: v.disks,
+  })
+  const disks = v.disks.length ? `, disks ${v.disks.map((d) => d.file).join(' ')}` : ''
+  opts.progress?.(
+    `powering on ${v.name} (${v.arch} ${v.uefi ? 'UEFI' : 'BIOS'}, ${v.mac}${disks}); console: ${v.consoleLog}`,
+  )
+  return spawnLabProcess(lab.dir, cmd, args, join(dir, 'qemu.log'))
+}
+
+/**
+ * A power cut: qemu and its `timeout` are killed without warning (the guest writes nothing
+ * more), then the machine is powered on again with the same MAC, tap and disks; its console
+ * goes to a new file (console-N.log), so each boot's lines can be read apart.
+ */
+export async function labVmPowerCycle(dirIn: string, name: string, opts: AddVmOptions = {}): Promise<LabVm> {
+  const dir = resolve(dirIn)
+  const entry = await withLock(join(dir, 'vms.lock'), async () => {
+    const lab = await readLabFile(dir)
+    const v = lab.vms.find((x) => x.name === name)
+    if (!v) throw new HomecloudError('LAB_INVALID', `no VM named ${name} in this lab`)
+    if (v.pid) await killHard(v.pid, lab.dir)
+    // qemu holds its disk images' locks until it is gone: the next one could not open them.
+    for (let i = 0; i < 200 && (await vmProcessesOf(lab.dir, v.tap)).length > 0; i++)
+      await sleep(labClock, 50)
+    const boots = Number(/console-(\d+)\.log$/.exec(v.consoleLog)?.[1] ?? 1)
+    v.consoleLog = join(lab.dir, 'vms', v.name, `console-${boots + 1}.log`)
+    v.startedAtMs = labClock.nowMs()
+    v.pid = spawnVm(lab, v, opts)
+    await writeLabFile(lab)
+    return v
+  })
+  if (opts.wait !== false) {
+    await waitVmJoined(await readLabFile(dir), entry.name, opts.timeoutMs ?? 600_000, opts.progress)
+  }
+  return entry
+}
+
+/** The lab's processes whose command line names this tap (its qemu and `timeout`). */
+async function vmProcessesOf(labDir: string, tap: string): Promise<number[]> {
+  const out: number[] = []
+  for (const pid of await findLabProcesses(labDir)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(`ifname=${tap},`)) out.push(pid)
+  }
+  return out
 }
 
 /** A VM of an architecture the lab's nodes serve no image for would wait for nothing: say so first. */

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { ClusterViewSchema } from '../../agent/api/cluster-schema.js'
+import { type LabFile, type LabVm, readLabFile } from '../../lab/lab-file.js'
+import { labVmPowerCycle, waitVmJoined } from '../../lab/netboot/vm.js'
+import { view } from './lab.js'
+import { addTestVm, consoleText } from './netboot.js'
+
+// A netbooted VM with three local disks (host-made raw images on virtio): vda an ext4 with
+// data, vdb an ext4 labelled homecloud-state, vdc blank. Under the default policy
+// (labelled-only) its state goes on vdb; vda and vdc must keep every byte. Then a power
+// cut (qemu SIGKILLed) and a power-on: the machine comes back as the same node (same id,
+// so the same key; no join material asked), its state still on vdb.
+
+const diskMiB = 300
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(file)) h.update(chunk)
+  return h.digest('hex')
+}
+
+async function makeDisks(dir: string): Promise<{ data: string; state: string; blank: string }> {
+  await mkdir(join(dir, 'photos'), { recursive: true })
+  await writeFile(join(dir, 'photos', 'holiday.txt'), 'a file nobody may lose\n')
+  const files = { data: join(dir, 'data.img'), state: join(dir, 'state.img'), blank: join(dir, 'blank.img') }
+  for (const f of Object.values(files)) await execa('truncate', ['-s', `${diskMiB}M`, f])
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'photos', '-d', join(dir, 'photos'), files.data])
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'homecloud-state', files.state])
+  return files
+}
+
+/** The VM's own status API: its self member (the agent answering there is the current boot). */
+async function selfOf(url: string): Promise<{ id: string; stateDisk?: string } | null> {
+  try {
+    const r = await fetch(new URL('/api/v1/cluster', url), { signal: AbortSignal.timeout(3000) })
+    const v = ClusterViewSchema.parse(await r.json())
+    return v.members.find((m) => m.self) ?? null
+  } catch {
+    return null
+  }
+}
+
+async function memberOf(lab: LabFile, vm: LabVm) {
+  const m = (await view(lab.nodes[0]!)).members.find((x) => x.name === vm.name && x.state === 'alive')
+  assert.ok(m, `${vm.name} is alive in ${lab.nodes[0]!.name}'s view`)
+  return m
+}
+
+export async function powerCutComesBackAsItself(lab: LabFile): Promise<void> {
+  const dir = join(lab.dir, 'state-disks')
+  const files = await makeDisks(dir)
+  const before = { data: await sha256(files.data), blank: await sha256(files.blank) }
+  const disks = [{ file: files.data }, { file: files.state }, { file: files.blank }].map((d) => ({
+    ...d,
+    readonly: false,
+  }))
+  const vm = await addTestVm(lab, { disks })
+  assert.match(
+    await consoleText(vm),
+    /homecloud: state on \/dev\/vdb \(labelled homecloud-state, \d+ MiB free\)/,
+  )
+  const first = await memberOf(lab, vm)
+  const firstSelf = await selfOf(first.url)
+  assert.equal(firstSelf?.id, first.id)
+  assert.match(firstSelf?.stateDisk ?? '', /^on \/dev\/vdb \(labelled homecloud-state/)
+
+  // Pull the plug; power on again with the same disks.
+  const again = await labVmPowerCycle(lab.dir, vm.name, {
+    timeoutMs: 1_500_000,
+    lifetimeSeconds: 3600,
+    wait: false,
+  })
+  // Until the agent of the new boot answers (the old one is gone with qemu).
+  for (let i = 0; !/starting the agent as/.test(await consoleText(again)); i++) {
+    assert.ok(
+      i < 1500,
+      `the second boot of ${vm.name} never started its agent:\n${(await consoleText(again)).slice(-2000)}`,
+    )
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  const second = await consoleText(again)
+  assert.match(second, /the state disk holds this node: starting as the same node, no join material asked/)
+  assert.match(
+    second,
+    /state on \/dev\/vdb \(labelled homecloud-state, \d+ MiB free\); this node was here before/,
+  )
+  for (let i = 0; (await selfOf(first.url))?.id !== first.id; i++) {
+    assert.ok(i < 600, `${vm.name}'s agent did not answer on ${first.url} after the power cut`)
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  await waitVmJoined(await readLabFile(lab.dir), vm.name, 1_500_000)
+  const back = await memberOf(lab, vm)
+  assert.equal(back.id, first.id, 'the same node id (the same key) after the power cut')
+  const all = (await view(lab.nodes[0]!)).members.filter((x) => x.name === vm.name)
+  assert.deepEqual(
+    all.map((x) => x.id),
+    [first.id],
+    'one member for the machine: no successor under a new key',
+  )
+  assert.equal(await sha256(files.data), before.data, 'the disk with data kept every byte')
+  assert.equal(await sha256(files.blank), before.blank, 'the blank disk was not adopted (labelled-only)')
+}
