@@ -17,6 +17,8 @@ export interface BootFilesInit {
   baseUrl: string
   clusterId: string
   peers: () => string[]
+  /** The cluster's state-disk policy (absent or labelled-only: not on the line). */
+  stateDiskPolicy?: () => 'labelled-only' | 'adopt-empty' | undefined
 }
 
 export class BootFiles {
@@ -30,11 +32,13 @@ export class BootFiles {
     const grub = arm64 ? await this.grubFor(arm64) : undefined
     let pi: TftpLayoutInput['pi']
     if (arm64 && cfg.raspberryPi.enabled) {
+      const statedisk = this.init.stateDiskPolicy?.()
       const params = {
         url: this.init.baseUrl,
         image: arm64.id,
         cluster: this.init.clusterId,
         peers: this.init.peers().slice(0, cfg.peersMax),
+        ...(statedisk && statedisk !== 'labelled-only' ? { statedisk } : {}),
       }
       pi = {
         imageDir: arm64.dir,

@@ -111,6 +111,7 @@ export class NetbootService {
       baseUrl: this.baseUrl,
       clusterId: init.clusterId,
       peers: init.peers,
+      ...(init.stateDiskPolicy ? { stateDiskPolicy: init.stateDiskPolicy } : {}),
     })
   }
 

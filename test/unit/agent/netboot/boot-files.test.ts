@@ -64,3 +64,21 @@ test("with one: this node's GRUB (its address in place of the placeholder) and, 
   assert.ok(again?.kind === 'file' && again.content.toString().includes(peers[0]!))
   assert.ok(!(await make(false).entries(arm64)).some((x) => x.path.startsWith('rpi')))
 })
+
+test("the Pis' cmdline.txt carries the cluster's state-disk policy when it is not the default", async () => {
+  let policy: 'labelled-only' | 'adopt-empty' | undefined = 'labelled-only'
+  const files = new BootFiles({
+    config: { ipxeDir: '/usr/lib/ipxe', peersMax: 8, raspberryPi: { enabled: true, serials: [] } },
+    baseUrl: 'http://10.77.1.3:7080/netboot',
+    clusterId: '0123456789abcdef',
+    peers: () => peers,
+    stateDiskPolicy: () => policy,
+  })
+  const line = async () => {
+    const f = (await files.entries(arm64)).find((x) => x.path === 'rpi/cmdline.txt')
+    return f?.kind === 'file' ? f.content.toString() : ''
+  }
+  assert.doesNotMatch(await line(), /statedisk/)
+  policy = 'adopt-empty'
+  assert.match(await line(), / homecloud\.statedisk=adopt-empty\n$/)
+})

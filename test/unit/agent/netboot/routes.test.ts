@@ -51,6 +51,7 @@ let withArm64 = false
 const clock = manualClock()
 const book = new MachineBook(clock, { machinesMax: 4, joinWindowMs: 60_000, entryTtlMs: 3600_000 })
 let policy: 'any' | 'known' = 'any'
+let stateDisk: 'labelled-only' | 'adopt-empty' | undefined
 const known = ['52:54:00:00:00:aa']
 const key = 'ab'.repeat(32)
 const app = Fastify()
@@ -69,6 +70,7 @@ registerNetbootRoutes(app, {
   clusterId: '0123456789abcdef',
   peers: () => [`${key}@10.77.1.2:49737`],
   adopts: (mac) => policy === 'any' || known.includes(mac),
+  stateDiskPolicy: () => stateDisk,
   joinMaterial: async () => '{"v":1,"secret":"s"}\n',
   status: () => ({ node: 'pi5-1' }),
 })
@@ -93,6 +95,17 @@ test('a MAC and arch get the boot script for this image, and the MAC is served b
     new RegExp(`kernel http://10.77.1.2:7080/netboot/image/${image.id}/vmlinuz .*homecloud.mac=${mac}`),
   )
   assert.ok(book.servedRecently(mac))
+})
+
+test("the cluster's state-disk policy goes on the kernel command line, the default does not", async () => {
+  const line = async () => (await get(`/netboot/boot.ipxe?mac=${mac}&arch=x86_64`)).body
+  for (const p of [undefined, 'labelled-only'] as const) {
+    stateDisk = p
+    assert.doesNotMatch(await line(), /statedisk/)
+  }
+  stateDisk = 'adopt-empty'
+  assert.match(await line(), /homecloud\.mac=52:54:00:12:34:56 homecloud\.statedisk=adopt-empty/)
+  stateDisk = undefined
 })
 
 test('malformed MACs and unknown architectures are 400 naming the field', async () => {
