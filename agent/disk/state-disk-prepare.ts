@@ -46,6 +46,8 @@ export interface PrepareInput {
   /** The cluster this boot is for: a state disk of another cluster is left alone. */
   clusterId: string
   exec?: Exec
+  /** Whether a device node exists yet (default: the filesystem's answer). */
+  exists?: (path: string) => Promise<boolean>
   clock: Clock
   /** Progress for the console. */
   say: (line: string) => void
@@ -69,12 +71,14 @@ async function adopt(disk: string, i: PrepareInput, exec: Exec): Promise<string>
   await tool(exec, 'sfdisk', ['--quiet', '--wipe', 'always', disk], ADOPT_SFDISK_SCRIPT)
   const part = firstPartition(disk)
   const deadline = i.clock.nowMs() + partitionWaitMs
-  while (
-    !(await access(part).then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  const exists =
+    i.exists ??
+    ((p: string) =>
+      access(p).then(
+        () => true,
+        () => false,
+      ))
+  while (!(await exists(part))) {
     if (i.clock.nowMs() > deadline)
       throw failed(
         `${part} did not appear after partitioning ${disk}`,

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { systemClock } from '../../../../agent/core/clock.js'
+import { manualClock, systemClock } from '../../../../agent/core/clock.js'
 import type { BlockDevice } from '../../../../agent/disk/state-disk.js'
 import { type Exec, prepareStateDisk } from '../../../../agent/disk/state-disk-prepare.js'
 
@@ -84,16 +84,48 @@ describe('state disk: preparing it at netboot', () => {
   it('an empty disk under adopt-empty is partitioned and formatted, then mounted; the data disk is never touched', async () => {
     const t = fakeTools([disk('vdb', { fstype: 'ext4' }), disk('vdc')])
     const i = await input(t.exec, { policy: 'adopt-empty' })
-    // The partition's device node is a path the shell waits for: here it exists at once.
-    const o = await prepareStateDisk({ ...i, stateDir: i.stateDir })
-    // /dev/vdc1 does not exist on this host: the wait ends in a clear failure, after sfdisk only.
-    assert.equal(o.kind, 'ram-only')
+    let looked = 0
+    // The kernel shows the new partition's device node a moment after sfdisk.
+    const o = await prepareStateDisk({ ...i, exists: async (p) => p === '/dev/vdc1' && ++looked > 2 })
+    assert.ok(o.kind === 'disk' && o.path === '/dev/vdc1' && o.how === 'adopted' && !o.member)
+    assert.deepEqual(t.calls.slice(1), [
+      'sfdisk --quiet --wipe always /dev/vdc',
+      'mke2fs -q -F -t ext4 -L homecloud-state /dev/vdc1',
+      `mount -t ext4 -o noatime /dev/vdc1 ${i.stateDir}`,
+    ])
+    assert.ok(!t.calls.some((c) => c.includes('vdb')), 'the disk holding data is not named to any tool')
+    // Under labelled-only the same machine stays in RAM and says why.
+    const asked = await prepareStateDisk(await input(fakeTools([disk('vdc')]).exec))
+    assert.match(
+      asked.kind === 'ram-only' ? asked.why.join('; ') : '',
+      /vdc is empty, but the policy adopts no disk/,
+    )
+  })
+
+  it('a partition that never shows up, or a failing mkfs, ends RAM-only with the reason', async () => {
+    const clock = manualClock()
+    const t = fakeTools([disk('vdc')])
+    const i = await input(t.exec, { policy: 'adopt-empty' })
+    const never = prepareStateDisk({ ...i, clock, exists: async () => false })
+    for (let k = 0; k < 100; k++) {
+      await new Promise((r) => setImmediate(r))
+      clock.advance(200)
+    }
+    const o = await never
     assert.match(
       o.kind === 'ram-only' ? o.why[0]! : '',
       /\/dev\/vdc1 did not appear after partitioning \/dev\/vdc/,
     )
-    assert.deepEqual(t.calls.slice(1), ['sfdisk --quiet --wipe always /dev/vdc'])
-    assert.ok(!t.calls.some((c) => c.includes('vdb')), 'the disk holding data is not named to any tool')
+    const full = fakeTools([disk('vdc')], { mke2fs: 'No space left on device' })
+    const f = await prepareStateDisk({
+      ...(await input(full.exec, { policy: 'adopt-empty' })),
+      exists: async () => true,
+    })
+    assert.match(
+      f.kind === 'ram-only' ? f.why[0]! : '',
+      /mke2fs .* failed \(exit 1\): No space left on device/,
+    )
+    assert.ok(!full.calls.some((c) => c.startsWith('mount')))
   })
 
   it('every failure boots RAM-only with its reason: bad report, refused choice, mount, full or foreign state', async () => {
