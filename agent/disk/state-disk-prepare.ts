@@ -4,14 +4,17 @@ import { execa } from 'execa'
 import { type Clock, sleep } from '../core/clock.js'
 import { HomecloudError } from '../core/errors.js'
 import { readClusterFile } from '../state/cluster-file.js'
-import { chooseStateDisk, LSBLK_COLUMNS, type StateDiskPolicy } from './state-disk.js'
+import { type BlockDevice, chooseStateDisk, LSBLK_COLUMNS, type StateDiskPolicy } from './state-disk.js'
 import {
   ADOPT_SFDISK_SCRIPT,
   firstPartition,
   mkfsArgs,
   mountedStateProblem,
+  type Probed,
+  parseBlkidExport,
   parseLsblk,
   type StateDiskOutcome,
+  withProbes,
 } from './state-disk-use.js'
 
 // At netboot, before the agent starts (/init runs `homecloud state-disk`): lsblk, the pure
@@ -119,11 +122,29 @@ async function mountAndCheck(
   }
 }
 
+/** Every disk and partition probed by blkid (exit 2: nothing on it; anything else a failure). */
+async function probeAll(devices: readonly BlockDevice[], exec: Exec): Promise<BlockDevice[]> {
+  const all = (ds: readonly BlockDevice[]): BlockDevice[] => ds.flatMap((d) => [d, ...all(d.children ?? [])])
+  const probes = new Map<string, Probed>()
+  for (const d of all(devices)) {
+    if (d.type !== 'disk' && d.type !== 'part') continue
+    const r = await exec('blkid', ['-p', '-o', 'export', d.path])
+    if (r.exitCode === 0) probes.set(d.path, parseBlkidExport(r.stdout))
+    else if (r.exitCode !== 2)
+      throw failed(
+        `blkid -p ${d.path} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(-300)}`,
+        'without knowing what a disk holds none is used: check the disk (dmesg)',
+      )
+  }
+  return withProbes(devices, probes)
+}
+
 /** Chooses, adopts if allowed, mounts; never throws: a failure is a RAM-only outcome with its reason. */
 export async function prepareStateDisk(i: PrepareInput): Promise<StateDiskOutcome> {
   const exec = i.exec ?? execTool
   try {
-    const devices = parseLsblk(await tool(exec, 'lsblk', ['-J', '-b', '-o', LSBLK_COLUMNS]))
+    const listed = parseLsblk(await tool(exec, 'lsblk', ['-J', '-b', '-o', LSBLK_COLUMNS]))
+    const devices = await probeAll(listed, exec)
     const choice = chooseStateDisk(devices, i.policy, null)
     if (choice.kind === 'refused') return { kind: 'ram-only', why: [`refused: ${choice.why}`] }
     if (choice.kind === 'ram-only') return { kind: 'ram-only', why: choice.why }

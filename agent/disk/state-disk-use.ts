@@ -51,6 +51,45 @@ export function parseLsblk(text: string): BlockDevice[] {
   return r.data.blockdevices
 }
 
+/** What `blkid -p -o export DEV` found on a device (KEY=VALUE lines); nulls when nothing. */
+export interface Probed {
+  fstype: string | null
+  label: string | null
+  pttype: string | null
+}
+
+/**
+ * blkid's low-level probe, parsed. lsblk reads filesystem types and labels from udev's
+ * database, which a netbooted initramfs does not have: without this every disk would look
+ * empty, and one holding data could be taken for blank.
+ */
+export function parseBlkidExport(text: string): Probed {
+  const kv = new Map<string, string>()
+  for (const line of text.split('\n').slice(0, 64)) {
+    const m = /^([A-Z_]{1,32})=(.{0,256})$/.exec(line.trim())
+    if (m) kv.set(m[1]!, m[2]!)
+  }
+  return { fstype: kv.get('TYPE') ?? null, label: kv.get('LABEL') ?? null, pttype: kv.get('PTTYPE') ?? null }
+}
+
+/** The report with each device's probe filled in where lsblk knew nothing. */
+export function withProbes(
+  devices: readonly BlockDevice[],
+  probes: ReadonlyMap<string, Probed>,
+): BlockDevice[] {
+  return devices.map((d) => {
+    const p = probes.get(d.path)
+    const children = d.children ? { children: withProbes(d.children, probes) } : {}
+    return {
+      ...d,
+      fstype: d.fstype ?? p?.fstype ?? null,
+      label: d.label ?? p?.label ?? null,
+      pttype: d.pttype ?? p?.pttype ?? null,
+      ...children,
+    }
+  })
+}
+
 /** The first partition of a whole disk: vdb → vdb1; nvme0n1, mmcblk0 → …p1 (names ending in a digit). */
 export function firstPartition(disk: string): string {
   return /\d$/.test(disk) ? `${disk}p1` : `${disk}1`

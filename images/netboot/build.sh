@@ -5,7 +5,7 @@
 #                 Raspberry Pi 4 and 5: Debian 12's 6.1 has no Pi 5 device tree nor its RP1)
 #   initrd.img    busybox-static, the NIC and container modules, zstd, /init (images/netboot/init)
 #   agent.tar.zst node + its libraries, the compiled agent with production node_modules,
-#                 etcd, etcdctl and etcdutl (images/etcd/build.sh), lsblk, sfdisk and mke2fs
+#                 etcd, etcdctl and etcdutl (images/etcd/build.sh), lsblk, blkid, sfdisk, mke2fs
 #                 for a state disk — fetched and checked by /init
 #   arm64 only, served by the nodes, never fetched by /init ("firmware" in the manifest):
 #   grubnetaa64.efi  GRUB for the UEFI firmware's PXE (Debian has no arm64 iPXE)
@@ -140,7 +140,7 @@ if [[ ${KERNEL_FROM:-} == debian13 ]]; then
 fi
 # Libraries come from Debian's packages of the target architecture, not from this host.
 libs=(libc6 libstdc++6 libgcc-s1 zlib1g liblzma5 liblz4-1)
-# The state disk (agent/disk/state-disk-prepare.ts): util-linux's lsblk, fdisk's sfdisk and
+# The state disk (agent/disk/state-disk-prepare.ts): util-linux's lsblk and blkid, fdisk's sfdisk and
 # e2fsprogs' mke2fs, with the libraries they link (busybox has neither a JSON lsblk nor ext4).
 disk_debs=(util-linux fdisk e2fsprogs)
 libs+=(libblkid1 libmount1 libsmartcols1 libudev1 libselinux1 libpcre2-8-0 libfdisk1 libtinfo6
@@ -325,7 +325,7 @@ for e in "${ETCD_PROGRAMS[@]}"; do cp "$etcd_bin/$e" "$b/bin/"; done
 # libraries join node's, which /init links into /lib.
 mkdir -p "$b/disk/bin"
 for p in "${disk_debs[@]}"; do dpkg-deb -x "$(deb "$p")" "$work/$p"; done
-for t in util-linux:lsblk fdisk:sfdisk e2fsprogs:mke2fs; do
+for t in util-linux:lsblk util-linux:blkid fdisk:sfdisk e2fsprogs:mke2fs; do
 	f=$(find "$work/${t%%:*}" -type f -path "*bin/${t#*:}" | head -1)
 	[[ -n $f ]] || die "${t%%:*} ${VERSIONS[${t%%:*}]} has no ${t#*:}" "check the disk_debs list in build.sh"
 	cp "$f" "$b/disk/bin/"

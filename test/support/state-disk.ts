@@ -5,7 +5,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { ClusterViewSchema } from '../../agent/api/cluster-schema.js'
+import { packageRoot } from '../../agent/core/package-root.js'
 import { type LabFile, type LabVm, readLabFile } from '../../lab/lab-file.js'
+import { nodeUrl } from '../../lab/launcher.js'
 import { labVmPowerCycle, waitVmJoined } from '../../lab/netboot/vm.js'
 import { view } from './lab.js'
 import { addTestVm, consoleText } from './netboot.js'
@@ -104,4 +106,44 @@ export async function powerCutComesBackAsItself(lab: LabFile): Promise<void> {
   )
   assert.equal(await sha256(files.data), before.data, 'the disk with data kept every byte')
   assert.equal(await sha256(files.blank), before.blank, 'the blank disk was not adopted (labelled-only)')
+}
+
+/**
+ * The cluster allows adopt-empty (`homecloud settings`, signed and gossiped; every node's
+ * boot line says so), and a VM with one blank disk partitions and formats it, and keeps
+ * its state there.
+ */
+export async function blankDiskAdoptedWhenAllowed(lab: LabFile): Promise<void> {
+  const admin = join(lab.dir, 'admin.json')
+  await execa(process.execPath, [
+    join(packageRoot(), 'bin', 'homecloud.js'),
+    'settings',
+    '--state-disk-policy',
+    'adopt-empty',
+    '--admin',
+    admin,
+  ])
+  // A MAC no VM has: only to read each node's boot line.
+  const probe = '52:54:00:ee:ee:01'
+  for (const n of lab.nodes.filter((x) => x.pid !== null)) {
+    for (let i = 0; ; i++) {
+      const r = await fetch(new URL(`/netboot/boot.ipxe?mac=${probe}&arch=x86_64`, nodeUrl(n))).catch(
+        () => null,
+      )
+      if (r?.ok && /homecloud\.statedisk=adopt-empty/.test(await r.text())) break
+      assert.ok(i < 300, `${n.name} never wrote homecloud.statedisk=adopt-empty on its boot line`)
+      await new Promise((res) => setTimeout(res, 1000))
+    }
+  }
+  const blank = join(lab.dir, 'state-disks', 'blank-adopt.img')
+  await execa('truncate', ['-s', `${diskMiB}M`, blank])
+  const vm = await addTestVm(lab, { disks: [{ file: blank, readonly: false }] })
+  const text = await consoleText(vm)
+  assert.match(text, /homecloud: adopting the empty disk \/dev\/vda/)
+  assert.match(text, /homecloud: state on \/dev\/vda1 \(adopted, made homecloud-state, \d+ MiB free\)/)
+  const m = await memberOf(lab, vm)
+  assert.match((await selfOf(m.url))?.stateDisk ?? '', /^on \/dev\/vda1 \(adopted/)
+  const { stdout } = await execa('blkid', ['-p', '-o', 'export', '--offset', String(2048 * 512), blank])
+  assert.match(stdout, /LABEL=homecloud-state/)
+  assert.match(stdout, /TYPE=ext4/)
 }

@@ -29,11 +29,22 @@ const disk = (name: string, extra: Partial<BlockDevice> = {}): BlockDevice => ({
 const dirs: string[] = []
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
 
-function fakeTools(devices: BlockDevice[] | string, fail: Record<string, string> = {}) {
+/** `probes`: what blkid finds per device (KEY=VALUE text); others: nothing (exit 2). Calls to blkid are not listed. */
+function fakeTools(
+  devices: BlockDevice[] | string,
+  fail: Record<string, string> = {},
+  probes: Record<string, string> = {},
+) {
   const calls: string[] = []
   const exec: Exec = async (cmd, args) => {
-    calls.push(`${cmd} ${args.join(' ')}`)
     if (fail[cmd] !== undefined) return { exitCode: 1, stdout: '', stderr: fail[cmd] }
+    if (cmd === 'blkid') {
+      const found = probes[args.at(-1)!]
+      return found === undefined
+        ? { exitCode: 2, stdout: '', stderr: '' }
+        : { exitCode: 0, stdout: found, stderr: '' }
+    }
+    calls.push(`${cmd} ${args.join(' ')}`)
     const stdout =
       cmd === 'lsblk'
         ? typeof devices === 'string'
@@ -126,6 +137,34 @@ describe('state disk: preparing it at netboot', () => {
       /mke2fs .* failed \(exit 1\): No space left on device/,
     )
     assert.ok(!full.calls.some((c) => c.startsWith('mount')))
+  })
+
+  it("without udev's database lsblk knows no filesystems: blkid's probe finds them, so data stays untouched", async () => {
+    // As in the initramfs: lsblk lists the disks with no type or label.
+    const t = fakeTools(
+      [disk('vda'), disk('vdb'), disk('vdc')],
+      {},
+      {
+        '/dev/vda': 'DEVNAME=/dev/vda\nLABEL=photos\nTYPE=ext4\n',
+        '/dev/vdb': 'DEVNAME=/dev/vdb\nLABEL=homecloud-state\nUUID=x\nTYPE=ext4\n',
+      },
+    )
+    const i = await input(t.exec, { policy: 'adopt-empty' })
+    const o = await prepareStateDisk(i)
+    assert.ok(o.kind === 'disk' && o.path === '/dev/vdb' && o.how === 'labelled')
+    assert.deepEqual(t.calls.slice(1), [`mount -t ext4 -o noatime /dev/vdb ${i.stateDir}`])
+    const noLabel = fakeTools([disk('vda'), disk('vdc')], {}, { '/dev/vda': 'PTUUID=y\nPTTYPE=gpt\n' })
+    const adopted = await prepareStateDisk({
+      ...(await input(noLabel.exec, { policy: 'adopt-empty' })),
+      exists: async () => true,
+    })
+    assert.ok(
+      adopted.kind === 'disk' && adopted.path === '/dev/vdc1',
+      'the disk with a partition table is not the one adopted',
+    )
+    const broken = fakeTools([disk('vda')], { blkid: 'I/O error' })
+    const b = await prepareStateDisk(await input(broken.exec))
+    assert.match(b.kind === 'ram-only' ? b.why[0]! : '', /blkid -p \/dev\/vda failed \(exit 1\): I\/O error/)
   })
 
   it('every failure boots RAM-only with its reason: bad report, refused choice, mount, full or foreign state', async () => {

@@ -6,11 +6,13 @@ import {
   lsblkReportBytesMax,
   mkfsArgs,
   mountedStateProblem,
+  parseBlkidExport,
   parseLsblk,
   stateDiskLine,
   stateDiskLineMax,
   stateDiskPolicy,
   stateFreeMiBMin,
+  withProbes,
 } from '../../../../agent/disk/state-disk-use.js'
 
 const MiB = 1024 * 1024
@@ -42,6 +44,41 @@ describe('state disk: using the choice at netboot', () => {
     )
     assert.throws(() => parseLsblk('{}'), failedWith(/blockdevices/))
     assert.throws(() => parseLsblk(' '.repeat(lsblkReportBytesMax + 1)), failedWith(/over/))
+  })
+
+  it("blkid's export is read for type, label and table, and fills in only what lsblk left empty", () => {
+    const p = parseBlkidExport(
+      'DEVNAME=/dev/vda\nLABEL=homecloud-state\nUUID=1-2\nBLOCK_SIZE=1024\nTYPE=ext4\n',
+    )
+    assert.deepEqual(p, { fstype: 'ext4', label: 'homecloud-state', pttype: null })
+    assert.deepEqual(parseBlkidExport('PTUUID=a\nPTTYPE=gpt\n'), { fstype: null, label: null, pttype: 'gpt' })
+    assert.deepEqual(parseBlkidExport('garbage\n=\nlower=x'), { fstype: null, label: null, pttype: null })
+    const dev = {
+      name: 'vda',
+      path: '/dev/vda',
+      size: 1,
+      type: 'disk',
+      rm: false,
+      ro: false,
+      fstype: null,
+      label: null,
+      pttype: null,
+      mountpoint: null,
+    }
+    const [d] = withProbes(
+      [{ ...dev, children: [{ ...dev, name: 'vda1', path: '/dev/vda1', type: 'part' }] }],
+      new Map([
+        ['/dev/vda', { fstype: null, label: null, pttype: 'dos' }],
+        ['/dev/vda1', { fstype: 'vfat', label: 'BOOT', pttype: null }],
+      ]),
+    )
+    assert.equal(d?.pttype, 'dos')
+    assert.deepEqual([d?.children?.[0]?.fstype, d?.children?.[0]?.label], ['vfat', 'BOOT'])
+    const [kept] = withProbes(
+      [{ ...dev, fstype: 'xfs' }],
+      new Map([['/dev/vda', { fstype: 'ext4', label: null, pttype: null }]]),
+    )
+    assert.equal(kept?.fstype, 'xfs', "lsblk's own answer wins when it has one")
   })
 
   it('the policy from the kernel command line: absent is labelled-only, anything unknown a clear error', () => {
