@@ -4,7 +4,6 @@ import { createReadStream } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { ClusterViewSchema } from '../../agent/api/cluster-schema.js'
 import { packageRoot } from '../../agent/core/package-root.js'
 import { type LabFile, type LabVm, readLabFile } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
@@ -37,13 +36,26 @@ async function makeDisks(dir: string): Promise<{ data: string; state: string; bl
 }
 
 /** The VM's own status API: its self member (the agent answering there is the current boot). */
-async function selfOf(url: string): Promise<{ id: string; stateDisk?: string } | null> {
-  try {
-    const r = await fetch(new URL('/api/v1/cluster', url), { signal: AbortSignal.timeout(3000) })
-    const v = ClusterViewSchema.parse(await r.json())
-    return v.members.find((m) => m.self) ?? null
-  } catch {
-    return null
+/**
+ * What the VM's agent logged on its console (the host cannot reach a VM's own API: only
+ * the lab's nodes are routed): its node id at start, and its facts' stateDisk line. Waits
+ * until both are there.
+ */
+async function agentSays(vm: LabVm): Promise<{ id: string; created: boolean; stateDisk: string }> {
+  for (let i = 0; ; i++) {
+    const text = await consoleText(vm)
+    const start = /\{[^\n]*"msg":"agent starting"[^\n]*\}/.exec(text)?.[0]
+    const facts = /\{[^\n]*"msg":"hardware facts"[^\n]*\}/.exec(text)?.[0]
+    if (start && facts) {
+      const s = JSON.parse(start) as { node: string; created: boolean }
+      return {
+        id: s.node,
+        created: s.created,
+        stateDisk: (JSON.parse(facts) as { stateDisk?: string }).stateDisk ?? '',
+      }
+    }
+    assert.ok(i < 1500, `${vm.name}'s agent never logged its start and facts:\n${text.slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 1000))
   }
 }
 
@@ -67,9 +79,10 @@ export async function powerCutComesBackAsItself(lab: LabFile): Promise<void> {
     /homecloud: state on \/dev\/vdb \(labelled homecloud-state, \d+ MiB free\)/,
   )
   const first = await memberOf(lab, vm)
-  const firstSelf = await selfOf(first.url)
-  assert.equal(firstSelf?.id, first.id)
-  assert.match(firstSelf?.stateDisk ?? '', /^on \/dev\/vdb \(labelled homecloud-state/)
+  const firstRun = await agentSays(vm)
+  assert.equal(firstRun.id, first.id)
+  assert.ok(firstRun.created, 'the first boot made its identity')
+  assert.match(firstRun.stateDisk, /^on \/dev\/vdb \(labelled homecloud-state/)
 
   // Pull the plug; power on again with the same disks.
   const again = await labVmPowerCycle(lab.dir, vm.name, {
@@ -77,24 +90,17 @@ export async function powerCutComesBackAsItself(lab: LabFile): Promise<void> {
     lifetimeSeconds: 3600,
     wait: false,
   })
-  // Until the agent of the new boot answers (the old one is gone with qemu).
-  for (let i = 0; !/starting the agent as/.test(await consoleText(again)); i++) {
-    assert.ok(
-      i < 1500,
-      `the second boot of ${vm.name} never started its agent:\n${(await consoleText(again)).slice(-2000)}`,
-    )
-    await new Promise((r) => setTimeout(r, 1000))
-  }
+  // The agent of the new boot starts with the identity on the disk.
+  const secondRun = await agentSays(again)
+  assert.equal(secondRun.id, first.id, 'the agent started with the same node id (its key on the state disk)')
+  assert.equal(secondRun.created, false, 'no new identity made')
+  assert.match(secondRun.stateDisk, /^on \/dev\/vdb .*this node was here before/)
   const second = await consoleText(again)
   assert.match(second, /the state disk holds this node: starting as the same node, no join material asked/)
   assert.match(
     second,
     /state on \/dev\/vdb \(labelled homecloud-state, \d+ MiB free\); this node was here before/,
   )
-  for (let i = 0; (await selfOf(first.url))?.id !== first.id; i++) {
-    assert.ok(i < 600, `${vm.name}'s agent did not answer on ${first.url} after the power cut`)
-    await new Promise((r) => setTimeout(r, 1000))
-  }
   await waitVmJoined(await readLabFile(lab.dir), vm.name, 1_500_000)
   const back = await memberOf(lab, vm)
   assert.equal(back.id, first.id, 'the same node id (the same key) after the power cut')
@@ -141,8 +147,8 @@ export async function blankDiskAdoptedWhenAllowed(lab: LabFile): Promise<void> {
   const text = await consoleText(vm)
   assert.match(text, /homecloud: adopting the empty disk \/dev\/vda/)
   assert.match(text, /homecloud: state on \/dev\/vda1 \(adopted, made homecloud-state, \d+ MiB free\)/)
-  const m = await memberOf(lab, vm)
-  assert.match((await selfOf(m.url))?.stateDisk ?? '', /^on \/dev\/vda1 \(adopted/)
+  await memberOf(lab, vm)
+  assert.match((await agentSays(vm)).stateDisk, /^on \/dev\/vda1 \(adopted/)
   const { stdout } = await execa('blkid', ['-p', '-o', 'export', '--offset', String(2048 * 512), blank])
   assert.match(stdout, /LABEL=homecloud-state/)
   assert.match(stdout, /TYPE=ext4/)
