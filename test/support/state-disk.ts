@@ -84,6 +84,16 @@ export async function powerCutComesBackAsItself(lab: LabFile): Promise<void> {
   assert.ok(firstRun.created, 'the first boot made its identity')
   assert.match(firstRun.stateDisk, /^on \/dev\/vdb \(labelled homecloud-state/)
 
+  // Alive in the mesh comes before the certificate is written: the plug is pulled once the
+  // node's certificate is on the state disk (read from the image with e2fsprogs' debugfs,
+  // while qemu runs; what the guest fsynced is in the host's page cache). Pulled earlier,
+  // the machine comes back with its key and joins again under the same id.
+  for (let i = 0; ; i++) {
+    const r = await execa('debugfs', ['-R', 'cat /pki/node.crt', files.state], { reject: false })
+    if (r.stdout.includes('-----END CERTIFICATE-----')) break
+    assert.ok(i < 600, `${vm.name}'s certificate never reached its state disk`)
+    await new Promise((res) => setTimeout(res, 1000))
+  }
   // Pull the plug; power on again with the same disks.
   const again = await labVmPowerCycle(lab.dir, vm.name, {
     timeoutMs: 1_500_000,
