@@ -3,7 +3,6 @@ import { describe, it } from 'node:test'
 import { labUnplug, nodeUrl } from '../../lab/launcher.js'
 import { startLab, view } from '../support/lab.js'
 import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
-import { blankDiskAdoptedWhenAllowed, powerCutComesBackAsItself } from '../support/state-disk.js'
 
 // Real dnsmasq (proxyDHCP + TFTP) in every node's namespace, real iPXE, real qemu (TCG)
 // on the lab bridge, the real image from images/netboot/build.sh. Needs root.
@@ -38,12 +37,6 @@ describe('netboot (BIOS) from any node', {
     // (a one-shot check afterwards caught a member flapping on a host at load 100).
     const [a, b] = await Promise.all([addTestVm(lab), addTestVm(lab)])
     assert.notEqual(a.mac, b.mac)
-
-    // A machine with local disks keeps its state on the one labelled homecloud-state, writes
-    // nothing to a disk with data or a blank one (the policy is labelled-only), and after a
-    // power cut comes back as the same node (support/state-disk.ts).
-    await powerCutComesBackAsItself(lab)
-    await blankDiskAdoptedWhenAllowed(lab)
 
     // The node that served the first VM is unplugged: the next VM is served by another.
     const gone = served[0]!
