@@ -22,8 +22,8 @@ export interface TlsApiDeps {
   /** Resolves a member by name or id, then revokes it; null when unknown. */
   revoke: (node: string, reason: string) => { id: string; name: string } | null
   setJoinPolicy: (p: JoinPolicy) => void
-  /** Netbooted machines' state-disk policy (absent from older callers: not changeable here). */
-  setStateDiskPolicy?: (p: z.infer<typeof StateDiskPolicy>) => void
+  /** Netbooted machines' state-disk policy (written on their kernel command lines). */
+  setStateDiskPolicy: (p: z.infer<typeof StateDiskPolicy>) => void
   clusterView: () => unknown
   /** More routes (releases), given the same admin and signer guards. */
   register?: (app: FastifyInstance, guards: TlsGuards) => void
@@ -185,13 +185,7 @@ function registerAdminActions(app: FastifyInstance, deps: TlsApiDeps) {
     const body = parse(SettingsBody, req.body, reply)
     if (!body) return reply
     if (body.joinPolicy) deps.setJoinPolicy(body.joinPolicy)
-    if (body.stateDiskPolicy) {
-      if (!deps.setStateDiskPolicy)
-        return reply
-          .code(501)
-          .send({ error: 'NOT_SUPPORTED', message: 'this node cannot change the state-disk policy' })
-      deps.setStateDiskPolicy(body.stateDiskPolicy)
-    }
+    if (body.stateDiskPolicy) deps.setStateDiskPolicy(body.stateDiskPolicy)
     return body
   })
   return { adminOnly, signerOnly }

@@ -44,6 +44,7 @@ const app = buildTlsApi(
     approve: () => null,
     revoke: () => null,
     setJoinPolicy: () => {},
+    setStateDiskPolicy: () => {},
     clusterView: () => ({}),
     controlPlane: () => etcdView as never,
     stats: (since) => ({ source: 'lab', samples: since > 0 ? [] : [] }),

@@ -211,6 +211,7 @@ describe('a worker through a voter (real mutual TLS on 7443)', () => {
       approve: () => null,
       revoke: () => null,
       setJoinPolicy: () => {},
+      setStateDiskPolicy: () => {},
       clusterView: () => ({}),
       controlPlane: () => null as never,
       stats: () => ({ source: 'lab', samples: [] }),
