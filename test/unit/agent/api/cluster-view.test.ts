@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { ClusterViewSchema } from '../../../../agent/api/cluster-schema.js'
 import { buildClusterView } from '../../../../agent/api/cluster-view.js'
 import type { Member } from '../../../../agent/mesh/membership.js'
 import type { NodeRecordBody } from '../../../../agent/mesh/record.js'
@@ -57,4 +58,23 @@ test('a netbooted machine is listed once: its former members (dead, state in RAM
     view([member(record('d1', 'x86', 1, false), 'dead'), member(record('d2', 'x86', 2, false), 'alive')]),
     ['voter:alive', 'd1:dead', 'd2:alive'],
   )
+})
+
+test("a netbooted node's own state-disk line is on its self member only", () => {
+  const v = buildClusterView({
+    cluster: { id: 'c1', name: 'home' },
+    self: {
+      record: record('me', 'pxe-4c0104', 0, false),
+      nowMs: 10,
+      stateDisk: 'on /dev/vdb (labelled homecloud-state, 252 MiB free)',
+    },
+    members: [member(record('other', 'pi5-2', 1, false), 'alive')],
+    events: [],
+  })
+  assert.equal(
+    v.members.find((m) => m.self)?.stateDisk,
+    'on /dev/vdb (labelled homecloud-state, 252 MiB free)',
+  )
+  assert.equal(v.members.find((m) => !m.self)?.stateDisk, undefined)
+  assert.ok(ClusterViewSchema.safeParse(v).success)
 })

@@ -228,3 +228,25 @@ describe('status page: joining', () => {
     assert.match(section(html, 'pending'), /approve it from the page of a node that is already a member/)
   })
 })
+
+describe('status page: the state disk', () => {
+  test("a netbooted node's own page says which disk holds its state, or why none, as text", () => {
+    const onDisk = clusterView({}, [
+      member({
+        name: 'pxe-4c0104',
+        self: true,
+        stateDisk: 'on /dev/vdb (labelled homecloud-state, 252 MiB free)',
+      }),
+      member({ name: 'pi5-2' }),
+    ])
+    assert.match(
+      renderStatusPage(onDisk, NOW),
+      /<p id="state-disk" class="state-disk">This node&#39;s state is on \/dev\/vdb \(labelled homecloud-state, 252 MiB free\)\.<\/p>/,
+    )
+    const evil = clusterView({}, [member({ name: 'pxe-1', self: true, stateDisk: `in RAM: ${EVIL}` })])
+    const html = renderStatusPage(evil, NOW)
+    assertInert(html)
+    assert.ok(!html.includes(EVIL))
+    assert.doesNotMatch(renderStatusPage(clusterView(), NOW), /state-disk/)
+  })
+})
