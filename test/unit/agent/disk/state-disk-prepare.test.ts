@@ -6,25 +6,14 @@ import { after, describe, it } from 'node:test'
 import { manualClock, systemClock } from '../../../../agent/core/clock.js'
 import type { BlockDevice } from '../../../../agent/disk/state-disk.js'
 import { type Exec, prepareStateDisk } from '../../../../agent/disk/state-disk-prepare.js'
+import { disk as anyDisk, GiB } from './devices.js'
 
 // The shell around the choice, with the tools answered here: which tools it runs, in which
-// order, and that every failure ends RAM-only with its reason. The real tools on a real
-// disk: test/cluster/netboot-bios.test.ts (a VM with a labelled, a data and a blank disk).
+// order, and that every failure ends RAM-only with its reason. The real tools on real
+// disks: every netbooted VM in the cluster tests runs them (no disks: RAM-only); a VM with a
+// labelled, a data and a blank disk is on branch statedisk-vmtest, not yet green.
 
-const GiB = 1024 ** 3
-const disk = (name: string, extra: Partial<BlockDevice> = {}): BlockDevice => ({
-  name,
-  path: `/dev/${name}`,
-  size: GiB,
-  type: 'disk',
-  rm: false,
-  ro: false,
-  fstype: null,
-  label: null,
-  pttype: null,
-  mountpoint: null,
-  ...extra,
-})
+const disk = (name: string, extra: Partial<BlockDevice> = {}) => anyDisk(name, extra, GiB)
 
 const dirs: string[] = []
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))

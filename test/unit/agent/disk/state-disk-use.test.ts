@@ -14,6 +14,7 @@ import {
   stateFreeMiBMin,
   withProbes,
 } from '../../../../agent/disk/state-disk-use.js'
+import { disk } from './devices.js'
 
 const MiB = 1024 * 1024
 const failedWith = (re: RegExp) => (e: HomecloudError) => e.code === 'STATE_DISK_FAILED' && re.test(e.message)
@@ -53,18 +54,7 @@ describe('state disk: using the choice at netboot', () => {
     assert.deepEqual(p, { fstype: 'ext4', label: 'homecloud-state', pttype: null })
     assert.deepEqual(parseBlkidExport('PTUUID=a\nPTTYPE=gpt\n'), { fstype: null, label: null, pttype: 'gpt' })
     assert.deepEqual(parseBlkidExport('garbage\n=\nlower=x'), { fstype: null, label: null, pttype: null })
-    const dev = {
-      name: 'vda',
-      path: '/dev/vda',
-      size: 1,
-      type: 'disk',
-      rm: false,
-      ro: false,
-      fstype: null,
-      label: null,
-      pttype: null,
-      mountpoint: null,
-    }
+    const dev = disk('vda', {}, 1)
     const [d] = withProbes(
       [{ ...dev, children: [{ ...dev, name: 'vda1', path: '/dev/vda1', type: 'part' }] }],
       new Map([

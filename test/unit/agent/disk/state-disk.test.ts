@@ -3,29 +3,12 @@ import { describe, it } from 'node:test'
 import { execa } from 'execa'
 import type { HomecloudError } from '../../../../agent/core/errors.js'
 import {
-  type BlockDevice,
   chooseStateDisk,
   LSBLK_COLUMNS,
   LsblkReport,
   stateDiskOrThrow,
 } from '../../../../agent/disk/state-disk.js'
-
-const GiB = 1024 ** 3
-const disk = (name: string, extra: Partial<BlockDevice> = {}): BlockDevice => ({
-  name,
-  path: `/dev/${name}`,
-  size: 32 * GiB,
-  type: 'disk',
-  rm: false,
-  ro: false,
-  fstype: null,
-  label: null,
-  pttype: null,
-  mountpoint: null,
-  ...extra,
-})
-const part = (name: string, extra: Partial<BlockDevice> = {}): BlockDevice =>
-  disk(name, { type: 'part', ...extra })
+import { disk, part } from './devices.js'
 
 describe("state disk: which disk holds a node's state", () => {
   it('reads what lsblk on this machine prints', async () => {
