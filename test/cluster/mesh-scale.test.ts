@@ -51,8 +51,27 @@ it(`mesh at scale: ${NODES} agents`, async (t) => {
   const lab = await startLab({ nodes: NODES, kube: false, timeoutMs: LAB_UP_MS_MAX })
   t.diagnostic(`${NODES} agents up and converged in ${Date.now() - t0} ms (spawned one by one)`)
 
+  const converged = Date.now()
+
   await t.test('every node sees all alive, through bounded links', async (t) => {
-    for (const n of lab.nodes) assert.equal(alive(await view(n)), NODES, `${n.name} sees all ${NODES} alive`)
+    // Suspicion is SWIM's way to ask before it accuses: right after twenty agents started on
+    // two cores a view may hold a member as suspect for a moment (the CI run of stop 26: one
+    // view had 18 of 20 alive right after convergence). What must never happen to a live
+    // member is a declaration of death, so: all alive again within the settle bound, and
+    // nobody declared dead by anyone since the lab converged.
+    await eventually(lab.nodes, (v) => alive(v) === NODES, `all ${NODES} alive`, SETTLE_MS_MAX)
+    let suspicions = 0
+    for (const n of lab.nodes) {
+      const v = await view(n)
+      suspicions += v.events.filter((e) => e.kind === 'suspect' && e.atMs >= converged).length
+      const dead = v.events.filter((e) => e.kind === 'dead' && e.atMs >= converged)
+      assert.deepEqual(
+        dead.map((e) => `${e.name} at +${e.atMs - converged} ms`),
+        [],
+        `${n.name} declared a live member dead`,
+      )
+    }
+    t.diagnostic(`suspicions raised since convergence, all views: ${suspicions}`)
     // Past a full mesh's size no node links to everyone: joins' extra links are shed.
     const limit = DEFAULT_LINK_LIMITS.connectionsMax
     let counts: number[] = []
