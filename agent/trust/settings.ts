@@ -64,7 +64,7 @@ export function settingsStep(s: SettingsState, e: SettingsEvent): Step<SettingsS
       const version = Math.max(s.cluster.settingsVersion, s.intent?.version ?? 0) + 1
       return {
         state: { ...s, intent: { version, change: e.change } },
-        effects: [{ kind: 'sign', version, settings: { ...clusterSettings(s.cluster), ...e.change } }],
+        effects: [{ kind: 'sign', version, settings: { ...changeBase(s), ...e.change } }],
       }
     }
     case 'issued':
@@ -91,10 +91,23 @@ function adopt(s: SettingsState, signed: SignedSettings): Step<SettingsState, Se
       log('info', 'a settings change lost a race to another signer: applying it again on top', {
         version: intent.version,
       }),
-      { kind: 'sign', version: intent.version, settings: { ...clusterSettings(cluster), ...intent.change } },
+      {
+        kind: 'sign',
+        version: intent.version,
+        settings: { ...changeBase({ cluster, signed }), ...intent.change },
+      },
     )
   }
   return { state: { cluster, signed, intent }, effects }
+}
+
+/**
+ * What a change is signed on top of: the settings we hold, plus any field of the signed
+ * ones this release does not know (a newer signer's) — dropping it would undo that
+ * signer's change for the whole cluster.
+ */
+function changeBase(s: Pick<SettingsState, 'cluster' | 'signed'>): ClusterSettings {
+  return { ...(s.signed?.settings ?? {}), ...clusterSettings(s.cluster) }
 }
 
 function reflects(signed: SignedSettings, change: Partial<ClusterSettings>): boolean {

@@ -11,7 +11,10 @@ import { ClusterSettings, type ClusterSettings as Settings } from '../state/clus
  */
 export const SignedSettings = z.object({
   version: z.number().int().nonnegative(),
-  settings: ClusterSettings,
+  // Loose: a field a newer release added (stateDiskPolicy once was one) is kept, not
+  // stripped. Stripped, the signed bytes would differ and an older agent mid-rollout would
+  // refuse every settings change from then on, and relay a copy nobody could verify.
+  settings: ClusterSettings.loose(),
   sig: z.string().min(1).max(1024),
 })
 export type SignedSettings = z.infer<typeof SignedSettings>

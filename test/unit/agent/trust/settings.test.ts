@@ -8,7 +8,7 @@ import {
   settingsStart,
   settingsStep,
 } from '../../../../agent/trust/settings.js'
-import { type SignedSettings, signSettings } from '../../../../agent/trust/signed-settings.js'
+import { SignedSettings, signSettings, verifySettings } from '../../../../agent/trust/signed-settings.js'
 import { testCa } from '../pki/fixtures.js'
 import { ofKind } from './fixtures.js'
 
@@ -128,5 +128,28 @@ describe('cluster settings', () => {
     assert.deepEqual(settingsStep(held, { kind: 'connected', conn }).effects.length, 1)
     const stale = settingsStart({ ...cluster, settingsVersion: 2 }, v1)
     assert.deepEqual(settingsStep(stale, { kind: 'connected', conn }).effects, [])
+  })
+
+  test('a field a newer release added survives an older agent: it verifies, keeps and relays it, and builds on it', () => {
+    // What a newer signer sends: every field this release knows, plus one it does not.
+    const newer = { ...cluster, futureKnob: 'on' } as ClusterSettings
+    const wire = JSON.parse(JSON.stringify(signSettings(1, newer, testCa().keyPem)))
+    const parsed = SignedSettings.parse(wire)
+    assert.equal(verifySettings(parsed, testCa().certPem, cluster.id), true, 'verifies as received')
+    assert.equal((parsed.settings as Record<string, unknown>).futureKnob, 'on', 'kept, so it can be relayed')
+    const step = settingsStep(settingsStart(cluster, null), { kind: 'received', signed: parsed })
+    const relayed = step.effects.find((f) => f.kind === 'broadcast')
+    assert.ok(relayed?.kind === 'broadcast' && relayed.msg.t === 'settings')
+    assert.equal(
+      verifySettings(relayed.msg.signed, testCa().certPem, cluster.id),
+      true,
+      'the relayed copy verifies',
+    )
+    // A later change made on this older signer keeps the newer field.
+    const change = settingsStep(step.state, { kind: 'change', change: { joinPolicy: 'approve' } })
+    const sign = change.effects.find((f) => f.kind === 'sign')
+    assert.ok(sign?.kind === 'sign')
+    assert.equal((sign.settings as Record<string, unknown>).futureKnob, 'on')
+    assert.equal(sign.settings.joinPolicy, 'approve')
   })
 })
