@@ -219,21 +219,45 @@ export interface PublishedInfo {
 }
 
 /**
+ * Releases published after an architecture's current one that every node fetches and
+ * keeps: the candidates a rollout may move to. More than one, so two releases published
+ * together (a bad one and its fix) both spread; a bound, so a stream of publishes
+ * without a rollout does not fill every node's disk — past it the oldest candidate is
+ * given up, on every node alike.
+ */
+export const candidatesPerArchMax = 2
+
+/** The order releases were published in (the id breaks a tie, so every node orders them alike). */
+export const publishOrder = (a: PublishedInfo, b: PublishedInfo): number =>
+  a.publishedAtMs - b.publishedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
  * Pure: the releases every node fetches and keeps — per architecture the current one,
- * the previous one, and the newest published after the current was set (the candidate a
- * rollout moves to). With no current yet for an architecture, its newest published
- * release. Everything else may be removed when room is needed.
+ * the previous one, and the newest candidatesPerArchMax published after the current
+ * release was (the candidates a rollout moves to). With no current yet, the release
+ * that will become current (the first published: first-publish) and the newest after
+ * it. Everything else may be removed when room is needed.
+ *
+ * The same on every node and steady while a rollout runs: a release stays wanted until
+ * a rollout moves current past it or newer candidates push it out. Candidates count
+ * from the current release's publish time, not the time it was set: a release
+ * published while the current one was being decided (first-publish a moment after two
+ * publishes, a rollout finishing after the next publish) is still newer than it.
  */
 export function wantedIds(published: readonly PublishedInfo[], current: CurrentBody | null): Set<string> {
   const out = protectedIds(current)
-  const known = new Set(published.map((p) => p.id))
+  const known = new Map(published.map((p) => [p.id, p]))
   for (const id of [...out]) if (!known.has(id)) out.delete(id)
   for (const arch of ['amd64', 'arm64'] as const) {
+    const ofArch = published.filter((p) => p.arch === arch).sort(publishOrder)
     const cur = current?.archs[arch]
-    const newest = published
-      .filter((p) => p.arch === arch && (!cur || p.publishedAtMs > cur.setAtMs))
-      .sort((a, b) => b.publishedAtMs - a.publishedAtMs)[0]
-    if (newest) out.add(newest.id)
+    const base = cur ? known.get(cur.id) : ofArch[0]
+    if (!cur && base) out.add(base.id)
+    // A current release whose manifest record is unknown here: count from when it was set.
+    const newer = base
+      ? ofArch.slice(ofArch.indexOf(base) + 1)
+      : ofArch.filter((p) => p.publishedAtMs > (cur?.setAtMs ?? -Infinity))
+    for (const p of newer.slice(-candidatesPerArchMax)) out.add(p.id)
   }
   return out
 }

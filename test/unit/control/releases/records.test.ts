@@ -61,7 +61,7 @@ describe('release records', () => {
     assert.deepEqual([...protectedIds(b)].sort(), [id('a'), id('b')])
   })
 
-  it('every node wants current, previous, and the newest published after current; nothing else', () => {
+  it('every node wants current, previous, and the two newest published after current; nothing else', () => {
     const cur = setCurrent(
       setCurrent(null, 'c1', 'amd64', { id: id('a'), version: '1' }, 'x', 10),
       'c1',
@@ -78,7 +78,8 @@ describe('release records', () => {
       { id: id('d'), arch: 'amd64' as const, publishedAtMs: 30 },
       { id: id('e'), arch: 'arm64' as const, publishedAtMs: 2 },
     ]
-    assert.deepEqual([...wantedIds(published, cur)].sort(), [id('a'), id('b'), id('d'), id('e')])
-    assert.deepEqual([...wantedIds(published, null)].sort(), [id('d'), id('e')])
+    assert.deepEqual([...wantedIds(published, cur)].sort(), [id('a'), id('b'), id('c'), id('d'), id('e')])
+    // No current yet: the first published (first-publish makes it current) and the two newest after it.
+    assert.deepEqual([...wantedIds(published, null)].sort(), [id('0'), id('c'), id('d'), id('e')])
   })
 })

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import {
+  type CurrentBody,
+  candidatesPerArchMax,
+  type PublishedInfo,
+  setCurrent,
+  wantedIds,
+} from '../../../../control/releases/records.js'
+
+// What every node fetches and keeps (wantedIds) while releases are published and rolled
+// out. The bug this pins: two releases published at once, and the first stopped being
+// wanted the moment the second's record was read — every node but its origin abandoned
+// it part-way (the rollout lab saw it stall at 10-15 of 20 pieces). A release stays
+// wanted until a rollout moves current past it, or newer candidates push it out.
+
+const id = (c: string) => c.repeat(64)
+const amd = (c: string, publishedAtMs: number): PublishedInfo => ({ id: id(c), arch: 'amd64', publishedAtMs })
+const arm = (c: string, publishedAtMs: number): PublishedInfo => ({ id: id(c), arch: 'arm64', publishedAtMs })
+const sorted = (s: Set<string>) => [...s].sort()
+const ids = (...cs: string[]) => cs.map(id).sort()
+const moved = (prev: CurrentBody | null, c: string, atMs: number, arch: 'amd64' | 'arm64' = 'amd64') =>
+  setCurrent(prev, 'c1', arch, { id: id(c), version: c }, 'test', atMs) ?? prev
+
+/** The wanted sets a node computes as the records arrive, one read after another. */
+function reads(steps: { published: PublishedInfo[]; current: CurrentBody | null }[]): string[][] {
+  return steps.map((s) => sorted(wantedIds(s.published, s.current)))
+}
+
+describe('what every node fetches and keeps (wantedIds)', () => {
+  it('two releases published together after the current one: both stay wanted, read after read', () => {
+    const v1 = moved(null, '1', 10)
+    const [a, b] = [amd('a', 100), amd('b', 101)]
+    const seen = reads([
+      { published: [amd('1', 5)], current: v1 },
+      { published: [amd('1', 5), a], current: v1 },
+      { published: [amd('1', 5), a, b], current: v1 },
+    ])
+    assert.deepEqual(seen, [ids('1'), ids('1', 'a'), ids('1', 'a', 'b')])
+  })
+
+  it('no current yet, two published together, then first-publish makes the first current: neither is dropped', () => {
+    const [a, b] = [amd('a', 100), amd('b', 101)]
+    // The signer sets current a moment after both records were written.
+    const seen = reads([
+      { published: [a], current: null },
+      { published: [a, b], current: null },
+      { published: [a, b], current: moved(null, 'a', 2_000) },
+    ])
+    assert.deepEqual(seen, [ids('a'), ids('a', 'b'), ids('a', 'b')])
+  })
+
+  it('a release published while a rollout ran stays wanted when the rollout makes an older one current', () => {
+    const v1 = moved(null, '1', 10)
+    const published = [amd('1', 5), amd('a', 100), amd('b', 101), amd('c', 500)]
+    // The rollout to b completes at 900, after c was published at 500.
+    const done = moved(v1, 'b', 900)
+    assert.deepEqual(sorted(wantedIds(published, v1)), ids('1', 'b', 'c'))
+    assert.deepEqual(sorted(wantedIds(published, done)), ids('1', 'b', 'c'))
+  })
+
+  it(`past ${candidatesPerArchMax} candidates the oldest is given up, the same way on every node`, () => {
+    const v1 = moved(null, '1', 10)
+    const published = [amd('1', 5), amd('a', 100), amd('b', 101), amd('c', 102)]
+    assert.equal(candidatesPerArchMax, 2)
+    assert.deepEqual(sorted(wantedIds(published, v1)), ids('1', 'b', 'c'))
+    // The order of the records read does not matter; a tie in time is broken by id.
+    assert.deepEqual(sorted(wantedIds([...published].reverse(), v1)), ids('1', 'b', 'c'))
+    const tie = [amd('1', 5), amd('b', 100), amd('a', 100), amd('c', 100)]
+    assert.deepEqual(sorted(wantedIds(tie, v1)), ids('1', 'b', 'c'))
+    assert.deepEqual(sorted(wantedIds(tie.slice(1), null)), ids('a', 'b', 'c'))
+  })
+
+  it('architectures count apart; current and previous are kept, releases older than current are not', () => {
+    const cur = moved(moved(moved(null, '1', 10), '2', 20), 'x', 30, 'arm64')
+    const published = [amd('0', 1), amd('1', 5), amd('2', 15), amd('a', 40), arm('x', 25), arm('y', 26)]
+    assert.deepEqual(sorted(wantedIds(published, cur)), ids('1', '2', 'a', 'x', 'y'))
+  })
+
+  it('after a rollback the newer releases are candidates again; a current release with no record counts from when it was set', () => {
+    const back = moved(moved(moved(null, '1', 10), '2', 20), '1', 30)
+    const published = [amd('1', 5), amd('2', 15), amd('3', 16)]
+    assert.deepEqual(sorted(wantedIds(published, back)), ids('1', '2', '3'))
+    const unknown = moved(null, 'z', 50)
+    assert.deepEqual(sorted(wantedIds([amd('a', 40), amd('b', 60)], unknown)), ids('b'))
+  })
+})
