@@ -55,6 +55,8 @@ export class Download {
   private readonly dropped = new Set<string>()
   private readonly inFlight = new Set<number>()
   private readonly pieceBackoff = new Map<number, number>()
+  /** Store writes in flight (stop() waits for them). */
+  private readonly writing = new Set<Promise<unknown>>()
   private providersAtMs = -Infinity
   private findingProviders = false
   private announced = false
@@ -80,8 +82,13 @@ export class Download {
     return [...this.dropped]
   }
 
-  stop(): void {
+  /**
+   * No new requests; a piece arriving after this is not stored. Resolves once no piece is
+   * being written, so the caller may remove the release from the store.
+   */
+  async stop(): Promise<void> {
     this.stopped = true
+    await Promise.allSettled([...this.writing])
   }
 
   /** Called often by the service: refresh what is known, then fill the request pipeline. */
@@ -190,8 +197,11 @@ export class Download {
     peer.inFlight--
     const now = this.d.clock.monoMs()
     try {
+      if (this.stopped) return
       if (r.kind === 'piece') {
-        await this.d.store.writePiece(this.id, piece, r.data)
+        const write = this.d.store.writePiece(this.id, piece, r.data)
+        this.writing.add(write)
+        await write.finally(() => this.writing.delete(write))
         this.d.counters.inc(DOWNLOAD_BYTES, {}, r.data.length)
         this.fromPeer.set(key, (this.fromPeer.get(key) ?? 0) + r.data.length)
         this.problem = null

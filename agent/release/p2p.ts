@@ -46,6 +46,8 @@ export interface ReleaseP2p {
   /** Connects to a member (its key, address, release port); already connected: nothing. */
   connect(publicKeyHex: string, host: string, port: number, signal?: AbortSignal): Promise<void>
   provide(releaseId: string, signal?: AbortSignal): Promise<void>
+  /** No longer names this node a provider (its own record, and no re-announcing). */
+  unprovide(releaseId: string): Promise<void>
   /** Providers' public keys (hex), members only. */
   findProviders(releaseId: string, signal?: AbortSignal): Promise<string[]>
   openStream(publicKeyHex: string, signal?: AbortSignal): Promise<Stream>
@@ -119,6 +121,9 @@ export async function startReleaseP2p(init: ReleaseP2pInit): Promise<ReleaseP2p>
     },
     async provide(releaseId, signal) {
       await node.contentRouting.provide(releaseCid(releaseId), { signal })
+    },
+    async unprovide(releaseId) {
+      await node.contentRouting.cancelReprovide(releaseCid(releaseId))
     },
     async findProviders(releaseId, signal) {
       const out = new Set<string>()

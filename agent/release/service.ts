@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import { holdersHeldMax } from '../../control/releases/holders.js'
-import { protectedIds, wantedIds } from '../../control/releases/records.js'
+import { protectedIds, publishOrder, wantedIds } from '../../control/releases/records.js'
 import type { Clock } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
@@ -13,8 +13,9 @@ import { gatewayTls } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
+import { decideHolding, type HoldingEffect } from './holding.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
-import { ReleaseRecords } from './records-client.js'
+import { type PublishedEntry, ReleaseRecords } from './records-client.js'
 import type { RecordsEtcd } from './records-relay.js'
 import { ReleaseStore } from './store.js'
 import { seedKeysRecord, setCurrentRelease, writeHolders } from './writes.js'
@@ -163,7 +164,7 @@ export class ReleaseService {
 
   async stop(): Promise<void> {
     await this.loop?.stop()
-    for (const d of this.downloads.values()) d.stop()
+    await Promise.all([...this.downloads.values()].map((d) => d.stop()))
     this.etcdClient?.client.close()
     await this.p2p?.stop().catch(() => {})
   }
@@ -223,50 +224,65 @@ export class ReleaseService {
     if (caKey) await seedKeysRecord(etcd, this.init.stateDir, this.records, this.log)
     await this.records.refresh(etcd)
     if (caKey) await this.firstCurrent(etcd, caKey)
-    const published = [...this.records.published.values()]
-    const wanted = wantedIds(
-      published.map((p) => ({
-        id: p.release.id,
-        arch: p.release.manifest.arch,
-        publishedAtMs: p.publishedAtMs,
-      })),
-      this.records.current,
-    )
     const keep = this.keepSet()
+    const effects = decideHolding({
+      wanted: this.wantedSet(),
+      keep,
+      published: new Set(this.records.published.keys()),
+      held: this.store.all().map((s) => ({ id: s.release.id, complete: s.have.complete() })),
+      downloading: new Set(this.downloads.keys()),
+    })
     let problem: string | null = null
-    for (const id of wanted) {
-      const entry = this.records.published.get(id)
-      if (!entry) continue
-      if (!this.store.get(id)) {
-        try {
-          await this.store.add(entry.release, entry.sigText, keep)
-        } catch (err) {
-          if (!(err instanceof HomecloudError)) throw err
-          problem = err.message
-          continue
-        }
-      }
-      if (!this.store.get(id)!.have.complete() && !this.downloads.has(id))
-        this.startDownload(id, entry.origin)
-    }
-    for (const [id, d] of this.downloads) {
-      if (d.done() || !wanted.has(id)) {
-        d.stop()
-        this.downloads.delete(id)
-      } else problem ??= d.problem
-    }
+    for (const e of effects) problem = (await this.apply(e, keep)) ?? problem
+    for (const d of this.downloads.values()) problem ??= d.problem
     this.problem = problem
     await this.reportHolders(etcd)
   }
 
+  /** Applies one holding effect (holding.ts); a release that cannot be added says why. */
+  private async apply(e: HoldingEffect, keep: ReadonlySet<string>): Promise<string | null> {
+    if (e.kind !== 'fetch') {
+      const d = this.downloads.get(e.id)
+      this.downloads.delete(e.id)
+      // Waits for a piece being written: the partial copy is removed only after.
+      await d?.stop()
+      if (e.kind === 'abandon') await this.abandon(e.id)
+      return null
+    }
+    const entry = this.records.published.get(e.id)
+    if (!entry) return null
+    if (!this.store.get(e.id)) {
+      try {
+        await this.store.add(entry.release, entry.sigText, keep)
+      } catch (err) {
+        if (!(err instanceof HomecloudError)) throw err
+        return err.message
+      }
+    }
+    if (!this.store.get(e.id)!.have.complete() && !this.downloads.has(e.id))
+      this.startDownload(e.id, entry.origin)
+    return null
+  }
+
+  /** The cluster gave this release up before it arrived here: nothing of it is kept or offered. */
+  private async abandon(id: string): Promise<void> {
+    const s = this.store.get(id)
+    this.log.info(
+      { release: id, version: s?.release.manifest.version, have: s?.have.count(), of: s?.pieces.length },
+      'release no longer wanted by the cluster: its partial copy is removed',
+    )
+    await this.p2p?.unprovide(id).catch(() => {})
+    await this.store.remove(id)
+  }
+
+  /** What every node fetches and keeps now (control/releases wantedIds). */
+  wantedSet(): Set<string> {
+    return wantedIds([...this.records.published.values()].map(infoOf), this.records.current)
+  }
+
   /** What the store must keep whatever the room: wanted releases, current and previous. */
   keepSet(): Set<string> {
-    const published = [...this.records.published.values()].map((p) => ({
-      id: p.release.id,
-      arch: p.release.manifest.arch,
-      publishedAtMs: p.publishedAtMs,
-    }))
-    return new Set([...wantedIds(published, this.records.current), ...protectedIds(this.records.current)])
+    return new Set([...this.wantedSet(), ...protectedIds(this.records.current)])
   }
 
   /** A signer makes the first release published for an architecture current (until a rollout moves it). */
@@ -275,7 +291,7 @@ export class ReleaseService {
       if (this.records.current?.archs[arch]) continue
       const first = [...this.records.published.values()]
         .filter((p) => p.release.manifest.arch === arch)
-        .sort((a, b) => a.publishedAtMs - b.publishedAtMs)[0]
+        .sort((a, b) => publishOrder(infoOf(a), infoOf(b)))[0]
       if (!first) continue
       const v = await setCurrentRelease(etcd, this.records, {
         clusterId: this.init.clusterId,
@@ -358,3 +374,9 @@ export class ReleaseService {
     this.lastHolders = text
   }
 }
+
+const infoOf = (p: PublishedEntry) => ({
+  id: p.release.id,
+  arch: p.release.manifest.arch,
+  publishedAtMs: p.publishedAtMs,
+})
