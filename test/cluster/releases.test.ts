@@ -55,6 +55,8 @@ describe('releases: signed, spread peer to peer, served by every node', {
   let lab: LabFile
   let key: ReleaseKey
   let admin: string
+  /** The rogue check's release: the newest candidate before the full-disk check's, which x86-5 must keep. */
+  let rogueRelease: { id: string; bytes: number } | undefined
   const node = (name: string): LabNode => lab.nodes.find((n) => n.name === name)!
   const storeDir = (n: LabNode, id: string) => join(n.stateDir, 'releases', 'store', id)
   const checks: [string, () => Promise<void>][] = []
@@ -295,6 +297,7 @@ describe('releases: signed, spread peer to peer, served by every node', {
         version: 'rogue',
         padBytes: 40 * 1024 * 1024,
       })
+      rogueRelease = r
       const peers = alive()
         .filter((n) => n.name !== rogue.name)
         .map((n) => `${n.key}@${n.address}`)
@@ -352,13 +355,17 @@ describe('releases: signed, spread peer to peer, served by every node', {
       const n = node('x86-5')
       const labRelease = lab.netboot!.releaseId!
       await labUnplug(lab.dir, n.name)
-      // x86-5's store moves onto a 100 MB tmpfs holding only the current release (72 MB).
+      // x86-5's store moves onto a tmpfs holding only what it must keep once this check's
+      // release is published — the current release (72 MB) and the rogue check's, the
+      // other newest candidate (44 MB) — and 32 MB more, too little for the new one.
       const store = join(n.stateDir, 'releases', 'store')
+      const keptMiB = 72 + Math.ceil(rogueRelease!.bytes / 2 ** 20)
       await rename(store, `${store}.aside`)
       await mkdir(store)
-      await execa('mount', ['-t', 'tmpfs', '-o', 'size=100m', 'tmpfs', store])
+      await execa('mount', ['-t', 'tmpfs', '-o', `size=${keptMiB + 28}m`, 'tmpfs', store])
       onCleanup(async () => void (await execa('umount', ['-l', store], { reject: false })))
-      await cp(join(`${store}.aside`, labRelease), join(store, labRelease), { recursive: true })
+      for (const id of [labRelease, rogueRelease!.id])
+        await cp(join(`${store}.aside`, id), join(store, id), { recursive: true })
       await labPlug(lab.dir, n.name)
       await waitFor(async () => ((await releasesOf(n).catch(() => null)) ? true : `${n.name} starting`), {
         timeoutMs: 60_000,
@@ -369,29 +376,32 @@ describe('releases: signed, spread peer to peer, served by every node', {
       })
       await publishRelease({ admin, dir: r.dir, node: 'pi5-1' })
       // No room to start it: said by x86-5, seen by the others, on the status page.
+      const needs = `needs ${(r.bytes / 1e6).toFixed(1)} MB`
       await waitFor(
         async () => {
           const own = (await releasesOf(n)).local.problem ?? ''
-          const seen = (await releasesOf(node('pi5-1'))).problems.some((p) => p.startsWith(`${n.name}:`))
-          return own.includes('needs') && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
+          const seen = (await releasesOf(node('pi5-1'))).problems.some(
+            (p) => p.startsWith(`${n.name}:`) && p.includes(needs),
+          )
+          return own.includes(needs) && seen ? true : `x86-5 says "${own}", others see it: ${seen}`
         },
         { timeoutMs: 120_000 },
       )
       const page = await (await fetch(`http://${node('pi5-1').address}:7080/`)).text()
-      assert.match(page, /x86-5: release store .* needs [\d.]+ MB/)
+      assert.match(page, new RegExp(`x86-5: release store .* ${needs}`))
       const whole = async () => {
         const held = (await releasesOf(n)).local.held.find((h) => h.id === labRelease)
         assert.equal(held?.have, held?.of, 'the current release is still whole')
         await checkReleaseFiles(await readReleaseDir(join(store, labRelease)))
       }
       await whole()
-      // Room to start (150 MB), then the disk fills up in the middle of the download.
+      // Room to start (50 MB more), then the disk fills up in the middle of the download.
       // x86-5's link is slowed to 40 Mbit/s, so the test sees the download part-way
       // however fast this machine is.
       await shapeLink(lab.index, n.slot, 40)
       onCleanup(() => unshapeLink(lab.index, n.slot).catch(() => {}))
       const fetchedBefore = await counter(n, DOWNLOAD_BYTES)
-      await execa('mount', ['-o', 'remount,size=150m', store])
+      await execa('mount', ['-o', `remount,size=${keptMiB + 78}m`, store])
       const heldOf = async () => (await releasesOf(n)).local.held.find((h) => h.id === r.id)
       await waitFor(async () => ((await heldOf())?.have ?? 0) >= 2 || 'not started', {
         timeoutMs: 120_000,
@@ -428,6 +438,62 @@ describe('releases: signed, spread peer to peer, served by every node', {
   ])
 
   checks.push([
+    'releases published at once: every node ends with the newest two whole; the one given up is held by nobody part-way',
+    async () => {
+      // With the current release, the cluster keeps the two newest published after it
+      // (candidatesPerArchMax). a is published, and while the others fetch it b and c
+      // come at once: a is given up everywhere, b and c must spread whole.
+      const make = (v: string, mib: number) =>
+        makeSignedRelease(join(lab.dir, `r-${v}`), key, { version: v, padBytes: mib * 1024 * 1024 })
+      const [a, b, c] = [await make('at-once-a', 16), await make('at-once-b', 8), await make('at-once-c', 8)]
+      const origins = [
+        [a, 'pi4-3'],
+        [b, 'pi5-2'],
+        [c, 'x86-6'],
+      ] as const
+      // Uploaded first (the cluster is not told), so publishing is one request each.
+      for (const [r, to] of origins) await publishRelease({ admin, dir: r.dir, node: to, announce: false })
+      await publishRelease({ admin, dir: a.dir, node: 'pi4-3' })
+      await waitFor(
+        async () => {
+          for (const n of alive().filter((x) => x.name !== 'pi4-3'))
+            if ((await releasesOf(n)).local.held.some((h) => h.id === a.id && h.have > 0)) return true
+          return 'nobody has a piece of a yet'
+        },
+        { timeoutMs: 60_000, intervalMs: 100 },
+      )
+      await Promise.all([
+        publishRelease({ admin, dir: b.dir, node: 'pi5-2' }),
+        publishRelease({ admin, dir: c.dir, node: 'x86-6' }),
+      ])
+      const names = alive().map((n) => n.name)
+      await waitNodesHold(lab, b.id, { timeoutMs: 120_000, names })
+      await waitNodesHold(lab, c.id, { timeoutMs: 120_000, names })
+      // Nobody keeps or offers half of a release: a (complete on its origin only) is either
+      // whole or gone, and nothing published is left part-way with no download running.
+      const published = new Set((await releasesOf(node('pi5-1'))).releases.map((r) => r.id))
+      await waitFor(
+        async () => {
+          for (const n of alive()) {
+            const v = await releasesOf(n)
+            const partial = v.local.held.filter((h) => published.has(h.id) && h.have !== h.of)
+            if (partial.length > 0 || v.local.downloads.length > 0)
+              return `${n.name} holds ${partial.map((h) => `${h.version} ${h.have}/${h.of}`)}, fetching ${v.local.downloads.map((d) => d.id.slice(0, 8))}`
+          }
+          return true
+        },
+        { timeoutMs: 30_000 },
+      )
+      for (const n of alive())
+        for (const r of [b, c]) await checkReleaseFiles(await readReleaseDir(storeDir(n, r.id)))
+      const held = await Promise.all(alive().map(async (n) => (await releasesOf(n)).local.held))
+      console.log(
+        `# a, then b and c at once: a whole on ${held.filter((h) => h.some((x) => x.id === a.id)).length} node(s), b and c on all ${names.length}`,
+      )
+    },
+  ])
+
+  checks.push([
     'netboot: the origin is unplugged, a VM boots from a node that got the release from peers, and joins',
     async () => {
       await labUnplug(lab.dir, 'x86-6')
@@ -456,7 +522,7 @@ describe('releases: signed, spread peer to peer, served by every node', {
     },
   ])
   // One lab for every check (startLab tears it down after the test that started it).
-  it('one lab: spreading, refusals, trust, unplugged origin, rogue peer, full disk, netboot', async (t) => {
+  it('one lab: spreading, refusals, trust, unplugged origin, rogue peer, full disk, releases at once, netboot', async (t) => {
     await setUp()
     for (const [name, check] of checks) await t.test(name, check)
   })
