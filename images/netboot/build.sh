@@ -25,7 +25,9 @@
 # --version V stamps the release version: the manifest's `version` and the agent's own
 # (app/VERSION, read by agent/version.ts), so a node booted from it announces V. Without
 # it the version is the package version + the input hash. --test-exit-at-start (tests
-# only) makes an agent that exits at start: a bad release, built honestly.
+# only) makes an agent that exits at start: a bad release, built honestly. Either is made
+# from the image of the same inputs without them (built first if need be): its bundle
+# unpacked, VERSION written, packed again — the same bytes as a build from the packages.
 #
 # Output: ${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot/<version>/ where <version>
 # is a hash of every input (package versions, node binary, dist/, lock file, these
@@ -69,7 +71,7 @@ while [[ $# -gt 0 ]]; do
 	--version) stamp=$2; shift 2 ;;
 	--test-exit-at-start) exit_at_start=1; shift ;;
 	--print-dir) print_dir=1; shift ;;
-	-h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1" "see --help" ;;
 	esac
 done
@@ -278,6 +280,83 @@ if [[ $force == 0 && -f $out/manifest.json ]]; then
 	exit 0
 fi
 
+work=$(mktemp -d "${TMPDIR:-/tmp}/homecloud-netboot.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage=$work/out
+mkdir -p "$stage"
+# Reproducible archives: fixed order, owners and times.
+export SOURCE_DATE_EPOCH=0
+pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
+pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
+# What the nodes serve to the firmware (arm64; "firmware" in the manifest, skipped by /init).
+firmware=()
+[[ $arch != arm64 ]] || firmware=(grubnetaa64.efi start4.elf fixup4.dat "${PI_DTBS[@]/%/.dtb}" bcm2712d0-rpi-5-b.dtb)
+
+# The manifest of what $stage holds, then the image published as $out (the last line on stdout).
+publish_image() {
+	# ---- manifest ------------------------------------------------------------------------
+	# One artifact per line: /init reads it with sed, without a JSON parser, and skips the
+	# firmware lines (boot files for the firmware and GRUB, already behind the machine).
+	{
+		printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "%s",\n  "kube": %s,\n' "$release_version" "$arch" "$( ((kube)) && echo true || echo false)"
+		printf '  "kernel": "%s %s",\n  "node": "v%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[${kernel_debs[0]}]}" "$node_version" "$etcd_version"
+		printf '  "files": {\n'
+		sep=''
+		for f in vmlinuz initrd.img agent.tar.zst "${firmware[@]}"; do
+			fw=''
+			[[ " ${firmware[*]} " == *" $f "* ]] && fw=', "firmware": true'
+			printf '%s    "%s": {"sha256": "%s", "bytes": %d%s}' "$sep" "$f" "$(sha256sum "$stage/$f" | cut -c1-64)" "$(stat -c %s "$stage/$f")" "$fw"
+			sep=$',\n'
+		done
+		printf '\n  }\n}\n'
+	} >"$stage/manifest.json"
+
+	# Publish atomically: builds racing for the same inputs make the same bytes, first wins.
+	mkdir -p "$(dirname "$out")"
+	next=$(mktemp -d "$(dirname "$out")/.partial.XXXXXX")
+	cp -a "$stage/." "$next/"
+	if [[ $force == 1 ]]; then rm -rf "$out"; fi
+	if ! mv -T "$next" "$out" 2>/dev/null; then
+		rm -rf "$next"
+		[[ -f $out/manifest.json ]] || die "could not publish the image to $out" "remove $out and build again"
+	fi
+	log "image $version ($arch$( ((kube)) && echo ', kube'), release version $release_version): $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' ')); built in $(elapsed "$START") s"
+	# Every agent change makes a new image: keep the newest few of each flavour, not all.
+	if [[ -z $out_override ]]; then
+		declare -A kept=()
+		while read -r m; do
+			flavour=$(tr -d ' \n' <"$m" | sed -n 's/.*"arch":"\([a-z0-9]*\)","kube":\([a-z]*\).*/\1-\2/p')
+			kept[$flavour]=$((${kept[$flavour]:-0} + 1))
+			((${kept[$flavour]} > 6)) && rm -rf "$(dirname "$m")"
+		done < <(ls -1dt "$CACHE"/*/manifest.json 2>/dev/null)
+	fi
+	echo "$out"
+}
+
+# ---- a stamped image: the same code's image with its own VERSION ---------------------
+# --version and --test-exit-at-start change nothing but app/VERSION (and a marker file) in
+# the agent bundle and the manifest's version, so the image of the same inputs without them
+# is built (or found) and its bundle unpacked, those files written and the bundle packed
+# the same way: the same bytes a build from the packages makes (sorted, fixed owners and
+# times), in ~10 s instead of 60–90 s for each of the rollout tests' releases.
+if [[ -n $stamp || $exit_at_start == 1 ]]; then
+	base_args=(--arch "$arch")
+	((kube)) && base_args+=(--kube)
+	((force)) && base_args+=(--force)
+	base=$(bash "$HERE/build.sh" "${base_args[@]}" | tail -1) && [[ -f $base/manifest.json ]] ||
+		die "could not build the unstamped image to stamp $release_version on" "see the lines above"
+	log "stamping $release_version on the image $(basename "$base")$( ((exit_at_start)) && echo ' (its agent exits at start)')"
+	mkdir -p "$work/bundle"
+	zstd -dc "$base/agent.tar.zst" | tar -x -C "$work/bundle"
+	echo "$release_version" >"$work/bundle/homecloud/app/VERSION"
+	rm -f "$work/bundle/homecloud/app/TEST_EXIT_AT_START"
+	if ((exit_at_start)); then echo "built with --test-exit-at-start" >"$work/bundle/homecloud/app/TEST_EXIT_AT_START"; fi
+	pack_tar "$work/bundle" >"$stage/agent.tar.zst"
+	for f in vmlinuz initrd.img "${firmware[@]}"; do cp "$base/$f" "$stage/"; done
+	publish_image
+	exit 0
+fi
+
 # ---- download the packages (cached by file name, which carries version and arch) ----
 debs=$CACHE/debs
 mkdir -p "$debs"
@@ -307,17 +386,9 @@ for p in "${!VERSIONS[@]}"; do
 	[[ -n $(deb "$p") ]] || die "apt-get download left no ${p}_${VERSIONS[$p]}_${PKG_ARCH[$p]}.deb in $debs" "remove $debs and build again"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/homecloud-netboot.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-stage=$work/out
-mkdir -p "$stage"
 # The target's libraries, unpacked together: closure.sh looks them up here.
 for p in "${libs[@]}" "${kube_debs[@]}"; do dpkg-deb -x "$(deb "$p")" "$work/libroot"; done
 
-# Reproducible archives: fixed order, owners and times.
-export SOURCE_DATE_EPOCH=0
-pack_cpio() { find "$1" -exec touch -h -d @0 {} +; (cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --quiet --owner=0:0) | gzip -9n; }
-pack_tar() { tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | zstd -q -9 -T2; }
 # copy_with_libs DEST BIN... : the programs' libraries and their loader into DEST.
 copy_with_libs() {
 	local dest=$1 lib
@@ -439,7 +510,6 @@ fi
 pack_tar "$work/bundle" >"$stage/agent.tar.zst"
 
 # ---- boot firmware the nodes serve (arm64) --------------------------------------------
-firmware=()
 if [[ $arch == arm64 ]]; then
 	log "GRUB for arm64 UEFI network boot (grub-efi-arm64-bin ${VERSIONS[grub-efi-arm64-bin]}); Raspberry Pi 4 and 5 files (raspi-firmware ${VERSIONS[raspi-firmware]})"
 	dpkg-deb -x "$(deb grub-efi-arm64-bin)" "$work/grub"
@@ -461,43 +531,6 @@ if [[ $arch == arm64 ]]; then
 	# A Pi 5 with the D0 stepping asks for Raspberry Pi's own name of its tree,
 	# bcm2712d0-rpi-5-b.dtb; Linux (and Debian) call the same board bcm2712-d-rpi-5-b.
 	cp "$stage/bcm2712-d-rpi-5-b.dtb" "$stage/bcm2712d0-rpi-5-b.dtb"
-	firmware=(grubnetaa64.efi start4.elf fixup4.dat "${PI_DTBS[@]/%/.dtb}" bcm2712d0-rpi-5-b.dtb)
 fi
 
-# ---- manifest ------------------------------------------------------------------------
-# One artifact per line: /init reads it with sed, without a JSON parser, and skips the
-# firmware lines (boot files for the firmware and GRUB, already behind the machine).
-{
-	printf '{\n  "v": 1,\n  "version": "%s",\n  "arch": "%s",\n  "kube": %s,\n' "$release_version" "$arch" "$( ((kube)) && echo true || echo false)"
-	printf '  "kernel": "%s %s",\n  "node": "v%s",\n  "etcd": "%s",\n' "$kernel_pkg" "${VERSIONS[${kernel_debs[0]}]}" "$node_version" "$etcd_version"
-	printf '  "files": {\n'
-	sep=''
-	for f in vmlinuz initrd.img agent.tar.zst "${firmware[@]}"; do
-		fw=''
-		[[ " ${firmware[*]} " == *" $f "* ]] && fw=', "firmware": true'
-		printf '%s    "%s": {"sha256": "%s", "bytes": %d%s}' "$sep" "$f" "$(sha256sum "$stage/$f" | cut -c1-64)" "$(stat -c %s "$stage/$f")" "$fw"
-		sep=$',\n'
-	done
-	printf '\n  }\n}\n'
-} >"$stage/manifest.json"
-
-# Publish atomically: builds racing for the same inputs make the same bytes, first wins.
-mkdir -p "$(dirname "$out")"
-next=$(mktemp -d "$(dirname "$out")/.partial.XXXXXX")
-cp -a "$stage/." "$next/"
-if [[ $force == 1 ]]; then rm -rf "$out"; fi
-if ! mv -T "$next" "$out" 2>/dev/null; then
-	rm -rf "$next"
-	[[ -f $out/manifest.json ]] || die "could not publish the image to $out" "remove $out and build again"
-fi
-log "image $version ($arch$( ((kube)) && echo ', kube'), release version $release_version): $(du -sh "$out" | cut -f1) in $out ($(ls "$out" | tr '\n' ' ')); built in $(elapsed "$START") s"
-# Every agent change makes a new image: keep the newest few of each flavour, not all.
-if [[ -z $out_override ]]; then
-	declare -A kept=()
-	while read -r m; do
-		flavour=$(tr -d ' \n' <"$m" | sed -n 's/.*"arch":"\([a-z0-9]*\)","kube":\([a-z]*\).*/\1-\2/p')
-		kept[$flavour]=$((${kept[$flavour]:-0} + 1))
-		((${kept[$flavour]} > 6)) && rm -rf "$(dirname "$m")"
-	done < <(ls -1dt "$CACHE"/*/manifest.json 2>/dev/null)
-fi
-echo "$out"
+publish_image
