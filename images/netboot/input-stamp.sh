@@ -19,12 +19,15 @@ file_stats() {
 # version under these options: the lists, the sources and preferences (all of Dir::Etc),
 # dpkg's status and its foreign architectures, and $APT_CONFIG.
 apt_state() {
-	local LISTS='' ETC='' STATUS='' files
-	eval "$(apt-config "$@" shell LISTS Dir::State::lists/d ETC Dir::Etc/d STATUS Dir::State::status/f)"
+	local LISTS='' ETC='' STATUS='' SOURCES='' PARTS='' PREFS='' files
+	eval "$(apt-config "$@" shell LISTS Dir::State::lists/d ETC Dir::Etc/d STATUS Dir::State::status/f \
+		SOURCES Dir::Etc::sourcelist/f PARTS Dir::Etc::sourceparts/d PREFS Dir::Etc::preferencesparts/d)"
 	[[ -n $LISTS && -n $ETC && -n $STATUS ]] || return 1
 	mapfile -t files < <({
 		find "$LISTS" -maxdepth 1 -type f ! -name lock
-		find "$ETC" -type f
+		# Dir::Etc and whatever the options point elsewhere (Debian 13's own sources list).
+		find "$ETC" ${PARTS:+"$PARTS"} ${PREFS:+"$PREFS"} -type f 2>/dev/null | LC_ALL=C sort -u
+		[[ ! -f $SOURCES ]] || echo "$SOURCES"
 		echo "$STATUS"
 		[[ ! -f ${STATUS%/*}/arch ]] || echo "${STATUS%/*}/arch"
 		[[ -z ${APT_CONFIG:-} ]] || echo "$APT_CONFIG"
