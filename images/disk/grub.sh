@@ -60,8 +60,11 @@ if [[ -n $key && -n $out && $force == 0 && -f $out/done ]]; then
 fi
 
 declare -A VERSIONS=()
-# One apt-cache run for all (each run reads every package list: 0.3–1.8 s here).
-while read -r p v; do VERSIONS[$p]=$v; done < <(apt-cache policy "${PKGS[@]/%/:$arch}" 2>/dev/null |
+# apt's binary cache of our own (images/netboot/build.sh says why) and one apt-cache run for all.
+apt_dir=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/apt
+mkdir -p "$apt_dir"
+HOST_APT=(-o "Dir::Cache::pkgcache=$apt_dir/host.pkgcache")
+while read -r p v; do VERSIONS[$p]=$v; done < <(apt-cache "${HOST_APT[@]}" policy "${PKGS[@]/%/:$arch}" 2>/dev/null |
 	awk '/^[^ ].*:$/ { name = substr($0, 1, length($0) - 1); sub(/:[a-z0-9]+$/, "", name) } /^  Candidate:/ { print name, $2 }')
 for p in "${PKGS[@]}"; do
 	v=${VERSIONS[$p]:-}
@@ -90,7 +93,7 @@ for p in "${PKGS[@]}"; do
 	f=$(ls "$debs/${p}_${VERSIONS[$p]//:/%3a}_$arch.deb" 2>/dev/null | head -1 || true)
 	if [[ -z $f ]]; then
 		log "downloading $p:$arch ${VERSIONS[$p]}"
-		(cd "$debs" && apt-get download -q "$p:$arch=${VERSIONS[$p]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+		(cd "$debs" && apt-get "${HOST_APT[@]}" download -q "$p:$arch=${VERSIONS[$p]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
 			die "apt-get download $p:$arch failed" "check apt's sources (apt-get update)"
 		f=$(ls "$debs/${p}_${VERSIONS[$p]//:/%3a}_$arch.deb" | head -1)
 	fi

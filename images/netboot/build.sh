@@ -47,6 +47,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/netboot
+APT_PKGCACHE_DIR=${HOMECLOUD_CACHE:-$HOME/.cache/homecloud}/apt
 # Bump when the recipe changes in a way the input hash cannot see.
 RECIPE=3
 . "$HERE/closure.sh"
@@ -126,7 +127,12 @@ if [[ $arch != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-archi
 fi
 
 # ---- where the inputs are (print-dir only: nothing is built before the fast look) -----
-kernel_apt=()
+# apt's binary package cache, which Debian's container images turn off (Dir::Cache::pkgcache
+# ""): without it every apt run parses all package lists again (1.4 s of CPU here, 0.1 s with
+# it). Ours, kept in the build cache; apt checks it against the lists and rebuilds it itself.
+HOST_APT=(-o "Dir::Cache::pkgcache=$APT_PKGCACHE_DIR/host.pkgcache")
+mkdir -p "$APT_PKGCACHE_DIR"
+kernel_apt=("${HOST_APT[@]}")
 if [[ ${KERNEL_FROM:-} == debian13 ]]; then
 	debian13_apt_ready "$CACHE/apt-debian13" "$arch" ||
 		die "could not read Debian 13's package lists (trixie-backports, for the arm64 kernel)" "check that ${HOMECLOUD_DEBIAN_MIRROR:-http://deb.debian.org/debian} is reachable and serves trixie and trixie-backports (HOMECLOUD_DEBIAN_MIRROR names another)"
@@ -226,7 +232,7 @@ for p in "${!PKG_ARCH[@]}"; do
 done
 declare -A CANDIDATE=()
 while read -r p v; do CANDIDATE[$p]=$v; done < <(
-	apt_candidates -- "${host_q[@]}"
+	apt_candidates "${HOST_APT[@]}" -- "${host_q[@]}"
 	[[ ${KERNEL_FROM:-} != debian13 ]] || apt_candidates "${DEBIAN13_APT[@]}" -- "${d13_q[@]}"
 )
 for p in "${!PKG_ARCH[@]}"; do
@@ -363,13 +369,14 @@ mkdir -p "$debs"
 deb() { ls "$debs/${1}_${VERSIONS[$1]//:/%3a}_${PKG_ARCH[$1]}.deb" 2>/dev/null | head -1; }
 # One apt-get run per apt configuration, not one per package: each run reads every list
 # first (~4 s here), so a fresh machine's first image spent ~100 s on that alone.
-# apt_download [APT-OPTION...] -- PKG=VERSION...
+# apt_download LABEL [APT-OPTION...] -- PKG=VERSION...
 apt_download() {
-	local opts=()
+	local label=$1 opts=()
+	shift
 	while [[ $1 != -- ]]; do opts+=("$1"); shift; done
 	shift
 	(($# > 0)) || return 0
-	log "downloading $# packages$( ((${#opts[@]})) && echo ' (Debian 13)'): $*"
+	log "downloading $# packages$label: $*"
 	(cd "$debs" && apt-get "${opts[@]}" download -q "$@" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
 		die "apt-get download failed for $*" "check apt's sources (sudo apt-get update)"
 }
@@ -380,8 +387,8 @@ for p in "${!VERSIONS[@]}"; do
 	[[ ${PKG_ARCH[$p]} == all ]] || q=$p:$arch
 	if [[ ${PKG_APT[$p]:-} == debian13 ]]; then d13_get+=("$q=${VERSIONS[$p]}"); else host_get+=("$q=${VERSIONS[$p]}"); fi
 done
-apt_download -- "${host_get[@]}"
-[[ ${KERNEL_FROM:-} != debian13 ]] || apt_download "${DEBIAN13_APT[@]}" -- "${d13_get[@]}"
+apt_download '' "${HOST_APT[@]}" -- "${host_get[@]}"
+[[ ${KERNEL_FROM:-} != debian13 ]] || apt_download ' (Debian 13)' "${DEBIAN13_APT[@]}" -- "${d13_get[@]}"
 for p in "${!VERSIONS[@]}"; do
 	[[ -n $(deb "$p") ]] || die "apt-get download left no ${p}_${VERSIONS[$p]}_${PKG_ARCH[$p]}.deb in $debs" "remove $debs and build again"
 done

@@ -22,7 +22,7 @@ debian13_apt_ready() {
 		rm -f "$dir/sources.list.new"
 	fi
 	DEBIAN13_APT=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o "Dir::Cache::pkgcache=$dir/cache/pkgcache.bin"
 		-o Dir::Etc::preferences=/dev/null -o "Dir::Etc::preferencesparts=$dir/preferences.d")
 	local lists='*trixie-backports*Packages*'
 	_debian13_have() { [[ -n $(find "$dir/lists" -maxdepth 1 -name "$lists" 2>/dev/null) ]]; }
