@@ -25,6 +25,8 @@ export interface ApiDeps {
     bootstrapNodes: string[]
     connections: number
     incarnation: number
+    /** Lifeguard's local health score and the event-loop lag behind it (ms). */
+    health?: { score: number; lagMs: number }
   }
   ready: () => boolean
   /** Time for the status page and live updates; the system clock when left out. */

@@ -254,6 +254,7 @@ function statusDeps(n: NodeBase, d: SurfaceDeps, built: Built) {
         connections: transport.peerCount(),
         links: transport.connections().map((c) => ({ peer: c.remoteKeyHex.slice(0, 12), ...c.stats() })),
         incarnation: mesh.selfIncarnation,
+        health: mesh.health,
       }
     },
   }

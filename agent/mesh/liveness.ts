@@ -260,9 +260,13 @@ export class Liveness<R> {
     this.timer?.cancel()
     this.timerAtMono = at
     this.timer = this.c.clock.setTimeout(() => {
+      const now = this.c.clock.monoMs()
+      // How late this timer fired is how far behind the event loop runs (Lifeguard's local
+      // health): the machine's own timer is the drift sampler, so sampling costs no wake-up.
+      this.swim.observeLag(now - this.timerAtMono, now)
       this.timer = null
       this.timerAtMono = Number.POSITIVE_INFINITY
-      this.apply(this.swim.tick(this.c.clock.monoMs()))
+      this.apply(this.swim.tick(now))
     }, at - now)
   }
 }

@@ -117,6 +117,10 @@ export class Mesh {
     return this.shell.selfIncarnation
   }
 
+  get health(): { score: number; lagMs: number } {
+    return this.shell.health
+  }
+
   async start(): Promise<void> {
     await this.shell.start()
     const t = this.c.transport

@@ -98,6 +98,11 @@ export class SwimShell {
     return this.incarnation
   }
 
+  /** Lifeguard's local health: the score stretching our periods, and the event-loop lag behind it. */
+  get health(): { score: number; lagMs: number } {
+    return { score: this.live?.swim.health ?? 0, lagMs: Math.round(this.live?.swim.lagMs ?? 0) }
+  }
+
   get liveness(): Liveness<SignedRecord> {
     if (!this.live) throw new Error('assertion failed: the mesh has not started')
     return this.live

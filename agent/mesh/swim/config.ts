@@ -32,6 +32,14 @@ export interface SwimConfig {
   resyncAfterMs: number
   /** The local health score runs 0..awarenessMax-1; periods and timeouts scale by score + 1. */
   awarenessMax: number
+  /**
+   * Event-loop lag (how late this node's own timer fired) below this is noise; each
+   * multiple of it lifts the health score by one, and a node at one or more accuses nobody.
+   * One probe timeout: a loop that late would read acks after their deadline.
+   */
+  lagToleranceMs: number
+  /** A lag measured keeps counting for this long (the peak over the window). */
+  lagWindowMs: number
   /** A tick this much later than asked means this process stalled: nobody is accused for it. */
   stallToleranceMs: number
   /** Updates waiting to be gossiped; the most-sent are dropped first past this. */
@@ -59,6 +67,8 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   pushPullIntervalMs: 10_000,
   resyncAfterMs: 5_000,
   awarenessMax: 8,
+  lagToleranceMs: 200,
+  lagWindowMs: 4_000,
   stallToleranceMs: 1_000,
   broadcastsMax: 4096,
   digestEntriesMax: 512,

@@ -49,8 +49,10 @@ export class Prober<R> {
   step(nowMono: number): void {
     for (const r of this.probes.expiredRelays(nowMono)) this.x.send(r.origin, { t: 'nack', seq: r.originSeq })
     for (const c of this.probes.expiredConfirms(nowMono)) {
-      if (!c.retry) this.x.news.confirm(c.target, c.incarnation)
-      else if (this.links.has(c.target)) this.ping(c.target, c.seq, [])
+      if (c.retry) {
+        if (this.links.has(c.target)) this.ping(c.target, c.seq, [])
+        // A confirmation is an accusation too: not while our own loop runs late.
+      } else if (this.x.awareness.accuses) this.x.news.confirm(c.target, c.incarnation)
     }
     const p = this.probes.current
     if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) {
@@ -67,6 +69,9 @@ export class Prober<R> {
     const verdict = this.probes.finish()
     if (verdict.kind !== 'failed') return
     this.x.awareness.apply(verdict.askedNone ? 1 : verdict.missingNacks)
+    // Our own loop runs late: the ack may be waiting unread in our socket. The failure
+    // counts against us (above), not against the target.
+    if (!this.x.awareness.accuses) return
     const m = this.x.news.table.get(target)
     if (!m || m.state === 'dead') return
     this.x.news.applySuspect(target, m.incarnation, this.x.selfId, nowMono)

@@ -59,7 +59,7 @@ export class Swim<R> {
     private readonly init: SwimInit<R>,
     private readonly c: SwimComponents<R>,
   ) {
-    this.awareness = new Awareness(init.config.awarenessMax)
+    this.awareness = new Awareness(init.config)
     this.news = new News(init.selfId, init.config, init.self, {
       meta: c.meta,
       resign: c.resign,
@@ -97,6 +97,20 @@ export class Swim<R> {
   /** The local health score (0 = healthy). */
   get health(): number {
     return this.awareness.value
+  }
+
+  /** The event-loop lag this node's judgements of others wait out now (0 = none measured). */
+  get lagMs(): number {
+    return this.awareness.lagMs
+  }
+
+  /**
+   * The shell's timer fired `lagMs` later than asked: this node's event loop is behind.
+   * Its health score rises with it (longer periods and timeouts), it accuses nobody while
+   * the lag lasts, and its suspicion deadlines wait the lag out (see Awareness).
+   */
+  observeLag(lagMs: number, nowMono: number): void {
+    this.awareness.observeLag(lagMs, nowMono)
   }
 
   members(): SwimMember<R>[] {
@@ -184,7 +198,7 @@ export class Swim<R> {
   nextWakeMono(): number {
     return Math.min(
       this.prober.probes.nextDeadline(),
-      this.news.suspicions.nextDeadline(this.pullLeadMs()),
+      this.news.suspicions.nextDeadline(this.pullLeadMs()) + this.awareness.lagMs,
       this.news.hasNews() ? this.nextGossipMono : Number.POSITIVE_INFINITY,
       this.nextPushPullMono,
     )
@@ -193,8 +207,11 @@ export class Swim<R> {
   tick(nowMono: number): SwimEffect<R>[] {
     if (this.left) return []
     this.begin(nowMono)
-    for (const id of this.news.suspicions.pullDue(nowMono, this.pullLeadMs())) this.prober.askForNews(id)
-    this.news.declareDue(nowMono)
+    // A loop running late read its timers before the messages that waited meanwhile (a
+    // refutation among them): suspicions run out only once that lag is waited out too.
+    const judgedMono = nowMono - this.awareness.lagMs
+    for (const id of this.news.suspicions.pullDue(judgedMono, this.pullLeadMs())) this.prober.askForNews(id)
+    this.news.declareDue(judgedMono)
     this.prober.step(nowMono)
     if (nowMono >= this.nextGossipMono) this.gossip(nowMono)
     // Records we asked for that never came: asked again of a neighbour; given up, a digest
@@ -328,6 +345,7 @@ export class Swim<R> {
    */
   private begin(nowMono: number): void {
     this.out = []
+    this.awareness.at(nowMono)
     const late = nowMono - this.expectedWakeMono
     if (late > this.init.config.stallToleranceMs) {
       this.prober.probes.abandon(nowMono)

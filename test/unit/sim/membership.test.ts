@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { describeRun, runMembershipSchedule } from '../../sim/membership-run.js'
+import { runSlowNode } from '../../sim/slow-node.js'
 import { SwimCluster } from '../../sim/swim-cluster.js'
 
 // The seeded whole-cluster simulator, membership part: the production SWIM machine and
@@ -32,6 +33,23 @@ describe('simulated membership', () => {
     )
     assert.deepEqual(c.falseDeaths, [])
     for (const n of c.up()) assert.ok(c.net.degree(n.id) <= 16 + 4, 'bounded links')
+  })
+
+  // Lifeguard's local health (agent/mesh/swim/awareness.ts). Before it, in these very runs,
+  // the overloaded node suspected a healthy member and was then itself declared dead by all
+  // 19 (answering its accusation's refutation and the confirmations was more load), and the
+  // hiccuping one accused a healthy member. Now its lag (how late its own timer fires)
+  // stretches its timeouts, and it accuses nobody while it lasts.
+  it('a node whose event loop falls behind accuses nobody and is not declared dead', () => {
+    for (const [seed, slow] of [
+      [6, { kind: 'overload', costMs: 60 }],
+      [10, { kind: 'hiccups', ms: 900, everyMs: 2000 }],
+    ] as const) {
+      const r = runSlowNode(seed, slow)
+      assert.deepEqual(r.accusations, [], `seed ${seed} ${slow.kind}: accusations`)
+      assert.equal(r.declaredDeadBy, 0, `seed ${seed} ${slow.kind}: declared dead by others`)
+      assert.ok(r.healthMax > 0, `seed ${seed} ${slow.kind}: its lag raised its health score`)
+    }
   })
 
   it('a seed replays exactly', () => {
