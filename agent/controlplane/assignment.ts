@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js'
 import { gatewayTls } from '../etcd/etcd-auth.js'
 import { parseInitialCluster } from '../etcd/model/initial-cluster.js'
 import { clientUrlOf } from '../etcd/spec.js'
+import { generateRsaKeyPemAsync } from '../pki/keys.js'
 import { caKeyMatches } from '../trust/signing.js'
 import { checkEtcdCerts, type EtcdCerts } from './certs.js'
 import { coordinatorOf } from './member-queries.js'
@@ -69,7 +70,12 @@ export async function checkSender(
     return (err as Error).message
   }
   if (endpoints.length === 0) return 'the initial cluster lists no other member to ask'
-  const tls = gatewayTls({ certPem: caPem, keyPem: a.caKey }, me.nodeId, clock)
+  const tls = gatewayTls(
+    { certPem: caPem, keyPem: a.caKey },
+    me.nodeId,
+    clock,
+    await generateRsaKeyPemAsync(),
+  )
   try {
     const coordinator = await coordinatorOf(endpoints, tls, clock)
     if (coordinator === null || coordinator !== a.from)

@@ -8,6 +8,7 @@ import { formatInitialCluster, parseInitialCluster } from '../etcd/model/initial
 import { EtcdProcess } from '../etcd/process.js'
 import { type EtcdMemberSpec, etcdFiles } from '../etcd/spec.js'
 import type { CaMaterial } from '../pki/ca.js'
+import { generateRsaKeyPemAsync } from '../pki/keys.js'
 import { pkiPaths } from '../pki/store.js'
 import { issueEtcdCerts, writeEtcdCerts } from './certs.js'
 import { asideName } from './epoch.js'
@@ -111,7 +112,7 @@ export async function readClientTls(
   const pki = pkiPaths(stateDir)
   try {
     const [certPem, keyPem] = await Promise.all([readFile(pki.caCert, 'utf8'), readFile(pki.caKey, 'utf8')])
-    return gatewayTls({ certPem, keyPem }, nodeId, clock)
+    return gatewayTls({ certPem, keyPem }, nodeId, clock, await generateRsaKeyPemAsync())
   } catch {
     return null
   }

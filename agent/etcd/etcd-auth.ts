@@ -34,10 +34,15 @@ export function etcdLogin(caKeyPem: string, name: string): EtcdLogin {
  * A CA-key holder's way into etcd through the JSON gateway: a certificate without a
  * common name (etcd refuses gateway requests with one once auth is on) and its login.
  */
-export function gatewayTls(ca: CaMaterial, name: string, clock: Pick<Clock, 'nowMs'>): ClientTls {
+export function gatewayTls(
+  ca: CaMaterial,
+  name: string,
+  clock: Pick<Clock, 'nowMs'>,
+  keyPem: string,
+): ClientTls {
   return {
     caPem: ca.certPem,
-    ...issueGatewayCertificate(ca, clock),
+    ...issueGatewayCertificate(ca, clock, keyPem),
     login: etcdLogin(ca.keyPem, name),
     // Half its life: long-running agents make a new one well before it expires.
     renewAtMs: clock.nowMs() + gatewayValidityMs / 2,

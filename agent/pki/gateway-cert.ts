@@ -1,7 +1,7 @@
 import forge from 'node-forge'
 import type { Clock } from '../core/clock.js'
 import { type CaMaterial, notBeforeBackdateMs } from './ca.js'
-import { forgePublicKeyOf, generateRsaKeyPem, randomSerialHex, signSha256 } from './keys.js'
+import { forgePublicKeyOf, randomSerialHex, signSha256 } from './keys.js'
 
 // The certificate a CA-key holder shows etcd's JSON gateway once etcd's auth is on. etcd
 // answers any gateway request whose client certificate carries a common name with 400
@@ -10,6 +10,8 @@ import { forgePublicKeyOf, generateRsaKeyPem, randomSerialHex, signSha256 } from
 // a password (etcd/etcd-auth.ts). Such a certificate names nobody, so it grants nothing
 // by itself: etcd knows the caller by its token, and the agent API (7443) refuses its
 // profile. Made in memory by whoever holds the CA key; never requested, never written.
+// The caller brings the key: an agent makes it off the event loop (generateRsaKeyPemAsync)
+// — made in line, it blocked a newly promoted voter's loop ~0.7 s, three times.
 
 export const GATEWAY_MARKER = 'homecloud:etcd-gateway'
 export const gatewayValidityMs = 30 * 86_400_000
@@ -17,9 +19,9 @@ export const gatewayValidityMs = 30 * 86_400_000
 export function issueGatewayCertificate(
   ca: CaMaterial,
   clock: Pick<Clock, 'nowMs'>,
+  keyPem: string,
   validityMs = gatewayValidityMs,
 ): { certPem: string; keyPem: string } {
-  const keyPem = generateRsaKeyPem()
   const caCert = forge.pki.certificateFromPem(ca.certPem)
   const now = clock.nowMs()
   const cert = forge.pki.createCertificate()

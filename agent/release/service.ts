@@ -11,6 +11,7 @@ import type { Random } from '../core/random.js'
 import { type ClientTls, EtcdClient } from '../etcd/client.js'
 import { gatewayTls } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
+import { generateRsaKeyPemAsync } from '../pki/keys.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
 import { decideHolding, type HoldingEffect } from './holding.js'
@@ -80,6 +81,8 @@ export class ReleaseService {
   problem: string | null = null
   private etcdClient: { client: EtcdClient; endpoints: string } | null = null
   private gateway: { caKey: string; tls: ClientTls } | null = null
+  /** The next gateway certificate's key, made off the event loop (`keyPem` null until ready). */
+  private gatewayKey: { caKey: string; keyPem: string | null } | null = null
   private loop: Controller<LoopKey> | null = null
   private lastHolders = ''
   private readonly log: Logger
@@ -187,13 +190,17 @@ export class ReleaseService {
     const key = endpoints.join(',') + tls.certPem.slice(-80) + caKey.slice(-80)
     const stale = (this.gateway?.tls.renewAtMs ?? 0) < this.c.clock.nowMs()
     if (this.etcdClient?.endpoints !== key || stale) {
-      this.etcdClient?.client.close()
-      // A new key pair costs ~0.7 s of CPU here: made once per CA key (and half-life), not per voter change.
-      if (this.gateway?.caKey !== caKey || stale)
+      if (this.gateway?.caKey !== caKey || stale) {
+        const keyPem = this.takeGatewayKey(caKey)
+        // Until the key is made: the client we have while it is only renewing, else none
+        // (the records loop and the relay try again).
+        if (keyPem === null) return this.gateway?.caKey === caKey ? (this.etcdClient?.client ?? null) : null
         this.gateway = {
           caKey,
-          tls: gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock),
+          tls: gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock, keyPem),
         }
+      }
+      this.etcdClient?.client.close()
       this.etcdClient = {
         client: new EtcdClient(
           { endpoints, tls: this.gateway.tls, requestTimeoutMs: 3000 },
@@ -203,6 +210,31 @@ export class ReleaseService {
       }
     }
     return this.etcdClient.client
+  }
+
+  /**
+   * A new gateway certificate's key for this CA key, or null while it is being made. A key
+   * pair costs ~0.7 s of CPU on a loaded box: made off the event loop, once per CA key
+   * (and half-life), not per voter change. Each key is handed out once.
+   */
+  private takeGatewayKey(caKey: string): string | null {
+    const k = this.gatewayKey
+    if (k?.caKey === caKey) {
+      if (k.keyPem !== null) this.gatewayKey = null
+      return k.keyPem
+    }
+    const making: { caKey: string; keyPem: string | null } = { caKey, keyPem: null }
+    this.gatewayKey = making
+    generateRsaKeyPemAsync().then(
+      (keyPem) => {
+        making.keyPem = keyPem
+      },
+      (err) => {
+        if (this.gatewayKey === making) this.gatewayKey = null
+        this.log.warn({ err: (err as Error).message }, 'could not make the etcd gateway key')
+      },
+    )
+    return null
   }
 
   /** The complete release netboot serves for an architecture: the cluster's current one. */

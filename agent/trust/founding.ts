@@ -9,6 +9,7 @@ import { loadOrCreateIdentity } from '../identity/identity.js'
 import { newClusterId } from '../mesh/cluster-id.js'
 import { createCa } from '../pki/ca.js'
 import { issueGatewayCertificate } from '../pki/gateway-cert.js'
+import { generateRsaKeyPem } from '../pki/keys.js'
 import { issueCertificate } from '../pki/sign.js'
 import { pkiPaths, writeCertAndKey, writeCertFile, writeKeyFile } from '../pki/store.js'
 import { type JoinPolicy, writeClusterFile } from '../state/cluster-file.js'
@@ -88,7 +89,7 @@ export async function foundCluster(init: FoundInit): Promise<Founded> {
     validityMs: certValidityMs,
   })
   await writeCertAndKey(pki.profile('admin'), admin)
-  const gateway = issueGatewayCertificate(ca, init.clock, certValidityMs)
+  const gateway = issueGatewayCertificate(ca, init.clock, generateRsaKeyPem(), certValidityMs)
   await writeCertAndKey({ cert: pki.adminGatewayCert, key: pki.adminGatewayKey }, gateway)
   await writeJoinMaterial(paths.joinFile, {
     v: 1,
