@@ -11,9 +11,9 @@ import type { Random } from '../core/random.js'
 import { type ClientTls, EtcdClient } from '../etcd/client.js'
 import { gatewayTls } from '../etcd/etcd-auth.js'
 import type { NetbootImage } from '../netboot/manifest.js'
-import { generateRsaKeyPemAsync } from '../pki/keys.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
+import { GatewayKeys } from './gateway-key.js'
 import { decideHolding, type HoldingEffect } from './holding.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
 import { type PublishedEntry, ReleaseRecords } from './records-client.js'
@@ -81,8 +81,7 @@ export class ReleaseService {
   problem: string | null = null
   private etcdClient: { client: EtcdClient; endpoints: string } | null = null
   private gateway: { caKey: string; tls: ClientTls } | null = null
-  /** The next gateway certificate's key, made off the event loop (`keyPem` null until ready). */
-  private gatewayKey: { caKey: string; keyPem: string | null } | null = null
+  private readonly gatewayKeys: GatewayKeys
   private loop: Controller<LoopKey> | null = null
   private lastHolders = ''
   private readonly log: Logger
@@ -92,6 +91,7 @@ export class ReleaseService {
     private readonly c: ReleaseServiceComponents,
   ) {
     this.log = c.log.child({ component: 'releases' })
+    this.gatewayKeys = new GatewayKeys(this.log)
     this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), { clock: c.clock, log: this.log })
     this.records = new ReleaseRecords(
       { clusterId: init.clusterId, seenFile: join(init.stateDir, 'releases', 'seen.json') },
@@ -191,7 +191,7 @@ export class ReleaseService {
     const stale = (this.gateway?.tls.renewAtMs ?? 0) < this.c.clock.nowMs()
     if (this.etcdClient?.endpoints !== key || stale) {
       if (this.gateway?.caKey !== caKey || stale) {
-        const keyPem = this.takeGatewayKey(caKey)
+        const keyPem = this.gatewayKeys.take(caKey)
         // Until the key is made: the client we have while it is only renewing, else none
         // (the records loop and the relay try again).
         if (keyPem === null) return this.gateway?.caKey === caKey ? (this.etcdClient?.client ?? null) : null
@@ -210,31 +210,6 @@ export class ReleaseService {
       }
     }
     return this.etcdClient.client
-  }
-
-  /**
-   * A new gateway certificate's key for this CA key, or null while it is being made. A key
-   * pair costs ~0.7 s of CPU on a loaded box: made off the event loop, once per CA key
-   * (and half-life), not per voter change. Each key is handed out once.
-   */
-  private takeGatewayKey(caKey: string): string | null {
-    const k = this.gatewayKey
-    if (k?.caKey === caKey) {
-      if (k.keyPem !== null) this.gatewayKey = null
-      return k.keyPem
-    }
-    const making: { caKey: string; keyPem: string | null } = { caKey, keyPem: null }
-    this.gatewayKey = making
-    generateRsaKeyPemAsync().then(
-      (keyPem) => {
-        making.keyPem = keyPem
-      },
-      (err) => {
-        if (this.gatewayKey === making) this.gatewayKey = null
-        this.log.warn({ err: (err as Error).message }, 'could not make the etcd gateway key')
-      },
-    )
-    return null
   }
 
   /** The complete release netboot serves for an architecture: the cluster's current one. */
