@@ -52,3 +52,16 @@ function checkRecord(r: SignedRecord, c: UpdateIntake): DropReason | 'stale' | n
   const admitted = c.admits?.(r.body) ?? 'member'
   return admitted === 'member' ? null : admitted
 }
+
+/**
+ * What a node may send before it can admit records (it holds no certificate of its own in
+ * its book yet: a joiner, or one whose certificate is still on its way to disk): which
+ * links it wants, nothing else. Any SWIM message could carry its own record (an answer to
+ * a member's digest offers every record the member lacks, ours first), and a member that
+ * holds our certificate (the signer remembers what it signs) would count us alive then —
+ * before the certificate is on our disk. After a power cut we would join again. Once the
+ * gate opens, the shell announces us and syncs (swim-shell.ts admitted()).
+ */
+export function tellsBeforeCertified(msg: { t: string }): boolean {
+  return msg.t === 'link'
+}

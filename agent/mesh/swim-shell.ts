@@ -16,7 +16,7 @@ import { PendingRecords } from './pending-records.js'
 import { type NodeRecordBody, RecordVerifier, type SignedRecord, signRecord } from './record.js'
 import type { PeerConn } from './swarm.js'
 import type { MemberEvent, RecordMeta } from './swim/types.js'
-import { checkUpdates } from './swim-intake.js'
+import { checkUpdates, tellsBeforeCertified } from './swim-intake.js'
 import type { SwimWireMessage } from './swim-wire.js'
 
 export interface SwimShellInit extends LivenessSettings {
@@ -339,9 +339,9 @@ export class SwimShell {
   }
 
   private sendTo(id: string, msg: LivenessMessage<SignedRecord>): boolean {
-    // A node without its certificate would only be sent records it must drop: it asks for
-    // none (no digest) until it can admit them, then syncs (checkSelf).
-    if (msg.t === 'digest' && !this.canAdmit()) return true
+    // Without its certificate a node says nothing but its link wishes (swim-intake.ts); it
+    // asks for no records (no digest) until it can admit them, then syncs (checkSelf).
+    if (!this.canAdmit() && !tellsBeforeCertified(msg)) return true
     const conns = this.c.transport.connections().filter((c) => this.idOf(c.remoteKeyHex) === id)
     for (const conn of conns) this.c.send(conn, msg as SwimWireMessage)
     return conns.length > 0

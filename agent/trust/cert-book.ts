@@ -2,6 +2,7 @@ import { type CertInfo, verifyCertificate } from '../pki/cert.js'
 import { mergeRevocations, type RevocationList, revokedSerials } from '../pki/revocations.js'
 
 export type CertRejection = 'no-ca' | 'wrong-node' | 'not-agent' | 'revoked' | 'invalid'
+export type CertCheck = { ok: true; info: CertInfo } | { ok: false; reason: CertRejection; detail: string }
 
 /**
  * The certificates of members, verified against the cluster CA and the revocation
@@ -30,10 +31,24 @@ export class CertBook {
   }
 
   /** Verify and remember `certPem` as the certificate of `nodeId`. */
-  add(
-    nodeId: string,
-    certPem: string,
-  ): { ok: true; info: CertInfo } | { ok: false; reason: CertRejection; detail: string } {
+  add(nodeId: string, certPem: string): CertCheck {
+    const v = this.check(nodeId, certPem)
+    if (!v.ok) return v
+    const existing = this.certs.get(nodeId)
+    // Keep the newest: a renewal replaces the old certificate, a replay of the old one does not.
+    if (!existing || v.info.notAfterMs >= existing.notAfterMs) {
+      if (!existing && this.certs.size >= this.certsMax)
+        return { ok: false, reason: 'invalid', detail: 'certificate book full' }
+      this.certs.set(nodeId, { ...v.info, certPem })
+    }
+    return v
+  }
+
+  /**
+   * Would `add` take `certPem` for `nodeId`? Nothing is remembered: a joiner checks its
+   * certificate before saving it and takes it into the book (a member) only once it is saved.
+   */
+  check(nodeId: string, certPem: string): CertCheck {
     if (!this.caPem) return { ok: false, reason: 'no-ca', detail: 'no cluster CA yet' }
     const v = verifyCertificate(certPem, this.caPem, { nowMs: this.nowMs(), revoked: this.revokedSerialSet })
     if (!v.ok) return { ok: false, reason: v.reason === 'revoked' ? 'revoked' : 'invalid', detail: v.reason }
@@ -41,13 +56,6 @@ export class CertBook {
       return { ok: false, reason: 'wrong-node', detail: `certificate is for ${v.commonName}` }
     if (v.profile !== 'agent') return { ok: false, reason: 'not-agent', detail: `a ${v.profile} certificate` }
     if (this.revokedIds.has(nodeId)) return { ok: false, reason: 'revoked', detail: 'node revoked' }
-    const existing = this.certs.get(nodeId)
-    // Keep the newest: a renewal replaces the old certificate, a replay of the old one does not.
-    if (!existing || v.notAfterMs >= existing.notAfterMs) {
-      if (!existing && this.certs.size >= this.certsMax)
-        return { ok: false, reason: 'invalid', detail: 'certificate book full' }
-      this.certs.set(nodeId, { ...v, certPem })
-    }
     return { ok: true, info: v }
   }
 

@@ -8,7 +8,7 @@ export type CommonEffect =
   | { kind: 'send'; conn: PeerConn; msg: TrustMessage }
   /** To every connection. */
   | { kind: 'broadcast'; msg: TrustMessage }
-  | { kind: 'log'; level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; text: string }
+  | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; text: string }
   | { kind: 'count'; name: string; labels?: Record<string, string> }
   /** A timeline event (the shell stamps the time). */
   | { kind: 'event'; event: { kind: string; id: string; name: string; message: string } }
@@ -16,7 +16,7 @@ export type CommonEffect =
 export type Step<S, E> = { state: S; effects: E[] }
 
 export const log = (
-  level: 'debug' | 'info' | 'warn',
+  level: 'debug' | 'info' | 'warn' | 'error',
   text: string,
   fields: Record<string, unknown> = {},
 ): CommonEffect => ({ kind: 'log', level, fields, text })

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { PeerConn } from '../mesh/swarm.js'
 import type { ClusterSettings } from '../state/cluster-file.js'
 import { type CommonEffect, count, log, type Step } from './effects.js'
+import { type CertToSave, type SaveEffect, type SaveEvent, saveStep, startSave } from './join-save.js'
 
 // The joiner: a node with join material and no certificate. It asks one peer at a time
 // (only signers sign) and moves on to the next only when that one says it is no signer
@@ -26,7 +27,11 @@ import { type CommonEffect, count, log, type Step } from './effects.js'
 //
 //   joining ──join-pending──▶ pending
 //      │                        │
-//      └──join-signed (proven)──┴──▶ adopt ──adopted──▶ member (done; identity.ts takes over)
+//      └──join-signed (proven)──┴──▶ saving ──saved──▶ adopt: member (done; identity.ts takes over)
+//                 ▲                    │
+//                 └────unusable────────┘ (the book refused it: asked again)
+//
+// Saving (join-save.ts): the certificate is on disk before anyone can count us a member.
 
 /** A peer asked to sign gets this long to answer before the joiner asks the next one. */
 export const JOIN_ASK_TIMEOUT_MS = 8000
@@ -44,7 +49,7 @@ export interface SignerHint {
   port: number
 }
 
-export type JoinerStatus = 'joining' | 'pending' | 'member'
+export type JoinerStatus = 'joining' | 'pending' | 'saving' | 'member'
 
 export interface JoinerState {
   readonly status: JoinerStatus
@@ -61,6 +66,8 @@ export interface JoinerState {
   readonly reached: { readonly key: string; readonly atMs: number } | null
   /** When the ask was made after whose lapse the members were asked again (once per lapse). */
   readonly recheckedFor: number | null
+  /** The certificate received, while it is being saved (status `saving`). */
+  readonly saving: CertToSave | null
 }
 
 /** What the shell verified about a `join-signed` reply. */
@@ -90,14 +97,16 @@ export type JoinerEvent =
   | { kind: 'pending'; code: string }
   | ({ kind: 'refused'; conn: PeerConn; reason: string; message: string; signers?: SignerHint[] } & Open)
   | ({ kind: 'signed' } & SignedReply)
-  /** The shell verified and stored the certificate. */
-  | { kind: 'adopted' }
+  /** The certificate is on disk (or the save failed: join-save.ts). */
+  | Exclude<SaveEvent, { kind: 'retry' }>
+  /** The book refused the certificate we were about to save (not valid yet, say): ask again. */
+  | { kind: 'unusable' }
 
 export type JoinerEffect =
   | CommonEffect
   /** Send our join request on this connection (the shell binds its proof to the connection). */
   | { kind: 'ask'; conn: PeerConn }
-  | { kind: 'adopt'; certPem: string; caPem: string; cluster: ClusterSettings }
+  | SaveEffect
   /** Hold a link to this signer for `forMs` (none of ours is one). */
   | { kind: 'reach'; signer: SignerHint; forMs: number }
 
@@ -111,11 +120,13 @@ export function joinerStart(code: string, nodeName: string, member: boolean): Jo
     signers: new Map(),
     reached: null,
     recheckedFor: null,
+    saving: null,
   }
 }
 
 export function joinerStep(s: JoinerState, e: JoinerEvent): Step<JoinerState, JoinerEffect> {
   if (s.status === 'member') return { state: s, effects: [] }
+  if (s.saving) return onSaving(s, s.saving, e)
   switch (e.kind) {
     case 'connected':
       // The peer asked came back on a new connection: the question (and its answer) went
@@ -138,10 +149,20 @@ export function joinerStep(s: JoinerState, e: JoinerEvent): Step<JoinerState, Jo
     case 'refused':
       return onRefused(s, e)
     case 'signed':
-      return { state: s, effects: onSigned(e) }
-    case 'adopted':
-      return { state: { ...s, status: 'member' }, effects: [] }
+      return onSigned(s, e)
+    default:
+      // saved, save-failed, unusable: only while saving.
+      return { state: s, effects: [] }
   }
+}
+
+/** Saving: nobody is asked (we hold a certificate); the period retries a failed save. */
+function onSaving(s: JoinerState, c: CertToSave, e: JoinerEvent): Step<JoinerState, JoinerEffect> {
+  if (e.kind === 'unusable') return { state: { ...s, status: 'joining', saving: null }, effects: [] }
+  if (e.kind !== 'saved' && e.kind !== 'save-failed' && e.kind !== 'retry') return { state: s, effects: [] }
+  const r = saveStep(c, e, s.nodeName)
+  const status = r.saving ? 'saving' : 'member'
+  return { state: { ...s, status, saving: r.saving }, effects: r.effects }
 }
 
 /** The peer asked is still connected and within its time to answer. */
@@ -287,14 +308,17 @@ const rank = (code: string, c: { remoteKeyHex: string }) =>
   createHash('sha256').update(`${code}/${c.remoteKeyHex}`).digest('hex')
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-function onSigned(r: SignedReply): JoinerEffect[] {
+function onSigned(s: JoinerState, r: SignedReply): Step<JoinerState, JoinerEffect> {
   // Only the cluster can hand us a CA: the reply must prove the join secret too.
-  if (!r.proofOk || !r.clusterMatches)
-    return [
-      log('warn', 'ignored a join reply that does not prove the join secret', {
-        from: r.conn.remoteKeyHex.slice(0, 12),
-      }),
-    ]
-  if (!r.certForUs) return [log('warn', 'ignored a join reply whose certificate is not ours')]
-  return [{ kind: 'adopt', certPem: r.certPem, caPem: r.caPem, cluster: r.cluster }]
+  if (!r.proofOk || !r.clusterMatches) {
+    const from = r.conn.remoteKeyHex.slice(0, 12)
+    return {
+      state: s,
+      effects: [log('warn', 'ignored a join reply that does not prove the join secret', { from })],
+    }
+  }
+  if (!r.certForUs)
+    return { state: s, effects: [log('warn', 'ignored a join reply whose certificate is not ours')] }
+  const { saving, effects } = startSave(r)
+  return { state: { ...s, status: 'saving', saving }, effects }
 }

@@ -19,15 +19,9 @@ import { CertExchange } from './cert-exchange.js'
 import { Driver, type EffectSinks } from './driver.js'
 import type { CommonEffect } from './effects.js'
 import type { IdentityEffect, IdentityEvent, IdentityState } from './identity.js'
-import { joinProof, replyProof, shortCode } from './join-proof.js'
-import {
-  JOIN_ASK_TIMEOUT_MS,
-  type JoinerEffect,
-  type JoinerEvent,
-  type JoinerState,
-  joinerStart,
-  joinerStep,
-} from './joiner.js'
+import { replyProof, shortCode } from './join-proof.js'
+import { applyJoinerEffect, type JoinHost } from './join-shell.js'
+import { type JoinerEffect, type JoinerEvent, type JoinerState, joinerStart, joinerStep } from './joiner.js'
 import { holdsItsNames } from './names-held.js'
 import { OwnIdentity } from './own-identity.js'
 import {
@@ -160,6 +154,7 @@ export class Machines {
 
   tick(): void {
     if (!this.node) {
+      // Also the period that saves again a join certificate a full disk refused (join-save.ts).
       this.joiner.feed({ kind: 'retry', conns: this.c.peers.connections(), monoMs: this.c.clock.monoMs() })
       return
     }
@@ -203,35 +198,23 @@ export class Machines {
   // ---- joiner ----
 
   private onJoiner(f: Exclude<JoinerEffect, CommonEffect>): void {
-    switch (f.kind) {
-      case 'ask': {
-        const csr = this.joinCsr
-        if (!csr || !this.init.secret || this.node) return
-        // Its answer comes on this link: not to be shed for room meanwhile (we hold few links).
-        this.c.hold(nodeIdFromPublicKey(Buffer.from(f.conn.remoteKeyHex, 'hex')), JOIN_ASK_TIMEOUT_MS)
-        // On every connection to that peer, each with its own proof: of a duplicate pair
-        // hyperswarm closes one, and a question on it is lost. A second copy is answered
-        // with the certificate just issued: still one signature.
-        for (const conn of this.connectionsTo(f.conn)) {
-          const proof = joinProof(this.init.secret, conn.handshakeHash, this.c.identity.id, csr.csrPem)
-          this.c.router.send(conn, { t: 'join-request', name: this.init.nodeName, csr: csr.csrPem, proof })
-        }
-        return
-      }
-      case 'reach':
-        // None of our links signs: a member named this one (rare; worth a line when a join is slow).
-        this.c.log.info({ signer: f.signer.key.slice(0, 12) }, 'join: linking to a signer a member named')
-        this.c.reachPeer(f.signer, f.forMs)
-        return
-      case 'adopt':
-        if (!this.joinCsr) return
-        this.c.book.setCa(f.caPem)
-        if (!this.adopt(f.certPem, this.joinCsr.keyPem, false)) return
-        this.settings.feed({ kind: 'joined', settings: f.cluster })
-        this.joiner.feed({ kind: 'adopted' })
-        return
-      default:
-        return
+    applyJoinerEffect(this.joinHost, f)
+  }
+
+  private get joinHost(): JoinHost {
+    return {
+      init: this.init,
+      c: this.c,
+      joiner: this.joiner,
+      joinCsr: this.joinCsr,
+      member: () => this.node !== null,
+      stopped: () => this.stopped,
+      saveInLane: (write) => void this.saves.save('certificate', write),
+      adoptSaved: (certPem, keyPem, cluster) => {
+        if (this.adopt(certPem, keyPem, false, true))
+          this.settings.feed({ kind: 'joined', settings: cluster })
+      },
+      connectionsTo: (conn) => this.connectionsTo(conn),
     }
   }
 
@@ -243,8 +226,12 @@ export class Machines {
     return [conn, ...others]
   }
 
-  /** Our certificate (first or renewed): verify it into the book, keep it, tell everyone. */
-  adopt(certPem: string, keyPem: string, renewing: boolean): boolean {
+  /**
+   * Our certificate (first or renewed): verify it into the book, keep it, tell everyone.
+   * A first one arrives `saved` (saveJoinCert); a renewal is saved here, in the background:
+   * the node is a member already, with its older certificate on disk.
+   */
+  adopt(certPem: string, keyPem: string, renewing: boolean, saved = false): boolean {
     const added = this.c.book.add(this.c.identity.id, certPem)
     if (!added.ok) {
       this.c.log.warn(
@@ -255,7 +242,7 @@ export class Machines {
     }
     const caPem = this.c.book.ca as string
     this.node = { certPem, keyPem }
-    this.save('certificate', () => this.c.store.saveCertificate({ certPem, keyPem, caPem }))
+    if (!saved) this.save('certificate', () => this.c.store.saveCertificate({ certPem, keyPem, caPem }))
     for (const fn of this.certificateListeners) fn({ certPem, keyPem, caPem })
     const what = renewing ? 'renewed its certificate' : 'joined: certificate received'
     const info = added.info

@@ -81,7 +81,8 @@ export class Trust {
 
   get status(): { status: 'joining' | 'pending' | 'member'; code: string } {
     const j = this.m.joiner.state
-    return { status: j.status, code: j.code }
+    // Saving its certificate, a node is still joining: no member counts it yet (join-save.ts).
+    return { status: j.status === 'saving' ? 'joining' : j.status, code: j.code }
   }
 
   get settings(): ClusterFile {

@@ -39,6 +39,8 @@ export interface NodeExtension {
    * message: returns the message with the records this node may not admit taken out.
    */
   admit?(from: string, msg: LivenessMessage<SimRecord>): LivenessMessage<SimRecord>
+  /** The mesh shell's rule for what this node may send now (false: dropped unsent). */
+  tells?(msg: LivenessMessage<SimRecord>): boolean
 }
 
 /** A real signed node record (facts, addresses, signature) is about this big on the wire. */
@@ -159,7 +161,10 @@ export class SwimNode implements Endpoint {
         clock,
         random: seededRandom((this.env.seed ^ hashId(this.id)) + this.starts * 7919),
         transport: {
-          send: (id, msg) => this.conns.has(id) && this.env.net.send(this.id, id, msg, messageBytes(msg)),
+          send: (id, msg) => {
+            if (this.ext.tells && !this.ext.tells(msg)) return true
+            return this.conns.has(id) && this.env.net.send(this.id, id, msg, messageBytes(msg))
+          },
           dial: (id) => this.env.net.dial(this.id, id),
           close: (id) => this.env.net.close(this.id, id),
           // One peer per attempt, as the agent does: every newcomer dialling every

@@ -224,6 +224,19 @@ export class TrustCluster {
     }
   }
 
+  /**
+   * Safety, after every step: a node some member counts alive or suspect has its
+   * certificate on its disk (join-save.ts). Unplugged then, it comes back as that member.
+   */
+  checkDurable(): void {
+    for (const n of this.members())
+      for (const [id, s] of this.view(n))
+        if ((s === 'alive' || s === 'suspect') && id !== n.id && this.part(id).cert === null)
+          this.flag(
+            `${this.name(n.id)} counts ${this.name(id)} as ${s} before its certificate is on its disk`,
+          )
+  }
+
   private readonly flagged = new Set<string>()
   flag(text: string): void {
     if (this.flagged.has(text)) return

@@ -46,6 +46,8 @@ import { certOf, type SimCert, SimCertBook } from './trust-book.js'
 export const TRUST_TICK_MS = 2000
 /** A member that sees a record it cannot admit asks that sender for certificates at most this often. */
 const ASK_INTERVAL_MS = 2000
+/** A joiner's certificate takes up to this long to reach its disk (written, fsynced). */
+const SAVE_MS_MAX = 3000
 
 /** What the simulated cluster provides and records (trust-run.ts checks the invariants on it). */
 export interface TrustEnv {
@@ -176,6 +178,11 @@ export class TrustPart implements NodeExtension {
     })
     if (refused) this.uncertified(from)
     return gossip.length === msg.gossip.length ? msg : ({ ...msg, gossip } as typeof msg)
+  }
+
+  /** swim-shell.ts sendTo: a node that cannot admit says only which links it wants. */
+  tells(msg: LivenessMessage<SimRecord>): boolean {
+    return this.persisted.cert !== null || msg.t === 'link'
   }
 
   receive(from: string, raw: ControlMessage): void {
@@ -367,12 +374,26 @@ export class TrustPart implements NodeExtension {
         this.send(f.conn.remoteKeyHex, { t: 'sim-join-request', csr: `csr:${this.nodeId}` })
         return
       }
+      case 'save': {
+        // join-shell.ts: checked first, then written; the write takes a while (fsync on a
+        // slow disk) and is lost with a crash before it ends.
+        if (!certOf(f.certPem)) {
+          this.feedJoiner({ kind: 'unusable' })
+          return
+        }
+        const gen = this.generation
+        const clock = this.node?.proc.clock()
+        clock?.setTimeout(() => {
+          if (gen !== this.generation) return
+          this.persisted.cert = f.certPem
+          this.feedJoiner({ kind: 'saved' })
+        }, this.env.random.next() * SAVE_MS_MAX)
+        return
+      }
       case 'adopt': {
         const c = certOf(f.certPem)
         if (!c || !this.book.add(this.nodeId, f.certPem)) return
-        this.persisted.cert = f.certPem
         this.env.adopted(this.nodeId, c)
-        this.feedJoiner({ kind: 'adopted' })
         // machines.ts adopt: hello to every link, then a digest to catch up on what we dropped.
         this.broadcast({ t: 'sim-hello', cert: f.certPem, ask: true })
         this.broadcast(digestOf(this.docs(), true))

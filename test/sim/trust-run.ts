@@ -78,6 +78,7 @@ export function runTrustSchedule(seed: number, opts: TrustRunOptions = {}): Trus
   for (let i = 0; i < members; i++) c.sched.at((1000 * i) / members, () => c.nodes[i]!.start())
   const every = () => {
     c.checkExpelled()
+    c.checkDurable()
     c.sched.after(CHECK_MS, every)
   }
   c.sched.at(0, every)

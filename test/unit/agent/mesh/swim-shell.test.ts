@@ -217,6 +217,28 @@ describe('the agent membership shell (SWIM over signed records)', () => {
     assert.equal(saved.incarnation, before + 1, 'kept for the next start')
   })
 
+  it('a joiner tells a member that holds its certificate nothing until its own gate opens (its certificate saved)', async () => {
+    const h = harness()
+    let saved = false
+    // The member is the signer that signed the joiner: it holds the certificate already.
+    const member = await h.make(newIdentity(), 'd-m.json', '127.0.1.1', {
+      canAdmit: () => true,
+      admits: () => 'member',
+    })
+    const joiner = await h.make(newIdentity(), 'd-j.json', '127.0.1.9', {
+      canAdmit: () => saved,
+      admits: () => 'member',
+    })
+    h.link(member, joiner)
+    // Anti-entropy rounds: the member's digests reach the joiner, whose answer would offer
+    // its own record; it sends none while it cannot admit.
+    h.clock.advance(60_000)
+    assert.equal(h.stateOf(member, joiner), undefined, 'not a member anywhere before the save')
+    saved = true
+    h.clock.advance(2000)
+    assert.equal(h.stateOf(member, joiner), 'alive', 'announced once its gate opens')
+  })
+
   it('drops a forged record, another cluster’s, and a digest carrying someone else’s record', async () => {
     const h = harness()
     const a = await h.make(newIdentity(), 'f-a.json')

@@ -156,13 +156,13 @@ describe('joiner', () => {
       assert.ok([x, y].includes(asks[0]!.conn))
     })
 
-    test("the signer's link went: the same; and a member's answer with our certificate is adopted", () => {
+    test("the signer's link went: the same; and a member's answer with our certificate is taken (saved first)", () => {
       const s = askedSigner()
       const left = all.filter((c) => c.remoteKeyHex !== s.asked!.key)
       const lapse = joinerStep(s, retry(left, 100))
       assert.equal(ofKind(lapse.effects, 'ask').length, 2)
       const answered = joinerStep(lapse.state, reply({ conn: m2 }))
-      assert.equal(ofKind(answered.effects, 'adopt').length, 1)
+      assert.equal(ofKind(answered.effects, 'save').length, 1)
     })
 
     test('once per unanswered question; a member that still holds nothing refuses and asks nothing new', () => {
@@ -207,13 +207,21 @@ describe('joiner', () => {
       assert.deepEqual(joinerStep(s, retry([a, b], t)).effects, [{ kind: 'ask', conn: a }])
   })
 
-  test('a proven reply with our certificate is adopted; adopted → member, which asks nothing more', () => {
+  test('a proven reply with our certificate is saved, then adopted: a member, which asks nothing more', () => {
     const s = joinerStart('ABC-DEF', 'pi4-2', false)
     const r = joinerStep(s, reply())
-    assert.deepEqual(ofKind(r.effects, 'adopt'), [
-      { kind: 'adopt', certPem: 'CERT', caPem: 'CA', cluster: settings },
+    assert.deepEqual(r.effects, [{ kind: 'save', certPem: 'CERT', caPem: 'CA', cluster: settings }])
+    assert.equal(r.state.status, 'saving')
+    // Saving: nobody is asked, a second answer changes nothing, nothing is adopted yet.
+    for (const e of [
+      retry([a, b], 0),
+      reply(),
+      { kind: 'connected', conn: c, conns: [c], monoMs: 0 } as const,
     ])
-    const member = joinerStep(r.state, { kind: 'adopted' }).state
+      assert.deepEqual(joinerStep(r.state, e).effects, [])
+    const saved = joinerStep(r.state, { kind: 'saved' })
+    assert.deepEqual(saved.effects, [{ kind: 'adopt', certPem: 'CERT', caPem: 'CA', cluster: settings }])
+    const member = saved.state
     assert.equal(member.status, 'member')
     assert.deepEqual(joinerStep(member, retry([c], 0)).effects, [])
     assert.deepEqual(
@@ -231,7 +239,7 @@ describe('joiner', () => {
       reply({ certForUs: false }),
     ]) {
       const r = joinerStep(s, bad)
-      assert.equal(ofKind(r.effects, 'adopt').length, 0)
+      assert.equal(ofKind(r.effects, 'save').length, 0)
       assert.equal(ofKind(r.effects, 'log')[0]?.level, 'warn')
       assert.equal(r.state.status, 'joining')
     }
