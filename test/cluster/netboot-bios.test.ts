@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { labUnplug, nodeUrl } from '../../lab/launcher.js'
 import { startLab, view } from '../support/lab.js'
 import { addTestVm, consoleText, servedBy } from '../support/netboot.js'
+import { allowAdoptEmpty, blankDisk, powerCutComesBackAsItself } from '../support/state-disk.js'
 
 // Real dnsmasq (proxyDHCP + TFTP) in every node's namespace, real iPXE, real qemu (TCG)
 // on the lab bridge, the real image from images/netboot/build.sh. Needs root.
@@ -13,18 +14,23 @@ describe('netboot (BIOS) from any node', {
 }, () => {
   it('a VM netboots, joins, and is alive on every node; only its serving node hands it join material', async () => {
     const lab = await startLab({ nodes: 3, netns: true, netboot: true, timeoutMs: 600_000 })
+    // The first machine has a blank local disk, which the cluster lets it adopt.
+    await allowAdoptEmpty(lab)
     // addTestVm waits until the VM is alive in every node's /api/v1/cluster.
-    const vm = await addTestVm(lab)
+    const vm = await addTestVm(lab, { disks: [await blankDisk(lab, 'first')] })
     const m = (await view(lab.nodes[0]!)).members.find((x) => x.name === vm.name)
     assert.equal(m?.arch, 'amd64')
     const served = await servedBy(lab, vm.mac)
     assert.equal(served.length, 1, `exactly one node served ${vm.mac}: ${served}`)
-    const text = await consoleText(vm)
-    assert.match(text, /homecloud: image verified/)
     for (const n of lab.nodes.filter((x) => x.name !== served[0])) {
       const r = await fetch(new URL(`/netboot/join/${vm.mac}`, nodeUrl(n)))
       assert.equal(r.status, 404, `${n.name} did not serve ${vm.mac}`)
     }
+    // Alive everywhere, so its certificate is on its disk: the plug is pulled now, and it
+    // comes back as the same member (support/state-disk.ts).
+    await powerCutComesBackAsItself(lab, vm, async () => {
+      assert.match(await consoleText(vm), /homecloud: image verified/)
+    })
     // The same routes over the lab network refuse malformed input.
     const n0 = lab.nodes[0]!
     assert.equal((await fetch(new URL('/netboot/join/52:54:00:zz:00:00', nodeUrl(n0)))).status, 400)
