@@ -11,8 +11,8 @@ import { consoleText } from './netboot.js'
 
 // A netbooted VM with a blank local disk under the cluster setting adopt-empty: /init
 // partitions and formats it and keeps the node's state there. Pulled from power the moment
-// it is alive on every node, it comes back as the same member: same node id, no join (the
-// join-save rule: alive anywhere means the certificate is on the disk).
+// it is alive on every node, it must come back as the same member: same node id, no join
+// (the join-save rule: alive anywhere means the certificate is on the disk).
 
 const diskMiB = 300
 /** How long a VM's console may take to show its agent's start (TCG on two busy cores). */
@@ -71,8 +71,10 @@ async function agentSays(
   }
 }
 
+type Joins = { signed: number; answeredAgain: number }
+
 /** Joins signed and joins answered with a held certificate, summed over the lab's running nodes. */
-async function joinsAnswered(lab: LabFile): Promise<{ signed: number; answeredAgain: number }> {
+async function joinsAnswered(lab: LabFile): Promise<Joins> {
   let signed = 0
   let answeredAgain = 0
   for (const n of lab.nodes.filter((x) => x.pid !== null)) {
@@ -85,43 +87,51 @@ async function joinsAnswered(lab: LabFile): Promise<{ signed: number; answeredAg
   return { signed, answeredAgain }
 }
 
-/**
- * Cuts `vm`'s power at once (it was just reported alive on every node), checks the first
- * boot adopted the blank disk, powers it on with the same MAC and disk, and waits for it:
- * the same node id, started as a member from the disk, no join signed or answered again.
- * `between` runs while the VM is off or booting (checks of the first boot's serving).
- */
-export async function powerCutComesBackAsItself(
-  lab: LabFile,
-  vm: LabVm,
-  between: () => Promise<void> = async () => {},
-): Promise<void> {
-  const before = await joinsAnswered(lab)
+/** The first boot adopted the blank disk (vda) and keeps its state there: console and agent say so. */
+export async function adoptedBlankDisk(vm: LabVm): Promise<{ id: string }> {
+  const first = await consoleText(vm)
+  assert.match(first, /homecloud: adopting the empty disk \/dev\/vda/)
+  assert.match(first, /homecloud: state on \/dev\/vda1 \(adopted, made homecloud-state, \d+ MiB free\)/)
+  const run = await agentSays(vm)
+  assert.equal(run.status, 'joining')
+  assert.match(run.stateDisk, /^on \/dev\/vda1 \(adopted, made homecloud-state/)
+  return { id: run.id }
+}
+
+/** A power cut now (qemu killed), and the machine powered on again with the same MAC and disk. */
+export async function cutPower(lab: LabFile, vm: LabVm): Promise<{ again: LabVm; joins: Joins }> {
+  const joins = await joinsAnswered(lab)
   const again = await labVmPowerCycle(lab.dir, vm.name, {
     timeoutMs: AGENT_START_WAIT_MS,
     lifetimeSeconds: 3600,
     wait: false,
   })
-  const first = await consoleText(vm)
-  assert.match(first, /homecloud: adopting the empty disk \/dev\/vda/)
-  assert.match(first, /homecloud: state on \/dev\/vda1 \(adopted, made homecloud-state, \d+ MiB free\)/)
-  const firstRun = await agentSays(vm)
-  assert.equal(firstRun.status, 'joining')
-  await between()
+  return { again, joins }
+}
 
-  const secondRun = await agentSays(again)
-  assert.equal(secondRun.id, firstRun.id, 'the same node id: its key was on the state disk')
+/**
+ * After `cutPower`: the same node id, started as a member from its disk (no join material
+ * asked), alive everywhere as the one member for the machine, and no join certificate signed
+ * or handed back for it on any node.
+ */
+export async function comesBackAsItself(
+  lab: LabFile,
+  first: { id: string; name: string },
+  cut: { again: LabVm; joins: Joins },
+): Promise<void> {
+  const secondRun = await agentSays(cut.again)
+  assert.equal(secondRun.id, first.id, 'the same node id: its key was on the state disk')
   assert.equal(secondRun.created, false, 'no new identity made')
   assert.equal(secondRun.status, 'member', 'its certificate was on the disk: no join')
   assert.match(secondRun.stateDisk, /^on \/dev\/vda1 \(labelled homecloud-state.*this node was here before/)
-  const second = await consoleText(again)
+  const second = await consoleText(cut.again)
   assert.match(second, /the state disk holds this node: starting as the same node, no join material asked/)
-  await waitVmJoined(await readLabFile(lab.dir), vm.name, AGENT_START_WAIT_MS)
-  const members = (await view(lab.nodes[0]!)).members.filter((m) => m.name === vm.name)
+  await waitVmJoined(await readLabFile(lab.dir), first.name, AGENT_START_WAIT_MS)
+  const members = (await view(lab.nodes[0]!)).members.filter((m) => m.name === first.name)
   assert.deepEqual(
     members.map((m) => [m.id, m.state]),
-    [[firstRun.id, 'alive']],
+    [[first.id, 'alive']],
     'one member for the machine, alive under its old id',
   )
-  assert.deepEqual(await joinsAnswered(lab), before, 'no certificate signed or handed back for it')
+  assert.deepEqual(await joinsAnswered(lab), cut.joins, 'no certificate signed or handed back for it')
 }
