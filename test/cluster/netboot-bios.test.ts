@@ -34,8 +34,9 @@ describe('netboot (BIOS) from any node', {
     }
     // Alive everywhere, so its certificate is on its disk: the plug is pulled now, and it
     // must come back as the same member (support/state-disk.ts). Not yet in the suite: the
-    // second boot hung in /init mounting the state partition (the kernel's journal replay;
-    // branch statedisk, /work/notes/statedisk.md). HOMECLOUD_TEST_STATE_DISK_CUT=1 runs it.
+    // second boot hung in /init mounting the state partition, cause not found (the same
+    // partition mounts, journal replayed, in the same kernel booted alone).
+    // HOMECLOUD_TEST_STATE_DISK_CUT=1 runs it.
     const cut = process.env.HOMECLOUD_TEST_STATE_DISK_CUT === '1' ? await cutPower(lab, vm) : null
     const first = await adoptedBlankDisk(vm)
     assert.match(await consoleText(vm), /homecloud: image verified/)
