@@ -339,8 +339,7 @@ export class SwimShell {
   }
 
   private sendTo(id: string, msg: LivenessMessage<SignedRecord>): boolean {
-    // Without its certificate a node says nothing but its link wishes (swim-intake.ts); it
-    // asks for no records (no digest) until it can admit them, then syncs (checkSelf).
+    // Uncertified, a node sends only its link wishes (swim-intake.ts), then syncs (checkSelf).
     if (!this.canAdmit() && !tellsBeforeCertified(msg)) return true
     const conns = this.c.transport.connections().filter((c) => this.idOf(c.remoteKeyHex) === id)
     for (const conn of conns) this.c.send(conn, msg as SwimWireMessage)
