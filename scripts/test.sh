@@ -28,16 +28,28 @@ paths=("$@"); [ "${#paths[@]}" -gt 0 ] || paths=(test/unit test/cluster test/bro
 files=()
 for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -name '*.test.ts' | sort); done
 [ "${#files[@]}" -gt 0 ] || { echo "no test files found under: ${paths[*]}" >&2; exit 1; }
-echo "» running ${#files[@]} test files (unit, then real-process cluster tests, then Chromium)"
+# Real-process files one at a time (they start many processes; this may be a 2-core box),
+# then the unit files two at a time: pure, each in its own process, no shared state, and
+# each file's cost is mostly starting node and loading its modules.
+heavy=(); unit=()
+for f in "${files[@]}"; do if [[ $f == test/unit/* ]]; then unit+=("$f"); else heavy+=("$f"); fi; done
+echo "» running ${#files[@]} test files (${#heavy[@]} real-process and Chromium, one at a time; then ${#unit[@]} unit, two at a time)"
 mkdir -p test/output
-# One file at a time: cluster tests start many processes and this may be a 2-core box.
+rm -f test/output/results*.tap
 status=0
-node --import tsx --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination=test/output/results.tap \
-  "${files[@]}" || status=$?
-pass=$(sed -n 's/^# pass //p' test/output/results.tap | tail -1)
-fail=$(sed -n 's/^# fail //p' test/output/results.tap | tail -1)
-skip=$(sed -n 's/^# skipped //p' test/output/results.tap | tail -1)
-echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+run_files() { # NAME CONCURRENCY FILES...
+  local name=$1 conc=$2; shift 2
+  [ "$#" -gt 0 ] || return 0
+  local t0=$SECONDS
+  node --import tsx --test --test-concurrency="$conc" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="test/output/results-$name.tap" \
+    "$@" || status=1
+  echo "» $name files: $(( SECONDS - t0 )) s"
+}
+run_files cluster 1 "${heavy[@]}"
+run_files unit 2 "${unit[@]}"
+cat test/output/results-*.tap > test/output/results.tap
+count() { sed -n "s/^# $1 //p" test/output/results-*.tap | awk '{s+=$1} END {print s+0}'; }
+echo "$(count pass) passed, $(count fail) failed, $(count skipped) skipped"
 exit "$status"
