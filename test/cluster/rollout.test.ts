@@ -22,7 +22,7 @@ import {
 } from '../support/rollout.js'
 import { missingOn, startWriteLoad, type WriteLoad } from '../support/write-load.js'
 
-// A/B upgrades in a lab of real agents (issue 14): 3 ARM voters and 3 x86 workers, each
+// A/B upgrades in a lab of real agents (issue 14): 3 ARM voters and an x86 worker, each
 // booting through the lab firmware from two slots, Kubernetes on kwok, two real builds of
 // this code stamped 1 and 2. The whole cluster moves from 1 to 2, one node at a time,
 // while a watcher samples the Nodes, a budget and the API, and a client writes to etcd.
@@ -35,12 +35,14 @@ describe('A/B rollout in a lab: 1 → 2', { timeout: 1_800_000 }, () => {
   let lab: LabFile
   const say = timedSay()
 
-  it('six nodes move from 1 to 2, one at a time, nothing lost', async (t) => {
+  it('four nodes move from 1 to 2, one at a time, nothing lost', async (t) => {
     say('building two releases of this code (cached by inputs)')
     const i1 = await stampedImage(V1, { progress: say })
     const i2 = await stampedImage(V2, { progress: say })
     lab = await startLab({
-      boards: 'pi5,pi5,pi5,x86,x86,x86',
+      // Three voters (each moved with etcd and the control plane on it) and a worker: every
+      // kind of step; more workers would only repeat the worker's (~50 s each here).
+      boards: 'pi5,pi5,pi5,x86',
       kube: true,
       slots: true,
       imageDir: i1,
@@ -97,7 +99,7 @@ describe('A/B rollout in a lab: 1 → 2', { timeout: 1_800_000 }, () => {
         timeoutMs: 1_200_000,
         progress: say,
       })
-      say(`rollout of 6 nodes: ${Math.round((Date.now() - t0) / 1000)} s`)
+      say(`rollout of ${lab.nodes.length} nodes: ${Math.round((Date.now() - t0) / 1000)} s`)
       for (const n of s.nodes) {
         assert.equal(n.version, V2, `${n.name} runs ${V2}`)
         assert.equal(n.slots?.committed, true, `${n.name} committed`)
