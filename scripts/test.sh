@@ -33,9 +33,18 @@ for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -nam
 # they are pure and each in its own process, so they only take CPU the clusters leave
 # idle (a nice-19 process gets ~1.5 % of a core against a busy one) and no longer add
 # their ~6 minutes at the end; their output is shown once the real-process files are done.
-heavy=(); unit=()
-for f in "${files[@]}"; do if [[ $f == test/unit/* ]]; then unit+=("$f"); else heavy+=("$f"); fi; done
-echo "» running ${#files[@]} test files: ${#heavy[@]} real-process and Chromium files one at a time, ${#unit[@]} unit files beside them at low priority"
+# The full suite (no paths given) keeps the files of test/long-files.tsv for last and runs
+# each only while the time budget holds it; files under paths given run regardless.
+budget_s=${HOMECLOUD_TEST_BUDGET_S:-$([ "$#" -eq 0 ] && echo 5100 || echo 0)}
+declare -A long_s=()
+while IFS=$'\t' read -r f sec _; do [[ -z $f || $f == \#* ]] || long_s[$f]=$sec; done < test/long-files.tsv
+heavy=(); unit=(); later=()
+for f in "${files[@]}"; do
+  if [[ $f == test/unit/* ]]; then unit+=("$f")
+  elif [ "$budget_s" -gt 0 ] && [ -n "${long_s[$f]:-}" ]; then later+=("$f")
+  else heavy+=("$f"); fi
+done
+echo "» running ${#files[@]} test files: ${#heavy[@]} real-process and Chromium files one at a time, ${#unit[@]} unit files beside them at low priority${later[*]:+, then ${#later[@]} more while the ${budget_s} s budget holds them}"
 mkdir -p test/output
 rm -f test/output/results*.tap test/output/unit.out
 run_files() { # NAME CONCURRENCY FILES...
@@ -58,6 +67,18 @@ if [ "${#unit[@]}" -gt 0 ]; then
 fi
 status=0
 if [ "${#heavy[@]}" -gt 0 ]; then run_files cluster 1 "${heavy[@]}" || status=1; fi
+not_run=()
+for f in "${later[@]}"; do
+  # A third over its measured time for a slower machine; killed at the budget's end (a
+  # failure: something got slower) rather than taking the whole run past its bound.
+  left=$(( budget_s - SECONDS ))
+  if [ $(( ${long_s[$f]} * 4 / 3 )) -gt "$left" ]; then not_run+=("$f"); continue; fi
+  name=$(basename "$f" .test.ts)
+  timeout --signal=TERM --kill-after=30 "$left" bash -c "$(declare -f run_files); run_files $name 1 $f" || status=1
+done
+for f in "${not_run[@]}"; do
+  echo "» not run for time: $f (about ${long_s[$f]} s; $(( budget_s - SECONDS )) s of the ${budget_s} s budget left; run it with: bash scripts/test.sh $f)"
+done
 if [ -n "$unit_pid" ]; then
   echo "» unit files (they ran beside the others; waiting for the last of them)"
   wait "$unit_pid" || status=1
@@ -65,5 +86,5 @@ if [ -n "$unit_pid" ]; then
 fi
 cat test/output/results-*.tap > test/output/results.tap
 count() { sed -n "s/^# $1 //p" test/output/results-*.tap | awk '{s+=$1} END {print s+0}'; }
-echo "$(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+echo "$(count pass) passed, $(count fail) failed, $(count skipped) skipped${not_run[*]:+; ${#not_run[@]} long files not run for time}"
 exit "$status"
