@@ -14,6 +14,8 @@ import { addVmTap } from './network.js'
 import { AAVMF_CODE, AAVMF_VARS, firmwareVarsTemplate, qemuCommand, vmKubeMemoryMBDefault } from './qemu.js'
 
 const labClock = systemClock({ keepAlive: true })
+/** Polls (50 ms apart) for a SIGKILLed VM's processes to be gone: 10 s. */
+const VM_EXIT_WAITS_MAX = 200
 
 export interface AddVmOptions {
   uefi?: boolean
@@ -141,10 +143,8 @@ export async function labVmPowerCycle(dirIn: string, name: string, opts: AddVmOp
     const lab = await readLabFile(dir)
     const v = lab.vms.find((x) => x.name === name)
     if (!v) throw new HomecloudError('LAB_INVALID', `no VM named ${name} in this lab`)
-    if (v.pid) await killHard(v.pid, lab.dir)
     // qemu holds its disk images' locks until it is gone: the next one could not open them.
-    for (let i = 0; i < 200 && (await vmProcessesOf(lab.dir, v.tap)).length > 0; i++)
-      await sleep(labClock, 50)
+    await killVm(lab.dir, v)
     const boots = Number(/console-(\d+)\.log$/.exec(v.consoleLog)?.[1] ?? 1)
     v.consoleLog = join(lab.dir, 'vms', v.name, `console-${boots + 1}.log`)
     v.startedAtMs = labClock.nowMs()
@@ -156,6 +156,34 @@ export async function labVmPowerCycle(dirIn: string, name: string, opts: AddVmOp
     await waitVmJoined(await readLabFile(dir), entry.name, opts.timeoutMs ?? 600_000, opts.progress)
   }
   return entry
+}
+
+/**
+ * Pulls a VM's plug for good: qemu and its `timeout` killed and gone when this returns. The
+ * VM stays in the lab file (pid null; its number, MAC and tap are not reused) and its
+ * member goes dead in the mesh like any machine losing power. An idle TCG VM keeps a good
+ * part of a core busy, so a test powers off the machines it has checked.
+ */
+export async function labVmPowerOff(dirIn: string, name: string): Promise<void> {
+  const dir = resolve(dirIn)
+  await withLock(join(dir, 'vms.lock'), async () => {
+    const lab = await readLabFile(dir)
+    const v = lab.vms.find((x) => x.name === name)
+    if (!v) throw new HomecloudError('LAB_INVALID', `no VM named ${name} in this lab`)
+    await killVm(lab.dir, v)
+    v.pid = null
+    await writeLabFile(lab)
+  })
+}
+
+/** SIGKILL to the VM's process group, then until no lab process names its tap (or an error). */
+async function killVm(labDir: string, v: LabVm): Promise<void> {
+  if (v.pid) await killHard(v.pid, labDir)
+  for (let i = 0; i < VM_EXIT_WAITS_MAX && (await vmProcessesOf(labDir, v.tap)).length > 0; i++)
+    await sleep(labClock, 50)
+  const left = await vmProcessesOf(labDir, v.tap)
+  if (left.length > 0)
+    throw new HomecloudError('LAB_INVALID', `${v.name}'s processes ${left.join(', ')} outlived SIGKILL`)
 }
 
 /** The lab's processes whose command line names this tap (its qemu and `timeout`). */

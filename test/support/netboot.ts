@@ -1,12 +1,20 @@
 import { readFile, stat } from 'node:fs/promises'
 import type { LabFile, LabVm } from '../../lab/lab-file.js'
 import { nodeUrl } from '../../lab/launcher.js'
-import { type AddVmOptions, labAddVm } from '../../lab/netboot/vm.js'
+import { type AddVmOptions, labAddVm, labVmPowerOff } from '../../lab/netboot/vm.js'
 import { fetchClusterView } from '../../lab/wait.js'
 
 /** A test VM: generous waits (TCG on a loaded 2-core box), and it dies with its lab or after an hour. */
 export function addTestVm(lab: LabFile, opts: AddVmOptions = {}): Promise<LabVm> {
   return labAddVm(lab.dir, { timeoutMs: 1_500_000, lifetimeSeconds: 3600, ...opts })
+}
+
+/**
+ * Powers off VMs whose checks are done (by name: a power-cycled VM's current qemu). Each idle
+ * TCG VM with its agent keeps ~0.45 core busy here, which slows every later boot of the lab.
+ */
+export async function powerOff(lab: LabFile, ...vms: LabVm[]): Promise<void> {
+  for (const vm of vms) await labVmPowerOff(lab.dir, vm.name)
 }
 
 export interface MachineInfo {
