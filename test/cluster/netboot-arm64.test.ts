@@ -6,9 +6,10 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { GRUB_SERVER_PLACEHOLDER } from '../../agent/netboot/grub.js'
+import { readImage } from '../../agent/netboot/manifest.js'
 import { labUnplug, nodeUrl } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
-import { eventually, startLab, view } from '../support/lab.js'
+import { eventually, startLab, TEST_MESH, view } from '../support/lab.js'
 import {
   addTestVm,
   consoleText,
@@ -16,6 +17,7 @@ import {
   servedBy,
   waitVmAliveWhileProgressing,
 } from '../support/netboot.js'
+import { PI_SERIALS, playPis } from '../support/rpi-boot.js'
 
 const run = promisify(execFile)
 
@@ -24,18 +26,20 @@ const run = promisify(execFile)
 // 11 → TFTP grubnetaa64.efi (this node's address written in) → GRUB asks boot.grub over
 // HTTP → the arm64 kernel and initramfs → /init checks the image and starts the arm64
 // node with the agent → it joins and is alive on every node. One VM: TCG arm64 is slow.
-// Needs root.
+// Before it, in the same lab (they were two files, a lab each), a Raspberry Pi 4 and 5 play
+// their DHCP and TFTP exchange against the nodes (test/support/rpi-boot.ts). Needs root.
 const root = process.getuid?.() === 0
 
 describe('netboot (arm64 UEFI): firmware → TFTP GRUB → HTTP → arm64 agent', {
   skip: !root && 'needs root for namespaces, taps and dnsmasq',
 }, () => {
-  it('an arm64 VM netboots through GRUB and joins as an arm64 member', async () => {
+  it('an arm64 VM netboots through GRUB and joins as an arm64 member; Pis get their files', async (t) => {
     const lab = await startLab({
       nodes: 2,
       netns: true,
       netboot: true,
       netbootArchs: ['amd64', 'arm64'],
+      agentConfig: { mesh: TEST_MESH, netboot: { raspberryPi: { enabled: true, serials: PI_SERIALS } } },
       timeoutMs: 600_000,
     })
     // Every node serves GRUB with its own address in place of the placeholder (real TFTP,
@@ -73,6 +77,19 @@ describe('netboot (arm64 UEFI): firmware → TFTP GRUB → HTTP → arm64 agent'
     } finally {
       await rm(tmp, { recursive: true, force: true })
     }
+
+    await t.test(
+      'Raspberry Pi 4 and 5: "Raspberry Pi Boot" offered, firmware, config and kernel served from serial folders and the root, join material handed over',
+      async () => {
+        // What the nodes serve is the lab's arm64 release of the image (its manifest adds
+        // piece hashes, so its id is the release's, not the image directory's).
+        const arm64 = lab.netboot!.otherArchs[0]!
+        const image = await readImage(arm64.releaseDir)
+        assert.equal(image.manifest.arch, 'arm64')
+        assert.equal(image.id, arm64.releaseId)
+        await playPis(lab, image)
+      },
+    )
 
     const vm = await addTestVm(lab, { arch: 'arm64', wait: false })
     assert.equal(vm.arch, 'arm64')
