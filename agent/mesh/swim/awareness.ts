@@ -13,9 +13,11 @@ export interface LocalHealth {
   /** Periods and timeouts are stretched by score + 1. */
   score: number
   /**
-   * The lag its own deadlines on others wait out (capped: past the cap it is a stall), and
-   * the wait a missed ack must have outlasted to accuse anyone (see `mayAccuse`).
+   * May a missed ack make a suspect (or a confirmation) of someone else? Not while this
+   * node's own loop runs late: the ack may be sitting in its own socket, unread.
    */
+  accuses: boolean
+  /** The lag its own deadlines on others wait out (capped: past the cap it is a stall). */
   lagMs: number
 }
 
@@ -23,28 +25,18 @@ export interface LocalHealth {
  * The decision, pure: `evidence` is Lifeguard's score from how probes went (failed probes
  * with silent helpers, refutations, stalls up; answered probes down), `lagMs` the peak
  * event-loop lag measured lately. A loop late by a whole probe timeout would see acks
- * after their deadline, so each `lagToleranceMs` of lag lifts the score by one: the
- * probes started from then on wait longer than the lag measured (see `mayAccuse`).
+ * after their deadline, so each `lagToleranceMs` of lag lifts the score by one — the
+ * stretched timeout then always exceeds the lag measured — and a node that late accuses
+ * nobody (its failed probes count against itself instead).
  */
 export function localHealth(evidence: number, lagMs: number, limits: AwarenessLimits): LocalHealth {
   const top = limits.awarenessMax - 1
   const lagScore = Math.floor(Math.max(0, lagMs) / limits.lagToleranceMs)
   return {
     score: Math.min(top, Math.max(evidence, lagScore)),
+    accuses: lagScore === 0,
     lagMs: Math.min(Math.max(0, lagMs), limits.lagToleranceMs * limits.awarenessMax),
   }
-}
-
-/**
- * May an ack missed after waiting `waitedMs` (the probe's stretched timeout) accuse its
- * target? Only if the wait outlasted this node's own lag: then the ack, had it come, was
- * read in time, whatever our loop did meanwhile. A probe started before the lag showed
- * (its timeout unstretched) proves nothing and accuses nobody; the probes after it wait
- * the lag out and accuse again — a loaded node still notices deaths, only more slowly. A
- * lag at the cap (past what the largest stretch covers) silences every accusation.
- */
-export function mayAccuse(waitedMs: number, health: LocalHealth): boolean {
-  return waitedMs > health.lagMs
 }
 
 /**
@@ -58,7 +50,7 @@ export function mayAccuse(waitedMs: number, health: LocalHealth): boolean {
 export class Awareness {
   private evidence = 0
   private readonly lag: PeakWindow
-  private health: LocalHealth = { score: 0, lagMs: 0 }
+  private health: LocalHealth = { score: 0, accuses: true, lagMs: 0 }
 
   constructor(private readonly limits: AwarenessLimits) {
     this.lag = new PeakWindow(limits.lagWindowMs)
@@ -68,9 +60,9 @@ export class Awareness {
     return this.health.score
   }
 
-  /** May an ack missed after waiting `waitedMs` accuse anyone now? */
-  accuses(waitedMs: number): boolean {
-    return mayAccuse(waitedMs, this.health)
+  /** May this node's missed acks accuse anyone now? */
+  get accuses(): boolean {
+    return this.health.accuses
   }
 
   /** The lag this node's deadlines on others wait out. */

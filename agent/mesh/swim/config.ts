@@ -34,9 +34,8 @@ export interface SwimConfig {
   awarenessMax: number
   /**
    * Event-loop lag (how late this node's own timer fired) below this is noise; each
-   * multiple of it lifts the health score by one, so probes wait the lag out; a missed ack
-   * accuses only if its probe waited longer than the lag. One probe timeout: a loop that
-   * late would read acks after their deadline.
+   * multiple of it lifts the health score by one, and a node at one or more accuses nobody.
+   * One probe timeout: a loop that late would read acks after their deadline.
    */
   lagToleranceMs: number
   /** A lag measured keeps counting for this long (the peak over the window). */

@@ -51,8 +51,8 @@ export class Prober<R> {
     for (const c of this.probes.expiredConfirms(nowMono)) {
       if (c.retry) {
         if (this.links.has(c.target)) this.ping(c.target, c.seq, [])
-        // A confirmation is an accusation too: not if our own loop ran later than we waited.
-      } else if (this.x.awareness.accuses(c.waitedMs)) this.x.news.confirm(c.target, c.incarnation)
+        // A confirmation is an accusation too: not while our own loop runs late.
+      } else if (this.x.awareness.accuses) this.x.news.confirm(c.target, c.incarnation)
     }
     const p = this.probes.current
     if (p && !p.acked && !p.indirect && nowMono >= p.directDeadline) {
@@ -69,9 +69,9 @@ export class Prober<R> {
     const verdict = this.probes.finish()
     if (verdict.kind !== 'failed') return
     this.x.awareness.apply(verdict.askedNone ? 1 : verdict.missingNacks)
-    // Our own loop ran later than the probe waited: the ack may be waiting unread in our
-    // socket. The failure counts against us (above), not against the target.
-    if (!this.x.awareness.accuses(verdict.waitedMs)) return
+    // Our own loop runs late: the ack may be waiting unread in our socket. The failure
+    // counts against us (above), not against the target.
+    if (!this.x.awareness.accuses) return
     const m = this.x.news.table.get(target)
     if (!m || m.state === 'dead') return
     this.x.news.applySuspect(target, m.incarnation, this.x.selfId, nowMono)

@@ -2,8 +2,6 @@ export interface Probe {
   target: string
   seq: number
   directDeadline: number
-  /** How long the direct ping waits (stretched by the health score at the start). */
-  timeoutMs: number
   periodEnd: number
   acked: boolean
   indirect: boolean
@@ -17,18 +15,7 @@ export type AckHit =
   | { kind: 'confirm' }
   | { kind: 'none' }
 
-export type ProbeVerdict =
-  | { kind: 'ok' }
-  | { kind: 'failed'; missingNacks: number; askedNone: boolean; waitedMs: number }
-
-/** A confirmation ping whose deadline passed; `waitedMs` is how long its last try waited. */
-export interface ExpiredConfirm {
-  target: string
-  incarnation: number
-  seq: number
-  retry: boolean
-  waitedMs: number
-}
+export type ProbeVerdict = { kind: 'ok' } | { kind: 'failed'; missingNacks: number; askedNone: boolean }
 
 /** A neighbour's links are remembered from its acks for at most this many neighbours. */
 const LINKS_REMEMBERED_MAX = 1024
@@ -57,7 +44,6 @@ export class Probes {
       target,
       seq,
       directDeadline: nowMono + timeoutMs,
-      timeoutMs,
       periodEnd: nowMono + periodMs,
       acked: false,
       indirect: false,
@@ -115,7 +101,6 @@ export class Probes {
       kind: 'failed',
       missingNacks: Math.max(0, p.expectedNacks - p.nacks),
       askedNone: p.expectedNacks === 0,
-      waitedMs: p.timeoutMs,
     }
   }
 
@@ -151,17 +136,17 @@ export class Probes {
   }
 
   /** Confirmation pings due: `retry` ones get a second ping (same seq), the others are confirmed. */
-  expiredConfirms(nowMono: number): ExpiredConfirm[] {
-    const out: ExpiredConfirm[] = []
+  expiredConfirms(nowMono: number): { target: string; incarnation: number; seq: number; retry: boolean }[] {
+    const out: { target: string; incarnation: number; seq: number; retry: boolean }[] = []
     for (const [seq, c] of this.confirms) {
       if (c.deadline > nowMono) continue
       if (!c.retried) {
         c.retried = true
         c.deadline = nowMono + c.timeoutMs
-        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: true, waitedMs: c.timeoutMs })
+        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: true })
       } else {
         this.confirms.delete(seq)
-        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: false, waitedMs: c.timeoutMs })
+        out.push({ target: c.target, incarnation: c.incarnation, seq, retry: false })
       }
     }
     return out

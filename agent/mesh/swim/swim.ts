@@ -106,8 +106,8 @@ export class Swim<R> {
 
   /**
    * The shell's timer fired `lagMs` later than asked: this node's event loop is behind.
-   * Its health score rises with it (longer periods and timeouts), a probe that waited less
-   * than the lag accuses nobody, and its suspicion deadlines wait the lag out (see Awareness).
+   * Its health score rises with it (longer periods and timeouts), it accuses nobody while
+   * the lag lasts, and its suspicion deadlines wait the lag out (see Awareness).
    */
   observeLag(lagMs: number, nowMono: number): void {
     this.awareness.observeLag(lagMs, nowMono)
