@@ -36,14 +36,18 @@ for p in "${paths[@]}"; do mapfile -t -O "${#files[@]}" files < <(find "$p" -nam
 # The full suite (no paths given) keeps the files of test/long-files.tsv for last and runs
 # each only while the time budget holds it; files under paths given run regardless.
 budget_s=${HOMECLOUD_TEST_BUDGET_S:-$([ "$#" -eq 0 ] && echo 5100 || echo 0)}
-declare -A long_s=()
-while IFS=$'\t' read -r f sec _; do [[ -z $f || $f == \#* ]] || long_s[$f]=$sec; done < test/long-files.tsv
+declare -A long_s=() chosen=()
+long_order=()
+while IFS=$'\t' read -r f sec _; do [[ -z $f || $f == \#* ]] || { long_s[$f]=$sec; long_order+=("$f"); }; done < test/long-files.tsv
 heavy=(); unit=(); later=()
 for f in "${files[@]}"; do
+  chosen[$f]=1
   if [[ $f == test/unit/* ]]; then unit+=("$f")
-  elif [ "$budget_s" -gt 0 ] && [ -n "${long_s[$f]:-}" ]; then later+=("$f")
+  elif [ "$budget_s" -gt 0 ] && [ -n "${long_s[$f]:-}" ]; then :
   else heavy+=("$f"); fi
 done
+# The budgeted files in the list's order (of worth), not the alphabet's.
+if [ "$budget_s" -gt 0 ]; then for f in "${long_order[@]}"; do [ -z "${chosen[$f]:-}" ] || later+=("$f"); done; fi
 echo "» running ${#files[@]} test files: ${#heavy[@]} real-process and Chromium files one at a time, ${#unit[@]} unit files beside them at low priority${later[*]:+, then ${#later[@]} more while the ${budget_s} s budget holds them}"
 mkdir -p test/output
 rm -f test/output/results*.tap test/output/unit.out
