@@ -61,9 +61,9 @@ run_files() { # NAME CONCURRENCY FILES...
   echo "» $name files: $(( SECONDS - t0 )) s"
   return "$rc"
 }
+export -f run_files   # the unit files' and each budgeted file's own bash calls it too
 unit_pid=
 if [ "${#unit[@]}" -gt 0 ]; then
-  export -f run_files
   # Its own process group (setsid), so an interrupted run stops all of it.
   setsid nice -n 19 bash -c 'run_files unit 2 "$@"' _ "${unit[@]}" > test/output/unit.out 2>&1 &
   unit_pid=$!
@@ -78,7 +78,7 @@ for f in "${later[@]}"; do
   left=$(( budget_s - SECONDS ))
   if [ $(( ${long_s[$f]} * 4 / 3 )) -gt "$left" ]; then not_run+=("$f"); continue; fi
   name=$(basename "$f" .test.ts)
-  timeout --signal=TERM --kill-after=30 "$left" bash -c "$(declare -f run_files); run_files $name 1 $f" || status=1
+  timeout --signal=TERM --kill-after=30 "$left" bash -c 'run_files "$@"' _ "$name" 1 "$f" || status=1
 done
 for f in "${not_run[@]}"; do
   echo "» not run for time: $f (about ${long_s[$f]} s; $(( budget_s - SECONDS )) s of the ${budget_s} s budget left; run it with: bash scripts/test.sh $f)"
