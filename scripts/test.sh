@@ -89,6 +89,9 @@ if [ -n "$unit_pid" ]; then
   cat test/output/unit.out
 fi
 cat test/output/results-*.tap > test/output/results.tap
+# Why each test failed, last: a CI log is read from its tail, where the unit files' output
+# would otherwise be all there is.
+node --import tsx test/support/failures.ts test/output/results-*.tap || true
 count() { sed -n "s/^# $1 //p" test/output/results-*.tap | awk '{s+=$1} END {print s+0}'; }
 echo "$(count pass) passed, $(count fail) failed, $(count skipped) skipped${not_run[*]:+; ${#not_run[@]} long files not run for time}"
 exit "$status"
