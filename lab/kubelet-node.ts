@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readdir, readFile, rmdir } from 'node:fs/promises'
+import { readdir, readFile, readlink, rmdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { sleep, systemClock } from '../agent/core/clock.js'
@@ -87,4 +87,16 @@ export async function cleanKubeletNode(stateDir: string, cgroupRoot: string): Pr
   for (const m of mountsUnder(mountinfo, stateDir))
     await execa('umount', ['-l', m], { reject: false, timeout: 10_000 })
   for (const d of await cgroupDirs(cgroupRoot)) await rmdir(d).catch(() => {})
+  await removeContainerLogLinks(stateDir)
+}
+
+/** The kubelet links every container's log into the host's one /var/log/containers; a lab's links point into its node's state. */
+const CONTAINER_LOG_LINKS = '/var/log/containers'
+
+async function removeContainerLogLinks(stateDir: string): Promise<void> {
+  for (const name of await readdir(CONTAINER_LOG_LINKS).catch(() => [] as string[])) {
+    const link = join(CONTAINER_LOG_LINKS, name)
+    const target = await readlink(link).catch(() => '')
+    if (target.startsWith(`${stateDir}/`)) await unlink(link).catch(() => {})
+  }
 }

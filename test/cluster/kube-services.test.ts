@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { LabFile, LabNode } from '../../lab/lab-file.js'
@@ -99,6 +100,17 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
     await t.test('nothing was pulled from any registry', nothingPulled)
   })
 
+  /** What the two kubelet nodes' agents last said about the pod network: the reason, when pods cannot reach each other. */
+  async function podNetLines(): Promise<string> {
+    const out: string[] = []
+    for (const n of [a, b]) {
+      const log = await readFile(join(lab.dir, 'nodes', n.name, 'agent.log'), 'utf8').catch(() => '')
+      const lines = log.split('\n').filter((l) => /pod network|wireguard|PODNET/i.test(l))
+      out.push(...lines.slice(-3).map((l) => `${n.name}: ${l.slice(0, 300)}`))
+    }
+    return out.length > 0 ? `\n${out.join('\n')}` : ''
+  }
+
   async function dns() {
     const rows = await readyOn('k8s-app=kube-dns', [], 'kube-system')
     await waitFor(
@@ -124,7 +136,7 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
         const svcIp = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout
         return r.exitCode === 0 && r.stdout.includes(svcIp)
           ? true
-          : `nslookup: ${r.stdout} ${r.stderr}`.trim()
+          : `nslookup: ${r.stdout} ${r.stderr}`.trim() + (await podNetLines())
       },
       { timeoutMs: 120_000, intervalMs: 2000 },
     )
@@ -132,9 +144,15 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
 
   async function podToPod() {
     const onB = (await pods('app=web')).find((p) => p.node === b.name)!
-    const r = await fetchInPod(kubectl, 'client-a', `http://${onB.ip}:8080/`)
-    assert.equal(r.exitCode, 0, r.stderr)
-    assert.equal(r.stdout.trim(), `${MARK} ${b.name}`)
+    await waitFor(
+      async () => {
+        const r = await fetchInPod(kubectl, 'client-a', `http://${onB.ip}:8080/`)
+        return r.exitCode === 0 && r.stdout.trim() === `${MARK} ${b.name}`
+          ? true
+          : `by pod IP ${onB.ip}: ${r.stdout} ${r.stderr}`.trim() + (await podNetLines())
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    )
     // By name through kube-proxy: both pods answer in turn; wait until B's has.
     await waitFor(
       async () => {
