@@ -16,6 +16,7 @@ import {
   fetchInPod,
   hostGet,
   MARK,
+  placeAddonsOnRealNodes,
   webDeployment,
   webService,
   wireguardPackets,
@@ -112,21 +113,7 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
   }
 
   async function dns() {
-    // CoreDNS prefers Nodes with a real kubelet (a lab's kwok boards run no containers), but
-    // a preference only counts when the pod is scheduled: on a loaded machine the add-ons
-    // can come before the x86 nodes are Ready, and then both replicas sit on kwok boards for
-    // good. Once the real nodes are Ready, such pods are deleted and placed again.
-    const ready = await kubectl([
-      'wait',
-      '--for=condition=Ready',
-      `node/${a.name}`,
-      `node/${b.name}`,
-      '--timeout=300s',
-    ])
-    assert.equal(ready.exitCode, 0, `the kubelet nodes are not Ready: ${ready.stderr}`)
-    for (const p of await pods('k8s-app=kube-dns', 'kube-system'))
-      if (p.node !== a.name && p.node !== b.name)
-        await kubectl(['-n', 'kube-system', 'delete', 'pod', p.name, '--wait=false'])
+    await placeAddonsOnRealNodes(kubectl, [a.name, b.name])
     const rows = await readyOn('k8s-app=kube-dns', [], 'kube-system')
     await waitFor(
       async () => {

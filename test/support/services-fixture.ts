@@ -189,3 +189,41 @@ export function wireguardPackets(pcap: Buffer): number {
   }
   return n
 }
+
+/** The add-ons whose one Deployment pod the services checks need on a real node. */
+const PLACED_ADDONS = [
+  ['kube-system', 'k8s-app=kube-dns'],
+  ['metallb-system', 'app=metallb,component=controller'],
+  ['local-path-storage', 'app=local-path-provisioner'],
+] as const
+
+/**
+ * The add-ons prefer Nodes with a real kubelet (a lab's kwok boards run no containers), but
+ * a preference counts only when a pod is scheduled: on a loaded machine they can come before
+ * the x86 nodes are Ready, and then CoreDNS and MetalLB's controller sit on kwok boards for
+ * good (and MetalLB's speakers wait for the secret its controller makes). Once the real
+ * nodes are Ready, such pods are deleted and placed again.
+ */
+export async function placeAddonsOnRealNodes(kubectl: Kubectl, real: string[]): Promise<void> {
+  const ready = await kubectl([
+    'wait',
+    '--for=condition=Ready',
+    ...real.map((n) => `node/${n}`),
+    '--timeout=300s',
+  ])
+  if (ready.exitCode !== 0) throw new Error(`the kubelet nodes are not Ready: ${ready.stderr}`)
+  for (const [ns, selector] of PLACED_ADDONS) {
+    const r = await kubectl([
+      '-n',
+      ns,
+      'get',
+      'pods',
+      '-l',
+      selector,
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{"\\n"}{end}',
+    ])
+    for (const [pod, node] of r.stdout.split('\n').map((l) => l.split(' ')))
+      if (pod && node && !real.includes(node)) await kubectl(['-n', ns, 'delete', 'pod', pod, '--wait=false'])
+  }
+}
