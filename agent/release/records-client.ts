@@ -12,6 +12,7 @@ import {
   PublishedRelease,
   verifyCaRecord,
 } from '../../control/releases/records.js'
+import { ROLLOUT_KEY, RolloutBody } from '../../control/rollout/record.js'
 import type { Counters } from '../core/counters.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
@@ -24,12 +25,18 @@ import { checkSignature } from './signature.js'
 // key set and `current` by the CA signature and a version not below the highest seen
 // (kept in <state>/releases/seen.json, so a restart does not forget and accept a
 // replay), each published manifest by a trusted release key, each node's holders record
-// by that member's identity key (control/releases/holders.ts).
+// by that member's identity key (control/releases/holders.ts). The rollout record too
+// (CA-signed, versioned alike): its targets stay wanted while it installs them.
 
 export const RECORD_REFUSED = 'homecloud_release_records_refused_total'
 /** Writes to one record between two reads that are looked at (a member could write many). */
 const missedWritesMax = 16
-const Seen = z.object({ keys: z.number().int().nonnegative(), current: z.number().int().nonnegative() })
+const Seen = z.object({
+  keys: z.number().int().nonnegative(),
+  current: z.number().int().nonnegative(),
+  /** Absent in a seen.json written before the rollout record was read. */
+  rollout: z.number().int().nonnegative().default(0),
+})
 
 export interface PublishedEntry {
   release: Release
@@ -45,13 +52,15 @@ export type HolderEntry = Omit<HoldersBody, 'v'>
 export class ReleaseRecords {
   keys: KeysBody | null = null
   current: CurrentBody | null = null
+  /** The rollout record (control/rollout/record.ts): which releases it still installs. */
+  rollout: RolloutBody | null = null
   /** etcd mod revision of the current record as read (0: absent): writers compare on it. */
   currentRev = 0
   readonly published = new Map<string, PublishedEntry>()
   holders: HolderEntry[] = []
   /** Refusals of the last read, for the status view. */
   problems: string[] = []
-  private seen = { keys: 0, current: 0 }
+  private seen = { keys: 0, current: 0, rollout: 0 }
   /** Each CA-signed record's key as last read (its etcd revisions), to find writes made in between. */
   private readonly lastRead = new Map<string, KeyValue>()
   private readonly logged = new Set<string>()
@@ -81,11 +90,14 @@ export class ReleaseRecords {
     const caPem = this.c.caPem()
     if (!caPem) return
     const problems: string[] = []
-    const [keysKv, currentKv, manifests, holders] = await Promise.all([
+    const [keysKv, currentKv, manifests, holders, rolloutKv] = await Promise.all([
       etcd.get(KEYS_KEY),
       etcd.get(CURRENT_KEY),
       etcd.getPrefix(MANIFEST_PREFIX),
       etcd.getPrefix(HOLDERS_PREFIX),
+      // A voter's relay from before the rollout record was relayed refuses it: without it
+      // nothing is pinned (the rollout's last record read stays), and the rest goes on.
+      etcd.get(ROLLOUT_KEY).catch((err: Error) => err),
     ])
     const ctx = { caPem, clusterId: this.init.clusterId }
     if (keysKv) {
@@ -103,6 +115,15 @@ export class ReleaseRecords {
         seenVersion: this.seen.current,
       })
       this.current = v.body
+      if (v.error) problems.push(v.error)
+    }
+    if (rolloutKv instanceof Error) problems.push(`${ROLLOUT_KEY} could not be read: ${rolloutKv.message}`)
+    else if (rolloutKv) {
+      const v = await this.readCaRecord(etcd, rolloutKv, 'rollout', RolloutBody, this.rollout, {
+        ...ctx,
+        seenVersion: this.seen.rollout,
+      })
+      this.rollout = v.body
       if (v.error) problems.push(v.error)
     }
     await this.remember()
@@ -175,13 +196,19 @@ export class ReleaseRecords {
     const next = {
       keys: Math.max(this.seen.keys, this.keys?.version ?? 0),
       current: Math.max(this.seen.current, this.current?.version ?? 0),
+      rollout: Math.max(this.seen.rollout, this.rollout?.version ?? 0),
     }
-    if (next.keys === this.seen.keys && next.current === this.seen.current) return
+    if (
+      next.keys === this.seen.keys &&
+      next.current === this.seen.current &&
+      next.rollout === this.seen.rollout
+    )
+      return
     this.seen = next
     await writeFileAtomic(this.init.seenFile, JSON.stringify(next), 0o644)
   }
 
-  get seenVersions(): { keys: number; current: number } {
+  get seenVersions(): { keys: number; current: number; rollout: number } {
     return { ...this.seen }
   }
 }

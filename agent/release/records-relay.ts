@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { HOLDERS_PREFIX, MANIFEST_PREFIX, RELEASES_PREFIX } from '../../control/releases/records.js'
+import { ROLLOUT_KEY } from '../../control/rollout/record.js'
 import type { PeerClient } from '../api/peer-client.js'
 import { HomecloudError } from '../core/errors.js'
 import type { EtcdClient } from '../etcd/client.js'
@@ -35,9 +36,9 @@ export const AnnounceAnswer = z.object({ created: z.boolean() })
 export const kvToWire = (kv: KeyValue) => ({ ...kv, lease: kv.lease.toString() })
 const kvFromWire = (kv: z.infer<typeof WireKv>): KeyValue => ({ ...kv, lease: BigInt(kv.lease) })
 
-/** Only release records pass the relay. */
+/** Only release records pass the relay, and the rollout record (which releases stay wanted). */
 export function relayable(key: string): boolean {
-  return key.startsWith(RELEASES_PREFIX) && key.length <= 512
+  return (key.startsWith(RELEASES_PREFIX) && key.length <= 512) || key === ROLLOUT_KEY
 }
 
 export const relayBytesMax = 24 * 1024 * 1024

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import { holdersHeldMax } from '../../control/releases/holders.js'
 import { protectedIds, publishOrder, wantedIds } from '../../control/releases/records.js'
+import { pinnedTargets } from '../../control/rollout/record.js'
 import type { Clock } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
@@ -284,7 +285,11 @@ export class ReleaseService {
 
   /** What every node fetches and keeps now (control/releases wantedIds). */
   wantedSet(): Set<string> {
-    return wantedIds([...this.records.published.values()].map(infoOf), this.records.current)
+    return wantedIds(
+      [...this.records.published.values()].map(infoOf),
+      this.records.current,
+      pinnedTargets(this.records.rollout),
+    )
   }
 
   /** What the store must keep whatever the room: wanted releases, current and previous. */

@@ -243,9 +243,18 @@ export const publishOrder = (a: PublishedInfo, b: PublishedInfo): number =>
  * from the current release's publish time, not the time it was set: a release
  * published while the current one was being decided (first-publish a moment after two
  * publishes, a rollout finishing after the next publish) is still newer than it.
+ *
+ * `pinned`: the targets of the rollout still installing them (control/rollout/record.ts
+ * pinnedTargets), wanted whatever was published after them — else two newer publishes
+ * during a rollout would make every node give up the release it is installing.
  */
-export function wantedIds(published: readonly PublishedInfo[], current: CurrentBody | null): Set<string> {
+export function wantedIds(
+  published: readonly PublishedInfo[],
+  current: CurrentBody | null,
+  pinned: readonly string[] = [],
+): Set<string> {
   const out = protectedIds(current)
+  for (const id of pinned) out.add(id)
   const known = new Map(published.map((p) => [p.id, p]))
   for (const id of [...out]) if (!known.has(id)) out.delete(id)
   for (const arch of ['amd64', 'arm64'] as const) {

@@ -146,3 +146,21 @@ export function newRollout(
 export function isActive(r: RolloutBody | null): boolean {
   return !!r && (r.phase === 'running' || r.current !== null)
 }
+
+/**
+ * The releases a rollout still moves nodes to, which every node keeps wanting
+ * (control/releases wantedIds) however many releases are published meanwhile: running,
+ * paused (a pause is resumed), and aborted while its node in progress finishes (it may
+ * still be installing). Not halted (its gate failed: the release is marked bad and the
+ * rollout cannot resume; the node in progress reverts to `previous`, kept anyway), nor
+ * completed (the target is current). A target marked bad is never pinned.
+ */
+export function pinnedTargets(r: RolloutBody | null): string[] {
+  const finishing = r?.phase === 'aborted' && r.current !== null
+  if (!r?.target || !(r.phase === 'running' || r.phase === 'paused' || finishing)) return []
+  const bad = new Set(r.bad.map((b) => b.id))
+  return Object.values(r.target.releases)
+    .flatMap((t) => (t ? [t.id] : []))
+    .filter((id) => !bad.has(id))
+    .sort()
+}

@@ -7,6 +7,7 @@ import {
   setCurrent,
   wantedIds,
 } from '../../../../control/releases/records.js'
+import { newRollout, pinnedTargets, type RolloutBody } from '../../../../control/rollout/record.js'
 
 // What every node fetches and keeps (wantedIds) while releases are published and rolled
 // out. The bug this pins: two releases published at once, and the first stopped being
@@ -83,5 +84,48 @@ describe('what every node fetches and keeps (wantedIds)', () => {
     assert.deepEqual(sorted(wantedIds(published, back)), ids('1', '2', '3'))
     const unknown = moved(null, 'z', 50)
     assert.deepEqual(sorted(wantedIds([amd('a', 40), amd('b', 60)], unknown)), ids('b'))
+  })
+
+  describe('while a rollout installs a release', () => {
+    const v1 = moved(null, '1', 10)
+    // The rollout to b started; then an admin published c and d, newer than b.
+    const published = [amd('1', 5), amd('a', 100), amd('b', 101), amd('c', 500), amd('d', 501)]
+    const toB = newRollout(null, {
+      clusterId: 'c1',
+      target: { version: 'b', releases: { amd64: { id: id('b'), version: 'b' } } },
+      canary: 0,
+      nowMs: 200,
+      retryBad: false,
+    })
+    const as = (phase: RolloutBody['phase'], more: Partial<RolloutBody> = {}) => ({ ...toB, phase, ...more })
+    const node = { node: 'n1', name: 'n1', arch: 'amd64' as const, step: 'install' as const }
+    const inProgress = { ...node, startedAtMs: 300, stepSinceMs: 300 }
+
+    it('its target stays wanted though two newer releases were published, on every node alike', () => {
+      assert.deepEqual(sorted(wantedIds(published, v1)), ids('1', 'c', 'd'), 'without the pin b is given up')
+      for (const r of [as('running'), as('paused'), as('aborted', { current: inProgress })]) {
+        assert.deepEqual(sorted(wantedIds(published, v1, pinnedTargets(r))), ids('1', 'b', 'c', 'd'), r.phase)
+        const shuffled = [...published].reverse()
+        assert.deepEqual(sorted(wantedIds(shuffled, v1, pinnedTargets(r))), ids('1', 'b', 'c', 'd'))
+      }
+    })
+
+    it('once the rollout ends the target is given up like any other candidate (or kept as current)', () => {
+      assert.deepEqual(pinnedTargets(as('aborted')), [])
+      assert.deepEqual(sorted(wantedIds(published, v1, pinnedTargets(as('aborted')))), ids('1', 'c', 'd'))
+      const done = moved(v1, 'b', 900)
+      assert.deepEqual(pinnedTargets(as('completed')), [])
+      assert.deepEqual(sorted(wantedIds(published, done, pinnedTargets(as('completed')))), ids('1', 'b', 'c', 'd'))
+      assert.deepEqual(pinnedTargets(null), [])
+    })
+
+    it('a halted rollout, or a target marked bad, pins nothing; a pin with no published record is not wanted', () => {
+      const bad = [{ id: id('b'), version: 'b', node: 'n1', reason: 'gate failed', atMs: 400 }]
+      const halted = as('halted', { bad, current: { ...inProgress, step: 'revert' } })
+      assert.deepEqual(pinnedTargets(halted), [])
+      assert.deepEqual(sorted(wantedIds(published, v1, pinnedTargets(halted))), ids('1', 'c', 'd'))
+      assert.deepEqual(pinnedTargets(as('running', { bad })), [])
+      assert.deepEqual(sorted(wantedIds(published, v1, [id('z')])), ids('1', 'c', 'd'))
+    })
   })
 })
