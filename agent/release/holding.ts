@@ -8,6 +8,19 @@
 // room is needed (the store's keep rule); an admin's upload in progress (not published
 // yet) is never touched.
 
+/**
+ * Releases this node gave up because the cluster no longer wants them, by `held`:
+ * `part` (abandoned part-way, below; or a partial copy removed for room) or `whole` (a
+ * complete one removed when room was needed, store.ts ensureRoom). An operator sees
+ * releases being given up here (metrics) — e.g. more publishes than nodes can keep.
+ */
+export const ABANDONED = 'homecloud_release_abandoned_total'
+
+/** The label of ABANDONED for a release given up. */
+export const abandonedLabels = (complete: boolean): { held: 'part' | 'whole' } => ({
+  held: complete ? 'whole' : 'part',
+})
+
 export interface HeldRelease {
   id: string
   complete: boolean

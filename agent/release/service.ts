@@ -15,7 +15,7 @@ import type { NetbootImage } from '../netboot/manifest.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
 import { GatewayKeys } from './gateway-key.js'
-import { decideHolding, type HoldingEffect } from './holding.js'
+import { ABANDONED, abandonedLabels, decideHolding, type HoldingEffect } from './holding.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
 import { type PublishedEntry, ReleaseRecords } from './records-client.js'
 import type { RecordsEtcd } from './records-relay.js'
@@ -93,7 +93,11 @@ export class ReleaseService {
   ) {
     this.log = c.log.child({ component: 'releases' })
     this.gatewayKeys = new GatewayKeys(this.log)
-    this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), { clock: c.clock, log: this.log })
+    this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), {
+      clock: c.clock,
+      log: this.log,
+      counters: c.counters,
+    })
     this.records = new ReleaseRecords(
       { clusterId: init.clusterId, seenFile: join(init.stateDir, 'releases', 'seen.json') },
       {
@@ -279,6 +283,7 @@ export class ReleaseService {
       { release: id, version: s?.release.manifest.version, have: s?.have.count(), of: s?.pieces.length },
       'release no longer wanted by the cluster: its partial copy is removed',
     )
+    if (s) this.c.counters.inc(ABANDONED, abandonedLabels(s.have.complete()))
     await this.p2p?.unprovide(id).catch(() => {})
     await this.store.remove(id)
   }

@@ -3,11 +3,13 @@ import { type FileHandle, mkdir, open, readdir, readFile, rm, statfs } from 'nod
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { Clock } from '../core/clock.js'
+import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { Logger } from '../core/log.js'
 import { MANIFEST_FILE, type NetbootImage } from '../netboot/manifest.js'
 import { Bitfield } from './bitfield.js'
+import { ABANDONED, abandonedLabels } from './holding.js'
 import { type Piece, parseRelease, pieceList, type Release, releaseBytes } from './manifest.js'
 import { SIGNATURE_FILE } from './signature.js'
 
@@ -37,6 +39,8 @@ export interface StoredRelease {
 export interface ReleaseStoreComponents {
   clock: Clock
   log: Logger
+  /** Counts releases removed for room (ABANDONED): none kept them, so the cluster gave them up. */
+  counters?: Counters
   /** Free bytes where the store lives (statfs by default; tests pass their own). */
   freeBytes?: (dir: string) => Promise<number>
 }
@@ -205,6 +209,7 @@ export class ReleaseStore {
         { release: old.release.id, version: old.release.manifest.version },
         'release removed to make room',
       )
+      this.c.counters?.inc(ABANDONED, abandonedLabels(old.have.complete()))
       await this.remove(old.release.id)
     }
     const left = await free()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { decideHolding, type HoldingInput } from '../../../../agent/release/holding.js'
+import { abandonedLabels, decideHolding, type HoldingInput } from '../../../../agent/release/holding.js'
 import { setCurrent, wantedIds } from '../../../../control/releases/records.js'
 
 // What a node does with its store and downloads after a read of the records: every
@@ -65,6 +65,10 @@ describe('what a node holds and fetches (decideHolding)', () => {
       { kind: 'abandon', id: 'old1' },
       { kind: 'abandon', id: 'old2' },
     ])
+    // Each is counted (homecloud_release_abandoned_total) by how much of it was held;
+    // a whole one is counted when it is removed for room (store.test).
+    assert.deepEqual(abandonedLabels(false), { held: 'part' })
+    assert.deepEqual(abandonedLabels(true), { held: 'whole' })
   })
 
   it("an admin's upload in progress (not published yet) and a kept partial are left alone", () => {

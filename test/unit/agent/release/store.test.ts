@@ -6,7 +6,9 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { execa } from 'execa'
 import { manualClock } from '../../../../agent/core/clock.js'
+import { Counters } from '../../../../agent/core/counters.js'
 import { createLogger } from '../../../../agent/core/log.js'
+import { ABANDONED } from '../../../../agent/release/holding.js'
 import { makeRelease } from '../../../../agent/release/make.js'
 import { pieceList, type Release } from '../../../../agent/release/manifest.js'
 import { ReleaseStore } from '../../../../agent/release/store.js'
@@ -77,7 +79,8 @@ describe('release store', () => {
   it('makes room by removing releases it need not keep, oldest first, and says so when it cannot', async () => {
     const clock = manualClock()
     let free = 1_000_000
-    const store = new ReleaseStore(join(tmp, 'store2'), { clock, log, freeBytes: async () => free })
+    const counters = new Counters()
+    const store = new ReleaseStore(join(tmp, 'store2'), { clock, log, counters, freeBytes: async () => free })
     await store.load()
     const a = await release('old', [300_000, 10, 10])
     const b = await release('kept', [300_000, 10, 10])
@@ -98,6 +101,9 @@ describe('release store', () => {
       store.all().map((s) => s.release.manifest.version),
       ['kept', 'new'],
     )
+    // Counted as given up (it never arrived whole: no piece was added).
+    assert.equal(counters.get(ABANDONED, { held: 'part' }), 1)
+    assert.equal(counters.get(ABANDONED, { held: 'whole' }), 0)
     free = 0
     const d = await release('toobig', [500_000, 10, 10])
     await assert.rejects(store.add(d.r, 's', new Set([b.r.id, c.r.id])), {
