@@ -36,9 +36,12 @@ export const AnnounceAnswer = z.object({ created: z.boolean() })
 export const kvToWire = (kv: KeyValue) => ({ ...kv, lease: kv.lease.toString() })
 const kvFromWire = (kv: z.infer<typeof WireKv>): KeyValue => ({ ...kv, lease: BigInt(kv.lease) })
 
-/** Only release records pass the relay, and the rollout record (which releases stay wanted). */
-export function relayable(key: string): boolean {
-  return (key.startsWith(RELEASES_PREFIX) && key.length <= 512) || key === ROLLOUT_KEY
+/**
+ * Only release records pass the relay, and the rollout record read as one key (its
+ * targets stay wanted: control/rollout pinnedTargets; workers may read the rollout anyway).
+ */
+export function relayable(key: string, exact: boolean): boolean {
+  return (key.startsWith(RELEASES_PREFIX) && key.length <= 512) || (exact && key === ROLLOUT_KEY)
 }
 
 export const relayBytesMax = 24 * 1024 * 1024

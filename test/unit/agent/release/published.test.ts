@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { makeRelease } from '../../../../agent/release/make.js'
 import { verifyPublished } from '../../../../agent/release/records-client.js'
-import { AnnounceBody } from '../../../../agent/release/records-relay.js'
+import { AnnounceBody, relayable } from '../../../../agent/release/records-relay.js'
 import { generateReleaseKey, signManifest } from '../../../../agent/release/signature.js'
 import { MANIFEST_PREFIX } from '../../../../control/releases/records.js'
 
@@ -62,5 +62,13 @@ describe('published release records (what readers believe, what a voter writes f
       AnnounceBody.safeParse({ key: `${MANIFEST_PREFIX}x`, value: 'x'.repeat(4 * 1024 * 1024) }).success,
       false,
     )
+  })
+
+  it('the relay passes release records, and the rollout record as one key only', () => {
+    assert.equal(relayable(`${MANIFEST_PREFIX}x`, false), true)
+    assert.equal(relayable('/homecloud/rollout', true), true)
+    assert.equal(relayable('/homecloud/rollout', false), false, 'not as a prefix')
+    assert.equal(relayable('/homecloud/', false), false)
+    assert.equal(relayable('/homecloud/rolloutx', true), false)
   })
 })
