@@ -35,7 +35,8 @@ export function registerRelayRoutes(
     const q = ReadQuery.safeParse(req.query)
     if (!q.success) return reply.code(400).send(bad(q.error.issues[0]?.message ?? 'bad query'))
     const key = q.data.key ?? q.data.prefix ?? ''
-    if (!relayable(key, q.data.key !== undefined)) return reply.code(403).send(bad('only release records are relayed'))
+    if (!relayable(key, q.data.key !== undefined))
+      return reply.code(403).send(bad('only release records are relayed'))
     const etcd = memberEtcd()
     if (!etcd) return reply.code(503).send(notMember)
     const kvs = q.data.key

@@ -57,7 +57,11 @@ describe('release records: a key set replayed between two reads', { timeout: 60_
       records.problems.some((p) => p.includes('version 1 is older than version 2')),
       records.problems.join('; '),
     )
-    assert.deepEqual(JSON.parse(await readFile(join(lab.dir, 'seen.json'), 'utf8')), { keys: 2, current: 0, rollout: 0 })
+    assert.deepEqual(JSON.parse(await readFile(join(lab.dir, 'seen.json'), 'utf8')), {
+      keys: 2,
+      current: 0,
+      rollout: 0,
+    })
 
     // Several writes in between: the newest verified one counts; a forged one among them does not.
     const v3 = withKey(v2, clusterId, generateReleaseKey().publicHex, 3)

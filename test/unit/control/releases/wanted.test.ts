@@ -115,7 +115,10 @@ describe('what every node fetches and keeps (wantedIds)', () => {
       assert.deepEqual(sorted(wantedIds(published, v1, pinnedTargets(as('aborted')))), ids('1', 'c', 'd'))
       const done = moved(v1, 'b', 900)
       assert.deepEqual(pinnedTargets(as('completed')), [])
-      assert.deepEqual(sorted(wantedIds(published, done, pinnedTargets(as('completed')))), ids('1', 'b', 'c', 'd'))
+      assert.deepEqual(
+        sorted(wantedIds(published, done, pinnedTargets(as('completed')))),
+        ids('1', 'b', 'c', 'd'),
+      )
       assert.deepEqual(pinnedTargets(null), [])
     })
 
