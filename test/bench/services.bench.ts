@@ -13,7 +13,13 @@ import { labAdd, labPlug, labUnplug } from '../../lab/launcher.js'
 import { waitFor } from '../../lab/wait.js'
 import { CP_CONFIG } from '../support/controlplane.js'
 import { applyWhenAccepted, type Kubectl, labKubectl } from '../support/lab-kubectl.js'
-import { clientPod, hostGet, webPod, webService } from '../support/services-fixture.js'
+import {
+  clientPod,
+  hostGet,
+  placeAddonsOnRealNodes,
+  webPod,
+  webService,
+} from '../support/services-fixture.js'
 import { benchLab } from './lab.js'
 import type { BenchContext, Row } from './types.js'
 
@@ -43,6 +49,11 @@ export async function run(ctx: BenchContext): Promise<Row[]> {
       })
     ctx.progress('services: plugging in four kubelet nodes (two encrypted, two plain)')
     const [a, b, c, d] = [await add(true), await add(true), await add(false), await add(false)] as LabNode[]
+    // MetalLB's controller must run on a real node for the LoadBalancer failover rows.
+    await placeAddonsOnRealNodes(
+      k,
+      [a!, b!, c!, d!].map((n) => n.name),
+    )
     const pods: [string, LabNode, string][] = [
       ['web-a', a!, 'web'],
       ['web-b', b!, 'web'],
