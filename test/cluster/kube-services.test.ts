@@ -206,16 +206,20 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
     )
     answering = body.trim().split(' ').pop()!
     assert.ok([a.name, b.name].includes(answering), `answered by ${body}`)
-    // Every node's status view lists the address and the node answering for it.
+    // Every node's status view lists the address and the node answering for it. Both may
+    // move while MetalLB's speakers settle (the first speaker up announces, then the one the
+    // election picks takes over, and the host's ARP entry follows): asked again each time.
     await waitFor(
       async () => {
+        const r = await hostGet(vip)
+        if (r.ok) answering = r.body.trim().split(' ').pop()!
         const v = await fetchClusterView(nodeUrl(lab.nodes[1]!))
         const row = v?.services?.find((s) => s.name === 'web-lb')
         return row?.addresses.includes(vip) && row.node === answering
           ? true
-          : `status view: ${JSON.stringify(row)}`
+          : `answered by ${answering}; status view: ${JSON.stringify(row)}`
       },
-      { timeoutMs: 60_000, intervalMs: 1000 },
+      { timeoutMs: 120_000, intervalMs: 1000 },
     )
   }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { waitFor } from '../../lab/wait.js'
 import type { Kubectl } from './lab-kubectl.js'
 
 // Workloads for the pod-network and LoadBalancer test and benchmark, on the busybox image
@@ -205,13 +206,26 @@ const PLACED_ADDONS = [
  * nodes are Ready, such pods are deleted and placed again.
  */
 export async function placeAddonsOnRealNodes(kubectl: Kubectl, real: string[]): Promise<void> {
-  const ready = await kubectl([
-    'wait',
-    '--for=condition=Ready',
-    ...real.map((n) => `node/${n}`),
-    '--timeout=300s',
-  ])
-  if (ready.exitCode !== 0) throw new Error(`the kubelet nodes are not Ready: ${ready.stderr}`)
+  // Polled, not `kubectl wait`: that fails at once while a Node is not registered yet.
+  await waitFor(
+    async () => {
+      const r = await kubectl([
+        'get',
+        'nodes',
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ])
+      const ready = new Set(
+        r.stdout
+          .split('\n')
+          .filter((l) => l.endsWith(' True'))
+          .map((l) => l.split(' ')[0]),
+      )
+      const missing = real.filter((n) => !ready.has(n))
+      return missing.length === 0 ? true : `kubelet nodes not Ready yet: ${missing.join(', ')}`
+    },
+    { timeoutMs: 300_000, intervalMs: 1000 },
+  )
   for (const [ns, selector] of PLACED_ADDONS) {
     const r = await kubectl([
       '-n',
