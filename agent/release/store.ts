@@ -200,11 +200,21 @@ export class ReleaseStore {
     return s.pieces.filter((p) => !s.have.has(p.index)).reduce((n, p) => n + p.bytes, 0)
   }
 
-  /** Frees room for `bytes` by removing releases outside `keep`, oldest first; RELEASE_DISK_FULL if that is not enough. */
+  /**
+   * Frees room for `bytes` by removing releases outside `keep`, oldest first;
+   * RELEASE_DISK_FULL if that is not enough. A release's files are sparse until its pieces
+   * arrive, so the free space does not yet show what the kept downloads under way will
+   * write: their missing bytes are owed too. Without that, two releases started at once
+   * each saw the same free space, neither made room, and one stopped part-way on a full
+   * disk with releases it need not keep still there.
+   */
   async ensureRoom(bytes: number, keep: ReadonlySet<string>): Promise<void> {
     const free = () => (this.c.freeBytes ?? freeBytesOf)(this.root)
+    const owed = this.all()
+      .filter((s) => keep.has(s.release.id))
+      .reduce((n, s) => n + this.missingBytes(s.release.id), 0)
     for (const old of this.all().filter((s) => !keep.has(s.release.id))) {
-      if ((await free()) >= bytes) return
+      if ((await free()) >= bytes + owed) return
       this.c.log.info(
         { release: old.release.id, version: old.release.manifest.version },
         'release removed to make room',
@@ -213,9 +223,9 @@ export class ReleaseStore {
       await this.remove(old.release.id)
     }
     const left = await free()
-    if (left < bytes)
+    if (left < bytes + owed)
       throw diskFull(
-        `release store ${this.root} needs ${mb(bytes)} and has ${mb(left)} free; the ${this.held.size} release(s) it must keep stay`,
+        `release store ${this.root} needs ${mb(bytes)}${owed > 0 ? ` (and ${mb(owed)} for the downloads under way)` : ''} and has ${mb(left)} free; the ${this.held.size} release(s) it must keep stay`,
       )
   }
 

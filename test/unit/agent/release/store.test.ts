@@ -32,6 +32,12 @@ async function pieceOf(dir: string, r: Release, i: number): Promise<Buffer> {
   return (await readFile(join(dir, p.file))).subarray(p.offset, p.offset + p.bytes)
 }
 
+/** Every piece of a release stored (its files are sparse until then). */
+async function fill(store: ReleaseStore, rel: { r: Release; dir: string }): Promise<void> {
+  for (let i = 0; i < pieceList(rel.r.manifest).length; i++)
+    await store.writePiece(rel.r.id, i, await pieceOf(rel.dir, rel.r, i))
+}
+
 describe('release store', () => {
   it('keeps verified pieces only, survives a restart, and hands out a complete release as an image', async () => {
     const { r, dir } = await release('a', [pieceBytes * 2 + 5, 100, 100])
@@ -86,9 +92,11 @@ describe('release store', () => {
     const b = await release('kept', [300_000, 10, 10])
     const c = await release('new', [600_000, 10, 10])
     await store.add(a.r, 's', new Set())
+    await fill(store, a)
     free -= 300_000
     clock.advance(1000)
     await store.add(b.r, 's', new Set())
+    await fill(store, b)
     free -= 300_000
     // 400 kB free, 600 kB needed: the oldest one not kept goes.
     const origRemove = store.remove.bind(store)
@@ -97,13 +105,14 @@ describe('release store', () => {
       await origRemove(id)
     }
     await store.add(c.r, 's', new Set([b.r.id]))
+    await fill(store, c)
     assert.deepEqual(
       store.all().map((s) => s.release.manifest.version),
       ['kept', 'new'],
     )
-    // Counted as given up (it never arrived whole: no piece was added).
-    assert.equal(counters.get(ABANDONED, { held: 'part' }), 1)
-    assert.equal(counters.get(ABANDONED, { held: 'whole' }), 0)
+    // Counted as given up, whole.
+    assert.equal(counters.get(ABANDONED, { held: 'part' }), 0)
+    assert.equal(counters.get(ABANDONED, { held: 'whole' }), 1)
     free = 0
     const d = await release('toobig', [500_000, 10, 10])
     await assert.rejects(store.add(d.r, 's', new Set([b.r.id, c.r.id])), {
@@ -115,6 +124,45 @@ describe('release store', () => {
       store.all().map((s) => s.release.manifest.version),
       ['kept', 'new'],
     )
+  })
+
+  it('two releases started at once: the second counts what the first has still to write, and makes room for both', async () => {
+    // Files are sparse until their pieces arrive: adding a release takes no space yet.
+    let free = 1_000_000
+    const store = new ReleaseStore(join(tmp, 'store-at-once'), {
+      clock: manualClock(),
+      log,
+      freeBytes: async () => free,
+    })
+    await store.load()
+    const old = await release('cached', [300_000, 10, 10])
+    await store.add(old.r, 's', new Set())
+    await fill(store, old)
+    free -= 300_000
+    const origRemove = store.remove.bind(store)
+    store.remove = async (id) => {
+      free += 300_000
+      await origRemove(id)
+    }
+    const b = await release('at-once-b', [400_000, 10, 10])
+    const c = await release('at-once-c', [400_000, 10, 10])
+    await store.add(b.r, 's', new Set([b.r.id]))
+    assert.equal(store.all().length, 2, '700 kB free holds b alone: nothing removed')
+    // 700 kB free, but b still owes 400 kB: c's 400 kB needs the cached release's room.
+    await store.add(c.r, 's', new Set([b.r.id, c.r.id]))
+    assert.deepEqual(
+      store
+        .all()
+        .map((s) => s.release.manifest.version)
+        .sort(),
+      ['at-once-b', 'at-once-c'],
+    )
+    // Past what it can free, the error names what the downloads under way still owe.
+    const d = await release('at-once-d', [400_000, 10, 10])
+    await assert.rejects(store.add(d.r, 's', new Set([b.r.id, c.r.id, d.r.id])), {
+      code: 'RELEASE_DISK_FULL',
+      message: /needs 0\.4 MB \(and 0\.8 MB for the downloads under way\) and has 1\.0 MB free/,
+    })
   })
 
   // A real full disk (a 1 MiB tmpfs; root only): the piece that meets the end of the
