@@ -63,6 +63,8 @@ export class Download {
   private pausedUntilMs = 0
   private stopped = false
   problem: string | null = null
+  /** Its last write found the disk full: the service makes room (releases it need not keep go). */
+  diskFull = false
   readonly fromPeer = new Map<string, number>()
 
   constructor(
@@ -205,6 +207,7 @@ export class Download {
         this.d.counters.inc(DOWNLOAD_BYTES, {}, r.data.length)
         this.fromPeer.set(key, (this.fromPeer.get(key) ?? 0) + r.data.length)
         this.problem = null
+        this.diskFull = false
       } else if (r.kind === 'bad') this.drop(key, r.error)
       else if (r.kind === 'refused' && r.why === 'elsewhere') this.elsewhere(peer, piece, r.to, now)
       else if (r.kind === 'refused' && r.why === 'busy') peer.backoffUntilMs = now + busyBackoffMs
@@ -214,6 +217,7 @@ export class Download {
       if (err instanceof HomecloudError && err.code === 'RELEASE_PIECE_INVALID') this.drop(key, err.message)
       else if (err instanceof HomecloudError && err.code === 'RELEASE_DISK_FULL') {
         this.problem = `${err.message}; retrying in ${diskFullPauseMs / 1000} s`
+        this.diskFull = true
         this.pausedUntilMs = now + diskFullPauseMs
         this.d.log.error({ release: this.id, err: err.message }, 'release download paused: disk full')
       } else this.d.log.warn({ release: this.id, err: (err as Error).message }, 'storing a piece failed')

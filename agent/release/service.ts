@@ -246,6 +246,10 @@ export class ReleaseService {
     })
     let problem: string | null = null
     for (const e of effects) problem = (await this.apply(e, keep)) ?? problem
+    // A download that found the disk full mid-way: room is made as when a release is added
+    // (releases outside keep go, oldest first); if that is not enough its problem says so.
+    if ([...this.downloads.values()].some((d) => d.diskFull))
+      await this.store.ensureRoom(0, keep).catch(() => {})
     for (const d of this.downloads.values()) problem ??= d.problem
     this.problem = problem
     await this.reportHolders(etcd)
