@@ -144,10 +144,24 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
     )
   }
 
-  async function podToPod() {
-    const onB = (await pods('app=web')).find((p) => p.node === b.name)!
+  /** B's web pod, ready and with its address (a list may also hold one on its way out). */
+  async function webOnB(): Promise<PodRow> {
+    let found: PodRow | undefined
     await waitFor(
       async () => {
+        const rows = await pods('app=web')
+        found = rows.find((p) => p.node === b.name && p.ready && p.ip !== '')
+        return found ? true : `no ready web pod with an address on ${b.name}: ${JSON.stringify(rows)}`
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    )
+    return found!
+  }
+
+  async function podToPod() {
+    await waitFor(
+      async () => {
+        const onB = await webOnB()
         const r = await fetchInPod(kubectl, 'client-a', `http://${onB.ip}:8080/`)
         return r.exitCode === 0 && r.stdout.trim() === `${MARK} ${b.name}`
           ? true
@@ -166,7 +180,7 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
   }
 
   async function noClearText() {
-    const onB = (await pods('app=web')).find((p) => p.node === b.name)!
+    const onB = await webOnB()
     const bridge = labBridgeNames(lab.index).bridge
     let body = ''
     const pcap = await capture(bridge, join(lab.dir, 'bridge.pcap'), async () => {
