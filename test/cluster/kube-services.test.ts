@@ -112,8 +112,30 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
     return out.length > 0 ? `\n${out.join('\n')}` : ''
   }
 
+  /**
+   * client-a Running. A pod bound to a kubelet that has just (re)started can be refused at
+   * admission with OutOfpods "capacity: 0" (the kubelet has not read its own Node yet); a
+   * bare Pod refused so stays Failed, so it is made again.
+   */
+  async function clientRunning(): Promise<void> {
+    await waitFor(
+      async () => {
+        const r = await kubectl(['get', 'pod', 'client-a', '-o', 'jsonpath={.status.phase} {.status.reason}'])
+        const [phase, reason] = r.stdout.split(' ')
+        if (phase === 'Running') return true
+        if (phase === 'Failed') {
+          await kubectl(['delete', 'pod', 'client-a', '--wait=true', '--timeout=60s'])
+          await applyWhenAccepted(kubectl, lab.dir, 'client-a', clientPod('client-a', a.name))
+        }
+        return `client-a: ${phase || 'missing'}${reason ? ` (${reason})` : ''}`
+      },
+      { timeoutMs: 300_000, intervalMs: 1000 },
+    )
+  }
+
   async function dns() {
     await placeAddonsOnRealNodes(kubectl, [a.name, b.name])
+    await clientRunning()
     const rows = await readyOn('k8s-app=kube-dns', [], 'kube-system')
     await waitFor(
       async () => {
