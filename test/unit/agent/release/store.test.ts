@@ -38,6 +38,19 @@ async function fill(store: ReleaseStore, rel: { r: Release; dir: string }): Prom
     await store.writePiece(rel.r.id, i, await pieceOf(rel.dir, rel.r, i))
 }
 
+/** A store on a disk whose free space the test sets; removing a release gives `removedBytes` back. */
+async function storeOnDisk(name: string, disk: { free: number }, removedBytes: number, counters?: Counters) {
+  const clock = manualClock()
+  const store = new ReleaseStore(join(tmp, name), { clock, log, counters, freeBytes: async () => disk.free })
+  await store.load()
+  const remove = store.remove.bind(store)
+  store.remove = async (id) => {
+    disk.free += removedBytes
+    await remove(id)
+  }
+  return { store, clock }
+}
+
 describe('release store', () => {
   it('keeps verified pieces only, survives a restart, and hands out a complete release as an image', async () => {
     const { r, dir } = await release('a', [pieceBytes * 2 + 5, 100, 100])
@@ -83,27 +96,20 @@ describe('release store', () => {
   })
 
   it('makes room by removing releases it need not keep, oldest first, and says so when it cannot', async () => {
-    const clock = manualClock()
-    let free = 1_000_000
+    const disk = { free: 1_000_000 }
     const counters = new Counters()
-    const store = new ReleaseStore(join(tmp, 'store2'), { clock, log, counters, freeBytes: async () => free })
-    await store.load()
+    const { store, clock } = await storeOnDisk('store2', disk, 300_000, counters)
     const a = await release('old', [300_000, 10, 10])
     const b = await release('kept', [300_000, 10, 10])
     const c = await release('new', [600_000, 10, 10])
     await store.add(a.r, 's', new Set())
     await fill(store, a)
-    free -= 300_000
+    disk.free -= 300_000
     clock.advance(1000)
     await store.add(b.r, 's', new Set())
     await fill(store, b)
-    free -= 300_000
+    disk.free -= 300_000
     // 400 kB free, 600 kB needed: the oldest one not kept goes.
-    const origRemove = store.remove.bind(store)
-    store.remove = async (id) => {
-      free += 300_000
-      await origRemove(id)
-    }
     await store.add(c.r, 's', new Set([b.r.id]))
     await fill(store, c)
     assert.deepEqual(
@@ -113,7 +119,7 @@ describe('release store', () => {
     // Counted as given up, whole.
     assert.equal(counters.get(ABANDONED, { held: 'part' }), 0)
     assert.equal(counters.get(ABANDONED, { held: 'whole' }), 1)
-    free = 0
+    disk.free = 0
     const d = await release('toobig', [500_000, 10, 10])
     await assert.rejects(store.add(d.r, 's', new Set([b.r.id, c.r.id])), {
       code: 'RELEASE_DISK_FULL',
@@ -128,22 +134,12 @@ describe('release store', () => {
 
   it('two releases started at once: the second counts what the first has still to write, and makes room for both', async () => {
     // Files are sparse until their pieces arrive: adding a release takes no space yet.
-    let free = 1_000_000
-    const store = new ReleaseStore(join(tmp, 'store-at-once'), {
-      clock: manualClock(),
-      log,
-      freeBytes: async () => free,
-    })
-    await store.load()
+    const disk = { free: 1_000_000 }
+    const { store } = await storeOnDisk('store-at-once', disk, 300_000)
     const old = await release('cached', [300_000, 10, 10])
     await store.add(old.r, 's', new Set())
     await fill(store, old)
-    free -= 300_000
-    const origRemove = store.remove.bind(store)
-    store.remove = async (id) => {
-      free += 300_000
-      await origRemove(id)
-    }
+    disk.free -= 300_000
     const b = await release('at-once-b', [400_000, 10, 10])
     const c = await release('at-once-c', [400_000, 10, 10])
     await store.add(b.r, 's', new Set([b.r.id]))
