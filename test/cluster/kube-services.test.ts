@@ -168,16 +168,10 @@ describe('services on real kubelet nodes: DNS, pod network, LAN addresses', {
 
   /** B's web pod, ready and with its address (a list may also hold one on its way out). */
   async function webOnB(): Promise<PodRow> {
-    let found: PodRow | undefined
-    await waitFor(
-      async () => {
-        const rows = await pods('app=web')
-        found = rows.find((p) => p.node === b.name && p.ready && p.ip !== '')
-        return found ? true : `no ready web pod with an address on ${b.name}: ${JSON.stringify(rows)}`
-      },
-      { timeoutMs: 120_000, intervalMs: 1000 },
-    )
-    return found!
+    const rows = await readyOn('app=web', [b.name], 'default', 120_000)
+    const onB = rows.find((p) => p.node === b.name && p.ready && p.ip !== '')
+    assert.ok(onB, `no ready web pod with an address on ${b.name}: ${JSON.stringify(rows)}`)
+    return onB
   }
 
   async function podToPod() {
