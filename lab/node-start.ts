@@ -122,7 +122,7 @@ async function provisionNode(
 }
 
 /** The node's agent config: the lab's mode, Kubernetes and netboot, then the caller's extras. */
-function nodeConfig(
+export function nodeConfig(
   lab: LabFile,
   n: { name: string; board: string; slot: number; address: string; cgroupRoot: string | undefined },
   extra: Record<string, unknown>,
@@ -138,11 +138,20 @@ function nodeConfig(
     board,
     mdns: lab.mode === 'netns',
     fsyncProbe: false,
-    // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
-    ...(lab.kube
-      ? { kube: { enabled: true, kubelet: 'kwok', lb: { host: address }, ...labKubeExtras(lab) } }
-      : {}),
     ...extra,
+    // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
+    // A test's own kube settings go on top of the lab's, not in place of them.
+    ...(lab.kube
+      ? {
+          kube: {
+            enabled: true,
+            kubelet: 'kwok',
+            lb: { host: address },
+            ...labKubeExtras(lab),
+            ...(extra.kube as object | undefined),
+          },
+        }
+      : {}),
     ...(cgroupRoot
       ? {
           kube: {
