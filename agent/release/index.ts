@@ -10,10 +10,11 @@ import type { Member } from '../mesh/membership.js'
 import type { NodeRecordBody } from '../mesh/record.js'
 import type { NetbootImage } from '../netboot/manifest.js'
 import { ReleaseAdmin } from './admin.js'
+import type { MemberInfo } from './members.js'
 import { RecordsRelay } from './records-relay.js'
 import { registerRelayRoutes } from './relay-routes.js'
 import { registerReleaseAdminRoutes, registerReleaseReadRoutes } from './routes.js'
-import { type MemberInfo, ReleaseService } from './service.js'
+import { ReleaseService } from './service.js'
 
 // Releases as one agent component: the service (store, transport, downloads), the
 // admin actions and their HTTP routes, and what netboot needs from it.

@@ -1,41 +1,35 @@
 import type { KeyObject } from 'node:crypto'
 import { join } from 'node:path'
-import { holdersHeldMax } from '../../control/releases/holders.js'
-import { protectedIds, publishOrder, wantedIds } from '../../control/releases/records.js'
-import { pinnedTargets } from '../../control/rollout/record.js'
 import type { Clock } from '../core/clock.js'
 import { Controller } from '../core/controller.js'
 import type { Counters } from '../core/counters.js'
 import { HomecloudError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { Random } from '../core/random.js'
-import { type ClientTls, EtcdClient } from '../etcd/client.js'
-import { gatewayTls } from '../etcd/etcd-auth.js'
+import type { EtcdClient } from '../etcd/client.js'
 import type { NetbootImage } from '../netboot/manifest.js'
+import { dhtPeersToDial } from './dht-peers.js'
 import { Download } from './download.js'
 import { PieceServer } from './exchange.js'
-import { GatewayKeys } from './gateway-key.js'
+import { HoldersReport } from './holders-report.js'
 import { ABANDONED, abandonedLabels, decideHolding, type HoldingEffect } from './holding.js'
+import { MemberEtcd } from './member-etcd.js'
+import type { MemberInfo } from './members.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
-import { type PublishedEntry, ReleaseRecords } from './records-client.js'
+import { ReleaseRecords } from './records-client.js'
 import type { RecordsEtcd } from './records-relay.js'
 import { ReleaseStore } from './store.js'
-import { seedKeysRecord, setCurrentRelease, writeHolders } from './writes.js'
+import { firstCurrentFor, keepSet, wantedSet } from './wanted.js'
+import { seedKeysRecord, setCurrentRelease } from './writes.js'
 
 // Releases on one node (issue 13): reads the cluster's release records from etcd,
 // fetches what the cluster wants every node to hold (control/releases wantedIds) from
 // its peers, serves pieces to them, keeps the store within its disk, and tells netboot
 // which complete release to serve per architecture. Level-triggered: every tick it
 // compares what etcd says with what the store holds and starts or stops downloads.
-
-export interface MemberInfo {
-  id: string
-  name: string
-  key: string
-  address: string
-  alive: boolean
-  voter: boolean
-}
+// This file is the shell: the decisions are pure (holding.ts, wanted.ts, dht-peers.ts),
+// the etcd client and the holders record have their own files (member-etcd.ts,
+// holders-report.ts).
 
 export interface ReleaseServiceInit {
   stateDir: string
@@ -69,8 +63,6 @@ export interface ReleaseServiceComponents {
 const downloadTickMs = 250
 const recordsEveryMs = 2_000
 const connectEveryMs = 5_000
-/** Members kept connected for the DHT besides those a download talks to. */
-const dhtPeersMin = 8
 type LoopKey = 'records' | 'connect' | `download:${string}`
 
 export class ReleaseService {
@@ -80,11 +72,9 @@ export class ReleaseService {
   p2p: ReleaseP2p | null = null
   server: PieceServer | null = null
   problem: string | null = null
-  private etcdClient: { client: EtcdClient; endpoints: string } | null = null
-  private gateway: { caKey: string; tls: ClientTls } | null = null
-  private readonly gatewayKeys: GatewayKeys
+  private readonly memberEtcdClient: MemberEtcd
+  private readonly holdersReport: HoldersReport
   private loop: Controller<LoopKey> | null = null
-  private lastHolders = ''
   private readonly log: Logger
 
   constructor(
@@ -92,7 +82,14 @@ export class ReleaseService {
     private readonly c: ReleaseServiceComponents,
   ) {
     this.log = c.log.child({ component: 'releases' })
-    this.gatewayKeys = new GatewayKeys(this.log)
+    this.memberEtcdClient = new MemberEtcd(
+      { selfId: init.selfId, etcdClientPort: init.etcdClientPort },
+      { clock: c.clock, log: this.log, members: c.members, tlsMaterial: c.tlsMaterial, caKeyPem: c.caKeyPem },
+    )
+    this.holdersReport = new HoldersReport(
+      { selfId: init.selfId, selfName: init.selfName, identityKey: init.identityKey },
+      { clock: c.clock },
+    )
     this.store = new ReleaseStore(join(init.stateDir, 'releases', 'store'), {
       clock: c.clock,
       log: this.log,
@@ -173,7 +170,7 @@ export class ReleaseService {
   async stop(): Promise<void> {
     await this.loop?.stop()
     await Promise.all([...this.downloads.values()].map((d) => d.stop()))
-    this.etcdClient?.client.close()
+    this.memberEtcdClient.close()
     await this.p2p?.stop().catch(() => {})
   }
 
@@ -187,34 +184,7 @@ export class ReleaseService {
    * on a node without the CA key (etcd refuses it) or a certificate.
    */
   memberEtcd(): EtcdClient | null {
-    const tls = this.c.tlsMaterial()
-    const caKey = this.c.caKeyPem()
-    const voters = this.c.members().filter((m) => m.voter && m.alive)
-    if (!tls || !caKey || voters.length === 0) return null
-    const endpoints = voters.map((m) => `https://${m.address}:${this.init.etcdClientPort}`).sort()
-    const key = endpoints.join(',') + tls.certPem.slice(-80) + caKey.slice(-80)
-    const stale = (this.gateway?.tls.renewAtMs ?? 0) < this.c.clock.nowMs()
-    if (this.etcdClient?.endpoints !== key || stale) {
-      if (this.gateway?.caKey !== caKey || stale) {
-        const keyPem = this.gatewayKeys.take(caKey)
-        // Until the key is made: the client we have while it is only renewing, else none
-        // (the records loop and the relay try again).
-        if (keyPem === null) return this.gateway?.caKey === caKey ? (this.etcdClient?.client ?? null) : null
-        this.gateway = {
-          caKey,
-          tls: gatewayTls({ certPem: tls.caPem, keyPem: caKey }, this.init.selfId, this.c.clock, keyPem),
-        }
-      }
-      this.etcdClient?.client.close()
-      this.etcdClient = {
-        client: new EtcdClient(
-          { endpoints, tls: this.gateway.tls, requestTimeoutMs: 3000 },
-          { clock: this.c.clock },
-        ),
-        endpoints: key,
-      }
-    }
-    return this.etcdClient.client
+    return this.memberEtcdClient.client()
   }
 
   /** The complete release netboot serves for an architecture: the cluster's current one. */
@@ -252,7 +222,7 @@ export class ReleaseService {
       await this.store.ensureRoom(0, keep).catch(() => {})
     for (const d of this.downloads.values()) problem ??= d.problem
     this.problem = problem
-    await this.reportHolders(etcd)
+    await this.holdersReport.write(etcd, this.store.all(), this.problem)
   }
 
   /** Applies one holding effect (holding.ts); a release that cannot be added says why. */
@@ -292,27 +262,21 @@ export class ReleaseService {
     await this.store.remove(id)
   }
 
-  /** What every node fetches and keeps now (control/releases wantedIds). */
+  /** What every node fetches and keeps now (wanted.ts). */
   wantedSet(): Set<string> {
-    return wantedIds(
-      [...this.records.published.values()].map(infoOf),
-      this.records.current,
-      pinnedTargets(this.records.rollout),
-    )
+    return wantedSet(this.records)
   }
 
-  /** What the store must keep whatever the room: wanted releases, current and previous. */
+  /** What the store must keep whatever the room (wanted.ts). */
   keepSet(): Set<string> {
-    return new Set([...this.wantedSet(), ...protectedIds(this.records.current)])
+    return keepSet(this.records)
   }
 
   /** A signer makes the first release published for an architecture current (until a rollout moves it). */
   private async firstCurrent(etcd: RecordsEtcd, caKeyPem: string): Promise<void> {
     for (const arch of ['amd64', 'arm64'] as const) {
-      if (this.records.current?.archs[arch]) continue
-      const first = [...this.records.published.values()]
-        .filter((p) => p.release.manifest.arch === arch)
-        .sort((a, b) => publishOrder(infoOf(a), infoOf(b)))[0]
+      // Read again per architecture: the write for one changes the current record.
+      const first = firstCurrentFor(this.records, arch)
       if (!first) continue
       const v = await setCurrentRelease(etcd, this.records, {
         clusterId: this.init.clusterId,
@@ -358,46 +322,16 @@ export class ReleaseService {
     return true
   }
 
-  /**
-   * Keeps a few live members connected, for the DHT's routing table (downloads dial their
-   * providers themselves): a bounded number, so a big cluster is not a full mesh here too.
-   */
+  /** Keeps a few live members connected for the DHT's routing table (dht-peers.ts). */
   private async connectMembers(): Promise<void> {
     const p2p = this.p2p
     if (!p2p) return
-    const connected = new Set(p2p.connectedKeys())
-    const candidates = this.c
-      .members()
-      .filter((m) => m.alive && m.key !== this.init.selfKey && !connected.has(m.key))
-      .map((m) => ({ m, r: this.c.random.next() }))
-      .sort((a, b) => a.r - b.r)
-    for (const { m } of candidates.slice(0, Math.max(0, dhtPeersMin - connected.size)))
-      await this.connect(m.key).catch(() => false)
-  }
-
-  private async reportHolders(etcd: RecordsEtcd): Promise<void> {
-    const held = this.store
-      .all()
-      .map((s) => ({ id: s.release.id, have: s.have.count(), of: s.pieces.length }))
-    const text = JSON.stringify({ held, problem: this.problem })
-    if (text === this.lastHolders) return
-    await writeHolders(
-      etcd,
-      {
-        node: this.init.selfId,
-        name: this.init.selfName,
-        atMs: this.c.clock.nowMs(),
-        held: held.slice(0, holdersHeldMax),
-        problem: this.problem?.slice(0, 500) ?? null,
-      },
-      this.init.identityKey,
-    )
-    this.lastHolders = text
+    const keys = dhtPeersToDial({
+      members: this.c.members(),
+      connectedKeys: p2p.connectedKeys(),
+      selfKey: this.init.selfKey,
+      random: this.c.random,
+    })
+    for (const key of keys) await this.connect(key).catch(() => false)
   }
 }
-
-const infoOf = (p: PublishedEntry) => ({
-  id: p.release.id,
-  arch: p.release.manifest.arch,
-  publishedAtMs: p.publishedAtMs,
-})
