@@ -15,6 +15,7 @@ import { HoldersReport } from './holders-report.js'
 import { ABANDONED, abandonedLabels, decideHolding, type HoldingEffect } from './holding.js'
 import { MemberEtcd } from './member-etcd.js'
 import type { MemberInfo } from './members.js'
+import { netbootImageFor } from './netboot-image.js'
 import { type ReleaseP2p, startReleaseP2p } from './p2p.js'
 import { ReleaseRecords } from './records-client.js'
 import type { RecordsEtcd } from './records-relay.js'
@@ -189,14 +190,7 @@ export class ReleaseService {
 
   /** The complete release netboot serves for an architecture: the cluster's current one. */
   imageFor(arch: 'amd64' | 'arm64'): { image: NetbootImage | null; reason: string } {
-    const cur = this.records.current?.archs[arch]
-    if (!cur)
-      return { image: null, reason: `the cluster has no current ${arch} release (homecloud release publish)` }
-    const image = this.store.image(cur.id)
-    if (image) return { image, reason: '' }
-    const s = this.store.get(cur.id)
-    const progress = s ? ` (${s.have.count()}/${s.pieces.length} pieces)` : ''
-    return { image: null, reason: `release ${cur.version} is still arriving here${progress}` }
+    return netbootImageFor(this.records.current, this.store, arch)
   }
 
   private async reconcile(): Promise<void> {
