@@ -121,17 +121,46 @@ async function provisionNode(
   }
 }
 
+type KubeExtra = { runtime?: object; podNetwork?: object } & Record<string, unknown>
+
+/**
+ * A lab node's kube settings (null: the lab runs no Kubernetes and this is no kubelet node):
+ * the lab's, a test's own on top of them, then what a real kubelet node must have.
+ */
+function nodeKube(
+  lab: LabFile,
+  n: { slot: number; address: string; cgroupRoot: string | undefined },
+  extraKube: KubeExtra | undefined,
+): Record<string, unknown> | null {
+  if (!lab.kube && !n.cgroupRoot) return null
+  // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
+  const lb = { host: n.address }
+  const kube = { enabled: true, kubelet: 'kwok', lb, ...labKubeExtras(lab), ...extraKube }
+  if (!n.cgroupRoot) return kube
+  return {
+    ...kube,
+    enabled: true,
+    kubelet: 'kubelet',
+    lb,
+    runtime: { ...(extraKube?.runtime ?? {}), cgroupRoot: n.cgroupRoot },
+    // wireguard-go names its control socket in /var/run/wireguard after the device:
+    // lab nodes share that directory, so each gets its own device name.
+    podNetwork: { interface: `hw${lab.index}n${n.slot}`, ...extraKube?.podNetwork },
+  }
+}
+
 /** The node's agent config: the lab's mode, Kubernetes and netboot, then the caller's extras. */
 export function nodeConfig(
   lab: LabFile,
   n: { name: string; board: string; slot: number; address: string; cgroupRoot: string | undefined },
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
-  const { name, board, slot, address, cgroupRoot } = n
+  const { name, board, address } = n
   // Loopback has no multicast between addresses, so loopback nodes start from the
   // nodes already running; in namespaces they find each other with mDNS alone.
   const bootstrap = lab.mode === 'netns' ? [] : lab.nodes.map((n) => `${n.key}@${n.address}:${DHT_PORT}`)
   const extraBootstrap = Array.isArray(extra.bootstrap) ? (extra.bootstrap as string[]) : []
+  const kube = nodeKube(lab, n, extra.kube as KubeExtra | undefined)
   return {
     host: address,
     name,
@@ -139,37 +168,7 @@ export function nodeConfig(
     mdns: lab.mode === 'netns',
     fsyncProbe: false,
     ...extra,
-    // All loopback nodes share 127.0.0.1: each node's API load balancer listens on its own address.
-    // A test's own kube settings go on top of the lab's, not in place of them.
-    ...(lab.kube
-      ? {
-          kube: {
-            enabled: true,
-            kubelet: 'kwok',
-            lb: { host: address },
-            ...labKubeExtras(lab),
-            ...(extra.kube as object | undefined),
-          },
-        }
-      : {}),
-    ...(cgroupRoot
-      ? {
-          kube: {
-            ...labKubeExtras(lab),
-            ...(extra.kube as object | undefined),
-            enabled: true,
-            kubelet: 'kubelet',
-            lb: { host: address },
-            runtime: { ...((extra.kube as { runtime?: object } | undefined)?.runtime ?? {}), cgroupRoot },
-            // wireguard-go names its control socket in /var/run/wireguard after the device:
-            // lab nodes share that directory, so each gets its own device name.
-            podNetwork: {
-              interface: `hw${lab.index}n${slot}`,
-              ...(extra.kube as { podNetwork?: object } | undefined)?.podNetwork,
-            },
-          },
-        }
-      : {}),
+    ...(kube ? { kube } : {}),
     // Tests may set netboot options (adoption, known MACs) on top of the lab's image.
     ...(lab.netboot
       ? {

@@ -38,4 +38,10 @@ describe('a lab node’s config', () => {
     assert.equal(kube.addons, false)
     assert.deepEqual(kube.runtime, { imageDirs: ['/images'], cgroupRoot: '/hc' })
   })
+
+  test('a lab without Kubernetes passes a test’s kube settings on as given', () => {
+    const bare = { ...lab, kube: false }
+    assert.deepEqual(nodeConfig(bare, node, { kube: { addons: false } }).kube, { addons: false })
+    assert.equal(nodeConfig(bare, node, {}).kube, undefined)
+  })
 })
