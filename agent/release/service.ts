@@ -200,9 +200,10 @@ export class ReleaseService {
     if (caKey) await seedKeysRecord(etcd, this.init.stateDir, this.records, this.log)
     await this.records.refresh(etcd)
     if (caKey) await this.firstCurrent(etcd, caKey)
-    const keep = this.keepSet()
+    const wanted = wantedSet(this.records)
+    const keep = keepSet(this.records, wanted)
     const effects = decideHolding({
-      wanted: this.wantedSet(),
+      wanted,
       keep,
       published: new Set(this.records.published.keys()),
       held: this.store.all().map((s) => ({ id: s.release.id, complete: s.have.complete() })),

@@ -13,9 +13,9 @@ export function wantedSet(r: RecordsRead): Set<string> {
   return wantedIds([...r.published.values()].map(infoOf), r.current, pinnedTargets(r.rollout))
 }
 
-/** What the store must keep whatever the room: wanted releases, current and previous. */
-export function keepSet(r: RecordsRead): Set<string> {
-  return new Set([...wantedSet(r), ...protectedIds(r.current)])
+/** What the store must keep whatever the room: wanted releases (given when already read), current and previous. */
+export function keepSet(r: RecordsRead, wanted: ReadonlySet<string> = wantedSet(r)): Set<string> {
+  return new Set([...wanted, ...protectedIds(r.current)])
 }
 
 /**
